@@ -1,0 +1,2 @@
+// Public surface of @platform/cli: filled in by its issue.
+export {};

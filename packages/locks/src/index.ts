@@ -1,0 +1,2 @@
+// Public surface of @platform/locks: filled in by its issue.
+export {};

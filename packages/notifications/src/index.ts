@@ -1,0 +1,2 @@
+// Public surface of @platform/notifications: filled in by its issue.
+export {};

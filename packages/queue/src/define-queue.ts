@@ -1,0 +1,179 @@
+import { InvalidArgumentError, getSharedConnection, isConnectionError } from '@platform/redis';
+import { Queue, type DefaultJobOptions, type Job, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QueueUnavailableError } from './errors';
+import { queueName as buildQueueName } from './names';
+import {
+  DEFAULT_ENQUEUE_TIMEOUT_MS,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  defaultJobOptions as platformJobDefaults,
+} from './options';
+import {
+  checkPayloadSize,
+  isObjectSchema,
+  validatePayload,
+  withTenantId,
+  type AnyObjectSchema,
+  type TenantPayload,
+  type TenantPayloadInput,
+} from './payload';
+
+/** Options of {@link defineQueue}. */
+export interface DefineQueueOptions<S extends AnyObjectSchema> {
+  /** First part of the queue name, e.g. `agent`. */
+  namespace: string;
+  /** Second part, e.g. `blog-writer`; the queue is `agent__blog-writer`. */
+  name: string;
+  /** zod object schema of the payload without `tenantId` (which every payload gets). */
+  schema: S;
+  /** `'per-tenant'` hands waiting jobs out across tenants in turn. @defaultValue `'none'` (FIFO) */
+  fairness?: 'none' | 'per-tenant';
+  /** Merged over the platform's {@link defaultJobOptions}. */
+  defaultJobOptions?: DefaultJobOptions;
+  /** Largest payload accepted, as JSON bytes. @defaultValue `524288` (512 KiB) */
+  maxPayloadBytes?: number;
+  /** Longest `enqueue` may wait for Redis before rejecting with `QueueUnavailableError`. @defaultValue `5000` */
+  enqueueTimeoutMs?: number;
+  /** Producer connection. @defaultValue the process-wide shared `producer` connection */
+  connection?: Redis;
+  /** BullMQ key prefix. @defaultValue `'bull'` */
+  prefix?: string;
+}
+
+/** Per-job options of `enqueue`: BullMQ's job options plus the job name. */
+export interface EnqueueOptions extends JobsOptions {
+  /** BullMQ job name. @defaultValue the queue's `name` part */
+  jobName?: string;
+}
+
+/** A defined queue: its name, BullMQ `Queue`, and validated enqueue functions. */
+export interface QueueDefinition<S extends AnyObjectSchema = AnyObjectSchema> {
+  /** Full queue name, e.g. `agent__blog-writer`. */
+  readonly name: string;
+  /** The BullMQ `Queue` (created on first use on the producer connection). */
+  readonly queue: Queue<TenantPayload<S>>;
+  /** The payload schema including `tenantId`. */
+  readonly payloadSchema: AnyObjectSchema;
+  /** Resolved settings (after defaults). */
+  readonly settings: {
+    readonly prefix: string;
+    readonly maxPayloadBytes: number;
+    readonly enqueueTimeoutMs: number;
+    readonly fairness: 'none' | 'per-tenant';
+    readonly defaultJobOptions: DefaultJobOptions;
+  };
+  /**
+   * Validates and enqueues one job. Throws `PayloadValidationError` / `PayloadTooLargeError` before
+   * anything is written, and `QueueUnavailableError` when Redis does not answer within
+   * `enqueueTimeoutMs`.
+   */
+  enqueue(payload: TenantPayloadInput<S>, options?: EnqueueOptions): Promise<Job<TenantPayload<S>>>;
+  /** Validates every payload first, then enqueues them all in one transaction (all or none). */
+  enqueueBulk(
+    payloads: readonly TenantPayloadInput<S>[],
+    options?: EnqueueOptions | readonly EnqueueOptions[],
+  ): Promise<Job<TenantPayload<S>>[]>;
+  /** Validates a payload against the schema (used by workers on consume). */
+  parse(payload: unknown): TenantPayload<S>;
+  /** Closes the BullMQ `Queue` (not the shared connection). */
+  close(): Promise<void>;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Defines a tenant-aware queue named `` `${namespace}__${name}` ``. Every payload is
+ * `{ tenantId, ...schema }`, validated before it reaches Redis.
+ *
+ * @example
+ * const blogWriter = defineQueue({ namespace: 'agent', name: 'blog-writer', schema: z.object({ topic: z.string() }) });
+ * await blogWriter.enqueue({ tenantId: 'acme', topic: 'Redis at scale' });
+ */
+export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptions<S>): QueueDefinition<S> {
+  const name = buildQueueName(options.namespace, options.name);
+  if (!isObjectSchema(options.schema)) {
+    throw new InvalidArgumentError('schema', `defineQueue(${name}): must be a zod object schema (z.object({...}))`);
+  }
+  const payloadSchema = withTenantId(options.schema);
+  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const enqueueTimeoutMs = options.enqueueTimeoutMs ?? DEFAULT_ENQUEUE_TIMEOUT_MS;
+  const prefix = options.prefix ?? 'bull';
+  const jobDefaults: DefaultJobOptions = { ...platformJobDefaults, ...options.defaultJobOptions };
+  const defaultJobName = options.name;
+
+  let queue: Queue<TenantPayload<S>> | undefined;
+  const getQueue = (): Queue<TenantPayload<S>> => {
+    queue ??= new Queue<TenantPayload<S>>(name, {
+      connection: options.connection ?? getSharedConnection('producer'),
+      prefix,
+      defaultJobOptions: jobDefaults,
+    });
+    return queue;
+  };
+
+  const parse = (payload: unknown): TenantPayload<S> => validatePayload(name, payloadSchema, payload);
+
+  const guard = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await withTimeout(work(), enqueueTimeoutMs, () =>
+        new QueueUnavailableError(name, `Redis did not accept the job within ${enqueueTimeoutMs} ms`),
+      );
+    } catch (error) {
+      if (error instanceof QueueUnavailableError) throw error;
+      if (isConnectionError(error)) {
+        throw new QueueUnavailableError(name, (error as Error).message, { cause: error });
+      }
+      throw error;
+    }
+  };
+
+  const toJob = (opts: EnqueueOptions | undefined) => {
+    if (!opts) return { jobName: defaultJobName, jobOptions: undefined };
+    const { jobName, ...jobOptions } = opts;
+    return { jobName: jobName ?? defaultJobName, jobOptions };
+  };
+
+  return {
+    name,
+    get queue() {
+      return getQueue();
+    },
+    payloadSchema,
+    settings: { prefix, maxPayloadBytes, enqueueTimeoutMs, fairness: options.fairness ?? 'none', defaultJobOptions: jobDefaults },
+    parse,
+    async enqueue(payload, opts) {
+      const data = parse(payload);
+      checkPayloadSize(name, data, maxPayloadBytes);
+      const { jobName, jobOptions } = toJob(opts);
+      // The cast is sound: BullMQ's add() types its name parameter through a conditional type.
+      return guard(() => getQueue().add(jobName as never, data as never, jobOptions) as Promise<Job<TenantPayload<S>>>);
+    },
+    async enqueueBulk(payloads, opts) {
+      const jobs = payloads.map((payload, index) => {
+        let data: TenantPayload<S>;
+        try {
+          data = parse(payload);
+        } catch (error) {
+          if (error instanceof Error) error.message = `payload #${index}: ${error.message}`;
+          throw error;
+        }
+        checkPayloadSize(name, data, maxPayloadBytes);
+        const perJob = Array.isArray(opts) ? (opts as readonly EnqueueOptions[])[index] : (opts as EnqueueOptions | undefined);
+        const { jobName, jobOptions } = toJob(perJob);
+        return { name: jobName, data, opts: jobOptions };
+      });
+      if (jobs.length === 0) return [];
+      return guard(() => getQueue().addBulk(jobs as never) as Promise<Job<TenantPayload<S>>[]>);
+    },
+    async close() {
+      if (queue) await queue.close();
+      queue = undefined;
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import { PlatformError, type PlatformErrorOptions } from '@platform/redis';
+
+/** A queue name part is empty, contains `:` or a character outside `[A-Za-z0-9_-]`. */
+export class QueueNameError extends PlatformError {
+  constructor(message: string, options?: PlatformErrorOptions) {
+    super('QUEUE_NAME_INVALID', message, options);
+  }
+}
+
+/** One problem found in a payload: where (`path`, e.g. `tenantId` or `items.2.url`) and what. */
+export interface PayloadIssue {
+  path: string;
+  message: string;
+}
+
+/** A payload does not match its queue's schema. Nothing was enqueued. `issues` lists every problem. */
+export class PayloadValidationError extends PlatformError {
+  readonly queueName: string;
+  readonly issues: readonly PayloadIssue[];
+
+  constructor(queueName: string, issues: readonly PayloadIssue[], options?: PlatformErrorOptions) {
+    const list = issues.map((i) => `${i.path || '(payload)'}: ${i.message}`).join('; ');
+    super('PAYLOAD_INVALID', `Invalid payload for queue ${queueName}: ${list}`, options);
+    this.queueName = queueName;
+    this.issues = issues;
+  }
+}
+
+/** A payload is larger than the queue's `maxPayloadBytes`. Nothing was enqueued. */
+export class PayloadTooLargeError extends PlatformError {
+  readonly queueName: string;
+  readonly sizeBytes: number;
+  readonly maxBytes: number;
+
+  constructor(queueName: string, sizeBytes: number, maxBytes: number) {
+    super(
+      'PAYLOAD_TOO_LARGE',
+      `Payload for queue ${queueName} is ${sizeBytes} bytes, over the limit of ${maxBytes} bytes; ` +
+        'store large content elsewhere (object storage, database) and enqueue a reference to it',
+    );
+    this.queueName = queueName;
+    this.sizeBytes = sizeBytes;
+    this.maxBytes = maxBytes;
+  }
+}
+
+/**
+ * Redis did not accept the job within the producer's bound (`enqueueTimeoutMs`), or refused the
+ * connection. The job may not have been enqueued; retrying with the same `jobId` is safe.
+ */
+export class QueueUnavailableError extends PlatformError {
+  readonly queueName: string;
+
+  constructor(queueName: string, message: string, options?: PlatformErrorOptions) {
+    super('QUEUE_UNAVAILABLE', `Queue ${queueName} is unavailable: ${message}`, options);
+    this.queueName = queueName;
+  }
+}

@@ -1,0 +1,26 @@
+import type { DefaultJobOptions } from 'bullmq';
+
+/** Seconds in a day and a week, the seeds' retention for completed and failed jobs. */
+const DAY_SECONDS = 86_400;
+
+/**
+ * Job defaults of every platform queue; each can be overridden per queue (`defaultJobOptions`)
+ * or per job.
+ * - completed jobs are kept 24 h, failed jobs 7 days (for inspection and replay);
+ * - 3 attempts with exponential backoff from 1 s (1 s, 2 s) with jitter.
+ */
+export const defaultJobOptions: Readonly<DefaultJobOptions> = Object.freeze({
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+  removeOnComplete: { age: DAY_SECONDS },
+  removeOnFail: { age: 7 * DAY_SECONDS },
+});
+
+/** Default of `maxPayloadBytes`: 512 KiB of JSON. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 512 * 1024;
+
+/** Default of `enqueueTimeoutMs`: how long `enqueue` may wait for Redis before it rejects. */
+export const DEFAULT_ENQUEUE_TIMEOUT_MS = 5000;
+
+/** Default of `shutdownTimeoutMs`: how long a graceful close waits for active jobs. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;

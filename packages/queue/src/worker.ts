@@ -1,0 +1,148 @@
+import { getSharedConnection } from '@platform/redis';
+import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { QueueDefinition } from './define-queue';
+import { PayloadValidationError } from './errors';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
+import type { AnyObjectSchema, TenantPayload } from './payload';
+
+/** What a handler gets besides the job. */
+export interface JobContext {
+  /** The job's tenant (validated). */
+  tenantId: string;
+  /** The worker's lock token for this job (needed by BullMQ calls such as `job.moveToDelayed`). */
+  token: string | undefined;
+  /** Fires when the worker is force-closed or the job is cancelled. */
+  signal: AbortSignal | undefined;
+}
+
+/** A job handler: `job.data` is the validated payload. */
+export type JobHandler<S extends AnyObjectSchema, R = unknown> = (
+  job: Job<TenantPayload<S>, R>,
+  context: JobContext,
+) => Promise<R>;
+
+/** Options of {@link createWorker}: BullMQ's worker options plus the platform's. */
+export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 'prefix' | 'autorun'> {
+  /** Worker connection (role `worker`). @defaultValue the process-wide shared `worker` connection */
+  connection?: Redis;
+  /** Close gracefully on SIGTERM and SIGINT. @defaultValue `true` */
+  handleSignals?: boolean;
+  /** How long a graceful close lets active jobs finish before force-closing. @defaultValue `30000` */
+  shutdownTimeoutMs?: number;
+  /** Start fetching jobs at once. @defaultValue `true` */
+  autorun?: boolean;
+  /**
+   * Called with worker errors (lost connection, failed lock renewal). BullMQ retries on its own;
+   * this is for logging. @defaultValue log to stderr, at most once per 30 s per worker
+   */
+  onError?: (error: Error) => void;
+}
+
+/** Errors that mean "try again at time T without spending an attempt" (e.g. `RateLimitError`). */
+function retryAfterOf(error: unknown): number | undefined {
+  if (!(error instanceof Error) || error.name !== 'RateLimitError') return undefined;
+  const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? retryAfterMs : undefined;
+}
+
+function throttledLogger(queueName: string): (error: Error) => void {
+  let last = 0;
+  return (error) => {
+    const now = Date.now();
+    if (now - last < 30_000) return;
+    last = now;
+    console.error(`[platform] worker ${queueName}: ${error.message} (BullMQ keeps retrying)`);
+  };
+}
+
+const liveWorkers = new Map<Worker, number>();
+let signalsInstalled = false;
+
+async function closeWithTimeout(worker: Worker, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = worker.close().then(() => true);
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const finished = await Promise.race([graceful, timedOut]);
+  clearTimeout(timer);
+  // Jobs still active after the timeout are left locked; BullMQ's stalled-job check hands them
+  // to another worker once the lock expires, so nothing is lost.
+  if (!finished) await worker.close(true);
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  const workers = [...liveWorkers.entries()];
+  void Promise.allSettled(workers.map(([worker, timeoutMs]) => closeWithTimeout(worker, timeoutMs))).then(() => {
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGINT', onSignal);
+    signalsInstalled = false;
+    // When nobody else handles the signal, end the process as the signal would have.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  });
+}
+
+function installSignalHandlers(): void {
+  if (signalsInstalled) return;
+  signalsInstalled = true;
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
+
+/**
+ * Starts a BullMQ worker for a queue definition. The payload is validated again on consume: an
+ * invalid one fails the job at once (no retries) with the issues in `failedReason`. A handler that
+ * throws an error named `RateLimitError` with `retryAfterMs` (from `@platform/ratelimit`) has its
+ * job delayed until then without spending an attempt. Closes gracefully on SIGTERM/SIGINT.
+ *
+ * @example
+ * const worker = createWorker(blogWriter, async (job, { tenantId }) => writePost(tenantId, job.data.topic));
+ */
+export function createWorker<S extends AnyObjectSchema, R = unknown>(
+  definition: QueueDefinition<S>,
+  handler: JobHandler<S, R>,
+  options: CreateWorkerOptions = {},
+): Worker<TenantPayload<S>, R> {
+  const {
+    connection,
+    handleSignals = true,
+    shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    onError = throttledLogger(definition.name),
+    ...workerOptions
+  } = options;
+
+  const processor = async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
+    let data: TenantPayload<S>;
+    try {
+      data = definition.parse(job.data);
+    } catch (error) {
+      if (error instanceof PayloadValidationError) throw new UnrecoverableError(error.message);
+      throw error;
+    }
+    job.data = data;
+    try {
+      return await handler(job, { tenantId: data.tenantId, token, signal });
+    } catch (error) {
+      const retryAfterMs = retryAfterOf(error);
+      if (retryAfterMs !== undefined && token) {
+        await job.moveToDelayed(Date.now() + Math.max(retryAfterMs, 1), token);
+        throw new DelayedError();
+      }
+      throw error;
+    }
+  };
+
+  const worker = new Worker<TenantPayload<S>, R>(definition.name, processor, {
+    concurrency: 1,
+    ...workerOptions,
+    connection: connection ?? getSharedConnection('worker'),
+    prefix: definition.settings.prefix,
+  });
+  // Without a listener, an 'error' event (e.g. Redis down) would crash the process.
+  worker.on('error', onError);
+  liveWorkers.set(worker, shutdownTimeoutMs);
+  worker.on('closed', () => liveWorkers.delete(worker));
+  if (handleSignals) installSignalHandlers();
+  return worker;
+}

@@ -1,0 +1,2 @@
+// Public surface of @platform/ratelimit: filled in by its issue.
+export {};

@@ -1,0 +1,175 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+/** A Sentinel address from `REDIS_SENTINEL_HOSTS`. */
+export interface SentinelAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Validated Redis settings. `password` is not enumerable, so logging or serialising a config
+ * never prints it; read it explicitly when you need it.
+ */
+export interface RedisConfig {
+  /** Host of the standalone server (ignored when `sentinels` is set). @defaultValue `127.0.0.1` */
+  readonly host: string;
+  /** Port of the standalone server. @defaultValue `6379` */
+  readonly port: number;
+  /** ACL user name from the URL, if any. */
+  readonly username?: string;
+  /** Password from `REDIS_PASSWORD`, else from the URL. Not enumerable. */
+  readonly password?: string;
+  /** Database index 0–15, from `REDIS_DB`, else the URL path. @defaultValue `0` */
+  readonly db: number;
+  /** TLS (from a `rediss://` URL); the server is always verified, against `caFile` when given. */
+  readonly tls?: { readonly caFile?: string; readonly servername: string };
+  /** Sentinels from `REDIS_SENTINEL_HOSTS`. */
+  readonly sentinels?: readonly SentinelAddress[];
+  /** Master name from `REDIS_SENTINEL_NAME`; required with `sentinels`. */
+  readonly sentinelName?: string;
+  /** The URL with any password replaced by `***`, safe to log. */
+  readonly displayUrl: string;
+}
+
+/** The environment variables read by {@link loadRedisConfig}. */
+export type RedisEnv = Partial<Record<
+  'REDIS_URL' | 'REDIS_PASSWORD' | 'REDIS_DB' | 'REDIS_SENTINEL_HOSTS' | 'REDIS_SENTINEL_NAME' | 'REDIS_TLS_CA_FILE',
+  string | undefined
+>>;
+
+/** The URL used when `REDIS_URL` is unset. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+// Empty strings count as unset: `REDIS_PASSWORD=` in a compose file means "no password".
+const optional = z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.string().optional());
+
+const envSchema = z.object({
+  REDIS_URL: optional,
+  REDIS_PASSWORD: optional,
+  REDIS_DB: optional,
+  REDIS_SENTINEL_HOSTS: optional,
+  REDIS_SENTINEL_NAME: optional,
+  REDIS_TLS_CA_FILE: optional,
+});
+
+function parsePort(text: string, variable: string): number {
+  if (!/^\d{1,5}$/.test(text)) throw new ConfigError(variable, 'port must be a number from 1 to 65535');
+  const port = Number(text);
+  if (port < 1 || port > 65535) throw new ConfigError(variable, 'port must be a number from 1 to 65535');
+  return port;
+}
+
+function parseDb(text: string, variable: string): number {
+  if (!/^\d{1,2}$/.test(text) || Number(text) > 15) {
+    throw new ConfigError(variable, 'must be a database index from 0 to 15');
+  }
+  return Number(text);
+}
+
+/** Replaces the password of a redis URL with `***` (best effort for unparsable input). */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/([^@/]*)@/, '//***@');
+  }
+}
+
+/**
+ * Reads and validates the Redis settings from the environment.
+ *
+ * | variable | meaning | default |
+ * | --- | --- | --- |
+ * | `REDIS_URL` | `redis://[user[:password]@]host[:port][/db]` or `rediss://…` (TLS) | `redis://127.0.0.1:6379` |
+ * | `REDIS_PASSWORD` | password; overrides one in the URL | none |
+ * | `REDIS_DB` | database index 0–15; overrides the URL path | `0` |
+ * | `REDIS_SENTINEL_HOSTS` | `host1:26379,host2:26379` | none (standalone) |
+ * | `REDIS_SENTINEL_NAME` | Sentinel master name; required with hosts | none |
+ * | `REDIS_TLS_CA_FILE` | PEM file of the CA that signed the server certificate | system CAs |
+ *
+ * @throws {@link ConfigError} naming the variable for any bad value. Messages never contain a password.
+ */
+export function loadRedisConfig(env: RedisEnv | NodeJS.ProcessEnv = process.env): RedisConfig {
+  const vars = envSchema.parse({
+    REDIS_URL: env.REDIS_URL,
+    REDIS_PASSWORD: env.REDIS_PASSWORD,
+    REDIS_DB: env.REDIS_DB,
+    REDIS_SENTINEL_HOSTS: env.REDIS_SENTINEL_HOSTS,
+    REDIS_SENTINEL_NAME: env.REDIS_SENTINEL_NAME,
+    REDIS_TLS_CA_FILE: env.REDIS_TLS_CA_FILE,
+  });
+
+  const rawUrl = vars.REDIS_URL ?? DEFAULT_REDIS_URL;
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    // The value itself is not echoed: it may hold a password.
+    throw new ConfigError('REDIS_URL', 'is not a valid URL; expected redis://host:port or rediss://host:port');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError('REDIS_URL', `scheme must be redis:// or rediss://, got ${url.protocol}//`);
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw new ConfigError('REDIS_URL', 'has no host');
+  const port = url.port ? parsePort(url.port, 'REDIS_URL') : 6379;
+
+  let db = 0;
+  const path = url.pathname.replace(/^\//, '');
+  if (path) db = parseDb(path, 'REDIS_URL');
+  if (vars.REDIS_DB !== undefined) db = parseDb(vars.REDIS_DB.trim(), 'REDIS_DB');
+
+  const username = url.username ? decodeURIComponent(url.username) : undefined;
+  const urlPassword = url.password ? decodeURIComponent(url.password) : undefined;
+  const password = vars.REDIS_PASSWORD ?? urlPassword;
+
+  let sentinels: SentinelAddress[] | undefined;
+  if (vars.REDIS_SENTINEL_HOSTS !== undefined) {
+    sentinels = vars.REDIS_SENTINEL_HOSTS.split(',').map((entry) => {
+      const trimmed = entry.trim();
+      const match = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(trimmed);
+      if (!match) throw new ConfigError('REDIS_SENTINEL_HOSTS', `entry "${trimmed}" is not host:port (list them as h1:26379,h2:26379)`);
+      return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: parsePort(match[2]!, 'REDIS_SENTINEL_HOSTS') };
+    });
+    if (!vars.REDIS_SENTINEL_NAME) {
+      throw new ConfigError('REDIS_SENTINEL_NAME', 'is required when REDIS_SENTINEL_HOSTS is set');
+    }
+  }
+  if (vars.REDIS_SENTINEL_NAME !== undefined && !/^[A-Za-z0-9_.-]{1,128}$/.test(vars.REDIS_SENTINEL_NAME)) {
+    throw new ConfigError('REDIS_SENTINEL_NAME', 'must be 1-128 characters of letters, digits, "_", "." or "-"');
+  }
+
+  let tls: RedisConfig['tls'];
+  const caFile = vars.REDIS_TLS_CA_FILE;
+  if (caFile !== undefined) {
+    if (!existsSync(caFile) || !statSync(caFile).isFile()) {
+      throw new ConfigError('REDIS_TLS_CA_FILE', `no readable file at ${caFile}`);
+    }
+    if (url.protocol !== 'rediss:') {
+      throw new ConfigError('REDIS_TLS_CA_FILE', 'is set but REDIS_URL does not use rediss:// (TLS)');
+    }
+    const pem = readFileSync(caFile, 'utf8');
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ConfigError('REDIS_TLS_CA_FILE', `${caFile} is not a PEM certificate`);
+    }
+  }
+  if (url.protocol === 'rediss:') tls = { servername: host, ...(caFile ? { caFile } : {}) };
+
+  const config: RedisConfig = {
+    host,
+    port,
+    db,
+    displayUrl: redactRedisUrl(rawUrl),
+    ...(username ? { username } : {}),
+    ...(tls ? { tls } : {}),
+    ...(sentinels ? { sentinels, sentinelName: vars.REDIS_SENTINEL_NAME } : {}),
+  };
+  if (password !== undefined) {
+    Object.defineProperty(config, 'password', { value: password, enumerable: false });
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import { Redis, type RedisOptions } from 'ioredis';
+import { loadRedisConfig, type RedisConfig } from './config';
+import { RedisUnavailableError } from './errors';
+
+/**
+ * What a connection is for.
+ * - `worker`: BullMQ workers. Never gives up: `maxRetriesPerRequest: null`, `enableReadyCheck: false`
+ *   (as BullMQ requires) and reconnects forever with capped backoff.
+ * - `producer`: enqueueing from request handlers. Fails fast while Redis is down: a command that cannot
+ *   be answered within `commandTimeoutMs` rejects instead of hanging the caller.
+ */
+export type ConnectionRole = 'worker' | 'producer';
+
+/** Options of {@link createRedisConnection}. */
+export interface ConnectionOptions {
+  /** What the connection is for. @defaultValue `'producer'` */
+  role?: ConnectionRole;
+  /** Producer only: a command not answered within this many ms rejects. @defaultValue `5000` */
+  commandTimeoutMs?: number;
+  /** Time allowed to open the TCP/TLS connection. @defaultValue `5000` */
+  connectTimeoutMs?: number;
+  /** Client name shown by `CLIENT LIST`. @defaultValue `platform:<role>` */
+  connectionName?: string;
+  /**
+   * Called for connection errors (refused, reset, TLS). They are otherwise silent, because commands
+   * already report them to their callers. Messages never contain the password.
+   */
+  onError?: (error: Error) => void;
+  /** Extra ioredis options, applied last (for example `lazyConnect`). */
+  redisOptions?: RedisOptions;
+}
+
+/** Defaults of {@link ConnectionOptions}. */
+export const defaultConnectionOptions = {
+  role: 'producer' as ConnectionRole,
+  commandTimeoutMs: 5000,
+  connectTimeoutMs: 5000,
+} as const;
+
+/** Reconnect delays: 50 ms doubling to at most 2 s, with jitter so a fleet does not reconnect in step. */
+function reconnectDelay(times: number): number {
+  const base = Math.min(50 * 2 ** Math.min(times, 10), 2000);
+  return Math.round(base / 2 + Math.random() * (base / 2));
+}
+
+/** Builds the ioredis options for a config and role (exposed for BullMQ connection options and tests). */
+export function redisOptionsFor(config: RedisConfig, options: ConnectionOptions = {}): RedisOptions {
+  const role = options.role ?? defaultConnectionOptions.role;
+  const base: RedisOptions = {
+    db: config.db,
+    connectTimeout: options.connectTimeoutMs ?? defaultConnectionOptions.connectTimeoutMs,
+    connectionName: options.connectionName ?? `platform:${role}`,
+    retryStrategy: reconnectDelay,
+    ...(config.username ? { username: config.username } : {}),
+    ...(config.password !== undefined ? { password: config.password } : {}),
+  };
+  if (config.tls) {
+    base.tls = {
+      servername: config.tls.servername,
+      rejectUnauthorized: true,
+      ...(config.tls.caFile ? { ca: readFileSync(config.tls.caFile) } : {}),
+    };
+  }
+  if (config.sentinels) {
+    base.sentinels = config.sentinels.map((s) => ({ host: s.host, port: s.port }));
+    base.name = config.sentinelName;
+    if (config.tls) {
+      base.enableTLSForSentinelMode = true;
+    }
+    base.sentinelRetryStrategy = reconnectDelay;
+    // Follow a failover: when a replica is promoted, ioredis reconnects to the new master.
+    base.failoverDetector = true;
+  } else {
+    base.host = config.host;
+    base.port = config.port;
+  }
+  if (role === 'worker') {
+    base.maxRetriesPerRequest = null;
+    base.enableReadyCheck = false;
+  } else {
+    // Bounded: a command waits for at most a couple of reconnect attempts, and for at most
+    // commandTimeoutMs overall, so a request handler is never hung by a Redis outage.
+    base.maxRetriesPerRequest = 2;
+    base.enableReadyCheck = true;
+    base.commandTimeout = options.commandTimeoutMs ?? defaultConnectionOptions.commandTimeoutMs;
+  }
+  return { ...base, ...options.redisOptions };
+}
+
+/**
+ * Creates an ioredis connection for a role (see {@link ConnectionRole}).
+ *
+ * @param config - from {@link loadRedisConfig}; read from the environment when omitted.
+ * @example
+ * const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+ */
+export function createRedisConnection(config?: RedisConfig, options: ConnectionOptions = {}): Redis {
+  const resolved = config ?? loadRedisConfig();
+  const client = new Redis(redisOptionsFor(resolved, options));
+  // Without a listener ioredis prints every reconnect error; commands already surface them.
+  client.on('error', (error: Error) => options.onError?.(error));
+  return client;
+}
+
+const shared = new Map<ConnectionRole, Redis>();
+
+/**
+ * One connection per process and role, created on first use from the environment
+ * (or from `config` on that first call). Close them all with {@link closeSharedConnections}.
+ */
+export function getSharedConnection(role: ConnectionRole = 'producer', config?: RedisConfig): Redis {
+  let client = shared.get(role);
+  if (!client || client.status === 'end') {
+    client = createRedisConnection(config, { role, connectionName: `platform:shared-${role}` });
+    shared.set(role, client);
+  }
+  return client;
+}
+
+/** Closes every connection made by {@link getSharedConnection} (QUIT, or disconnect if Redis is down). */
+export async function closeSharedConnections(): Promise<void> {
+  const clients = [...shared.values()];
+  shared.clear();
+  await Promise.all(clients.map((client) => closeConnection(client)));
+}
+
+/** Closes a connection politely (QUIT) when it is up, at once when it is not. Never throws. */
+export async function closeConnection(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
+
+/** True for errors that mean "Redis cannot be reached right now" rather than "the command is wrong". */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error instanceof RedisUnavailableError) return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(code)) {
+    return true;
+  }
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|Command timed out|Stream isn't writeable|connect ETIMEDOUT|ECONNREFUSED|enableOfflineQueue/i.test(error.message)
+  );
+}

@@ -1,0 +1,81 @@
+/**
+ * Machine-readable error codes of every error the platform throws.
+ * Services branch on `code` (stable) rather than on messages (for humans).
+ */
+export type PlatformErrorCode =
+  | 'CONFIG_INVALID'
+  | 'REDIS_UNAVAILABLE'
+  | 'REDIS_NOT_FOUND'
+  | 'INVALID_ARGUMENT'
+  | 'QUEUE_NAME_INVALID'
+  | 'PAYLOAD_INVALID'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'QUEUE_UNAVAILABLE'
+  | 'RATE_LIMITED'
+  | 'RATE_LIMITER_UNAVAILABLE'
+  | 'CONCURRENCY_LIMITED'
+  | 'LOCK_NOT_ACQUIRED'
+  | 'LOCK_LOST'
+  | 'SEMAPHORE_NOT_ACQUIRED'
+  | 'NOTIFICATION_INVALID'
+  | 'NOTIFICATION_SEND_FAILED';
+
+/** Options accepted by every {@link PlatformError}. */
+export interface PlatformErrorOptions {
+  /** The underlying error, if any (never one whose message contains a secret). */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error thrown by `@platform/*`, so a service can catch them all with
+ * `err instanceof PlatformError` and branch on `err.code`.
+ */
+export class PlatformError extends Error {
+  /** Stable, machine-readable code. */
+  readonly code: PlatformErrorCode;
+
+  constructor(code: PlatformErrorCode, message: string, options: PlatformErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** A configuration value (an environment variable or option) is invalid. `variable` names it. */
+export class ConfigError extends PlatformError {
+  /** The environment variable or option that is wrong, e.g. `REDIS_DB`. */
+  readonly variable: string;
+
+  constructor(variable: string, message: string, options?: PlatformErrorOptions) {
+    super('CONFIG_INVALID', `${variable}: ${message}`, options);
+    this.variable = variable;
+  }
+}
+
+/** An argument passed to a platform function is invalid; nothing was written to Redis. */
+export class InvalidArgumentError extends PlatformError {
+  /** The argument that is wrong, e.g. `tenantId`. */
+  readonly argument: string;
+
+  constructor(argument: string, message: string, options?: PlatformErrorOptions) {
+    super('INVALID_ARGUMENT', `${argument}: ${message}`, options);
+    this.argument = argument;
+  }
+}
+
+/** Redis could not be reached (or did not answer) within the configured bound. */
+export class RedisUnavailableError extends PlatformError {
+  constructor(message: string, options?: PlatformErrorOptions) {
+    super('REDIS_UNAVAILABLE', message, options);
+  }
+}
+
+/** No Redis is configured, none answers on 127.0.0.1:6379, and no `redis-server` binary is on PATH. */
+export class RedisNotFoundError extends PlatformError {
+  constructor(message: string, options?: PlatformErrorOptions) {
+    super('REDIS_NOT_FOUND', message, options);
+  }
+}

@@ -1,0 +1,30 @@
+export {
+  PlatformError,
+  ConfigError,
+  InvalidArgumentError,
+  RedisUnavailableError,
+  RedisNotFoundError,
+  type PlatformErrorCode,
+  type PlatformErrorOptions,
+} from './errors';
+export {
+  loadRedisConfig,
+  redactRedisUrl,
+  DEFAULT_REDIS_URL,
+  type RedisConfig,
+  type RedisEnv,
+  type SentinelAddress,
+} from './config';
+export {
+  createRedisConnection,
+  getSharedConnection,
+  closeSharedConnections,
+  closeConnection,
+  isConnectionError,
+  redisOptionsFor,
+  defaultConnectionOptions,
+  type ConnectionRole,
+  type ConnectionOptions,
+} from './connection';
+export { redisKey, escapeKeyPart, assertTenantId, TENANT_ID_PATTERN, type KeyPart } from './keys';
+export { defineScript, type LuaScript, type ScriptSource, type ScriptClient } from './scripts';

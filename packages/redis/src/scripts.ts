@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** The narrowest client a script needs: any ioredis client (or a compatible object) will do. */
+export type ScriptClient = Pick<Redis, 'evalsha' | 'eval'>;
+
+/** A Lua script loaded once per server and called by SHA. See {@link defineScript}. */
+export interface LuaScript<TResult> {
+  /** The script's name, used in errors and tests. */
+  readonly name: string;
+  /** How many of the arguments are keys. */
+  readonly numberOfKeys: number;
+  /** The SHA1 that `SCRIPT LOAD` returns for this script. */
+  readonly sha: string;
+  /** The Lua source. */
+  readonly lua: string;
+  /**
+   * Runs the script: EVALSHA, and on `NOSCRIPT` (first call on a server, or after a restart or
+   * `SCRIPT FLUSH`) EVAL once, which also caches it. One round trip in the steady state.
+   */
+  run(client: ScriptClient, keys: readonly string[], args: readonly (string | number)[]): Promise<TResult>;
+}
+
+/** Definition of a Lua script for {@link defineScript}. */
+export interface ScriptSource {
+  /** camelCase name matching the file `<name>-<numberOfKeys>.lua`. */
+  name: string;
+  /** How many leading arguments are keys. */
+  numberOfKeys: number;
+  /** The Lua source (import the `.lua` file next to the caller). */
+  lua: string;
+}
+
+/**
+ * Defines a Lua script that is called by SHA and loaded on demand. Scripts are plain `.lua`
+ * files named `<camelName>-<numKeys>.lua`, imported as text.
+ *
+ * @example
+ * import acquireLua from './lua/acquireLock-2.lua';
+ * const acquire = defineScript<number>({ name: 'acquireLock', numberOfKeys: 2, lua: acquireLua });
+ * const fence = await acquire.run(redis, [lockKey, fenceKey], [token, ttlMs]);
+ */
+export function defineScript<TResult>(source: ScriptSource): LuaScript<TResult> {
+  const { name, numberOfKeys, lua } = source;
+  const sha = createHash('sha1').update(lua).digest('hex');
+  return {
+    name,
+    numberOfKeys,
+    sha,
+    lua,
+    async run(client, keys, args) {
+      if (keys.length !== numberOfKeys) {
+        throw new TypeError(`script ${name} takes ${numberOfKeys} keys, got ${keys.length}`);
+      }
+      try {
+        return (await client.evalsha(sha, numberOfKeys, ...keys, ...args)) as TResult;
+      } catch (error) {
+        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+          return (await client.eval(lua, numberOfKeys, ...keys, ...args)) as TResult;
+        }
+        throw error;
+      }
+    },
+  };
+}
