@@ -5,7 +5,7 @@ export {
   type EnqueueOptions,
   type QueueDefinition,
 } from './define-queue';
-export { createWorker, type CreateWorkerOptions, type JobContext, type JobHandler } from './worker';
+export { createWorker, retryAfterOf, type CreateWorkerOptions, type JobContext, type JobHandler } from './worker';
 export {
   agentQueue,
   ragIngestionQueue,

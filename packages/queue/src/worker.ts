@@ -39,10 +39,16 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
   onError?: (error: Error) => void;
 }
 
-/** Errors that mean "try again at time T without spending an attempt" (e.g. `RateLimitError`). */
-function retryAfterOf(error: unknown): number | undefined {
-  if (!(error instanceof Error) || error.name !== 'RateLimitError') return undefined;
-  const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+/**
+ * Errors that mean "run this job again at a later time without spending an attempt": a
+ * `RateLimitError` from `@platform/ratelimit`, or any error with `delayJob: true` (for example a
+ * busy activity lock), each carrying `retryAfterMs`. Recognised by shape, since queue imports
+ * neither package.
+ */
+export function retryAfterOf(error: unknown): number | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { retryAfterMs, delayJob } = error as { retryAfterMs?: unknown; delayJob?: unknown };
+  if (error.name !== 'RateLimitError' && delayJob !== true) return undefined;
   return typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? retryAfterMs : undefined;
 }
 
@@ -93,8 +99,9 @@ function installSignalHandlers(): void {
 /**
  * Starts a BullMQ worker for a queue definition. The payload is validated again on consume: an
  * invalid one fails the job at once (no retries) with the issues in `failedReason`. A handler that
- * throws an error named `RateLimitError` with `retryAfterMs` (from `@platform/ratelimit`) has its
- * job delayed until then without spending an attempt. Closes gracefully on SIGTERM/SIGINT.
+ * throws a `RateLimitError` (from `@platform/ratelimit`), or any error with `delayJob: true`, carrying
+ * `retryAfterMs`, has its job delayed by that much without spending an attempt.
+ * Closes gracefully on SIGTERM/SIGINT, letting active jobs finish up to `shutdownTimeoutMs`.
  *
  * @example
  * const worker = createWorker(blogWriter, async (job, { tenantId }) => writePost(tenantId, job.data.topic));
