@@ -2,6 +2,7 @@ import { InvalidArgumentError, getSharedConnection, isConnectionError } from '@p
 import { Queue, type DefaultJobOptions, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QueueUnavailableError } from './errors';
+import { throttledLogger } from './log';
 import { queueName as buildQueueName } from './names';
 import {
   DEFAULT_ENQUEUE_TIMEOUT_MS,
@@ -38,6 +39,11 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
   connection?: Redis;
   /** BullMQ key prefix. @defaultValue `'bull'` */
   prefix?: string;
+  /**
+   * Called with connection errors of the queue. Enqueue calls report them to their callers anyway.
+   * @defaultValue log to stderr, at most once per 30 s per queue
+   */
+  onError?: (error: Error) => void;
 }
 
 /** Per-job options of `enqueue`: BullMQ's job options plus the job name. */
@@ -107,6 +113,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const jobDefaults: DefaultJobOptions = { ...platformJobDefaults, ...options.defaultJobOptions };
   const defaultJobName = options.name;
 
+  const logError = throttledLogger(`queue ${name}`);
   let queue: Queue<TenantPayload<S>> | undefined;
   const getQueue = (): Queue<TenantPayload<S>> => {
     queue ??= new Queue<TenantPayload<S>>(name, {
@@ -114,6 +121,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
       prefix,
       defaultJobOptions: jobDefaults,
     });
+    queue.on('error', options.onError ?? logError);
     return queue;
   };
 

@@ -113,3 +113,58 @@ describe('defineQueue + createWorker', () => {
     await definition.close();
   });
 });
+
+describe('consuming', () => {
+  it('fails a job whose payload is invalid when consumed at once, with the issues, without retries', async () => {
+    const definition = testQueue();
+    // Written around the platform (raw BullMQ), as an old producer or a bad migration might.
+    await definition.queue.add('blog-writer', { topic: 7 } as never, { attempts: 5 });
+    let calls = 0;
+    const worker = createWorker(definition, async () => void calls++, { connection: workerConnection, handleSignals: false });
+    const failed = await waitFor(async () => (await definition.queue.getFailed())[0]);
+    expect(calls).toBe(0);
+    expect(failed.attemptsMade).toBe(1);
+    expect(failed.failedReason).toMatch(/tenantId/);
+    expect(failed.failedReason).toMatch(/topic/);
+    await worker.close();
+    await definition.close();
+  });
+
+  it('applies the platform job defaults: kept 24 h when completed, 7 days when failed, retried with backoff', async () => {
+    const definition = testQueue();
+    const job = await definition.enqueue({ tenantId: 'acme', topic: 't' });
+    expect(job.opts.removeOnComplete).toEqual({ age: 86_400 });
+    expect(job.opts.removeOnFail).toEqual({ age: 604_800 });
+    expect(job.opts.attempts).toBe(3);
+    expect(job.opts.backoff).toMatchObject({ type: 'exponential' });
+    const custom = await definition.enqueue({ tenantId: 'acme', topic: 't' }, { attempts: 1, removeOnComplete: true });
+    expect(custom.opts.attempts).toBe(1);
+    expect(custom.opts.removeOnComplete).toBe(true);
+    await definition.close();
+  });
+
+  it('closes gracefully on SIGTERM: active jobs finish, then the process exits', async () => {
+    const { fork } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const definition = testQueue(z.object({ n: z.number() }));
+    // The fixture defines agent__shutdown under the same prefix.
+    const prefix = definition.settings.prefix;
+    const fixtureQueue = defineQueue({ namespace: 'agent', name: 'shutdown', schema: z.object({ n: z.number() }), prefix, connection: redis });
+    const child = fork(join(__dirname, '../test-fixtures/slow-worker.js'), [prefix, '1500'], {
+      env: { ...process.env },
+      stdio: 'ignore',
+    });
+    await new Promise((resolve) => child.once('message', resolve));
+    await fixtureQueue.enqueue({ tenantId: 'acme', n: 1 });
+    await fixtureQueue.enqueue({ tenantId: 'acme', n: 2 });
+    await waitFor(async () => (await redis.llen(`${prefix}:started`)) === 2);
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+    child.kill('SIGTERM');
+    const how = await exited;
+    expect(['SIGTERM', 0]).toContain(how);
+    expect((await redis.lrange(`${prefix}:finished`, 0, -1)).sort()).toEqual(['1', '2']);
+    expect(await fixtureQueue.queue.getJobCounts('completed', 'active', 'failed')).toEqual({ completed: 2, active: 0, failed: 0 });
+    await fixtureQueue.close();
+    await definition.close();
+  });
+});

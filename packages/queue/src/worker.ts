@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
+import { throttledLogger } from './log';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
 /** What a handler gets besides the job. */
@@ -50,16 +51,6 @@ export function retryAfterOf(error: unknown): number | undefined {
   const { retryAfterMs, delayJob } = error as { retryAfterMs?: unknown; delayJob?: unknown };
   if (error.name !== 'RateLimitError' && delayJob !== true) return undefined;
   return typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? retryAfterMs : undefined;
-}
-
-function throttledLogger(queueName: string): (error: Error) => void {
-  let last = 0;
-  return (error) => {
-    const now = Date.now();
-    if (now - last < 30_000) return;
-    last = now;
-    console.error(`[platform] worker ${queueName}: ${error.message} (BullMQ keeps retrying)`);
-  };
 }
 
 const liveWorkers = new Map<Worker, number>();
@@ -115,7 +106,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     connection,
     handleSignals = true,
     shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS,
-    onError = throttledLogger(definition.name),
+    onError = throttledLogger(`worker ${definition.name}`),
     ...workerOptions
   } = options;
 

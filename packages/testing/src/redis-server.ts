@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +48,7 @@ export interface RedisServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** SIGKILL: the server dies without saving, as in a crash. */
   kill(): Promise<void>;
-  /** Starts the server again on the same port and directory with the same arguments. */
+  /** Starts the server again on the same port and directory with the same arguments (also after `stop`). */
   restart(): Promise<void>;
 }
 
@@ -99,6 +99,7 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
   };
 
   const launch = async () => {
+    mkdirSync(dir, { recursive: true });
     child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -1,0 +1,96 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadRedisConfig } from './index';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadRedisConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadRedisConfig', () => {
+  it('defaults to 127.0.0.1:6379, db 0', () => {
+    const config = loadRedisConfig({});
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 6379, db: 0 });
+    expect(config.password).toBeUndefined();
+  });
+
+  it('reads host, port, db, user and password from REDIS_URL', () => {
+    const config = loadRedisConfig({ REDIS_URL: 'redis://app:s3cret@redis.internal:6380/4' });
+    expect(config).toMatchObject({ host: 'redis.internal', port: 6380, db: 4, username: 'app' });
+    expect(config.password).toBe('s3cret');
+  });
+
+  it('lets REDIS_PASSWORD and REDIS_DB override the URL, and treats empty values as unset', () => {
+    const config = loadRedisConfig({ REDIS_URL: 'redis://:a@h:1/2', REDIS_PASSWORD: 'b', REDIS_DB: '7' });
+    expect(config.password).toBe('b');
+    expect(config.db).toBe(7);
+    expect(loadRedisConfig({ REDIS_PASSWORD: '', REDIS_DB: '' }).password).toBeUndefined();
+  });
+
+  it('parses Sentinel hosts and requires a master name', () => {
+    const config = loadRedisConfig({ REDIS_SENTINEL_HOSTS: 's1:26379, s2:26380', REDIS_SENTINEL_NAME: 'mymaster' });
+    expect(config.sentinels).toEqual([
+      { host: 's1', port: 26379 },
+      { host: 's2', port: 26380 },
+    ]);
+    expect(config.sentinelName).toBe('mymaster');
+    expect(configError({ REDIS_SENTINEL_HOSTS: 's1:26379' }).variable).toBe('REDIS_SENTINEL_NAME');
+  });
+
+  it.each([
+    [{ REDIS_URL: 'http://localhost:6379' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'redis://localhost:99999' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'redis://localhost:6379/16' }, 'REDIS_URL'],
+    [{ REDIS_DB: '16' }, 'REDIS_DB'],
+    [{ REDIS_DB: '-1' }, 'REDIS_DB'],
+    [{ REDIS_DB: 'one' }, 'REDIS_DB'],
+    [{ REDIS_SENTINEL_HOSTS: 's1', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINEL_HOSTS'],
+    [{ REDIS_SENTINEL_HOSTS: 's1:0', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINEL_HOSTS'],
+    [{ REDIS_SENTINEL_HOSTS: 's1:26379', REDIS_SENTINEL_NAME: 'bad name' }, 'REDIS_SENTINEL_NAME'],
+    [{ REDIS_URL: 'rediss://h:6379', REDIS_TLS_CA_FILE: '/nonexistent/ca.pem' }, 'REDIS_TLS_CA_FILE'],
+  ])('%j throws ConfigError naming %s', (env, variable) => {
+    const error = configError(env as Record<string, string>);
+    expect(error.variable).toBe(variable);
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toContain(variable);
+  });
+
+  it('refuses a CA file that is not PEM, or a CA file without rediss://', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const notPem = join(dir, 'ca.txt');
+    writeFileSync(notPem, 'hello');
+    expect(configError({ REDIS_URL: 'rediss://h:6379', REDIS_TLS_CA_FILE: notPem }).variable).toBe('REDIS_TLS_CA_FILE');
+    const pem = join(dir, 'ca.pem');
+    writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(configError({ REDIS_URL: 'redis://h:6379', REDIS_TLS_CA_FILE: pem }).variable).toBe('REDIS_TLS_CA_FILE');
+    expect(loadRedisConfig({ REDIS_URL: 'rediss://h:6379', REDIS_TLS_CA_FILE: pem }).tls).toEqual({ servername: 'h', caFile: pem });
+  });
+
+  it('never puts a password in an error message, a log line or JSON', () => {
+    const secret = 'pa55-w0rd-XYZ';
+    const bad = [
+      { REDIS_URL: `redis://user:${secret}@host:notaport` },
+      { REDIS_URL: `redis://:${secret}@host:6379/99` },
+      { REDIS_URL: `http://:${secret}@host:6379` },
+      { REDIS_URL: `redis//:${secret}@host` },
+      { REDIS_PASSWORD: secret, REDIS_DB: 'x' },
+    ];
+    for (const env of bad) {
+      const error = configError(env);
+      expect(error.message).not.toContain(secret);
+      expect(String(error.stack)).not.toContain(secret);
+    }
+    const config = loadRedisConfig({ REDIS_URL: `redis://user:${secret}@host:6379` });
+    expect(JSON.stringify(config)).not.toContain(secret);
+    expect(require('node:util').inspect(config)).not.toContain(secret);
+    expect(config.displayUrl).toBe('redis://user:***@host:6379');
+    expect(config.password).toBe(secret);
+  });
+});

@@ -1,0 +1,29 @@
+import { Redis } from 'ioredis';
+import { defineScript } from './index';
+
+const redis = new Redis(process.env.REDIS_URL!);
+afterAll(() => redis.quit());
+
+describe('defineScript', () => {
+  const script = defineScript<number>({
+    name: 'addToKey',
+    numberOfKeys: 1,
+    lua: "local v = redis.call('INCRBY', KEYS[1], ARGV[1]); redis.call('PEXPIRE', KEYS[1], 60000); return v -- addToKey test",
+  });
+
+  it('SCRIPT LOAD returns the sha the code expects', async () => {
+    expect(await redis.script('LOAD', script.lua)).toBe(script.sha);
+  });
+
+  it('runs by SHA, loading the script on NOSCRIPT', async () => {
+    const key = `scripts-test:${process.pid}:${Date.now()}`;
+    expect(await script.run(redis, [key], [2])).toBe(2);
+    expect(await script.run(redis, [key], [3])).toBe(5);
+    expect(await redis.pttl(key)).toBeGreaterThan(0);
+    await redis.del(key);
+  });
+
+  it('checks the number of keys', async () => {
+    await expect(script.run(redis, [], [1])).rejects.toThrow(/takes 1 keys/);
+  });
+});
