@@ -13,8 +13,9 @@ import {
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
 const prefixes: string[] = [];
+const topicSchema = z.object({ topic: z.string() });
 
-function testQueue(schema = z.object({ topic: z.string() }), extra: { maxPayloadBytes?: number } = {}) {
+function testQueue<S extends z.ZodObject<z.ZodRawShape>>(schema: S, extra: { maxPayloadBytes?: number } = {}) {
   const prefix = uniquePrefix('q');
   prefixes.push(prefix);
   return defineQueue({ namespace: 'agent', name: 'blog-writer', schema, prefix, connection: redis, ...extra });
@@ -48,7 +49,7 @@ describe('queueName', () => {
 
 describe('defineQueue + createWorker', () => {
   it('processes an enqueued job within a timeout (the platform document case)', async () => {
-    const definition = testQueue();
+    const definition = testQueue(topicSchema);
     const seen: Array<{ tenantId: string; topic: string }> = [];
     const worker = createWorker(
       definition,
@@ -66,7 +67,7 @@ describe('defineQueue + createWorker', () => {
   });
 
   it('rejects a payload without tenantId, listing every issue, and enqueues nothing', async () => {
-    const definition = testQueue();
+    const definition = testQueue(topicSchema);
     const error = await definition
       .enqueue({ topic: 42 } as unknown as { tenantId: string; topic: string })
       .catch((e: unknown) => e);
@@ -80,13 +81,13 @@ describe('defineQueue + createWorker', () => {
   });
 
   it('rejects a tenant id containing ":"', async () => {
-    const definition = testQueue();
+    const definition = testQueue(topicSchema);
     await expect(definition.enqueue({ tenantId: 'a:b', topic: 'x' })).rejects.toBeInstanceOf(PayloadValidationError);
     await definition.close();
   });
 
   it('rejects an oversized payload before anything is written', async () => {
-    const definition = testQueue(z.object({ topic: z.string() }), { maxPayloadBytes: 1024 });
+    const definition = testQueue(topicSchema, { maxPayloadBytes: 1024 });
     await expect(definition.enqueue({ tenantId: 'acme', topic: 'x'.repeat(2000) })).rejects.toBeInstanceOf(PayloadTooLargeError);
     const counts = await definition.queue.getJobCounts();
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
@@ -96,7 +97,7 @@ describe('defineQueue + createWorker', () => {
   });
 
   it('enqueueBulk validates every payload first: one bad payload enqueues none', async () => {
-    const definition = testQueue();
+    const definition = testQueue(topicSchema);
     await expect(
       definition.enqueueBulk([
         { tenantId: 'acme', topic: 'a' },
@@ -116,7 +117,7 @@ describe('defineQueue + createWorker', () => {
 
 describe('consuming', () => {
   it('fails a job whose payload is invalid when consumed at once, with the issues, without retries', async () => {
-    const definition = testQueue();
+    const definition = testQueue(topicSchema);
     // Written around the platform (raw BullMQ), as an old producer or a bad migration might.
     await definition.queue.add('blog-writer', { topic: 7 } as never, { attempts: 5 });
     let calls = 0;
@@ -131,7 +132,7 @@ describe('consuming', () => {
   });
 
   it('applies the platform job defaults: kept 24 h when completed, 7 days when failed, retried with backoff', async () => {
-    const definition = testQueue();
+    const definition = testQueue(topicSchema);
     const job = await definition.enqueue({ tenantId: 'acme', topic: 't' });
     expect(job.opts.removeOnComplete).toEqual({ age: 86_400 });
     expect(job.opts.removeOnFail).toEqual({ age: 604_800 });

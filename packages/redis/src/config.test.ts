@@ -1,9 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { ConfigError, loadRedisConfig } from './index';
 
-function configError(env: Record<string, string>): ConfigError {
+function configError(env: Record<string, string | undefined>): ConfigError {
   try {
     loadRedisConfig(env);
   } catch (error) {
@@ -75,7 +76,7 @@ describe('loadRedisConfig', () => {
 
   it('never puts a password in an error message, a log line or JSON', () => {
     const secret = 'pa55-w0rd-XYZ';
-    const bad = [
+    const bad: Record<string, string>[] = [
       { REDIS_URL: `redis://user:${secret}@host:notaport` },
       { REDIS_URL: `redis://:${secret}@host:6379/99` },
       { REDIS_URL: `http://:${secret}@host:6379` },
@@ -89,7 +90,7 @@ describe('loadRedisConfig', () => {
     }
     const config = loadRedisConfig({ REDIS_URL: `redis://user:${secret}@host:6379` });
     expect(JSON.stringify(config)).not.toContain(secret);
-    expect(require('node:util').inspect(config)).not.toContain(secret);
+    expect(inspect(config)).not.toContain(secret);
     expect(config.displayUrl).toBe('redis://user:***@host:6379');
     expect(config.password).toBe(secret);
   });
