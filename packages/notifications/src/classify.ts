@@ -40,12 +40,14 @@ export function isRetryableStatus(status: number): boolean {
 
 /** True for errors that mean the provider could not be reached or did not answer (retryable). */
 export function isNetworkError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (error.name === 'AbortError' || error.name === 'TimeoutError') return true;
-  const codes = [(error as { code?: unknown }).code, (error.cause as { code?: unknown } | undefined)?.code];
-  if (codes.some((code) => typeof code === 'string' && NETWORK_CODES.has(code))) return true;
+  // Checked by shape, not instanceof: fetch's errors may come from another realm (jest, workers).
+  if (typeof error !== 'object' || error === null) return false;
+  const { name, message, code, cause } = error as { name?: unknown; message?: unknown; code?: unknown; cause?: unknown };
+  if (name === 'AbortError' || name === 'TimeoutError') return true;
+  const causeCode = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined;
+  if ([code, causeCode].some((c) => typeof c === 'string' && NETWORK_CODES.has(c))) return true;
   // undici reports every transport failure as `TypeError: fetch failed` with the reason in `cause`.
-  return error instanceof TypeError && error.message === 'fetch failed';
+  return name === 'TypeError' && message === 'fetch failed';
 }
 
 /**
@@ -56,7 +58,11 @@ export function isNetworkError(error: unknown): boolean {
  */
 export function classifySendError(error: unknown): NotificationSendError {
   if (error instanceof NotificationSendError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const retryable = (error as { retryable?: unknown } | null)?.retryable;
+  const message =
+    typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string'
+      ? (error as { message: string }).message
+      : String(error);
   const shape = (typeof error === 'object' && error !== null ? error : {}) as {
     status?: unknown;
     statusCode?: unknown;
@@ -65,6 +71,10 @@ export function classifySendError(error: unknown): NotificationSendError {
   };
   const status = typeof shape.status === 'number' ? shape.status : typeof shape.statusCode === 'number' ? shape.statusCode : undefined;
   const retryAfterMs = typeof shape.retryAfterMs === 'number' && Number.isFinite(shape.retryAfterMs) ? shape.retryAfterMs : undefined;
+  // An adapter's own error class (or another copy of this package) that already says what to do.
+  if (typeof retryable === 'boolean') {
+    return new NotificationSendError(message, { retryable, ...(status !== undefined ? { status } : {}), retryAfterMs, cause: error });
+  }
   if (status !== undefined && status >= 400) {
     return new NotificationSendError(message, { retryable: isRetryableStatus(status), status, retryAfterMs, cause: error });
   }

@@ -92,7 +92,7 @@ export const notificationTypeSchema = z
   .string({ error: 'must be a string' })
   .min(1, 'must not be empty')
   .max(128)
-  .regex(/^\S+$/, 'must not contain whitespace');
+  .regex(/^\S*$/, 'must not contain whitespace');
 
 /** Dedupe key within tenant and type: 1–512 characters (escaped in the Redis key, so any text works). */
 export const dedupeKeySchema = z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(512);

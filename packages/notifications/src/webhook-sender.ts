@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@platform/redis';
 import type { NotificationChannel } from '@platform/queue';
-import { isNetworkError, isRetryableStatus, parseRetryAfter } from './classify';
+import { isRetryableStatus, parseRetryAfter } from './classify';
 import { NotificationSendError } from './errors';
 import { DEFAULT_WEBHOOK_TIMEOUT_MS, checkInteger } from './options';
 import type { ChannelPayload } from './schemas';
@@ -97,8 +97,11 @@ export function createWebhookSender<C extends NotificationChannel = Notification
           signal,
         });
       } catch (error) {
-        const reason = timeout.aborted ? `no answer within ${timeoutMs} ms` : (error as Error).message;
-        throw new NotificationSendError(`webhook ${where}: ${reason}`, { retryable: isNetworkError(error) || timeout.aborted, cause: error });
+        // No answer at all (refused, reset, DNS, timeout): the provider may be back on the next attempt.
+        const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+        const detail = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
+        const reason = timeout.aborted ? `no answer within ${timeoutMs} ms` : `${(error as Error).message}${detail}`;
+        throw new NotificationSendError(`webhook ${where}: ${reason}`, { retryable: true, cause: error });
       }
       const text = await readReason(response);
       if (response.ok) return { providerMessageId: messageIdOf(text, response, context.idempotencyKey) };
