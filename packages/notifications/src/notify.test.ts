@@ -8,6 +8,7 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import {
   NotificationValidationError,
   closeNotificationQueues,
+  getNotificationStatus,
   notifyKey,
   notifyOnce,
   resolveNotificationQueue,
@@ -262,6 +263,22 @@ describe('notifyOnce', () => {
     expect(second.jobId).not.toBe(first.jobId);
     expect(await queue.getJobState(second.jobId!)).toBe('waiting');
     expect(await jobCount(options)).toBe(2);
+  });
+
+  it('if the dedupe key is lost after the enqueue (confirm never ran), BullMQ refuses the twin job', async () => {
+    const { options, tenant } = setup();
+    const first = await notifyOnce(email(tenant), options);
+    await redis.del(notifyKey(tenant, 'activity-completed', 'activity-1'));
+    const second = await notifyOnce(email(tenant), options);
+    expect(second.jobId).toBe(first.jobId);
+    expect(await jobCount(options)).toBe(1);
+  });
+
+  it('getNotificationStatus: queued for a new notification, null for an unknown job', async () => {
+    const { options, tenant } = setup();
+    const { jobId } = await notifyOnce(email(tenant), options);
+    expect(await getNotificationStatus(jobId!, options)).toEqual({ state: 'queued', attempts: 0 });
+    expect(await getNotificationStatus(`notify-email-${'0'.repeat(40)}`, options)).toBeNull();
   });
 
   it('a job id is never an integer and never contains ":"', async () => {

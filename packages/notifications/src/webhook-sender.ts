@@ -30,6 +30,17 @@ export interface WebhookRequestBody<C extends NotificationChannel = Notification
 
 const MAX_REASON_CHARS = 500;
 
+// AbortSignal.any arrived in Node 20.3; engines allow 20.0.
+function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
+  const controller = new AbortController();
+  const abort = (source: AbortSignal) => () => controller.abort(source.reason);
+  if (a.aborted || b.aborted) controller.abort((a.aborted ? a : b).reason);
+  a.addEventListener('abort', abort(a), { once: true });
+  b.addEventListener('abort', abort(b), { once: true });
+  return controller.signal;
+}
+
 async function readReason(response: Response): Promise<string> {
   try {
     const text = (await response.text()).trim();
@@ -87,7 +98,7 @@ export function createWebhookSender<C extends NotificationChannel = Notification
         message,
       };
       const timeout = AbortSignal.timeout(timeoutMs);
-      const signal = context.signal ? AbortSignal.any([timeout, context.signal]) : timeout;
+      const signal = context.signal ? anySignal(timeout, context.signal) : timeout;
       let response: Response;
       try {
         response = await doFetch(url, {
