@@ -43,9 +43,18 @@ export async function getNotificationStatus(jobId: string, options: Notification
     throw new InvalidArgumentError('channel', `job id "${jobId}" does not name its channel; pass options.channel`);
   }
   const definition = resolveNotificationQueue((channel ?? 'email') as NotificationChannel, options);
-  const job = await definition.queue.getJob(jobId);
+  const queue = definition.queue;
+  // State and job hash are two reads; read the state on both sides of the hash until they agree,
+  // so that `attempts` and `lastError` belong to the state reported.
+  let job = await queue.getJob(jobId);
+  let bullState = job ? await queue.getJobState(jobId) : 'unknown';
+  for (let i = 0; i < 5 && job; i++) {
+    const before = bullState;
+    job = await queue.getJob(jobId);
+    bullState = job ? await queue.getJobState(jobId) : 'unknown';
+    if (bullState === before) break;
+  }
   if (!job) return null;
-  const bullState = await job.getState();
   const attempts = job.attemptsMade;
   let state: NotificationState;
   switch (bullState) {
