@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { QueueUnavailableError, notificationQueue } from '@platform/queue';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
+import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
 import {
   NotificationValidationError,
@@ -241,6 +242,25 @@ describe('notifyOnce', () => {
     await new Promise((resolve) => setTimeout(resolve, 400));
     const result = await notifyOnce(email(tenant), options);
     expect(result.enqueued).toBe(true);
+    expect(await jobCount(options)).toBe(1);
+  });
+
+  it('a process killed between claim and enqueue (SIGKILL) blocks the notification only for the pending TTL', async () => {
+    const { options, tenant } = setup();
+    const child = spawn(process.execPath, [join(__dirname, '..', 'test-fixtures', 'claim-and-hang.js'), process.env.REDIS_URL!, tenant, '500'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await waitFor(() => output.includes('claimed'), 15_000);
+    process.kill(child.pid!, 'SIGKILL');
+    await exited;
+    const key = notifyKey(tenant, 'activity-completed', 'activity-1');
+    expect(await redis.get(key)).toMatch(/^pending\./);
+    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false });
+    await waitFor(async () => (await redis.exists(key)) === 0, 5000);
+    expect((await notifyOnce(email(tenant), options)).enqueued).toBe(true);
     expect(await jobCount(options)).toBe(1);
   });
 
