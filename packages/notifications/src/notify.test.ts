@@ -253,9 +253,12 @@ describe('notifyOnce', () => {
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    await waitFor(() => output.includes('claimed'), 15_000);
-    process.kill(child.pid!, 'SIGKILL');
-    await exited;
+    try {
+      await waitFor(() => output.includes('claimed'), 15_000);
+    } finally {
+      process.kill(child.pid!, 'SIGKILL');
+      await exited;
+    }
     const key = notifyKey(tenant, 'activity-completed', 'activity-1');
     expect(await redis.get(key)).toMatch(/^pending\./);
     expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false });
