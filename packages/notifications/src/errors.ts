@@ -1,0 +1,53 @@
+import { PlatformError, type PlatformErrorOptions } from '@platform/redis';
+
+/** One problem found in a notification: where (`path`, e.g. `tenantId` or `payload.to`) and what. */
+export interface NotificationIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * A notification (tenant id, type, dedupe key, channel or channel payload) is invalid.
+ * Thrown before anything is written to Redis; `issues` lists every problem.
+ */
+export class NotificationValidationError extends PlatformError {
+  /** Every problem found, in input order. */
+  readonly issues: readonly NotificationIssue[];
+
+  constructor(issues: readonly NotificationIssue[], options?: PlatformErrorOptions) {
+    const list = issues.map((i) => `${i.path || '(notification)'}: ${i.message}`).join('; ');
+    super('NOTIFICATION_INVALID', `Invalid notification: ${list}`, options);
+    this.issues = issues;
+  }
+}
+
+/** Options of {@link NotificationSendError}. */
+export interface NotificationSendErrorOptions extends PlatformErrorOptions {
+  /** `true`: try again later (429, 5xx, network); `false`: the provider refused for good (4xx, invalid address). */
+  retryable: boolean;
+  /** HTTP status of the provider's answer, when there was one. */
+  status?: number;
+  /** The provider asked to wait this long before the next attempt (from `Retry-After`). */
+  retryAfterMs?: number;
+}
+
+/**
+ * A sender could not deliver a message. Senders (adapters) throw it to tell the worker how to go on:
+ * a retryable error is retried with backoff (honouring `retryAfterMs`); a permanent one fails the job
+ * at once, without retries. Its message (the provider's reason) becomes the job's `failedReason`.
+ */
+export class NotificationSendError extends PlatformError {
+  /** Whether another attempt may succeed. */
+  readonly retryable: boolean;
+  /** HTTP status of the provider's answer, if any. */
+  readonly status: number | undefined;
+  /** How long the provider asked to wait before the next attempt, if it said. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options: NotificationSendErrorOptions) {
+    super('NOTIFICATION_SEND_FAILED', message, options);
+    this.retryable = options.retryable;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}

@@ -1,0 +1,312 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InvalidArgumentError, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { QueueUnavailableError, notificationQueue } from '@platform/queue';
+import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { UnrecoverableError, Worker } from 'bullmq';
+import {
+  NotificationValidationError,
+  closeNotificationQueues,
+  getNotificationStatus,
+  notifyKey,
+  notifyOnce,
+  resolveNotificationQueue,
+  type NotificationInput,
+  type NotifyOnceOptions,
+} from './index';
+import { claimNotificationScript, notificationScripts } from './scripts';
+
+const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
+const prefixes: string[] = [];
+const tenants: string[] = [];
+
+/** A unique BullMQ prefix and tenant per test, so tests never see each other's keys or jobs. */
+function setup(): { options: NotifyOnceOptions; tenant: string } {
+  const prefix = uniquePrefix('nq');
+  const tenant = uniquePrefix('tenant');
+  prefixes.push(prefix);
+  tenants.push(tenant);
+  return { options: { connection: redis, prefix }, tenant };
+}
+
+function email(tenantId: string, dedupeKey = 'activity-1', type = 'activity-completed'): NotificationInput {
+  return {
+    tenantId,
+    type,
+    dedupeKey,
+    channel: 'email',
+    payload: { to: 'ada@example.test', subject: 'Your report is ready', text: 'See the dashboard.' },
+  };
+}
+
+async function jobCount(options: NotifyOnceOptions, channel: 'email' | 'sms' = 'email'): Promise<number> {
+  const counts = await resolveNotificationQueue(channel, options).queue.getJobCounts();
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+afterAll(async () => {
+  await closeNotificationQueues();
+  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
+  for (const tenant of tenants) await deleteKeysByPrefix(redis, `notify:${tenant}`);
+  await redis.quit();
+  await workerConnection.quit();
+});
+
+describe('Lua scripts', () => {
+  it('each file has as many KEYS as its name says, and SCRIPT LOAD returns the expected SHA', async () => {
+    const dir = join(__dirname, 'lua');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));
+    expect(files).toHaveLength(notificationScripts.length);
+    for (const script of notificationScripts) {
+      const file = `${script.name}-${script.numberOfKeys}.lua`;
+      expect(files).toContain(file);
+      const source = readFileSync(join(dir, file), 'utf8');
+      const used = new Set([...source.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1])));
+      expect(Math.max(...used)).toBe(script.numberOfKeys);
+      expect(await redis.script('LOAD', script.lua)).toBe(script.sha);
+    }
+  });
+});
+
+describe('notifyOnce', () => {
+  it('sets notify:{tenantId}:{type}:{dedupeKey} with a TTL between 86 340 and 86 400 s (the document case)', async () => {
+    const { options, tenant } = setup();
+    const result = await notifyOnce(email(tenant), options);
+    expect(result.enqueued).toBe(true);
+    const key = `notify:${tenant}:activity-completed:activity-1`;
+    expect(notifyKey(tenant, 'activity-completed', 'activity-1')).toBe(key);
+    const ttl = await redis.ttl(key);
+    expect(ttl).toBeGreaterThanOrEqual(86_340);
+    expect(ttl).toBeLessThanOrEqual(86_400);
+    // The key names the job, and the job carries the validated notification.
+    expect(await redis.get(key)).toBe(`job.${result.jobId}`);
+    const job = await resolveNotificationQueue('email', options).queue.getJob(result.jobId!);
+    expect(job?.data).toEqual({
+      tenantId: tenant,
+      type: 'activity-completed',
+      dedupeKey: 'activity-1',
+      payload: { to: 'ada@example.test', subject: 'Your report is ready', text: 'See the dashboard.' },
+    });
+  });
+
+  it('honours a configured ttlSeconds', async () => {
+    const { options, tenant } = setup();
+    await notifyOnce(email(tenant), { ...options, ttlSeconds: 3600 });
+    const ttl = await redis.ttl(notifyKey(tenant, 'activity-completed', 'activity-1'));
+    expect(ttl).toBeGreaterThan(3540);
+    expect(ttl).toBeLessThanOrEqual(3600);
+  });
+
+  it('200 concurrent calls with one key enqueue exactly one job', async () => {
+    const { options, tenant } = setup();
+    const results = await Promise.all(Array.from({ length: 200 }, () => notifyOnce(email(tenant), options)));
+    const winners = results.filter((r) => r.enqueued);
+    expect(winners).toHaveLength(1);
+    expect(await jobCount(options)).toBe(1);
+    // A later duplicate learns the first one's job id.
+    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: winners[0]!.jobId });
+  });
+
+  it('200 concurrent calls with 200 keys enqueue 200 jobs', async () => {
+    const { options, tenant } = setup();
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => notifyOnce(email(tenant, `activity-${i}`), options)));
+    expect(results.every((r) => r.enqueued)).toBe(true);
+    expect(new Set(results.map((r) => r.jobId)).size).toBe(200);
+    expect(await jobCount(options)).toBe(200);
+  });
+
+  it('the same dedupe key for different tenants or types gives separate notifications', async () => {
+    const { options, tenant } = setup();
+    const other = uniquePrefix('tenant');
+    tenants.push(other);
+    const results = [
+      await notifyOnce(email(tenant, 'k', 'welcome'), options),
+      await notifyOnce(email(other, 'k', 'welcome'), options),
+      await notifyOnce(email(tenant, 'k', 'invoice-paid'), options),
+      await notifyOnce(email(tenant, 'k', 'welcome'), options),
+    ];
+    expect(results.map((r) => r.enqueued)).toEqual([true, true, true, false]);
+    expect(await jobCount(options)).toBe(3);
+  });
+
+  it('refuses a tenant id with ":" before writing anything, so it cannot collide with another tenant', async () => {
+    const { options, tenant } = setup();
+    // Without validation, tenant "<t>:welcome" + type "k" + key "x" would be the key of tenant <t>, type "welcome:k".
+    const error = await notifyOnce(email(`${tenant}:welcome`, 'x', 'k'), options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotificationValidationError);
+    expect((error as NotificationValidationError).code).toBe('NOTIFICATION_INVALID');
+    expect((error as NotificationValidationError).issues.map((i) => i.path)).toEqual(['tenantId']);
+    expect(await redis.keys(`notify:${tenant}*`)).toEqual([]);
+    expect(await jobCount(options)).toBe(0);
+    // ":" in type or dedupe key is escaped, so these two are different notifications.
+    const a = await notifyOnce(email(tenant, 'k:x', 'welcome'), options);
+    const b = await notifyOnce(email(tenant, 'x', 'welcome:k'), options);
+    expect([a.enqueued, b.enqueued]).toEqual([true, true]);
+    expect(a.jobId).not.toBe(b.jobId);
+  });
+
+  it('rejects invalid payloads per channel, listing every issue, and writes nothing', async () => {
+    const { options, tenant } = setup();
+    const cases: Array<[unknown, string[]]> = [
+      [{ ...email(tenant), payload: { to: 'not-an-address', subject: '' } }, ['payload.to', 'payload.subject', 'payload.text']],
+      [{ tenantId: tenant, type: 't', dedupeKey: 'd', channel: 'sms', payload: { to: '0151 1234', body: 'hi' } }, ['payload.to']],
+      [{ tenantId: tenant, type: 't', dedupeKey: 'whatsapp', channel: 'whatsapp', payload: { to: '+4915112345678' } }, ['payload.body']],
+      [{ tenantId: tenant, type: 't', dedupeKey: 'telegram', channel: 'telegram', payload: { chatId: 'nope nope', text: 'x' } }, ['payload.chatId']],
+      [{ tenantId: tenant, type: 't', dedupeKey: 'web', channel: 'web', payload: { userId: 'u1', title: 'T', body: 'B', url: 'not a url' } }, ['payload.url']],
+      [{ tenantId: '', type: '', dedupeKey: '', channel: 'pigeon', payload: {} }, ['tenantId', 'type', 'dedupeKey', 'channel']],
+    ];
+    for (const [input, paths] of cases) {
+      const error = await notifyOnce(input as NotificationInput, options).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotificationValidationError);
+      expect((error as NotificationValidationError).issues.map((i) => i.path).sort()).toEqual([...paths].sort());
+    }
+    expect(await redis.keys(`notify:${tenant}*`)).toEqual([]);
+    expect(await jobCount(options)).toBe(0);
+    expect(await jobCount(options, 'sms')).toBe(0);
+  });
+
+  it('accepts one valid payload of every channel', async () => {
+    const { options, tenant } = setup();
+    const inputs: NotificationInput[] = [
+      { tenantId: tenant, type: 't', dedupeKey: 'email', channel: 'email', payload: { to: ['a@example.test', 'b@example.test'], subject: 'S', html: '<p>x</p>', from: 'Acme <noreply@example.test>' } },
+      { tenantId: tenant, type: 't', dedupeKey: 'sms', channel: 'sms', payload: { to: '+4915112345678', body: 'hi' } },
+      { tenantId: tenant, type: 't', dedupeKey: 'whatsapp', channel: 'whatsapp', payload: { to: '+4915112345678', template: { name: 'report_ready' } } },
+      { tenantId: tenant, type: 't', dedupeKey: 'telegram', channel: 'telegram', payload: { chatId: -100123, text: 'x' } },
+      { tenantId: tenant, type: 't', dedupeKey: 'web', channel: 'web', payload: { userId: 'u1', title: 'T', body: 'B', url: 'https://example.test/r/1' } },
+    ];
+    for (const input of inputs) expect((await notifyOnce(input, options)).enqueued).toBe(true);
+  });
+
+  it('rejects bad options with InvalidArgumentError before writing anything', async () => {
+    const { options, tenant } = setup();
+    await expect(notifyOnce(email(tenant), { ...options, ttlSeconds: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(notifyOnce(email(tenant), { ...options, pendingTtlMs: 1.5 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await redis.keys(`notify:${tenant}*`)).toEqual([]);
+  });
+
+  it('when the enqueue fails after the key was claimed, the key is removed and a retry succeeds', async () => {
+    const { options, tenant } = setup();
+    // A queue whose producer connection is gone: the claim (on `redis`) succeeds, the enqueue cannot.
+    const dead = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+    await dead.ping();
+    dead.disconnect();
+    const broken = notificationQueue('email', { connection: dead, prefix: options.prefix!, enqueueTimeoutMs: 1000 });
+    broken.queue.on('error', () => undefined);
+    const error = await notifyOnce(email(tenant), { ...options, queue: broken }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QueueUnavailableError);
+    expect(await redis.exists(notifyKey(tenant, 'activity-completed', 'activity-1'))).toBe(0);
+    expect(await jobCount(options)).toBe(0);
+    await broken.close().catch(() => undefined);
+
+    const retry = await notifyOnce(email(tenant), options);
+    expect(retry.enqueued).toBe(true);
+    expect(await jobCount(options)).toBe(1);
+  });
+
+  it('the key is claimed (pending) while the enqueue runs, and released when it throws', async () => {
+    const { options, tenant } = setup();
+    const key = notifyKey(tenant, 'activity-completed', 'activity-1');
+    const real = resolveNotificationQueue('email', options);
+    let during: { value: string | null; pttl: number } | undefined;
+    const failing = {
+      ...real,
+      settings: real.settings,
+      parse: real.parse,
+      queue: real.queue,
+      enqueue: async () => {
+        during = { value: await redis.get(key), pttl: await redis.pttl(key) };
+        throw new Error('enqueue exploded');
+      },
+    } as unknown as typeof real;
+    await expect(notifyOnce(email(tenant), { ...options, queue: failing })).rejects.toThrow('enqueue exploded');
+    expect(during?.value).toMatch(/^pending\./);
+    expect(during?.pttl).toBeGreaterThan(0);
+    expect(during?.pttl).toBeLessThanOrEqual(30_000);
+    expect(await redis.exists(key)).toBe(0);
+    expect((await notifyOnce(email(tenant), options)).enqueued).toBe(true);
+  });
+
+  it('a process that died between claim and enqueue blocks the notification only for the pending TTL', async () => {
+    const { options, tenant } = setup();
+    const key = notifyKey(tenant, 'activity-completed', 'activity-1');
+    // What a killed process leaves behind: a claim that was never enqueued nor confirmed.
+    const claim = await claimNotificationScript.run(redis, [key], [`pending.${randomUUID()}`, 300]);
+    expect(Number(claim[0])).toBe(1);
+    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false });
+    const pttl = await redis.pttl(key);
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(300);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const result = await notifyOnce(email(tenant), options);
+    expect(result.enqueued).toBe(true);
+    expect(await jobCount(options)).toBe(1);
+  });
+
+  it('a process killed between claim and enqueue (SIGKILL) blocks the notification only for the pending TTL', async () => {
+    const { options, tenant } = setup();
+    const child = spawn(process.execPath, [join(__dirname, '..', 'test-fixtures', 'claim-and-hang.js'), process.env.REDIS_URL!, tenant, '500'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      await waitFor(() => output.includes('claimed'), 15_000);
+    } finally {
+      process.kill(child.pid!, 'SIGKILL');
+      await exited;
+    }
+    const key = notifyKey(tenant, 'activity-completed', 'activity-1');
+    expect(await redis.get(key)).toMatch(/^pending\./);
+    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false });
+    await waitFor(async () => (await redis.exists(key)) === 0, 5000);
+    expect((await notifyOnce(email(tenant), options)).enqueued).toBe(true);
+    expect(await jobCount(options)).toBe(1);
+  });
+
+  it('a re-send after the window is a new job, not a no-op against the old job kept under its id', async () => {
+    const { options, tenant } = setup();
+    const first = await notifyOnce(email(tenant), { ...options, ttlSeconds: 1 });
+    expect(first.enqueued).toBe(true);
+    // The first job fails for good (kept 7 days in the failed set under its id).
+    const queue = resolveNotificationQueue('email', options).queue;
+    const worker = new Worker(queue.name, null, { connection: workerConnection, prefix: options.prefix!, autorun: false });
+    const job = await worker.getNextJob('test-token');
+    expect(job?.id).toBe(first.jobId);
+    await job!.moveToFailed(new UnrecoverableError('provider said no'), 'test-token', false);
+    await worker.close();
+    expect(await queue.getJobState(first.jobId!)).toBe('failed');
+    expect(await notifyOnce(email(tenant), { ...options, ttlSeconds: 1 })).toMatchObject({ enqueued: false });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const second = await notifyOnce(email(tenant), { ...options, ttlSeconds: 1 });
+    expect(second.enqueued).toBe(true);
+    expect(second.jobId).not.toBe(first.jobId);
+    expect(await queue.getJobState(second.jobId!)).toBe('waiting');
+    expect(await jobCount(options)).toBe(2);
+  });
+
+  it('if the dedupe key is lost after the enqueue (confirm never ran), BullMQ refuses the twin job', async () => {
+    const { options, tenant } = setup();
+    const first = await notifyOnce(email(tenant), options);
+    await redis.del(notifyKey(tenant, 'activity-completed', 'activity-1'));
+    const second = await notifyOnce(email(tenant), options);
+    expect(second.jobId).toBe(first.jobId);
+    expect(await jobCount(options)).toBe(1);
+  });
+
+  it('getNotificationStatus: queued for a new notification, null for an unknown job', async () => {
+    const { options, tenant } = setup();
+    const { jobId } = await notifyOnce(email(tenant), options);
+    expect(await getNotificationStatus(jobId!, options)).toEqual({ state: 'queued', attempts: 0 });
+    expect(await getNotificationStatus(`notify-email-${'0'.repeat(40)}`, options)).toBeNull();
+  });
+
+  it('a job id is never an integer and never contains ":"', async () => {
+    const { options, tenant } = setup();
+    const { jobId } = await notifyOnce(email(tenant, 'a:b:123'), options);
+    expect(jobId).toMatch(/^notify-email-[0-9a-f]{40}$/);
+  });
+});

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { getSharedConnection } from '@platform/redis';
+import { PayloadTooLargeError, type EnqueueOptions } from '@platform/queue';
+import { notificationDeduplicationId, notificationJobId, notifyKey } from './keys';
+import {
+  DEFAULT_DEDUPE_TTL_SECONDS,
+  DEFAULT_PENDING_TTL_MS,
+  NOTIFICATION_BACKOFF_TYPE,
+  checkInteger,
+  defaultNotificationBackoff,
+} from './options';
+import { resolveNotificationQueue, type NotificationQueueOptions } from './queues';
+import { validateNotification, type NotificationInput } from './schemas';
+import { claimNotificationScript, confirmNotificationScript, releaseNotificationScript } from './scripts';
+
+/** Options of {@link notifyOnce}. */
+export interface NotifyOnceOptions extends NotificationQueueOptions {
+  /** Dedupe window: twins are suppressed this long after the first is enqueued. @defaultValue `86400` (24 h) */
+  ttlSeconds?: number;
+  /**
+   * How long a claim may stay pending before its job is in the queue; bounds how long a process
+   * that dies between claim and enqueue can block the notification. @defaultValue `30000`
+   */
+  pendingTtlMs?: number;
+  /**
+   * Extra BullMQ job options (`attempts`, `delay`, `priority`, …). `jobId` and `deduplication` are
+   * set by `notifyOnce`; `backoff.delay` is passed to the worker's strategy as the base delay.
+   * @defaultValue the queue's job defaults (3 attempts, failed jobs kept 7 days)
+   */
+  jobOptions?: Omit<EnqueueOptions, 'jobId' | 'deduplication' | 'backoff'> & { backoffDelayMs?: number };
+}
+
+/** What {@link notifyOnce} did. */
+export interface NotifyOnceResult {
+  /** `true`: this call put the notification in the queue; `false`: a twin did so within the window. */
+  enqueued: boolean;
+  /**
+   * The BullMQ job id (for `getNotificationStatus`). On a duplicate: the first notification's job id
+   * once it is enqueued; absent while that one is still being enqueued.
+   */
+  jobId?: string;
+}
+
+const CONFIRMED_PREFIX = 'job.';
+
+/**
+ * Sends a notification at most once per tenant, type and dedupe key within the dedupe window
+ * (24 h): enqueues one job on `notifications__<channel>` and returns `{ enqueued: true, jobId }`,
+ * or `{ enqueued: false }` when a twin already did.
+ *
+ * How: validates everything first (a bad notification throws `NotificationValidationError`, a too
+ * large one `PayloadTooLargeError`, and nothing is written); claims `notify:{tenantId}:{type}:{dedupeKey}`
+ * with a short pending TTL in one script (exactly one concurrent caller wins); enqueues the job with
+ * an id derived from the key and the window, plus BullMQ deduplication for the window; then raises
+ * the key's TTL to the full window if it still holds this call's claim. If the enqueue fails, the
+ * claim is released and the call rejects (e.g. `QueueUnavailableError`), so the caller can try again.
+ *
+ * @example
+ * await notifyOnce({
+ *   tenantId: 'acme', type: 'activity-completed', dedupeKey: activityId, channel: 'email',
+ *   payload: { to: 'ada@acme.test', subject: 'Your report is ready', text: '…' },
+ * });
+ */
+export async function notifyOnce(input: NotificationInput, options: NotifyOnceOptions = {}): Promise<NotifyOnceResult> {
+  const notification = validateNotification(input);
+  const ttlSeconds = checkInteger('ttlSeconds', options.ttlSeconds ?? DEFAULT_DEDUPE_TTL_SECONDS, 1);
+  const pendingTtlMs = checkInteger('pendingTtlMs', options.pendingTtlMs ?? DEFAULT_PENDING_TTL_MS, 1);
+  const { backoffDelayMs = defaultNotificationBackoff.delayMs, ...jobOptions } = options.jobOptions ?? {};
+  checkInteger('jobOptions.backoffDelayMs', backoffDelayMs, 0);
+  const windowMs = ttlSeconds * 1000;
+
+  const { tenantId, type, dedupeKey, channel, payload } = notification;
+  const definition = resolveNotificationQueue(channel, options);
+  const data = definition.parse({ tenantId, type, dedupeKey, payload });
+  const maxBytes = definition.settings.maxPayloadBytes;
+  const size = Buffer.byteLength(JSON.stringify(data), 'utf8');
+  if (size > maxBytes) throw new PayloadTooLargeError(definition.name, size, maxBytes);
+
+  const redis = options.connection ?? getSharedConnection('producer');
+  const key = notifyKey(tenantId, type, dedupeKey);
+  const token = `pending.${randomUUID()}`;
+  const claim = await claimNotificationScript.run(redis, [key], [token, pendingTtlMs]);
+  if (Number(claim[0]) !== 1) {
+    const value = String(claim[1]);
+    return value.startsWith(CONFIRMED_PREFIX) ? { enqueued: false, jobId: value.slice(CONFIRMED_PREFIX.length) } : { enqueued: false };
+  }
+  const claimedAtMs = Number(claim[1]);
+
+  let jobId: string;
+  try {
+    const job = await definition.enqueue(data, {
+      ...jobOptions,
+      jobId: notificationJobId(channel, key, windowMs, claimedAtMs),
+      deduplication: { id: notificationDeduplicationId(key), ttl: windowMs },
+      backoff: { type: NOTIFICATION_BACKOFF_TYPE, delay: backoffDelayMs },
+    });
+    jobId = String(job.id);
+  } catch (error) {
+    // Give the key back so a retry is not deduplicated against a notification that never made it.
+    // Should Redis refuse even that, the claim still ends with its pending TTL.
+    await releaseNotificationScript.run(redis, [key], [token]).catch(() => undefined);
+    throw error;
+  }
+  // The job is in the queue: a failure to raise the TTL must not make the caller send it again.
+  // The pending claim then expires early, and BullMQ's job id and deduplication refuse a twin.
+  await confirmNotificationScript.run(redis, [key], [token, `${CONFIRMED_PREFIX}${jobId}`, windowMs]).catch(() => undefined);
+  return { enqueued: true, jobId };
+}

@@ -1,0 +1,19 @@
+import { defineScript } from '@platform/redis';
+import claimLua from './lua/claimNotification-1.lua';
+import confirmLua from './lua/confirmNotification-1.lua';
+import releaseLua from './lua/releaseNotification-1.lua';
+
+/** `[1, claimedAtMs]` when claimed, `[0, value, pttlMs]` when the key is already held. */
+export type ClaimReply = [1, number] | [0, string, number];
+
+/** Claims a dedupe key for the pending TTL (SET NX PX) and reports Redis time. */
+export const claimNotificationScript = defineScript<ClaimReply>({ name: 'claimNotification', numberOfKeys: 1, lua: claimLua });
+
+/** Raises a claimed key to the full window (only if it still holds our token, or expired). */
+export const confirmNotificationScript = defineScript<number>({ name: 'confirmNotification', numberOfKeys: 1, lua: confirmLua });
+
+/** Deletes a claimed key only if it still holds our token. */
+export const releaseNotificationScript = defineScript<number>({ name: 'releaseNotification', numberOfKeys: 1, lua: releaseLua });
+
+/** Every script of this package (for the script test). */
+export const notificationScripts = [claimNotificationScript, confirmNotificationScript, releaseNotificationScript] as const;

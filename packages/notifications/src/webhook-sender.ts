@@ -1,0 +1,128 @@
+import { InvalidArgumentError } from '@platform/redis';
+import type { NotificationChannel } from '@platform/queue';
+import { isRetryableStatus, parseRetryAfter } from './classify';
+import { NotificationSendError } from './errors';
+import { DEFAULT_WEBHOOK_TIMEOUT_MS, checkInteger } from './options';
+import type { ChannelPayload } from './schemas';
+import type { NotificationSender, SendContext, SendResult } from './sender';
+
+/** Options of {@link createWebhookSender}. */
+export interface WebhookSenderOptions {
+  /** The endpoint that receives `POST` requests (http or https). */
+  url: string;
+  /** Extra request headers, e.g. `{ authorization: 'Bearer …' }`. @defaultValue `{}` */
+  headers?: Record<string, string>;
+  /** An attempt that gets no answer within this many ms fails (retryable). @defaultValue `10000` */
+  timeoutMs?: number;
+  /** The `fetch` to use. @defaultValue the global `fetch` (Node 20) */
+  fetch?: typeof fetch;
+}
+
+/** The JSON body the webhook receives. */
+export interface WebhookRequestBody<C extends NotificationChannel = NotificationChannel> {
+  channel: C;
+  tenantId: string;
+  type: string;
+  dedupeKey: string;
+  idempotencyKey: string;
+  message: ChannelPayload<C>;
+}
+
+const MAX_REASON_CHARS = 500;
+
+// AbortSignal.any arrived in Node 20.3; engines allow 20.0.
+function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
+  const controller = new AbortController();
+  const abort = (source: AbortSignal) => () => controller.abort(source.reason);
+  if (a.aborted || b.aborted) controller.abort((a.aborted ? a : b).reason);
+  a.addEventListener('abort', abort(a), { once: true });
+  b.addEventListener('abort', abort(b), { once: true });
+  return controller.signal;
+}
+
+async function readReason(response: Response): Promise<string> {
+  try {
+    const text = (await response.text()).trim();
+    return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}…` : text;
+  } catch {
+    return '';
+  }
+}
+
+function messageIdOf(body: string, response: Response, fallback: string): string {
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    for (const field of ['providerMessageId', 'messageId', 'id']) {
+      const value = parsed?.[field];
+      if (typeof value === 'string' && value !== '') return value;
+      if (typeof value === 'number') return String(value);
+    }
+  } catch {
+    // Not JSON: fall through to the header.
+  }
+  return response.headers.get('x-message-id') ?? fallback;
+}
+
+/**
+ * A sender that POSTs each message as JSON ({@link WebhookRequestBody}) with an `Idempotency-Key`
+ * header (the same on every attempt). A 2xx answer is success; the provider message id is read from
+ * the JSON answer (`providerMessageId`, `messageId` or `id`), the `x-message-id` header, or else is
+ * the idempotency key. 429, 408 and 5xx are retryable (`Retry-After` in seconds or as an HTTP date
+ * is honoured), other statuses are permanent; network errors and timeouts are retryable.
+ *
+ * @example
+ * createNotificationWorker('sms', createWebhookSender({ url: 'https://sms-gateway.internal/send', headers: { authorization: `Bearer ${token}` } }));
+ */
+export function createWebhookSender<C extends NotificationChannel = NotificationChannel>(options: WebhookSenderOptions): NotificationSender<C> {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new InvalidArgumentError('url', 'must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('url', 'must be an http(s) URL');
+  const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, 1);
+  const doFetch = options.fetch ?? fetch;
+  const extraHeaders = { ...options.headers };
+  const where = `${url.origin}${url.pathname}`;
+
+  return {
+    async send(message: ChannelPayload<C>, context: SendContext): Promise<SendResult> {
+      const body: WebhookRequestBody<C> = {
+        channel: context.channel as C,
+        tenantId: context.tenantId,
+        type: context.type,
+        dedupeKey: context.dedupeKey,
+        idempotencyKey: context.idempotencyKey,
+        message,
+      };
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = context.signal ? anySignal(timeout, context.signal) : timeout;
+      let response: Response;
+      try {
+        response = await doFetch(url, {
+          method: 'POST',
+          headers: { ...extraHeaders, 'content-type': 'application/json', 'idempotency-key': context.idempotencyKey },
+          body: JSON.stringify(body),
+          signal,
+        });
+      } catch (error) {
+        // No answer at all (refused, reset, DNS, timeout): the provider may be back on the next attempt.
+        const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+        const detail = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
+        const reason = timeout.aborted ? `no answer within ${timeoutMs} ms` : `${(error as Error).message}${detail}`;
+        throw new NotificationSendError(`webhook ${where}: ${reason}`, { retryable: true, cause: error });
+      }
+      const text = await readReason(response);
+      if (response.ok) return { providerMessageId: messageIdOf(text, response, context.idempotencyKey) };
+      const status = response.status;
+      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+      throw new NotificationSendError(`webhook ${where} answered ${status}${text ? `: ${text}` : ''}`, {
+        retryable: isRetryableStatus(status),
+        status,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      });
+    },
+  };
+}

@@ -1,0 +1,272 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { InvalidArgumentError, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import type { Worker } from 'bullmq';
+import {
+  NotificationSendError,
+  classifySendError,
+  closeNotificationQueues,
+  createMemorySender,
+  createNotificationWorker,
+  createWebhookSender,
+  getNotificationStatus,
+  notificationBackoffStrategy,
+  notifyOnce,
+  parseRetryAfter,
+  resolveNotificationQueue,
+  type NotificationInput,
+  type NotificationStatus,
+  type NotifyOnceOptions,
+} from './index';
+
+interface Recorded {
+  idempotencyKey: string | undefined;
+  contentType: string | undefined;
+  body: Record<string, unknown>;
+  at: number;
+}
+
+interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** A real HTTP server on 127.0.0.1 that answers each path from a script of replies and records requests. */
+class FakeProvider {
+  readonly requests = new Map<string, Recorded[]>();
+  private readonly replies = new Map<string, Reply[]>();
+  private server: Server | undefined;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  script(path: string, replies: Reply[]): string {
+    this.replies.set(path, replies);
+    this.requests.set(path, []);
+    return `${this.url}${path}`;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let raw = '';
+    for await (const chunk of req) raw += String(chunk);
+    const path = req.url ?? '/';
+    this.requests.get(path)?.push({
+      idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+      contentType: req.headers['content-type'],
+      body: JSON.parse(raw) as Record<string, unknown>,
+      at: Date.now(),
+    });
+    const queue = this.replies.get(path) ?? [];
+    const reply = queue.length > 1 ? queue.shift()! : (queue[0] ?? { status: 404 });
+    res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+    res.end(reply.body ?? '');
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
+const provider = new FakeProvider();
+const prefixes: string[] = [];
+const tenants: string[] = [];
+const workers: Worker[] = [];
+
+function setup(): { options: NotifyOnceOptions & { prefix: string }; tenant: string } {
+  const prefix = uniquePrefix('nw');
+  const tenant = uniquePrefix('tenant');
+  prefixes.push(prefix);
+  tenants.push(tenant);
+  return { options: { connection: redis, prefix }, tenant };
+}
+
+function sms(tenantId: string, dedupeKey = 'reminder-1'): NotificationInput {
+  return { tenantId, type: 'reminder', dedupeKey, channel: 'sms', payload: { to: '+4915112345678', body: 'Your meeting starts in 10 minutes' } };
+}
+
+function startWorker(prefix: string, sender: Parameters<typeof createNotificationWorker<'sms'>>[1]): Worker {
+  const worker = createNotificationWorker('sms', sender, {
+    connection: workerConnection,
+    prefix,
+    handleSignals: false,
+    backoff: { delayMs: 20, maxDelayMs: 100 },
+  });
+  workers.push(worker);
+  return worker;
+}
+
+async function settled(jobId: string, prefix: string): Promise<NotificationStatus> {
+  return waitFor(async () => {
+    const status = await getNotificationStatus(jobId, { connection: redis, prefix });
+    return status && (status.state === 'sent' || status.state === 'failed') ? status : undefined;
+  }, 15_000);
+}
+
+beforeAll(async () => {
+  await provider.start();
+});
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.close()));
+  await closeNotificationQueues();
+  await provider.stop();
+  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
+  for (const tenant of tenants) await deleteKeysByPrefix(redis, `notify:${tenant}`);
+  await redis.quit();
+  await workerConnection.quit();
+});
+
+describe('createNotificationWorker + createWebhookSender against a local HTTP server', () => {
+  it('429 with Retry-After, then 200: sent once, on the second attempt, with the same Idempotency-Key', async () => {
+    const { options, tenant } = setup();
+    const url = provider.script('/retry-after', [
+      { status: 429, headers: { 'retry-after': '1' }, body: '{"error":"slow down"}' },
+      { status: 200, body: '{"id":"msg-42"}' },
+    ]);
+    const { jobId } = await notifyOnce(sms(tenant), options);
+    expect(await getNotificationStatus(jobId!, options)).toEqual({ state: 'queued', attempts: 0 });
+    startWorker(options.prefix, createWebhookSender({ url, headers: { authorization: 'Bearer test' } }));
+
+    // Between the attempts the job waits out the Retry-After.
+    const retrying = await waitFor(async () => {
+      const status = await getNotificationStatus(jobId!, options);
+      return status?.state === 'retrying' ? status : undefined;
+    });
+    expect(retrying.attempts).toBe(1);
+    expect(retrying.lastError).toMatch(/429.*slow down/);
+
+    const status = await settled(jobId!, options.prefix);
+    expect(status).toMatchObject({ state: 'sent', attempts: 2, providerMessageId: 'msg-42' });
+    const requests = provider.requests.get('/retry-after')!;
+    expect(requests).toHaveLength(2);
+    expect(requests[0]!.idempotencyKey).toBe(jobId);
+    expect(requests[1]!.idempotencyKey).toBe(jobId);
+    // The worker's own backoff is 20 ms here: a gap near 1 s means Retry-After was honoured.
+    expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(900);
+    expect(requests[0]!.contentType).toBe('application/json');
+    expect(requests[0]!.body).toEqual({
+      channel: 'sms',
+      tenantId: tenant,
+      type: 'reminder',
+      dedupeKey: 'reminder-1',
+      idempotencyKey: jobId,
+      message: { to: '+4915112345678', body: 'Your meeting starts in 10 minutes' },
+    });
+  });
+
+  it('400 fails at once, without a retry, with the provider reason', async () => {
+    const { options, tenant } = setup();
+    const url = provider.script('/bad-request', [{ status: 400, body: '{"error":"invalid phone number"}' }]);
+    const { jobId } = await notifyOnce(sms(tenant), options);
+    startWorker(options.prefix, createWebhookSender({ url }));
+    const status = await settled(jobId!, options.prefix);
+    expect(status.state).toBe('failed');
+    expect(status.attempts).toBe(1);
+    expect(status.lastError).toMatch(/400.*invalid phone number/);
+    const job = await resolveNotificationQueue('sms', options).queue.getJob(jobId!);
+    expect(job?.attemptsMade).toBe(1);
+    expect(provider.requests.get('/bad-request')).toHaveLength(1);
+  });
+
+  it('500 three times: the job ends in the failed set with the reason, after three attempts with one key', async () => {
+    const { options, tenant } = setup();
+    const url = provider.script('/down', [{ status: 500, body: 'upstream exploded' }]);
+    const { jobId } = await notifyOnce(sms(tenant), options);
+    startWorker(options.prefix, createWebhookSender({ url }));
+    const status = await settled(jobId!, options.prefix);
+    expect(status).toMatchObject({ state: 'failed', attempts: 3 });
+    const queue = resolveNotificationQueue('sms', options).queue;
+    const failed = await queue.getFailed();
+    expect(failed.map((j) => j.id)).toEqual([jobId]);
+    expect(failed[0]!.failedReason).toMatch(/500: upstream exploded/);
+    // Kept for replay by the queue defaults (7 days).
+    expect(failed[0]!.opts.removeOnFail).toEqual({ age: 7 * 86_400 });
+    const requests = provider.requests.get('/down')!;
+    expect(requests).toHaveLength(3);
+    expect(new Set(requests.map((r) => r.idempotencyKey))).toEqual(new Set([jobId]));
+  });
+
+  it('a network error is retried (nothing listens on the port)', async () => {
+    const { options, tenant } = setup();
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const { jobId } = await notifyOnce(sms(tenant), { ...options, jobOptions: { attempts: 2 } });
+    startWorker(options.prefix, createWebhookSender({ url: `http://127.0.0.1:${port}/nowhere`, timeoutMs: 2000 }));
+    const status = await settled(jobId!, options.prefix);
+    expect(status).toMatchObject({ state: 'failed', attempts: 2 });
+    expect(status.lastError).toMatch(/fetch failed|ECONNREFUSED/);
+  });
+});
+
+describe('createMemorySender', () => {
+  it('delivers through the worker and reports sent with the provider id; a bad payload fails at once', async () => {
+    const { options, tenant } = setup();
+    const sender = createMemorySender<'sms'>();
+    startWorker(options.prefix, sender);
+    const { jobId } = await notifyOnce(sms(tenant), options);
+    expect(await settled(jobId!, options.prefix)).toEqual({ state: 'sent', attempts: 1, providerMessageId: 'memory-1' });
+    expect(sender.messages).toHaveLength(1);
+    expect(sender.messages[0]!.message).toEqual({ to: '+4915112345678', body: 'Your meeting starts in 10 minutes' });
+    expect(sender.messages[0]!.context).toMatchObject({ idempotencyKey: jobId, tenantId: tenant, channel: 'sms', attempt: 1 });
+
+    // A job that skipped notifyOnce with a payload the channel refuses: failed at once, never sent.
+    const bad = await resolveNotificationQueue('sms', options).enqueue(
+      { tenantId: tenant, type: 'reminder', dedupeKey: 'raw', payload: { to: 'nope', body: 'x' } },
+      { jobId: 'raw-bad-sms' },
+    );
+    // 'raw-bad-sms' does not name its channel, so the status query needs it.
+    await expect(getNotificationStatus(bad.id!, options)).rejects.toBeInstanceOf(InvalidArgumentError);
+    const explicit = await waitFor(async () => {
+      const status = await getNotificationStatus(bad.id!, { ...options, channel: 'sms' });
+      return status?.state === 'failed' ? status : undefined;
+    });
+    expect(explicit).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(explicit!.lastError).toMatch(/payload\.to/);
+    expect(sender.messages).toHaveLength(1);
+  });
+});
+
+describe('error classification and backoff', () => {
+  it('parses Retry-After in seconds and as an HTTP date', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfter('3', now)).toBe(3000);
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:05 GMT', now)).toBe(5000);
+    expect(parseRetryAfter('Wed, 31 Dec 2025 23:59:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+
+  it('classifies by status: 429/5xx/network retryable, other 4xx permanent', () => {
+    const withStatus = (status: number) => Object.assign(new Error(`HTTP ${status}`), { status });
+    expect(classifySendError(withStatus(429)).retryable).toBe(true);
+    expect(classifySendError(withStatus(503)).retryable).toBe(true);
+    expect(classifySendError(withStatus(400)).retryable).toBe(false);
+    expect(classifySendError(withStatus(422)).retryable).toBe(false);
+    expect(classifySendError(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' })).retryable).toBe(true);
+    const own = new NotificationSendError('invalid address', { retryable: false });
+    expect(classifySendError(own)).toBe(own);
+  });
+
+  it('backs off exponentially with jitter, and uses retryAfterMs when the error has one', () => {
+    const strategy = notificationBackoffStrategy({ delayMs: 100, maxDelayMs: 1000, jitter: 0.5 });
+    for (let attempt = 1; attempt <= 6; attempt++) {
+      const full = Math.min(100 * 2 ** (attempt - 1), 1000);
+      const delay = strategy(attempt) as number;
+      expect(delay).toBeGreaterThanOrEqual(full * 0.5);
+      expect(delay).toBeLessThanOrEqual(full);
+    }
+    const rateLimited = new NotificationSendError('429', { retryable: true, status: 429, retryAfterMs: 7000 });
+    expect(strategy(1, 'notification', rateLimited)).toBe(7000);
+  });
+});

@@ -1,0 +1,34 @@
+// Child process for notify.test.ts: calls notifyOnce with a queue whose enqueue never returns, says
+// "claimed" once the dedupe key is claimed, and waits to be killed (SIGKILL) by the test.
+// argv: redisUrl tenantId pendingTtlMs
+'use strict';
+const { Redis } = require('ioredis');
+const { notifyOnce } = require('@platform/notifications');
+const { notificationQueue } = require('@platform/queue');
+
+const [redisUrl, tenantId, pendingTtlMs] = process.argv.slice(2);
+const connection = new Redis(redisUrl);
+const real = notificationQueue('email', { connection, prefix: 'never-used' });
+const hanging = {
+  name: real.name,
+  payloadSchema: real.payloadSchema,
+  settings: real.settings,
+  parse: real.parse,
+  enqueue: () => {
+    process.stdout.write('claimed\n');
+    return new Promise(() => {});
+  },
+};
+notifyOnce(
+  {
+    tenantId,
+    type: 'activity-completed',
+    dedupeKey: 'activity-1',
+    channel: 'email',
+    payload: { to: 'ada@example.test', subject: 'Your report is ready', text: 'See the dashboard.' },
+  },
+  { connection, queue: hanging, pendingTtlMs: Number(pendingTtlMs) },
+).catch((error) => {
+  process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+});
