@@ -1,1 +1,190 @@
-export {};
+/**
+ * `npm run bench`: the platform against raw BullMQ and the libraries users would pick instead, on
+ * one Redis in one run, alternating platform and anchor within every round.
+ *
+ *   node bench/dist/run.js [--quick] [--rounds N] [--only queue,ratelimit,...] [--no-fail]
+ *
+ * Redis: BENCH_REDIS_URL when set, otherwise a private redis-server (no persistence) on a free port.
+ * A full run writes bench/RESULTS.md; --quick writes to the OS temp directory and never fails on targets.
+ */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { closeSharedConnections } from '@platform/redis';
+import { startRedisServer, type RedisServer } from '@platform/testing';
+import { Redis } from 'ioredis';
+import { createContext, type BenchContext } from './context';
+import { runLockBenchmarks } from './locks-bench';
+import { machineInfo } from './machine';
+import { runMemoryBenchmarks } from './memory-bench';
+import { runNotifyBenchmarks } from './notify-bench';
+import { loadNoisyNeighbour } from './optional';
+import { runQueueBenchmarks } from './queue-bench';
+import { runRatelimitBenchmarks } from './ratelimit-bench';
+import { renderReport } from './report';
+import { Results, type EvaluatedComparison } from './results';
+
+/** The sections, in the order they run. */
+export const SECTIONS = ['queue', 'ratelimit', 'locks', 'notify', 'memory', 'fairness'] as const;
+export type SectionName = (typeof SECTIONS)[number];
+
+export interface BenchOptions {
+  /** Every benchmark briefly (one round, tiny sizes); does not write bench/RESULTS.md. @defaultValue `false` */
+  quick?: boolean;
+  /** Redis to use. @defaultValue `BENCH_REDIS_URL`, else a private redis-server started for the run */
+  redisUrl?: string;
+  /** Rounds per figure. @defaultValue 5 (full), 1 (quick) */
+  rounds?: number;
+  /** Sections to run. @defaultValue all of {@link SECTIONS} */
+  sections?: readonly SectionName[];
+  /** Where to write the Markdown report. @defaultValue bench/RESULTS.md (full), `<tmpdir>/platform-bench-RESULTS.md` (quick) */
+  outputFile?: string;
+  /** Progress lines. @defaultValue console.log */
+  log?: (line: string) => void;
+  /** Print the report at the end. @defaultValue `true` */
+  print?: boolean;
+}
+
+export interface BenchReport {
+  results: Results;
+  comparisons: EvaluatedComparison[];
+  markdown: string;
+  outputFile: string;
+  /** Targets missed (only meaningful in a full run). */
+  misses: string[];
+  /** Sections that threw. */
+  errors: { section: SectionName; error: Error }[];
+}
+
+async function runFairness(ctx: BenchContext): Promise<void> {
+  const section = '6. Fairness (noisy neighbour)';
+  const loaded = loadNoisyNeighbour();
+  if (!loaded.ok) {
+    ctx.results.markUnavailable(section, loaded.reason);
+    return;
+  }
+  const r = await loaded.module.runNoisyNeighbour({ redisUrl: ctx.redisUrl, quick: ctx.quick });
+  const fig = (id: string, benchmark: string, subject: string, unit: string, better: 'higher' | 'lower', value: number) => {
+    ctx.results.figure({ id, section, benchmark, subject, unit, better });
+    ctx.results.add(id, value);
+  };
+  fig('fair.p95.fair', 'p95 wait of the small tenants behind a noisy one', "fairness: 'per-tenant'", 'ms', 'lower', r.fairP95WaitMs);
+  fig('fair.p95.fifo', 'p95 wait of the small tenants behind a noisy one', 'FIFO (BullMQ order)', 'ms', 'lower', r.fifoP95WaitMs);
+  fig('fair.tput.fair', 'throughput with a noisy tenant', "fairness: 'per-tenant'", 'jobs/s', 'higher', r.fairThroughput);
+  fig('fair.tput.fifo', 'throughput with a noisy tenant', 'FIFO (BullMQ order)', 'jobs/s', 'higher', r.fifoThroughput);
+  ctx.results.compare({ label: 'small tenants p95 wait: fair / FIFO', platform: 'fair.p95.fair', anchor: 'fair.p95.fifo' });
+  ctx.results.compare({ label: 'throughput: fair / FIFO', platform: 'fair.tput.fair', anchor: 'fair.tput.fifo' });
+}
+
+const RUNNERS: Record<SectionName, (ctx: BenchContext) => Promise<void>> = {
+  queue: runQueueBenchmarks,
+  ratelimit: runRatelimitBenchmarks,
+  locks: runLockBenchmarks,
+  notify: runNotifyBenchmarks,
+  memory: runMemoryBenchmarks,
+  fairness: runFairness,
+};
+
+/** Runs the benchmarks and writes the report. Never throws for a section that fails: see `errors`. */
+export async function main(options: BenchOptions = {}): Promise<BenchReport> {
+  const quick = options.quick ?? false;
+  const rounds = options.rounds ?? (quick ? 1 : 5);
+  const log = options.log ?? ((line: string) => console.log(line));
+  const startedAt = new Date();
+  const t0 = performance.now();
+  let server: RedisServer | undefined;
+  let redisUrl = options.redisUrl ?? process.env.BENCH_REDIS_URL;
+  let redisSource = redisUrl ? `the Redis at ${redisUrl.replace(/\/\/[^@/]*@/, '//***@')}` : '';
+  if (!redisUrl) {
+    server = await startRedisServer();
+    redisUrl = server.url;
+    redisSource = `a private redis-server (no persistence) on port ${server.port}`;
+  }
+  log(`[bench] ${quick ? 'quick' : 'full'} run, ${rounds} round(s), Redis: ${redisSource}`);
+
+  const results = new Results();
+  const ctx = createContext({ quick, rounds, redisUrl, privateServer: server !== undefined, results, log });
+  const errors: BenchReport['errors'] = [];
+  const admin = new Redis(redisUrl);
+  admin.on('error', () => undefined);
+  try {
+    for (const section of options.sections ?? SECTIONS) {
+      log(`[bench] ${section}`);
+      const start = performance.now();
+      try {
+        await RUNNERS[section](ctx);
+      } catch (error) {
+        const err = error instanceof Error ? error : new Error(String(error));
+        errors.push({ section, error: err });
+        results.markUnavailable(section, `failed: ${err.message}`);
+        log(`[bench] ${section} failed: ${err.stack ?? err.message}`);
+      }
+      log(`[bench] ${section} took ${((performance.now() - start) / 1000).toFixed(1)} s`);
+    }
+    const machine = await machineInfo(admin);
+    const { markdown, comparisons } = renderReport({
+      results,
+      machine,
+      quick,
+      rounds,
+      startedAt,
+      elapsedSeconds: (performance.now() - t0) / 1000,
+      redisSource,
+    });
+    const outputFile = options.outputFile ?? (quick ? join(tmpdir(), 'platform-bench-RESULTS.md') : join(__dirname, '..', 'RESULTS.md'));
+    writeFileSync(outputFile, markdown);
+    if (options.print ?? true) console.log(`\n${markdown}`);
+    log(`[bench] report written to ${outputFile}`);
+    const misses = comparisons.filter((c) => c.verdict === 'MISS').map((c) => c.label);
+    return { results, comparisons, markdown, outputFile, misses, errors };
+  } finally {
+    // Delete whatever a failed section left behind (everything of the run starts with its id).
+    await ctx.deleteKeys(ctx.runId).catch(() => undefined);
+    for (const p of [`ratelimit:${ctx.runId}`, `notify:${ctx.runId}`, `mutex:${ctx.runId}`]) await ctx.deleteKeys(p).catch(() => undefined);
+    await ctx.close();
+    await closeSharedConnections();
+    admin.disconnect();
+    if (server) await server.stop();
+  }
+}
+
+function parseArgs(argv: readonly string[]): BenchOptions & { noFail: boolean } {
+  const options: BenchOptions & { noFail: boolean } = { noFail: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--quick') options.quick = true;
+    else if (arg === '--no-fail') options.noFail = true;
+    else if (arg === '--rounds') options.rounds = Number(argv[++i]);
+    else if (arg === '--only') {
+      const names = String(argv[++i]).split(',');
+      for (const name of names) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`--only: unknown section ${name} (${SECTIONS.join(', ')})`);
+      options.sections = names as SectionName[];
+    } else if (arg === '--out') options.outputFile = argv[++i];
+    else throw new Error(`unknown argument ${arg}; usage: run.js [--quick] [--rounds N] [--only ${SECTIONS.join(',')}] [--out FILE] [--no-fail]`);
+  }
+  if (options.rounds !== undefined && (!Number.isInteger(options.rounds) || options.rounds < 1)) throw new Error('--rounds must be a positive integer');
+  return options;
+}
+
+if (require.main === module) {
+  const options = parseArgs(process.argv.slice(2));
+  main(options).then(
+    (report) => {
+      let code = 0;
+      if (report.errors.length > 0) {
+        console.error(`[bench] ${report.errors.length} section(s) failed: ${report.errors.map((e) => e.section).join(', ')}`);
+        code = 1;
+      }
+      if (!options.quick && report.misses.length > 0) {
+        console.error(`[bench] targets missed: ${report.misses.join('; ')}`);
+        if (!options.noFail) code = 1;
+      }
+      process.exit(code);
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
