@@ -48,6 +48,8 @@ export interface BenchOptions {
 
 export interface BenchReport {
   results: Results;
+  /** Every key and queue of the run started with this id (all deleted at the end). */
+  runId: string;
   comparisons: EvaluatedComparison[];
   markdown: string;
   outputFile: string;
@@ -137,7 +139,7 @@ export async function main(options: BenchOptions = {}): Promise<BenchReport> {
     if (options.print ?? true) console.log(`\n${markdown}`);
     log(`[bench] report written to ${outputFile}`);
     const misses = comparisons.filter((c) => c.verdict === 'MISS').map((c) => c.label);
-    return { results, comparisons, markdown, outputFile, misses, errors };
+    return { results, runId: ctx.runId, comparisons, markdown, outputFile, misses, errors };
   } finally {
     // Delete whatever a failed section left behind (everything of the run starts with its id).
     await ctx.deleteKeys(ctx.runId).catch(() => undefined);
