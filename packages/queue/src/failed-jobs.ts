@@ -119,24 +119,31 @@ export async function retryFailedJobs(redis: Redis, queueName: string, options: 
   const queue = new Queue(queueName, { connection: redis, prefix: options.prefix ?? 'bull' });
   const result: RetryFailedJobsResult = { matched: 0, retried: [], skipped: [], errors: [] };
   try {
-    // Collect first: retrying while walking the set would shift the offsets.
-    const jobs: Job[] = [];
+    // Collect the ids first (retrying while walking the set would shift the offsets); only ids are
+    // kept, so memory stays small however many jobs failed.
+    const ids: string[] = [];
     for await (const job of failedJobs(queue, redis, options)) {
-      jobs.push(job);
-      if (options.limit !== undefined && jobs.length >= options.limit) break;
+      ids.push(String(job.id));
+      if (options.limit !== undefined && ids.length >= options.limit) break;
     }
-    result.matched = jobs.length;
+    result.matched = ids.length;
     let done = 0;
-    for (const job of jobs) {
-      try {
-        await job.retry('failed');
-        result.retried.push(String(job.id));
-      } catch (error) {
-        if (leftFailedSet(error)) result.skipped.push(String(job.id));
-        else result.errors.push({ id: String(job.id), message: error instanceof Error ? error.message : String(error) });
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const batch = ids.slice(i, i + BATCH);
+      const jobs = await Promise.all(batch.map((id) => Job.fromId(queue, id)));
+      for (const [index, job] of jobs.entries()) {
+        const id = batch[index]!;
+        try {
+          if (!job) throw new Error(`Missing key for job ${id}.`);
+          await job.retry('failed');
+          result.retried.push(id);
+        } catch (error) {
+          if (leftFailedSet(error)) result.skipped.push(id);
+          else result.errors.push({ id, message: error instanceof Error ? error.message : String(error) });
+        }
+        done += 1;
+        options.onProgress?.(done, ids.length);
       }
-      done += 1;
-      options.onProgress?.(done, jobs.length);
     }
     return result;
   } finally {
