@@ -152,4 +152,29 @@ describe('checkRedisServer against real servers', () => {
       await good.stop();
     }
   });
+
+  it('counts real evictions and rejected connections against the thresholds', async () => {
+    const server = await startRedisServer({ args: ['--maxmemory', '2mb', '--maxmemory-policy', 'allkeys-lru', '--maxclients', '2'] });
+    const a = new Redis(server.url);
+    const b = new Redis(server.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    b.on('error', () => undefined);
+    try {
+      for (let i = 0; i < 200; i++) await a.set(`big:${i}`, 'x'.repeat(32 * 1024));
+      // Two clients are allowed; the third is refused by the server.
+      const c = new Redis(server.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      c.on('error', () => undefined);
+      await b.connect();
+      await c.connect().then(() => c.ping()).catch(() => undefined);
+      if (c.status !== 'end') c.disconnect();
+      await b.quit();
+      const report = await checkRedisServer(a, { rttSamples: 3 });
+      const byId = Object.fromEntries(report.checks.map((check) => [check.id, check]));
+      expect(byId['evicted-keys']!.status).toBe('FAIL');
+      expect(Number(byId['evicted-keys']!.value)).toBeGreaterThanOrEqual(10);
+      expect(byId['rejected-connections']).toMatchObject({ status: 'FAIL', value: '1' });
+    } finally {
+      await a.quit();
+      await server.stop();
+    }
+  });
 });
