@@ -31,7 +31,9 @@ export async function runHeld<T>(held: Held, fn: (signal: AbortSignal) => Promis
   const controller = new AbortController();
   let lost: LockLostError | undefined;
   let stopped = false;
-  let validUntil = held.acquiredAt + ttlMs;
+  // Fire a little before Redis expires the key: timers run late and clocks drift (as redlock does).
+  const margin = Math.min(Math.floor(ttlMs / 10), 2 + Math.floor(ttlMs / 100));
+  let validUntil = held.acquiredAt + ttlMs - margin;
   let expiryTimer: NodeJS.Timeout | undefined;
   let extendTimer: NodeJS.Timeout | undefined;
   let lastError: unknown;
@@ -58,7 +60,7 @@ export async function runHeld<T>(held: Held, fn: (signal: AbortSignal) => Promis
         return;
       }
       lastError = undefined;
-      validUntil = sentAt + ttlMs;
+      validUntil = sentAt + ttlMs - margin;
       armExpiry();
       extendTimer = setTimeout(extendNow, interval);
     } catch (error) {
