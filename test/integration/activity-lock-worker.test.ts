@@ -9,6 +9,10 @@ const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worke
 const queuePrefix = uniquePrefix('q');
 const activityId = uniquePrefix('activity');
 
+interface ActivityJob {
+  data: { activityId: string; step: number };
+}
+
 afterAll(async () => {
   await deleteKeysByPrefix(redis, `${queuePrefix}:`);
   await deleteKeysByPrefix(redis, activityLockKey(activityId));
@@ -31,8 +35,8 @@ describe('activity lock around a createWorker handler', () => {
     const busyErrors: LockNotAcquiredError[] = [];
     const locked = activityLockHandler(
       redis,
-      (job: { data: { activityId: string } }) => job.data.activityId,
-      async (job: { data: { step: number } }) => {
+      (job: ActivityJob) => job.data.activityId,
+      async (job: ActivityJob) => {
         const start = performance.now();
         // Longer than the lock TTL: auto-extension keeps it through the work.
         await new Promise((resolve) => setTimeout(resolve, 700));

@@ -74,7 +74,7 @@ describe('a holder process killed with SIGKILL', () => {
     const lease = await acquireSemaphore(redis, key, { limit: 1, ttlMs: 1000, waitMs: ttlMs * 4 });
     expect(lease).not.toBeNull();
     // The dead holder's lease was removed by the acquiring script itself.
-    expect(await redis.zrange(key, 0, -1)).toEqual([lease!.id]);
+    expect(await redis.zrange(key, '0', '-1')).toEqual([lease!.id]);
     expect(await lease!.release()).toBe(true);
   });
 });

@@ -40,7 +40,7 @@ describe('acquireSemaphore', () => {
     expect(fresh).not.toBeNull();
     expect(await stale!.extend()).toBe(false);
     expect(await stale!.release()).toBe(false);
-    expect(await redis.zrange(key, 0, -1)).toEqual([fresh!.id]);
+    expect(await redis.zrange(key, '0', '-1')).toEqual([fresh!.id]);
     await fresh!.release();
   });
 
