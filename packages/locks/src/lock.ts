@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { fenceKeyFor, releaseChannelFor } from './keys';
 import { checkKey, checkMs, checkOptions, defaultLockOptions, type AcquireLockOptions } from './options';
 import { acquireLockScript, extendLockScript, releaseLockScript } from './scripts';
-import { waitForRelease } from './waiters';
+import { existingSubscriberOf, releaseSeq, waitForRelease, type HandoffOffer } from './waiters';
 
 /**
  * A lock held by this caller. Release it in `finally` (or use {@link withLock}, which does).
@@ -25,10 +25,13 @@ export class Lock {
   /** `performance.now()` just before the acquiring request was sent: the lock is valid until at least this + `ttlMs`. */
   readonly acquiredAt: number;
   private readonly redis: Redis;
+  private readonly keys: readonly [string, string];
 
   /** @internal Use {@link acquireLock}. */
-  constructor(redis: Redis, key: string, token: string, fence: number, ttlMs: number, acquiredAt: number) {
+  constructor(redis: Redis, keys: readonly [string, string], token: string, fence: number, ttlMs: number, acquiredAt: number) {
+    const key = keys[0];
     this.redis = redis;
+    this.keys = keys;
     this.key = key;
     this.token = token;
     this.fence = fence;
@@ -36,9 +39,29 @@ export class Lock {
     this.acquiredAt = acquiredAt;
   }
 
-  /** Deletes the key if this caller still owns it and wakes waiters. @returns whether it did. */
+  /**
+   * Gives the lock up if this caller still owns it: hands it straight to a waiter of this process
+   * on the same client (same script, same round trip), or deletes it and wakes waiters elsewhere.
+   * @returns whether it did (`false`: it was not owned any more; nothing was changed).
+   */
   async release(): Promise<boolean> {
-    return (await releaseLockScript.run(this.redis, [this.key], [this.token, releaseChannelFor(this.key)])) === 1;
+    const channel = releaseChannelFor(this.key);
+    const subscriber = existingSubscriberOf(this.redis);
+    const next = subscriber?.reserveForHandoff(channel);
+    if (!next?.offer) return (await releaseLockScript.run(this.redis, this.keys, [this.token, channel])) === 1;
+    const { token, ttlMs, fenceTtlMs } = next.offer;
+    const sentAt = performance.now();
+    let code: number;
+    try {
+      code = await releaseLockScript.run(this.redis, this.keys, [this.token, channel, token, ttlMs, fenceTtlMs]);
+    } catch (error) {
+      // Unknown outcome: the waiter keeps trying; a hand-over that did happen expires by its TTL.
+      next.cancelHandoff();
+      throw error;
+    }
+    if (code < 0) next.completeHandoff(-code, sentAt);
+    else next.cancelHandoff();
+    return code !== 0;
   }
 
   /**
@@ -62,20 +85,27 @@ export async function tryAcquireLock(redis: Redis, key: string, options: Acquire
     options.fenceTtlMs === undefined ? defaultLockOptions.fenceTtlMs : checkMs('fenceTtlMs', options.fenceTtlMs, ttlMs);
   const retryDelayMs =
     options.retryDelayMs === undefined ? defaultLockOptions.retryDelayMs : checkMs('retryDelayMs', options.retryDelayMs, 1);
-  const keys = [key, fenceKeyFor(key)];
+  const keys: [string, string] = [key, fenceKeyFor(key)];
   const token = randomUUID();
   const args = [token, ttlMs, fenceTtlMs];
 
-  let sentAt = performance.now();
+  if (waitMs === 0) {
+    const sentAt = performance.now();
+    const code = await acquireLockScript.run(redis, keys, args);
+    return code > 0 ? new Lock(redis, keys, token, code, ttlMs, sentAt) : -code - 1;
+  }
+  const channel = releaseChannelFor(key);
+  const seqBefore = releaseSeq(redis, channel);
+  const offer: HandoffOffer = { token, ttlMs, fenceTtlMs, acquiredAt: performance.now() };
   let code = await acquireLockScript.run(redis, keys, args);
-  if (code <= 0 && waitMs > 0) {
+  if (code <= 0) {
     const attempt = () => {
-      sentAt = performance.now();
+      offer.acquiredAt = performance.now();
       return acquireLockScript.run(redis, keys, args);
     };
-    code = await waitForRelease(redis, releaseChannelFor(key), attempt, code, waitMs, retryDelayMs);
+    code = await waitForRelease(redis, channel, attempt, code, waitMs, retryDelayMs, seqBefore, offer);
   }
-  return code > 0 ? new Lock(redis, key, token, code, ttlMs, sentAt) : -code - 1;
+  return code > 0 ? new Lock(redis, keys, token, code, ttlMs, offer.acquiredAt) : -code - 1;
 }
 
 /**

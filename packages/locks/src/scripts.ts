@@ -3,11 +3,11 @@ import acquireLockLua from './lua/acquireLock-2.lua';
 import acquireSemaphoreLua from './lua/acquireSemaphore-1.lua';
 import extendLockLua from './lua/extendLock-1.lua';
 import extendSemaphoreLua from './lua/extendSemaphore-1.lua';
-import releaseLockLua from './lua/releaseLock-1.lua';
+import releaseLockLua from './lua/releaseLock-2.lua';
 import releaseSemaphoreLua from './lua/releaseSemaphore-1.lua';
 
 export const acquireLockScript = defineScript<number>({ name: 'acquireLock', numberOfKeys: 2, lua: acquireLockLua });
-export const releaseLockScript = defineScript<number>({ name: 'releaseLock', numberOfKeys: 1, lua: releaseLockLua });
+export const releaseLockScript = defineScript<number>({ name: 'releaseLock', numberOfKeys: 2, lua: releaseLockLua });
 export const extendLockScript = defineScript<number>({ name: 'extendLock', numberOfKeys: 1, lua: extendLockLua });
 export const acquireSemaphoreScript = defineScript<number>({
   name: 'acquireSemaphore',

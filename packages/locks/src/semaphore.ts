@@ -14,7 +14,7 @@ import {
   type WithSemaphoreOptions,
 } from './options';
 import { acquireSemaphoreScript, extendSemaphoreScript, releaseSemaphoreScript } from './scripts';
-import { waitForRelease } from './waiters';
+import { releaseSeq, waitForRelease } from './waiters';
 import type { LockedFn } from './with-lock';
 
 /**
@@ -71,6 +71,8 @@ async function tryAcquireSemaphore(redis: Redis, key: string, options: AcquireSe
   const keys = [key];
   const args = [id, limit, ttlMs];
 
+  const channel = releaseChannelFor(key);
+  const seqBefore = waitMs > 0 ? releaseSeq(redis, channel) : -1;
   let sentAt = performance.now();
   let code = await acquireSemaphoreScript.run(redis, keys, args);
   if (code <= 0 && waitMs > 0) {
@@ -78,7 +80,7 @@ async function tryAcquireSemaphore(redis: Redis, key: string, options: AcquireSe
       sentAt = performance.now();
       return acquireSemaphoreScript.run(redis, keys, args);
     };
-    code = await waitForRelease(redis, releaseChannelFor(key), attempt, code, waitMs, retryDelayMs);
+    code = await waitForRelease(redis, channel, attempt, code, waitMs, retryDelayMs, seqBefore);
   }
   return code > 0 ? new SemaphoreLease(redis, key, id, ttlMs, sentAt) : -code - 1;
 }

@@ -8,13 +8,26 @@ const SUBSCRIBER_IDLE_MS = 1000;
  * `seen` how many of those its latest attempt already covered: a message that arrives while an
  * attempt is in flight makes the next wait return at once instead of sleeping.
  */
-class Waiter {
+export class Waiter {
   wakes = 0;
   seen = 0;
+  /** Set while a releasing lock of this process is handing the lock over to this waiter. */
+  reserved = false;
+  /** The fencing token of a completed hand-over (0: none). */
+  handedFence = 0;
+  private timedOutWhileReserved = false;
   private resolve: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly channel: string) {}
+  constructor(
+    readonly channel: string,
+    readonly offer: HandoffOffer | undefined,
+  ) {}
+
+  /** True while parked in {@link Waiter.wait}. */
+  get parked(): boolean {
+    return this.resolve !== undefined;
+  }
 
   /** True while a wake has not been covered by an attempt yet. */
   get pending(): boolean {
@@ -42,10 +55,39 @@ class Waiter {
     return new Promise((resolve) => {
       this.resolve = resolve;
       this.timer = setTimeout(() => {
+        // A hand-over in flight must not be abandoned: its outcome decides.
+        if (this.reserved) {
+          this.timedOutWhileReserved = true;
+          return;
+        }
         this.resolve = undefined;
         resolve();
       }, ms);
     });
+  }
+
+  /** The hand-over succeeded: this waiter owns the lock with `fence`. */
+  completeHandoff(fence: number, acquiredAt: number): void {
+    this.reserved = false;
+    this.handedFence = fence;
+    if (this.offer) this.offer.acquiredAt = acquiredAt;
+    this.wake();
+  }
+
+  /** The hand-over did not happen: keep waiting (or give up, if the wait ran out meanwhile). */
+  cancelHandoff(): void {
+    this.reserved = false;
+    if (this.timedOutWhileReserved) this.wake();
+  }
+
+  private wake(): void {
+    this.timedOutWhileReserved = false;
+    const resolve = this.resolve;
+    if (resolve) {
+      this.resolve = undefined;
+      clearTimeout(this.timer);
+      resolve();
+    }
   }
 
   cancel(): void {
@@ -54,9 +96,24 @@ class Waiter {
   }
 }
 
+/** What a lock waiter needs to receive a lock handed over by a releasing lock of this process. */
+export interface HandoffOffer {
+  readonly token: string;
+  readonly ttlMs: number;
+  readonly fenceTtlMs: number;
+  /** `performance.now()` before the request that acquired the lock was sent. */
+  acquiredAt: number;
+}
+
+/** Consecutive hand-overs within a process before a release goes to everyone (other processes too). */
+const MAX_HANDOFF_STREAK = 16;
+
 interface ChannelState {
   waiters: Waiter[];
   subscribed: boolean;
+  /** Release messages received so far. */
+  seq: number;
+  handoffStreak: number;
 }
 
 /**
@@ -74,21 +131,48 @@ class ReleaseSubscriber {
     parent.once('end', () => this.close());
   }
 
-  register(channel: string): Waiter {
+  /** Release messages seen on `channel` so far (-1 when not subscribed). */
+  seqOf(channel: string): number {
+    const state = this.channels.get(channel);
+    return state?.subscribed ? state.seq : -1;
+  }
+
+  register(channel: string, seqBefore: number, offer: HandoffOffer | undefined): Waiter {
     clearTimeout(this.idleTimer);
-    const waiter = new Waiter(channel);
+    const waiter = new Waiter(channel, offer);
     let state = this.channels.get(channel);
     if (!state) {
-      state = { waiters: [waiter], subscribed: false };
+      state = { waiters: [waiter], subscribed: false, seq: 0, handoffStreak: 0 };
       this.channels.set(channel, state);
       this.subscribe(channel, state);
     } else {
       state.waiters.push(waiter);
-      // Already subscribed: a release between this waiter's failed attempt and now was not seen by
-      // it, so it tries once more at once. Not yet subscribed: the subscription wakes everyone.
-      if (state.subscribed) waiter.notify();
+      // A release announced after the caller's failed attempt started was not seen by it: try once
+      // more at once. Not yet subscribed: the subscription wakes everyone.
+      if (state.subscribed && state.seq !== seqBefore) waiter.notify();
     }
     return waiter;
+  }
+
+  /**
+   * Picks the oldest parked lock waiter of `channel` to hand a released lock to, and reserves it;
+   * none after a streak of hand-overs, so that waiters in other processes get their turn.
+   */
+  reserveForHandoff(channel: string): Waiter | undefined {
+    const state = this.channels.get(channel);
+    if (!state) return undefined;
+    if (state.handoffStreak >= MAX_HANDOFF_STREAK) {
+      state.handoffStreak = 0;
+      return undefined;
+    }
+    for (const waiter of state.waiters) {
+      if (waiter.offer && waiter.parked && !waiter.reserved && waiter.handedFence === 0) {
+        waiter.reserved = true;
+        state.handoffStreak++;
+        return waiter;
+      }
+    }
+    return undefined;
   }
 
   unregister(waiter: Waiter): void {
@@ -141,12 +225,15 @@ class ReleaseSubscriber {
 
   private onMessage(channel: string): void {
     const state = this.channels.get(channel);
-    if (state) this.wakeOne(state);
+    if (!state) return;
+    state.seq++;
+    state.handoffStreak = 0;
+    this.wakeOne(state);
   }
 
   private wakeOne(state: ChannelState): void {
     for (const waiter of state.waiters) {
-      if (!waiter.pending) {
+      if (!waiter.pending && !waiter.reserved) {
         waiter.notify();
         return;
       }
@@ -163,6 +250,16 @@ class ReleaseSubscriber {
 }
 
 const subscribers = new WeakMap<Redis, ReleaseSubscriber>();
+
+/** The subscriber of `redis` if one was ever needed (no allocation otherwise). */
+export function existingSubscriberOf(redis: Redis): ReleaseSubscriber | undefined {
+  return subscribers.get(redis);
+}
+
+/** Release messages seen for `channel` on `redis` so far (-1 when not subscribed). Cheap. */
+export function releaseSeq(redis: Redis, channel: string): number {
+  return subscribers.get(redis)?.seqOf(channel) ?? -1;
+}
 
 function subscriberFor(redis: Redis): ReleaseSubscriber | undefined {
   let subscriber = subscribers.get(redis);
@@ -192,10 +289,12 @@ export async function waitForRelease(
   first: number,
   waitMs: number,
   retryDelayMs: number,
+  seqBefore: number,
+  offer?: HandoffOffer,
 ): Promise<number> {
   const deadline = performance.now() + waitMs;
   const subscriber = subscriberFor(redis);
-  const waiter = subscriber?.register(channel);
+  const waiter = subscriber?.register(channel, seqBefore, offer);
   let code = first;
   try {
     for (;;) {
@@ -206,8 +305,11 @@ export async function waitForRelease(
       // Wake just after the holder's TTL runs out, with a little jitter against a stampede.
       if (untilFree > 0 && untilFree < delay) delay = untilFree + 1 + Math.random() * 4;
       delay = Math.min(delay, remaining);
-      if (waiter) await waiter.wait(delay);
-      else await new Promise((resolve) => setTimeout(resolve, delay));
+      if (waiter) {
+        await waiter.wait(delay);
+        // Handed over by a releasing lock of this process: already ours, no attempt needed.
+        if (waiter.handedFence > 0) return waiter.handedFence;
+      } else await new Promise((resolve) => setTimeout(resolve, delay));
       waiter?.beginAttempt();
       code = await attempt();
       if (code > 0) return code;
