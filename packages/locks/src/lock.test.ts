@@ -110,6 +110,36 @@ describe('acquireLock', () => {
     await next!.release();
   });
 
+  it('a release hands the lock straight to a waiter on the same client, with the next fence', async () => {
+    const key = `${prefix()}:handover`;
+    const holder = await acquireLock(redis, key, { ttlMs: 60_000 });
+    const waiting = acquireLock(redis, key, { ttlMs: 4000, waitMs: 10_000, retryDelayMs: 60_000 });
+    await sleep(100);
+    expect(await holder!.release()).toBe(true);
+    const next = await waiting;
+    expect(next).not.toBeNull();
+    expect(next!.fence).toBe(holder!.fence + 1);
+    expect(await redis.get(key)).toBe(next!.token);
+    const pttl = await redis.pttl(key);
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(4000);
+    expect(await next!.release()).toBe(true);
+    expect(await redis.exists(key)).toBe(0);
+  });
+
+  it('a lost lock hands nothing over: the waiter still gets the lock by itself', async () => {
+    const key = `${prefix()}:lost-handover`;
+    const holder = await acquireLock(redis, key, { ttlMs: 60_000 });
+    const waiting = acquireLock(redis, key, { ttlMs: 4000, waitMs: 10_000, retryDelayMs: 200 });
+    await sleep(100);
+    await other.del(key);
+    expect(await holder!.release()).toBe(false);
+    const next = await waiting;
+    expect(next).not.toBeNull();
+    expect(await redis.get(key)).toBe(next!.token);
+    await next!.release();
+  });
+
   it('a waiter gives up after waitMs and returns null', async () => {
     const key = `${prefix()}:busy`;
     const holder = await acquireLock(redis, key, { ttlMs: 60_000 });

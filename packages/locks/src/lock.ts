@@ -97,7 +97,9 @@ export async function tryAcquireLock(redis: Redis, key: string, options: Acquire
   const channel = releaseChannelFor(key);
   const seqBefore = releaseSeq(redis, channel);
   const offer: HandoffOffer = { token, ttlMs, fenceTtlMs, acquiredAt: performance.now() };
-  let code = await acquireLockScript.run(redis, keys, args);
+  // Waiters of this process already queue for the key: join them rather than barge in. The lock is
+  // handed over in turn (or a release wakes the queue), and a futile round trip is saved.
+  let code = existingSubscriberOf(redis)?.hasWaiters(channel) ? -1 : await acquireLockScript.run(redis, keys, args);
   if (code <= 0) {
     const attempt = () => {
       offer.acquiredAt = performance.now();

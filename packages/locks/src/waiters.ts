@@ -131,6 +131,11 @@ class ReleaseSubscriber {
     parent.once('end', () => this.close());
   }
 
+  /** True when waiters of this process already queue for `channel`. */
+  hasWaiters(channel: string): boolean {
+    return this.channels.has(channel);
+  }
+
   /** Release messages seen on `channel` so far (-1 when not subscribed). */
   seqOf(channel: string): number {
     const state = this.channels.get(channel);
