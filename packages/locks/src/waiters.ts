@@ -128,7 +128,7 @@ class ReleaseSubscriber {
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly parent: Redis) {
-    parent.once('end', () => this.close());
+    parent.on('end', () => this.close());
   }
 
   /** True when waiters of this process already queue for `channel`. */
