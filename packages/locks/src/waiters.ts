@@ -41,12 +41,8 @@ export class Waiter {
 
   notify(): void {
     this.wakes++;
-    const resolve = this.resolve;
-    if (resolve) {
-      this.resolve = undefined;
-      clearTimeout(this.timer);
-      resolve();
-    }
+    // While a hand-over is in flight the waiter stays parked: the hand-over's outcome wakes it.
+    if (!this.reserved) this.wake();
   }
 
   /** Resolves on the next wake, or after `ms`; at once if a wake is already pending. */
@@ -77,10 +73,11 @@ export class Waiter {
   /** The hand-over did not happen: keep waiting (or give up, if the wait ran out meanwhile). */
   cancelHandoff(): void {
     this.reserved = false;
-    if (this.timedOutWhileReserved) this.wake();
+    if (this.timedOutWhileReserved || this.pending) this.wake();
   }
 
-  private wake(): void {
+  /** Resolves a parked {@link Waiter.wait}. */
+  wake(): void {
     this.timedOutWhileReserved = false;
     const resolve = this.resolve;
     if (resolve) {
