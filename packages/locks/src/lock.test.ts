@@ -241,7 +241,7 @@ describe('withLock', () => {
 
   it('autoExtend keeps the lock through work lasting five TTLs', async () => {
     const key = `${prefix()}:long`;
-    const ttlMs = 300;
+    const ttlMs = 600;
     let token: string | null = null;
     let checks = 0;
     const result = await withLock(
@@ -251,7 +251,7 @@ describe('withLock', () => {
         token = await redis.get(key);
         const end = Date.now() + 5 * ttlMs;
         while (Date.now() < end) {
-          await sleep(50);
+          await sleep(100);
           expect(await redis.get(key)).toBe(token);
           checks++;
         }
