@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { InvalidArgumentError } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
 import { Redis } from 'ioredis';
@@ -86,6 +88,31 @@ describe('acquireSemaphore', () => {
     expect(maxInside).toBe(limit);
     expect(await redis.exists(key)).toBe(0);
   });
+
+  it('never has more than limit holders across two processes', async () => {
+    const key = `${prefix}:procs`;
+    const insideKey = `${prefix}:inside`;
+    const limit = 3;
+    // Children require the built package: `npx turbo run build --filter=@platform/locks...` (npm test does).
+    const fixture = join(__dirname, '..', 'test-fixtures', 'semaphore-contender.js');
+    const run = () =>
+      new Promise<{ max: number; sections: number }>((resolve, reject) => {
+        const child = spawn(process.execPath, [fixture, process.env.REDIS_URL!, key, insideKey, String(limit), '10', '20'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+        child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { max: number; sections: number }) : reject(new Error(err))));
+      });
+    const results = await Promise.all([run(), run()]);
+    expect(results.map((r) => r.sections)).toEqual([200, 200]);
+    const max = Math.max(...results.map((r) => r.max));
+    expect(max).toBeLessThanOrEqual(limit);
+    expect(max).toBe(limit);
+    expect(await redis.get(insideKey)).toBe('0');
+  }, 60_000);
 
   it('withSemaphore throws SemaphoreNotAcquiredError when full, and LockLostError when the lease is removed', async () => {
     const key = `${prefix}:errors`;
