@@ -58,9 +58,10 @@ export function activityLock<T>(redis: Redis, activityId: string, fn: LockedFn<T
  * `retryAfterMs` (the holder's remaining TTL plus jitter): `@platform/queue`'s `createWorker` then
  * delays the job by that much without spending an attempt. The handler gets the lock's signal as its
  * third argument. Works with any `(job, ctx) => Promise` handler; this package does not import queue.
+ * Annotate the job type of `activityIdOf`: TypeScript cannot infer it through `createWorker`.
  *
  * @example
- * createWorker(agentQueue('writer'), activityLockHandler(redis, (job) => job.data.activityId,
+ * createWorker(agentQueue('writer'), activityLockHandler(redis, (job: Job<AgentPayload>) => job.data.activityId,
  *   async (job, ctx, signal) => runAgent(job.data, { signal })));
  */
 export function activityLockHandler<J, C, R>(
