@@ -12,7 +12,7 @@ const prefix = uniquePrefix('rl');
 const children: ChildProcess[] = [];
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+  for (const child of children) if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
   await deleteKeysByPrefix(redis, `${prefix}:`);
   await redis.quit();
 });

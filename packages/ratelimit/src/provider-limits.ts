@@ -22,7 +22,8 @@ export interface ProviderLimitsOptions<P extends string> {
   redis: LimiterClient;
   /**
    * Plan tiers: per tier, the providers whose limit differs from the default, each merged over
-   * the default (`{ pro: { semrush: { limit: 100 } } }` keeps semrush's window). @defaultValue `{}`
+   * the default (`{ pro: { semrush: { limit: 100 } } }` keeps semrush's window). A tier may change
+   * `limit`, `windowSeconds` and `burst`, not the algorithm. @defaultValue `{}`
    */
   tiers?: Record<string, Partial<Record<P, Partial<ProviderLimit>>>>;
   /** The tier of a tenant, or `undefined` for the defaults. @defaultValue every tenant on the defaults */
@@ -86,9 +87,11 @@ export function defineProviderLimits<P extends string>(
       }
       const override = overrides[provider] ?? {};
       const base = providers[provider];
-      const algorithm = override.algorithm ?? base.algorithm;
-      const burst = override.burst ?? (algorithm === base.algorithm ? base.burst : undefined);
-      built[provider] = make(provider, { ...base, ...override, algorithm, burst });
+      // One key per tenant and provider whatever the tier, so every tier must keep its algorithm.
+      if (override.algorithm !== undefined && override.algorithm !== (base.algorithm ?? 'fixed-window')) {
+        throw new InvalidArgumentError('tiers', `tier "${tier}" cannot change the algorithm of "${provider}" (tenants share one key per provider)`);
+      }
+      built[provider] = make(provider, { ...base, ...override });
     }
     tierLimiters.set(tier, built);
   }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, assertTenantId, isConnectionError, type LuaScript } from '@platform/redis';
+import { ConfigError, InvalidArgumentError, assertTenantId, isConnectionError, type LuaScript } from '@platform/redis';
 import type { Redis } from 'ioredis';
 import { RateLimiterUnavailableError } from './errors';
 import { assertProviderName, keyBuilder } from './keys';
@@ -183,7 +183,17 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   };
 
   const unavailable = (error: unknown, key: string, cost: number): RateLimitResult => {
-    if (!isConnectionError(error)) throw error;
+    if (!isConnectionError(error)) {
+      if (error instanceof Error && error.message.includes('WRONGTYPE')) {
+        throw new ConfigError(
+          'algorithm',
+          `${key} holds the state of another algorithm than ${algorithm} (was the algorithm of provider "${provider}" ` +
+            'changed?); it expires within one window, or call reset(tenantId)',
+          { cause: error },
+        );
+      }
+      throw error;
+    }
     if (failOpen) return { allowed: true, remaining: capacity - cost, retryAfterMs: 0, resetAt: Date.now() };
     throw new RateLimiterUnavailableError(key, { cause: error });
   };
