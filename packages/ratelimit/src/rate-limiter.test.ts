@@ -1,6 +1,6 @@
 import { InvalidArgumentError, createRedisConnection, loadRedisConfig, redisKey } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
-import { createRateLimiter, RateLimitError, RATE_LIMIT_ALGORITHMS, withRateLimit, type RateLimitAlgorithm } from './index';
+import { createRateLimiter, RateLimitError, RATE_LIMIT_ALGORITHMS, withRateLimit, type LimiterClient, type RateLimitAlgorithm } from './index';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const prefixes: string[] = [];
@@ -156,7 +156,7 @@ describe('in-process short-circuit', () => {
       },
       eval: (...args: Parameters<typeof redis.eval>) => redis.eval(...args),
       del: (...args: Parameters<typeof redis.del>) => redis.del(...args),
-    };
+    } as unknown as LimiterClient;
     return { client, count: () => evalshas };
   }
 

@@ -9,8 +9,8 @@ export interface TimedResult extends RateLimitResult {
   after: number;
 }
 
-function micros([seconds, micro]: [string, string]): number {
-  return Number(seconds) * 1e6 + Number(micro);
+function micros(time: ReadonlyArray<string | number>): number {
+  return Number(time[0]) * 1e6 + Number(time[1]);
 }
 
 /**
@@ -19,7 +19,7 @@ function micros([seconds, micro]: [string, string]): number {
  */
 export async function timedConsume(redis: Redis, limiter: RateLimiter, tenantId: string): Promise<TimedResult> {
   const [before, result, after] = await Promise.all([redis.time(), limiter.consume(tenantId), redis.time()]);
-  return { ...result, before: micros(before as [string, string]), after: micros(after as [string, string]) };
+  return { ...result, before: micros(before), after: micros(after) };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
