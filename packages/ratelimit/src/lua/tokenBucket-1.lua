@@ -21,6 +21,6 @@ local allowAt = newTat - capacity
 if allowAt > now then
   return {0, math.floor((capacity - (tat - now)) / interval), math.ceil((allowAt - now) / 1000), math.ceil((tat - now) / 1000)}
 end
-local resetMs = math.ceil((newTat - now) / 1000)
+local resetMs = math.max(1, math.ceil((newTat - now) / 1000))
 redis.call('SET', KEYS[1], string.format('%.3f', newTat), 'PX', resetMs)
 return {1, math.floor((now - allowAt) / interval), 0, resetMs}
