@@ -69,7 +69,7 @@ describe('sliding window across a window edge', () => {
   it('reports retryAfterMs as the time until the oldest counted call leaves the window', async () => {
     const limiter = createRateLimiter({ redis, provider: 'retry', prefix, limit: 2, windowSeconds: 2, algorithm: 'sliding-window', shortCircuit: false });
     const first = await timedConsume(redis, limiter, 't1');
-    await timedConsume(redis, limiter, 't1');
+    const second = await timedConsume(redis, limiter, 't1');
     const refused = await timedConsume(redis, limiter, 't1');
     expect(refused.allowed).toBe(false);
     // The oldest call leaves at first + 2 s; the refusal was decided after refused.before.
@@ -78,7 +78,10 @@ describe('sliding window across a window edge', () => {
     expect(refused.retryAfterMs).toBeGreaterThanOrEqual(lower);
     expect(refused.retryAfterMs).toBeLessThanOrEqual(upper);
     // Two units fit again only when both calls have left the window.
-    const cost2 = await limiter.peek('t1', { cost: 2 });
-    expect(cost2.retryAfterMs).toBeGreaterThanOrEqual(refused.retryAfterMs);
+    const [before, cost2, after] = await Promise.all([redis.time(), limiter.peek('t1', { cost: 2 }), redis.time()]);
+    const [b, a] = [before, after].map((t) => Number(t[0]) * 1e6 + Number(t[1])) as [number, number];
+    expect(cost2.allowed).toBe(false);
+    expect(cost2.retryAfterMs).toBeGreaterThanOrEqual(Math.floor((second.before + 2e6 - a) / 1000));
+    expect(cost2.retryAfterMs).toBeLessThanOrEqual(Math.ceil((second.after + 2e6 - b) / 1000));
   });
 });
