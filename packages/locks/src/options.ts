@@ -32,6 +32,12 @@ export interface WithLockOptions extends AcquireLockOptions {
   delayJobWhenBusy?: boolean;
   /** Upper bound of the random jitter added to `retryAfterMs`, in ms. @defaultValue `250` */
   retryJitterMs?: number;
+  /**
+   * Cap on `retryAfterMs` before jitter. A held lock is renewed while its holder works, so its
+   * remaining TTL says little about when it will be released: a busy job retries at least this
+   * often. @defaultValue `1000`
+   */
+  maxRetryAfterMs?: number;
 }
 
 /** Options of {@link acquireSemaphore}. */
@@ -56,6 +62,8 @@ export interface WithSemaphoreOptions extends AcquireSemaphoreOptions {
   delayJobWhenBusy?: boolean;
   /** Upper bound of the random jitter added to `retryAfterMs`, in ms. @defaultValue `250` */
   retryJitterMs?: number;
+  /** Cap on `retryAfterMs` before jitter (see {@link WithLockOptions.maxRetryAfterMs}). @defaultValue `1000` */
+  maxRetryAfterMs?: number;
 }
 
 /** The defaults of every optional setting, exported so callers can see and reuse them. */
@@ -66,6 +74,7 @@ export const defaultLockOptions = {
   autoExtend: true,
   delayJobWhenBusy: false,
   retryJitterMs: 250,
+  maxRetryAfterMs: 1000,
   /** {@link activityLock}'s `ttlMs` when none is given. */
   activityTtlMs: 30_000,
 } as const;

@@ -113,7 +113,10 @@ export async function withSemaphore<T>(redis: Redis, key: string, fn: LockedFn<T
   if (typeof result === 'number') {
     const jitterMs =
       options.retryJitterMs === undefined ? defaultLockOptions.retryJitterMs : checkMs('retryJitterMs', options.retryJitterMs, 0);
-    const base = result > 0 ? result : (options.retryDelayMs ?? defaultLockOptions.retryDelayMs);
+    const base = Math.min(
+      result > 0 ? result : (options.retryDelayMs ?? defaultLockOptions.retryDelayMs),
+      options.maxRetryAfterMs ?? defaultLockOptions.maxRetryAfterMs,
+    );
     throw new SemaphoreNotAcquiredError(key, {
       retryAfterMs: base + jitter(jitterMs),
       delayJob: options.delayJobWhenBusy ?? defaultLockOptions.delayJobWhenBusy,

@@ -26,7 +26,10 @@ export async function withLock<T>(redis: Redis, key: string, fn: LockedFn<T>, op
   if (typeof result === 'number') {
     const jitterMs =
       options.retryJitterMs === undefined ? defaultLockOptions.retryJitterMs : checkMs('retryJitterMs', options.retryJitterMs, 0);
-    const base = result > 0 ? result : (options.retryDelayMs ?? defaultLockOptions.retryDelayMs);
+    const base = Math.min(
+      result > 0 ? result : (options.retryDelayMs ?? defaultLockOptions.retryDelayMs),
+      options.maxRetryAfterMs ?? defaultLockOptions.maxRetryAfterMs,
+    );
     throw new LockNotAcquiredError(key, {
       retryAfterMs: base + jitter(jitterMs),
       delayJob: options.delayJobWhenBusy ?? defaultLockOptions.delayJobWhenBusy,
@@ -55,7 +58,7 @@ export function activityLock<T>(redis: Redis, activityId: string, fn: LockedFn<T
 /**
  * Wraps a job handler so it runs under the job's activity lock. When the lock is busy (after
  * `waitMs`, default 0) it throws a {@link LockNotAcquiredError} with `delayJob: true` and
- * `retryAfterMs` (the holder's remaining TTL plus jitter): `@platform/queue`'s `createWorker` then
+ * `retryAfterMs` (the holder's remaining TTL, at most `maxRetryAfterMs`, plus jitter): `@platform/queue`'s `createWorker` then
  * delays the job by that much without spending an attempt. The handler gets the lock's signal as its
  * third argument. Works with any `(job, ctx) => Promise` handler; this package does not import queue.
  * Annotate the job type of `activityIdOf`: TypeScript cannot infer it through `createWorker`.

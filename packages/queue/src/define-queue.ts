@@ -116,12 +116,14 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const logError = throttledLogger(`queue ${name}`);
   let queue: Queue<TenantPayload<S>> | undefined;
   const getQueue = (): Queue<TenantPayload<S>> => {
-    queue ??= new Queue<TenantPayload<S>>(name, {
-      connection: options.connection ?? getSharedConnection('producer'),
-      prefix,
-      defaultJobOptions: jobDefaults,
-    });
-    queue.on('error', options.onError ?? logError);
+    if (!queue) {
+      queue = new Queue<TenantPayload<S>>(name, {
+        connection: options.connection ?? getSharedConnection('producer'),
+        prefix,
+        defaultJobOptions: jobDefaults,
+      });
+      queue.on('error', options.onError ?? logError);
+    }
     return queue;
   };
 
