@@ -62,7 +62,15 @@ export async function runRatelimitBenchmarks(ctx: BenchContext): Promise<void> {
     for (const { algorithm, short } of ALGORITHMS) {
       const provider = `${runId}-${short}`;
       const limiter = loaded.module.createRateLimiter({ redis: client, provider, limit, windowSeconds, algorithm });
-      subjects.push({ id: short, subject: `@platform/ratelimit ${algorithm}`, consume: (t) => limiter.consume(t), keyPrefix: `ratelimit:${runId}-` });
+      subjects.push({
+        id: short,
+        subject: `@platform/ratelimit ${algorithm}`,
+        // Every call must be a full, allowed decision (a refusal could be answered without Redis).
+        consume: (t) => limiter.consume(t).then((r) => {
+          if (!r.allowed) throw new Error(`${algorithm} refused a call: the benchmark limit is too low`);
+        }),
+        keyPrefix: `ratelimit:${runId}-`,
+      });
       platformIds.push({ id: short, algorithm, limiter, provider });
     }
   } else {
