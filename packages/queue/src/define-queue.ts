@@ -124,11 +124,13 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const logError = throttledLogger(`queue ${name}`);
   let queue: Queue<TenantPayload<S>> | undefined;
   const getQueue = (): Queue<TenantPayload<S>> => {
-    queue ??= new Queue<TenantPayload<S>>(name, {
+    if (queue) return queue;
+    queue = new Queue<TenantPayload<S>>(name, {
       connection: options.connection ?? getSharedConnection('producer'),
       prefix,
       defaultJobOptions: jobDefaults,
     });
+    // Once per Queue: registering on every access leaked a listener per call.
     queue.on('error', options.onError ?? logError);
     return queue;
   };
