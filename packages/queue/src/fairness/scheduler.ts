@@ -171,8 +171,11 @@ export function createFairScheduler(params: {
           return await handler(job, ctx);
         } finally {
           clearInterval(refresh);
-          if (tenant.maxActive > 0) await releaseLease(jobId, ctx.tenantId).catch(() => undefined);
-          void pump().catch(() => undefined);
+          // A freed slot may unblock the tenant: dispatch at once rather than at the next poll.
+          if (tenant.maxActive > 0) {
+            await releaseLease(jobId, ctx.tenantId).catch(() => undefined);
+            void pump().catch(() => undefined);
+          }
         }
       };
     },
@@ -182,11 +185,18 @@ export function createFairScheduler(params: {
         if (closed) return;
         pump().catch((error: unknown) => onError(error instanceof Error ? error : new Error(String(error))));
       };
+      // Refill in batches: a dispatch step after every quarter window of starts (not after each
+      // one) costs few round trips per job and still keeps the window from running dry.
+      const batch = Math.max(1, Math.floor(settings.window / 4));
+      let started = 0;
+      const onActive = (): void => {
+        if (++started < batch) return;
+        started = 0;
+        trigger();
+      };
       const timer = setInterval(trigger, settings.pollMs);
       timer.unref();
-      worker.on('active', trigger);
-      worker.on('completed', trigger);
-      worker.on('failed', trigger);
+      worker.on('active', onActive);
       worker.on('drained', trigger);
       const stop = (): void => {
         closed = true;
