@@ -51,7 +51,7 @@ describe("fairness: 'per-tenant'", () => {
     await q.enqueueBulk(Array.from({ length: 6 }, (_, n) => ({ tenantId: 'big', n })));
     await q.enqueue({ tenantId: 'small', n: 100 });
     const counts = await q.queue.getJobCounts('waiting', 'prioritized');
-    expect(counts.waiting + counts.prioritized).toBe(3);
+    expect((counts.waiting ?? 0) + (counts.prioritized ?? 0)).toBe(3);
     const order: string[] = [];
     const worker = createWorker(q, async (job) => void order.push(`${job.data.tenantId}:${job.data.n}`), {
       connection: workerConnection,
