@@ -144,7 +144,9 @@ describe('fair scheduling with several worker processes', () => {
       const log = await t.readLog();
       if (log.filter((e) => e.e === 's').length < 6) return undefined;
       const ended = new Set(log.filter((e) => e.e === 'e').map((e) => e.run));
-      return log.find((e) => e.e === 's' && !ended.has(e.run) && workers.some((w) => w.pid === e.pid));
+      // A run that started less than 120 ms ago (of 250 ms) is surely still running when we kill.
+      const now = Date.now();
+      return log.find((e) => e.e === 's' && !ended.has(e.run) && now - e.at < 120 && workers.some((w) => w.pid === e.pid));
     }, 20_000, 20);
     process.kill(victim.pid, 'SIGKILL');
     const killedAt = Date.now();
