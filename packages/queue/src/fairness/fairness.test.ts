@@ -152,4 +152,31 @@ describe("fairness: 'per-tenant'", () => {
     expect(left).toEqual([`${q.settings.prefix}:${q.name}:fair:pass`, `${q.settings.prefix}:${q.name}:fair:seq`]);
     await q.close();
   });
+
+  it('keeps graceful shutdown: active jobs finish and free their slots, pending jobs wait for the next worker', async () => {
+    const q = fairQueue({ window: 2, maxActivePerTenant: 2 });
+    await q.enqueueBulk(Array.from({ length: 6 }, (_, n) => ({ tenantId: 'acme', n })));
+    const finished: number[] = [];
+    let started = 0;
+    const worker = createWorker(
+      q,
+      async (job) => {
+        started += 1;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        finished.push(job.data.n);
+      },
+      { connection: workerConnection, handleSignals: false, concurrency: 2 },
+    );
+    await waitFor(() => started === 2, 5000);
+    await worker.close();
+    expect(finished.sort()).toEqual([0, 1]);
+    expect(await redis.zcard(`${q.settings.prefix}:${q.name}:fair:a:acme`)).toBeLessThanOrEqual(2);
+    const secondConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
+    const second = createWorker(q, async (job) => void finished.push(job.data.n), { connection: secondConnection, handleSignals: false });
+    await waitFor(() => finished.length === 6, 10_000);
+    expect(finished.sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    await second.close();
+    await secondConnection.quit();
+    await q.close();
+  });
 });
