@@ -179,4 +179,28 @@ describe("fairness: 'per-tenant'", () => {
     await secondConnection.quit();
     await q.close();
   });
+
+  it('a job that starts without a slot (delayed, retried) waits for a free one without spending an attempt', async () => {
+    const q = fairQueue({ maxActivePerTenant: 1 });
+    const runs: Array<{ n: number; from: number; to: number; attemptsMade: number }> = [];
+    const worker = createWorker(
+      q,
+      async (job) => {
+        const from = Date.now();
+        await new Promise((resolve) => setTimeout(resolve, job.data.n === 1 ? 500 : 10));
+        runs.push({ n: job.data.n, from, to: Date.now(), attemptsMade: job.attemptsMade });
+      },
+      { connection: workerConnection, handleSignals: false, concurrency: 2 },
+    );
+    await q.enqueue({ tenantId: 'acme', n: 1 }); // handed out with the tenant's only slot
+    await q.enqueue({ tenantId: 'acme', n: 2 }, { delay: 100, attempts: 1 }); // goes to BullMQ directly
+    await waitFor(() => runs.length === 2, 10_000);
+    const [first, second] = runs;
+    expect(first!.n).toBe(1);
+    expect(second!.n).toBe(2);
+    expect(second!.from).toBeGreaterThanOrEqual(first!.to);
+    expect(second!.attemptsMade).toBe(0);
+    await worker.close();
+    await q.close();
+  });
 });
