@@ -234,7 +234,11 @@ describe('withLock', () => {
     expect(error).toBeInstanceOf(PlatformError);
     expect((error as LockNotAcquiredError).code).toBe('LOCK_NOT_ACQUIRED');
     expect((error as LockNotAcquiredError).delayJob).toBe(false);
-    expect((error as LockNotAcquiredError).retryAfterMs).toBeGreaterThan(5000);
+    // The holder's remaining TTL, capped by maxRetryAfterMs (1 s) plus at most 250 ms of jitter.
+    expect((error as LockNotAcquiredError).retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect((error as LockNotAcquiredError).retryAfterMs).toBeLessThanOrEqual(1250);
+    const uncapped = await withLock(other, key, () => undefined, { ttlMs: 1000, maxRetryAfterMs: 60_000 }).catch((e: unknown) => e);
+    expect((uncapped as LockNotAcquiredError).retryAfterMs).toBeGreaterThan(5000);
     expect(ran).toBe(false);
     await holder!.release();
   });

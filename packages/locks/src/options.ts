@@ -106,3 +106,19 @@ export function checkOptions(options: unknown): void {
 export function jitter(max: number): number {
   return Math.floor(Math.random() * max);
 }
+
+/**
+ * What a caller that found the lock (or semaphore) busy is told: retry after the holder's remaining
+ * TTL (`busyForMs`, or `retryDelayMs` when unknown), capped by `maxRetryAfterMs`, plus jitter.
+ */
+export function busyDetails(
+  busyForMs: number,
+  options: Pick<WithLockOptions, 'retryDelayMs' | 'retryJitterMs' | 'maxRetryAfterMs' | 'delayJobWhenBusy'>,
+): { retryAfterMs: number; delayJob: boolean } {
+  const jitterMs = options.retryJitterMs === undefined ? defaultLockOptions.retryJitterMs : checkMs('retryJitterMs', options.retryJitterMs, 0);
+  const base = Math.min(
+    busyForMs > 0 ? busyForMs : (options.retryDelayMs ?? defaultLockOptions.retryDelayMs),
+    options.maxRetryAfterMs ?? defaultLockOptions.maxRetryAfterMs,
+  );
+  return { retryAfterMs: base + jitter(jitterMs), delayJob: options.delayJobWhenBusy ?? defaultLockOptions.delayJobWhenBusy };
+}

@@ -120,7 +120,10 @@ describe('acquireSemaphore', () => {
     const busy = await withSemaphore(redis, key, () => 1, { limit: 1, ttlMs: 1000, waitMs: 30 }).catch((e: unknown) => e);
     expect(busy).toBeInstanceOf(SemaphoreNotAcquiredError);
     expect((busy as SemaphoreNotAcquiredError).code).toBe('SEMAPHORE_NOT_ACQUIRED');
-    expect((busy as SemaphoreNotAcquiredError).retryAfterMs).toBeGreaterThan(5000);
+    expect((busy as SemaphoreNotAcquiredError).retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect((busy as SemaphoreNotAcquiredError).retryAfterMs).toBeLessThanOrEqual(1250);
+    const uncapped = await withSemaphore(redis, key, () => 1, { limit: 1, ttlMs: 1000, maxRetryAfterMs: 60_000 }).catch((e: unknown) => e);
+    expect((uncapped as SemaphoreNotAcquiredError).retryAfterMs).toBeGreaterThan(5000);
     await holder!.release();
 
     const lost = await withSemaphore(

@@ -5,11 +5,11 @@ import { SemaphoreNotAcquiredError } from './errors';
 import { runHeld } from './hold';
 import { releaseChannelFor } from './keys';
 import {
+  busyDetails,
   checkKey,
   checkMs,
   checkOptions,
   defaultLockOptions,
-  jitter,
   type AcquireSemaphoreOptions,
   type WithSemaphoreOptions,
 } from './options';
@@ -110,18 +110,7 @@ export async function acquireSemaphore(redis: Redis, key: string, options: Acqui
 export async function withSemaphore<T>(redis: Redis, key: string, fn: LockedFn<T>, options: WithSemaphoreOptions): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('withSemaphore: fn must be a function');
   const result = await tryAcquireSemaphore(redis, key, options);
-  if (typeof result === 'number') {
-    const jitterMs =
-      options.retryJitterMs === undefined ? defaultLockOptions.retryJitterMs : checkMs('retryJitterMs', options.retryJitterMs, 0);
-    const base = Math.min(
-      result > 0 ? result : (options.retryDelayMs ?? defaultLockOptions.retryDelayMs),
-      options.maxRetryAfterMs ?? defaultLockOptions.maxRetryAfterMs,
-    );
-    throw new SemaphoreNotAcquiredError(key, {
-      retryAfterMs: base + jitter(jitterMs),
-      delayJob: options.delayJobWhenBusy ?? defaultLockOptions.delayJobWhenBusy,
-    });
-  }
+  if (typeof result === 'number') throw new SemaphoreNotAcquiredError(key, busyDetails(result, options));
   return runHeld(result, fn, {
     autoExtend: options.autoExtend ?? defaultLockOptions.autoExtend,
     extendIntervalMs: options.extendIntervalMs,

@@ -3,7 +3,7 @@ import { LockNotAcquiredError } from './errors';
 import { runHeld } from './hold';
 import { activityLockKey } from './keys';
 import { tryAcquireLock } from './lock';
-import { checkMs, defaultLockOptions, jitter, type WithLockOptions } from './options';
+import { busyDetails, defaultLockOptions, type WithLockOptions } from './options';
 
 /** The work run under a lock: `signal` fires (with a {@link LockLostError} as reason) if the lock is lost. */
 export type LockedFn<T> = (signal: AbortSignal) => Promise<T> | T;
@@ -23,18 +23,7 @@ export type LockedFn<T> = (signal: AbortSignal) => Promise<T> | T;
 export async function withLock<T>(redis: Redis, key: string, fn: LockedFn<T>, options: WithLockOptions): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('withLock: fn must be a function');
   const result = await tryAcquireLock(redis, key, options);
-  if (typeof result === 'number') {
-    const jitterMs =
-      options.retryJitterMs === undefined ? defaultLockOptions.retryJitterMs : checkMs('retryJitterMs', options.retryJitterMs, 0);
-    const base = Math.min(
-      result > 0 ? result : (options.retryDelayMs ?? defaultLockOptions.retryDelayMs),
-      options.maxRetryAfterMs ?? defaultLockOptions.maxRetryAfterMs,
-    );
-    throw new LockNotAcquiredError(key, {
-      retryAfterMs: base + jitter(jitterMs),
-      delayJob: options.delayJobWhenBusy ?? defaultLockOptions.delayJobWhenBusy,
-    });
-  }
+  if (typeof result === 'number') throw new LockNotAcquiredError(key, busyDetails(result, options));
   return runHeld(result, fn, {
     autoExtend: options.autoExtend ?? defaultLockOptions.autoExtend,
     extendIntervalMs: options.extendIntervalMs,

@@ -5,6 +5,12 @@ export {
   type EnqueueOptions,
   type QueueDefinition,
 } from './define-queue';
+export {
+  defaultFairnessOptions,
+  type FairnessOptions,
+  type TenantRate,
+  type PerTenant,
+} from './fairness/options';
 export { createWorker, retryAfterOf, type CreateWorkerOptions, type JobContext, type JobHandler } from './worker';
 export {
   agentQueue,
