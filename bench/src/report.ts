@@ -9,7 +9,8 @@ function fmt(value: number | undefined, unit: string): string {
 }
 
 function fmtRatio(ratio: number | undefined): string {
-  return ratio === undefined || !Number.isFinite(ratio) ? 'n/a' : `${ratio.toFixed(2)}x`;
+  if (ratio === undefined || !Number.isFinite(ratio)) return 'n/a';
+  return ratio > 0 && ratio < 0.1 ? `${ratio.toPrecision(2)}x` : `${ratio.toFixed(2)}x`;
 }
 
 export interface ReportInput {
@@ -20,6 +21,8 @@ export interface ReportInput {
   startedAt: Date;
   elapsedSeconds: number;
   redisSource: string;
+  /** 1-minute load average when the run started. */
+  loadAtStart: number;
 }
 
 /** The report as Markdown (also printed to the terminal as is). */
@@ -31,11 +34,19 @@ export function renderReport(input: ReportInput): { markdown: string; comparison
   lines.push('');
   lines.push(`Run started ${input.startedAt.toISOString()}, took ${input.elapsedSeconds.toFixed(0)} s, ${input.rounds} round(s) per figure, `);
   lines.push(`platform and anchors alternating within each round, on ${input.redisSource}. Regenerate with \`npm run bench\` (see bench/README.md).`);
+  const busiest = Math.max(input.loadAtStart, Number(machine.loadAverage.split(' ')[0]));
+  if (busiest > machine.cores / 2) {
+    lines.push('');
+    lines.push(
+      `**The machine was busy during this run** (1-minute load average up to ${busiest.toFixed(1)} on ${machine.cores} cores): ` +
+        'absolute figures and min..max spreads are noisy. Regenerate on a quiet machine before relying on them.',
+    );
+  }
   lines.push('');
   lines.push('## Machine');
   lines.push('');
   lines.push(`- CPU: ${machine.cpu}, ${machine.cores} cores; memory ${machine.memoryGiB} GiB; ${machine.os}`);
-  lines.push(`- Load average at the end of the run: ${machine.loadAverage} (a busy machine makes every figure noisy; the ratios are the robust part)`);
+  lines.push(`- Load average at the start of the run: ${input.loadAtStart.toFixed(2)}, at the end: ${machine.loadAverage} (a busy machine makes every figure noisy; the ratios are the robust part)`);
   lines.push(`- Node ${machine.node}; Redis ${machine.redis}`);
   lines.push(`- Packages: ${Object.entries(machine.packages).map(([n, v]) => `${n} ${v}`).join(', ')}`);
   lines.push('');

@@ -8,7 +8,7 @@
  * A full run writes bench/RESULTS.md; --quick writes to the OS temp directory and never fails on targets.
  */
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { closeSharedConnections } from '@platform/redis';
@@ -102,6 +102,7 @@ export async function main(options: BenchOptions = {}): Promise<BenchReport> {
   const rounds = options.rounds ?? (quick ? 1 : 5);
   const log = options.log ?? ((line: string) => console.log(line));
   const startedAt = new Date();
+  const loadAtStart = loadavg()[0] ?? 0;
   const t0 = performance.now();
   let server: RedisServer | undefined;
   let redisUrl = options.redisUrl ?? process.env.BENCH_REDIS_URL;
@@ -141,6 +142,7 @@ export async function main(options: BenchOptions = {}): Promise<BenchReport> {
       startedAt,
       elapsedSeconds: (performance.now() - t0) / 1000,
       redisSource,
+      loadAtStart,
     });
     const outputFile = options.outputFile ?? (quick ? join(tmpdir(), 'platform-bench-RESULTS.md') : join(__dirname, '..', 'RESULTS.md'));
     writeFileSync(outputFile, markdown);
