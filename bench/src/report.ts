@@ -10,7 +10,8 @@ function fmt(value: number | undefined, unit: string): string {
 
 function fmtRatio(ratio: number | undefined): string {
   if (ratio === undefined || !Number.isFinite(ratio)) return 'n/a';
-  return ratio > 0 && ratio < 0.1 ? `${ratio.toPrecision(2)}x` : `${ratio.toFixed(2)}x`;
+  // Three significant digits, so a ratio just under its target (0.997 for >= 1) does not print as 1.00.
+  return `${ratio === 0 ? '0' : ratio.toPrecision(3)}x`;
 }
 
 export interface ReportInput {
