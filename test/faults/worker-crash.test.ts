@@ -91,7 +91,7 @@ test(`${JOBS} jobs survive ${MAX_KILLS} SIGKILLed workers; every effect happens 
       await spawnWorker();
     }
     await until(
-      async () => (await definition.queue.getJobCounts('completed')).completed + (await definition.queue.getJobCounts('failed')).failed >= JOBS,
+      async () => ((await definition.queue.getJobCounts('completed')).completed ?? 0) + ((await definition.queue.getJobCounts('failed')).failed ?? 0) >= JOBS,
       FULL ? 600_000 : 150_000,
       async () => JSON.stringify(await definition.queue.getJobCounts()),
       500,
