@@ -1,2 +1,3 @@
-// Public surface of @platform/cli: filled in by its issue.
-export {};
+export { main, EXIT_CODES } from './main';
+export { type CliIo } from './context';
+export { parseSince, renderTable, formatAge, progressBar } from './format';

@@ -1,2 +1,24 @@
-// Public surface of @platform/locks: filled in by its issue.
-export {};
+export { acquireLock, Lock } from './lock';
+export {
+  withLock,
+  activityLock,
+  activityLockHandler,
+  type LockedFn,
+  type ActivityLockOptions,
+} from './with-lock';
+export { acquireSemaphore, withSemaphore, SemaphoreLease } from './semaphore';
+export {
+  LockNotAcquiredError,
+  LockLostError,
+  SemaphoreNotAcquiredError,
+  type LockLostReason,
+  type NotAcquiredDetails,
+} from './errors';
+export {
+  defaultLockOptions,
+  type AcquireLockOptions,
+  type WithLockOptions,
+  type AcquireSemaphoreOptions,
+  type WithSemaphoreOptions,
+} from './options';
+export { activityLockKey, fenceKeyFor, releaseChannelFor, hashTagOf } from './keys';

@@ -2,6 +2,8 @@ import { InvalidArgumentError, getSharedConnection, isConnectionError } from '@p
 import { Queue, type DefaultJobOptions, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QueueUnavailableError } from './errors';
+import { createFairScheduler, registerFairScheduler, type FairEntry } from './fairness/scheduler';
+import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { throttledLogger } from './log';
 import { queueName as buildQueueName } from './names';
 import {
@@ -29,6 +31,12 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
   schema: S;
   /** `'per-tenant'` hands waiting jobs out across tenants in turn. @defaultValue `'none'` (FIFO) */
   fairness?: 'none' | 'per-tenant';
+  /**
+   * Weights, `maxActivePerTenant`, per-tenant rate and window of `fairness: 'per-tenant'`
+   * (ignored otherwise). See the README, "Fair scheduling across tenants".
+   * @defaultValue `{}` (weight 1, no slot limit, no rate, window 50)
+   */
+  fairnessOptions?: FairnessOptions;
   /** Merged over the platform's {@link defaultJobOptions}. */
   defaultJobOptions?: DefaultJobOptions;
   /** Largest payload accepted, as JSON bytes. @defaultValue `524288` (512 KiB) */
@@ -116,11 +124,13 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const logError = throttledLogger(`queue ${name}`);
   let queue: Queue<TenantPayload<S>> | undefined;
   const getQueue = (): Queue<TenantPayload<S>> => {
-    queue ??= new Queue<TenantPayload<S>>(name, {
+    if (queue) return queue;
+    queue = new Queue<TenantPayload<S>>(name, {
       connection: options.connection ?? getSharedConnection('producer'),
       prefix,
       defaultJobOptions: jobDefaults,
     });
+    // Once per Queue: registering on every access leaked a listener per call.
     queue.on('error', options.onError ?? logError);
     return queue;
   };
@@ -147,7 +157,21 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     return { jobName: jobName ?? defaultJobName, jobOptions };
   };
 
-  return {
+  // Fair scheduling (issue 10): with fairness on, undelayed jobs go through the tenants' pending sets.
+  const fair =
+    options.fairness === 'per-tenant'
+      ? createFairScheduler({
+          queueName: name,
+          prefix,
+          settings: resolveFairness(options.fairnessOptions),
+          getQueue: getQueue as () => Queue,
+          getClient: () => options.connection ?? getSharedConnection('producer'),
+          defaultJobOptions: jobDefaults,
+        })
+      : undefined;
+  const viaFair = (jobOptions: EnqueueOptions | undefined): boolean => fair !== undefined && !(jobOptions?.delay && jobOptions.delay > 0);
+
+  const definition: QueueDefinition<S> = {
     name,
     get queue() {
       return getQueue();
@@ -159,6 +183,10 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
       const data = parse(payload);
       checkPayloadSize(name, data, maxPayloadBytes);
       const { jobName, jobOptions } = toJob(opts);
+      if (fair && viaFair(jobOptions)) {
+        const [job] = await guard(() => fair.enqueue([{ name: jobName, data, opts: jobOptions }]));
+        return job as Job<TenantPayload<S>>;
+      }
       // The cast is sound: BullMQ's add() types its name parameter through a conditional type.
       return guard(() => getQueue().add(jobName as never, data as never, jobOptions) as Promise<Job<TenantPayload<S>>>);
     },
@@ -177,11 +205,34 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
         return { name: jobName, data, opts: jobOptions };
       });
       if (jobs.length === 0) return [];
+      if (fair) return guard(() => enqueueBulkFair(jobs));
       return guard(() => getQueue().addBulk(jobs as never) as Promise<Job<TenantPayload<S>>[]>);
     },
     async close() {
+      await fair?.idle();
       if (queue) await queue.close();
       queue = undefined;
     },
   };
+
+  // Fair bulk enqueue: undelayed jobs in one script call; delayed ones go to BullMQ directly.
+  const enqueueBulkFair = async (
+    jobs: Array<{ name: string; data: TenantPayload<S>; opts: EnqueueOptions | undefined }>,
+  ): Promise<Job<TenantPayload<S>>[]> => {
+    const result: Job<TenantPayload<S>>[] = new Array<Job<TenantPayload<S>>>(jobs.length);
+    const fairIndexes = jobs.flatMap((job, i) => (viaFair(job.opts) ? [i] : []));
+    const directIndexes = jobs.flatMap((job, i) => (viaFair(job.opts) ? [] : [i]));
+    if (fairIndexes.length > 0) {
+      const added = await fair!.enqueue(fairIndexes.map((i) => jobs[i] as FairEntry));
+      fairIndexes.forEach((index, k) => (result[index] = added[k] as Job<TenantPayload<S>>));
+    }
+    if (directIndexes.length > 0) {
+      const added = await getQueue().addBulk(directIndexes.map((i) => jobs[i]) as never);
+      directIndexes.forEach((index, k) => (result[index] = added[k] as Job<TenantPayload<S>>));
+    }
+    return result;
+  };
+
+  if (fair) registerFairScheduler(definition, fair);
+  return definition;
 }

@@ -5,6 +5,12 @@ export {
   type EnqueueOptions,
   type QueueDefinition,
 } from './define-queue';
+export {
+  defaultFairnessOptions,
+  type FairnessOptions,
+  type TenantRate,
+  type PerTenant,
+} from './fairness/options';
 export { createWorker, retryAfterOf, type CreateWorkerOptions, type JobContext, type JobHandler } from './worker';
 export {
   agentQueue,
@@ -45,3 +51,40 @@ export {
   type ConnectionRole,
   type ConnectionOptions,
 } from '@platform/redis';
+export {
+  getQueueStats,
+  getOneQueueStats,
+  listPlatformQueues,
+  isPlatformQueueName,
+  defaultQueueDepthThresholds,
+  DEFAULT_TENANT_SAMPLE_SIZE,
+  DEFAULT_TOP_TENANTS,
+  type QueueStatsOptions,
+  type QueueStats,
+  type QueueCounts,
+  type TenantDepth,
+  type QueueDepthStatus,
+  type QueueDepthThresholds,
+} from './stats';
+export {
+  createQueueMetrics,
+  defaultQueueMetricsOptions,
+  QUEUE_METRIC_NAMES,
+  type QueueMetrics,
+  type QueueMetricsOptions,
+  type LockWaitOutcome,
+} from './metrics';
+export {
+  createMetricsHandler,
+  type MetricsHandler,
+  type MetricsHandlerOptions,
+  type HealthStatus,
+} from './metrics-handler';
+export {
+  listFailedJobs,
+  retryFailedJobs,
+  type FailedJobsFilter,
+  type FailedJobInfo,
+  type RetryFailedJobsOptions,
+  type RetryFailedJobsResult,
+} from './failed-jobs';

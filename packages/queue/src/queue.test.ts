@@ -169,3 +169,13 @@ describe('consuming', () => {
     await definition.close();
   });
 });
+
+describe('resources', () => {
+  it('creates one BullMQ Queue per definition, with one error listener, however many jobs', async () => {
+    const definition = testQueue(topicSchema);
+    for (let i = 0; i < 20; i++) await definition.enqueue({ tenantId: 'acme', topic: `t${i}` });
+    expect(definition.queue).toBe(definition.queue);
+    expect(definition.queue.listenerCount('error')).toBe(1);
+    await definition.close();
+  });
+});

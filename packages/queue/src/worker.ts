@@ -3,6 +3,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions 
 import type { Redis } from 'ioredis';
 import type { QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
+import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
 import { throttledLogger } from './log';
 import type { AnyObjectSchema, TenantPayload } from './payload';
@@ -110,6 +111,10 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     ...workerOptions
   } = options;
 
+  // Fair scheduling (issue 10): slot/rate check and lease around the handler, dispatch loop below.
+  const fair = fairSchedulerOf(definition);
+  const run = fair ? fair.wrapHandler(handler) : handler;
+
   const processor = async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
     let data: TenantPayload<S>;
     try {
@@ -120,7 +125,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     }
     job.data = data;
     try {
-      return await handler(job, { tenantId: data.tenantId, token, signal });
+      return await run(job, { tenantId: data.tenantId, token, signal });
     } catch (error) {
       const retryAfterMs = retryAfterOf(error);
       if (retryAfterMs !== undefined && token) {
@@ -139,6 +144,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   });
   // Without a listener, an 'error' event (e.g. Redis down) would crash the process.
   worker.on('error', onError);
+  fair?.attach(worker as unknown as Worker, onError);
   liveWorkers.set(worker, shutdownTimeoutMs);
   worker.on('closed', () => liveWorkers.delete(worker));
   if (handleSignals) installSignalHandlers();

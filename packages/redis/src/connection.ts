@@ -52,6 +52,9 @@ export function redisOptionsFor(config: RedisConfig, options: ConnectionOptions 
     connectTimeout: options.connectTimeoutMs ?? defaultConnectionOptions.connectTimeoutMs,
     connectionName: options.connectionName ?? `platform:${role}`,
     retryStrategy: reconnectDelay,
+    // ioredis arms this timer even for a socket that is already closed (disconnect while
+    // reconnecting), which keeps the process alive for its length: keep it short.
+    disconnectTimeout: 300,
     ...(config.username ? { username: config.username } : {}),
     ...(config.password !== undefined ? { password: config.password } : {}),
   };

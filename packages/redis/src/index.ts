@@ -28,3 +28,19 @@ export {
 } from './connection';
 export { redisKey, escapeKeyPart, assertTenantId, TENANT_ID_PATTERN, type KeyPart } from './keys';
 export { defineScript, type LuaScript, type ScriptSource, type ScriptClient } from './scripts';
+export {
+  checkRedisServer,
+  assertRedisReady,
+  gatherRedisFacts,
+  evaluateRedisFacts,
+  parseInfo,
+  defaultRedisCheckOptions,
+  RedisNotReadyError,
+  type CheckStatus,
+  type RedisCheckId,
+  type RedisCheck,
+  type RedisCheckReport,
+  type RedisCheckOptions,
+  type RedisFacts,
+  type DoctorClient,
+} from './doctor';

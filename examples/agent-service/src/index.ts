@@ -1,0 +1,2 @@
+export { startAgentService, AGENT_ROLES, type AgentService, type AgentServiceOptions, type AgentServiceStats } from './service';
+export { startSemrushStub, type SemrushStub } from './semrush-stub';

@@ -1,0 +1,1 @@
+export { startNotificationService, type NotificationService, type NotificationServiceOptions } from './service';

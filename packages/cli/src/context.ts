@@ -1,0 +1,79 @@
+import { closeConnection, createRedisConnection, loadRedisConfig, type RedisConfig } from '@platform/redis';
+import type { Redis } from 'ioredis';
+
+/** Where the CLI writes and what it reads; replaced in tests that call `main` in-process. */
+export interface CliIo {
+  /** Writes to standard output (text is written as given). @defaultValue `process.stdout.write` */
+  stdout: (text: string) => void;
+  /** Writes to standard error. @defaultValue `process.stderr.write` */
+  stderr: (text: string) => void;
+  /** Environment read by `loadRedisConfig`. @defaultValue `process.env` */
+  env: NodeJS.ProcessEnv;
+  /** Whether standard output is a terminal (clears the screen in `--watch`). @defaultValue `process.stdout.isTTY` */
+  stdoutIsTTY: boolean;
+  /** Whether standard error is a terminal (redraws the progress bar in place). @defaultValue `process.stderr.isTTY` */
+  stderrIsTTY: boolean;
+}
+
+/** Per-run state shared by the commands: the IO, the Redis config and one lazily opened connection. */
+export class CliContext {
+  exitCode = 0;
+  private connection: Redis | undefined;
+  private resolvedConfig: RedisConfig | undefined;
+
+  constructor(readonly io: CliIo) {}
+
+  /** The Redis config from the environment (throws ConfigError naming the variable). */
+  get config(): RedisConfig {
+    this.resolvedConfig ??= loadRedisConfig(this.io.env);
+    return this.resolvedConfig;
+  }
+
+  /** The command's Redis connection (producer role: fails fast while Redis is down). */
+  redis(): Redis {
+    this.connection ??= createRedisConnection(this.config, { role: 'producer', connectionName: 'platform:cli' });
+    return this.connection;
+  }
+
+  out(line = ''): void {
+    this.io.stdout(`${line}\n`);
+  }
+
+  err(line = ''): void {
+    this.io.stderr(`${line}\n`);
+  }
+
+  async close(): Promise<void> {
+    if (this.connection) await closeConnection(this.connection);
+    this.connection = undefined;
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` fires. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** An AbortSignal that fires on SIGINT/SIGTERM; `dispose` removes the listeners. */
+export function signalOnInterrupt(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    },
+  };
+}

@@ -1,0 +1,102 @@
+import { LockLostError } from './errors';
+import { checkMs } from './options';
+
+/** What {@link runHeld} needs of a lock or a semaphore lease. */
+export interface Held {
+  readonly key: string;
+  readonly ttlMs: number;
+  /** `performance.now()` before the acquiring request was sent. */
+  readonly acquiredAt: number;
+  extend(ttlMs: number): Promise<boolean>;
+  release(): Promise<boolean>;
+}
+
+export interface HoldOptions {
+  autoExtend: boolean;
+  extendIntervalMs: number | undefined;
+}
+
+/**
+ * Runs `fn(signal)` while `held` is held: renews it every `extendIntervalMs` (default ttl/3), fires
+ * the signal with a {@link LockLostError} when an extension is refused or when no extension has
+ * succeeded by the time the TTL runs out (counted from before each request was sent, so never late),
+ * and always releases in the end.
+ */
+export async function runHeld<T>(held: Held, fn: (signal: AbortSignal) => Promise<T> | T, options: HoldOptions): Promise<T> {
+  const ttlMs = held.ttlMs;
+  const interval =
+    options.extendIntervalMs === undefined
+      ? Math.max(1, Math.floor(ttlMs / 3))
+      : checkMs('extendIntervalMs', options.extendIntervalMs, 1);
+  const controller = new AbortController();
+  let lost: LockLostError | undefined;
+  let stopped = false;
+  // Fire a little before Redis expires the key: timers run late and clocks drift (as redlock does).
+  const margin = Math.min(Math.floor(ttlMs / 10), 2 + Math.floor(ttlMs / 100));
+  let validUntil = held.acquiredAt + ttlMs - margin;
+  let expiryTimer: NodeJS.Timeout | undefined;
+  let extendTimer: NodeJS.Timeout | undefined;
+  let lastError: unknown;
+
+  const lose = (reason: 'not-owner' | 'expired') => {
+    if (lost || stopped) return;
+    lost = new LockLostError(held.key, reason, lastError === undefined ? undefined : { cause: lastError });
+    clearTimeout(expiryTimer);
+    clearTimeout(extendTimer);
+    controller.abort(lost);
+  };
+  const armExpiry = () => {
+    clearTimeout(expiryTimer);
+    expiryTimer = setTimeout(() => lose('expired'), Math.max(0, validUntil - performance.now()));
+  };
+  const extendNow = async () => {
+    if (stopped || lost) return;
+    const sentAt = performance.now();
+    try {
+      const ok = await held.extend(ttlMs);
+      if (stopped || lost) return;
+      if (!ok) {
+        lose('not-owner');
+        return;
+      }
+      lastError = undefined;
+      validUntil = sentAt + ttlMs - margin;
+      armExpiry();
+      extendTimer = setTimeout(extendNow, interval);
+    } catch (error) {
+      if (stopped || lost) return;
+      // Redis unreachable: keep trying, faster, until the TTL runs out (then the expiry timer fires).
+      lastError = error;
+      const left = validUntil - performance.now();
+      extendTimer = setTimeout(extendNow, Math.max(1, Math.min(interval, left / 4)));
+    }
+  };
+
+  armExpiry();
+  if (options.autoExtend) extendTimer = setTimeout(extendNow, interval);
+
+  let value: T | undefined;
+  let failed = false;
+  let failure: unknown;
+  try {
+    value = await fn(controller.signal);
+  } catch (error) {
+    failed = true;
+    failure = error;
+  }
+  stopped = true;
+  clearTimeout(expiryTimer);
+  clearTimeout(extendTimer);
+
+  let released = true;
+  try {
+    released = await held.release();
+  } catch {
+    // Redis unreachable: the key expires by its TTL; the work itself is done.
+  }
+  if (lost) throw lost;
+  if (failed) throw failure;
+  // Nobody noticed a loss while fn ran, but the key was gone or someone else's at the end.
+  if (!released) throw new LockLostError(held.key, 'not-owner');
+  return value as T;
+}

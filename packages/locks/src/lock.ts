@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { fenceKeyFor, releaseChannelFor } from './keys';
+import { checkKey, checkMs, checkOptions, defaultLockOptions, type AcquireLockOptions } from './options';
+import { acquireLockScript, extendLockScript, releaseLockScript } from './scripts';
+import { existingSubscriberOf, releaseSeq, waitForRelease, type HandoffOffer } from './waiters';
+
+/**
+ * A lock held by this caller. Release it in `finally` (or use {@link withLock}, which does).
+ * `release()` and `extend()` resolve `false` when the lock is no longer owned (expired, deleted or
+ * taken over); they reject only when Redis cannot be reached.
+ */
+export class Lock {
+  /** The Redis key of the lock, exactly as given. */
+  readonly key: string;
+  /**
+   * Fencing token: strictly greater than that of every earlier acquisition of this key. Pass it to
+   * the store you write to, and have the store refuse writes with a smaller token than it has seen.
+   */
+  readonly fence: number;
+  /** The random owner token stored in the key. */
+  readonly token: string;
+  /** The TTL the lock was acquired with, in ms (also the default of {@link Lock.extend}). */
+  readonly ttlMs: number;
+  /** `performance.now()` just before the acquiring request was sent: the lock is valid until at least this + `ttlMs`. */
+  readonly acquiredAt: number;
+  private readonly redis: Redis;
+  private readonly keys: readonly [string, string];
+
+  /** @internal Use {@link acquireLock}. */
+  constructor(redis: Redis, keys: readonly [string, string], token: string, fence: number, ttlMs: number, acquiredAt: number) {
+    const key = keys[0];
+    this.redis = redis;
+    this.keys = keys;
+    this.key = key;
+    this.token = token;
+    this.fence = fence;
+    this.ttlMs = ttlMs;
+    this.acquiredAt = acquiredAt;
+  }
+
+  /**
+   * Gives the lock up if this caller still owns it: hands it straight to a waiter of this process
+   * on the same client (same script, same round trip), or deletes it and wakes waiters elsewhere.
+   * @returns whether it did (`false`: it was not owned any more; nothing was changed).
+   */
+  async release(): Promise<boolean> {
+    const channel = releaseChannelFor(this.key);
+    const subscriber = existingSubscriberOf(this.redis);
+    const next = subscriber?.reserveForHandoff(channel);
+    if (!next?.offer) return (await releaseLockScript.run(this.redis, this.keys, [this.token, channel])) === 1;
+    const { token, ttlMs, fenceTtlMs } = next.offer;
+    const sentAt = performance.now();
+    let code: number;
+    try {
+      code = await releaseLockScript.run(this.redis, this.keys, [this.token, channel, token, ttlMs, fenceTtlMs]);
+    } catch (error) {
+      // Unknown outcome: the waiter keeps trying; a hand-over that did happen expires by its TTL.
+      next.cancelHandoff();
+      throw error;
+    }
+    if (code < 0) next.completeHandoff(-code, sentAt);
+    else next.cancelHandoff();
+    return code !== 0;
+  }
+
+  /**
+   * Sets the lock's TTL to `ttlMs` from now, if this caller still owns it.
+   * @param ttlMs - @defaultValue the TTL it was acquired with
+   * @returns whether it did (`false`: the lock was lost and must not be relied on any more).
+   */
+  async extend(ttlMs: number = this.ttlMs): Promise<boolean> {
+    checkMs('ttlMs', ttlMs, 1);
+    return (await extendLockScript.run(this.redis, [this.key], [this.token, ttlMs])) === 1;
+  }
+}
+
+/** @internal The lock, or the ms until the holder's TTL runs out. */
+export async function tryAcquireLock(redis: Redis, key: string, options: AcquireLockOptions): Promise<Lock | number> {
+  checkKey(key);
+  checkOptions(options);
+  const ttlMs = checkMs('ttlMs', options.ttlMs, 1);
+  const waitMs = options.waitMs === undefined ? defaultLockOptions.waitMs : checkMs('waitMs', options.waitMs, 0);
+  const fenceTtlMs =
+    options.fenceTtlMs === undefined ? defaultLockOptions.fenceTtlMs : checkMs('fenceTtlMs', options.fenceTtlMs, ttlMs);
+  const retryDelayMs =
+    options.retryDelayMs === undefined ? defaultLockOptions.retryDelayMs : checkMs('retryDelayMs', options.retryDelayMs, 1);
+  const keys: [string, string] = [key, fenceKeyFor(key)];
+  const token = randomUUID();
+  const args = [token, ttlMs, fenceTtlMs];
+
+  if (waitMs === 0) {
+    const sentAt = performance.now();
+    const code = await acquireLockScript.run(redis, keys, args);
+    return code > 0 ? new Lock(redis, keys, token, code, ttlMs, sentAt) : -code - 1;
+  }
+  const channel = releaseChannelFor(key);
+  const seqBefore = releaseSeq(redis, channel);
+  const offer: HandoffOffer = { token, ttlMs, fenceTtlMs, acquiredAt: performance.now() };
+  // Waiters of this process already queue for the key: join them rather than barge in. The lock is
+  // handed over in turn (or a release wakes the queue), and a futile round trip is saved.
+  let code = existingSubscriberOf(redis)?.hasWaiters(channel) ? -1 : await acquireLockScript.run(redis, keys, args);
+  if (code <= 0) {
+    const attempt = () => {
+      offer.acquiredAt = performance.now();
+      return acquireLockScript.run(redis, keys, args);
+    };
+    code = await waitForRelease(redis, channel, attempt, code, waitMs, retryDelayMs, seqBefore, offer);
+  }
+  return code > 0 ? new Lock(redis, keys, token, code, ttlMs, offer.acquiredAt) : -code - 1;
+}
+
+/**
+ * Acquires the lock `key` (the Redis key, stored as given): `SET NX PX` with a random owner token and
+ * a fencing token, in one script and one round trip. With `waitMs`, waits for the holder to release
+ * (woken by Pub/Sub, at the holder's expiry, or by a jittered fallback poll).
+ *
+ * @returns the {@link Lock}, or `null` if it was still held by someone else after `waitMs`.
+ * @throws InvalidArgumentError for bad options (before anything touches Redis); Redis errors as they are.
+ * @example
+ * const lock = await acquireLock(redis, 'lock:invoice:42', { ttlMs: 10_000, waitMs: 2_000 });
+ * if (lock) {
+ *   try { await store.write(data, { fence: lock.fence }); } finally { await lock.release(); }
+ * }
+ */
+export async function acquireLock(redis: Redis, key: string, options: AcquireLockOptions): Promise<Lock | null> {
+  const result = await tryAcquireLock(redis, key, options);
+  return typeof result === 'number' ? null : result;
+}

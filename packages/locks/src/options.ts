@@ -1,0 +1,124 @@
+import { InvalidArgumentError } from '@platform/redis';
+
+/** Options of {@link acquireLock}. */
+export interface AcquireLockOptions {
+  /** How long the lock lives unless extended, in ms (a crashed holder's lock frees after this). */
+  ttlMs: number;
+  /** How long to wait for a held lock, in ms; `0` tries once. @defaultValue `0` */
+  waitMs?: number;
+  /**
+   * Fallback poll interval while waiting, in ms (jittered ±50 %). Waiters normally wake at once on a
+   * release (Pub/Sub) or when the holder's TTL runs out; polling only covers a missed message.
+   * @defaultValue `100`
+   */
+  retryDelayMs?: number;
+  /**
+   * TTL of the fence counter key, refreshed on every acquisition, in ms. Tokens keep growing even
+   * after it expires (a new counter starts at the Redis clock in microseconds). @defaultValue `604800000` (7 days)
+   */
+  fenceTtlMs?: number;
+}
+
+/** Options of {@link withLock} and {@link activityLock}. */
+export interface WithLockOptions extends AcquireLockOptions {
+  /** Renew the lock while `fn` runs. Without it the signal fires when the TTL runs out. @defaultValue `true` */
+  autoExtend?: boolean;
+  /** How often to renew, in ms. @defaultValue `ttlMs / 3` */
+  extendIntervalMs?: number;
+  /**
+   * Mark a {@link LockNotAcquiredError} with `delayJob: true`, so that `@platform/queue`'s
+   * `createWorker` delays the job by `retryAfterMs` without spending an attempt. @defaultValue `false`
+   */
+  delayJobWhenBusy?: boolean;
+  /** Upper bound of the random jitter added to `retryAfterMs`, in ms. @defaultValue `250` */
+  retryJitterMs?: number;
+  /**
+   * Cap on `retryAfterMs` before jitter. A held lock is renewed while its holder works, so its
+   * remaining TTL says little about when it will be released: a busy job retries at least this
+   * often. @defaultValue `1000`
+   */
+  maxRetryAfterMs?: number;
+}
+
+/** Options of {@link acquireSemaphore}. */
+export interface AcquireSemaphoreOptions {
+  /** Number of slots: at most this many leases are held at once. Every user of a key must agree on it. */
+  limit: number;
+  /** How long a lease lives unless extended, in ms (a crashed holder's slot frees after this). */
+  ttlMs: number;
+  /** How long to wait for a free slot, in ms; `0` tries once. @defaultValue `0` */
+  waitMs?: number;
+  /** Fallback poll interval while waiting, in ms (jittered ±50 %). @defaultValue `100` */
+  retryDelayMs?: number;
+}
+
+/** Options of {@link withSemaphore}. */
+export interface WithSemaphoreOptions extends AcquireSemaphoreOptions {
+  /** Renew the lease while `fn` runs. @defaultValue `true` */
+  autoExtend?: boolean;
+  /** How often to renew, in ms. @defaultValue `ttlMs / 3` */
+  extendIntervalMs?: number;
+  /** Mark a {@link SemaphoreNotAcquiredError} with `delayJob: true` (see {@link WithLockOptions.delayJobWhenBusy}). @defaultValue `false` */
+  delayJobWhenBusy?: boolean;
+  /** Upper bound of the random jitter added to `retryAfterMs`, in ms. @defaultValue `250` */
+  retryJitterMs?: number;
+  /** Cap on `retryAfterMs` before jitter (see {@link WithLockOptions.maxRetryAfterMs}). @defaultValue `1000` */
+  maxRetryAfterMs?: number;
+}
+
+/** The defaults of every optional setting, exported so callers can see and reuse them. */
+export const defaultLockOptions = {
+  waitMs: 0,
+  retryDelayMs: 100,
+  fenceTtlMs: 7 * 24 * 60 * 60 * 1000,
+  autoExtend: true,
+  delayJobWhenBusy: false,
+  retryJitterMs: 250,
+  maxRetryAfterMs: 1000,
+  /** {@link activityLock}'s `ttlMs` when none is given. */
+  activityTtlMs: 30_000,
+} as const;
+
+// Hand-written checks rather than a zod schema: they run on every acquisition (the hot path).
+const MAX_MS = 2 ** 31 - 1;
+
+export function checkMs(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_MS) {
+    throw new InvalidArgumentError(name, `must be an integer number of ms from ${min} to ${MAX_MS}, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function checkKey(key: unknown): string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new InvalidArgumentError('key', 'must be a non-empty string');
+  }
+  return key;
+}
+
+export function checkOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options', 'must be an object with at least ttlMs');
+  }
+}
+
+/** Jitter in [0, max). */
+export function jitter(max: number): number {
+  return Math.floor(Math.random() * max);
+}
+
+/**
+ * What a caller that found the lock (or semaphore) busy is told: retry after the holder's remaining
+ * TTL (`busyForMs`, or `retryDelayMs` when unknown), capped by `maxRetryAfterMs`, plus jitter.
+ */
+export function busyDetails(
+  busyForMs: number,
+  options: Pick<WithLockOptions, 'retryDelayMs' | 'retryJitterMs' | 'maxRetryAfterMs' | 'delayJobWhenBusy'>,
+): { retryAfterMs: number; delayJob: boolean } {
+  const jitterMs = options.retryJitterMs === undefined ? defaultLockOptions.retryJitterMs : checkMs('retryJitterMs', options.retryJitterMs, 0);
+  const base = Math.min(
+    busyForMs > 0 ? busyForMs : (options.retryDelayMs ?? defaultLockOptions.retryDelayMs),
+    options.maxRetryAfterMs ?? defaultLockOptions.maxRetryAfterMs,
+  );
+  return { retryAfterMs: base + jitter(jitterMs), delayJob: options.delayJobWhenBusy ?? defaultLockOptions.delayJobWhenBusy };
+}

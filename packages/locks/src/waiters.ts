@@ -1,0 +1,322 @@
+import type { Redis } from 'ioredis';
+
+/** How long the shared subscriber connection stays open after its last waiter left. */
+const SUBSCRIBER_IDLE_MS = 1000;
+
+/**
+ * One process-local waiter on a release channel. `wakes` counts release messages handed to it and
+ * `seen` how many of those its latest attempt already covered: a message that arrives while an
+ * attempt is in flight makes the next wait return at once instead of sleeping.
+ */
+export class Waiter {
+  wakes = 0;
+  seen = 0;
+  /** Set while a releasing lock of this process is handing the lock over to this waiter. */
+  reserved = false;
+  /** The fencing token of a completed hand-over (0: none). */
+  handedFence = 0;
+  private timedOutWhileReserved = false;
+  private resolve: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly channel: string,
+    readonly offer: HandoffOffer | undefined,
+  ) {}
+
+  /** True while parked in {@link Waiter.wait}. */
+  get parked(): boolean {
+    return this.resolve !== undefined;
+  }
+
+  /** True while a wake has not been covered by an attempt yet. */
+  get pending(): boolean {
+    return this.wakes !== this.seen;
+  }
+
+  /** Called just before an attempt: it covers every wake received so far. */
+  beginAttempt(): void {
+    this.seen = this.wakes;
+  }
+
+  notify(): void {
+    this.wakes++;
+    // While a hand-over is in flight the waiter stays parked: the hand-over's outcome wakes it.
+    if (!this.reserved) this.wake();
+  }
+
+  /** Resolves on the next wake, or after `ms`; at once if a wake is already pending. */
+  wait(ms: number): Promise<void> {
+    if (this.pending) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+      this.timer = setTimeout(() => {
+        // A hand-over in flight must not be abandoned: its outcome decides.
+        if (this.reserved) {
+          this.timedOutWhileReserved = true;
+          return;
+        }
+        this.resolve = undefined;
+        resolve();
+      }, ms);
+    });
+  }
+
+  /** The hand-over succeeded: this waiter owns the lock with `fence`. */
+  completeHandoff(fence: number, acquiredAt: number): void {
+    this.reserved = false;
+    this.handedFence = fence;
+    if (this.offer) this.offer.acquiredAt = acquiredAt;
+    this.wake();
+  }
+
+  /** The hand-over did not happen: keep waiting (or give up, if the wait ran out meanwhile). */
+  cancelHandoff(): void {
+    this.reserved = false;
+    if (this.timedOutWhileReserved || this.pending) this.wake();
+  }
+
+  /** Resolves a parked {@link Waiter.wait}. */
+  wake(): void {
+    this.timedOutWhileReserved = false;
+    const resolve = this.resolve;
+    if (resolve) {
+      this.resolve = undefined;
+      clearTimeout(this.timer);
+      resolve();
+    }
+  }
+
+  cancel(): void {
+    clearTimeout(this.timer);
+    this.resolve = undefined;
+  }
+}
+
+/** What a lock waiter needs to receive a lock handed over by a releasing lock of this process. */
+export interface HandoffOffer {
+  readonly token: string;
+  readonly ttlMs: number;
+  readonly fenceTtlMs: number;
+  /** `performance.now()` before the request that acquired the lock was sent. */
+  acquiredAt: number;
+}
+
+/** Consecutive hand-overs within a process before a release goes to everyone (other processes too). */
+const MAX_HANDOFF_STREAK = 16;
+
+interface ChannelState {
+  waiters: Waiter[];
+  subscribed: boolean;
+  /** Release messages received so far. */
+  seq: number;
+  handoffStreak: number;
+}
+
+/**
+ * The one subscriber connection per client (a `duplicate()`), shared by every waiter of that client
+ * in this process. A release wakes the oldest local waiter of its key that has no wake pending, so a
+ * release costs one retry per process rather than one per waiter. Opened on first contention, closed
+ * when idle or when the parent client ends.
+ */
+class ReleaseSubscriber {
+  private connection: Redis | undefined;
+  private readonly channels = new Map<string, ChannelState>();
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly parent: Redis) {
+    parent.on('end', () => this.close());
+  }
+
+  /** True when waiters of this process already queue for `channel`. */
+  hasWaiters(channel: string): boolean {
+    return this.channels.has(channel);
+  }
+
+  /** Release messages seen on `channel` so far (-1 when not subscribed). */
+  seqOf(channel: string): number {
+    const state = this.channels.get(channel);
+    return state?.subscribed ? state.seq : -1;
+  }
+
+  register(channel: string, seqBefore: number, offer: HandoffOffer | undefined): Waiter {
+    clearTimeout(this.idleTimer);
+    const waiter = new Waiter(channel, offer);
+    let state = this.channels.get(channel);
+    if (!state) {
+      state = { waiters: [waiter], subscribed: false, seq: 0, handoffStreak: 0 };
+      this.channels.set(channel, state);
+      this.subscribe(channel, state);
+    } else {
+      state.waiters.push(waiter);
+      // A release announced after the caller's failed attempt started was not seen by it: try once
+      // more at once. Not yet subscribed: the subscription wakes everyone.
+      if (state.subscribed && state.seq !== seqBefore) waiter.notify();
+    }
+    return waiter;
+  }
+
+  /**
+   * Picks the oldest parked lock waiter of `channel` to hand a released lock to, and reserves it;
+   * none after a streak of hand-overs, so that waiters in other processes get their turn.
+   */
+  reserveForHandoff(channel: string): Waiter | undefined {
+    const state = this.channels.get(channel);
+    if (!state) return undefined;
+    if (state.handoffStreak >= MAX_HANDOFF_STREAK) {
+      state.handoffStreak = 0;
+      return undefined;
+    }
+    for (const waiter of state.waiters) {
+      if (waiter.offer && waiter.parked && !waiter.reserved && waiter.handedFence === 0) {
+        waiter.reserved = true;
+        state.handoffStreak++;
+        return waiter;
+      }
+    }
+    return undefined;
+  }
+
+  unregister(waiter: Waiter): void {
+    waiter.cancel();
+    const state = this.channels.get(waiter.channel);
+    if (!state) return;
+    const index = state.waiters.indexOf(waiter);
+    if (index >= 0) state.waiters.splice(index, 1);
+    // A wake this waiter did not use (it gave up or succeeded meanwhile) goes to the next one.
+    if (waiter.pending) this.wakeOne(state);
+    if (state.waiters.length > 0) return;
+    this.channels.delete(waiter.channel);
+    if (state.subscribed) this.connection?.unsubscribe(waiter.channel).catch(() => undefined);
+    if (this.channels.size === 0) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = setTimeout(() => {
+        if (this.channels.size === 0) this.close();
+      }, SUBSCRIBER_IDLE_MS);
+      this.idleTimer.unref();
+    }
+  }
+
+  private subscribe(channel: string, state: ChannelState): void {
+    const connection = this.connect();
+    if (!connection) return;
+    connection.subscribe(channel).then(
+      () => {
+        if (this.channels.get(channel) !== state) return;
+        state.subscribed = true;
+        // Releases before the subscription were missed: every waiter so far retries once.
+        for (const waiter of state.waiters) waiter.notify();
+      },
+      // No Pub/Sub (ACL, proxy, Redis down): waiters still poll and wake at the holder's expiry.
+      () => undefined,
+    );
+  }
+
+  private connect(): Redis | undefined {
+    if (this.connection && this.connection.status !== 'end') return this.connection;
+    try {
+      const connection = this.parent.duplicate({ connectionName: 'platform:locks-subscriber' });
+      connection.on('error', () => undefined);
+      connection.on('message', (channel: string) => this.onMessage(channel));
+      this.connection = connection;
+      return connection;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private onMessage(channel: string): void {
+    const state = this.channels.get(channel);
+    if (!state) return;
+    state.seq++;
+    state.handoffStreak = 0;
+    this.wakeOne(state);
+  }
+
+  private wakeOne(state: ChannelState): void {
+    for (const waiter of state.waiters) {
+      if (!waiter.pending && !waiter.reserved) {
+        waiter.notify();
+        return;
+      }
+    }
+  }
+
+  private close(): void {
+    clearTimeout(this.idleTimer);
+    const connection = this.connection;
+    this.connection = undefined;
+    for (const state of this.channels.values()) state.subscribed = false;
+    if (connection && connection.status !== 'end') connection.disconnect();
+  }
+}
+
+const subscribers = new WeakMap<Redis, ReleaseSubscriber>();
+
+/** The subscriber of `redis` if one was ever needed (no allocation otherwise). */
+export function existingSubscriberOf(redis: Redis): ReleaseSubscriber | undefined {
+  return subscribers.get(redis);
+}
+
+/** Release messages seen for `channel` on `redis` so far (-1 when not subscribed). Cheap. */
+export function releaseSeq(redis: Redis, channel: string): number {
+  return subscribers.get(redis)?.seqOf(channel) ?? -1;
+}
+
+function subscriberFor(redis: Redis): ReleaseSubscriber | undefined {
+  let subscriber = subscribers.get(redis);
+  if (!subscriber) {
+    if (typeof redis.duplicate !== 'function' || typeof redis.once !== 'function') return undefined;
+    subscriber = new ReleaseSubscriber(redis);
+    subscribers.set(redis, subscriber);
+  }
+  return subscriber;
+}
+
+/** Decodes the hint of a failed acquisition (`-1 - ms`): how long until the holder's TTL runs out. */
+export function hintOf(code: number): number {
+  return -code - 1;
+}
+
+/**
+ * Retries `attempt` (a script returning > 0 on success, `-1 - msUntilFree` otherwise) until it
+ * succeeds or `waitMs` has passed: wakes on a release message, at the holder's expiry, or after a
+ * jittered fallback delay. Called only after a first attempt failed with `first`.
+ * @returns the last attempt's code.
+ */
+export async function waitForRelease(
+  redis: Redis,
+  channel: string,
+  attempt: () => Promise<number>,
+  first: number,
+  waitMs: number,
+  retryDelayMs: number,
+  seqBefore: number,
+  offer?: HandoffOffer,
+): Promise<number> {
+  const deadline = performance.now() + waitMs;
+  const subscriber = subscriberFor(redis);
+  const waiter = subscriber?.register(channel, seqBefore, offer);
+  let code = first;
+  try {
+    for (;;) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return code;
+      let delay = retryDelayMs * (0.5 + Math.random());
+      const untilFree = hintOf(code);
+      // Wake just after the holder's TTL runs out, with a little jitter against a stampede.
+      if (untilFree > 0 && untilFree < delay) delay = untilFree + 1 + Math.random() * 4;
+      delay = Math.min(delay, remaining);
+      if (waiter) {
+        await waiter.wait(delay);
+        // Handed over by a releasing lock of this process: already ours, no attempt needed.
+        if (waiter.handedFence > 0) return waiter.handedFence;
+      } else await new Promise((resolve) => setTimeout(resolve, delay));
+      waiter?.beginAttempt();
+      code = await attempt();
+      if (code > 0) return code;
+    }
+  } finally {
+    if (waiter) subscriber?.unregister(waiter);
+  }
+}

@@ -1,0 +1,24 @@
+// Child process of crash.test.ts: takes a lock (`lock`) or a semaphore slot (`semaphore`), prints
+// one JSON line once it holds it, then idles until it is killed.
+'use strict';
+const { Redis } = require('ioredis');
+const { acquireLock, acquireSemaphore } = require('@platform/locks');
+
+async function main() {
+  const [url, mode, key, ttlText, limitText] = process.argv.slice(2);
+  const redis = new Redis(url);
+  const ttlMs = Number(ttlText);
+  if (mode === 'lock') {
+    const lock = await acquireLock(redis, key, { ttlMs });
+    process.stdout.write(JSON.stringify({ acquired: lock !== null, fence: lock && lock.fence }) + '\n');
+  } else {
+    const lease = await acquireSemaphore(redis, key, { limit: Number(limitText), ttlMs });
+    process.stdout.write(JSON.stringify({ acquired: lease !== null }) + '\n');
+  }
+  setInterval(() => undefined, 60_000);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

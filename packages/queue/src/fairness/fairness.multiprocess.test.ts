@@ -1,0 +1,201 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { z } from 'zod';
+import { defineQueue, type FairnessOptions, type TenantRate } from '../index';
+
+// Worker processes run test-fixtures/fair-worker.js against the built package (npm test builds first).
+const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+const prefixes: string[] = [];
+const children = new Set<ChildProcess>();
+
+interface LogEntry {
+  e: 's' | 'e';
+  run: string;
+  id: string;
+  t: string;
+  pid: number;
+  at: number;
+}
+
+interface FixtureConfig {
+  concurrency: number;
+  jobMs: number;
+  fairnessOptions: FairnessOptions;
+  rateTenants?: Record<string, TenantRate>;
+  lockDuration?: number;
+  stalledInterval?: number;
+}
+
+function setup(config: FixtureConfig) {
+  const prefix = uniquePrefix('fairmp');
+  prefixes.push(prefix);
+  const { rateTenants } = config;
+  const definition = defineQueue({
+    namespace: 'agent',
+    name: 'fair',
+    schema: z.object({ n: z.number() }),
+    prefix,
+    connection: redis,
+    fairness: 'per-tenant',
+    fairnessOptions: { ...config.fairnessOptions, ...(rateTenants ? { tenantRate: (t: string) => rateTenants[t] } : {}) },
+  });
+  const start = async (processes: number): Promise<ChildProcess[]> =>
+    Promise.all(
+      Array.from({ length: processes }, async () => {
+        const child = fork(join(__dirname, '../../test-fixtures/fair-worker.js'), [prefix, JSON.stringify(config)], {
+          env: { ...process.env },
+          stdio: 'ignore',
+        });
+        children.add(child);
+        child.once('exit', () => children.delete(child));
+        await new Promise((resolve, reject) => {
+          child.once('message', resolve);
+          child.once('exit', (code) => reject(new Error(`fair-worker.js exited with ${code} before it was ready`)));
+        });
+        return child;
+      }),
+    );
+  const readLog = async (): Promise<LogEntry[]> => (await redis.lrange(`${prefix}:log`, 0, -1)).map((l) => JSON.parse(l) as LogEntry);
+  const stop = async (): Promise<void> => {
+    await Promise.all(
+      [...children].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    await definition.close();
+  };
+  const enqueue = (tenantId: string, count: number) =>
+    definition.enqueueBulk(Array.from({ length: count }, (_, n) => ({ tenantId, n })));
+  return { prefix, definition, start, readLog, stop, enqueue };
+}
+
+/** The jobs handed to BullMQ, in order, from the queue's event stream. */
+async function handOuts(prefix: string, idToTenant: Map<string, string>): Promise<string[]> {
+  const events = await redis.xrange(`${prefix}:agent__fair:events`, '-', '+');
+  return events
+    .map(([, fields]) => fields)
+    .filter((fields) => fields[1] === 'added')
+    .map((fields) => idToTenant.get(fields[3] ?? '') ?? '?');
+}
+
+afterAll(async () => {
+  for (const child of children) if (child.pid) process.kill(child.pid, 'SIGKILL');
+  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
+  await redis.quit();
+  await closeSharedConnections();
+});
+
+describe('fair scheduling with several worker processes', () => {
+  it('interleaving: with three tenants backlogged, consecutive hand-outs rotate across tenants', async () => {
+    // Window 1: each hand-out waits until the previous job has started, so the order in which jobs
+    // reach BullMQ (its event stream) is exactly the scheduler's order, whichever process dispatched.
+    const t = setup({ concurrency: 2, jobMs: 5, fairnessOptions: { window: 1 } });
+    const idToTenant = new Map<string, string>();
+    for (const tenant of ['alpha', 'beta', 'gamma']) {
+      for (const job of await t.enqueue(tenant, 30)) idToTenant.set(job.id!, tenant);
+    }
+    await t.start(2);
+    await waitFor(async () => (await t.definition.queue.getJobCounts('completed')).completed === 90, 30_000);
+    const order = await handOuts(t.prefix, idToTenant);
+    expect(order).toHaveLength(90);
+    // Alpha's first job went out before the others had enqueued; from then on, strict rotation
+    // while all three tenants still have jobs.
+    for (let i = 3; i + 3 <= 3 + 3 * 28; i++) {
+      expect(new Set(order.slice(i, i + 3)).size).toBe(3);
+    }
+    await t.stop();
+  });
+
+  it('weights: over 3,000 jobs a weight-2 tenant gets about twice the share while all are backlogged', async () => {
+    const t = setup({ concurrency: 4, jobMs: 0, fairnessOptions: { window: 12, weights: { gold: 2 } } });
+    for (const tenant of ['gold', 'silver', 'bronze']) await t.enqueue(tenant, 1000);
+    await t.start(3);
+    await waitFor(async () => (await t.definition.queue.getJobCounts('completed')).completed === 3000, 60_000, 200);
+    const starts = (await t.readLog()).filter((e) => e.e === 's');
+    expect(starts).toHaveLength(3000);
+    // The first 1,200 starts: gold would have 600 of its 1,000, the others 300 of theirs; all backlogged.
+    const share = (tenant: string) => starts.slice(0, 1200).filter((e) => e.t === tenant).length;
+    for (const other of ['silver', 'bronze']) {
+      const ratio = share('gold') / share(other);
+      expect(ratio).toBeGreaterThanOrEqual(1.8);
+      expect(ratio).toBeLessThanOrEqual(2.2);
+    }
+    await t.stop();
+  });
+
+  it('maxActivePerTenant is never exceeded across processes, even when a worker is SIGKILLed; its slot frees after the lease', async () => {
+    const t = setup({
+      concurrency: 3,
+      jobMs: 250,
+      fairnessOptions: { window: 4, maxActivePerTenant: 2, leaseMs: 1500 },
+      lockDuration: 1500,
+      stalledInterval: 1000,
+    });
+    for (const tenant of ['xray', 'yank']) await t.enqueue(tenant, 12);
+    const workers = await t.start(3);
+    // Kill a process while it runs a job.
+    const victim = await waitFor(async () => {
+      const log = await t.readLog();
+      if (log.filter((e) => e.e === 's').length < 6) return undefined;
+      const ended = new Set(log.filter((e) => e.e === 'e').map((e) => e.run));
+      // A run that started less than 120 ms ago (of 250 ms) is surely still running when we kill.
+      const now = Date.now();
+      return log.find((e) => e.e === 's' && !ended.has(e.run) && now - e.at < 120 && workers.some((w) => w.pid === e.pid));
+    }, 20_000, 20);
+    process.kill(victim.pid, 'SIGKILL');
+    const killedAt = Date.now();
+    await waitFor(async () => (await t.definition.queue.getJobCounts('completed')).completed === 24, 40_000, 100);
+    const log = await t.readLog();
+    const ends = new Map(log.filter((e) => e.e === 'e').map((e) => [e.run, e.at]));
+    const runs = log
+      .filter((e) => e.e === 's')
+      .map((s) => ({ tenant: s.t, id: s.id, pid: s.pid, from: s.at, to: ends.get(s.run) ?? (s.pid === victim.pid ? killedAt : Infinity) }));
+    expect(runs.every((r) => Number.isFinite(r.to))).toBe(true);
+    for (const tenant of ['xray', 'yank']) {
+      const points = runs
+        .filter((r) => r.tenant === tenant)
+        .flatMap((r) => [
+          { at: r.from, d: 1 },
+          { at: r.to, d: -1 },
+        ])
+        .sort((a, b) => a.at - b.at || a.d - b.d);
+      let active = 0;
+      let peak = 0;
+      for (const p of points) peak = Math.max(peak, (active += p.d));
+      expect(peak).toBe(2);
+    }
+    // The killed job ran again in another process once its lock and lease had expired.
+    const rerun = runs.find((r) => r.id === victim.id && r.pid !== victim.pid);
+    expect(rerun).toBeDefined();
+    expect(rerun!.from).toBeGreaterThan(killedAt);
+    await t.stop();
+  });
+
+  it('per-tenant rate: the limited tenant never exceeds its rate, the others are not slowed', async () => {
+    const rate = { max: 3, durationMs: 1000 };
+    const t = setup({ concurrency: 3, jobMs: 20, fairnessOptions: { window: 6 }, rateTenants: { slow: rate } });
+    // Workers first: jobs then start right after their hand-out, which is where the rate applies.
+    await t.start(2);
+    await t.enqueue('slow', 9);
+    for (const tenant of ['fast1', 'fast2']) await t.enqueue(tenant, 40);
+    await waitFor(async () => (await t.definition.queue.getJobCounts('completed')).completed === 89, 30_000, 100);
+    const log = await t.readLog();
+    const slowStarts = log.filter((e) => e.e === 's' && e.t === 'slow').map((e) => e.at).sort((a, b) => a - b);
+    expect(slowStarts).toHaveLength(9);
+    // The rate is enforced when jobs are handed out; a start may lag its hand-out by the time the
+    // job waited in the window, hence a small allowance.
+    for (let i = 0; i + rate.max < slowStarts.length; i++) {
+      expect(slowStarts[i + rate.max]! - slowStarts[i]!).toBeGreaterThanOrEqual(rate.durationMs - 150);
+    }
+    // Every other tenant's job ended before the limited tenant could even start its 4th job.
+    const lastFastEnd = Math.max(...log.filter((e) => e.e === 'e' && e.t !== 'slow').map((e) => e.at));
+    expect(lastFastEnd).toBeLessThan(slowStarts[rate.max]!);
+    await t.stop();
+  });
+});

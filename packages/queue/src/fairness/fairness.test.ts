@@ -1,0 +1,206 @@
+import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { createWorker, defineQueue, type FairnessOptions } from '../index';
+import { fairScripts } from './scripts';
+
+const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
+const prefixes: string[] = [];
+const schema = z.object({ n: z.number() });
+
+function fairQueue(fairnessOptions: FairnessOptions = {}) {
+  const prefix = uniquePrefix('fair');
+  prefixes.push(prefix);
+  return defineQueue({
+    namespace: 'agent',
+    name: 'fair',
+    schema,
+    prefix,
+    connection: redis,
+    fairness: 'per-tenant',
+    fairnessOptions,
+    defaultJobOptions: { backoff: { type: 'fixed', delay: 50 } },
+  });
+}
+
+afterAll(async () => {
+  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
+  await redis.quit();
+  await workerConnection.quit();
+  await closeSharedConnections();
+});
+
+describe('fair scheduling scripts', () => {
+  it('each script file declares the key count its definition uses, and loads with the expected SHA', async () => {
+    const dir = join(__dirname, '../lua');
+    const files = readdirSync(dir).filter((f) => f.startsWith('fair'));
+    expect(files.sort()).toEqual(Object.values(fairScripts).map((s) => `${s.name}-${s.numberOfKeys}.lua`).sort());
+    for (const script of Object.values(fairScripts)) {
+      expect(readFileSync(join(dir, `${script.name}-${script.numberOfKeys}.lua`), 'utf8')).toBe(script.lua);
+      expect(await redis.script('LOAD', script.lua)).toBe(script.sha);
+    }
+  });
+});
+
+describe("fairness: 'per-tenant'", () => {
+  it('holds jobs in the tenants pending sets beyond the window and hands them out across tenants', async () => {
+    const q = fairQueue({ window: 3 });
+    await q.enqueueBulk(Array.from({ length: 6 }, (_, n) => ({ tenantId: 'big', n })));
+    await q.enqueue({ tenantId: 'small', n: 100 });
+    const counts = await q.queue.getJobCounts('waiting', 'prioritized');
+    expect((counts.waiting ?? 0) + (counts.prioritized ?? 0)).toBe(3);
+    const order: string[] = [];
+    const worker = createWorker(q, async (job) => void order.push(`${job.data.tenantId}:${job.data.n}`), {
+      connection: workerConnection,
+      handleSignals: false,
+    });
+    await waitFor(() => order.length === 7, 10_000);
+    await worker.close();
+    // 'small' waited behind the window (3 jobs), not behind big's whole backlog.
+    expect(order.indexOf('small:100')).toBeLessThanOrEqual(4);
+    expect(order.filter((o) => o.startsWith('big')).map((o) => Number(o.split(':')[1]))).toEqual([0, 1, 2, 3, 4, 5]);
+    await q.close();
+  });
+
+  it('returns a Job with its final id and the enqueue time as timestamp', async () => {
+    const q = fairQueue();
+    const before = Date.now();
+    const job = await q.enqueue({ tenantId: 'acme', n: 1 }, { attempts: 2 });
+    expect(job.id).toMatch(/^f\d+$/);
+    expect(job.opts.attempts).toBe(2);
+    expect(job.timestamp).toBeGreaterThanOrEqual(before);
+    await waitFor(async () => (await q.queue.getJob(job.id!)) !== undefined, 5000);
+    const stored = await q.queue.getJob(job.id!);
+    expect(stored?.timestamp).toBe(job.timestamp);
+    expect(stored?.data).toEqual({ tenantId: 'acme', n: 1 });
+    await q.close();
+  });
+
+  it('keeps priorities: within a tenant, lower priority numbers go first (no priority first of all)', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'acme', n: 0 }); // released at once (window has room)
+    await q.enqueue({ tenantId: 'acme', n: 10 }, { priority: 10 });
+    await q.enqueue({ tenantId: 'acme', n: 1 }, { priority: 1 });
+    await q.enqueue({ tenantId: 'acme', n: 5 });
+    const order: number[] = [];
+    const worker = createWorker(q, async (job) => void order.push(job.data.n), { connection: workerConnection, handleSignals: false });
+    await waitFor(() => order.length === 4, 10_000);
+    await worker.close();
+    expect(order).toEqual([0, 5, 1, 10]);
+    await q.close();
+  });
+
+  it('keeps delays: a delayed job runs after its delay', async () => {
+    const q = fairQueue();
+    const done: number[] = [];
+    const worker = createWorker(q, async (job) => void done.push(Date.now() - job.timestamp), { connection: workerConnection, handleSignals: false });
+    const job = await q.enqueue({ tenantId: 'acme', n: 1 }, { delay: 400 });
+    expect(await q.queue.getJobState(job.id!)).toBe('delayed');
+    await waitFor(() => done.length === 1, 10_000);
+    expect(done[0]).toBeGreaterThanOrEqual(400);
+    await worker.close();
+    await q.close();
+  });
+
+  it('keeps retries: a failing job is retried with its attempts and backoff', async () => {
+    const q = fairQueue({ maxActivePerTenant: 1 });
+    let calls = 0;
+    const worker = createWorker(
+      q,
+      async () => {
+        calls += 1;
+        if (calls < 3) throw new Error('transient');
+        return 'ok';
+      },
+      { connection: workerConnection, handleSignals: false },
+    );
+    const job = await q.enqueue({ tenantId: 'acme', n: 1 }, { attempts: 3 });
+    await waitFor(async () => (await q.queue.getJobState(job.id!)) === 'completed', 10_000);
+    const finished = await q.queue.getJob(job.id!);
+    expect(finished?.attemptsMade).toBe(3);
+    expect(calls).toBe(3);
+    // The tenant's slot was freed after the last attempt.
+    expect(await redis.zcard(`${q.settings.prefix}:${q.name}:fair:a:acme`)).toBe(0);
+    await worker.close();
+    await q.close();
+  });
+
+  it('keeps deduplication: a second job with the same deduplication id or jobId is not added', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'other', n: 0 }); // fills the window, so the next ones stay pending
+    const first = await q.enqueue({ tenantId: 'acme', n: 1 }, { deduplication: { id: 'report-42' } });
+    const second = await q.enqueue({ tenantId: 'acme', n: 2 }, { deduplication: { id: 'report-42' } });
+    expect(second.id).toBe(first.id);
+    const a = await q.enqueue({ tenantId: 'acme', n: 3 }, { jobId: 'custom-1' });
+    const b = await q.enqueue({ tenantId: 'acme', n: 4 }, { jobId: 'custom-1' });
+    expect(b.id).toBe(a.id);
+    const seen: number[] = [];
+    const worker = createWorker(q, async (job) => void seen.push(job.data.n), { connection: workerConnection, handleSignals: false });
+    await waitFor(() => seen.length === 3, 10_000);
+    // Once released, BullMQ's own deduplication applies too.
+    await q.enqueue({ tenantId: 'acme', n: 5 }, { deduplication: { id: 'report-42', ttl: 60_000 } });
+    await q.enqueue({ tenantId: 'acme', n: 6 }, { deduplication: { id: 'report-42', ttl: 60_000 } });
+    await waitFor(() => seen.length >= 4, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await worker.close();
+    expect(seen.sort()).toEqual([0, 1, 3, 5]);
+    // Nothing left behind in the fair keys but the sequence counter and the virtual time.
+    const left = (await redis.keys(`${q.settings.prefix}:${q.name}:fair:*`)).sort();
+    expect(left).toEqual([`${q.settings.prefix}:${q.name}:fair:pass`, `${q.settings.prefix}:${q.name}:fair:seq`]);
+    await q.close();
+  });
+
+  it('keeps graceful shutdown: active jobs finish and free their slots, pending jobs wait for the next worker', async () => {
+    const q = fairQueue({ window: 2, maxActivePerTenant: 2 });
+    await q.enqueueBulk(Array.from({ length: 6 }, (_, n) => ({ tenantId: 'acme', n })));
+    const finished: number[] = [];
+    let started = 0;
+    const worker = createWorker(
+      q,
+      async (job) => {
+        started += 1;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        finished.push(job.data.n);
+      },
+      { connection: workerConnection, handleSignals: false, concurrency: 2 },
+    );
+    await waitFor(() => started === 2, 5000);
+    await worker.close();
+    expect(finished.sort()).toEqual([0, 1]);
+    expect(await redis.zcard(`${q.settings.prefix}:${q.name}:fair:a:acme`)).toBeLessThanOrEqual(2);
+    const secondConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
+    const second = createWorker(q, async (job) => void finished.push(job.data.n), { connection: secondConnection, handleSignals: false });
+    await waitFor(() => finished.length === 6, 10_000);
+    expect(finished.sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    await second.close();
+    await secondConnection.quit();
+    await q.close();
+  });
+
+  it('a job that starts without a slot (delayed, retried) waits for a free one without spending an attempt', async () => {
+    const q = fairQueue({ maxActivePerTenant: 1 });
+    const runs: Array<{ n: number; from: number; to: number; attemptsMade: number }> = [];
+    const worker = createWorker(
+      q,
+      async (job) => {
+        const from = Date.now();
+        await new Promise((resolve) => setTimeout(resolve, job.data.n === 1 ? 500 : 10));
+        runs.push({ n: job.data.n, from, to: Date.now(), attemptsMade: job.attemptsMade });
+      },
+      { connection: workerConnection, handleSignals: false, concurrency: 2 },
+    );
+    await q.enqueue({ tenantId: 'acme', n: 1 }); // handed out with the tenant's only slot
+    await q.enqueue({ tenantId: 'acme', n: 2 }, { delay: 100, attempts: 1 }); // goes to BullMQ directly
+    await waitFor(() => runs.length === 2, 10_000);
+    const [first, second] = runs;
+    expect(first!.n).toBe(1);
+    expect(second!.n).toBe(2);
+    expect(second!.from).toBeGreaterThanOrEqual(first!.to);
+    expect(second!.attemptsMade).toBe(0);
+    await worker.close();
+    await q.close();
+  });
+});

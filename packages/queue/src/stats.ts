@@ -1,0 +1,199 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/** True for platform queue names: `namespace__name` (see `queueName`), never containing `:`. */
+export function isPlatformQueueName(name: string): boolean {
+  return /^[A-Za-z0-9_-]+$/.test(name) && name.includes('__') && !name.startsWith('__') && !name.endsWith('__');
+}
+
+/** Queue depth thresholds (waiting jobs, prioritized included). */
+export interface QueueDepthThresholds {
+  /** Waiting jobs at or above this are `WARN`. @defaultValue `1000` */
+  warn: number;
+  /** Waiting jobs at or above this are `CRITICAL`. @defaultValue `10000` */
+  critical: number;
+}
+
+/** Defaults of {@link QueueDepthThresholds}, from the seeds (queue warn 1,000, critical 10,000). */
+export const defaultQueueDepthThresholds: Readonly<QueueDepthThresholds> = Object.freeze({ warn: 1000, critical: 10_000 });
+
+/**
+ * Default of `tenantSampleSize`: at most this many waiting jobs are read per queue to find the top
+ * tenants (their `data` field only, in batches of 200), so a queue of a million jobs costs about
+ * 1,000 small reads, not a million.
+ */
+export const DEFAULT_TENANT_SAMPLE_SIZE = 1000;
+
+/** Default of `topTenants`. */
+export const DEFAULT_TOP_TENANTS = 10;
+
+/** Options of {@link getQueueStats} and {@link listPlatformQueues}. */
+export interface QueueStatsOptions {
+  /** BullMQ key prefix. @defaultValue `'bull'` */
+  prefix?: string;
+  /** Only these queues (full names). @defaultValue every platform queue found under `prefix` */
+  queues?: readonly string[];
+  /** Depth thresholds. @defaultValue {@link defaultQueueDepthThresholds} */
+  thresholds?: Partial<QueueDepthThresholds>;
+  /** Most waiting jobs read per queue for the tenant breakdown. @defaultValue `1000` */
+  tenantSampleSize?: number;
+  /** How many tenants to list per queue. @defaultValue `10` */
+  topTenants?: number;
+  /** Clock used for ages (ms since the epoch). @defaultValue `Date.now` */
+  now?: () => number;
+}
+
+/** Job counts of one queue. `waiting` includes prioritized jobs (and the jobs of a paused queue). */
+export interface QueueCounts {
+  waiting: number;
+  prioritized: number;
+  active: number;
+  delayed: number;
+  failed: number;
+  completed: number;
+}
+
+/** A tenant and its number of waiting jobs (within the sample). */
+export interface TenantDepth {
+  tenantId: string;
+  waiting: number;
+}
+
+/** Depth status of a queue against its thresholds. */
+export type QueueDepthStatus = 'OK' | 'WARN' | 'CRITICAL';
+
+/** Statistics of one queue. */
+export interface QueueStats {
+  /** Full queue name, e.g. `agent__blog-writer`. */
+  name: string;
+  prefix: string;
+  counts: QueueCounts;
+  /** Age in ms of the oldest waiting job; `null` when nothing waits. */
+  oldestWaitingAgeMs: number | null;
+  /** Top tenants by waiting jobs, most first (ties by tenant id). */
+  topTenants: TenantDepth[];
+  /** How the tenant breakdown was computed: `exact` when every waiting job was read. */
+  tenantSample: { sampled: number; waiting: number; exact: boolean };
+  /** `OK`, `WARN` or `CRITICAL` from `counts.waiting` and `thresholds`. */
+  status: QueueDepthStatus;
+  thresholds: QueueDepthThresholds;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/** Finds every platform queue (`namespace__name`) under a prefix by scanning `<prefix>:*:meta`. */
+export async function listPlatformQueues(redis: Redis, options: Pick<QueueStatsOptions, 'prefix'> = {}): Promise<string[]> {
+  const prefix = options.prefix ?? 'bull';
+  const found = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}:*:meta`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      const name = key.slice(prefix.length + 1, -':meta'.length);
+      if (isPlatformQueueName(name)) found.add(name);
+    }
+  } while (cursor !== '0');
+  return [...found].sort();
+}
+
+function depthStatus(waiting: number, thresholds: QueueDepthThresholds): QueueDepthStatus {
+  if (waiting >= thresholds.critical) return 'CRITICAL';
+  if (waiting >= thresholds.warn) return 'WARN';
+  return 'OK';
+}
+
+function tenantOf(data: string | null): string | undefined {
+  if (!data) return undefined;
+  try {
+    const parsed = JSON.parse(data) as { tenantId?: unknown };
+    return typeof parsed.tenantId === 'string' ? parsed.tenantId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Statistics of one queue (see {@link getQueueStats}). */
+export async function getOneQueueStats(redis: Redis, name: string, options: QueueStatsOptions = {}): Promise<QueueStats> {
+  const prefix = options.prefix ?? 'bull';
+  const thresholds = { ...defaultQueueDepthThresholds, ...options.thresholds };
+  const sampleSize = Math.max(0, options.tenantSampleSize ?? DEFAULT_TENANT_SAMPLE_SIZE);
+  const top = Math.max(0, options.topTenants ?? DEFAULT_TOP_TENANTS);
+  const now = options.now ?? Date.now;
+  // A Queue on a caller's connection does not close that connection on close().
+  const queue = new Queue(name, { connection: redis, prefix });
+  try {
+    const raw = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed', 'completed');
+    const prioritized = raw.prioritized ?? 0;
+    const counts: QueueCounts = {
+      waiting: (raw.wait ?? 0) + prioritized,
+      prioritized,
+      active: raw.active ?? 0,
+      delayed: raw.delayed ?? 0,
+      failed: raw.failed ?? 0,
+      completed: raw.completed ?? 0,
+    };
+
+    // The sample: the oldest jobs of the wait list (its right end) first, then prioritized jobs in
+    // the order they will be served. Bounded by sampleSize whatever the queue's size.
+    const ids: string[] = [];
+    if (sampleSize > 0) {
+      const fromWait = await redis.lrange(queue.toKey('wait'), -sampleSize, -1);
+      ids.push(...fromWait.reverse());
+      if (ids.length < sampleSize && prioritized > 0) {
+        ids.push(...(await redis.zrange(queue.toKey('prioritized'), '0', String(sampleSize - ids.length - 1))));
+      }
+    }
+    const tenants = new Map<string, number>();
+    let oldest: number | null = null;
+    for (let i = 0; i < ids.length; i += 200) {
+      const batch = ids.slice(i, i + 200);
+      const pipeline = redis.pipeline();
+      for (const id of batch) pipeline.hmget(queue.toKey(id), 'data', 'timestamp');
+      const replies = (await pipeline.exec()) ?? [];
+      for (const [error, reply] of replies) {
+        if (error || !Array.isArray(reply)) continue;
+        const [data, timestamp] = reply as [string | null, string | null];
+        const tenantId = tenantOf(data);
+        if (tenantId !== undefined) tenants.set(tenantId, (tenants.get(tenantId) ?? 0) + 1);
+        const ts = Number(timestamp);
+        if (timestamp && Number.isFinite(ts)) oldest = oldest === null ? ts : Math.min(oldest, ts);
+      }
+    }
+    const topTenants = [...tenants.entries()]
+      .map(([tenantId, waiting]) => ({ tenantId, waiting }))
+      .sort((a, b) => b.waiting - a.waiting || (a.tenantId < b.tenantId ? -1 : 1))
+      .slice(0, top);
+    return {
+      name,
+      prefix,
+      counts,
+      oldestWaitingAgeMs: oldest === null ? null : Math.max(0, now() - oldest),
+      topTenants,
+      tenantSample: { sampled: ids.length, waiting: counts.waiting, exact: ids.length >= counts.waiting },
+      status: depthStatus(counts.waiting, thresholds),
+      thresholds,
+    };
+  } finally {
+    await queue.close();
+  }
+}
+
+/**
+ * Statistics of every platform queue on a Redis (found by scanning `<prefix>:*:meta`; names must
+ * match `namespace__name`): counts by state, the age of the oldest waiting job, the top tenants by
+ * waiting jobs and the depth status against the thresholds.
+ *
+ * The tenant breakdown reads `tenantId` from the data of at most `tenantSampleSize` waiting jobs
+ * per queue (default 1,000; oldest first), so it is exact for queues up to that size and a sample
+ * of the head of the queue beyond it (`tenantSample.exact` says which). The oldest-waiting age is
+ * exact for FIFO jobs; for prioritized-only queues it is the oldest job within the sample.
+ */
+export async function getQueueStats(redis: Redis, options: QueueStatsOptions = {}): Promise<QueueStats[]> {
+  const names = options.queues ? [...options.queues] : await listPlatformQueues(redis, options);
+  const stats: QueueStats[] = [];
+  for (const name of names) stats.push(await getOneQueueStats(redis, name, options));
+  return stats;
+}

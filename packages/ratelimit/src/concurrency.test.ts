@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createRedisConnection, loadRedisConfig, InvalidArgumentError } from '@platform/redis';
+import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { ConcurrencyLimitError, createConcurrencyLimiter, withConcurrencyLimit } from './index';
+import { sleep } from './test-helpers';
+
+const FIXTURE = join(__dirname, '..', 'test-fixtures', 'hold-lease.js');
+const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+const prefix = uniquePrefix('rl');
+const children: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+  await deleteKeysByPrefix(redis, `${prefix}:`);
+  await redis.quit();
+});
+
+describe('concurrency limiter', () => {
+  it('never has more than N in flight, and every call eventually runs', async () => {
+    const limiter = createConcurrencyLimiter({ redis, prefix, provider: 'browserless', maxInFlight: 3, leaseMs: 10_000 });
+    let inFlight = 0;
+    let maxSeen = 0;
+    let refusals = 0;
+    const task = async () => {
+      for (;;) {
+        try {
+          return await withConcurrencyLimit(limiter, 't1', async () => {
+            inFlight++;
+            maxSeen = Math.max(maxSeen, inFlight);
+            await sleep(30);
+            inFlight--;
+            return 'done';
+          });
+        } catch (error) {
+          if (!(error instanceof ConcurrencyLimitError)) throw error;
+          refusals++;
+          expect(error.delayJob).toBe(true);
+          expect(error.retryAfterMs).toBeGreaterThan(0);
+          await sleep(5);
+        }
+      }
+    };
+    const results = await Promise.all(Array.from({ length: 15 }, task));
+    expect(results).toEqual(Array(15).fill('done'));
+    expect(maxSeen).toBe(3);
+    expect(refusals).toBeGreaterThan(0);
+    // Every lease was released.
+    expect(await limiter.inFlight('t1')).toBe(0);
+  });
+
+  it('counts leases per tenant, releases by id, and keeps a TTL on the lease set', async () => {
+    const limiter = createConcurrencyLimiter({ redis, prefix, provider: 'openai', maxInFlight: 2, leaseMs: 5000 });
+    const a = await limiter.acquire('t1');
+    const b = await limiter.acquire('t1');
+    const c = await limiter.acquire('t1');
+    expect([a.acquired, b.acquired, c.acquired]).toEqual([true, true, false]);
+    expect(c.retryAfterMs).toBeGreaterThan(0);
+    expect((await limiter.acquire('t2')).acquired).toBe(true);
+    const ttl = await redis.pttl(limiter.key('t1'));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(5000);
+    expect(await a.lease!.release()).toBe(true);
+    expect(await a.lease!.release()).toBe(false);
+    expect(await a.lease!.extend()).toBe(false);
+    expect(await limiter.inFlight('t1')).toBe(1);
+    expect(await b.lease!.extend(20_000)).toBe(true);
+    expect(await redis.pttl(limiter.key('t1'))).toBeGreaterThan(5000);
+    expect((await limiter.acquire('t1')).acquired).toBe(true);
+    await expect(limiter.acquire('a:b')).rejects.toThrow(InvalidArgumentError);
+  });
+
+  it("frees a killed holder's lease after its TTL", async () => {
+    const limiter = createConcurrencyLimiter({ redis, prefix, provider: 'crash', maxInFlight: 1, leaseMs: 1000 });
+    const child = spawn(process.execPath, [FIXTURE, process.env.REDIS_URL!, prefix, 'crash', 't1', '1', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    expect(line.toString()).toMatch(/^acquired /);
+    process.kill(child.pid!, 'SIGKILL');
+    await once(child, 'exit');
+    // The dead holder still owns the only slot...
+    const refused = await limiter.acquire('t1');
+    expect(refused.acquired).toBe(false);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(1000);
+    // ...until its lease expires.
+    const freed = await waitFor(async () => {
+      const result = await limiter.acquire('t1');
+      return result.acquired ? result : undefined;
+    }, 5000, 50);
+    expect(freed.inFlight).toBe(1);
+  });
+});

@@ -1,0 +1,32 @@
+import { createRedisConnection, type ConnectionOptions, type RedisConfig } from '@platform/redis';
+import type { Redis } from 'ioredis';
+
+/** Defaults of {@link createLimiterConnection}. */
+export const defaultLimiterConnectionOptions = {
+  commandTimeoutMs: 1000,
+  connectTimeoutMs: 2000,
+} as const;
+
+/**
+ * A connection made for limiters: a fail-fast `producer` connection that neither queues commands
+ * while Redis is offline (`enableOfflineQueue: false`) nor re-sends unanswered ones after a
+ * reconnect (`autoResendUnfulfilledCommands: false`). A decision is therefore never replayed and
+ * counted twice, and `consume` rejects at once with `RateLimiterUnavailableError` while Redis is
+ * down. Commands sent before the first `ready` are refused too: `await once(redis, 'ready')` at
+ * startup if the first calls must succeed.
+ *
+ * @param options - `commandTimeoutMs` defaults to `1000`, `connectTimeoutMs` to `2000`.
+ * @example
+ * const redis = createLimiterConnection(loadRedisConfig());
+ * const semrush = createRateLimiter({ redis, provider: 'semrush', limit: 10, windowSeconds: 60 });
+ */
+export function createLimiterConnection(config?: RedisConfig, options: ConnectionOptions = {}): Redis {
+  return createRedisConnection(config, {
+    commandTimeoutMs: defaultLimiterConnectionOptions.commandTimeoutMs,
+    connectTimeoutMs: defaultLimiterConnectionOptions.connectTimeoutMs,
+    connectionName: 'platform:ratelimit',
+    ...options,
+    role: 'producer',
+    redisOptions: { enableOfflineQueue: false, autoResendUnfulfilledCommands: false, ...options.redisOptions },
+  });
+}

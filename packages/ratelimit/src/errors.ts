@@ -1,0 +1,134 @@
+import { PlatformError, type PlatformErrorOptions } from '@platform/redis';
+
+/** What a {@link RateLimitError} says about the refused call. */
+export interface RateLimitErrorDetails {
+  /** The tenant that was refused. */
+  tenantId: string;
+  /** The provider, e.g. `semrush`. */
+  provider: string;
+  /** The limit per window (or the bucket rate for `token-bucket`). */
+  limit: number;
+  /** The window length in seconds. */
+  windowSeconds: number;
+  /** The Redis key of the limiter, e.g. `ratelimit:t1:semrush`. */
+  key: string;
+  /** How long until the call would be allowed, ms. */
+  retryAfterMs: number;
+  /** When the call would be allowed, ms since the epoch (caller's clock). */
+  retryAt: number;
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.ceil(ms / 1000)} s`;
+}
+
+/**
+ * A call was refused by a rate limiter. Thrown by `withRateLimit`; a `createWorker` handler that
+ * throws it has its job delayed by `retryAfterMs` without spending an attempt (recognised by
+ * `name === 'RateLimitError'` and a numeric `retryAfterMs`).
+ */
+export class RateLimitError extends PlatformError {
+  /** How long until the call would be allowed, ms. */
+  readonly retryAfterMs: number;
+  /** The limit per window. */
+  readonly limit: number;
+  /** The Redis key of the limiter. */
+  readonly key: string;
+  /** The refused tenant. */
+  readonly tenantId: string;
+  /** The provider. */
+  readonly provider: string;
+  /** When the call would be allowed, ms since the epoch (caller's clock). */
+  readonly retryAt: number;
+
+  constructor(details: RateLimitErrorDetails, options?: PlatformErrorOptions) {
+    super(
+      'RATE_LIMITED',
+      `Rate limit exceeded: tenant "${details.tenantId}" may call ${details.provider} ${details.limit} times per ` +
+        `${details.windowSeconds} s; retry in ${seconds(details.retryAfterMs)} (key ${details.key})`,
+      options,
+    );
+    this.retryAfterMs = details.retryAfterMs;
+    this.limit = details.limit;
+    this.key = details.key;
+    this.tenantId = details.tenantId;
+    this.provider = details.provider;
+    this.retryAt = details.retryAt;
+  }
+
+  // Fixed, so bundling or minifying cannot change what createWorker recognises.
+  override get name(): string {
+    return 'RateLimitError';
+  }
+}
+
+/**
+ * Redis could not be reached (or did not answer in time), so the limiter could not decide. Thrown
+ * by `consume` unless the limiter was created with `failOpen: true`.
+ */
+export class RateLimiterUnavailableError extends PlatformError {
+  /** The Redis key the decision was for. */
+  readonly key: string;
+
+  constructor(key: string, options?: PlatformErrorOptions) {
+    const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super('RATE_LIMITER_UNAVAILABLE', `Rate limiter unavailable for ${key} (Redis unreachable${reason})`, options);
+    this.key = key;
+  }
+
+  override get name(): string {
+    return 'RateLimiterUnavailableError';
+  }
+}
+
+/** What a {@link ConcurrencyLimitError} says about the refused call. */
+export interface ConcurrencyLimitErrorDetails {
+  /** The refused tenant. */
+  tenantId: string;
+  /** The provider. */
+  provider: string;
+  /** Calls allowed in flight at once. */
+  maxInFlight: number;
+  /** The Redis key of the lease set. */
+  key: string;
+  /** A suggested wait before trying again, ms. */
+  retryAfterMs: number;
+}
+
+/**
+ * A call was refused because `maxInFlight` calls are already running. Carries `delayJob: true`
+ * and `retryAfterMs`, so a `createWorker` handler that throws it has its job delayed without
+ * spending an attempt.
+ */
+export class ConcurrencyLimitError extends PlatformError {
+  /** A suggested wait before trying again, ms. */
+  readonly retryAfterMs: number;
+  /** Calls allowed in flight at once. */
+  readonly maxInFlight: number;
+  /** The Redis key of the lease set. */
+  readonly key: string;
+  /** The refused tenant. */
+  readonly tenantId: string;
+  /** The provider. */
+  readonly provider: string;
+  /** Tells `createWorker` to delay the job rather than fail it. */
+  readonly delayJob = true;
+
+  constructor(details: ConcurrencyLimitErrorDetails, options?: PlatformErrorOptions) {
+    super(
+      'CONCURRENCY_LIMITED',
+      `Concurrency limit reached: tenant "${details.tenantId}" already has ${details.maxInFlight} ` +
+        `${details.provider} calls in flight; retry in ${seconds(details.retryAfterMs)} (key ${details.key})`,
+      options,
+    );
+    this.retryAfterMs = details.retryAfterMs;
+    this.maxInFlight = details.maxInFlight;
+    this.key = details.key;
+    this.tenantId = details.tenantId;
+    this.provider = details.provider;
+  }
+
+  override get name(): string {
+    return 'ConcurrencyLimitError';
+  }
+}

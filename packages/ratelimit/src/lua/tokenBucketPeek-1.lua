@@ -1,0 +1,20 @@
+--[[
+  Token bucket (GCRA), read only: would `cost` tokens be available now?
+
+  KEYS[1] TAT (string)
+  ARGV[1] interval between tokens, µs
+  ARGV[2] burst (bucket capacity)
+  ARGV[3] cost
+  Returns {allowed (1|0), remaining, retryAfterMs, resetMs}.
+]]
+local interval = tonumber(ARGV[1])
+local capacity = interval * tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
+if tat < now then tat = now end
+local allowAt = tat + interval * tonumber(ARGV[3]) - capacity
+local remaining = math.floor((capacity - (tat - now)) / interval)
+local resetMs = math.ceil((tat - now) / 1000)
+if allowAt > now then return {0, remaining, math.ceil((allowAt - now) / 1000), resetMs} end
+return {1, remaining, 0, resetMs}

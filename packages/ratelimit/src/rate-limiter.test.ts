@@ -1,0 +1,218 @@
+import { InvalidArgumentError, createRedisConnection, loadRedisConfig, redisKey } from '@platform/redis';
+import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
+import { createRateLimiter, RateLimitError, RATE_LIMIT_ALGORITHMS, withRateLimit, type LimiterClient, type RateLimitAlgorithm } from './index';
+
+const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+const prefixes: string[] = [];
+
+/** A limiter under its own key prefix, so this test deletes only its own keys. */
+function limiterFor(options: { limit: number; windowSeconds: number; algorithm?: RateLimitAlgorithm; burst?: number; shortCircuit?: boolean; provider?: string }) {
+  const prefix = uniquePrefix('rl');
+  prefixes.push(prefix);
+  return createRateLimiter({ redis, provider: 'semrush', prefix, ...options });
+}
+
+afterAll(async () => {
+  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
+  await redis.quit();
+});
+
+describe('the platform document case: 10 per minute', () => {
+  it('lets 10 calls through, the 11th throws RateLimitError, and the key has a TTL of 1..60 s', async () => {
+    // Default prefix: the key is exactly ratelimit:{tenantId}:semrush.
+    const tenantId = uniquePrefix('tenant');
+    const semrush = createRateLimiter({ redis, provider: 'semrush', limit: 10, windowSeconds: 60 });
+    const key = `ratelimit:${tenantId}:semrush`;
+    expect(semrush.key(tenantId)).toBe(key);
+    try {
+      let calls = 0;
+      for (let i = 0; i < 10; i++) await withRateLimit(semrush, tenantId, () => calls++);
+      expect(calls).toBe(10);
+      const error = await withRateLimit(semrush, tenantId, () => calls++).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RateLimitError);
+      const rateLimitError = error as RateLimitError;
+      expect(rateLimitError.name).toBe('RateLimitError');
+      expect(rateLimitError.code).toBe('RATE_LIMITED');
+      expect(rateLimitError.limit).toBe(10);
+      expect(rateLimitError.key).toBe(key);
+      expect(rateLimitError.retryAfterMs).toBeGreaterThan(0);
+      expect(rateLimitError.retryAfterMs).toBeLessThanOrEqual(60_000);
+      expect(rateLimitError.message).toContain(`tenant "${tenantId}"`);
+      expect(rateLimitError.message).toContain('semrush 10 times per 60 s');
+      expect(calls).toBe(10);
+      const ttl = await redis.ttl(key);
+      expect(ttl).toBeGreaterThanOrEqual(1);
+      expect(ttl).toBeLessThanOrEqual(60);
+      expect(await redis.get(key)).toBe('10');
+    } finally {
+      await redis.del(key);
+    }
+  });
+});
+
+describe.each(RATE_LIMIT_ALGORITHMS)('%s', (algorithm) => {
+  it('counts consume, not peek, and reset starts over', async () => {
+    const limiter = limiterFor({ limit: 3, windowSeconds: 60, algorithm });
+    expect((await limiter.peek('t1')).remaining).toBe(3);
+    const first = await limiter.consume('t1');
+    expect(first).toMatchObject({ allowed: true, remaining: 2, retryAfterMs: 0 });
+    expect(first.resetAt).toBeGreaterThan(Date.now());
+    expect(await limiter.peek('t1')).toMatchObject({ allowed: true, remaining: 2 });
+    expect(await limiter.consume('t1', { cost: 2 })).toMatchObject({ allowed: true, remaining: 0 });
+    expect(await limiter.peek('t1')).toMatchObject({ allowed: false, remaining: 0 });
+    const refused = await limiter.consume('t1');
+    expect(refused.allowed).toBe(false);
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    await limiter.reset('t1');
+    expect(await limiter.consume('t1')).toMatchObject({ allowed: true, remaining: 2 });
+  });
+
+  it('isolates tenants', async () => {
+    const limiter = limiterFor({ limit: 2, windowSeconds: 60, algorithm });
+    await limiter.consume('tenant-a');
+    await limiter.consume('tenant-a');
+    expect((await limiter.consume('tenant-a')).allowed).toBe(false);
+    expect(await limiter.consume('tenant-b')).toMatchObject({ allowed: true, remaining: 1 });
+  });
+
+  it('leaves no key without a TTL after any sequence of calls', async () => {
+    const prefix = uniquePrefix('rl');
+    prefixes.push(prefix);
+    const limiters = [1, 3].map((limit) =>
+      createRateLimiter({ redis, provider: `p${limit}`, prefix, limit, windowSeconds: 30, algorithm, shortCircuit: false }),
+    );
+    // A seeded pseudo-random mix of consumes (various costs), peeks and resets on a few tenants.
+    let seed = 42;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 300; i++) {
+      const limiter = limiters[Math.floor(next() * limiters.length)]!;
+      const tenantId = `t${Math.floor(next() * 4)}`;
+      const r = next();
+      if (r < 0.75) await limiter.consume(tenantId, { cost: 1 + Math.floor(next() * limiter.capacity) });
+      else if (r < 0.9) await limiter.peek(tenantId);
+      else await limiter.reset(tenantId);
+    }
+    const keys = await redis.keys(`${prefix}:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) {
+      const ttl = await redis.pttl(key);
+      expect({ key, ttl: ttl > 0 && ttl <= 30_000 }).toEqual({ key, ttl: true });
+    }
+  });
+});
+
+it('fixed-window gives a key left without TTL by older code its TTL on the next call', async () => {
+  const limiter = limiterFor({ limit: 2, windowSeconds: 20 });
+  await redis.set(limiter.key('t1'), '5'); // the naive INCR that died before its EXPIRE
+  expect((await limiter.consume('t1')).allowed).toBe(false);
+  const ttl = await redis.pttl(limiter.key('t1'));
+  expect(ttl).toBeGreaterThan(0);
+  expect(ttl).toBeLessThanOrEqual(20_000);
+});
+
+describe('keys and validation', () => {
+  it('builds keys with redisKey, so ":" in a part cannot collide', () => {
+    const limiter = createRateLimiter({ redis, provider: 'openai', limit: 1, windowSeconds: 1 });
+    expect(limiter.key('a.b@c-d_e')).toBe(redisKey('ratelimit', 'a.b@c-d_e', 'openai'));
+    // Tenant "a:b" with provider "c" and tenant "a" with provider "b:c" would collide in a naive
+    // template; both are refused before Redis is touched.
+    expect(() => limiter.key('a:b')).toThrow(InvalidArgumentError);
+    expect(() => createRateLimiter({ redis, provider: 'b:c', limit: 1, windowSeconds: 1 })).toThrow(InvalidArgumentError);
+    // A custom prefix with a colon is escaped, so it stays one part.
+    const custom = createRateLimiter({ redis, provider: 'openai', prefix: 'svc:rl', limit: 1, windowSeconds: 1 });
+    expect(custom.key('t1')).toBe(redisKey('svc:rl', 't1', 'openai'));
+    expect(custom.key('t1')).toBe('svc%3Arl:t1:openai');
+  });
+
+  it('rejects bad tenant ids and costs before touching Redis', async () => {
+    const calls: string[] = [];
+    const spy = { evalsha: (...args: unknown[]) => calls.push(String(args[0])), eval: () => calls.push('eval'), del: () => calls.push('del') };
+    const limiter = createRateLimiter({ redis: spy as never, provider: 'semrush', limit: 5, windowSeconds: 10 });
+    await expect(limiter.consume('a:b')).rejects.toThrow(InvalidArgumentError);
+    await expect(limiter.consume('')).rejects.toThrow(InvalidArgumentError);
+    await expect(limiter.consume('t1', { cost: 6 })).rejects.toThrow(/cost/);
+    await expect(limiter.consume('t1', { cost: 0 })).rejects.toThrow(/cost/);
+    await expect(limiter.consume('t1', { cost: 1.5 })).rejects.toThrow(/cost/);
+    await expect(limiter.reset('a b')).rejects.toThrow(InvalidArgumentError);
+    expect(calls).toEqual([]);
+  });
+
+  it('rejects bad options with a message naming them', () => {
+    expect(() => createRateLimiter({ redis, provider: 'p', limit: 0, windowSeconds: 1 })).toThrow(/^limit: /);
+    expect(() => createRateLimiter({ redis, provider: 'p', limit: 1, windowSeconds: 0 })).toThrow(/^windowSeconds: /);
+    expect(() => createRateLimiter({ redis, provider: 'p', limit: 1, windowSeconds: 1, algorithm: 'leaky' as never })).toThrow(/^algorithm: /);
+    expect(() => createRateLimiter({ redis, provider: 'p', limit: 1, windowSeconds: 1, burst: 3 })).toThrow(/^burst: /);
+    expect(() => createRateLimiter({ redis, provider: '', limit: 1, windowSeconds: 1 })).toThrow(/^provider: /);
+  });
+});
+
+describe('in-process short-circuit', () => {
+  function counting() {
+    let evalshas = 0;
+    const client = {
+      evalsha: (...args: Parameters<typeof redis.evalsha>) => {
+        evalshas++;
+        return redis.evalsha(...args);
+      },
+      eval: (...args: Parameters<typeof redis.eval>) => redis.eval(...args),
+      del: (...args: Parameters<typeof redis.del>) => redis.del(...args),
+    } as unknown as LimiterClient;
+    return { client, count: () => evalshas };
+  }
+
+  it('refuses locally until the known reopen time, without a Redis call', async () => {
+    const { client, count } = counting();
+    const prefix = uniquePrefix('rl');
+    prefixes.push(prefix);
+    const limiter = createRateLimiter({ redis: client, provider: 'semrush', prefix, limit: 2, windowSeconds: 30 });
+    await limiter.consume('t1');
+    await limiter.consume('t1');
+    const refused = await limiter.consume('t1');
+    expect(refused.allowed).toBe(false);
+    const before = count();
+    for (let i = 0; i < 20; i++) {
+      const local = await limiter.consume('t1');
+      expect(local.allowed).toBe(false);
+      expect(local.retryAfterMs).toBeGreaterThan(0);
+      expect(local.retryAfterMs).toBeLessThanOrEqual(refused.retryAfterMs);
+    }
+    expect(count()).toBe(before);
+    // Another tenant is not affected; reset clears the local memory too.
+    expect((await limiter.consume('t2')).allowed).toBe(true);
+    await limiter.reset('t1');
+    expect((await limiter.consume('t1')).allowed).toBe(true);
+  });
+
+  it('only caches refusals: a smaller cost still asks Redis', async () => {
+    const { client, count } = counting();
+    const prefix = uniquePrefix('rl');
+    prefixes.push(prefix);
+    const limiter = createRateLimiter({ redis: client, provider: 'semrush', prefix, limit: 5, windowSeconds: 30, algorithm: 'sliding-window' });
+    await limiter.consume('t1', { cost: 3 });
+    expect((await limiter.consume('t1', { cost: 3 })).allowed).toBe(false);
+    const before = count();
+    expect((await limiter.consume('t1', { cost: 4 })).allowed).toBe(false); // local
+    expect(count()).toBe(before);
+    expect(await limiter.consume('t1', { cost: 2 })).toMatchObject({ allowed: true, remaining: 0 });
+    expect(count()).toBe(before + 1);
+  });
+
+  it('is off with shortCircuit: false', async () => {
+    const { client, count } = counting();
+    const prefix = uniquePrefix('rl');
+    prefixes.push(prefix);
+    const limiter = createRateLimiter({ redis: client, provider: 'semrush', prefix, limit: 1, windowSeconds: 30, shortCircuit: false });
+    await limiter.consume('t1');
+    await limiter.consume('t1');
+    const before = count();
+    await limiter.consume('t1');
+    expect(count()).toBe(before + 1);
+  });
+
+  it('never lets more than limit through while many calls race', async () => {
+    const limiter = limiterFor({ limit: 7, windowSeconds: 30 });
+    const results = await Promise.all(Array.from({ length: 60 }, () => limiter.consume('t1')));
+    const later = await Promise.all(Array.from({ length: 20 }, () => limiter.consume('t1')));
+    expect([...results, ...later].filter((r) => r.allowed)).toHaveLength(7);
+  });
+});

@@ -1,0 +1,280 @@
+import { ConfigError, InvalidArgumentError, assertTenantId, isConnectionError, type LuaScript } from '@platform/redis';
+import type { Redis } from 'ioredis';
+import { RateLimiterUnavailableError } from './errors';
+import { assertProviderName, keyBuilder } from './keys';
+import { RATE_LIMIT_ALGORITHMS, assertInteger, defaultRateLimiterOptions, windowMsOf, type RateLimitAlgorithm } from './options';
+import {
+  fixedWindow,
+  fixedWindowPeek,
+  slidingWindow,
+  slidingWindowPeek,
+  tokenBucket,
+  tokenBucketPeek,
+  type DecisionReply,
+} from './scripts';
+
+/** The narrowest client a limiter needs: any ioredis `Redis` or `Cluster` will do. */
+export type LimiterClient = Pick<Redis, 'evalsha' | 'eval' | 'del'>;
+
+/** Options of {@link createRateLimiter}. */
+export interface RateLimiterOptions {
+  /**
+   * The connection. Use one that does not queue or replay commands while Redis is offline:
+   * `createLimiterConnection()`, or a `producer` connection from `createRedisConnection`.
+   */
+  redis: LimiterClient;
+  /** The provider being limited, e.g. `semrush` (letters, digits, `_ . @ -`; no `:`). */
+  provider: string;
+  /** Calls allowed per window; for `token-bucket`, tokens added per window. */
+  limit: number;
+  /** Window length in seconds (fractions allowed). */
+  windowSeconds: number;
+  /** @defaultValue `'fixed-window'` */
+  algorithm?: RateLimitAlgorithm;
+  /** `token-bucket` only: bucket capacity, the most calls allowed at once. @defaultValue `limit` */
+  burst?: number;
+  /** First key part. @defaultValue `'ratelimit'` (keys `ratelimit:{tenantId}:{provider}`) */
+  prefix?: string;
+  /**
+   * Remember refusals in this process: once a key is known to refuse calls until T, further calls
+   * (of at least the refused cost) are refused locally until T without a Redis round trip. Only
+   * refusals are remembered, so this never lets more than `limit` through; a `reset` from another
+   * process is seen only after T. @defaultValue `true`
+   */
+  shortCircuit?: boolean;
+  /**
+   * When Redis cannot be reached, allow the call instead of throwing
+   * `RateLimiterUnavailableError`. @defaultValue `false`
+   */
+  failOpen?: boolean;
+}
+
+/** Options of one `consume` or `peek` call. */
+export interface ConsumeOptions {
+  /** Units this call takes (integer, at most `limit`, or `burst` for `token-bucket`). @defaultValue `1` */
+  cost?: number;
+}
+
+/** A limiter's decision. */
+export interface RateLimitResult {
+  /** Whether the call may go ahead (for `consume`, it has been counted). */
+  allowed: boolean;
+  /** Units left right now, after this call if it was allowed. */
+  remaining: number;
+  /** `0` when allowed; otherwise ms until a call of the same cost could be allowed. */
+  retryAfterMs: number;
+  /**
+   * When the limiter is back to full capacity (window end, empty log or full bucket), in ms since
+   * the epoch on the caller's clock (Redis measures the time left; the caller adds its `Date.now()`).
+   */
+  resetAt: number;
+}
+
+/** A per-tenant limiter for one provider. See {@link createRateLimiter}. */
+export interface RateLimiter {
+  /** The provider being limited. */
+  readonly provider: string;
+  /** Calls per window (tokens per window for `token-bucket`). */
+  readonly limit: number;
+  /** Window length in seconds. */
+  readonly windowSeconds: number;
+  /** The algorithm. */
+  readonly algorithm: RateLimitAlgorithm;
+  /** Most units one call can take: `limit`, or `burst` for `token-bucket`. */
+  readonly capacity: number;
+  /** The Redis key for a tenant: `ratelimit:{tenantId}:{provider}`. Validates the tenant id. */
+  key(tenantId: string): string;
+  /**
+   * Takes `cost` units for the tenant if they are available, in one atomic script.
+   * @throws InvalidArgumentError for a bad tenant id or cost (before Redis is touched)
+   * @throws RateLimiterUnavailableError when Redis cannot be reached (unless `failOpen`)
+   */
+  consume(tenantId: string, options?: ConsumeOptions): Promise<RateLimitResult>;
+  /** Would `consume` allow `cost` units now? Takes nothing. */
+  peek(tenantId: string, options?: ConsumeOptions): Promise<RateLimitResult>;
+  /** Forgets the tenant's usage (deletes its key) and this process's remembered refusal. */
+  reset(tenantId: string): Promise<void>;
+}
+
+interface Refusal {
+  until: number;
+  cost: number;
+  remaining: number;
+  resetAt: number;
+}
+
+// Bounds the memory of the in-process short-circuit; expired entries are dropped first.
+const MAX_REMEMBERED_REFUSALS = 10_000;
+
+const scriptsOf: Record<RateLimitAlgorithm, { decide: LuaScript<DecisionReply>; peek: LuaScript<DecisionReply> }> = {
+  'fixed-window': { decide: fixedWindow, peek: fixedWindowPeek },
+  'sliding-window': { decide: slidingWindow, peek: slidingWindowPeek },
+  'token-bucket': { decide: tokenBucket, peek: tokenBucketPeek },
+};
+
+/**
+ * Creates a per-tenant rate limiter for one provider. Each decision is one Lua script called by
+ * SHA, timed by Redis (`TIME`/`PTTL`), and every key it writes gets its TTL in that same script.
+ *
+ * - `fixed-window` (default): at most `limit` calls per window; the window opens with the first
+ *   call, as `INCR` + `EXPIRE` would, but atomically.
+ * - `sliding-window`: at most `limit` calls in any `windowSeconds`-long interval (a log of calls).
+ * - `token-bucket`: `limit` tokens per window at a steady rate, up to `burst` at once (GCRA).
+ *
+ * @example
+ * const semrush = createRateLimiter({ redis, provider: 'semrush', limit: 10, windowSeconds: 60 });
+ * const { allowed, retryAfterMs } = await semrush.consume(tenantId);
+ */
+export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
+  const {
+    redis,
+    provider,
+    limit,
+    windowSeconds,
+    algorithm = defaultRateLimiterOptions.algorithm,
+    prefix = defaultRateLimiterOptions.prefix,
+    shortCircuit = defaultRateLimiterOptions.shortCircuit,
+    failOpen = defaultRateLimiterOptions.failOpen,
+  } = options;
+  if (!redis || typeof redis.evalsha !== 'function') {
+    throw new InvalidArgumentError('redis', 'must be an ioredis client');
+  }
+  assertProviderName(provider);
+  assertInteger(limit, 'limit', 1);
+  const windowMs = windowMsOf(windowSeconds);
+  if (!RATE_LIMIT_ALGORITHMS.includes(algorithm)) {
+    throw new InvalidArgumentError('algorithm', `must be one of ${RATE_LIMIT_ALGORITHMS.join(', ')}, got ${String(algorithm)}`);
+  }
+  if (typeof prefix !== 'string' || prefix.length === 0) throw new InvalidArgumentError('prefix', 'must be a non-empty string');
+  let capacity = limit;
+  // Per-algorithm script arguments after the cost-independent ones are computed once.
+  let arg1: string;
+  let arg2: string;
+  if (algorithm === 'token-bucket') {
+    const burst = options.burst ?? limit;
+    assertInteger(burst, 'burst', 1);
+    capacity = burst;
+    const interval = (windowMs * 1000) / limit; // µs between tokens
+    // Redis time in µs is ~1.7e15, where doubles resolve 0.25 µs: keep the rounding error below 2.5%.
+    if (interval < 10) {
+      throw new InvalidArgumentError('limit', `token-bucket allows at most 100000 tokens per second, got ${limit} per ${windowSeconds} s`);
+    }
+    arg1 = String(interval);
+    arg2 = String(burst);
+  } else {
+    if (options.burst !== undefined) throw new InvalidArgumentError('burst', 'applies to the token-bucket algorithm only');
+    arg1 = String(limit);
+    arg2 = String(windowMs);
+  }
+  const { decide, peek: peekScript } = scriptsOf[algorithm];
+  const keyOf = keyBuilder(prefix, provider);
+  const refusals = shortCircuit ? new Map<string, Refusal>() : undefined;
+
+  const costOf = (consumeOptions: ConsumeOptions | undefined): number => {
+    const cost = consumeOptions?.cost;
+    if (cost === undefined) return 1;
+    assertInteger(cost, 'cost', 1, capacity);
+    return cost;
+  };
+
+  const toResult = (reply: DecisionReply): RateLimitResult => {
+    const remaining = reply[1];
+    return {
+      allowed: reply[0] === 1,
+      remaining: remaining > 0 ? remaining : 0,
+      retryAfterMs: reply[2],
+      resetAt: Date.now() + reply[3],
+    };
+  };
+
+  const unavailable = (error: unknown, key: string, cost: number): RateLimitResult => {
+    if (!isConnectionError(error)) {
+      if (error instanceof Error && error.message.includes('WRONGTYPE')) {
+        throw new ConfigError(
+          'algorithm',
+          `${key} holds the state of another algorithm than ${algorithm} (was the algorithm of provider "${provider}" ` +
+            'changed?); it expires within one window, or call reset(tenantId)',
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    if (failOpen) return { allowed: true, remaining: capacity - cost, retryAfterMs: 0, resetAt: Date.now() };
+    throw new RateLimiterUnavailableError(key, { cause: error });
+  };
+
+  const remember = (key: string, cost: number, result: RateLimitResult): void => {
+    if (refusals!.size >= MAX_REMEMBERED_REFUSALS) {
+      const now = Date.now();
+      for (const [k, r] of refusals!) if (r.until <= now) refusals!.delete(k);
+      if (refusals!.size >= MAX_REMEMBERED_REFUSALS) refusals!.clear();
+    }
+    refusals!.set(key, { until: Date.now() + result.retryAfterMs, cost, remaining: result.remaining, resetAt: result.resetAt });
+  };
+
+  return {
+    provider,
+    limit,
+    windowSeconds,
+    algorithm,
+    capacity,
+    key(tenantId) {
+      assertTenantId(tenantId);
+      return keyOf(tenantId);
+    },
+    consume(tenantId, consumeOptions) {
+      // Not async: one promise fewer per call on the hot path; bad input still rejects.
+      let cost: number;
+      let key: string;
+      try {
+        assertTenantId(tenantId);
+        cost = costOf(consumeOptions);
+        key = keyOf(tenantId);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (refusals !== undefined && refusals.size > 0) {
+        const refusal = refusals.get(key);
+        if (refusal !== undefined) {
+          const now = Date.now();
+          if (now >= refusal.until) refusals.delete(key);
+          // Capacity only grows with time, so a cost at least the refused one is refused until then.
+          else if (cost >= refusal.cost) {
+            return Promise.resolve({ allowed: false, remaining: refusal.remaining, retryAfterMs: refusal.until - now, resetAt: refusal.resetAt });
+          }
+        }
+      }
+      return decide.run(redis, [key], [arg1, arg2, cost]).then(
+        (reply) => {
+          const result = toResult(reply);
+          if (!result.allowed && refusals !== undefined && result.retryAfterMs > 0) remember(key, cost, result);
+          return result;
+        },
+        (error: unknown) => unavailable(error, key, cost),
+      );
+    },
+    async peek(tenantId, consumeOptions) {
+      assertTenantId(tenantId);
+      const cost = costOf(consumeOptions);
+      const key = keyOf(tenantId);
+      let reply: DecisionReply;
+      try {
+        reply = await peekScript.run(redis, [key], [arg1, arg2, cost]);
+      } catch (error) {
+        return unavailable(error, key, cost);
+      }
+      return toResult(reply);
+    },
+    async reset(tenantId) {
+      assertTenantId(tenantId);
+      const key = keyOf(tenantId);
+      refusals?.delete(key);
+      try {
+        await redis.del(key);
+      } catch (error) {
+        if (isConnectionError(error)) throw new RateLimiterUnavailableError(key, { cause: error });
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
+import { createRateLimiter } from './index';
+import { sleep, timedConsume, type TimedResult } from './test-helpers';
+
+const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+const prefix = uniquePrefix('rl');
+
+afterAll(async () => {
+  await deleteKeysByPrefix(redis, `${prefix}:`);
+  await redis.quit();
+});
+
+// 10 tokens per second (one per 100 ms), at most 4 at once.
+const RATE_PER_S = 10;
+const BURST = 4;
+
+function bucket(provider: string) {
+  return createRateLimiter({ redis, provider, prefix, limit: RATE_PER_S, windowSeconds: 1, algorithm: 'token-bucket', burst: BURST, shortCircuit: false });
+}
+
+describe('token bucket', () => {
+  it('honours the burst on a full bucket, then refuses with the time to the next token', async () => {
+    const limiter = bucket('burst');
+    const results: TimedResult[] = [];
+    for (let i = 0; i < 7; i++) results.push(await timedConsume(redis, limiter, 't1'));
+    const allowed = results.filter((r) => r.allowed).length;
+    // The first BURST calls pass; more only if a token arrived meanwhile.
+    const elapsedS = (results.at(-1)!.after - results[0]!.before) / 1e6;
+    expect(results.slice(0, BURST).every((r) => r.allowed)).toBe(true);
+    expect(allowed).toBeLessThanOrEqual(BURST + Math.floor(RATE_PER_S * elapsedS));
+    const refused = results.find((r) => !r.allowed)!;
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(1000 / RATE_PER_S);
+    expect(refused.remaining).toBe(0);
+    // Waiting the advertised time is enough (we are the only consumer).
+    await sleep(refused.retryAfterMs + 5);
+    expect((await limiter.consume('t1')).allowed).toBe(true);
+  });
+
+  it('refills at the configured rate', async () => {
+    const limiter = bucket('refill');
+    let last: TimedResult;
+    do last = await timedConsume(redis, limiter, 't1');
+    while (last.allowed);
+    const emptyAt = last.before; // the bucket held less than one token at this Redis time
+    await sleep(350);
+    const burst: TimedResult[] = [];
+    for (let i = 0; i < BURST + 2; i++) burst.push(await timedConsume(redis, limiter, 't1'));
+    const allowed = burst.filter((r) => r.allowed).length;
+    // At least 3 tokens came in 350 ms; never more than rate x elapsed (plus the partial token).
+    expect(allowed).toBeGreaterThanOrEqual(3);
+    expect(allowed).toBeLessThanOrEqual(Math.min(BURST, Math.floor(1 + (RATE_PER_S * (burst.at(-1)!.after - emptyAt)) / 1e6)));
+  });
+
+  it('never allows more than burst + rate x interval in any interval of a steady stream', async () => {
+    const limiter = bucket('steady');
+    const results: TimedResult[] = [];
+    const until = Date.now() + 1200;
+    while (Date.now() < until) {
+      results.push(await timedConsume(redis, limiter, 't1'));
+      await sleep(10);
+    }
+    const allowed = results.filter((r) => r.allowed);
+    expect(allowed.length).toBeGreaterThan(BURST);
+    for (let i = 0; i < allowed.length; i++) {
+      for (let j = i; j < allowed.length; j++) {
+        const spanS = (allowed[j]!.after - allowed[i]!.before) / 1e6;
+        expect(j - i + 1).toBeLessThanOrEqual(BURST + Math.floor(RATE_PER_S * spanS));
+      }
+    }
+  });
+
+  it('takes cost tokens at once and reports the wait for that many', async () => {
+    const limiter = bucket('cost');
+    expect(await limiter.consume('t1', { cost: 3 })).toMatchObject({ allowed: true, remaining: 1 });
+    const refused = await limiter.consume('t1', { cost: 3 });
+    expect(refused.allowed).toBe(false);
+    // Two more tokens are needed: at most 200 ms away.
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(200);
+    await expect(limiter.consume('t1', { cost: BURST + 1 })).rejects.toThrow(/cost/);
+  });
+});

@@ -1,0 +1,61 @@
+import { once } from 'node:events';
+import { createRedisConnection, loadRedisConfig, closeConnection } from '@platform/redis';
+import { startRedisServer, type RedisServer } from '@platform/testing';
+import type { Redis } from 'ioredis';
+import { createLimiterConnection, createRateLimiter, RateLimiterUnavailableError, withRateLimit } from './index';
+
+// A private server this test can stop without disturbing the others.
+let server: RedisServer;
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+
+afterAll(async () => {
+  for (const client of clients) await closeConnection(client);
+  await server.stop();
+});
+
+async function connect(kind: 'limiter' | 'producer'): Promise<Redis> {
+  const config = loadRedisConfig({ REDIS_URL: server.url });
+  // A short disconnectTimeout: ioredis otherwise keeps a 2 s timer for the dead socket on close.
+  const redisOptions = { disconnectTimeout: 50 };
+  const client =
+    kind === 'limiter'
+      ? createLimiterConnection(config, { redisOptions })
+      : createRedisConnection(config, { role: 'producer', commandTimeoutMs: 1000, redisOptions });
+  clients.push(client);
+  if (client.status !== 'ready') await once(client, 'ready');
+  return client;
+}
+
+describe('Redis unavailable', () => {
+  it('consume rejects with RateLimiterUnavailableError within 3 s, or allows with failOpen', async () => {
+    const limiterRedis = await connect('limiter');
+    const producerRedis = await connect('producer');
+    const strict = createRateLimiter({ redis: limiterRedis, provider: 'semrush', limit: 5, windowSeconds: 60 });
+    const viaProducer = createRateLimiter({ redis: producerRedis, provider: 'dataforseo', limit: 5, windowSeconds: 60, algorithm: 'sliding-window' });
+    const open = createRateLimiter({ redis: limiterRedis, provider: 'openai', limit: 5, windowSeconds: 60, failOpen: true });
+    expect((await strict.consume('t1')).allowed).toBe(true);
+    expect((await viaProducer.consume('t1')).allowed).toBe(true);
+
+    await server.stop();
+
+    for (const limiter of [strict, viaProducer]) {
+      const started = Date.now();
+      const error = await limiter.consume('t1').catch((e: unknown) => e);
+      const elapsed = Date.now() - started;
+      expect(error).toBeInstanceOf(RateLimiterUnavailableError);
+      expect((error as RateLimiterUnavailableError).code).toBe('RATE_LIMITER_UNAVAILABLE');
+      expect((error as RateLimiterUnavailableError).key).toBe(limiter.key('t1'));
+      expect(elapsed).toBeLessThan(3000);
+    }
+    // withRateLimit does not run the call when the limiter cannot decide.
+    let ran = false;
+    await expect(withRateLimit(strict, 't1', () => (ran = true))).rejects.toThrow(RateLimiterUnavailableError);
+    expect(ran).toBe(false);
+    // failOpen is explicit.
+    expect(await open.consume('t1')).toMatchObject({ allowed: true, retryAfterMs: 0 });
+  });
+});

@@ -1,0 +1,333 @@
+import type { Redis } from 'ioredis';
+import { PlatformError } from './errors';
+
+/** Outcome of one server check. */
+export type CheckStatus = 'PASS' | 'WARN' | 'FAIL';
+
+/** Identifiers of the checks run by {@link checkRedisServer}, in the order they are reported. */
+export type RedisCheckId =
+  | 'version'
+  | 'mode'
+  | 'maxmemory-policy'
+  | 'persistence'
+  | 'tcp-keepalive'
+  | 'rtt'
+  | 'memory'
+  | 'evicted-keys'
+  | 'rejected-connections';
+
+/** One row of the doctor's report. */
+export interface RedisCheck {
+  /** Stable identifier, e.g. `maxmemory-policy`. */
+  id: RedisCheckId;
+  status: CheckStatus;
+  /** What was found, for humans (e.g. `allkeys-lru`, `median 0.12 ms, p99 0.40 ms`). */
+  value: string;
+  /** Why the status is what it is. */
+  message: string;
+  /** What to change; empty for a PASS. */
+  fix: string;
+}
+
+/** Result of {@link checkRedisServer}. */
+export interface RedisCheckReport {
+  /** False when any check FAILed (WARNs do not make it false). */
+  ok: boolean;
+  checks: RedisCheck[];
+}
+
+/** Thresholds and switches of {@link checkRedisServer}. */
+export interface RedisCheckOptions {
+  /** Oldest Redis accepted. @defaultValue `'6.0.0'` */
+  minVersion?: string;
+  /** Versions below this WARN (BullMQ recommends 6.2+). @defaultValue `'6.2.0'` */
+  recommendedVersion?: string;
+  /**
+   * Set when every key prefix the services use is a Redis Cluster hash tag (e.g. BullMQ
+   * `prefix: '{bull}'`), so a cluster is acceptable. @defaultValue `false`
+   */
+  clusterHashTags?: boolean;
+  /** PINGs sent to measure the round-trip time. @defaultValue `20` */
+  rttSamples?: number;
+  /** Median RTT above this WARNs. @defaultValue `1` */
+  rttWarnMs?: number;
+  /** Median RTT above this FAILs. @defaultValue `5` */
+  rttFailMs?: number;
+  /** used_memory / maxmemory at or above this percentage WARNs. @defaultValue `90` */
+  memoryWarnPercent?: number;
+  /** used_memory / maxmemory at or above this percentage FAILs. @defaultValue `98` */
+  memoryFailPercent?: number;
+  /** evicted_keys at or above this WARNs. @defaultValue `1` */
+  evictedKeysWarn?: number;
+  /** evicted_keys at or above this FAILs. @defaultValue `10` */
+  evictedKeysFail?: number;
+  /** rejected_connections at or above this FAILs. @defaultValue `1` */
+  rejectedConnectionsFail?: number;
+  /** tcp-keepalive recommended value, quoted in the fix. @defaultValue `300` */
+  recommendedTcpKeepalive?: number;
+}
+
+/**
+ * Defaults of {@link RedisCheckOptions}, from the operating lessons in the seeds (RTT under 5 ms,
+ * better under 1 ms; memory warn 90 %, critical 98 %; evicted keys warn 1, critical 10; rejected
+ * connections critical 1; tcp-keepalive 300).
+ */
+export const defaultRedisCheckOptions: Readonly<Required<RedisCheckOptions>> = Object.freeze({
+  minVersion: '6.0.0',
+  recommendedVersion: '6.2.0',
+  clusterHashTags: false,
+  rttSamples: 20,
+  rttWarnMs: 1,
+  rttFailMs: 5,
+  memoryWarnPercent: 90,
+  memoryFailPercent: 98,
+  evictedKeysWarn: 1,
+  evictedKeysFail: 10,
+  rejectedConnectionsFail: 1,
+  recommendedTcpKeepalive: 300,
+});
+
+/** The narrow client {@link checkRedisServer} needs: any ioredis `Redis`. */
+export type DoctorClient = Pick<Redis, 'info' | 'ping' | 'call'>;
+
+/**
+ * What the checks are computed from. Gathered by {@link gatherRedisFacts}; a `null` config value
+ * means CONFIG GET was refused (managed Redis) and INFO did not carry it either.
+ */
+export interface RedisFacts {
+  /** Every `field:value` of `INFO` (all sections). */
+  info: Record<string, string>;
+  /** CONFIG GET results; `null` when CONFIG is not available. */
+  config: { maxmemoryPolicy: string | null; save: string | null; tcpKeepalive: string | null; appendonly: string | null };
+  /** Why CONFIG could not be read, when it could not. */
+  configError?: string;
+  /** PING round-trip times in ms. */
+  rttMs: number[];
+}
+
+/**
+ * Thrown by {@link assertRedisReady} when a check FAILs. `checks` lists the FAILed rows. The code is
+ * `CONFIG_INVALID`: the Redis server's configuration is not fit for the platform.
+ */
+export class RedisNotReadyError extends PlatformError {
+  /** The FAILed checks. */
+  readonly checks: readonly RedisCheck[];
+  /** The whole report (including WARN and PASS rows). */
+  readonly report: RedisCheckReport;
+
+  constructor(report: RedisCheckReport) {
+    const failed = report.checks.filter((c) => c.status === 'FAIL');
+    const list = failed.map((c) => `${c.id}: ${c.message}${c.fix ? ` (fix: ${c.fix})` : ''}`).join('; ');
+    super('CONFIG_INVALID', `Redis is not ready for the platform: ${list}`);
+    this.checks = failed;
+    this.report = report;
+  }
+}
+
+/** Parses `INFO` output into `field -> value` (section headers and blank lines skipped). */
+export function parseInfo(text: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    if (!line || line.startsWith('#')) continue;
+    const colon = line.indexOf(':');
+    if (colon > 0) result[line.slice(0, colon)] = line.slice(colon + 1).trim();
+  }
+  return result;
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  const pb = b.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const diff = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (diff !== 0) return diff;
+  }
+  return 0;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(2)} MiB`;
+  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${bytes} B`;
+}
+
+const CONFIG_DISABLED = 'cannot read: CONFIG disabled';
+
+async function configGet(client: DoctorClient, parameter: string): Promise<string> {
+  const reply = (await client.call('CONFIG', 'GET', parameter)) as unknown;
+  if (Array.isArray(reply) && reply.length >= 2) return String(reply[1]);
+  // RESP3 clients answer with a map.
+  if (reply && typeof reply === 'object' && parameter in reply) return String((reply as Record<string, unknown>)[parameter]);
+  throw new Error(`CONFIG GET ${parameter} returned nothing`);
+}
+
+/**
+ * Reads everything the checks need: INFO (all sections), CONFIG GET of the settings INFO does not
+ * show (falls back to `null` when a managed Redis refuses CONFIG), and `samples` PING round trips.
+ */
+export async function gatherRedisFacts(client: DoctorClient, samples = defaultRedisCheckOptions.rttSamples): Promise<RedisFacts> {
+  const info = parseInfo(await client.info('everything').catch(() => client.info()));
+  const config: RedisFacts['config'] = { maxmemoryPolicy: null, save: null, tcpKeepalive: null, appendonly: null };
+  let configError: string | undefined;
+  try {
+    config.maxmemoryPolicy = await configGet(client, 'maxmemory-policy');
+    config.save = await configGet(client, 'save');
+    config.tcpKeepalive = await configGet(client, 'tcp-keepalive');
+    config.appendonly = await configGet(client, 'appendonly');
+  } catch (error) {
+    configError = error instanceof Error ? error.message : String(error);
+  }
+  const rttMs: number[] = [];
+  for (let i = 0; i < Math.max(1, samples); i++) {
+    const start = process.hrtime.bigint();
+    await client.ping();
+    rttMs.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  return { info, config, rttMs, ...(configError !== undefined ? { configError } : {}) };
+}
+
+/**
+ * Turns {@link RedisFacts} into the report (pure: no Redis access), so each rule can be tested
+ * with made-up facts.
+ */
+export function evaluateRedisFacts(facts: RedisFacts, options: RedisCheckOptions = {}): RedisCheckReport {
+  const o = { ...defaultRedisCheckOptions, ...options };
+  const { info, config } = facts;
+  const checks: RedisCheck[] = [];
+  const add = (id: RedisCheckId, status: CheckStatus, value: string, message: string, fix = '') =>
+    checks.push({ id, status, value, message, fix: status === 'PASS' ? '' : fix });
+
+  // Version.
+  const version = info.redis_version ?? info.valkey_version ?? '';
+  if (!version) add('version', 'WARN', 'unknown', 'INFO server did not report redis_version', 'check that this is a Redis server');
+  else if (compareVersions(version, o.minVersion) < 0)
+    add('version', 'FAIL', version, `Redis ${version} is older than ${o.minVersion}, which BullMQ requires`, `upgrade Redis to ${o.recommendedVersion} or newer (7.2 recommended)`);
+  else if (compareVersions(version, o.recommendedVersion) < 0)
+    add('version', 'WARN', version, `Redis ${version} works, but BullMQ recommends ${o.recommendedVersion}+`, `upgrade Redis to ${o.recommendedVersion} or newer`);
+  else add('version', 'PASS', version, `Redis ${version} >= ${o.recommendedVersion}`);
+
+  // Mode.
+  const mode = info.redis_mode ?? 'standalone';
+  const role = info.role ?? 'master';
+  if (mode === 'cluster') {
+    if (o.clusterHashTags) add('mode', 'PASS', 'cluster', 'Redis Cluster, and the caller declared hash-tagged prefixes');
+    else
+      add('mode', 'FAIL', 'cluster', 'Redis Cluster: BullMQ scripts touch several keys of one queue, which must share a hash slot',
+        "use a hash-tag prefix (BullMQ prefix '{bull}') and pass clusterHashTags, or use standalone/Sentinel");
+  } else if (mode === 'sentinel') {
+    add('mode', 'FAIL', 'sentinel', 'connected to a Sentinel process, not to a Redis master',
+      'set REDIS_SENTINEL_HOSTS and REDIS_SENTINEL_NAME instead of pointing REDIS_URL at a Sentinel');
+  } else if (role !== 'master') {
+    add('mode', 'FAIL', `${mode} (${role})`, 'connected to a replica: writes are refused',
+      'point REDIS_URL at the master, or use Sentinel (REDIS_SENTINEL_HOSTS) to follow failovers');
+  } else {
+    add('mode', 'PASS', `${mode} (${role})`, `${mode} master`);
+  }
+
+  // maxmemory-policy (INFO memory carries it too, so it is readable even without CONFIG).
+  const policy = config.maxmemoryPolicy ?? info.maxmemory_policy ?? null;
+  const policyFix = 'CONFIG SET maxmemory-policy noeviction (and maxmemory-policy noeviction in redis.conf)';
+  if (policy === null) add('maxmemory-policy', 'WARN', 'unknown', CONFIG_DISABLED, 'check the provider console: the policy must be noeviction');
+  else if (policy === 'noeviction') add('maxmemory-policy', 'PASS', policy, 'Redis refuses writes instead of evicting keys');
+  else if (policy.startsWith('allkeys-'))
+    add('maxmemory-policy', 'FAIL', policy, 'Redis may evict any key when memory is full: an evicted queue key is a lost job', policyFix);
+  else if (policy.startsWith('volatile-'))
+    add('maxmemory-policy', 'WARN', policy,
+      'Redis may evict keys with a TTL when memory is full (dedup and rate-limit keys, kept jobs): a lost dedup key sends a notification twice',
+      policyFix);
+  else add('maxmemory-policy', 'WARN', policy, `unknown policy ${policy}`, policyFix);
+
+  // Persistence.
+  const aof = (config.appendonly ?? (info.aof_enabled === '1' ? 'yes' : info.aof_enabled === '0' ? 'no' : null)) === 'yes';
+  const save = config.save;
+  const noPersistenceMsg = 'no AOF and no RDB save points: queue and dedup state die with a restart';
+  const persistenceFix = 'CONFIG SET appendonly yes (appendfsync everysec), or save points such as save 60 1000';
+  if (aof && save) add('persistence', 'PASS', `AOF on, RDB save "${save}"`, 'AOF and RDB snapshots');
+  else if (aof) add('persistence', 'PASS', 'AOF on', 'append-only file');
+  else if (save) add('persistence', 'PASS', `RDB save "${save}"`, 'RDB snapshots (up to the last save point is lost on a crash)');
+  else if (save === null) add('persistence', 'WARN', 'AOF off, RDB unknown', `${CONFIG_DISABLED}; AOF is off`, 'check the provider console: enable AOF or RDB snapshots');
+  else add('persistence', 'WARN', 'none', noPersistenceMsg, persistenceFix);
+
+  // tcp-keepalive.
+  const keepalive = config.tcpKeepalive;
+  const keepaliveFix = `CONFIG SET tcp-keepalive ${o.recommendedTcpKeepalive}`;
+  if (keepalive === null) add('tcp-keepalive', 'WARN', 'unknown', CONFIG_DISABLED, `check the provider console: ${o.recommendedTcpKeepalive} s recommended`);
+  else if (Number(keepalive) === 0)
+    add('tcp-keepalive', 'WARN', '0', 'dead client connections (and their blocked commands) are never detected', keepaliveFix);
+  else add('tcp-keepalive', 'PASS', `${keepalive} s`, 'dead peers are detected');
+
+  // RTT.
+  const sorted = [...facts.rttMs].sort((a, b) => a - b);
+  const median = percentile(sorted, 50);
+  const p99 = percentile(sorted, 99);
+  const rttValue = `median ${median.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (${sorted.length} PINGs)`;
+  const rttFix = 'run Redis in the same data centre / availability zone as the workers, on a low-latency network';
+  if (median > o.rttFailMs) add('rtt', 'FAIL', rttValue, `median round trip over ${o.rttFailMs} ms: every job takes several round trips`, rttFix);
+  else if (median > o.rttWarnMs) add('rtt', 'WARN', rttValue, `median round trip over ${o.rttWarnMs} ms`, rttFix);
+  else add('rtt', 'PASS', rttValue, `median round trip under ${o.rttWarnMs} ms`);
+
+  // Memory.
+  const used = Number(info.used_memory ?? Number.NaN);
+  const max = Number(info.maxmemory ?? Number.NaN);
+  const memoryFix = 'raise maxmemory (leave headroom below the host RAM), drain queues, or lower job retention';
+  if (!Number.isFinite(used) || !Number.isFinite(max)) add('memory', 'WARN', 'unknown', 'INFO memory did not report used_memory/maxmemory', 'check memory in the provider console');
+  else if (max === 0)
+    add('memory', 'WARN', `${formatBytes(used)} of unlimited`, 'maxmemory is 0 (unlimited): the OS may kill Redis when the host runs out of memory',
+      'set maxmemory to about 80 % of the RAM available to Redis (with maxmemory-policy noeviction)');
+  else {
+    const percent = (used / max) * 100;
+    const value = `${formatBytes(used)} of ${formatBytes(max)} (${percent.toFixed(1)} %)`;
+    if (percent >= o.memoryFailPercent) add('memory', 'FAIL', value, `at or above ${o.memoryFailPercent} % of maxmemory: writes (new jobs) are about to be refused`, memoryFix);
+    else if (percent >= o.memoryWarnPercent) add('memory', 'WARN', value, `at or above ${o.memoryWarnPercent} % of maxmemory`, memoryFix);
+    else add('memory', 'PASS', value, `below ${o.memoryWarnPercent} % of maxmemory`);
+  }
+
+  // Evicted keys.
+  const evicted = Number(info.evicted_keys ?? Number.NaN);
+  const evictedFix = 'set maxmemory-policy noeviction and find what was lost; CONFIG RESETSTAT clears the counter';
+  if (!Number.isFinite(evicted)) add('evicted-keys', 'WARN', 'unknown', 'INFO stats did not report evicted_keys', 'check evictions in the provider console');
+  else if (evicted >= o.evictedKeysFail) add('evicted-keys', 'FAIL', String(evicted), `${evicted} keys evicted since the last restart (critical at ${o.evictedKeysFail})`, evictedFix);
+  else if (evicted >= o.evictedKeysWarn) add('evicted-keys', 'WARN', String(evicted), `${evicted} keys evicted since the last restart (warn at ${o.evictedKeysWarn})`, evictedFix);
+  else add('evicted-keys', 'PASS', '0', 'no key was evicted');
+
+  // Rejected connections.
+  const rejected = Number(info.rejected_connections ?? Number.NaN);
+  if (!Number.isFinite(rejected)) add('rejected-connections', 'WARN', 'unknown', 'INFO stats did not report rejected_connections', 'check connections in the provider console');
+  else if (rejected >= o.rejectedConnectionsFail)
+    add('rejected-connections', 'FAIL', String(rejected), `${rejected} connections rejected (maxclients reached)`,
+      'raise maxclients, or share connections (getSharedConnection) instead of opening one per request');
+  else add('rejected-connections', 'PASS', '0', 'no connection was rejected');
+
+  return { ok: checks.every((c) => c.status !== 'FAIL'), checks };
+}
+
+/**
+ * Checks that a Redis server is fit to be the platform's primary store: version, mode,
+ * maxmemory-policy, persistence, tcp-keepalive, round-trip time, memory, evictions and rejected
+ * connections. Settings CONFIG cannot read (managed Redis) WARN with "cannot read: CONFIG disabled".
+ *
+ * @example
+ * const report = await checkRedisServer(redis);
+ * for (const c of report.checks) console.log(c.status, c.id, c.value, c.fix);
+ */
+export async function checkRedisServer(redis: DoctorClient, options: RedisCheckOptions = {}): Promise<RedisCheckReport> {
+  const facts = await gatherRedisFacts(redis, options.rttSamples ?? defaultRedisCheckOptions.rttSamples);
+  return evaluateRedisFacts(facts, options);
+}
+
+/**
+ * Runs {@link checkRedisServer} and throws {@link RedisNotReadyError} listing every FAIL; meant for
+ * a service's start-up. Returns the report (with any WARNs) when nothing FAILed.
+ */
+export async function assertRedisReady(redis: DoctorClient, options: RedisCheckOptions = {}): Promise<RedisCheckReport> {
+  const report = await checkRedisServer(redis, options);
+  if (!report.ok) throw new RedisNotReadyError(report);
+  return report;
+}
