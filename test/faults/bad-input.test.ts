@@ -1,7 +1,9 @@
 // Scenario 7: bad input, property-based (fast-check). Every call either succeeds or throws the
 // package's typed error (instanceof PlatformError); no unhandled rejection; a refused call writes
 // nothing (DBSIZE of a private server unchanged).
+import { acquireLock } from '@platform/locks';
 import { notifyOnce, closeNotificationQueues } from '@platform/notifications';
+import { createRateLimiter } from '@platform/ratelimit';
 import { createRedisConnection, defineQueue, loadRedisConfig, queueName, type QueueDefinition } from '@platform/queue';
 import { PlatformError, assertTenantId, closeConnection, redisKey } from '@platform/redis';
 import { startRedisServer, type RedisServer } from '@platform/testing';
@@ -162,6 +164,32 @@ test('notifyOnce: bad tenant ids, types, dedupe keys, channels and payloads are 
   await fc.assert(
     fc.asyncProperty(anything, anything, anything, channel, payload, async (tenantId, type, dedupeKey, ch, body) => {
       await judge(() => notifyOnce({ tenantId, type, dedupeKey, channel: ch, payload: body } as never, { connection: producer, prefix: 'bad-input' }), true);
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('acquireLock: bad lock keys and TTLs are refused with a typed error and write nothing', async () => {
+  await fc.assert(
+    fc.asyncProperty(anything, fc.oneof(fc.integer({ min: 1, max: 5000 }), anything), fc.oneof(fc.constant(undefined), fc.integer({ min: 0, max: 10 }), anything), async (key, ttlMs, waitMs) => {
+      let lock: Awaited<ReturnType<typeof acquireLock>> = null;
+      await judge(async () => {
+        lock = await acquireLock(producer, key as string, { ttlMs: ttlMs as number, waitMs: waitMs as number });
+      }, true);
+      if (lock) await (lock as { release(): Promise<boolean> }).release();
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('rate limiters: bad provider names, limits, windows and tenant ids are refused and write nothing', async () => {
+  const algorithm = fc.oneof(fc.constantFrom('fixed-window', 'sliding-window', 'token-bucket', undefined), anything);
+  await fc.assert(
+    fc.asyncProperty(anything, fc.oneof(fc.integer({ min: 1, max: 100 }), anything), fc.oneof(fc.integer({ min: 1, max: 60 }), anything), algorithm, anything, async (provider, limit, windowSeconds, alg, tenantId) => {
+      const created = await judge(() => createRateLimiter({ redis: producer, provider: provider as string, limit: limit as number, windowSeconds: windowSeconds as number, algorithm: alg as never }), true);
+      if (!created.ok) return;
+      const limiter = createRateLimiter({ redis: producer, provider: provider as string, limit: limit as number, windowSeconds: windowSeconds as number, algorithm: alg as never });
+      await judge(() => limiter.consume(tenantId as string), true);
     }),
     { numRuns: RUNS },
   );

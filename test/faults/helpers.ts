@@ -42,6 +42,8 @@ export function killPid(pid: number | undefined, signal: NodeJS.Signals = 'SIGKI
 export interface Fixture {
   readonly pid: number;
   readonly child: ChildProcess;
+  /** The `ready` message the child sent. */
+  readonly ready: Record<string, unknown>;
   /** The last lines the child wrote to stdout/stderr (for diagnostics). */
   output(): string;
   /** Resolves when the child exits. */
@@ -71,9 +73,13 @@ export async function startFixture(name: string, env: Record<string, string>, re
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
   });
+  let readyMessage: Record<string, unknown> = {};
   const fixture: Fixture = {
     pid: child.pid ?? -1,
     child,
+    get ready() {
+      return readyMessage;
+    },
     output: () => output,
     exited,
     async kill() {
@@ -106,6 +112,7 @@ export async function startFixture(name: string, env: Record<string, string>, re
     child.on('message', (message: unknown) => {
       if (message && typeof message === 'object' && (message as { type?: unknown }).type === 'ready') {
         clearTimeout(timer);
+        readyMessage = message as Record<string, unknown>;
         resolve();
       }
     });
