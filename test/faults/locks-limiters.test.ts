@@ -28,7 +28,8 @@ const EXEMPT = new RegExp(`^bull:${QUEUE}:(id|meta|events|wait|paused|active|pri
 
 let server: RedisServer;
 let redis: Redis;
-let definition: QueueDefinition;
+const lockJobSchema = z.object({ activityId: z.string() });
+let definition: QueueDefinition<typeof lockJobSchema>;
 const fixtures = new Set<Fixture>();
 const workers: Worker[] = [];
 
@@ -36,7 +37,7 @@ beforeAll(async () => {
   server = await startRedisServer();
   const config = loadRedisConfig({ REDIS_URL: server.url });
   redis = createRedisConnection(config, { role: 'worker' });
-  definition = defineQueue({ namespace: 'faults', name: 'locks', schema: z.object({ activityId: z.string() }), connection: createRedisConnection(config) });
+  definition = defineQueue({ namespace: 'faults', name: 'locks', schema: lockJobSchema, connection: createRedisConnection(config) });
 });
 
 afterAll(async () => {
@@ -79,7 +80,7 @@ test(`${ROUNDS} lock holder(s) SIGKILLed mid-section and mid-call leave no key w
   const done = new Set<string>();
   const rescuer = createWorker(
     definition,
-    activityLockHandler(redis, (job: Job<{ activityId: string }>) => job.data.activityId, async (job) => {
+    activityLockHandler(redis, (job: Job<{ tenantId: string; activityId: string }>) => job.data.activityId, async (job) => {
       done.add(job.data.activityId);
     }, { ttlMs: TTL_MS }),
     { connection: createRedisConnection(loadRedisConfig({ REDIS_URL: server.url }), { role: 'worker' }), lockDuration: 5000, stalledInterval: 2000, handleSignals: false, autorun: false },
