@@ -18,32 +18,32 @@ jest.setTimeout(FAULT_TEST_TIMEOUT_MS);
 
 const ROUNDS = size(3, 1);
 const TTL_MS = 3000;
-const QUEUE = 'faults__locks';
+const QUEUE_PREFIX = 'faults__locks-';
 /**
  * Keys allowed to have no TTL: BullMQ's own bookkeeping of the test queue (job id counter, meta,
  * event stream, wait/active/completed lists and sets, marker, and job hashes, which BullMQ expires
  * by its removeOnComplete/removeOnFail policy rather than a Redis TTL).
  */
-const EXEMPT = new RegExp(`^bull:${QUEUE}:(id|meta|events|wait|paused|active|prioritized|delayed|completed|failed|stalled|marker|pc|[0-9]+)$`);
+const EXEMPT = new RegExp(`^bull:${QUEUE_PREFIX}r[0-9]+:(id|meta|events|wait|paused|active|prioritized|delayed|completed|failed|stalled|marker|pc|[0-9]+)$`);
 
 let server: RedisServer;
 let redis: Redis;
 const lockJobSchema = z.object({ activityId: z.string() });
-let definition: QueueDefinition<typeof lockJobSchema>;
+const definitions: QueueDefinition<typeof lockJobSchema>[] = [];
+let config: ReturnType<typeof loadRedisConfig>;
 const fixtures = new Set<Fixture>();
 const workers: Worker[] = [];
 
 beforeAll(async () => {
   server = await startRedisServer();
-  const config = loadRedisConfig({ REDIS_URL: server.url });
+  config = loadRedisConfig({ REDIS_URL: server.url });
   redis = createRedisConnection(config, { role: 'worker' });
-  definition = defineQueue({ namespace: 'faults', name: 'locks', schema: lockJobSchema, connection: createRedisConnection(config) });
 });
 
 afterAll(async () => {
   await killAll(fixtures);
   for (const worker of workers) await worker.close(true).catch(() => {});
-  await definition?.close();
+  for (const definition of definitions) await definition.close();
   if (redis) await closeConnection(redis);
   await server?.stop();
   printSummaryIfComplete();
@@ -62,7 +62,7 @@ async function scanTtls(): Promise<{ keys: number; violations: string[]; exempt:
       keys += 1;
       const pttl = await redis.pttl(key);
       if (pttl !== -1) continue;
-      if (EXEMPT.test(key)) exempt.add(key.replace(/:[0-9]+$/, ':<jobId>'));
+      if (EXEMPT.test(key)) exempt.add(key.replace(/:[0-9]+$/, ':<jobId>').replace(/locks-r[0-9]+/, 'locks-r<n>'));
       else violations.push(key);
     }
   } while (cursor !== '0');
@@ -78,20 +78,14 @@ test(`${ROUNDS} lock holder(s) SIGKILLed mid-section and mid-call leave no key w
   let jobsDone = 0;
 
   const done = new Set<string>();
-  const rescuer = createWorker(
-    definition,
-    activityLockHandler(redis, (job: Job<{ tenantId: string; activityId: string }>) => job.data.activityId, async (job) => {
-      done.add(job.data.activityId);
-    }, { ttlMs: TTL_MS }),
-    { connection: createRedisConnection(loadRedisConfig({ REDIS_URL: server.url }), { role: 'worker' }), lockDuration: 5000, stalledInterval: 2000, handleSignals: false, autorun: false },
-  );
-  workers.push(rescuer);
-
   for (let round = 0; round < ROUNDS; round++) {
     const prefix = `r${round}`;
     const activityId = `activity-${round}`;
+    // One queue per round, so the rescuer of a round never takes the next round's job.
+    const definition = defineQueue({ namespace: 'faults', name: `locks-${prefix}`, schema: lockJobSchema, connection: createRedisConnection(config) });
+    definitions.push(definition);
     await definition.enqueue({ tenantId: 'tenant-1', activityId });
-    const holder = await startFixture('lock-holder', { REDIS_URL: server.url, FAULT_PREFIX: prefix, FAULT_TTL_MS: String(TTL_MS) });
+    const holder = await startFixture('lock-holder', { REDIS_URL: server.url, FAULT_PREFIX: prefix, FAULT_QUEUE: `locks-${prefix}`, FAULT_TTL_MS: String(TTL_MS) });
     fixtures.add(holder);
     await sleep(Math.random() * 200);
     await holder.kill();
@@ -122,8 +116,16 @@ test(`${ROUNDS} lock holder(s) SIGKILLed mid-section and mid-call leave no key w
     await Promise.all([plain!.release(), auto!.release(), ...leases.map((l) => l!.release()), ...slots.map((s) => s.release())]);
 
     // The interrupted job is found stalled and completes under the same activity lock elsewhere.
-    if (!rescuer.isRunning()) void rescuer.run();
+    const rescuer = createWorker(
+      definition,
+      activityLockHandler(redis, (job: Job<{ tenantId: string; activityId: string }>) => job.data.activityId, async (job) => {
+        done.add(job.data.activityId);
+      }, { ttlMs: TTL_MS }),
+      { connection: createRedisConnection(config, { role: 'worker' }), lockDuration: 5000, stalledInterval: 2000, handleSignals: false },
+    );
+    workers.push(rescuer);
     await until(async () => done.has(activityId), 120_000, async () => `job of ${activityId} not done: ${JSON.stringify(await definition.queue.getJobCounts())}`, 500);
+    await rescuer.close();
     jobsDone += 1;
 
     const atEnd = await scanTtls();
