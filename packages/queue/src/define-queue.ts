@@ -126,7 +126,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const getQueue = (): Queue<TenantPayload<S>> => {
     if (queue) return queue;
     queue = new Queue<TenantPayload<S>>(name, {
-      connection: options.connection ?? getSharedConnection('producer'),
+      connection: connection(),
       prefix,
       defaultJobOptions: jobDefaults,
     });
@@ -137,8 +137,17 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
 
   const parse = (payload: unknown): TenantPayload<S> => validatePayload(name, payloadSchema, payload);
 
+  const connection = () => options.connection ?? getSharedConnection('producer');
+  // A ready connection whose commands time out by themselves (every producer connection) needs no
+  // timer of ours; one that is still connecting needs it, since BullMQ waits for "ready" unbounded.
+  const selfBounded = (): boolean => {
+    const client = connection();
+    const timeout = client.options.commandTimeout;
+    return client.status === 'ready' && typeof timeout === 'number' && timeout <= enqueueTimeoutMs;
+  };
   const guard = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
+      if (queue && selfBounded()) return await work();
       return await withTimeout(work(), enqueueTimeoutMs, () =>
         new QueueUnavailableError(name, `Redis did not accept the job within ${enqueueTimeoutMs} ms`),
       );

@@ -1,0 +1,64 @@
+import { performance } from 'node:perf_hooks';
+
+/** min / median / max of a list of samples. */
+export interface Summary {
+  min: number;
+  median: number;
+  max: number;
+}
+
+export function summarize(samples: readonly number[]): Summary {
+  if (samples.length === 0) return { min: Number.NaN, median: Number.NaN, max: Number.NaN };
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { min: sorted[0]!, median, max: sorted[sorted.length - 1]! };
+}
+
+/** The p-th percentile (0-100) of samples, nearest rank. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return Number.NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/**
+ * Runs `fn(0 .. total-1)` with `concurrency` calls in flight and returns operations per second.
+ * Each in-flight slot takes the next index as soon as its previous call settles.
+ */
+export async function throughput(total: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const lane = async () => {
+    while (next < total) {
+      const i = next++;
+      await fn(i);
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, lane));
+  const seconds = (performance.now() - start) / 1000;
+  return total / seconds;
+}
+
+/** Runs `fn` `count` times one after the other and returns the latency of each call in ms. */
+export async function sequentialLatencies(count: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
+  const out = new Array<number>(count);
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await fn(i);
+    out[i] = performance.now() - start;
+  }
+  return out;
+}
+
+/** Times an async function: returns its elapsed seconds. */
+export async function seconds(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return (performance.now() - start) / 1000;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
