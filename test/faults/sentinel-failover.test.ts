@@ -203,6 +203,14 @@ test('a SIGKILLed master fails over; clients follow; every replicated acknowledg
   const lostReplicated = missing(replicated, done);
   const duplicates = await duplicateCompletions(reader, PREFIX);
   const { runs, repeats } = await effectCounts(reader, PREFIX);
+  // Where the lost jobs are (for the report): their BullMQ state and failed reason, if any.
+  const lostStates = await Promise.all(
+    lost.slice(0, 10).map(async (id) => {
+      const job = await definition!.queue.getJob(id);
+      return job ? `${id}=${await job.getState()}${job.failedReason ? `(${job.failedReason})` : ''}` : `${id}=absent`;
+    }),
+  );
+  if (lost.length > 0) console.log(`sentinel-failover: lost jobs: ${lostStates.join(', ')}; counts ${JSON.stringify(await definition.queue.getJobCounts())}`);
   recordScenario({
     scenario: 'sentinel-failover',
     faults: 1,
