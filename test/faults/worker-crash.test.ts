@@ -1,0 +1,133 @@
+// Scenario 1: worker processes SIGKILLed at random moments while jobs run. Stalled jobs are picked
+// up again, every job completes, and the idempotent effect (HSETNX keyed by job id) happens once.
+import { createRedisConnection, defineQueue, loadRedisConfig, type QueueDefinition } from '@platform/queue';
+import { closeConnection } from '@platform/redis';
+import { startRedisServer, type RedisServer } from '@platform/testing';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import {
+  FAULT_TEST_TIMEOUT_MS,
+  FULL,
+  duplicateCompletions,
+  effectCounts,
+  effectIds,
+  killAll,
+  missing,
+  size,
+  sleep,
+  startFixture,
+  until,
+  workerEnv,
+  type Fixture,
+} from './helpers';
+import { printSummaryIfComplete, recordScenario } from './summary';
+
+jest.setTimeout(FAULT_TEST_TIMEOUT_MS);
+
+const JOBS = size(5000, 500);
+const MAX_KILLS = size(20, 4);
+const WORKERS = 3;
+const PREFIX = 'crash';
+
+let server: RedisServer;
+let redis: Redis;
+let producer: Redis;
+let definition: QueueDefinition;
+const workers = new Set<Fixture>();
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  const config = loadRedisConfig({ REDIS_URL: server.url });
+  redis = createRedisConnection(config, { role: 'worker' });
+  producer = createRedisConnection(config, { role: 'producer' });
+  definition = defineQueue({ namespace: 'faults', name: 'crash', schema: z.object({ n: z.number().int() }), connection: producer });
+});
+
+afterAll(async () => {
+  await killAll(workers);
+  await definition?.close();
+  if (producer) await closeConnection(producer);
+  if (redis) await closeConnection(redis);
+  await server?.stop();
+  printSummaryIfComplete();
+});
+
+test(`${JOBS} jobs survive ${MAX_KILLS} SIGKILLed workers; every effect happens exactly once`, async () => {
+  const started = Date.now();
+  const ids: string[] = [];
+  for (let from = 0; from < JOBS; from += 500) {
+    const batch = Array.from({ length: Math.min(500, JOBS - from) }, (_, i) => from + i);
+    const jobs = await definition.enqueueBulk(
+      batch.map((n) => ({ tenantId: `tenant-${n % 50}`, n })),
+      batch.map((n) => ({ jobId: `job-${n}` })),
+    );
+    ids.push(...jobs.map((job) => job.id!));
+  }
+  expect(ids).toHaveLength(JOBS);
+
+  const env = workerEnv({ REDIS_URL: server.url }, PREFIX, 'crash', {
+    FAULT_CONCURRENCY: 5,
+    FAULT_JOB_MS: 100,
+    // Short locks so a killed worker's jobs are found stalled within seconds, not a minute.
+    FAULT_LOCK_MS: 5000,
+    FAULT_STALLED_MS: 2000,
+  });
+  const spawnWorker = async () => {
+    const worker = await startFixture('worker', env);
+    workers.add(worker);
+    return worker;
+  };
+  for (let i = 0; i < WORKERS; i++) await spawnWorker();
+
+  let kills = 0;
+  try {
+    while (kills < MAX_KILLS && (await redis.hlen(`${PREFIX}:effects`)) < JOBS) {
+      await sleep(300 + Math.random() * (FULL ? 2500 : 900));
+      const alive = [...workers];
+      const victim = alive[Math.floor(Math.random() * alive.length)]!;
+      await victim.kill();
+      workers.delete(victim);
+      kills += 1;
+      await spawnWorker();
+    }
+    await until(
+      async () => ((await definition.queue.getJobCounts('completed')).completed ?? 0) + ((await definition.queue.getJobCounts('failed')).failed ?? 0) >= JOBS,
+      FULL ? 600_000 : 150_000,
+      async () => JSON.stringify(await definition.queue.getJobCounts()),
+      500,
+    );
+  } finally {
+    await killAll(workers);
+    workers.clear();
+  }
+
+  const counts = await definition.queue.getJobCounts();
+  const done = await effectIds(redis, PREFIX);
+  const lost = missing(ids, done);
+  const { runs, repeats } = await effectCounts(redis, PREFIX);
+  const duplicates = await duplicateCompletions(redis, PREFIX);
+  recordScenario({
+    scenario: 'worker-crash',
+    faults: kills,
+    jobs: JOBS,
+    lost: lost.length + (counts.failed ?? 0),
+    duplicates,
+    extra: {
+      'handler runs': runs,
+      'effect repeats refused': repeats,
+      completed: counts.completed ?? 0,
+      failed: counts.failed ?? 0,
+      'effects applied': done.size,
+    },
+    passed: lost.length === 0 && counts.failed === 0 && counts.completed === JOBS && duplicates === 0,
+    size: FULL ? 'full' : 'reduced',
+    seconds: (Date.now() - started) / 1000,
+  });
+  expect(kills).toBeGreaterThan(0);
+  expect(lost).toEqual([]);
+  expect(counts.failed).toBe(0);
+  expect(counts.completed).toBe(JOBS);
+  // Exactly once: one effect per job id, and no job id completed twice.
+  expect(done.size).toBe(JOBS);
+  expect(duplicates).toBe(0);
+});
