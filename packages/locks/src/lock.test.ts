@@ -163,6 +163,7 @@ describe('acquireLock', () => {
     await expect(acquireLock(redis, key, { ttlMs: 1.5 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(acquireLock(redis, key, { ttlMs: 1000, waitMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(acquireLock(redis, '', { ttlMs: 1000 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(acquireLock(redis, key, { ttlMs: { toString: 0 } as unknown as number, waitMs: null as unknown as number })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(acquireLock(redis, `${key}{}x`, { ttlMs: 1000 })).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(await redis.exists(key)).toBe(0);
   });

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@platform/redis';
+import { InvalidArgumentError, describeValue } from '@platform/redis';
 
 /** Options of {@link acquireLock}. */
 export interface AcquireLockOptions {
@@ -84,7 +84,7 @@ const MAX_MS = 2 ** 31 - 1;
 
 export function checkMs(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_MS) {
-    throw new InvalidArgumentError(name, `must be an integer number of ms from ${min} to ${MAX_MS}, got ${String(value)}`);
+    throw new InvalidArgumentError(name, `must be an integer number of ms from ${min} to ${MAX_MS}, got ${describeValue(value)}`);
   }
   return value;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidArgumentError } from '@platform/redis';
+import { InvalidArgumentError, describeValue } from '@platform/redis';
 import type { Redis } from 'ioredis';
 import { SemaphoreNotAcquiredError } from './errors';
 import { runHeld } from './hold';
@@ -61,7 +61,7 @@ async function tryAcquireSemaphore(redis: Redis, key: string, options: AcquireSe
   checkOptions(options);
   const { limit } = options;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
-    throw new InvalidArgumentError('limit', `must be a positive integer, got ${String(limit)}`);
+    throw new InvalidArgumentError('limit', `must be a positive integer, got ${describeValue(limit)}`);
   }
   const ttlMs = checkMs('ttlMs', options.ttlMs, 1);
   const waitMs = options.waitMs === undefined ? defaultLockOptions.waitMs : checkMs('waitMs', options.waitMs, 0);

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@platform/redis';
+import { InvalidArgumentError, describeValue } from '@platform/redis';
 
 /** The dedupe window: `notifyOnce` suppresses twins for this many seconds (24 h). */
 export const DEFAULT_DEDUPE_TTL_SECONDS = 86_400;
@@ -27,7 +27,7 @@ export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 /** Throws {@link InvalidArgumentError} unless `value` is an integer in `[min, max]`. */
 export function checkInteger(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -35,7 +35,7 @@ export function checkInteger(name: string, value: unknown, min: number, max = Nu
 /** Throws {@link InvalidArgumentError} unless `value` is a number in `[min, max]`. */
 export function checkNumber(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new InvalidArgumentError(name, `must be a number from ${min} to ${max}, got ${String(value)}`);
+    throw new InvalidArgumentError(name, `must be a number from ${min} to ${max}, got ${describeValue(value)}`);
   }
   return value;
 }

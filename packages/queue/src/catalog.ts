@@ -1,3 +1,4 @@
+import { describeValue } from '@platform/redis';
 import { z } from 'zod';
 import { defineQueue, type DefineQueueOptions, type QueueDefinition } from './define-queue';
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from './names';
@@ -72,7 +73,7 @@ export function notificationQueue(
   options?: CatalogQueueOptions,
 ): QueueDefinition<typeof notificationJobSchema> {
   if (!(NOTIFICATION_CHANNELS as readonly string[]).includes(channel)) {
-    throw new QueueNameError(`unknown notification channel "${String(channel)}"; expected one of ${NOTIFICATION_CHANNELS.join(', ')}`);
+    throw new QueueNameError(`unknown notification channel ${describeValue(channel)}; expected one of ${NOTIFICATION_CHANNELS.join(', ')}`);
   }
   return cached(`notifications__${channel}`, options, () =>
     defineQueue({ ...options, namespace: 'notifications', name: channel, schema: notificationJobSchema }),

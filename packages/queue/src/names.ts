@@ -26,8 +26,9 @@ function checkPart(kind: string, part: unknown): string {
  * @example queueName('agent', 'blog-writer') // 'agent__blog-writer'
  */
 export function queueName(namespace: string, name: string): string {
-  if (String(namespace).length + String(name).length > 200) throw new QueueNameError('queue name is longer than 200 characters');
-  return `${checkPart('namespace', namespace)}__${checkPart('name', name)}`;
+  const full = `${checkPart('namespace', namespace)}__${checkPart('name', name)}`;
+  if (full.length > 200) throw new QueueNameError('queue name is longer than 200 characters');
+  return full;
 }
 
 /** The notification channels, each with its queue `notifications__<channel>`. */

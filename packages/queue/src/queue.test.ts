@@ -179,3 +179,10 @@ describe('resources', () => {
     await definition.close();
   });
 });
+
+describe('bad input never escapes as a TypeError', () => {
+  it.each([{ toString: 0 }, Object.create(null), Symbol('x'), 42, null])('queueName(%p, "") throws QueueNameError', (value) => {
+    expect(() => queueName(value as unknown as string, '')).toThrow(QueueNameError);
+    expect(() => queueName('agent', value as unknown as string)).toThrow(QueueNameError);
+  });
+});

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, assertTenantId } from '@platform/redis';
+import { InvalidArgumentError, assertTenantId, describeValue } from '@platform/redis';
 import { assertProviderName } from './keys';
 import type { RateLimitAlgorithm } from './options';
 import { createRateLimiter, type ConsumeOptions, type LimiterClient, type RateLimiter, type RateLimitResult } from './rate-limiter';
@@ -98,7 +98,7 @@ export function defineProviderLimits<P extends string>(
 
   const limiter = (provider: P, tenantId?: string): RateLimiter => {
     const base = limiters[provider];
-    if (base === undefined) throw new InvalidArgumentError('provider', `"${String(provider)}" is not declared (declared: ${names.join(', ')})`);
+    if (base === undefined) throw new InvalidArgumentError('provider', `${describeValue(provider)} is not declared (declared: ${names.join(', ')})`);
     if (tenantId === undefined || tierOf === undefined) return base;
     assertTenantId(tenantId);
     const tier = tierOf(tenantId);

@@ -1,4 +1,4 @@
-import { ConfigError, InvalidArgumentError, assertTenantId, isConnectionError, type LuaScript } from '@platform/redis';
+import { ConfigError, InvalidArgumentError, assertTenantId, isConnectionError, type LuaScript, describeValue } from '@platform/redis';
 import type { Redis } from 'ioredis';
 import { RateLimiterUnavailableError } from './errors';
 import { assertProviderName, keyBuilder } from './keys';
@@ -143,7 +143,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   assertInteger(limit, 'limit', 1);
   const windowMs = windowMsOf(windowSeconds);
   if (!RATE_LIMIT_ALGORITHMS.includes(algorithm)) {
-    throw new InvalidArgumentError('algorithm', `must be one of ${RATE_LIMIT_ALGORITHMS.join(', ')}, got ${String(algorithm)}`);
+    throw new InvalidArgumentError('algorithm', `must be one of ${RATE_LIMIT_ALGORITHMS.join(', ')}, got ${describeValue(algorithm)}`);
   }
   if (typeof prefix !== 'string' || prefix.length === 0) throw new InvalidArgumentError('prefix', 'must be a non-empty string');
   let capacity = limit;

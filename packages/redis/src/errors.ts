@@ -79,3 +79,26 @@ export class RedisNotFoundError extends PlatformError {
     super('REDIS_NOT_FOUND', message, options);
   }
 }
+
+/**
+ * Describes a rejected value for an error message without ever throwing (unlike `String(value)`,
+ * which throws for `{ toString: 0 }` or a null-prototype object) and without dumping large inputs.
+ */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(value);
+    case 'string':
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    case 'undefined':
+      return 'undefined';
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    default:
+      return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object';
+  }
+}

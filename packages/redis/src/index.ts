@@ -4,6 +4,7 @@ export {
   InvalidArgumentError,
   RedisUnavailableError,
   RedisNotFoundError,
+  describeValue,
   type PlatformErrorCode,
   type PlatformErrorOptions,
 } from './errors';

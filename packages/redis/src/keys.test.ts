@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { assertTenantId, InvalidArgumentError, redisKey } from './index';
+import { assertTenantId, describeValue, InvalidArgumentError, redisKey } from './index';
 
 describe('redisKey', () => {
   it('joins parts with ":" and escapes separators and glob/hash-tag characters inside parts', () => {
@@ -31,5 +31,15 @@ describe('assertTenantId', () => {
   });
   it.each(['', 'a:b', 'with space', 'x'.repeat(129), 42, null, undefined])('refuses %j', (id) => {
     expect(() => assertTenantId(id)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('describeValue', () => {
+  it('describes any value without throwing', () => {
+    for (const value of [{ toString: 0 }, Object.create(null), Symbol('s'), () => 1, [1], null, undefined, 'x'.repeat(100), 12n, 3.5]) {
+      expect(typeof describeValue(value)).toBe('string');
+    }
+    expect(describeValue('a:b')).toBe('"a:b"');
+    expect(describeValue({ toString: 0 })).toBe('an object');
   });
 });
