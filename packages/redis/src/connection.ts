@@ -131,15 +131,16 @@ export async function closeSharedConnections(): Promise<void> {
 /** Closes a connection politely (QUIT) when it is up, at once when it is not. Never throws. */
 export async function closeConnection(client: Redis): Promise<void> {
   if (client.status === 'end') return;
-  if (client.status !== 'ready') {
-    client.disconnect();
-    return;
+  if (client.status === 'ready') {
+    try {
+      await client.quit();
+    } catch {
+      // fall through to disconnect
+    }
   }
-  try {
-    await client.quit();
-  } catch {
-    client.disconnect();
-  }
+  // Also after QUIT: in Sentinel mode this ends the failover detector's sentinel connections,
+  // which QUIT leaves open (they would keep the process alive).
+  client.disconnect();
 }
 
 /** True for errors that mean "Redis cannot be reached right now" rather than "the command is wrong". */
