@@ -11,6 +11,5 @@ export default async function globalSetup(): Promise<void> {
     process.env.PLATFORM_TEST_REDIS_PID = String(redis.server.pid);
     (globalThis as { __platformRedis?: unknown }).__platformRedis = redis.server;
   }
-  // eslint-disable-next-line no-console
   console.log(`\n[tests] Redis: ${redis.source === 'private' ? `private redis-server on ${redis.url}` : redis.url}`);
 }
