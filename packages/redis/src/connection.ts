@@ -87,6 +87,9 @@ export function redisOptionsFor(config: RedisConfig, options: ConnectionOptions 
     base.maxRetriesPerRequest = 2;
     base.enableReadyCheck = true;
     base.commandTimeout = options.commandTimeoutMs ?? defaultConnectionOptions.commandTimeoutMs;
+    // A command whose connection dropped before its reply has already been reported to the caller
+    // as failed; re-sending it after the reconnect would enqueue a job the caller retries anyway.
+    base.autoResendUnfulfilledCommands = false;
   }
   return { ...base, ...options.redisOptions };
 }
