@@ -6,6 +6,7 @@ import { createServer, Socket, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
+import { pingRedis } from '@platform/testing';
 
 /** `FAULTS=full` selects the sizes of the issue; otherwise lean sizes for `npm test`. */
 export const FULL = process.env.FAULTS === 'full';
@@ -174,17 +175,7 @@ export async function startRawRedis(args: string[], port: number, ready: () => P
 
 /** Raw PING over plain TCP: true on +PONG. */
 export function pingPort(port: number, timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-    socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-  });
+  return pingRedis(port, { timeoutMs });
 }
 
 /**

@@ -33,6 +33,14 @@ const definitions: QueueDefinition<typeof lockJobSchema>[] = [];
 let config: ReturnType<typeof loadRedisConfig>;
 const fixtures = new Set<Fixture>();
 const workers: Worker[] = [];
+const connections: Redis[] = [];
+
+/** A connection this file closes in afterAll (queues and workers never close what they are given). */
+function connection(role: 'producer' | 'worker'): Redis {
+  const client = createRedisConnection(config, { role });
+  connections.push(client);
+  return client;
+}
 
 beforeAll(async () => {
   server = await startRedisServer();
@@ -45,6 +53,7 @@ afterAll(async () => {
   for (const worker of workers) await worker.close(true).catch(() => {});
   for (const definition of definitions) await definition.close();
   if (redis) await closeConnection(redis);
+  await Promise.all(connections.map((client) => closeConnection(client)));
   await server?.stop();
   printSummaryIfComplete();
 });
@@ -82,7 +91,7 @@ test(`${ROUNDS} lock holder(s) SIGKILLed mid-section and mid-call leave no key w
     const prefix = `r${round}`;
     const activityId = `activity-${round}`;
     // One queue per round, so the rescuer of a round never takes the next round's job.
-    const definition = defineQueue({ namespace: 'faults', name: `locks-${prefix}`, schema: lockJobSchema, connection: createRedisConnection(config) });
+    const definition = defineQueue({ namespace: 'faults', name: `locks-${prefix}`, schema: lockJobSchema, connection: connection('producer') });
     definitions.push(definition);
     await definition.enqueue({ tenantId: 'tenant-1', activityId });
     const holder = await startFixture('lock-holder', { REDIS_URL: server.url, FAULT_PREFIX: prefix, FAULT_QUEUE: `locks-${prefix}`, FAULT_TTL_MS: String(TTL_MS) });
@@ -121,7 +130,7 @@ test(`${ROUNDS} lock holder(s) SIGKILLed mid-section and mid-call leave no key w
       activityLockHandler(redis, (job: Job<{ tenantId: string; activityId: string }>) => job.data.activityId, async (job) => {
         done.add(job.data.activityId);
       }, { ttlMs: TTL_MS }),
-      { connection: createRedisConnection(config, { role: 'worker' }), lockDuration: 5000, stalledInterval: 2000, handleSignals: false },
+      { connection: connection('worker'), lockDuration: 5000, stalledInterval: 2000, handleSignals: false },
     );
     workers.push(rescuer);
     await until(async () => done.has(activityId), 120_000, async () => `job of ${activityId} not done: ${JSON.stringify(await definition.queue.getJobCounts())}`, 500);

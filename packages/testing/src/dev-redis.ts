@@ -1,5 +1,4 @@
-import { Socket } from 'node:net';
-import { redisServerAvailable, startRedisServer, type RedisServer } from './redis-server';
+import { pingRedis, redisServerAvailable, startRedisServer, type RedisServer } from './redis-server';
 
 /** Where {@link resolveDevRedis} found a Redis. */
 export interface DevRedis {
@@ -28,21 +27,6 @@ export const HOW_TO_GET_REDIS = [
   'or point REDIS_URL at an existing Redis 6.2+.',
 ].join('\n');
 
-function answersPing(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('error', () => done(false));
-    // Any RESP answer (+PONG, or -NOAUTH from a password-protected server) means a Redis is there.
-    socket.once('data', (data) => done(/^[+-]/.test(data.toString())));
-    socket.connect(port, host, () => socket.write('PING\r\n'));
-  });
-}
-
 /**
  * Finds a Redis for the demo and tests: `REDIS_URL` if set; else 127.0.0.1:6379 if it answers
  * (unless `preferPrivate`); else a private `redis-server` on a free port. Throws with
@@ -53,7 +37,7 @@ export async function resolveDevRedis(options: ResolveDevRedisOptions = {}): Pro
   if (env.REDIS_URL) return { url: env.REDIS_URL, source: 'env' };
   const haveBinary = redisServerAvailable();
   if (!options.preferPrivate || !haveBinary) {
-    if (await answersPing(6379)) return { url: 'redis://127.0.0.1:6379', source: 'local' };
+    if (await pingRedis(6379, { anyAnswer: true })) return { url: 'redis://127.0.0.1:6379', source: 'local' };
   }
   if (haveBinary) {
     const server = await startRedisServer();

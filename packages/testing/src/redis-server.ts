@@ -52,18 +52,21 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
-/** Sends `PING` over a raw socket and resolves true on `+PONG`. */
-function ping(port: number, timeoutMs = 500): Promise<boolean> {
+/**
+ * Sends `PING` over a raw TCP socket. Resolves true on `+PONG`, or on any RESP answer when
+ * `anyAnswer` is set (a password-protected server answers `-NOAUTH`, which still means "a Redis").
+ */
+export function pingRedis(port: number, options: { host?: string; timeoutMs?: number; anyAnswer?: boolean } = {}): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new Socket();
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(timeoutMs, () => done(false));
+    socket.setTimeout(options.timeoutMs ?? 500, () => done(false));
     socket.once('error', () => done(false));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-    socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => done(options.anyAnswer ? /^[+-]/.test(data.toString()) : data.toString().startsWith('+PONG')));
+    socket.connect(port, options.host ?? '127.0.0.1', () => socket.write('PING\r\n'));
   });
 }
 
@@ -107,7 +110,7 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
     const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${stderr.trim()}`);
-      const ok = await Promise.race([ping(port), spawnError]);
+      const ok = await Promise.race([pingRedis(port), spawnError]);
       if (ok) return;
       await new Promise((r) => setTimeout(r, 50));
     }
