@@ -5,7 +5,6 @@
 export type PlatformErrorCode =
   | 'CONFIG_INVALID'
   | 'REDIS_UNAVAILABLE'
-  | 'REDIS_NOT_FOUND'
   | 'INVALID_ARGUMENT'
   | 'QUEUE_NAME_INVALID'
   | 'PAYLOAD_INVALID'
@@ -70,13 +69,6 @@ export class InvalidArgumentError extends PlatformError {
 export class RedisUnavailableError extends PlatformError {
   constructor(message: string, options?: PlatformErrorOptions) {
     super('REDIS_UNAVAILABLE', message, options);
-  }
-}
-
-/** No Redis is configured, none answers on 127.0.0.1:6379, and no `redis-server` binary is on PATH. */
-export class RedisNotFoundError extends PlatformError {
-  constructor(message: string, options?: PlatformErrorOptions) {
-    super('REDIS_NOT_FOUND', message, options);
   }
 }
 

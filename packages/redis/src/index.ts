@@ -3,7 +3,6 @@ export {
   ConfigError,
   InvalidArgumentError,
   RedisUnavailableError,
-  RedisNotFoundError,
   describeValue,
   type PlatformErrorCode,
   type PlatformErrorOptions,

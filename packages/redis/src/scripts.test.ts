@@ -16,9 +16,13 @@ describe('defineScript', () => {
   });
 
   it('runs by SHA, loading the script on NOSCRIPT', async () => {
+    // A script this server has never seen (unique text), so the first run takes the NOSCRIPT path.
+    const fresh = defineScript<number>({ name: 'freshScript', numberOfKeys: 1, lua: `${script.lua} -- ${process.pid}-${Date.now()}` });
+    expect(await redis.script('EXISTS', fresh.sha)).toEqual([0]);
     const key = `scripts-test:${process.pid}:${Date.now()}`;
-    expect(await script.run(redis, [key], [2])).toBe(2);
-    expect(await script.run(redis, [key], [3])).toBe(5);
+    expect(await fresh.run(redis, [key], [2])).toBe(2);
+    expect(await redis.script('EXISTS', fresh.sha)).toEqual([1]);
+    expect(await fresh.run(redis, [key], [3])).toBe(5);
     expect(await redis.pttl(key)).toBeGreaterThan(0);
     await redis.del(key);
   });
