@@ -296,14 +296,22 @@ export function missing(expected: Iterable<string>, seen: Set<string>): string[]
   return out;
 }
 
+/** When each job id completed (ms, from the fixtures' `completed` events), sorted, per job id. */
+export async function completionTimes(redis: Redis, prefix: string): Promise<Map<string, number[]>> {
+  const perJob = new Map<string, number[]>();
+  for (const [field, at] of Object.entries(await redis.hgetall(`${prefix}:completions`))) {
+    const jobId = field.slice(0, field.lastIndexOf('|'));
+    const times = perJob.get(jobId) ?? [];
+    times.push(Number(at));
+    perJob.set(jobId, times);
+  }
+  for (const times of perJob.values()) times.sort((a, b) => a - b);
+  return perJob;
+}
+
 /** How many job ids completed more than once (from the fixtures' `completed` events). */
 export async function duplicateCompletions(redis: Redis, prefix: string): Promise<number> {
-  const perJob = new Map<string, number>();
-  for (const field of await redis.hkeys(`${prefix}:completions`)) {
-    const jobId = field.slice(0, field.lastIndexOf('|'));
-    perJob.set(jobId, (perJob.get(jobId) ?? 0) + 1);
-  }
-  return [...perJob.values()].filter((count) => count > 1).length;
+  return [...(await completionTimes(redis, prefix)).values()].filter((times) => times.length > 1).length;
 }
 
 /** The environment of a worker fixture. */

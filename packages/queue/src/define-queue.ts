@@ -1,7 +1,7 @@
-import { InvalidArgumentError, getSharedConnection, isConnectionError } from '@platform/redis';
+import { InvalidArgumentError, describeValue, getSharedConnection, isConnectionError } from '@platform/redis';
 import { Queue, type DefaultJobOptions, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QueueUnavailableError } from './errors';
+import { QueueNotReplicatedError, QueueUnavailableError } from './errors';
 import { createFairScheduler, registerFairScheduler, type FairEntry } from './fairness/scheduler';
 import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { throttledLogger } from './log';
@@ -9,6 +9,7 @@ import { queueName as buildQueueName } from './names';
 import {
   DEFAULT_ENQUEUE_TIMEOUT_MS,
   DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_REPLICA_WAIT_TIMEOUT_MS,
   defaultJobOptions as platformJobDefaults,
 } from './options';
 import {
@@ -43,6 +44,16 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
   maxPayloadBytes?: number;
   /** Longest `enqueue` may wait for Redis before rejecting with `QueueUnavailableError`. @defaultValue `5000` */
   enqueueTimeoutMs?: number;
+  /**
+   * Resolve `enqueue`/`enqueueBulk` only once this many replicas have the job (Redis `WAIT` on the
+   * producer connection after the add), so that a Sentinel failover cannot lose a job whose enqueue
+   * resolved. When fewer replicas confirm within `timeoutMs`, or the connection was re-established
+   * in between, the call rejects with `QueueNotReplicatedError` (the job is on the master; retry with
+   * the same `jobId`). Costs one round trip per call; with no replica reachable every enqueue rejects.
+   * @defaultValue `undefined`: resolve when the master has the job (a failover can lose the jobs of
+   * the last moments before it; see docs/reliability.md)
+   */
+  waitForReplicas?: WaitForReplicasOptions;
   /** Producer connection. @defaultValue the process-wide shared `producer` connection */
   connection?: Redis;
   /** BullMQ key prefix. @defaultValue `'bull'` */
@@ -52,6 +63,17 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
    * @defaultValue log to stderr, at most once per 30 s per queue
    */
   onError?: (error: Error) => void;
+}
+
+/** How many replicas must confirm an enqueue, and how long to wait for them. */
+export interface WaitForReplicasOptions {
+  /** Replicas that must have the job before the enqueue resolves (an integer, at least 1). */
+  replicas: number;
+  /**
+   * Longest wait for them (the `WAIT` timeout); must be below `enqueueTimeoutMs`.
+   * @defaultValue `1000`
+   */
+  timeoutMs?: number;
 }
 
 /** Per-job options of `enqueue`: BullMQ's job options plus the job name. */
@@ -75,6 +97,7 @@ export interface QueueDefinition<S extends AnyObjectSchema = AnyObjectSchema> {
     readonly enqueueTimeoutMs: number;
     readonly fairness: 'none' | 'per-tenant';
     readonly defaultJobOptions: DefaultJobOptions;
+    readonly waitForReplicas: Required<WaitForReplicasOptions> | undefined;
   };
   /**
    * Validates and enqueues one job. Throws `PayloadValidationError` / `PayloadTooLargeError` before
@@ -101,6 +124,43 @@ function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error)
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+const readyWaits = new WeakMap<Redis, Promise<void>>();
+
+/** Resolves once `client` is ready; one listener per client however many callers wait (they bound it). */
+function untilReady(client: Redis): Promise<void> {
+  let wait = readyWaits.get(client);
+  if (!wait) {
+    wait = new Promise((resolve) =>
+      client.once('ready', () => {
+        readyWaits.delete(client);
+        resolve();
+      }),
+    );
+    readyWaits.set(client, wait);
+  }
+  return wait;
+}
+
+function resolveWaitForReplicas(
+  name: string,
+  option: WaitForReplicasOptions | undefined,
+  enqueueTimeoutMs: number,
+): Required<WaitForReplicasOptions> | undefined {
+  if (option === undefined) return undefined;
+  const replicas: unknown = option?.replicas;
+  const timeoutMs: unknown = option?.timeoutMs ?? DEFAULT_REPLICA_WAIT_TIMEOUT_MS;
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1) {
+    throw new InvalidArgumentError('waitForReplicas.replicas', `defineQueue(${name}): must be an integer >= 1, got ${describeValue(replicas)}`);
+  }
+  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs >= enqueueTimeoutMs) {
+    throw new InvalidArgumentError(
+      'waitForReplicas.timeoutMs',
+      `defineQueue(${name}): must be an integer from 1 to enqueueTimeoutMs - 1 (${enqueueTimeoutMs - 1}), got ${describeValue(timeoutMs)}`,
+    );
+  }
+  return { replicas, timeoutMs };
+}
+
 /**
  * Defines a tenant-aware queue named `` `${namespace}__${name}` ``. Every payload is
  * `{ tenantId, ...schema }`, validated before it reaches Redis.
@@ -117,6 +177,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const payloadSchema = withTenantId(options.schema);
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? DEFAULT_ENQUEUE_TIMEOUT_MS;
+  const replication = resolveWaitForReplicas(name, options.waitForReplicas, enqueueTimeoutMs);
   const prefix = options.prefix ?? 'bull';
   const jobDefaults: DefaultJobOptions = { ...platformJobDefaults, ...options.defaultJobOptions };
   const defaultJobName = options.name;
@@ -145,6 +206,25 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     const timeout = client.options.commandTimeout;
     return client.status === 'ready' && typeof timeout === 'number' && timeout <= enqueueTimeoutMs;
   };
+  // With waitForReplicas: the add, then WAIT on the same connection. WAIT counts the replicas that
+  // acknowledged every write this connection made, so it only proves something about the add when
+  // both travelled on the same socket: after a reconnect (to a new master, after a failover) WAIT
+  // would count writes the new connection never made. Hence the socket is compared.
+  const addReplicated = async <T>(add: () => Promise<T>): Promise<T> => {
+    const { replicas, timeoutMs } = replication!;
+    const client = connection();
+    if (client.status === 'wait') client.connect().catch(() => undefined); // lazyConnect: nothing else would connect it
+    if (client.status !== 'ready') await untilReady(client);
+    const socket = client.stream;
+    const result = await add();
+    const confirmed = Number(await client.call('WAIT', replicas, timeoutMs));
+    if (client.stream !== socket) {
+      throw new QueueNotReplicatedError(name, 0, replicas, 'the connection was re-established before WAIT (a failover?)');
+    }
+    if (confirmed < replicas) throw new QueueNotReplicatedError(name, confirmed, replicas, `WAIT timed out after ${timeoutMs} ms`);
+    return result;
+  };
+  const write = <T>(add: () => Promise<T>): Promise<T> => guard(replication ? () => addReplicated(add) : add);
   const guard = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
       if (queue && selfBounded()) return await work();
@@ -186,18 +266,25 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
       return getQueue();
     },
     payloadSchema,
-    settings: { prefix, maxPayloadBytes, enqueueTimeoutMs, fairness: options.fairness ?? 'none', defaultJobOptions: jobDefaults },
+    settings: {
+      prefix,
+      maxPayloadBytes,
+      enqueueTimeoutMs,
+      fairness: options.fairness ?? 'none',
+      defaultJobOptions: jobDefaults,
+      waitForReplicas: replication,
+    },
     parse,
     async enqueue(payload, opts) {
       const data = parse(payload);
       checkPayloadSize(name, data, maxPayloadBytes);
       const { jobName, jobOptions } = toJob(opts);
       if (fair && viaFair(jobOptions)) {
-        const [job] = await guard(() => fair.enqueue([{ name: jobName, data, opts: jobOptions }]));
+        const [job] = await write(() => fair.enqueue([{ name: jobName, data, opts: jobOptions }]));
         return job as Job<TenantPayload<S>>;
       }
       // The cast is sound: BullMQ's add() types its name parameter through a conditional type.
-      return guard(() => getQueue().add(jobName as never, data as never, jobOptions) as Promise<Job<TenantPayload<S>>>);
+      return write(() => getQueue().add(jobName as never, data as never, jobOptions) as Promise<Job<TenantPayload<S>>>);
     },
     async enqueueBulk(payloads, opts) {
       const jobs = payloads.map((payload, index) => {
@@ -214,8 +301,8 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
         return { name: jobName, data, opts: jobOptions };
       });
       if (jobs.length === 0) return [];
-      if (fair) return guard(() => enqueueBulkFair(jobs));
-      return guard(() => getQueue().addBulk(jobs as never) as Promise<Job<TenantPayload<S>>[]>);
+      if (fair) return write(() => enqueueBulkFair(jobs));
+      return write(() => getQueue().addBulk(jobs as never) as Promise<Job<TenantPayload<S>>[]>);
     },
     async close() {
       await fair?.idle();

@@ -56,3 +56,24 @@ export class QueueUnavailableError extends PlatformError {
     this.queueName = queueName;
   }
 }
+
+/**
+ * The master accepted the job, but fewer replicas than the queue's `waitForReplicas.replicas`
+ * confirmed it within `waitForReplicas.timeoutMs`, or the connection was re-established before they
+ * did (a failover may have happened). The job exists on the master and may or may not survive a
+ * failover; retrying with the same `jobId` is safe (BullMQ keeps one job per id) and waits again.
+ * A subclass of {@link QueueUnavailableError}, so code that handles that one handles this one too;
+ * its `code` is `QUEUE_UNAVAILABLE` as well.
+ */
+export class QueueNotReplicatedError extends QueueUnavailableError {
+  /** Replicas that confirmed the write (0 when the connection changed in between). */
+  readonly replicasConfirmed: number;
+  /** Replicas the queue requires (`waitForReplicas.replicas`). */
+  readonly replicasRequired: number;
+
+  constructor(queueName: string, replicasConfirmed: number, replicasRequired: number, detail: string) {
+    super(queueName, `${replicasConfirmed} of ${replicasRequired} required replicas confirmed the job: ${detail}`);
+    this.replicasConfirmed = replicasConfirmed;
+    this.replicasRequired = replicasRequired;
+  }
+}

@@ -4,6 +4,7 @@ export {
   type DefineQueueOptions,
   type EnqueueOptions,
   type QueueDefinition,
+  type WaitForReplicasOptions,
 } from './define-queue';
 export {
   defaultFairnessOptions,
@@ -27,6 +28,7 @@ export {
   PayloadValidationError,
   PayloadTooLargeError,
   QueueUnavailableError,
+  QueueNotReplicatedError,
   type PayloadIssue,
 } from './errors';
 export {

@@ -22,5 +22,8 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 512 * 1024;
 /** Default of `enqueueTimeoutMs`: how long `enqueue` may wait for Redis before it rejects. */
 export const DEFAULT_ENQUEUE_TIMEOUT_MS = 5000;
 
+/** Default of `waitForReplicas.timeoutMs`: how long an enqueue waits for its replicas. */
+export const DEFAULT_REPLICA_WAIT_TIMEOUT_MS = 1000;
+
 /** Default of `shutdownTimeoutMs`: how long a graceful close waits for active jobs. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
