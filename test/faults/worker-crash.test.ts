@@ -14,7 +14,6 @@ import {
   killAll,
   missing,
   size,
-  sleep,
   startFixture,
   until,
   workerEnv,
@@ -79,10 +78,15 @@ test(`${JOBS} jobs survive ${MAX_KILLS} SIGKILLed workers; every effect happens 
   };
   for (let i = 0; i < WORKERS; i++) await spawnWorker();
 
+  // Kill points drawn by progress, not time (5-80 % of the jobs done), so every size and machine
+  // speed sees its kills while jobs run: time-drawn kills all came after a quick reduced run ended.
+  const killPoints = Array.from({ length: MAX_KILLS }, () => Math.floor(JOBS * (0.05 + Math.random() * 0.75))).sort((a, b) => a - b);
+  const progress = () => redis.hlen(`${PREFIX}:effects`);
   let kills = 0;
   try {
-    while (kills < MAX_KILLS && (await redis.hlen(`${PREFIX}:effects`)) < JOBS) {
-      await sleep(300 + Math.random() * (FULL ? 2500 : 900));
+    while (kills < MAX_KILLS && (await progress()) < JOBS) {
+      const point = killPoints[kills]!;
+      await until(async () => (await progress()) >= point, FULL ? 600_000 : 150_000, async () => `progress ${await progress()} < ${point}`, 20);
       const alive = [...workers];
       const victim = alive[Math.floor(Math.random() * alive.length)]!;
       await victim.kill();
