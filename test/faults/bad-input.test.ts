@@ -5,12 +5,12 @@ import { acquireLock } from '@platform/locks';
 import { notifyOnce, closeNotificationQueues } from '@platform/notifications';
 import { createRateLimiter } from '@platform/ratelimit';
 import { createRedisConnection, defineQueue, loadRedisConfig, queueName, type QueueDefinition } from '@platform/queue';
-import { PlatformError, assertTenantId, closeConnection, redisKey } from '@platform/redis';
+import { PlatformError, assertTenantId, redisKey } from '@platform/redis';
 import { startRedisServer, type RedisServer } from '@platform/testing';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { FAULT_TEST_TIMEOUT_MS, FULL, size } from './helpers';
+import { FAULT_TEST_TIMEOUT_MS, FULL, closeAll, size } from './helpers';
 import { printSummaryIfComplete, recordScenario } from './summary';
 
 jest.setTimeout(FAULT_TEST_TIMEOUT_MS);
@@ -43,11 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
-  await definition?.close();
-  await closeNotificationQueues();
-  if (producer) await closeConnection(producer);
-  if (redis) await closeConnection(redis);
-  await server?.stop();
+  await closeAll({ definitions: [definition, { close: closeNotificationQueues }], clients: [producer, redis], servers: [server] });
   recordScenario({
     scenario: 'bad-input',
     faults: tally.refused,

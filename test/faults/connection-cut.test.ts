@@ -1,11 +1,8 @@
 // Scenario 3: a TCP proxy between every client and Redis drops all connections a few times.
 // Workers reconnect and finish; while the proxy is down a producer gets QueueUnavailableError
 // within the fail-fast bound (enqueueTimeoutMs), and enqueues succeed again once it is back.
-import { QueueUnavailableError, createRedisConnection, defineQueue, loadRedisConfig, type QueueDefinition } from '@platform/queue';
-import { closeConnection } from '@platform/redis';
-import { findFreePort, startRedisServer, type RedisServer } from '@platform/testing';
-import type { Redis } from 'ioredis';
-import { z } from 'zod';
+import { QueueUnavailableError } from '@platform/queue';
+import { findFreePort } from '@platform/testing';
 import {
   CutProxy,
   FAULT_TEST_TIMEOUT_MS,
@@ -13,14 +10,13 @@ import {
   duplicateCompletions,
   effectCounts,
   effectIds,
+  faultEnvironment,
   killAll,
   missing,
   size,
   sleep,
-  startFixture,
   until,
-  workerEnv,
-  type Fixture,
+  type FaultEnvironment,
 } from './helpers';
 import { printSummaryIfComplete, recordScenario } from './summary';
 
@@ -34,40 +30,31 @@ const ENQUEUE_TIMEOUT_MS = 5000;
 const FAIL_FAST_BOUND_MS = ENQUEUE_TIMEOUT_MS + 2000;
 const PREFIX = 'cut';
 
-let server: RedisServer;
+let fault: FaultEnvironment;
 let proxy: CutProxy;
-let direct: Redis;
-let producer: Redis;
-let definition: QueueDefinition;
-const workers = new Set<Fixture>();
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  proxy = await CutProxy.start(await findFreePort(), server.port);
-  direct = createRedisConnection(loadRedisConfig({ REDIS_URL: server.url }), { role: 'worker' });
-  producer = createRedisConnection(loadRedisConfig({ REDIS_URL: `redis://127.0.0.1:${proxy.port}` }), { role: 'producer' });
-  definition = defineQueue({
-    namespace: 'faults',
+  // The producer and the worker fixtures reach Redis through the proxy; fault.redis reads directly.
+  fault = await faultEnvironment({
     name: 'cut',
-    schema: z.object({ n: z.number().int() }),
-    connection: producer,
-    enqueueTimeoutMs: ENQUEUE_TIMEOUT_MS,
-    onError: () => {},
+    prefix: PREFIX,
+    queueOptions: { enqueueTimeoutMs: ENQUEUE_TIMEOUT_MS, onError: () => {} },
+    clientUrl: async (server) => {
+      proxy = await CutProxy.start(await findFreePort(), server.port);
+      return `redis://127.0.0.1:${proxy.port}`;
+    },
   });
 });
 
 afterAll(async () => {
-  await killAll(workers);
   await proxy?.close();
-  await definition?.close().catch(() => {});
-  if (producer) await closeConnection(producer);
-  if (direct) await closeConnection(direct);
-  await server?.stop();
+  await fault?.close();
   printSummaryIfComplete();
 });
 
 test(`workers and producers survive ${CUTS} cuts of every connection`, async () => {
   const started = Date.now();
+  const { redis: direct, definition, workers } = fault;
   const acked: string[] = [];
   let n = 0;
   const enqueueBatch = async (count: number) => {
@@ -80,13 +67,13 @@ test(`workers and producers survive ${CUTS} cuts of every connection`, async () 
   };
   await enqueueBatch(INITIAL_JOBS);
 
-  const env = workerEnv({ REDIS_URL: `redis://127.0.0.1:${proxy.port}` }, PREFIX, 'cut', {
+  const env = fault.env({
     FAULT_CONCURRENCY: 5,
     FAULT_JOB_MS: 40,
     FAULT_LOCK_MS: 5000,
     FAULT_STALLED_MS: 2000,
   });
-  for (let i = 0; i < 2; i++) workers.add(await startFixture('worker', env));
+  for (let i = 0; i < 2; i++) await fault.startWorker(env);
 
   const refusals: { ms: number; typed: boolean; message: string }[] = [];
   try {
@@ -114,7 +101,6 @@ test(`workers and producers survive ${CUTS} cuts of every connection`, async () 
     );
   } finally {
     await killAll(workers);
-    workers.clear();
   }
 
   const done = await effectIds(direct, PREFIX);

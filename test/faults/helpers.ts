@@ -1,12 +1,23 @@
 // Shared plumbing of the fault suite: sizes, child processes (killed by PID), raw redis-server
-// processes for Sentinel and TLS, a TCP proxy that can cut every connection, and waiting helpers.
+// processes for Sentinel and TLS, a TCP proxy that can cut every connection, waiting helpers, and
+// the set-up most scenarios share (a private Redis, its connections, the fixtures' queue, teardown).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer, Socket, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { pingRedis } from '@platform/testing';
+import { z } from 'zod';
+import {
+  createRedisConnection,
+  defineQueue,
+  loadRedisConfig,
+  type DefineQueueOptions,
+  type QueueDefinition,
+  type RedisConfig,
+} from '@platform/queue';
+import { closeConnection } from '@platform/redis';
+import { pingRedis, startRedisServer, type RedisServer } from '@platform/testing';
 
 /** `FAULTS=full` selects the sizes of the issue; otherwise lean sizes for `npm test`. */
 export const FULL = process.env.FAULTS === 'full';
@@ -321,7 +332,116 @@ export function workerEnv(redisEnv: Record<string, string>, prefix: string, queu
   return env;
 }
 
-/** SIGKILLs every fixture still running (afterAll / finally). */
-export async function killAll(fixtures: Iterable<Fixture>): Promise<void> {
+/** SIGKILLs every fixture of the set still running, and empties the set (afterAll / finally). */
+export async function killAll(fixtures: Set<Fixture>): Promise<void> {
   await Promise.all([...fixtures].map((f) => f.kill()));
+  fixtures.clear();
+}
+
+/** The payload of the worker fixtures' jobs (fixtures/worker.js defines the same schema). */
+export const faultJobSchema = z.object({ n: z.number().int() });
+
+/** What a scenario started, for {@link closeAll}; absent entries (a failed beforeAll) are skipped. */
+export interface Held {
+  /** Child processes: SIGKILLed by PID ({@link killAll}). */
+  fixtures?: Set<Fixture>;
+  /** In-process BullMQ workers: closed without waiting for their jobs. */
+  workers?: Iterable<{ close(force?: boolean): Promise<void> } | undefined>;
+  /** Queue definitions (their BullMQ `Queue`s). */
+  definitions?: Iterable<{ close(): Promise<void> } | undefined>;
+  /** Redis connections, closed after the queues and workers that use them. */
+  clients?: Iterable<Redis | undefined>;
+  /** Servers, last: a `RedisServer` is stopped with SIGKILL (its temporary directory removed), a `RawRedis` killed. */
+  servers?: Iterable<RedisServer | RawRedis | undefined>;
+}
+
+/**
+ * Ends everything in `held`, in dependency order: fixtures, workers, definitions, connections,
+ * servers. Every step runs even when an earlier one fails, and it never throws (afterAll).
+ */
+export async function closeAll(held: Held): Promise<void> {
+  const settle = async <T>(items: Iterable<T | undefined> | undefined, end: (item: T) => Promise<void>) => {
+    await Promise.allSettled([...(items ?? [])].flatMap((item) => (item === undefined ? [] : [end(item)])));
+  };
+  if (held.fixtures) await killAll(held.fixtures).catch(() => {});
+  await settle(held.workers, (worker) => worker.close(true));
+  await settle(held.definitions, (definition) => definition.close());
+  await settle(held.clients, (client) => closeConnection(client));
+  await settle(held.servers, (server) => ('stop' in server ? server.stop('SIGKILL') : server.kill()));
+}
+
+/** Options of {@link faultEnvironment}. */
+export interface FaultEnvironmentOptions {
+  /** The queue is `faults__<name>`; also the worker fixtures' `FAULT_QUEUE`. */
+  name: string;
+  /** Prefix of the fixtures' bookkeeping keys (`FAULT_PREFIX`: `<prefix>:effects`, `:runs`, ...). */
+  prefix: string;
+  /** Further `defineQueue` options (`enqueueTimeoutMs`, `onError`, ...). @defaultValue none */
+  queueOptions?: Omit<DefineQueueOptions<typeof faultJobSchema>, 'namespace' | 'name' | 'schema' | 'connection'>;
+  /** Extra `redis-server` arguments, e.g. AOF settings. @defaultValue none */
+  serverArgs?: string[];
+  /**
+   * The URL the producer and the worker fixtures use instead of the server's, e.g. a proxy put in
+   * front of `server` here. `redis` always talks to the server directly.
+   * @defaultValue the server's URL
+   */
+  clientUrl?: (server: RedisServer) => string | Promise<string>;
+}
+
+/** A private Redis with the connections and the queue most fault scenarios use. */
+export interface FaultEnvironment {
+  /** The private `redis-server` (kill or restart it to inject a fault). */
+  readonly server: RedisServer;
+  /** `loadRedisConfig` of the server's URL. */
+  readonly config: RedisConfig;
+  /** A `worker`-role connection straight to the server, to read what the fixtures recorded. */
+  readonly redis: Redis;
+  /** The `producer`-role connection of `definition` (to `clientUrl` when given). */
+  readonly producer: Redis;
+  /** `faults__<name>`, the queue the worker fixtures consume. */
+  readonly definition: QueueDefinition<typeof faultJobSchema>;
+  /** Worker fixtures, SIGKILLed by {@link FaultEnvironment.close}; {@link FaultEnvironment.startWorker} adds to it. */
+  readonly workers: Set<Fixture>;
+  /** A worker fixture's environment: `REDIS_URL` (the client URL), `FAULT_PREFIX`, `FAULT_QUEUE`, plus `extra`. */
+  env(extra?: Record<string, string | number>): Record<string, string>;
+  /** Starts `fixtures/worker.js` with `env` and adds it to `workers`. */
+  startWorker(env: Record<string, string>): Promise<Fixture>;
+  /** Kills the workers by PID, closes the queue and both connections, stops the server; never throws. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a private `redis-server`, a `worker`-role reader and a `producer` connection, and defines
+ * `faults__<name>` with {@link faultJobSchema} on the producer. Close it in afterAll.
+ */
+export async function faultEnvironment(options: FaultEnvironmentOptions): Promise<FaultEnvironment> {
+  const server = await startRedisServer({ args: options.serverArgs });
+  const config = loadRedisConfig({ REDIS_URL: server.url });
+  const redis = createRedisConnection(config, { role: 'worker' });
+  let producer: Redis | undefined;
+  try {
+    const url = options.clientUrl ? await options.clientUrl(server) : server.url;
+    producer = createRedisConnection(url === server.url ? config : loadRedisConfig({ REDIS_URL: url }), { role: 'producer' });
+    const definition = defineQueue({ ...options.queueOptions, namespace: 'faults', name: options.name, schema: faultJobSchema, connection: producer });
+    const workers = new Set<Fixture>();
+    const held = { fixtures: workers, definitions: [definition], clients: [producer, redis], servers: [server] };
+    return {
+      server,
+      config,
+      redis,
+      producer,
+      definition,
+      workers,
+      env: (extra = {}) => workerEnv({ REDIS_URL: url }, options.prefix, options.name, extra),
+      async startWorker(env) {
+        const worker = await startFixture('worker', env);
+        workers.add(worker);
+        return worker;
+      },
+      close: () => closeAll(held),
+    };
+  } catch (error) {
+    await closeAll({ clients: [producer, redis], servers: [server] });
+    throw error;
+  }
 }

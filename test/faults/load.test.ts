@@ -1,23 +1,17 @@
 // Scenario 6: N jobs across 1,000 tenants, four worker processes; the counts reconcile:
 // enqueued = completed, per tenant too, duplicates 0, lost 0.
-import { createRedisConnection, defineQueue, loadRedisConfig, type QueueDefinition } from '@platform/queue';
-import { closeConnection } from '@platform/redis';
-import { startRedisServer, type RedisServer } from '@platform/testing';
-import type { Redis } from 'ioredis';
-import { z } from 'zod';
 import {
   FAULT_TEST_TIMEOUT_MS,
   FULL,
   duplicateCompletions,
   effectCounts,
   effectIds,
+  faultEnvironment,
   killAll,
   missing,
   size,
-  startFixture,
   until,
-  workerEnv,
-  type Fixture,
+  type FaultEnvironment,
 } from './helpers';
 import { printSummaryIfComplete, recordScenario } from './summary';
 
@@ -29,33 +23,22 @@ const WORKERS = 4;
 const BULK = 1000;
 const PREFIX = 'load';
 
-let server: RedisServer;
-let redis: Redis;
-let producer: Redis;
-let definition: QueueDefinition;
-const workers = new Set<Fixture>();
+let fault: FaultEnvironment;
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  const config = loadRedisConfig({ REDIS_URL: server.url });
-  redis = createRedisConnection(config, { role: 'worker' });
-  producer = createRedisConnection(config, { role: 'producer' });
-  definition = defineQueue({ namespace: 'faults', name: 'load', schema: z.object({ n: z.number().int() }), connection: producer, enqueueTimeoutMs: 30_000 });
+  fault = await faultEnvironment({ name: 'load', prefix: PREFIX, queueOptions: { enqueueTimeoutMs: 30_000 } });
 });
 
 afterAll(async () => {
-  await killAll(workers);
-  await definition?.close();
-  if (producer) await closeConnection(producer);
-  if (redis) await closeConnection(redis);
-  await server?.stop();
+  await fault?.close();
   printSummaryIfComplete();
 });
 
 test(`${JOBS} jobs across ${TENANTS} tenants and ${WORKERS} worker processes reconcile`, async () => {
   const started = Date.now();
-  const env = workerEnv({ REDIS_URL: server.url }, PREFIX, 'load', { FAULT_CONCURRENCY: 20 });
-  for (let i = 0; i < WORKERS; i++) workers.add(await startFixture('worker', env));
+  const { redis, definition, workers } = fault;
+  const env = fault.env({ FAULT_CONCURRENCY: 20 });
+  for (let i = 0; i < WORKERS; i++) await fault.startWorker(env);
 
   const ids: string[] = [];
   const perTenant = new Map<string, number>();
@@ -75,7 +58,6 @@ test(`${JOBS} jobs across ${TENANTS} tenants and ${WORKERS} worker processes rec
     );
   } finally {
     await killAll(workers);
-    workers.clear();
   }
 
   const counts = await definition.queue.getJobCounts();

@@ -6,12 +6,11 @@
 import { acquireLock, acquireSemaphore, activityLockHandler, type Lock, type SemaphoreLease } from '@platform/locks';
 import { createRedisConnection, createWorker, defineQueue, loadRedisConfig, type QueueDefinition } from '@platform/queue';
 import { createConcurrencyLimiter, type Lease } from '@platform/ratelimit';
-import { closeConnection } from '@platform/redis';
 import { startRedisServer, type RedisServer } from '@platform/testing';
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { FAULT_TEST_TIMEOUT_MS, FULL, killAll, size, sleep, startFixture, until, type Fixture } from './helpers';
+import { FAULT_TEST_TIMEOUT_MS, FULL, closeAll, size, sleep, startFixture, until, type Fixture } from './helpers';
 import { printSummaryIfComplete, recordScenario } from './summary';
 
 jest.setTimeout(FAULT_TEST_TIMEOUT_MS);
@@ -49,12 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await killAll(fixtures);
-  for (const worker of workers) await worker.close(true).catch(() => {});
-  for (const definition of definitions) await definition.close();
-  if (redis) await closeConnection(redis);
-  await Promise.all(connections.map((client) => closeConnection(client)));
-  await server?.stop();
+  await closeAll({ fixtures, workers, definitions, clients: [redis, ...connections], servers: [server] });
   printSummaryIfComplete();
 });
 

@@ -1,25 +1,20 @@
 // Scenario 2: Redis killed with SIGKILL and restarted from its AOF under load, with
 // `appendfsync always` (every acknowledged enqueue must be processed after the restart) and
 // `everysec` (what it loses is measured and reported, not asserted).
-import { createRedisConnection, defineQueue, loadRedisConfig, type QueueDefinition } from '@platform/queue';
-import { PlatformError, closeConnection } from '@platform/redis';
-import { startRedisServer, type RedisServer } from '@platform/testing';
-import type { Redis } from 'ioredis';
-import { z } from 'zod';
+import { PlatformError } from '@platform/redis';
 import {
   FAULT_TEST_TIMEOUT_MS,
   FULL,
   duplicateCompletions,
   effectCounts,
   effectIds,
+  faultEnvironment,
   killAll,
   missing,
   size,
   sleep,
-  startFixture,
   untilStable,
-  workerEnv,
-  type Fixture,
+  type FaultEnvironment,
 } from './helpers';
 import { printSummaryIfComplete, recordScenario } from './summary';
 
@@ -30,40 +25,31 @@ const LOAD_MS = size(4000, 1500);
 const PRODUCERS = 4;
 const PREFIX = 'aof';
 
-const servers: RedisServer[] = [];
-const clients: Redis[] = [];
-const fixtures = new Set<Fixture>();
+// One environment (its own redis-server) per fsync mode.
+const environments: FaultEnvironment[] = [];
 
 afterAll(async () => {
-  await killAll(fixtures);
-  await Promise.all(clients.map((c) => closeConnection(c)));
-  for (const server of servers) await server.stop();
+  await Promise.all(environments.map((fault) => fault.close()));
   printSummaryIfComplete();
 });
 
 async function runScenario(fsync: 'always' | 'everysec') {
   const started = Date.now();
-  const server = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', fsync] });
-  servers.push(server);
-  const config = loadRedisConfig({ REDIS_URL: server.url });
-  const redis = createRedisConnection(config, { role: 'worker' });
-  const producer = createRedisConnection(config, { role: 'producer' });
-  clients.push(redis, producer);
-  const definition: QueueDefinition = defineQueue({
-    namespace: 'faults',
+  const fault = await faultEnvironment({
     name: `aof-${fsync}`,
-    schema: z.object({ n: z.number().int() }),
-    connection: producer,
-    enqueueTimeoutMs: 2000,
-    onError: () => {},
+    prefix: PREFIX,
+    serverArgs: ['--appendonly', 'yes', '--appendfsync', fsync],
+    queueOptions: { enqueueTimeoutMs: 2000, onError: () => {} },
   });
-  const env = workerEnv({ REDIS_URL: server.url }, PREFIX, `aof-${fsync}`, {
+  environments.push(fault);
+  const { server, redis, definition } = fault;
+  const env = fault.env({
     FAULT_CONCURRENCY: 5,
     FAULT_JOB_MS: 20,
     FAULT_LOCK_MS: 5000,
     FAULT_STALLED_MS: 2000,
   });
-  for (let i = 0; i < 2; i++) fixtures.add(await startFixture('worker', env));
+  for (let i = 0; i < 2; i++) await fault.startWorker(env);
 
   const acked = new Set<string>();
   const ackedBeforeKill = new Set<string>();
@@ -102,8 +88,7 @@ async function runScenario(fsync: 'always' | 'everysec') {
   // Drain: wait until every acknowledged job has its effect, or nothing moves for 10 s.
   const effectsCount = () => redis.hlen(`${PREFIX}:effects`);
   await untilStable(effectsCount, 10_000, FULL ? 300_000 : 120_000, async () => missing(acked, await effectIds(redis, PREFIX)).length === 0);
-  await killAll(fixtures);
-  fixtures.clear();
+  await killAll(fault.workers);
 
   const done = await effectIds(redis, PREFIX);
   const lostAcked = missing(acked, done);

@@ -20,16 +20,16 @@ import {
   loadRedisConfig,
   type QueueDefinition,
 } from '@platform/queue';
-import { closeConnection } from '@platform/redis';
 import { findFreePort, startRedisServer, type RedisServer } from '@platform/testing';
 import { Redis } from 'ioredis';
-import { z } from 'zod';
 import {
   FAULT_TEST_TIMEOUT_MS,
   FULL,
+  closeAll,
   completionTimes,
   effectCounts,
   effectIds,
+  faultJobSchema,
   killAll,
   missing,
   pingPort,
@@ -119,14 +119,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await killAll(workers);
   if (replicaStopped) process.kill(replica.pid, 'SIGCONT');
-  await Promise.all(definitions.map((d) => d.close().catch(() => {})));
-  await Promise.all(clients.map((c) => closeConnection(c)));
-  for (const sentinel of sentinels) await sentinel.kill();
-  await replica?.stop();
-  await master?.stop();
-  await ledger?.stop();
+  await closeAll({ fixtures: workers, definitions, clients, servers: [...sentinels, replica, master, ledger] });
   printSummaryIfComplete();
 });
 
@@ -155,7 +149,7 @@ test('a master killed while its replica lags fails over; clients follow; every c
   const reader = createRedisConnection(config, { role: 'worker' });
   const ledgerClient = createRedisConnection(loadRedisConfig({ REDIS_URL: ledger.url }), { role: 'worker' });
   clients.push(producer, confirmedProducer, reader, ledgerClient);
-  const queueOptions = { namespace: 'faults', name: 'sentinel', schema: z.object({ n: z.number().int() }), enqueueTimeoutMs: 2000, onError: () => {} };
+  const queueOptions = { namespace: 'faults', name: 'sentinel', schema: faultJobSchema, enqueueTimeoutMs: 2000, onError: () => {} };
   const plain = defineQueue({ ...queueOptions, connection: producer });
   const confirmed = defineQueue({ ...queueOptions, connection: confirmedProducer, waitForReplicas: { replicas: 1, timeoutMs: 500 } });
   definitions.push(plain, confirmed);
@@ -252,7 +246,6 @@ test('a master killed while its replica lags fails over; clients follow; every c
     missing(mustRun, await effectIds(ledgerClient, PREFIX)).length === 0,
   );
   await killAll(workers);
-  workers.clear();
 
   const done = await effectIds(ledgerClient, PREFIX);
   const lostPlain = missing(acked, done);

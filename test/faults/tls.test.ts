@@ -13,17 +13,16 @@ import {
   loadRedisConfig,
   type QueueDefinition,
 } from '@platform/queue';
-import { closeConnection } from '@platform/redis';
 import { findFreePort } from '@platform/testing';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
 import {
   FAULT_TEST_TIMEOUT_MS,
   FULL,
+  closeAll,
   duplicateCompletions,
   effectIds,
-  killAll,
+  faultJobSchema,
   missing,
   size,
   sleep,
@@ -95,10 +94,7 @@ async function startTlsRedis(pki: { ca: string; cert: string; key: string }): Pr
 }
 
 afterAll(async () => {
-  await killAll(workers);
-  for (const definition of definitions) await definition.close().catch(() => {});
-  await Promise.all(clients.map((c) => closeConnection(c)));
-  for (const server of servers) await server.kill();
+  await closeAll({ fixtures: workers, definitions, clients, servers });
   printSummaryIfComplete();
 });
 
@@ -115,7 +111,7 @@ test('rediss:// with REDIS_TLS_CA_FILE runs jobs; a certificate from another CA 
   expect(config.tls).toEqual({ servername: 'localhost', caFile: trusted.ca });
   const producer = createRedisConnection(config, { role: 'producer' });
   clients.push(producer);
-  const definition = defineQueue({ namespace: 'faults', name: 'tls', schema: z.object({ n: z.number().int() }), connection: producer, onError: () => {} });
+  const definition = defineQueue({ namespace: 'faults', name: 'tls', schema: faultJobSchema, connection: producer, onError: () => {} });
   definitions.push(definition);
   workers.add(await startFixture('worker', workerEnv(tlsEnv, PREFIX, 'tls', { FAULT_CONCURRENCY: 5 })));
   const ids: string[] = [];
@@ -132,7 +128,7 @@ test('rediss:// with REDIS_TLS_CA_FILE runs jobs; a certificate from another CA 
   // the rogue CA; clients that trust only our CA must refuse the server and run nothing.
   const rogueOwner = createRedisConnection(loadRedisConfig({ REDIS_URL: `rediss://localhost:${rogueServer.port}`, REDIS_TLS_CA_FILE: rogue.ca }), { role: 'producer' });
   clients.push(rogueOwner);
-  const rogueDefinition = defineQueue({ namespace: 'faults', name: 'tls-rogue', schema: z.object({ n: z.number().int() }), connection: rogueOwner, onError: () => {} });
+  const rogueDefinition = defineQueue({ namespace: 'faults', name: 'tls-rogue', schema: faultJobSchema, connection: rogueOwner, onError: () => {} });
   definitions.push(rogueDefinition);
   await rogueDefinition.enqueueBulk([{ tenantId: 'tenant-1', n: 1 }, { tenantId: 'tenant-2', n: 2 }]);
   const keysBefore = await rogueOwner.dbsize();
@@ -142,7 +138,7 @@ test('rediss:// with REDIS_TLS_CA_FILE runs jobs; a certificate from another CA 
   const badProducer = createRedisConnection(mismatchConfig, { role: 'producer', onError: (e) => connectionErrors.push(e) });
   const badWorkerConnection = createRedisConnection(mismatchConfig, { role: 'worker', onError: (e) => connectionErrors.push(e) });
   clients.push(badProducer, badWorkerConnection);
-  const badDefinition = defineQueue({ namespace: 'faults', name: 'tls-rogue', schema: z.object({ n: z.number().int() }), connection: badProducer, enqueueTimeoutMs: 3000, onError: () => {} });
+  const badDefinition = defineQueue({ namespace: 'faults', name: 'tls-rogue', schema: faultJobSchema, connection: badProducer, enqueueTimeoutMs: 3000, onError: () => {} });
   definitions.push(badDefinition);
   let enqueueError: unknown;
   try {

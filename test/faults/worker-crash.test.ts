@@ -1,23 +1,17 @@
 // Scenario 1: worker processes SIGKILLed at random moments while jobs run. Stalled jobs are picked
 // up again, every job completes, and the idempotent effect (HSETNX keyed by job id) happens once.
-import { createRedisConnection, defineQueue, loadRedisConfig, type QueueDefinition } from '@platform/queue';
-import { closeConnection } from '@platform/redis';
-import { startRedisServer, type RedisServer } from '@platform/testing';
-import type { Redis } from 'ioredis';
-import { z } from 'zod';
 import {
   FAULT_TEST_TIMEOUT_MS,
   FULL,
   duplicateCompletions,
   effectCounts,
   effectIds,
+  faultEnvironment,
   killAll,
   missing,
   size,
-  startFixture,
   until,
-  workerEnv,
-  type Fixture,
+  type FaultEnvironment,
 } from './helpers';
 import { printSummaryIfComplete, recordScenario } from './summary';
 
@@ -28,31 +22,20 @@ const MAX_KILLS = size(20, 4);
 const WORKERS = 3;
 const PREFIX = 'crash';
 
-let server: RedisServer;
-let redis: Redis;
-let producer: Redis;
-let definition: QueueDefinition;
-const workers = new Set<Fixture>();
+let fault: FaultEnvironment;
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  const config = loadRedisConfig({ REDIS_URL: server.url });
-  redis = createRedisConnection(config, { role: 'worker' });
-  producer = createRedisConnection(config, { role: 'producer' });
-  definition = defineQueue({ namespace: 'faults', name: 'crash', schema: z.object({ n: z.number().int() }), connection: producer });
+  fault = await faultEnvironment({ name: 'crash', prefix: PREFIX });
 });
 
 afterAll(async () => {
-  await killAll(workers);
-  await definition?.close();
-  if (producer) await closeConnection(producer);
-  if (redis) await closeConnection(redis);
-  await server?.stop();
+  await fault?.close();
   printSummaryIfComplete();
 });
 
 test(`${JOBS} jobs survive ${MAX_KILLS} SIGKILLed workers; every effect happens exactly once`, async () => {
   const started = Date.now();
+  const { redis, definition, workers } = fault;
   const ids: string[] = [];
   for (let from = 0; from < JOBS; from += 500) {
     const batch = Array.from({ length: Math.min(500, JOBS - from) }, (_, i) => from + i);
@@ -64,18 +47,14 @@ test(`${JOBS} jobs survive ${MAX_KILLS} SIGKILLed workers; every effect happens 
   }
   expect(ids).toHaveLength(JOBS);
 
-  const env = workerEnv({ REDIS_URL: server.url }, PREFIX, 'crash', {
+  const env = fault.env({
     FAULT_CONCURRENCY: 5,
     FAULT_JOB_MS: 100,
     // Short locks so a killed worker's jobs are found stalled within seconds, not a minute.
     FAULT_LOCK_MS: 5000,
     FAULT_STALLED_MS: 2000,
   });
-  const spawnWorker = async () => {
-    const worker = await startFixture('worker', env);
-    workers.add(worker);
-    return worker;
-  };
+  const spawnWorker = () => fault.startWorker(env);
   for (let i = 0; i < WORKERS; i++) await spawnWorker();
 
   // Kill points drawn by progress, not time (5-80 % of the jobs done), so every size and machine
@@ -102,7 +81,6 @@ test(`${JOBS} jobs survive ${MAX_KILLS} SIGKILLed workers; every effect happens 
     );
   } finally {
     await killAll(workers);
-    workers.clear();
   }
 
   const counts = await definition.queue.getJobCounts();
