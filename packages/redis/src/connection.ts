@@ -131,9 +131,13 @@ export async function closeSharedConnections(): Promise<void> {
   await Promise.all(clients.map((client) => closeConnection(client)));
 }
 
-/** Closes a connection politely (QUIT) when it is up, at once when it is not. Never throws. */
+/**
+ * Closes a connection politely (QUIT) when it is up, at once when it is not, and resolves once the
+ * client has ended (`status === 'end'`; at most 1 s after the disconnect). Never throws.
+ */
 export async function closeConnection(client: Redis): Promise<void> {
   if (client.status === 'end') return;
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
   if (client.status === 'ready') {
     try {
       await client.quit();
@@ -144,6 +148,10 @@ export async function closeConnection(client: Redis): Promise<void> {
   // Also after QUIT: in Sentinel mode this ends the failover detector's sentinel connections,
   // which QUIT leaves open (they would keep the process alive).
   client.disconnect();
+  if ((client.status as string) === 'end') return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
+  clearTimeout(timer);
 }
 
 /** True for errors that mean "Redis cannot be reached right now" rather than "the command is wrong". */
