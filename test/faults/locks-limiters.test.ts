@@ -1,9 +1,9 @@
-// Scenario 8: locks and limiters under faults. A process holding a plain lock, an auto-extended
+// Scenario 8: locks and limiters under faults. A process holding a plain lock (and waiting for it), an auto-extended
 // withLock section, a semaphore lease, a concurrency lease and a queue job under its activity lock
 // inside withRateLimit, with rate-limiter calls in flight, is SIGKILLed. Afterwards: no key without
 // a TTL (BullMQ's own queue keys exempt, listed), every lock/lease comes free after its TTL (fences
 // grow), and the interrupted job completes on another worker.
-import { acquireLock, acquireSemaphore, activityLockHandler, type Lock, type SemaphoreLease } from '@platform/locks';
+import { acquireLock, acquireSemaphore, activityLockHandler, waitersKeyFor, type Lock, type SemaphoreLease } from '@platform/locks';
 import { createRedisConnection, createWorker, defineQueue, loadRedisConfig, type QueueDefinition } from '@platform/queue';
 import { createConcurrencyLimiter, type Lease } from '@platform/ratelimit';
 import { startRedisServer, type RedisServer } from '@platform/testing';
@@ -97,6 +97,8 @@ test(`${ROUNDS} lock holder(s) SIGKILLed mid-section and mid-call leave no key w
     const afterKill = await scanTtls();
     violationsAfterKill.push(...afterKill.violations);
     for (const e of afterKill.exempt) exempt.add(e);
+    // The dead process was registered as waiting for its own plain lock: that key has a TTL too.
+    expect(await redis.pttl(waitersKeyFor(`${prefix}:lock:plain`))).toBeGreaterThan(0);
 
     // Everything the dead process held comes free after its TTL.
     const oldFence = Number(holder.ready.fence);

@@ -21,4 +21,4 @@ export {
   type AcquireSemaphoreOptions,
   type WithSemaphoreOptions,
 } from './options';
-export { activityLockKey, fenceKeyFor, releaseChannelFor, hashTagOf } from './keys';
+export { activityLockKey, fenceKeyFor, waitersKeyFor, releaseChannelFor, hashTagOf } from './keys';

@@ -7,11 +7,12 @@ import {
   activityLockKey,
   fenceKeyFor,
   hashTagOf,
+  waitersKeyFor,
   LockLostError,
   LockNotAcquiredError,
   withLock,
 } from './index';
-import { acquireLockScript } from './scripts';
+import { acquireLockScript, handOverLockScript } from './scripts';
 
 const redis = new Redis(process.env.REDIS_URL!);
 const other = new Redis(process.env.REDIS_URL!);
@@ -169,17 +170,80 @@ describe('acquireLock', () => {
   });
 });
 
+describe('the fence counter TTL', () => {
+  const fenceTtlMs = 60_000;
+
+  it('is set when the counter is created, left alone above half, refreshed below half', async () => {
+    const key = `${prefix()}:fence-ttl`;
+    const fenceKey = fenceKeyFor(key);
+    const cycle = async (ttlMs = 1000) => (await acquireLock(redis, key, { ttlMs, fenceTtlMs }))!.release();
+    await cycle();
+    expect(await redis.pttl(fenceKey)).toBeGreaterThan(fenceTtlMs / 2);
+    expect(await redis.pttl(fenceKey)).toBeLessThanOrEqual(fenceTtlMs);
+
+    // Above half: no write to the counter's TTL (the time left only shrinks).
+    await redis.pexpire(fenceKey, 0.75 * fenceTtlMs);
+    await cycle();
+    expect(await redis.pttl(fenceKey)).toBeLessThanOrEqual(0.75 * fenceTtlMs);
+
+    // Below half: back to the full TTL.
+    await redis.pexpire(fenceKey, 0.4 * fenceTtlMs);
+    await cycle();
+    expect(await redis.pttl(fenceKey)).toBeGreaterThan(0.75 * fenceTtlMs);
+
+    // Above half but shorter than the lock being granted: refreshed, so the counter outlives the lock.
+    await redis.pexpire(fenceKey, 0.6 * fenceTtlMs);
+    const lock = await acquireLock(redis, key, { ttlMs: 0.7 * fenceTtlMs, fenceTtlMs });
+    expect(await redis.pttl(fenceKey)).toBeGreaterThanOrEqual(await redis.pttl(key));
+    await lock!.release();
+
+    // A counter that lost its TTL gets one back.
+    await redis.persist(fenceKey);
+    await cycle();
+    expect(await redis.pttl(fenceKey)).toBeGreaterThan(0);
+  });
+
+  it('follows the same rule when a lock is handed over (one shared Lua block)', async () => {
+    const key = `${prefix()}:handover-ttl`;
+    const fenceKey = fenceKeyFor(key);
+    const first = await acquireLock(redis, key, { ttlMs: 5000, fenceTtlMs });
+    await redis.pexpire(fenceKey, 0.75 * fenceTtlMs);
+    const handedFence = await handOverLockScript.run(redis, [key, fenceKey], [first!.token, 'next-owner', 5000, fenceTtlMs]);
+    expect(handedFence).toBe(first!.fence + 1);
+    expect(await redis.get(key)).toBe('next-owner');
+    expect(await redis.pttl(fenceKey)).toBeLessThanOrEqual(0.75 * fenceTtlMs);
+
+    await redis.pexpire(fenceKey, 0.4 * fenceTtlMs);
+    expect(await handOverLockScript.run(redis, [key, fenceKey], ['next-owner', 'third-owner', 0.5 * fenceTtlMs, fenceTtlMs])).toBe(first!.fence + 2);
+    expect(await redis.pttl(fenceKey)).toBeGreaterThan(0.75 * fenceTtlMs);
+
+    // Not the owner: nothing changes.
+    expect(await handOverLockScript.run(redis, [key, fenceKey], ['next-owner', 'thief', 5000, fenceTtlMs])).toBe(0);
+    expect(await redis.get(key)).toBe('third-owner');
+    await redis.del(key);
+  });
+
+  it('refuses a fenceTtlMs shorter than ttlMs before touching Redis', async () => {
+    const key = `${prefix()}:fence-short`;
+    await expect(acquireLock(redis, key, { ttlMs: 5000, fenceTtlMs: 4999 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await redis.exists(key, fenceKeyFor(key))).toBe(0);
+  });
+});
+
 describe('fence keys and Redis Cluster', () => {
   it('derive the fence key in the lock key hash slot', () => {
     expect(fenceKeyFor('lock:activity:a1')).toBe('lock:activity:a1:fence{lock:activity:a1}');
     expect(hashTagOf(fenceKeyFor('lock:activity:a1'))).toBe('lock:activity:a1');
     expect(fenceKeyFor('lock:{order-7}')).toBe('lock:{order-7}:fence');
+    expect(waitersKeyFor('lock:activity:a1')).toBe('lock:activity:a1:waiters{lock:activity:a1}');
+    expect(waitersKeyFor('lock:{order-7}')).toBe('lock:{order-7}:waiters');
+    expect(() => waitersKeyFor('a{}b')).toThrow(InvalidArgumentError);
     expect(hashTagOf('a{}b')).toBeUndefined();
     expect(() => fenceKeyFor('a}b')).toThrow(InvalidArgumentError);
     expect(activityLockKey('job:1 x')).toBe(redisKey('lock', 'activity', 'job:1 x'));
   });
 
-  it('the acquire script runs on a cluster-enabled server, where keys in two slots are refused', async () => {
+  it('the lock scripts run on a cluster-enabled server, where keys in two slots are refused', async () => {
     const server = await startRedisServer({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] });
     const node = new Redis(server.url);
     try {
@@ -190,6 +254,26 @@ describe('fence keys and Redis Cluster', () => {
         expect(lock).not.toBeNull();
         expect(await lock!.extend()).toBe(true);
         expect(await lock!.release()).toBe(true);
+      }
+      // Waiting: registration in the waiters key, an announced release, and a hand-over.
+      const second = new Redis(server.url);
+      try {
+        const key = 'lock:activity:wait';
+        const holder = await acquireLock(node, key, { ttlMs: 60_000 });
+        const elsewhere = acquireLock(second, key, { ttlMs: 5000, waitMs: 10_000, retryDelayMs: 60_000 });
+        await waitFor(() => node.exists(waitersKeyFor(key)), 10_000);
+        expect(await holder!.release()).toBe(true);
+        const next = await elsewhere;
+        expect(next).not.toBeNull();
+        const local = acquireLock(second, key, { ttlMs: 5000, waitMs: 10_000, retryDelayMs: 60_000 });
+        await waitFor(() => node.exists(waitersKeyFor(key)), 10_000);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(await next!.release()).toBe(true);
+        const handed = await local;
+        expect(handed!.fence).toBe(next!.fence + 1);
+        expect(await handed!.release()).toBe(true);
+      } finally {
+        second.disconnect();
       }
       // The control: a naive `${key}:fence` would be refused by a cluster.
       await expect(

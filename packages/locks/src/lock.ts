@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { fenceKeyFor, releaseChannelFor } from './keys';
+import { fenceKeyFor, releaseChannelFor, waitersKeyFor } from './keys';
 import { checkKey, checkMs, checkOptions, defaultLockOptions, type AcquireLockOptions } from './options';
-import { acquireLockScript, extendLockScript, releaseLockScript } from './scripts';
+import { acquireLockScript, extendLockScript, handOverLockScript, releaseLockScript } from './scripts';
 import { existingSubscriberOf, releaseSeq, waitForRelease, type HandoffOffer } from './waiters';
 
 /**
@@ -25,14 +25,13 @@ export class Lock {
   /** `performance.now()` just before the acquiring request was sent: the lock is valid until at least this + `ttlMs`. */
   readonly acquiredAt: number;
   private readonly redis: Redis;
-  private readonly keys: readonly [string, string];
+  private readonly fenceKey: string;
 
   /** @internal Use {@link acquireLock}. */
-  constructor(redis: Redis, keys: readonly [string, string], token: string, fence: number, ttlMs: number, acquiredAt: number) {
-    const key = keys[0];
+  constructor(redis: Redis, key: string, fenceKey: string, token: string, fence: number, ttlMs: number, acquiredAt: number) {
     this.redis = redis;
-    this.keys = keys;
     this.key = key;
+    this.fenceKey = fenceKey;
     this.token = token;
     this.fence = fence;
     this.ttlMs = ttlMs;
@@ -41,27 +40,29 @@ export class Lock {
 
   /**
    * Gives the lock up if this caller still owns it: hands it straight to a waiter of this process
-   * on the same client (same script, same round trip), or deletes it and wakes waiters elsewhere.
+   * on the same client (one round trip for release plus acquire), or deletes it and wakes waiters elsewhere
+   * (a `PUBLISH` only when some process has registered waiters for the key).
    * @returns whether it did (`false`: it was not owned any more; nothing was changed).
    */
   async release(): Promise<boolean> {
     const channel = releaseChannelFor(this.key);
-    const subscriber = existingSubscriberOf(this.redis);
-    const next = subscriber?.reserveForHandoff(channel);
-    if (!next?.offer) return (await releaseLockScript.run(this.redis, this.keys, [this.token, channel])) === 1;
+    const next = existingSubscriberOf(this.redis)?.reserveForHandoff(channel);
+    if (!next?.offer) {
+      return (await releaseLockScript.run(this.redis, [this.key, waitersKeyFor(this.key)], [this.token, channel])) === 1;
+    }
     const { token, ttlMs, fenceTtlMs } = next.offer;
     const sentAt = performance.now();
-    let code: number;
+    let fence: number;
     try {
-      code = await releaseLockScript.run(this.redis, this.keys, [this.token, channel, token, ttlMs, fenceTtlMs]);
+      fence = await handOverLockScript.run(this.redis, [this.key, this.fenceKey], [this.token, token, ttlMs, fenceTtlMs]);
     } catch (error) {
       // Unknown outcome: the waiter keeps trying; a hand-over that did happen expires by its TTL.
       next.cancelHandoff();
       throw error;
     }
-    if (code < 0) next.completeHandoff(-code, sentAt);
+    if (fence > 0) next.completeHandoff(fence, sentAt);
     else next.cancelHandoff();
-    return code !== 0;
+    return fence > 0;
   }
 
   /**
@@ -85,14 +86,15 @@ export async function tryAcquireLock(redis: Redis, key: string, options: Acquire
     options.fenceTtlMs === undefined ? defaultLockOptions.fenceTtlMs : checkMs('fenceTtlMs', options.fenceTtlMs, ttlMs);
   const retryDelayMs =
     options.retryDelayMs === undefined ? defaultLockOptions.retryDelayMs : checkMs('retryDelayMs', options.retryDelayMs, 1);
-  const keys: [string, string] = [key, fenceKeyFor(key)];
+  const fenceKey = fenceKeyFor(key);
+  const keys = [key, fenceKey];
   const token = randomUUID();
   const args = [token, ttlMs, fenceTtlMs];
 
   if (waitMs === 0) {
     const sentAt = performance.now();
     const code = await acquireLockScript.run(redis, keys, args);
-    return code > 0 ? new Lock(redis, keys, token, code, ttlMs, sentAt) : -code - 1;
+    return code > 0 ? new Lock(redis, key, fenceKey, token, code, ttlMs, sentAt) : -code - 1;
   }
   const channel = releaseChannelFor(key);
   const seqBefore = releaseSeq(redis, channel);
@@ -105,9 +107,9 @@ export async function tryAcquireLock(redis: Redis, key: string, options: Acquire
       offer.acquiredAt = performance.now();
       return acquireLockScript.run(redis, keys, args);
     };
-    code = await waitForRelease(redis, channel, attempt, code, waitMs, retryDelayMs, seqBefore, offer);
+    code = await waitForRelease(redis, channel, attempt, code, waitMs, retryDelayMs, seqBefore, { waitersKey: waitersKeyFor(key), offer });
   }
-  return code > 0 ? new Lock(redis, keys, token, code, ttlMs, offer.acquiredAt) : -code - 1;
+  return code > 0 ? new Lock(redis, key, fenceKey, token, code, ttlMs, offer.acquiredAt) : -code - 1;
 }
 
 /**

@@ -13,8 +13,11 @@ export interface AcquireLockOptions {
    */
   retryDelayMs?: number;
   /**
-   * TTL of the fence counter key, refreshed on every acquisition, in ms. Tokens keep growing even
-   * after it expires (a new counter starts at the Redis clock in microseconds). @defaultValue `604800000` (7 days)
+   * TTL of the fence counter key, in ms (at least `ttlMs`). Set when the counter is created and
+   * refreshed by an acquisition only when less than half of it is left, or less than the lock's
+   * `ttlMs`: so the counter always outlives the lock just granted, and lives at least half of this
+   * after the last acquisition. Tokens keep growing even after it expires (a new counter starts at
+   * the Redis clock in microseconds). @defaultValue `604800000` (7 days)
    */
   fenceTtlMs?: number;
 }

@@ -3,11 +3,19 @@ import acquireLockLua from './lua/acquireLock-2.lua';
 import acquireSemaphoreLua from './lua/acquireSemaphore-1.lua';
 import extendLockLua from './lua/extendLock-1.lua';
 import extendSemaphoreLua from './lua/extendSemaphore-1.lua';
+import handOverLockLua from './lua/handOverLock-2.lua';
+import issueFenceLua from './lua/includes/issueFence.lua';
+import registerWaitersLua from './lua/registerWaiters-1.lua';
 import releaseLockLua from './lua/releaseLock-2.lua';
 import releaseSemaphoreLua from './lua/releaseSemaphore-1.lua';
 
-export const acquireLockScript = defineScript<number>({ name: 'acquireLock', numberOfKeys: 2, lua: acquireLockLua });
+/** Lua fragments shared by several scripts (`--- @include "<name>"`). */
+const includes = { issueFence: issueFenceLua };
+
+export const acquireLockScript = defineScript<number>({ name: 'acquireLock', numberOfKeys: 2, lua: acquireLockLua, includes });
 export const releaseLockScript = defineScript<number>({ name: 'releaseLock', numberOfKeys: 2, lua: releaseLockLua });
+export const handOverLockScript = defineScript<number>({ name: 'handOverLock', numberOfKeys: 2, lua: handOverLockLua, includes });
+export const registerWaitersScript = defineScript<number>({ name: 'registerWaiters', numberOfKeys: 1, lua: registerWaitersLua });
 export const extendLockScript = defineScript<number>({ name: 'extendLock', numberOfKeys: 1, lua: extendLockLua });
 export const acquireSemaphoreScript = defineScript<number>({
   name: 'acquireSemaphore',
@@ -29,6 +37,8 @@ export const extendSemaphoreScript = defineScript<number>({
 export const allScripts = [
   acquireLockScript,
   releaseLockScript,
+  handOverLockScript,
+  registerWaitersScript,
   extendLockScript,
   acquireSemaphoreScript,
   releaseSemaphoreScript,

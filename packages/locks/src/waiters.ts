@@ -1,7 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { registerWaitersScript } from './scripts';
 
 /** How long the shared subscriber connection stays open after its last waiter left. */
 const SUBSCRIBER_IDLE_MS = 1000;
+
+/**
+ * A process's registration in a lock's waiters key lasts this much longer than its latest waiter's
+ * deadline: how long a process that died while waiting keeps releases publishing, and roughly how
+ * often a process whose waiters keep coming renews its registration.
+ */
+export const WAITERS_SLACK_MS = 10_000;
+
+/** A registration must outlast a waiter's deadline by at least this much (clock rates differ) to cover it. */
+const WAITERS_MARGIN_MS = 1000;
 
 /**
  * One process-local waiter on a release channel. `wakes` counts release messages handed to it and
@@ -108,9 +120,28 @@ const MAX_HANDOFF_STREAK = 16;
 interface ChannelState {
   waiters: Waiter[];
   subscribed: boolean;
+  /**
+   * Locks: the waiters key in which this process registers; a release publishes only while that key
+   * exists. Undefined for semaphores, whose releases always publish.
+   */
+  waitersKey: string | undefined;
+  /** `performance.now()` until which the registration in `waitersKey` is known to last (0: none yet). */
+  registeredUntil: number;
+  /** A registration request is in flight. */
+  registering: boolean;
+  /** The latest deadline (`performance.now()`) of any waiter so far. */
+  latestDeadline: number;
   /** Release messages received so far. */
   seq: number;
   handoffStreak: number;
+}
+
+/**
+ * Whether every release from now on reaches this process: subscribed to the channel and, for a lock,
+ * registered in its waiters key (a release publishes only then).
+ */
+function isReady(state: ChannelState): boolean {
+  return state.subscribed && (state.waitersKey === undefined || state.registeredUntil > 0);
 }
 
 /**
@@ -118,8 +149,18 @@ interface ChannelState {
  * in this process. A release wakes the oldest local waiter of its key that has no wake pending, so a
  * release costs one retry per process rather than one per waiter. Opened on first contention, closed
  * when idle or when the parent client ends.
+ *
+ * For locks, the process also registers (once per contention, by its `id`) in the lock's waiters
+ * key, since a release publishes only while that key exists. No wake is lost: a release before the
+ * process is both subscribed and registered may not have reached it, so once both are confirmed
+ * every waiter so far tries again (after that release, so it sees it); every release after that
+ * publishes and reaches it. Later waiters compare release counts ({@link ReleaseSubscriber.seqOf})
+ * from before their first attempt. The registration lasts past the latest deadline of the process's
+ * waiters (renewed when a later one arrives) and is removed when the last waiter leaves.
  */
 class ReleaseSubscriber {
+  /** This client's id in waiters keys: random, one per client and process. */
+  readonly id = randomUUID();
   private connection: Redis | undefined;
   private readonly channels = new Map<string, ChannelState>();
   private idleTimer: NodeJS.Timeout | undefined;
@@ -128,31 +169,50 @@ class ReleaseSubscriber {
     parent.on('end', () => this.close());
   }
 
-  /** True when waiters of this process already queue for `channel`. */
+  /**
+   * True when waiters of this process already queue for `channel`. A newcomer may join them without
+   * an attempt of its own: it is woken with them when they become ready, and {@link register}
+   * extends the registration to its deadline.
+   */
   hasWaiters(channel: string): boolean {
     return this.channels.has(channel);
   }
 
-  /** Release messages seen on `channel` so far (-1 when not subscribed). */
+  /** Release messages seen on `channel` so far (-1 when a release might not reach this process yet). */
   seqOf(channel: string): number {
     const state = this.channels.get(channel);
-    return state?.subscribed ? state.seq : -1;
+    return state && isReady(state) ? state.seq : -1;
   }
 
-  register(channel: string, seqBefore: number, offer: HandoffOffer | undefined): Waiter {
+  /**
+   * Adds a waiter for `channel`, waiting until `deadline` (`performance.now()`); with `waitersKey`
+   * (locks), makes sure this process is registered there until past that deadline.
+   */
+  register(channel: string, seqBefore: number, offer: HandoffOffer | undefined, waitersKey: string | undefined, deadline: number): Waiter {
     clearTimeout(this.idleTimer);
     const waiter = new Waiter(channel, offer);
     let state = this.channels.get(channel);
     if (!state) {
-      state = { waiters: [waiter], subscribed: false, seq: 0, handoffStreak: 0 };
+      state = {
+        waiters: [waiter],
+        subscribed: false,
+        waitersKey,
+        registeredUntil: 0,
+        registering: false,
+        latestDeadline: deadline,
+        seq: 0,
+        handoffStreak: 0,
+      };
       this.channels.set(channel, state);
       this.subscribe(channel, state);
     } else {
       state.waiters.push(waiter);
+      if (deadline > state.latestDeadline) state.latestDeadline = deadline;
       // A release announced after the caller's failed attempt started was not seen by it: try once
-      // more at once. Not yet subscribed: the subscription wakes everyone.
-      if (state.subscribed && state.seq !== seqBefore) waiter.notify();
+      // more at once. Not ready yet: readiness wakes everyone.
+      if (isReady(state) && state.seq !== seqBefore) waiter.notify();
     }
+    this.keepRegistered(channel, state);
     return waiter;
   }
 
@@ -188,6 +248,12 @@ class ReleaseSubscriber {
     if (state.waiters.length > 0) return;
     this.channels.delete(waiter.channel);
     if (state.subscribed) this.connection?.unsubscribe(waiter.channel).catch(() => undefined);
+    // Releases stop publishing once no process is registered. Sent after any registration of this
+    // state on the same connection, so it lands after it; a new state registers after it in turn.
+    // If it is lost, the registration expires by itself.
+    if (state.waitersKey !== undefined && (state.registering || state.registeredUntil > 0)) {
+      this.parent.zrem(state.waitersKey, this.id).catch(() => undefined);
+    }
     if (this.channels.size === 0) {
       clearTimeout(this.idleTimer);
       this.idleTimer = setTimeout(() => {
@@ -203,13 +269,48 @@ class ReleaseSubscriber {
     connection.subscribe(channel).then(
       () => {
         if (this.channels.get(channel) !== state) return;
+        const wasReady = isReady(state);
         state.subscribed = true;
-        // Releases before the subscription were missed: every waiter so far retries once.
-        for (const waiter of state.waiters) waiter.notify();
+        if (!wasReady && isReady(state)) this.becameReady(state);
       },
       // No Pub/Sub (ACL, proxy, Redis down): waiters still poll and wake at the holder's expiry.
       () => undefined,
     );
+  }
+
+  /**
+   * Registers this process in the lock's waiters key until `WAITERS_SLACK_MS` past the latest deadline
+   * of its waiters, unless a registration already covers it (one request at a time; a waiter that
+   * arrives meanwhile is covered by the next).
+   */
+  private keepRegistered(channel: string, state: ChannelState): void {
+    const waitersKey = state.waitersKey;
+    if (waitersKey === undefined || state.registering) return;
+    if (state.registeredUntil >= state.latestDeadline + WAITERS_MARGIN_MS) return;
+    state.registering = true;
+    const sentAt = performance.now();
+    const ms = Math.ceil(state.latestDeadline - sentAt) + WAITERS_SLACK_MS;
+    registerWaitersScript.run(this.parent, [waitersKey], [this.id, ms]).then(
+      () => {
+        if (this.channels.get(channel) !== state) return;
+        state.registering = false;
+        const wasReady = isReady(state);
+        // The key's TTL started after the request was sent: this is a lower bound of its expiry.
+        state.registeredUntil = sentAt + ms;
+        if (!wasReady && isReady(state)) this.becameReady(state);
+        this.keepRegistered(channel, state);
+      },
+      () => {
+        // Redis unreachable or the key refused: releases may not publish; waiters poll and wake at
+        // the holder's expiry, and the next waiter of this key tries to register again.
+        if (this.channels.get(channel) === state) state.registering = false;
+      },
+    );
+  }
+
+  /** Releases before this point may have been missed: every waiter so far retries once. */
+  private becameReady(state: ChannelState): void {
+    for (const waiter of state.waiters) waiter.notify();
   }
 
   private connect(): Redis | undefined {
@@ -292,11 +393,11 @@ export async function waitForRelease(
   waitMs: number,
   retryDelayMs: number,
   seqBefore: number,
-  offer?: HandoffOffer,
+  lockWaiting?: { waitersKey: string; offer: HandoffOffer },
 ): Promise<number> {
   const deadline = performance.now() + waitMs;
   const subscriber = subscriberFor(redis);
-  const waiter = subscriber?.register(channel, seqBefore, offer);
+  const waiter = subscriber?.register(channel, seqBefore, lockWaiting?.offer, lockWaiting?.waitersKey, deadline);
   let code = first;
   try {
     for (;;) {

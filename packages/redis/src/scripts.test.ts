@@ -30,4 +30,24 @@ describe('defineScript', () => {
   it('checks the number of keys', async () => {
     await expect(script.run(redis, [], [1])).rejects.toThrow(/takes 1 keys/);
   });
+
+  it('splices includes in place of their --- @include lines, and hashes the result', async () => {
+    const twice = 'local function twice(n) return n * 2 end';
+    const included = defineScript<number>({
+      name: 'twiceIt',
+      numberOfKeys: 0,
+      lua: '-- header\n--- @include "twice"\nreturn twice(tonumber(ARGV[1]))\n',
+      includes: { twice: `${twice}\n\n` },
+    });
+    expect(included.lua).toBe(`-- header\n${twice}\nreturn twice(tonumber(ARGV[1]))\n`);
+    expect(await redis.script('LOAD', included.lua)).toBe(included.sha);
+    expect(await included.run(redis, [], [21])).toBe(42);
+  });
+
+  it('refuses an include that was not given', () => {
+    expect(() => defineScript({ name: 'missing', numberOfKeys: 0, lua: '--- @include "nope"\nreturn 1' })).toThrow(/includes "nope"/);
+    expect(() =>
+      defineScript({ name: 'inherited', numberOfKeys: 0, lua: '--- @include "toString"\nreturn 1', includes: {} }),
+    ).toThrow(/includes "toString"/);
+  });
 });

@@ -12,7 +12,7 @@ export interface LuaScript<TResult> {
   readonly numberOfKeys: number;
   /** The SHA1 that `SCRIPT LOAD` returns for this script. */
   readonly sha: string;
-  /** The Lua source. */
+  /** The Lua source, with its includes spliced in (what the server runs). */
   readonly lua: string;
   /**
    * Runs the script: EVALSHA, and on `NOSCRIPT` (first call on a server, or after a restart or
@@ -29,11 +29,29 @@ export interface ScriptSource {
   numberOfKeys: number;
   /** The Lua source (import the `.lua` file next to the caller). */
   lua: string;
+  /**
+   * Shared Lua fragments by name. A line `--- @include "<name>"` in `lua` is replaced by the
+   * fragment (typically a `local function`), so a block used by several scripts lives once.
+   * @defaultValue `{}`
+   */
+  includes?: Readonly<Record<string, string>>;
+}
+
+const INCLUDE_LINE = /^--- @include "([^"]*)"[ \t]*$/gm;
+
+/** `lua` with every `--- @include "<name>"` line replaced by its fragment; throws for an unknown name. */
+function spliceIncludes(name: string, lua: string, includes: Readonly<Record<string, string>>): string {
+  return lua.replace(INCLUDE_LINE, (_line, include: string) => {
+    const fragment = Object.hasOwn(includes, include) ? includes[include] : undefined;
+    if (fragment === undefined) throw new TypeError(`script ${name} includes "${include}", which was not given`);
+    return fragment.trimEnd();
+  });
 }
 
 /**
  * Defines a Lua script that is called by SHA and loaded on demand. Scripts are plain `.lua`
- * files named `<camelName>-<numKeys>.lua`, imported as text.
+ * files named `<camelName>-<numKeys>.lua`, imported as text; shared fragments are spliced in with
+ * `--- @include "<name>"` lines (see {@link ScriptSource.includes}). The SHA is that of the result.
  *
  * @example
  * import acquireLua from './lua/acquireLock-2.lua';
@@ -41,7 +59,8 @@ export interface ScriptSource {
  * const fence = await acquire.run(redis, [lockKey, fenceKey], [token, ttlMs]);
  */
 export function defineScript<TResult>(source: ScriptSource): LuaScript<TResult> {
-  const { name, numberOfKeys, lua } = source;
+  const { name, numberOfKeys } = source;
+  const lua = spliceIncludes(name, source.lua, source.includes ?? {});
   const sha = createHash('sha1').update(lua).digest('hex');
   return {
     name,
