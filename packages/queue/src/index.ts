@@ -36,6 +36,7 @@ export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_ENQUEUE_TIMEOUT_MS,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  DEFAULT_MAX_STALLED_COUNT,
 } from './options';
 export { tenantIdSchema, type TenantPayload, type TenantPayloadInput, type AnyObjectSchema } from './payload';
 // The connection API, so a service can do everything from '@platform/queue'.

@@ -25,5 +25,13 @@ export const DEFAULT_ENQUEUE_TIMEOUT_MS = 5000;
 /** Default of `waitForReplicas.timeoutMs`: how long an enqueue waits for its replicas. */
 export const DEFAULT_REPLICA_WAIT_TIMEOUT_MS = 1000;
 
+/**
+ * Default of a worker's `maxStalledCount` (BullMQ's is 1): how many times the stalled-job check
+ * returns a job whose worker died while running it before the job is failed as a likely poison job.
+ * With 1, a job caught by two worker crashes in a row (a crash-looping deploy, an OOM-killed pod
+ * restarted next to another) ends in `failed`; the fault suite's worker-crash scenario hit that.
+ */
+export const DEFAULT_MAX_STALLED_COUNT = 3;
+
 /** Default of `shutdownTimeoutMs`: how long a graceful close waits for active jobs. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;

@@ -116,6 +116,17 @@ describe('defineQueue + createWorker', () => {
 });
 
 describe('consuming', () => {
+  it('returns a stalled job up to 3 times by default (BullMQ: 1); an explicit maxStalledCount wins', async () => {
+    const definition = testQueue(topicSchema);
+    const options = { connection: workerConnection, handleSignals: false, autorun: false };
+    const byDefault = createWorker(definition, async () => undefined, options);
+    const explicit = createWorker(definition, async () => undefined, { ...options, maxStalledCount: 0 });
+    const unset = createWorker(definition, async () => undefined, { ...options, maxStalledCount: undefined });
+    expect([byDefault.opts.maxStalledCount, explicit.opts.maxStalledCount, unset.opts.maxStalledCount]).toEqual([3, 0, 3]);
+    await Promise.all([byDefault.close(), explicit.close(), unset.close()]);
+    await definition.close();
+  });
+
   it('fails a job whose payload is invalid when consumed at once, with the issues, without retries', async () => {
     const definition = testQueue(topicSchema);
     // Written around the platform (raw BullMQ), as an old producer or a bad migration might.

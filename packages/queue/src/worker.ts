@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
-import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
+import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
 import { throttledLogger } from './log';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
@@ -34,6 +34,11 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
   shutdownTimeoutMs?: number;
   /** Start fetching jobs at once. @defaultValue `true` */
   autorun?: boolean;
+  /**
+   * Times the stalled-job check returns a job whose worker died while running it, before failing it.
+   * @defaultValue `3` (BullMQ's default is 1)
+   */
+  maxStalledCount?: number;
   /**
    * Called with worker errors (lost connection, failed lock renewal). BullMQ retries on its own;
    * this is for logging. @defaultValue log to stderr, at most once per 30 s per worker
@@ -139,6 +144,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   const worker = new Worker<TenantPayload<S>, R>(definition.name, processor, {
     concurrency: 1,
     ...workerOptions,
+    maxStalledCount: workerOptions.maxStalledCount ?? DEFAULT_MAX_STALLED_COUNT,
     connection: connection ?? getSharedConnection('worker'),
     prefix: definition.settings.prefix,
   });
