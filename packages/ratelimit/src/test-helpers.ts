@@ -18,7 +18,11 @@ function micros(time: ReadonlyArray<string | number>): number {
  * them in the order they were written, so the script's own `TIME` lies in [before, after].
  */
 export async function timedConsume(redis: Redis, limiter: RateLimiter, tenantId: string): Promise<TimedResult> {
-  const [before, result, after] = await Promise.all([redis.time(), limiter.consume(tenantId), redis.time()]);
+  // One after another: sent together, the second TIME could run before the limiter's script when
+  // the limiter awaits anything before sending it, and the bounds would not hold.
+  const before = await redis.time();
+  const result = await limiter.consume(tenantId);
+  const after = await redis.time();
   return { ...result, before: micros(before), after: micros(after) };
 }
 
