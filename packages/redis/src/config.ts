@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { loadKeyPrefix } from './namespace';
 
 /** A Sentinel address from `REDIS_SENTINEL_HOSTS`. */
 export interface SentinelAddress {
@@ -31,11 +32,19 @@ export interface RedisConfig {
   readonly sentinelName?: string;
   /** The URL with any password replaced by `***`, safe to log. */
   readonly displayUrl: string;
+  /** The key prefix of every package, from `REDIS_KEY_PREFIX`. @defaultValue `''` (none) */
+  readonly keyPrefix: string;
 }
 
 /** The environment variables read by {@link loadRedisConfig}. */
 export type RedisEnv = Partial<Record<
-  'REDIS_URL' | 'REDIS_PASSWORD' | 'REDIS_DB' | 'REDIS_SENTINEL_HOSTS' | 'REDIS_SENTINEL_NAME' | 'REDIS_TLS_CA_FILE',
+  | 'REDIS_URL'
+  | 'REDIS_PASSWORD'
+  | 'REDIS_DB'
+  | 'REDIS_SENTINEL_HOSTS'
+  | 'REDIS_SENTINEL_NAME'
+  | 'REDIS_TLS_CA_FILE'
+  | 'REDIS_KEY_PREFIX',
   string | undefined
 >>;
 
@@ -90,6 +99,7 @@ export function redactRedisUrl(url: string): string {
  * | `REDIS_SENTINEL_HOSTS` | `host1:26379,host2:26379` | none (standalone) |
  * | `REDIS_SENTINEL_NAME` | Sentinel master name; required with hosts | none |
  * | `REDIS_TLS_CA_FILE` | PEM file of the CA that signed the server certificate | system CAs |
+ * | `REDIS_KEY_PREFIX` | prefix of every key of every package (`acme` → `acme:notify:…`, `acme:bull:…`) | none |
  *
  * @throws {@link ConfigError} naming the variable for any bad value. Messages never contain a password.
  */
@@ -164,6 +174,7 @@ export function loadRedisConfig(env: RedisEnv | NodeJS.ProcessEnv = process.env)
     port,
     db,
     displayUrl: redactRedisUrl(rawUrl),
+    keyPrefix: loadKeyPrefix(env),
     ...(username ? { username } : {}),
     ...(tls ? { tls } : {}),
     ...(sentinels ? { sentinels, sentinelName: vars.REDIS_SENTINEL_NAME } : {}),

@@ -154,6 +154,21 @@ export async function closeConnection(client: Redis): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * The one "Redis is down" shape: a connection failure becomes `wrap(message, error)` (by default a
+ * {@link RedisUnavailableError}; packages pass their documented subclass), anything else is
+ * returned as it is. An error that already is a `RedisUnavailableError` is kept.
+ */
+export function toUnavailableError(
+  error: unknown,
+  what: string,
+  wrap: (message: string, cause: unknown) => RedisUnavailableError = (message, cause) => new RedisUnavailableError(message, { cause }),
+): unknown {
+  if (error instanceof RedisUnavailableError || !isConnectionError(error)) return error;
+  const reason = error instanceof Error ? error.message : 'unknown error';
+  return wrap(`${what}: Redis is unavailable (${reason})`, error);
+}
+
 /** True for errors that mean "Redis cannot be reached right now" rather than "the command is wrong". */
 export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

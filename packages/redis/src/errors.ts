@@ -17,7 +17,8 @@ export type PlatformErrorCode =
   | 'LOCK_LOST'
   | 'SEMAPHORE_NOT_ACQUIRED'
   | 'NOTIFICATION_INVALID'
-  | 'NOTIFICATION_SEND_FAILED';
+  | 'NOTIFICATION_SEND_FAILED'
+  | 'JOB_DEFERRED';
 
 /** Options accepted by every {@link PlatformError}. */
 export interface PlatformErrorOptions {

@@ -21,6 +21,7 @@ export {
   closeSharedConnections,
   closeConnection,
   isConnectionError,
+  toUnavailableError,
   redisOptionsFor,
   defaultConnectionOptions,
   type ConnectionRole,
@@ -44,3 +45,14 @@ export {
   type RedisFacts,
   type DoctorClient,
 } from './doctor';
+export { isDeferral, DeferJobError, type Deferral, type DeferralReason } from './deferral';
+export {
+  loadKeyPrefix,
+  resolveKeyPrefix,
+  checkKeyPrefix,
+  namespacedKey,
+  bullPrefixFor,
+  KEY_PREFIX_PATTERN,
+  BULLMQ_PREFIX,
+} from './namespace';
+export { checkInteger, checkNumber, checkMs, checkName, checkObject, MAX_TIMER_MS, NAME_PATTERN } from './validate';

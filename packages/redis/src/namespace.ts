@@ -1,0 +1,50 @@
+import { ConfigError } from './errors';
+import { redisKey, type KeyPart } from './keys';
+
+/** What `REDIS_KEY_PREFIX` may hold: 1–64 letters, digits, `_`, `.` or `-` (no `:`, no braces). */
+export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** BullMQ's own default prefix, used under the key prefix. */
+export const BULLMQ_PREFIX = 'bull';
+
+/**
+ * Reads the one key prefix of every `@platform` package from `REDIS_KEY_PREFIX`.
+ * Unset or empty means no prefix: keys are exactly `notify:…`, `ratelimit:…`, `lock:…`,
+ * `session:…`, and queues live under `bull:`.
+ *
+ * @throws {@link ConfigError} naming `REDIS_KEY_PREFIX` for a value outside {@link KEY_PREFIX_PATTERN}.
+ */
+export function loadKeyPrefix(env: Partial<Record<'REDIS_KEY_PREFIX', string | undefined>> = process.env): string {
+  const raw = env.REDIS_KEY_PREFIX?.trim() ?? '';
+  return checkKeyPrefix(raw, 'REDIS_KEY_PREFIX');
+}
+
+/** Validates a key prefix given in code (`''` for none); `variable` names it in the error. */
+export function checkKeyPrefix(prefix: unknown, variable = 'keyPrefix'): string {
+  if (prefix === '') return '';
+  if (typeof prefix !== 'string' || !KEY_PREFIX_PATTERN.test(prefix)) {
+    throw new ConfigError(variable, 'must be 1-64 characters of letters, digits, "_", "." or "-" (no ":" or braces)');
+  }
+  return prefix;
+}
+
+/** `explicit` when given (validated), else the process's `REDIS_KEY_PREFIX`. */
+export function resolveKeyPrefix(explicit?: string): string {
+  return explicit === undefined ? loadKeyPrefix() : checkKeyPrefix(explicit);
+}
+
+/**
+ * A key in the platform's namespace: `redisKey(...parts)` behind the key prefix, if any.
+ *
+ * @example namespacedKey('', 'notify', 't1', 'welcome', 'u1')     // 'notify:t1:welcome:u1'
+ * @example namespacedKey('acme', 'notify', 't1', 'welcome', 'u1') // 'acme:notify:t1:welcome:u1'
+ */
+export function namespacedKey(prefix: string, ...parts: KeyPart[]): string {
+  const key = redisKey(...parts);
+  return prefix ? `${prefix}:${key}` : key;
+}
+
+/** BullMQ's `prefix` option for a key prefix: `bull`, or `<prefix>:bull`. */
+export function bullPrefixFor(prefix: string): string {
+  return prefix ? `${prefix}:${BULLMQ_PREFIX}` : BULLMQ_PREFIX;
+}
