@@ -6,7 +6,7 @@ import { createRedisConnection, defineQueue, createWorker, loadRedisConfig } fro
 import { deleteKeysByPrefix, findFreePort, startRedisServer, uniquePrefix, waitFor, type RedisServer } from '@platform/testing';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { main } from './index';
+import { main } from './main';
 
 // The built binary: `npm test` builds every package first (or: npx turbo run build --filter=@platform/cli...).
 const BIN = join(__dirname, '..', 'dist', 'bin.js');

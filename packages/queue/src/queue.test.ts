@@ -1,14 +1,10 @@
-import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { closeSharedConnections, createRedisConnection, DeferJobError, loadRedisConfig } from '@platform/redis';
 import { uniquePrefix, deleteKeysByPrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
-import {
-  createWorker,
-  defineQueue,
-  PayloadTooLargeError,
-  PayloadValidationError,
-  queueName,
-  QueueNameError,
-} from './index';
+import { defineQueue } from './define-queue';
+import { PayloadTooLargeError, PayloadValidationError, QueueNameError } from './errors';
+import { queueName } from './names';
+import { createWorker } from './worker';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
@@ -115,6 +111,39 @@ describe('defineQueue + createWorker', () => {
   });
 });
 
+describe('key namespace', () => {
+  const saved = process.env.REDIS_KEY_PREFIX;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.REDIS_KEY_PREFIX;
+    else process.env.REDIS_KEY_PREFIX = saved;
+  });
+
+  it("puts a queue's BullMQ and fair-scheduler keys under REDIS_KEY_PREFIX (bull when empty); an explicit prefix wins", async () => {
+    delete process.env.REDIS_KEY_PREFIX;
+    expect(defineQueue({ namespace: 'agent', name: 'ns', schema: topicSchema, connection: redis }).settings.prefix).toBe('bull');
+    process.env.REDIS_KEY_PREFIX = '';
+    expect(defineQueue({ namespace: 'agent', name: 'ns', schema: topicSchema, connection: redis }).settings.prefix).toBe('bull');
+
+    const keyPrefix = uniquePrefix('ns');
+    prefixes.push(keyPrefix);
+    process.env.REDIS_KEY_PREFIX = keyPrefix;
+    const plain = defineQueue({ namespace: 'agent', name: 'plain', schema: topicSchema, connection: redis });
+    const fair = defineQueue({ namespace: 'agent', name: 'fair', schema: topicSchema, connection: redis, fairness: { window: 1 } });
+    await plain.enqueue({ tenantId: 'acme', topic: 'a' });
+    await fair.enqueue({ tenantId: 'acme', topic: 'b' });
+    await fair.enqueue({ tenantId: 'acme', topic: 'c' });
+    const keys = await redis.keys(`${keyPrefix}:*`);
+    expect(keys).toContain(`${keyPrefix}:bull:agent__plain:meta`);
+    expect(keys).toContain(`${keyPrefix}:bull:agent__fair:fair:jobs`);
+    expect(await redis.keys('bull:agent__fair:fair:*')).toEqual([]);
+
+    const explicit = defineQueue({ namespace: 'agent', name: 'plain', schema: topicSchema, connection: redis, prefix: `${keyPrefix}-own` });
+    prefixes.push(`${keyPrefix}-own`);
+    expect(explicit.settings.prefix).toBe(`${keyPrefix}-own`);
+    await Promise.all([plain.close(), fair.close(), explicit.close()]);
+  });
+});
+
 describe('consuming', () => {
   it('returns a stalled job up to 3 times by default (BullMQ: 1); an explicit maxStalledCount wins', async () => {
     const definition = testQueue(topicSchema);
@@ -138,6 +167,48 @@ describe('consuming', () => {
     expect(failed.attemptsMade).toBe(1);
     expect(failed.failedReason).toMatch(/tenantId/);
     expect(failed.failedReason).toMatch(/topic/);
+    await worker.close();
+    await definition.close();
+  });
+
+  it('delays a job on a deferral (DeferJobError) without spending an attempt', async () => {
+    const definition = testQueue(topicSchema);
+    let calls = 0;
+    const worker = createWorker(
+      definition,
+      async () => {
+        calls += 1;
+        if (calls <= 2) throw new DeferJobError(20, 'provider-throttled');
+        return 'done';
+      },
+      { connection: workerConnection, handleSignals: false },
+    );
+    const job = await definition.enqueue({ tenantId: 'acme', topic: 't' }, { attempts: 1 });
+    await waitFor(async () => (await definition.queue.getJobState(job.id!)) === 'completed', 10_000);
+    const done = await definition.queue.getJob(job.id!);
+    expect(calls).toBe(3);
+    expect(done?.attemptsMade).toBe(1);
+    await worker.close();
+    await definition.close();
+  });
+
+  it('fails normally on an error merely named RateLimitError (no delayJob): names are not a contract', async () => {
+    const definition = testQueue(topicSchema);
+    let calls = 0;
+    const worker = createWorker(
+      definition,
+      async () => {
+        calls += 1;
+        const error = Object.assign(new Error('limited'), { name: 'RateLimitError', retryAfterMs: 10 });
+        throw error;
+      },
+      { connection: workerConnection, handleSignals: false },
+    );
+    const job = await definition.enqueue({ tenantId: 'acme', topic: 't' }, { attempts: 1 });
+    await waitFor(async () => (await definition.queue.getJobState(job.id!)) === 'failed', 10_000);
+    const failed = await definition.queue.getJob(job.id!);
+    expect(calls).toBe(1);
+    expect(failed?.failedReason).toBe('limited');
     await worker.close();
     await definition.close();
   });
