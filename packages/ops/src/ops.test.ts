@@ -222,10 +222,7 @@ describe('createQueueMetrics + createMetricsHandler', () => {
 
 describe('default prefix', () => {
   const saved = process.env.REDIS_KEY_PREFIX;
-  afterEach(() => {
-    if (saved === undefined) delete process.env.REDIS_KEY_PREFIX;
-    else process.env.REDIS_KEY_PREFIX = saved;
-  });
+  afterEach(() => void Object.assign(process.env, { REDIS_KEY_PREFIX: saved ?? '' }));
 
   it('follows REDIS_KEY_PREFIX: bull, or <prefix>:bull, the same namespace as defineQueue', async () => {
     expect(defaultPrefix({})).toBe('bull');

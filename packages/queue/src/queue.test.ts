@@ -171,46 +171,34 @@ describe('consuming', () => {
     await definition.close();
   });
 
-  it('delays a job on a deferral (DeferJobError) without spending an attempt', async () => {
+  /** Runs one job (1 attempt) through `handler` until it is in `state`; returns it and the handler's call count. */
+  async function runOne(handler: (call: number) => Promise<unknown>, state: 'completed' | 'failed') {
     const definition = testQueue(topicSchema);
     let calls = 0;
-    const worker = createWorker(
-      definition,
-      async () => {
-        calls += 1;
-        if (calls <= 2) throw new DeferJobError(20, 'provider-throttled');
-        return 'done';
-      },
-      { connection: workerConnection, handleSignals: false },
-    );
-    const job = await definition.enqueue({ tenantId: 'acme', topic: 't' }, { attempts: 1 });
-    await waitFor(async () => (await definition.queue.getJobState(job.id!)) === 'completed', 10_000);
-    const done = await definition.queue.getJob(job.id!);
-    expect(calls).toBe(3);
-    expect(done?.attemptsMade).toBe(1);
+    const worker = createWorker(definition, () => handler(++calls), { connection: workerConnection, handleSignals: false });
+    const { id } = await definition.enqueue({ tenantId: 'acme', topic: 't' }, { attempts: 1 });
+    await waitFor(async () => (await definition.queue.getJobState(id!)) === state, 10_000);
+    const job = await definition.queue.getJob(id!);
     await worker.close();
     await definition.close();
+    return { job, calls };
+  }
+
+  it('delays a job on a deferral (DeferJobError) without spending an attempt', async () => {
+    const { job, calls } = await runOne(async (call) => {
+      if (call <= 2) throw new DeferJobError(20, 'provider-throttled');
+      return 'done';
+    }, 'completed');
+    expect(calls).toBe(3);
+    expect(job?.attemptsMade).toBe(1);
   });
 
   it('fails normally on an error merely named RateLimitError (no delayJob): names are not a contract', async () => {
-    const definition = testQueue(topicSchema);
-    let calls = 0;
-    const worker = createWorker(
-      definition,
-      async () => {
-        calls += 1;
-        const error = Object.assign(new Error('limited'), { name: 'RateLimitError', retryAfterMs: 10 });
-        throw error;
-      },
-      { connection: workerConnection, handleSignals: false },
-    );
-    const job = await definition.enqueue({ tenantId: 'acme', topic: 't' }, { attempts: 1 });
-    await waitFor(async () => (await definition.queue.getJobState(job.id!)) === 'failed', 10_000);
-    const failed = await definition.queue.getJob(job.id!);
+    const { job, calls } = await runOne(async () => {
+      throw Object.assign(new Error('limited'), { name: 'RateLimitError', retryAfterMs: 10 });
+    }, 'failed');
     expect(calls).toBe(1);
-    expect(failed?.failedReason).toBe('limited');
-    await worker.close();
-    await definition.close();
+    expect(job?.failedReason).toBe('limited');
   });
 
   it('applies the platform job defaults: kept 24 h when completed, 7 days when failed, retried with backoff', async () => {
