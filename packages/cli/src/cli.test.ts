@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { createRedisConnection, defineQueue, createWorker, loadRedisConfig } from '@platform/queue';
@@ -51,6 +51,28 @@ function rttStatus(report: DoctorJson): string | undefined {
 
 beforeAll(() => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build first (npx turbo run build --filter=@platform/cli...)`);
+});
+
+describe('the platform binary npm links', () => {
+  it('is a committed shim (package.json bin) that runs the built CLI, from the repository root', async () => {
+    const root = join(__dirname, '..', '..', '..');
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { bin: { platform: string }; files: string[] };
+    const shim = join(__dirname, '..', pkg.bin.platform);
+    // npm links bins at install time, before dist/ is built: the target must be a source file.
+    expect(pkg.bin.platform).not.toMatch(/dist/);
+    expect(pkg.files).toContain('bin');
+    expect(existsSync(shim)).toBe(true);
+    const result = await new Promise<RunResult>((resolve, reject) => {
+      const child = spawn(process.execPath, [shim, '--help'], { cwd: root, env: cleanEnv({}) });
+      let stdout = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr: '' }));
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Usage: platform/);
+    expect(result.stdout).toMatch(/doctor/);
+  });
 });
 
 describe('platform doctor (built binary, private redis-servers)', () => {
