@@ -16,29 +16,32 @@ async function isPending(client: Redis, keys: FairKeys, id: string): Promise<boo
   return exists === 1 && inflight === null;
 }
 
+interface BacklogRef {
+  client: () => Redis;
+  keys: FairKeys;
+}
+
+const backlogOf = new WeakMap<object, BacklogRef>();
+
 /**
  * A job of a fair queue. `getState()` is BullMQ's once the job was handed to BullMQ, and
  * `'pending'` while it waits in the fair backlog (BullMQ alone would say `'unknown'`).
  */
 export class FairJob<T = unknown> extends Job<T> {
-  constructor(
-    queue: Queue,
-    name: string,
-    data: T,
-    opts: Job['opts'],
-    id: string,
-    private readonly backlog: { client: () => Redis; keys: FairKeys },
-  ) {
+  constructor(queue: Queue, name: string, data: T, opts: Job['opts'], id: string, backlog: BacklogRef) {
     super(queue as never, name, data, opts, id);
+    // Kept off the instance, so a serialised job (BullMQ's toJSON copies own fields) shows no keys.
+    backlogOf.set(this, backlog);
   }
 
   // BullMQ's JobState has no 'pending'; callers of a fair queue's jobs see it (see FairJobState).
   override async getState(): Promise<JobState | 'unknown'> {
     const state = await super.getState();
-    if (state !== 'unknown' || !this.id) return state;
+    const backlog = backlogOf.get(this);
+    if (state !== 'unknown' || !this.id || !backlog) return state;
     // The stored copy is removed only after BullMQ has the job, so "not in BullMQ, still stored"
     // read in this order means pending.
-    const pending = await isPending(this.backlog.client(), this.backlog.keys, this.id);
+    const pending = await isPending(backlog.client(), backlog.keys, this.id);
     return pending ? ('pending' as FairJobState as JobState) : 'unknown';
   }
 }
