@@ -232,6 +232,17 @@ describe('platform queues / failed / metrics (built binary, test Redis)', () => 
     await email.close();
   });
 
+  it('without --prefix, looks where defineQueue puts queues: <REDIS_KEY_PREFIX>:bull', async () => {
+    const keyPrefix = newPrefix();
+    const q = defineQueue({ namespace: 'agent', name: 'prefixed', schema, prefix: `${keyPrefix}:bull`, connection: redis });
+    await q.enqueue({ tenantId: 'acme', n: 1 });
+    const result = await run(['queues', '--json'], url, { REDIS_KEY_PREFIX: keyPrefix });
+    expect(result.code).toBe(0);
+    const { queues } = JSON.parse(result.stdout) as { queues: Array<{ name: string; prefix: string; counts: { waiting: number } }> };
+    expect(queues.map((x) => [x.name, x.prefix, x.counts.waiting])).toEqual([['agent__prefixed', `${keyPrefix}:bull`, 1]]);
+    await q.close();
+  });
+
   it('failed list shows reasons; failed retry (twice, concurrently) replays each failed job once', async () => {
     const prefix = newPrefix();
     const q = defineQueue({ namespace: 'agent', name: 'replay', schema, prefix, connection: redis, defaultJobOptions: { attempts: 1 } });
