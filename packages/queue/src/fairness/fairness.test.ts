@@ -259,8 +259,8 @@ describe('a fair queue behaves like a queue', () => {
     const again = await q.enqueue({ tenantId: 'acme', n: 10 });
     const seen: number[] = [];
     const worker = createWorker(q, async (j) => void seen.push(j.data.n), { connection: workerConnection, handleSignals: false });
-    await waitFor(() => seen.includes(10), 10_000);
-    expect(await again.getState()).toBe('completed');
+    await waitFor(async () => (await again.getState()) === 'completed', 10_000);
+    expect(seen).toEqual([10]);
     await worker.close();
     await q.close();
   });
