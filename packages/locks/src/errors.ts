@@ -1,12 +1,19 @@
-import { PlatformError, type PlatformErrorOptions } from '@platform/redis';
+import {
+  PlatformError,
+  RedisUnavailableError,
+  toUnavailableError,
+  type DeferralReason,
+  type PlatformErrorOptions,
+} from '@platform/redis';
 
 /** Details carried by {@link LockNotAcquiredError} and {@link SemaphoreNotAcquiredError}. */
 export interface NotAcquiredDetails extends PlatformErrorOptions {
   /** A good moment to try again, in ms: the holder's remaining TTL plus jitter. */
   retryAfterMs: number;
   /**
-   * `true` asks `@platform/queue`'s `createWorker` to delay the job by `retryAfterMs` without
-   * spending an attempt (set by {@link activityLockHandler} and the `delayJobWhenBusy` option).
+   * `true` makes the error a deferral (see `isDeferral` of `@platform/redis`): a worker delays the
+   * job by `retryAfterMs` without spending an attempt (set by {@link activityLockHandler} and the
+   * `delayJobWhenBusy` option).
    */
   delayJob?: boolean;
 }
@@ -17,8 +24,10 @@ export class LockNotAcquiredError extends PlatformError {
   readonly key: string;
   /** When trying again makes sense, in ms (the holder's remaining TTL plus jitter). */
   readonly retryAfterMs: number;
-  /** Whether a `createWorker` job should be delayed (not failed) by `retryAfterMs`. */
+  /** `true` when this error is a deferral: a worker delays the job by `retryAfterMs` instead of failing it. */
   readonly delayJob: boolean;
+  /** Why a deferred job waits: another holder has the lock or every slot. */
+  readonly deferralReason: DeferralReason = 'lock-busy';
 
   constructor(key: string, details: NotAcquiredDetails) {
     super('LOCK_NOT_ACQUIRED', `lock ${key} is held by someone else; retry in ${details.retryAfterMs} ms`, details);
@@ -34,8 +43,10 @@ export class SemaphoreNotAcquiredError extends PlatformError {
   readonly key: string;
   /** When trying again makes sense, in ms (until the earliest lease expires, plus jitter). */
   readonly retryAfterMs: number;
-  /** Whether a `createWorker` job should be delayed (not failed) by `retryAfterMs`. */
+  /** `true` when this error is a deferral: a worker delays the job by `retryAfterMs` instead of failing it. */
   readonly delayJob: boolean;
+  /** Why a deferred job waits: another holder has the lock or every slot. */
+  readonly deferralReason: DeferralReason = 'lock-busy';
 
   constructor(key: string, details: NotAcquiredDetails) {
     super('SEMAPHORE_NOT_ACQUIRED', `semaphore ${key} has no free slot; retry in ${details.retryAfterMs} ms`, details);
@@ -72,5 +83,33 @@ export class LockLostError extends PlatformError {
     );
     this.key = key;
     this.reason = reason;
+  }
+}
+
+/**
+ * Redis could not be reached (or did not answer within the client's command timeout), so the lock
+ * or semaphore operation could not be done. A subclass of `RedisUnavailableError` (code
+ * `REDIS_UNAVAILABLE`). Fails as fast as the client does: with a `producer` connection of
+ * `createRedisConnection`, within its `commandTimeoutMs` (default 5 s).
+ */
+export class LockUnavailableError extends RedisUnavailableError {
+  /** The lock or semaphore key. */
+  readonly key: string;
+
+  constructor(key: string, message: string, options?: PlatformErrorOptions) {
+    super(message, options);
+    this.key = key;
+  }
+}
+
+/**
+ * `promise`, with a Redis connection failure turned into a {@link LockUnavailableError} for `key`
+ * (other errors pass through as they are).
+ */
+export async function orUnavailable<T>(key: string, promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    throw toUnavailableError(error, `lock ${key}`, (message, cause) => new LockUnavailableError(key, message, { cause }));
   }
 }

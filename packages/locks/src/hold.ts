@@ -1,5 +1,5 @@
+import { checkMs } from '@platform/redis';
 import { LockLostError } from './errors';
-import { checkMs } from './options';
 
 /** What {@link runHeld} needs of a lock or a semaphore lease. */
 export interface Held {
@@ -17,12 +17,16 @@ export interface HoldOptions {
 }
 
 /**
- * Runs `fn(signal)` while `held` is held: renews it every `extendIntervalMs` (default ttl/3), fires
+ * Runs `fn(signal, held)` while `held` is held: renews it every `extendIntervalMs` (default ttl/3), fires
  * the signal with a {@link LockLostError} when an extension is refused or when no extension has
  * succeeded by the time the TTL runs out (counted from before each request was sent, so never late),
  * and always releases in the end.
  */
-export async function runHeld<T>(held: Held, fn: (signal: AbortSignal) => Promise<T> | T, options: HoldOptions): Promise<T> {
+export async function runHeld<T, H extends Held>(
+  held: H,
+  fn: (signal: AbortSignal, held: H) => Promise<T> | T,
+  options: HoldOptions,
+): Promise<T> {
   const ttlMs = held.ttlMs;
   const interval =
     options.extendIntervalMs === undefined
@@ -79,7 +83,7 @@ export async function runHeld<T>(held: Held, fn: (signal: AbortSignal) => Promis
   let failed = false;
   let failure: unknown;
   try {
-    value = await fn(controller.signal);
+    value = await fn(controller.signal, held);
   } catch (error) {
     failed = true;
     failure = error;
