@@ -1,4 +1,11 @@
-import { PlatformError, type PlatformErrorOptions } from '@platform/redis';
+import {
+  PlatformError,
+  RedisUnavailableError,
+  toUnavailableError,
+  type Deferral,
+  type DeferralReason,
+  type PlatformErrorOptions,
+} from '@platform/redis';
 
 /** What a {@link RateLimitError} says about the refused call. */
 export interface RateLimitErrorDetails {
@@ -23,11 +30,15 @@ function seconds(ms: number): string {
 }
 
 /**
- * A call was refused by a rate limiter. Thrown by `withRateLimit`; a `createWorker` handler that
- * throws it has its job delayed by `retryAfterMs` without spending an attempt (recognised by
- * `name === 'RateLimitError'` and a numeric `retryAfterMs`).
+ * A call was refused by a rate limiter. Thrown by `withRateLimit`. A deferral (`delayJob: true`,
+ * `deferralReason: 'rate-limit'`; see `isDeferral` of `@platform/redis`): a worker whose handler
+ * throws it delays the job by `retryAfterMs` without spending an attempt.
  */
-export class RateLimitError extends PlatformError {
+export class RateLimitError extends PlatformError implements Deferral {
+  /** Always `true`: a worker delays the job rather than failing it. */
+  readonly delayJob = true as const;
+  /** Why a deferred job waits. */
+  readonly deferralReason: DeferralReason = 'rate-limit';
   /** How long until the call would be allowed, ms. */
   readonly retryAfterMs: number;
   /** The limit per window. */
@@ -48,7 +59,7 @@ export class RateLimitError extends PlatformError {
         `${details.windowSeconds} s; retry in ${seconds(details.retryAfterMs)} (key ${details.key})`,
       options,
     );
-    this.retryAfterMs = details.retryAfterMs;
+    this.retryAfterMs = Math.max(0, details.retryAfterMs);
     this.limit = details.limit;
     this.key = details.key;
     this.tenantId = details.tenantId;
@@ -56,29 +67,36 @@ export class RateLimitError extends PlatformError {
     this.retryAt = details.retryAt;
   }
 
-  // Fixed, so bundling or minifying cannot change what createWorker recognises.
+  // Fixed, so bundling or minifying cannot change the name in logs.
   override get name(): string {
     return 'RateLimitError';
   }
 }
 
 /**
- * Redis could not be reached (or did not answer in time), so the limiter could not decide. Thrown
- * by `consume` unless the limiter was created with `failOpen: true`.
+ * Redis could not be reached (or did not answer in time), so the limiter could not decide. A
+ * `RedisUnavailableError` (code `REDIS_UNAVAILABLE`) that names the key. Thrown by every limiter
+ * call unless the limiter was created with `failOpen: true`; on a `createLimiterConnection`
+ * connection at once while Redis is down, else within the connection's command timeout.
  */
-export class RateLimiterUnavailableError extends PlatformError {
+export class RateLimiterUnavailableError extends RedisUnavailableError {
   /** The Redis key the decision was for. */
   readonly key: string;
 
   constructor(key: string, options?: PlatformErrorOptions) {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super('RATE_LIMITER_UNAVAILABLE', `Rate limiter unavailable for ${key} (Redis unreachable${reason})`, options);
+    super(`Rate limiter unavailable for ${key} (Redis unreachable${reason})`, options);
     this.key = key;
   }
 
   override get name(): string {
     return 'RateLimiterUnavailableError';
   }
+}
+
+/** `error` as a {@link RateLimiterUnavailableError} for `key` when it is a connection failure, else as it is. */
+export function unavailableError(error: unknown, key: string): unknown {
+  return toUnavailableError(error, key, (_message, cause) => new RateLimiterUnavailableError(key, { cause }));
 }
 
 /** What a {@link ConcurrencyLimitError} says about the refused call. */
@@ -96,11 +114,11 @@ export interface ConcurrencyLimitErrorDetails {
 }
 
 /**
- * A call was refused because `maxInFlight` calls are already running. Carries `delayJob: true`
- * and `retryAfterMs`, so a `createWorker` handler that throws it has its job delayed without
- * spending an attempt.
+ * A call was refused because `maxInFlight` calls are already running. A deferral (`delayJob: true`,
+ * `deferralReason: 'concurrency'`): a worker whose handler throws it delays the job by
+ * `retryAfterMs` without spending an attempt.
  */
-export class ConcurrencyLimitError extends PlatformError {
+export class ConcurrencyLimitError extends PlatformError implements Deferral {
   /** A suggested wait before trying again, ms. */
   readonly retryAfterMs: number;
   /** Calls allowed in flight at once. */
@@ -111,8 +129,10 @@ export class ConcurrencyLimitError extends PlatformError {
   readonly tenantId: string;
   /** The provider. */
   readonly provider: string;
-  /** Tells `createWorker` to delay the job rather than fail it. */
-  readonly delayJob = true;
+  /** Always `true`: a worker delays the job rather than failing it. */
+  readonly delayJob = true as const;
+  /** Why a deferred job waits. */
+  readonly deferralReason: DeferralReason = 'concurrency';
 
   constructor(details: ConcurrencyLimitErrorDetails, options?: PlatformErrorOptions) {
     super(
@@ -121,7 +141,7 @@ export class ConcurrencyLimitError extends PlatformError {
         `${details.provider} calls in flight; retry in ${seconds(details.retryAfterMs)} (key ${details.key})`,
       options,
     );
-    this.retryAfterMs = details.retryAfterMs;
+    this.retryAfterMs = Math.max(0, details.retryAfterMs);
     this.maxInFlight = details.maxInFlight;
     this.key = details.key;
     this.tenantId = details.tenantId;
