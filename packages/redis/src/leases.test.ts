@@ -77,6 +77,13 @@ describe('leases', () => {
     expect(first).toBe(1);
     expect(second).toBeLessThanOrEqual(-1000);
     expect(second).toBeGreaterThanOrEqual(-1001);
+    // leaseRelease tells a live lease (1) from an expired one (-1) and from none (0).
+    const release = defineScript<number[]>({
+      name: 'releaseKinds',
+      numberOfKeys: 1,
+      lua: '--- @include "nowMs"\n--- @include "leases"\nlocal now = nowMs()\nredis.call("ZADD", KEYS[1], now + 60000, "live")\nredis.call("ZADD", KEYS[1], now - 1, "gone")\nreturn { leaseRelease(KEYS[1], "live", now), leaseRelease(KEYS[1], "gone", now), leaseRelease(KEYS[1], "none", now) }\n',
+    });
+    expect(await release.run(redis, [`${prefix}:kinds`], [])).toEqual([1, -1, 0]);
     expect(() => defineScript({ name: 'clash', numberOfKeys: 0, lua: 'return 1', includes: { nowMs: 'x' } })).toThrow(/shared include "nowMs"/);
   });
 

@@ -12,5 +12,6 @@
 --- @include "nowMs"
 --- @include "leases"
 local released = leaseRelease(KEYS[1], ARGV[1], nowMs())
-if released == 1 and ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], '1') end
-return released
+if released ~= 1 then return 0 end
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], '1') end
+return 1

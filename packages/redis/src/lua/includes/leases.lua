@@ -12,8 +12,8 @@
                                    -1 - leaseWaitMs, live (all slots taken)
   leaseRefresh(key, id, ttl, now)  1 when the live lease now expires ttl ms from now; 0 when it was
                                    not held (an expired one is removed)
-  leaseRelease(key, id, now)       removes the lease; 1 when it was live, 0 when it was expired
-                                   or not held
+  leaseRelease(key, id, now)       removes the lease: 1 when it was live, -1 when it had expired
+                                   (its slot was free already), 0 when it was not held
 ]]
 local function leaseLive(key, now)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
@@ -60,6 +60,6 @@ local function leaseRelease(key, id, now)
   local score = redis.call('ZSCORE', key, id)
   if not score then return 0 end
   redis.call('ZREM', key, id)
-  if tonumber(score) <= now then return 0 end
+  if tonumber(score) <= now then return -1 end
   return 1
 end
