@@ -18,41 +18,36 @@ export interface NotAcquiredDetails extends PlatformErrorOptions {
   delayJob?: boolean;
 }
 
-/** The lock was held by someone else for the whole `waitMs`. Nothing ran. */
-export class LockNotAcquiredError extends PlatformError {
-  /** The lock key. */
+/** What {@link LockNotAcquiredError} and {@link SemaphoreNotAcquiredError} share. */
+abstract class NotAcquiredError extends PlatformError {
+  /** The lock or semaphore key. */
   readonly key: string;
-  /** When trying again makes sense, in ms (the holder's remaining TTL plus jitter). */
+  /** When trying again makes sense, in ms (the holder's remaining TTL, or until the earliest lease expires, plus jitter). */
   readonly retryAfterMs: number;
   /** `true` when this error is a deferral: a worker delays the job by `retryAfterMs` instead of failing it. */
   readonly delayJob: boolean;
   /** Why a deferred job waits: another holder has the lock or every slot. */
   readonly deferralReason: DeferralReason = 'lock-busy';
 
-  constructor(key: string, details: NotAcquiredDetails) {
-    super('LOCK_NOT_ACQUIRED', `lock ${key} is held by someone else; retry in ${details.retryAfterMs} ms`, details);
+  protected constructor(code: 'LOCK_NOT_ACQUIRED' | 'SEMAPHORE_NOT_ACQUIRED', key: string, message: string, details: NotAcquiredDetails) {
+    super(code, `${message}; retry in ${details.retryAfterMs} ms`, details);
     this.key = key;
     this.retryAfterMs = details.retryAfterMs;
     this.delayJob = details.delayJob ?? false;
   }
 }
 
-/** Every slot of the semaphore was taken for the whole `waitMs`. Nothing ran. */
-export class SemaphoreNotAcquiredError extends PlatformError {
-  /** The semaphore key. */
-  readonly key: string;
-  /** When trying again makes sense, in ms (until the earliest lease expires, plus jitter). */
-  readonly retryAfterMs: number;
-  /** `true` when this error is a deferral: a worker delays the job by `retryAfterMs` instead of failing it. */
-  readonly delayJob: boolean;
-  /** Why a deferred job waits: another holder has the lock or every slot. */
-  readonly deferralReason: DeferralReason = 'lock-busy';
-
+/** The lock was held by someone else for the whole `waitMs`. Nothing ran. */
+export class LockNotAcquiredError extends NotAcquiredError {
   constructor(key: string, details: NotAcquiredDetails) {
-    super('SEMAPHORE_NOT_ACQUIRED', `semaphore ${key} has no free slot; retry in ${details.retryAfterMs} ms`, details);
-    this.key = key;
-    this.retryAfterMs = details.retryAfterMs;
-    this.delayJob = details.delayJob ?? false;
+    super('LOCK_NOT_ACQUIRED', key, `lock ${key} is held by someone else`, details);
+  }
+}
+
+/** Every slot of the semaphore was taken for the whole `waitMs`. Nothing ran. */
+export class SemaphoreNotAcquiredError extends NotAcquiredError {
+  constructor(key: string, details: NotAcquiredDetails) {
+    super('SEMAPHORE_NOT_ACQUIRED', key, `semaphore ${key} has no free slot`, details);
   }
 }
 

@@ -29,41 +29,52 @@ function seconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.ceil(ms / 1000)} s`;
 }
 
-/**
- * A call was refused by a rate limiter. Thrown by `withRateLimit`. A deferral (`delayJob: true`,
- * `deferralReason: 'rate-limit'`; see `isDeferral` of `@platform/redis`): a worker whose handler
- * throws it delays the job by `retryAfterMs` without spending an attempt.
- */
-export class RateLimitError extends PlatformError implements Deferral {
+/** What both refusals carry: a deferral for one tenant, provider and key. */
+abstract class LimitRefusal extends PlatformError implements Deferral {
   /** Always `true`: a worker delays the job rather than failing it. */
   readonly delayJob = true as const;
   /** Why a deferred job waits. */
-  readonly deferralReason: DeferralReason = 'rate-limit';
-  /** How long until the call would be allowed, ms. */
+  readonly deferralReason: DeferralReason;
+  /** How long until a call could be allowed, ms (`>= 0`). */
   readonly retryAfterMs: number;
-  /** The limit per window. */
-  readonly limit: number;
   /** The Redis key of the limiter. */
   readonly key: string;
   /** The refused tenant. */
   readonly tenantId: string;
   /** The provider. */
   readonly provider: string;
+
+  protected constructor(
+    code: 'RATE_LIMITED' | 'CONCURRENCY_LIMITED',
+    reason: DeferralReason,
+    message: string,
+    details: { tenantId: string; provider: string; key: string; retryAfterMs: number },
+    options?: PlatformErrorOptions,
+  ) {
+    super(code, `${message}; retry in ${seconds(details.retryAfterMs)} (key ${details.key})`, options);
+    this.deferralReason = reason;
+    this.retryAfterMs = Math.max(0, details.retryAfterMs);
+    this.key = details.key;
+    this.tenantId = details.tenantId;
+    this.provider = details.provider;
+  }
+}
+
+/**
+ * A call was refused by a rate limiter. Thrown by `withRateLimit`. A deferral (`delayJob: true`,
+ * `deferralReason: 'rate-limit'`; see `isDeferral` of `@platform/redis`): a worker whose handler
+ * throws it delays the job by `retryAfterMs` without spending an attempt.
+ */
+export class RateLimitError extends LimitRefusal {
+  /** The limit per window. */
+  readonly limit: number;
   /** When the call would be allowed, ms since the epoch (caller's clock). */
   readonly retryAt: number;
 
   constructor(details: RateLimitErrorDetails, options?: PlatformErrorOptions) {
-    super(
-      'RATE_LIMITED',
-      `Rate limit exceeded: tenant "${details.tenantId}" may call ${details.provider} ${details.limit} times per ` +
-        `${details.windowSeconds} s; retry in ${seconds(details.retryAfterMs)} (key ${details.key})`,
-      options,
-    );
-    this.retryAfterMs = Math.max(0, details.retryAfterMs);
+    const allowed = `${details.limit} times per ${details.windowSeconds} s`;
+    super('RATE_LIMITED', 'rate-limit', `Rate limit exceeded: tenant "${details.tenantId}" may call ${details.provider} ${allowed}`, details, options);
     this.limit = details.limit;
-    this.key = details.key;
-    this.tenantId = details.tenantId;
-    this.provider = details.provider;
     this.retryAt = details.retryAt;
   }
 
@@ -118,34 +129,14 @@ export interface ConcurrencyLimitErrorDetails {
  * `deferralReason: 'concurrency'`): a worker whose handler throws it delays the job by
  * `retryAfterMs` without spending an attempt.
  */
-export class ConcurrencyLimitError extends PlatformError implements Deferral {
-  /** A suggested wait before trying again, ms. */
-  readonly retryAfterMs: number;
+export class ConcurrencyLimitError extends LimitRefusal {
   /** Calls allowed in flight at once. */
   readonly maxInFlight: number;
-  /** The Redis key of the lease set. */
-  readonly key: string;
-  /** The refused tenant. */
-  readonly tenantId: string;
-  /** The provider. */
-  readonly provider: string;
-  /** Always `true`: a worker delays the job rather than failing it. */
-  readonly delayJob = true as const;
-  /** Why a deferred job waits. */
-  readonly deferralReason: DeferralReason = 'concurrency';
 
   constructor(details: ConcurrencyLimitErrorDetails, options?: PlatformErrorOptions) {
-    super(
-      'CONCURRENCY_LIMITED',
-      `Concurrency limit reached: tenant "${details.tenantId}" already has ${details.maxInFlight} ` +
-        `${details.provider} calls in flight; retry in ${seconds(details.retryAfterMs)} (key ${details.key})`,
-      options,
-    );
-    this.retryAfterMs = Math.max(0, details.retryAfterMs);
+    const inFlight = `${details.maxInFlight} ${details.provider} calls in flight`;
+    super('CONCURRENCY_LIMITED', 'concurrency', `Concurrency limit reached: tenant "${details.tenantId}" already has ${inFlight}`, details, options);
     this.maxInFlight = details.maxInFlight;
-    this.key = details.key;
-    this.tenantId = details.tenantId;
-    this.provider = details.provider;
   }
 
   override get name(): string {
