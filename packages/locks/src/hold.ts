@@ -1,5 +1,6 @@
 import { checkMs } from '@platform/redis';
-import { LockLostError } from './errors';
+import { LockLostError, type NotAcquiredDetails } from './errors';
+import { busyDetails, defaultLockOptions, type WithLockOptions } from './options';
 
 /** What {@link runHeld} needs of a lock or a semaphore lease. */
 export interface Held {
@@ -103,4 +104,18 @@ export async function runHeld<T, H extends Held>(
   // Nobody noticed a loss while fn ran, but the key was gone or someone else's at the end.
   if (!released) throw new LockLostError(held.key, 'not-owner');
   return value as T;
+}
+
+/**
+ * `fn(signal, held)` under `acquired` (see {@link runHeld}), or, when `acquired` is the ms until the
+ * holder's TTL runs out, `refuse(details)` thrown with the retry hint of the options.
+ */
+export async function runAcquired<T, H extends Held>(
+  acquired: H | number,
+  fn: (signal: AbortSignal, held: H) => Promise<T> | T,
+  options: Pick<WithLockOptions, 'autoExtend' | 'extendIntervalMs' | 'retryDelayMs' | 'retryJitterMs' | 'maxRetryAfterMs' | 'delayJobWhenBusy'>,
+  refuse: (details: NotAcquiredDetails) => Error,
+): Promise<T> {
+  if (typeof acquired === 'number') throw refuse(busyDetails(acquired, options));
+  return runHeld(acquired, fn, { autoExtend: options.autoExtend ?? defaultLockOptions.autoExtend, extendIntervalMs: options.extendIntervalMs });
 }

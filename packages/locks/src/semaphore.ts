@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { checkInteger, checkMs, leases } from '@platform/redis';
 import type { Redis } from 'ioredis';
 import { orUnavailable, SemaphoreNotAcquiredError } from './errors';
-import { runHeld } from './hold';
+import { runAcquired } from './hold';
 import { releaseChannelFor } from './keys';
-import { busyDetails, checkKey, checkOptions, defaultLockOptions, type AcquireSemaphoreOptions, type WithSemaphoreOptions } from './options';
+import { checkKey, checkOptions, defaultLockOptions, type AcquireSemaphoreOptions, type WithSemaphoreOptions } from './options';
 import { releaseSeq, waitForRelease } from './waiters';
 
 /**
@@ -113,10 +113,5 @@ export async function acquireSemaphore(redis: Redis, key: string, options: Acqui
  */
 export async function withSemaphore<T>(redis: Redis, key: string, fn: LeasedFn<T>, options: WithSemaphoreOptions): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('withSemaphore: fn must be a function');
-  const result = await tryAcquireSemaphore(redis, key, options);
-  if (typeof result === 'number') throw new SemaphoreNotAcquiredError(key, busyDetails(result, options));
-  return runHeld(result, fn, {
-    autoExtend: options.autoExtend ?? defaultLockOptions.autoExtend,
-    extendIntervalMs: options.extendIntervalMs,
-  });
+  return runAcquired(await tryAcquireSemaphore(redis, key, options), fn, options, (details) => new SemaphoreNotAcquiredError(key, details));
 }

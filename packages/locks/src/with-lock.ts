@@ -1,10 +1,10 @@
 import { resolveKeyPrefix } from '@platform/redis';
 import type { Redis } from 'ioredis';
 import { LockNotAcquiredError } from './errors';
-import { runHeld } from './hold';
+import { runAcquired } from './hold';
 import { activityLockKey } from './keys';
 import { tryAcquireLock, type Lock } from './lock';
-import { busyDetails, defaultLockOptions, type WithLockOptions } from './options';
+import { defaultLockOptions, type WithLockOptions } from './options';
 
 /**
  * The work run under a lock: `signal` fires (with a {@link LockLostError} as reason) if the lock is
@@ -27,12 +27,7 @@ export type LockedFn<T> = (signal: AbortSignal, lock: Lock) => Promise<T> | T;
  */
 export async function withLock<T>(redis: Redis, key: string, fn: LockedFn<T>, options: WithLockOptions): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('withLock: fn must be a function');
-  const result = await tryAcquireLock(redis, key, options);
-  if (typeof result === 'number') throw new LockNotAcquiredError(key, busyDetails(result, options));
-  return runHeld(result, fn, {
-    autoExtend: options.autoExtend ?? defaultLockOptions.autoExtend,
-    extendIntervalMs: options.extendIntervalMs,
-  });
+  return runAcquired(await tryAcquireLock(redis, key, options), fn, options, (details) => new LockNotAcquiredError(key, details));
 }
 
 /** Options of {@link activityLock}: those of {@link withLock}, with `ttlMs` optional. */
