@@ -11,7 +11,7 @@ function limiterFor(options: { limit: number; windowSeconds: number; algorithm?:
   return createRateLimiter({ redis, provider: 'semrush', prefix: own(uniquePrefix('rl')), ...options });
 }
 
-describe('the platform document case: 10 per minute', () => {
+describe('10 calls per minute', () => {
   it('lets 10 calls through, the 11th throws RateLimitError, and the key has a TTL of 1..60 s', async () => {
     // Default prefix: the key is exactly ratelimit:{tenantId}:semrush.
     const tenantId = uniquePrefix('tenant');
