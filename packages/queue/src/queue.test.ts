@@ -113,10 +113,8 @@ describe('defineQueue + createWorker', () => {
 
 describe('key namespace', () => {
   const saved = process.env.REDIS_KEY_PREFIX;
-  afterEach(() => {
-    if (saved === undefined) delete process.env.REDIS_KEY_PREFIX;
-    else process.env.REDIS_KEY_PREFIX = saved;
-  });
+  // Empty and unset mean the same: no prefix.
+  afterEach(() => void Object.assign(process.env, { REDIS_KEY_PREFIX: saved ?? '' }));
 
   it("puts a queue's BullMQ and fair-scheduler keys under REDIS_KEY_PREFIX (bull when empty); an explicit prefix wins", async () => {
     delete process.env.REDIS_KEY_PREFIX;
