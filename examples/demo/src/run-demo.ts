@@ -135,7 +135,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     for (let i = 0; i < 2; i++) {
       const result = await notifyOnce(
         { tenantId, type: 'daily-digest', dedupeKey: `${prefix}-digest`, channel: 'web', payload: { userId: `owner-${tenantId}`, title: 'Daily digest', body: 'Your agents finished their work.' } },
-        { prefix },
+        { keyPrefix: prefix },
       );
       if (!result.enqueued) webDeduplicated += 1;
     }

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 
 /** Options of {@link startNotificationService}. */
 export interface NotificationServiceOptions {
-  /** BullMQ prefix of the notification queues. @defaultValue `'bull'` */
+  /** Key prefix of the notification queues and keys (see `@platform/notifications`). @defaultValue `REDIS_KEY_PREFIX`, else none */
   prefix?: string;
   /** Worker connection. @defaultValue the shared `worker` connection */
   connection?: Redis;
@@ -54,7 +54,7 @@ export function startNotificationService(options: NotificationServiceOptions = {
     const worker = createNotificationWorker(channel, sender, {
       concurrency: options.concurrency ?? 5,
       handleSignals: options.handleSignals ?? true,
-      ...(options.prefix ? { prefix: options.prefix } : {}),
+      ...(options.prefix ? { keyPrefix: options.prefix } : {}),
       ...(options.connection ? { connection: options.connection } : {}),
     });
     worker.on('completed', (job) => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { redisKey } from '@platform/redis';
+import { namespacedKey } from '@platform/redis';
 import type { NotificationChannel } from '@platform/queue';
 
 /** Prefix of every job id {@link notificationJobId} makes (never an integer, never a `:`). */
@@ -10,11 +10,12 @@ function sha1(text: string): string {
 }
 
 /**
- * The dedupe key of a notification: `notify:{tenantId}:{type}:{dedupeKey}`, each part escaped by
- * `redisKey`, so two different tuples never share a key.
+ * The dedupe key of a notification: `notify:{tenantId}:{type}:{dedupeKey}` behind the key prefix
+ * (`<keyPrefix>:notify:…` when one is set), each part escaped by `redisKey`, so two different
+ * tuples never share a key.
  */
-export function notifyKey(tenantId: string, type: string, dedupeKey: string): string {
-  return redisKey('notify', tenantId, type, dedupeKey);
+export function notifyKey(keyPrefix: string, tenantId: string, type: string, dedupeKey: string): string {
+  return namespacedKey(keyPrefix, 'notify', tenantId, type, dedupeKey);
 }
 
 /**

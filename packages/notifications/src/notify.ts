@@ -1,12 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { getSharedConnection } from '@platform/redis';
+import {
+  PlatformError,
+  RedisUnavailableError,
+  checkInteger,
+  getSharedConnection,
+  isConnectionError,
+  resolveKeyPrefix,
+  toUnavailableError,
+} from '@platform/redis';
 import { PayloadTooLargeError, type EnqueueOptions } from '@platform/queue';
 import { notificationDeduplicationId, notificationJobId, notifyKey } from './keys';
 import {
   DEFAULT_DEDUPE_TTL_SECONDS,
   DEFAULT_PENDING_TTL_MS,
   NOTIFICATION_BACKOFF_TYPE,
-  checkInteger,
   defaultNotificationBackoff,
 } from './options';
 import { resolveNotificationQueue, type NotificationQueueOptions } from './queues';
@@ -43,17 +50,37 @@ export interface NotifyOnceResult {
 
 const CONFIRMED_PREFIX = 'job.';
 
+function unavailable(message: string, cause: unknown): RedisUnavailableError {
+  return new RedisUnavailableError(message, { cause });
+}
+
+/**
+ * An enqueue that failed because Redis could not be reached, as a `RedisUnavailableError`: the
+ * queue's own `QueueUnavailableError` (code `QUEUE_UNAVAILABLE`) is kept when it already is one,
+ * else wrapped with it as the cause. Any other error is returned as it is.
+ */
+function enqueueFailure(error: unknown, what: string): unknown {
+  if (error instanceof RedisUnavailableError) return error;
+  if (error instanceof PlatformError && error.code === 'QUEUE_UNAVAILABLE') return unavailable(`${what}: ${error.message}`, error);
+  return isConnectionError(error) ? toUnavailableError(error, what, unavailable) : error;
+}
+
 /**
  * Sends a notification at most once per tenant, type and dedupe key within the dedupe window
  * (24 h): enqueues one job on `notifications__<channel>` and returns `{ enqueued: true, jobId }`,
  * or `{ enqueued: false }` when a twin already did.
  *
  * How: validates everything first (a bad notification throws `NotificationValidationError`, a too
- * large one `PayloadTooLargeError`, and nothing is written); claims `notify:{tenantId}:{type}:{dedupeKey}`
+ * large one `PayloadTooLargeError`, and nothing is written); claims `notify:{tenantId}:{type}:{dedupeKey}` (behind the key prefix, if any)
  * with a short pending TTL in one script (exactly one concurrent caller wins); enqueues the job with
  * an id derived from the key and the window, plus BullMQ deduplication for the window; then raises
  * the key's TTL to the full window if it still holds this call's claim. If the enqueue fails, the
- * claim is released and the call rejects (e.g. `QueueUnavailableError`), so the caller can try again.
+ * claim is released and the call rejects, so the caller can try again.
+ *
+ * When Redis cannot be reached, the call rejects with `RedisUnavailableError` (code
+ * `REDIS_UNAVAILABLE`, or a subclass such as the queue's `QueueUnavailableError`) within the
+ * producer connection's `commandTimeoutMs` (claim), plus the queue's `enqueueTimeoutMs` and one
+ * more `commandTimeoutMs` (release) when Redis goes away between claim and enqueue.
  *
  * @example
  * await notifyOnce({
@@ -68,6 +95,7 @@ export async function notifyOnce(input: NotificationInput, options: NotifyOnceOp
   const { backoffDelayMs = defaultNotificationBackoff.delayMs, ...jobOptions } = options.jobOptions ?? {};
   checkInteger('jobOptions.backoffDelayMs', backoffDelayMs, 0);
   const windowMs = ttlSeconds * 1000;
+  const keyPrefix = resolveKeyPrefix(options.keyPrefix);
 
   const { tenantId, type, dedupeKey, channel, payload } = notification;
   const definition = resolveNotificationQueue(channel, options);
@@ -77,9 +105,14 @@ export async function notifyOnce(input: NotificationInput, options: NotifyOnceOp
   if (size > maxBytes) throw new PayloadTooLargeError(definition.name, size, maxBytes);
 
   const redis = options.connection ?? getSharedConnection('producer');
-  const key = notifyKey(tenantId, type, dedupeKey);
+  const key = notifyKey(keyPrefix, tenantId, type, dedupeKey);
   const token = `pending.${randomUUID()}`;
-  const claim = await claimNotificationScript.run(redis, [key], [token, pendingTtlMs]);
+  let claim: Awaited<ReturnType<typeof claimNotificationScript.run>>;
+  try {
+    claim = await claimNotificationScript.run(redis, [key], [token, pendingTtlMs]);
+  } catch (error) {
+    throw toUnavailableError(error, `notifyOnce ${definition.name}`, unavailable);
+  }
   if (Number(claim[0]) !== 1) {
     const value = String(claim[1]);
     return value.startsWith(CONFIRMED_PREFIX) ? { enqueued: false, jobId: value.slice(CONFIRMED_PREFIX.length) } : { enqueued: false };
@@ -99,7 +132,7 @@ export async function notifyOnce(input: NotificationInput, options: NotifyOnceOp
     // Give the key back so a retry is not deduplicated against a notification that never made it.
     // Should Redis refuse even that, the claim still ends with its pending TTL.
     await releaseNotificationScript.run(redis, [key], [token]).catch(() => undefined);
-    throw error;
+    throw enqueueFailure(error, `notifyOnce ${definition.name}`);
   }
   // The job is in the queue: a failure to raise the TTL must not make the caller send it again.
   // The pending claim then expires early, and BullMQ's job id and deduplication refuse a twin.

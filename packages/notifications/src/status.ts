@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@platform/redis';
+import { InvalidArgumentError, RedisUnavailableError, toUnavailableError } from '@platform/redis';
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from '@platform/queue';
 import { channelOfJobId } from './keys';
 import { resolveNotificationQueue, type NotificationQueueOptions } from './queues';
@@ -46,13 +46,19 @@ export async function getNotificationStatus(jobId: string, options: Notification
   const queue = definition.queue;
   // State and job hash are two reads; read the state on both sides of the hash until they agree,
   // so that `attempts` and `lastError` belong to the state reported.
-  let job = await queue.getJob(jobId);
-  let bullState = job ? await queue.getJobState(jobId) : 'unknown';
-  for (let i = 0; i < 5 && job; i++) {
-    const before = bullState;
+  let job: Awaited<ReturnType<typeof queue.getJob>>;
+  let bullState: Awaited<ReturnType<typeof queue.getJobState>>;
+  try {
     job = await queue.getJob(jobId);
     bullState = job ? await queue.getJobState(jobId) : 'unknown';
-    if (bullState === before) break;
+    for (let i = 0; i < 5 && job; i++) {
+      const before = bullState;
+      job = await queue.getJob(jobId);
+      bullState = job ? await queue.getJobState(jobId) : 'unknown';
+      if (bullState === before) break;
+    }
+  } catch (error) {
+    throw toUnavailableError(error, `getNotificationStatus ${definition.name}`, (message, cause) => new RedisUnavailableError(message, { cause }));
   }
   if (!job) return null;
   const attempts = job.attemptsMade;

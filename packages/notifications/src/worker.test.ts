@@ -1,24 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InvalidArgumentError, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { InvalidArgumentError, createRedisConnection, isDeferral, loadRedisConfig } from '@platform/redis';
+import { RateLimitError } from '@platform/ratelimit';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import type { Worker } from 'bullmq';
-import {
-  NotificationSendError,
-  classifySendError,
-  closeNotificationQueues,
-  createMemorySender,
-  createNotificationWorker,
-  createWebhookSender,
-  getNotificationStatus,
-  notificationBackoffStrategy,
-  notifyOnce,
-  parseRetryAfter,
-  resolveNotificationQueue,
-  type NotificationInput,
-  type NotificationStatus,
-  type NotifyOnceOptions,
-} from './index';
+import { classifySendError, parseRetryAfter } from './classify';
+import { NotificationSendError, ProviderThrottledError } from './errors';
+import { createMemorySender } from './memory-sender';
+import { notifyOnce, type NotifyOnceOptions } from './notify';
+import { closeNotificationQueues, resolveNotificationQueue } from './queues';
+import type { NotificationInput } from './schemas';
+import type { NotificationSender } from './sender';
+import { getNotificationStatus, type NotificationStatus } from './status';
+import { createWebhookSender } from './webhook-sender';
+import { createNotificationWorker, notificationBackoffStrategy } from './worker';
 
 interface Recorded {
   idempotencyKey: string | undefined;
@@ -81,22 +76,22 @@ const prefixes: string[] = [];
 const tenants: string[] = [];
 const workers: Worker[] = [];
 
-function setup(): { options: NotifyOnceOptions & { prefix: string }; tenant: string } {
-  const prefix = uniquePrefix('nw');
+function setup(): { options: NotifyOnceOptions & { keyPrefix: string }; tenant: string } {
+  const keyPrefix = uniquePrefix('nw');
   const tenant = uniquePrefix('tenant');
-  prefixes.push(prefix);
+  prefixes.push(keyPrefix);
   tenants.push(tenant);
-  return { options: { connection: redis, prefix }, tenant };
+  return { options: { connection: redis, keyPrefix }, tenant };
 }
 
 function sms(tenantId: string, dedupeKey = 'reminder-1'): NotificationInput {
   return { tenantId, type: 'reminder', dedupeKey, channel: 'sms', payload: { to: '+4915112345678', body: 'Your meeting starts in 10 minutes' } };
 }
 
-function startWorker(prefix: string, sender: Parameters<typeof createNotificationWorker<'sms'>>[1]): Worker {
+function startWorker(keyPrefix: string, sender: NotificationSender<'sms'>): Worker {
   const worker = createNotificationWorker('sms', sender, {
     connection: workerConnection,
-    prefix,
+    keyPrefix,
     handleSignals: false,
     backoff: { delayMs: 20, maxDelayMs: 100 },
   });
@@ -104,9 +99,9 @@ function startWorker(prefix: string, sender: Parameters<typeof createNotificatio
   return worker;
 }
 
-async function settled(jobId: string, prefix: string): Promise<NotificationStatus> {
+async function settled(jobId: string, keyPrefix: string): Promise<NotificationStatus> {
   return waitFor(async () => {
-    const status = await getNotificationStatus(jobId, { connection: redis, prefix });
+    const status = await getNotificationStatus(jobId, { connection: redis, keyPrefix });
     return status && (status.state === 'sent' || status.state === 'failed') ? status : undefined;
   }, 15_000);
 }
@@ -126,7 +121,7 @@ afterAll(async () => {
 });
 
 describe('createNotificationWorker + createWebhookSender against a local HTTP server', () => {
-  it('429 with Retry-After, then 200: sent once, on the second attempt, with the same Idempotency-Key', async () => {
+  it('429 with Retry-After, then 200: deferred without spending an attempt, sent once, with the same Idempotency-Key', async () => {
     const { options, tenant } = setup();
     const url = provider.script('/retry-after', [
       { status: 429, headers: { 'retry-after': '1' }, body: '{"error":"slow down"}' },
@@ -134,18 +129,19 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     ]);
     const { jobId } = await notifyOnce(sms(tenant), options);
     expect(await getNotificationStatus(jobId!, options)).toEqual({ state: 'queued', attempts: 0 });
-    startWorker(options.prefix, createWebhookSender({ url, headers: { authorization: 'Bearer test' } }));
+    startWorker(options.keyPrefix, createWebhookSender({ url, headers: { authorization: 'Bearer test' } }));
 
-    // Between the attempts the job waits out the Retry-After.
-    const retrying = await waitFor(async () => {
-      const status = await getNotificationStatus(jobId!, options);
-      return status?.state === 'retrying' ? status : undefined;
+    // Between the tries the job waits out the Retry-After in the delayed set, no attempt spent.
+    await waitFor(() => provider.requests.get('/retry-after')!.length === 1);
+    const job = await waitFor(async () => {
+      const queue = resolveNotificationQueue('sms', options).queue;
+      return (await queue.getJobState(jobId!)) === 'delayed' ? queue.getJob(jobId!) : undefined;
     });
-    expect(retrying.attempts).toBe(1);
-    expect(retrying.lastError).toMatch(/429.*slow down/);
+    expect(job.attemptsMade).toBe(0);
 
-    const status = await settled(jobId!, options.prefix);
-    expect(status).toMatchObject({ state: 'sent', attempts: 2, providerMessageId: 'msg-42' });
+    const status = await settled(jobId!, options.keyPrefix);
+    // BullMQ counts the successful attempt only.
+    expect(status).toMatchObject({ state: 'sent', attempts: 1, providerMessageId: 'msg-42' });
     const requests = provider.requests.get('/retry-after')!;
     expect(requests).toHaveLength(2);
     expect(requests[0]!.idempotencyKey).toBe(jobId);
@@ -167,8 +163,8 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     const { options, tenant } = setup();
     const url = provider.script('/bad-request', [{ status: 400, body: '{"error":"invalid phone number"}' }]);
     const { jobId } = await notifyOnce(sms(tenant), options);
-    startWorker(options.prefix, createWebhookSender({ url }));
-    const status = await settled(jobId!, options.prefix);
+    startWorker(options.keyPrefix, createWebhookSender({ url }));
+    const status = await settled(jobId!, options.keyPrefix);
     expect(status.state).toBe('failed');
     expect(status.attempts).toBe(1);
     expect(status.lastError).toMatch(/400.*invalid phone number/);
@@ -181,8 +177,8 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     const { options, tenant } = setup();
     const url = provider.script('/down', [{ status: 500, body: 'upstream exploded' }]);
     const { jobId } = await notifyOnce(sms(tenant), options);
-    startWorker(options.prefix, createWebhookSender({ url }));
-    const status = await settled(jobId!, options.prefix);
+    startWorker(options.keyPrefix, createWebhookSender({ url }));
+    const status = await settled(jobId!, options.keyPrefix);
     expect(status).toMatchObject({ state: 'failed', attempts: 3 });
     const queue = resolveNotificationQueue('sms', options).queue;
     const failed = await queue.getFailed();
@@ -202,10 +198,66 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const { jobId } = await notifyOnce(sms(tenant), { ...options, jobOptions: { attempts: 2 } });
-    startWorker(options.prefix, createWebhookSender({ url: `http://127.0.0.1:${port}/nowhere`, timeoutMs: 2000 }));
-    const status = await settled(jobId!, options.prefix);
+    startWorker(options.keyPrefix, createWebhookSender({ url: `http://127.0.0.1:${port}/nowhere`, timeoutMs: 2000 }));
+    const status = await settled(jobId!, options.keyPrefix);
     expect(status).toMatchObject({ state: 'failed', attempts: 2 });
     expect(status.lastError).toMatch(/fetch failed|ECONNREFUSED/);
+  });
+});
+
+describe('deferrals', () => {
+  it('a sender that throws RateLimitError twice, then succeeds: completed after two delays with attemptsMade 1, as in a plain worker', async () => {
+    const { options, tenant } = setup();
+    const memory = createMemorySender<'sms'>();
+    const tries: number[] = [];
+    const sender: NotificationSender<'sms'> = {
+      async send(message, context) {
+        tries.push(Date.now());
+        if (tries.length <= 2) {
+          throw new RateLimitError({
+            tenantId: context.tenantId,
+            provider: 'sms-gateway',
+            limit: 1,
+            windowSeconds: 1,
+            key: `ratelimit:${context.tenantId}:sms-gateway`,
+            retryAfterMs: 200,
+            retryAt: Date.now() + 200,
+          });
+        }
+        return memory.send(message, context);
+      },
+    };
+    // RateLimitError is a deferral by shape (delayJob, retryAfterMs), the only thing the worker checks.
+    expect(isDeferral(new RateLimitError({ tenantId: 't', provider: 'p', limit: 1, windowSeconds: 1, key: 'k', retryAfterMs: 1, retryAt: 0 }))).toBe(true);
+    // Only one attempt allowed: a deferral that spent one would fail the job.
+    const { jobId } = await notifyOnce(sms(tenant), { ...options, jobOptions: { attempts: 1 } });
+    startWorker(options.keyPrefix, sender);
+    const status = await settled(jobId!, options.keyPrefix);
+    expect(status).toMatchObject({ state: 'sent', attempts: 1 });
+    const job = await resolveNotificationQueue('sms', options).queue.getJob(jobId!);
+    expect(job!.attemptsMade).toBe(1);
+    expect(tries).toHaveLength(3);
+    // Each retry came after the deferral's retryAfterMs (200 ms), not the worker's 20 ms backoff.
+    expect(tries[1]! - tries[0]!).toBeGreaterThanOrEqual(190);
+    expect(tries[2]! - tries[1]!).toBeGreaterThanOrEqual(190);
+    expect(memory.messages).toHaveLength(1);
+  });
+
+  it('a webhook 429 with Retry-After is a provider-throttled deferral; without the hint it is retryable', async () => {
+    const url = provider.script('/throttled', [
+      { status: 429, headers: { 'retry-after': '2' }, body: 'slow down' },
+      { status: 429, body: 'slow down' },
+    ]);
+    const context = { idempotencyKey: 'k', tenantId: 't', channel: 'sms' as const, type: 'x', dedupeKey: 'd', jobId: 'j', attempt: 1, signal: undefined };
+    const sender = createWebhookSender<'sms'>({ url, headers: { authorization: 'Bearer secret-token' } });
+    const first = await sender.send({ to: '+4915112345678', body: 'hi' }, context).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(ProviderThrottledError);
+    expect(isDeferral(first)).toBe(true);
+    expect(first).toMatchObject({ retryAfterMs: 2000, deferralReason: 'provider-throttled', status: 429 });
+    const second = await sender.send({ to: '+4915112345678', body: 'hi' }, context).catch((e: unknown) => e);
+    expect(isDeferral(second)).toBe(false);
+    expect(second).toMatchObject({ retryable: true, status: 429 });
+    expect(String((second as Error).message)).not.toContain('secret-token');
   });
 });
 
@@ -213,9 +265,9 @@ describe('createMemorySender', () => {
   it('delivers through the worker and reports sent with the provider id; a bad payload fails at once', async () => {
     const { options, tenant } = setup();
     const sender = createMemorySender<'sms'>();
-    startWorker(options.prefix, sender);
+    startWorker(options.keyPrefix, sender);
     const { jobId } = await notifyOnce(sms(tenant), options);
-    expect(await settled(jobId!, options.prefix)).toEqual({ state: 'sent', attempts: 1, providerMessageId: 'memory-1' });
+    expect(await settled(jobId!, options.keyPrefix)).toEqual({ state: 'sent', attempts: 1, providerMessageId: 'memory-1' });
     expect(sender.messages).toHaveLength(1);
     expect(sender.messages[0]!.message).toEqual({ to: '+4915112345678', body: 'Your meeting starts in 10 minutes' });
     expect(sender.messages[0]!.context).toMatchObject({ idempotencyKey: jobId, tenantId: tenant, channel: 'sms', attempt: 1 });

@@ -5,11 +5,11 @@ import {
   type notificationJobSchema,
   type TenantPayload,
 } from '@platform/queue';
-import { InvalidArgumentError } from '@platform/redis';
-import { UnrecoverableError, type BackoffStrategy, type MinimalJob, type Worker } from 'bullmq';
+import { InvalidArgumentError, checkInteger, checkNumber, isDeferral } from '@platform/redis';
+import { DelayedError, UnrecoverableError, type BackoffStrategy, type MinimalJob, type Worker } from 'bullmq';
 import { classifySendError } from './classify';
 import { idempotencyKeyFor } from './keys';
-import { checkInteger, checkNumber, defaultNotificationBackoff } from './options';
+import { defaultNotificationBackoff } from './options';
 import { resolveNotificationQueue, type NotificationQueueDefinition } from './queues';
 import { parsePayload, type ChannelPayload } from './schemas';
 import type { NotificationSender, SendResult } from './sender';
@@ -26,16 +26,23 @@ export interface NotificationBackoffOptions {
   maxDelayMs?: number;
   /** Share of the delay that is random: the wait is in `[d * (1 - jitter), d]`. @defaultValue `0.5` */
   jitter?: number;
-  /** Longest `Retry-After` honoured; a longer one is cut to this. @defaultValue `3600000` (1 h) */
+  /**
+   * Longest `Retry-After` honoured, and longest deferral (a 429 with a retry hint, a rate limit):
+   * a longer one is cut to this. @defaultValue `3600000` (1 h)
+   */
   maxRetryAfterMs?: number;
 }
 
 /** Options of {@link createNotificationWorker}: the platform worker's options plus these. */
 export interface NotificationWorkerOptions extends Omit<CreateWorkerOptions, 'settings'> {
-  /** BullMQ key prefix of the channel queue (must match the producers'). @defaultValue `'bull'` */
-  prefix?: string;
-  /** A queue definition to consume instead of `notificationQueue(channel, { prefix })`. @defaultValue none */
+  /**
+   * Key prefix (must match the producers'): the queue lives under the BullMQ prefix `<keyPrefix>:bull`.
+   * @defaultValue `REDIS_KEY_PREFIX` from the environment, else `''` (BullMQ prefix `bull`)
+   */
+  keyPrefix?: string;
+  /** A queue definition to consume instead of `notificationQueue(channel, …)`. @defaultValue none */
   queue?: NotificationQueueDefinition;
+
   /** Backoff between attempts. @defaultValue see {@link NotificationBackoffOptions} */
   backoff?: NotificationBackoffOptions;
 }
@@ -71,7 +78,9 @@ export function notificationBackoffStrategy(options: NotificationBackoffOptions 
  * Starts a worker that delivers the notifications of one channel through `sender`.
  *
  * Each job's payload is validated against the channel schema (an invalid one fails at once). The
- * sender gets the message and an idempotency key that is the same for every attempt. A retryable
+ * sender gets the message and an idempotency key that is the same for every attempt. A deferral
+ * (`isDeferral`: a 429 with a retry hint, a `RateLimitError`) delays the job by its `retryAfterMs`
+ * without spending an attempt. A retryable
  * failure (429, 408, 5xx, network) is retried with exponential backoff and jitter, or after the
  * provider's `Retry-After`; a permanent one (other 4xx, invalid address) fails the job at once with
  * BullMQ's `UnrecoverableError`. After the last attempt the job stays in the failed set (7 days by
@@ -86,13 +95,14 @@ export function createNotificationWorker<C extends NotificationChannel>(
   options: NotificationWorkerOptions = {},
 ): Worker<TenantPayload<typeof notificationJobSchema>, NotificationJobResult> {
   if (typeof sender?.send !== 'function') throw new InvalidArgumentError('sender', 'must have a send(message, context) function');
-  const { prefix, queue, backoff, ...workerOptions } = options;
-  const definition = resolveNotificationQueue(channel, { ...(queue ? { queue } : {}), ...(prefix !== undefined ? { prefix } : {}) });
+  const { keyPrefix, queue, backoff, ...workerOptions } = options;
+  const definition = resolveNotificationQueue(channel, { ...(queue ? { queue } : {}), ...(keyPrefix !== undefined ? { keyPrefix } : {}) });
   const backoffStrategy = notificationBackoffStrategy(backoff);
+  const maxDeferralMs = checkInteger('backoff.maxRetryAfterMs', backoff?.maxRetryAfterMs ?? defaultNotificationBackoff.maxRetryAfterMs, 0);
 
   return createWorker(
     definition,
-    async (job, { tenantId, signal }): Promise<NotificationJobResult> => {
+    async (job, { tenantId, signal, token }): Promise<NotificationJobResult> => {
       const { type, dedupeKey } = job.data;
       const parsed = parsePayload(channel, job.data.payload);
       if (!parsed.success) {
@@ -114,6 +124,12 @@ export function createNotificationWorker<C extends NotificationChannel>(
           signal,
         });
       } catch (error) {
+        if (isDeferral(error) && token) {
+          // Come back later without spending an attempt, whatever the underlying worker does with
+          // deferrals: the job is delayed here, and BullMQ's DelayedError leaves attemptsMade alone.
+          await job.moveToDelayed(Date.now() + Math.max(1, Math.min(Math.round(error.retryAfterMs), maxDeferralMs)), token);
+          throw new DelayedError();
+        }
         const classified = classifySendError(error);
         if (!classified.retryable) throw new UnrecoverableError(classified.message);
         throw classified;
