@@ -3,9 +3,9 @@ export { notifyOnce, type NotifyOnceOptions, type NotifyOnceResult } from './not
 export {
   createNotificationWorker,
   type NotificationWorkerOptions,
-  type NotificationBackoffOptions,
   type NotificationJobResult,
 } from './worker';
+export type { RetryPolicy, RetryPolicyOptions } from './retry';
 export {
   getNotificationStatus,
   type NotificationStatus,

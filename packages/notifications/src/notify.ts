@@ -10,12 +10,8 @@ import {
 } from '@platform/redis';
 import { PayloadTooLargeError, type EnqueueOptions } from '@platform/queue';
 import { notificationDeduplicationId, notificationJobId, notifyKey } from './keys';
-import {
-  DEFAULT_DEDUPE_TTL_SECONDS,
-  DEFAULT_PENDING_TTL_MS,
-  NOTIFICATION_BACKOFF_TYPE,
-  defaultNotificationBackoff,
-} from './options';
+import { DEFAULT_DEDUPE_TTL_SECONDS, DEFAULT_PENDING_TTL_MS } from './options';
+import { backoffFor, resolveRetryPolicy, type RetryPolicyOptions } from './retry';
 import { resolveNotificationQueue, type NotificationQueueOptions } from './queues';
 import { validateNotification, type NotificationInput } from './schemas';
 import { claimNotificationScript, confirmNotificationScript, releaseNotificationScript } from './scripts';
@@ -30,11 +26,17 @@ export interface NotifyOnceOptions extends NotificationQueueOptions {
    */
   pendingTtlMs?: number;
   /**
-   * Extra BullMQ job options (`attempts`, `delay`, `priority`, …). `jobId` and `deduplication` are
-   * set by `notifyOnce`; `backoff.delay` is passed to the worker's strategy as the base delay.
-   * @defaultValue the queue's job defaults (3 attempts, failed jobs kept 7 days)
+   * How the notification is retried: attempts, exponential delays with jitter, an optional expiry,
+   * with overrides per channel and per type. The job carries it, so every worker follows it.
+   * @defaultValue 25 attempts, 5 s doubling to 30 min per step, jitter 0.2 (6.5–8.2 h in all), no expiry
    */
-  jobOptions?: Omit<EnqueueOptions, 'jobId' | 'deduplication' | 'backoff'> & { backoffDelayMs?: number };
+  retry?: RetryPolicyOptions;
+  /**
+   * Extra BullMQ job options (`delay`, `priority`, …). `jobId`, `deduplication`, `attempts` and
+   * `backoff` are set by `notifyOnce` (from `retry`).
+   * @defaultValue the queue's job defaults (completed jobs kept 24 h, failed jobs 7 days)
+   */
+  jobOptions?: Omit<EnqueueOptions, 'jobId' | 'deduplication' | 'backoff' | 'attempts'>;
 }
 
 /** What {@link notifyOnce} did. */
@@ -92,12 +94,14 @@ export async function notifyOnce(input: NotificationInput, options: NotifyOnceOp
   const notification = validateNotification(input);
   const ttlSeconds = checkInteger('ttlSeconds', options.ttlSeconds ?? DEFAULT_DEDUPE_TTL_SECONDS, 1);
   const pendingTtlMs = checkInteger('pendingTtlMs', options.pendingTtlMs ?? DEFAULT_PENDING_TTL_MS, 1);
-  const { backoffDelayMs = defaultNotificationBackoff.delayMs, ...jobOptions } = options.jobOptions ?? {};
-  checkInteger('jobOptions.backoffDelayMs', backoffDelayMs, 0);
+  const jobOptions = { ...options.jobOptions } as EnqueueOptions;
+  delete jobOptions.attempts;
+  delete jobOptions.backoff;
   const windowMs = ttlSeconds * 1000;
   const keyPrefix = resolveKeyPrefix(options.keyPrefix);
 
   const { tenantId, type, dedupeKey, channel, payload } = notification;
+  const policy = resolveRetryPolicy(channel, type, options.retry);
   const definition = resolveNotificationQueue(channel, options);
   const data = definition.parse({ tenantId, type, dedupeKey, payload });
   const maxBytes = definition.settings.maxPayloadBytes;
@@ -125,7 +129,8 @@ export async function notifyOnce(input: NotificationInput, options: NotifyOnceOp
       ...jobOptions,
       jobId: notificationJobId(channel, key, windowMs, claimedAtMs),
       deduplication: { id: notificationDeduplicationId(key), ttl: windowMs },
-      backoff: { type: NOTIFICATION_BACKOFF_TYPE, delay: backoffDelayMs },
+      attempts: policy.attempts,
+      backoff: backoffFor(policy, claimedAtMs),
     });
     jobId = String(job.id);
   } catch (error) {

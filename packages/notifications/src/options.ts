@@ -8,16 +8,8 @@ export const DEFAULT_DEDUPE_TTL_SECONDS = 86_400;
  */
 export const DEFAULT_PENDING_TTL_MS = 30_000;
 
-/** Name of the BullMQ backoff type whose strategy `createNotificationWorker` installs. */
-export const NOTIFICATION_BACKOFF_TYPE = 'notification';
-
-/** Defaults of the worker's backoff (see `NotificationBackoffOptions`). */
-export const defaultNotificationBackoff = Object.freeze({
-  delayMs: 1000,
-  maxDelayMs: 5 * 60_000,
-  jitter: 0.5,
-  maxRetryAfterMs: 60 * 60_000,
-});
+/** Longest `Retry-After` or deferral a worker honours by default (1 h). */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 60 * 60_000;
 
 /** Default of the webhook sender's `timeoutMs`. */
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;

@@ -4,21 +4,22 @@ import { channelOfJobId } from './keys';
 import { resolveNotificationQueue, type NotificationQueueOptions } from './queues';
 
 /** Where a notification is in its life. */
-export type NotificationState = 'queued' | 'sending' | 'sent' | 'retrying' | 'failed';
+export type NotificationState = 'queued' | 'sending' | 'delivered' | 'retrying' | 'failed' | 'expired';
 
 /** Delivery status of one notification (see {@link getNotificationStatus}). */
 export interface NotificationStatus {
   /**
    * `queued`: waiting for its first attempt; `sending`: a worker is on it; `retrying`: an attempt
-   * failed and the next one is scheduled; `sent`: the provider accepted it; `failed`: it failed for
-   * good (permanent error or out of attempts) and sits in the failed set.
+   * failed and the next one is scheduled; `delivered`: the provider accepted it; `failed`: it failed
+   * for good (permanent error or out of attempts) and sits in the failed set; `expired`: it outlived
+   * its `expireAfterMs` and was dropped without being sent.
    */
   state: NotificationState;
   /** Attempts made so far (finished ones, successful or not). */
   attempts: number;
   /** The last failure's reason (the provider's message), if any attempt failed. */
   lastError?: string;
-  /** The provider's message id, once sent. */
+  /** The provider's message id, once delivered. */
   providerMessageId?: string;
 }
 
@@ -68,7 +69,7 @@ export async function getNotificationStatus(jobId: string, options: Notification
       state = 'sending';
       break;
     case 'completed':
-      state = 'sent';
+      state = (job.returnvalue as { expired?: unknown } | null | undefined)?.expired === true ? 'expired' : 'delivered';
       break;
     case 'failed':
       state = 'failed';
@@ -82,6 +83,6 @@ export async function getNotificationStatus(jobId: string, options: Notification
   const status: NotificationStatus = { state, attempts };
   if (job.failedReason) status.lastError = job.failedReason;
   const providerMessageId = (job.returnvalue as { providerMessageId?: unknown } | null | undefined)?.providerMessageId;
-  if (state === 'sent' && typeof providerMessageId === 'string' && providerMessageId !== '') status.providerMessageId = providerMessageId;
+  if (state === 'delivered' && typeof providerMessageId === 'string' && providerMessageId !== '') status.providerMessageId = providerMessageId;
   return status;
 }

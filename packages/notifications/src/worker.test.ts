@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InvalidArgumentError, createRedisConnection, isDeferral, loadRedisConfig } from '@platform/redis';
+import { DeferJobError, InvalidArgumentError, createRedisConnection, isDeferral, loadRedisConfig } from '@platform/redis';
 import { RateLimitError } from '@platform/ratelimit';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import type { Worker } from 'bullmq';
@@ -76,12 +76,15 @@ const prefixes: string[] = [];
 const tenants: string[] = [];
 const workers: Worker[] = [];
 
+/** Fast retries for tests: 3 attempts, 20 ms doubling to 100 ms. */
+const FAST = { attempts: 3, delayMs: 20, maxDelayMs: 100 } as const;
+
 function setup(): { options: NotifyOnceOptions & { keyPrefix: string }; tenant: string } {
   const keyPrefix = uniquePrefix('nw');
   const tenant = uniquePrefix('tenant');
   prefixes.push(keyPrefix);
   tenants.push(tenant);
-  return { options: { connection: redis, keyPrefix }, tenant };
+  return { options: { connection: redis, keyPrefix, retry: FAST }, tenant };
 }
 
 function sms(tenantId: string, dedupeKey = 'reminder-1'): NotificationInput {
@@ -93,7 +96,6 @@ function startWorker(keyPrefix: string, sender: NotificationSender<'sms'>): Work
     connection: workerConnection,
     keyPrefix,
     handleSignals: false,
-    backoff: { delayMs: 20, maxDelayMs: 100 },
   });
   workers.push(worker);
   return worker;
@@ -102,7 +104,7 @@ function startWorker(keyPrefix: string, sender: NotificationSender<'sms'>): Work
 async function settled(jobId: string, keyPrefix: string): Promise<NotificationStatus> {
   return waitFor(async () => {
     const status = await getNotificationStatus(jobId, { connection: redis, keyPrefix });
-    return status && (status.state === 'sent' || status.state === 'failed') ? status : undefined;
+    return status && (status.state === 'delivered' || status.state === 'failed') ? status : undefined;
   }, 15_000);
 }
 
@@ -141,7 +143,7 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
 
     const status = await settled(jobId!, options.keyPrefix);
     // BullMQ counts the successful attempt only.
-    expect(status).toMatchObject({ state: 'sent', attempts: 1, providerMessageId: 'msg-42' });
+    expect(status).toMatchObject({ state: 'delivered', attempts: 1, providerMessageId: 'msg-42' });
     const requests = provider.requests.get('/retry-after')!;
     expect(requests).toHaveLength(2);
     expect(requests[0]!.idempotencyKey).toBe(jobId);
@@ -197,7 +199,7 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const { jobId } = await notifyOnce(sms(tenant), { ...options, jobOptions: { attempts: 2 } });
+    const { jobId } = await notifyOnce(sms(tenant), { ...options, retry: { ...FAST, attempts: 2 } });
     startWorker(options.keyPrefix, createWebhookSender({ url: `http://127.0.0.1:${port}/nowhere`, timeoutMs: 2000 }));
     const status = await settled(jobId!, options.keyPrefix);
     expect(status).toMatchObject({ state: 'failed', attempts: 2 });
@@ -230,10 +232,10 @@ describe('deferrals', () => {
     // RateLimitError is a deferral by shape (delayJob, retryAfterMs), the only thing the worker checks.
     expect(isDeferral(new RateLimitError({ tenantId: 't', provider: 'p', limit: 1, windowSeconds: 1, key: 'k', retryAfterMs: 1, retryAt: 0 }))).toBe(true);
     // Only one attempt allowed: a deferral that spent one would fail the job.
-    const { jobId } = await notifyOnce(sms(tenant), { ...options, jobOptions: { attempts: 1 } });
+    const { jobId } = await notifyOnce(sms(tenant), { ...options, retry: { ...FAST, attempts: 1 } });
     startWorker(options.keyPrefix, sender);
     const status = await settled(jobId!, options.keyPrefix);
-    expect(status).toMatchObject({ state: 'sent', attempts: 1 });
+    expect(status).toMatchObject({ state: 'delivered', attempts: 1 });
     const job = await resolveNotificationQueue('sms', options).queue.getJob(jobId!);
     expect(job!.attemptsMade).toBe(1);
     expect(tries).toHaveLength(3);
@@ -261,13 +263,58 @@ describe('deferrals', () => {
   });
 });
 
+describe('retries that outlast an outage', () => {
+  it('notifyOnce gives the job the default policy: 25 attempts, 5 s doubling, capped at 30 min', async () => {
+    const { options, tenant } = setup();
+    const { jobId } = await notifyOnce(sms(tenant), { connection: redis, keyPrefix: options.keyPrefix });
+    const job = await resolveNotificationQueue('sms', options).queue.getJob(jobId!);
+    expect(job!.opts.attempts).toBe(25);
+    expect(job!.opts.backoff).toEqual({ type: 'notification', delay: 5000, maxDelay: 1_800_000, jitter: 0.2 });
+  });
+
+  it('a notification past expireAfterMs is recorded as expired, not failed, and is not sent again', async () => {
+    const { options, tenant } = setup();
+    const url = provider.script('/expiring', [{ status: 503, body: 'down for maintenance' }]);
+    const { jobId } = await notifyOnce(sms(tenant), { ...options, retry: { attempts: 100, delayMs: 100, maxDelayMs: 100, expireAfterMs: 600 } });
+    startWorker(options.keyPrefix, createWebhookSender({ url }));
+    const status = await waitFor(async () => {
+      const s = await getNotificationStatus(jobId!, options);
+      return s?.state === 'expired' || s?.state === 'failed' || s?.state === 'delivered' ? s : undefined;
+    });
+    expect(status.state).toBe('expired');
+    const queue = resolveNotificationQueue('sms', options).queue;
+    expect(await queue.getFailedCount()).toBe(0);
+    const job = await queue.getJob(jobId!);
+    expect(job!.returnvalue).toMatchObject({ expired: true, providerMessageId: '' });
+    const tries = provider.requests.get('/expiring')!.length;
+    expect(tries).toBeGreaterThanOrEqual(2);
+    expect(tries).toBeLessThan(10);
+  });
+
+  it('a deferral from any sender (DeferJobError) spends no attempt', async () => {
+    const { options, tenant } = setup();
+    let calls = 0;
+    const sender: NotificationSender<'sms'> = {
+      async send() {
+        calls += 1;
+        if (calls <= 3) throw new DeferJobError(50, 'lock-busy');
+        return { providerMessageId: 'p-1' };
+      },
+    };
+    const { jobId } = await notifyOnce(sms(tenant), { ...options, retry: { ...FAST, attempts: 1 } });
+    startWorker(options.keyPrefix, sender);
+    expect(await settled(jobId!, options.keyPrefix)).toEqual({ state: 'delivered', attempts: 1, providerMessageId: 'p-1' });
+    expect(calls).toBe(4);
+  });
+});
+
 describe('createMemorySender', () => {
   it('delivers through the worker and reports sent with the provider id; a bad payload fails at once', async () => {
     const { options, tenant } = setup();
     const sender = createMemorySender<'sms'>();
     startWorker(options.keyPrefix, sender);
     const { jobId } = await notifyOnce(sms(tenant), options);
-    expect(await settled(jobId!, options.keyPrefix)).toEqual({ state: 'sent', attempts: 1, providerMessageId: 'memory-1' });
+    expect(await settled(jobId!, options.keyPrefix)).toEqual({ state: 'delivered', attempts: 1, providerMessageId: 'memory-1' });
     expect(sender.messages).toHaveLength(1);
     expect(sender.messages[0]!.message).toEqual({ to: '+4915112345678', body: 'Your meeting starts in 10 minutes' });
     expect(sender.messages[0]!.context).toMatchObject({ idempotencyKey: jobId, tenantId: tenant, channel: 'sms', attempt: 1 });
@@ -310,15 +357,19 @@ describe('error classification and backoff', () => {
     expect(classifySendError(own)).toBe(own);
   });
 
-  it('backs off exponentially with jitter, and uses retryAfterMs when the error has one', () => {
-    const strategy = notificationBackoffStrategy({ delayMs: 100, maxDelayMs: 1000, jitter: 0.5 });
+  it('backs off by the policy the job carries, exponentially with jitter, capped per step, and uses retryAfterMs when the error has one', () => {
+    const strategy = notificationBackoffStrategy();
+    const job = { opts: { backoff: { type: 'notification', delay: 100, maxDelay: 1000, jitter: 0.5 } } } as never;
     for (let attempt = 1; attempt <= 6; attempt++) {
       const full = Math.min(100 * 2 ** (attempt - 1), 1000);
-      const delay = strategy(attempt) as number;
+      const delay = strategy(attempt, 'notification', undefined, job) as number;
       expect(delay).toBeGreaterThanOrEqual(full * 0.5);
       expect(delay).toBeLessThanOrEqual(full);
     }
-    const rateLimited = new NotificationSendError('429', { retryable: true, status: 429, retryAfterMs: 7000 });
-    expect(strategy(1, 'notification', rateLimited)).toBe(7000);
+    const rateLimited = new NotificationSendError('503', { retryable: true, status: 503, retryAfterMs: 7000 });
+    expect(strategy(1, 'notification', rateLimited, job)).toBe(7000);
+    // Never past the job's expiry.
+    const expiring = { opts: { backoff: { type: 'notification', delay: 60_000, maxDelay: 60_000, jitter: 0, expireAt: Date.now() + 1000 } } } as never;
+    expect(strategy(1, 'notification', undefined, expiring)).toBeLessThanOrEqual(1000);
   });
 });
