@@ -21,6 +21,20 @@ export {
   type SentMessage,
   type ConsoleSenderOptions,
 } from './memory-sender';
+export { createSmtpSender, type SmtpSender, type SmtpSenderOptions } from './providers/smtp';
+export { createResendSender, type ResendSenderOptions } from './providers/resend';
+export { createTwilioSender, type TwilioSenderOptions } from './providers/twilio';
+export { createWhatsAppSender, type WhatsAppSenderOptions } from './providers/whatsapp';
+export { createTelegramSender, type TelegramSenderOptions } from './providers/telegram';
+export {
+  createWebSender,
+  createWebInbox,
+  type WebSenderOptions,
+  type WebInboxOptions,
+  type WebInbox,
+  type WebNotification,
+} from './providers/web';
+export type { ProviderHttpOptions } from './providers/http';
 export type { NotificationSender, SendContext, SendResult } from './sender';
 export { parseRetryAfter, isRetryableStatus } from './classify';
 export {

@@ -2,6 +2,7 @@ import { defineScript } from '@platform/redis';
 import claimLua from './lua/claimNotification-1.lua';
 import confirmLua from './lua/confirmNotification-1.lua';
 import releaseLua from './lua/releaseNotification-1.lua';
+import pushWebLua from './lua/pushWebNotification-3.lua';
 
 /** `[1, claimedAtMs]` when claimed, `[0, value, pttlMs]` when the key is already held. */
 export type ClaimReply = [1, number] | [0, string, number];
@@ -15,5 +16,8 @@ export const confirmNotificationScript = defineScript<number>({ name: 'confirmNo
 /** Deletes a claimed key only if it still holds our token. */
 export const releaseNotificationScript = defineScript<number>({ name: 'releaseNotification', numberOfKeys: 1, lua: releaseLua });
 
+/** Stores an in-app notification in the user's bounded list (once per id) and publishes it. */
+export const pushWebNotificationScript = defineScript<number>({ name: 'pushWebNotification', numberOfKeys: 3, lua: pushWebLua });
+
 /** Every script of this package (for the script test). */
-export const notificationScripts = [claimNotificationScript, confirmNotificationScript, releaseNotificationScript] as const;
+export const notificationScripts = [claimNotificationScript, confirmNotificationScript, releaseNotificationScript, pushWebNotificationScript] as const;

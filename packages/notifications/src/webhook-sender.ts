@@ -4,6 +4,7 @@ import { isRetryableStatus, parseRetryAfter } from './classify';
 import { NotificationSendError, ProviderThrottledError } from './errors';
 import { DEFAULT_WEBHOOK_TIMEOUT_MS } from './options';
 import type { ChannelPayload } from './schemas';
+import { anySignal } from './providers/http';
 import type { NotificationSender, SendContext, SendResult } from './sender';
 
 /** Options of {@link createWebhookSender}. */
@@ -29,17 +30,6 @@ export interface WebhookRequestBody<C extends NotificationChannel = Notification
 }
 
 const MAX_REASON_CHARS = 500;
-
-// AbortSignal.any arrived in Node 20.3; engines allow 20.0.
-function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
-  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
-  const controller = new AbortController();
-  const abort = (source: AbortSignal) => () => controller.abort(source.reason);
-  if (a.aborted || b.aborted) controller.abort((a.aborted ? a : b).reason);
-  a.addEventListener('abort', abort(a), { once: true });
-  b.addEventListener('abort', abort(b), { once: true });
-  return controller.signal;
-}
 
 async function readReason(response: Response): Promise<string> {
   try {
@@ -89,6 +79,7 @@ export function createWebhookSender<C extends NotificationChannel = Notification
   const where = `${url.origin}${url.pathname}`;
 
   return {
+    provider: 'webhook',
     async send(message: ChannelPayload<C>, context: SendContext): Promise<SendResult> {
       const body: WebhookRequestBody<C> = {
         channel: context.channel as C,

@@ -12,6 +12,7 @@ import { closeNotificationQueues, resolveNotificationQueue } from './queues';
 import type { NotificationInput } from './schemas';
 import type { NotificationSender } from './sender';
 import { getNotificationStatus, type NotificationStatus } from './status';
+import { createTelegramSender } from './providers/telegram';
 import { createWebhookSender } from './webhook-sender';
 import { createNotificationWorker, notificationBackoffStrategy } from './worker';
 
@@ -260,6 +261,32 @@ describe('deferrals', () => {
     expect(isDeferral(second)).toBe(false);
     expect(second).toMatchObject({ retryable: true, status: 429 });
     expect(String((second as Error).message)).not.toContain('secret-token');
+  });
+});
+
+describe('a provider adapter through the worker', () => {
+  it('Telegram 429 with parameters.retry_after, then ok: deferred, delivered with attemptsMade 1', async () => {
+    const { options, tenant } = setup();
+    const botToken = '42:telegram-worker-token';
+    const url = provider.script(`/tg/bot${botToken}/sendMessage`, [
+      { status: 429, body: JSON.stringify({ ok: false, error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } }) },
+      { status: 200, body: JSON.stringify({ ok: true, result: { message_id: 7, chat: { id: 99 } } }) },
+    ]);
+    const worker = createNotificationWorker('telegram', createTelegramSender({ botToken, baseUrl: url.replace(/\/bot.*$/, '') }), {
+      connection: workerConnection,
+      keyPrefix: options.keyPrefix,
+      handleSignals: false,
+    });
+    workers.push(worker);
+    const { jobId } = await notifyOnce({ tenantId: tenant, type: 'alert', dedupeKey: 'a1', channel: 'telegram', payload: { chatId: 99, text: 'Server is down' } }, { ...options, retry: { ...FAST, attempts: 1 } });
+    const status = await waitFor(async () => {
+      const s = await getNotificationStatus(jobId!, options);
+      return s?.state === 'delivered' || s?.state === 'failed' ? s : undefined;
+    });
+    expect(status).toEqual({ state: 'delivered', attempts: 1, providerMessageId: '99:7' });
+    const requests = provider.requests.get(`/tg/bot${botToken}/sendMessage`)!;
+    expect(requests).toHaveLength(2);
+    expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(900);
   });
 });
 
