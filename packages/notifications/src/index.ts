@@ -12,6 +12,12 @@ export {
   type NotificationState,
   type NotificationStatusOptions,
 } from './status';
+export {
+  getProviderHealth,
+  type ProviderHealth,
+  type ProviderHealthOptions,
+  type CircuitBreakerOptions,
+} from './circuit';
 export { closeNotificationQueues, type NotificationQueueDefinition, type NotificationQueueOptions } from './queues';
 export { createWebhookSender, type WebhookSenderOptions, type WebhookRequestBody } from './webhook-sender';
 export {

@@ -363,7 +363,7 @@ describe('when Redis is down', () => {
       // Documented bound: the producer's commandTimeoutMs (1 s here), with margin for a loaded machine.
       expect(elapsed).toBeLessThan(3000);
       // The status query reports the same shape.
-      const statusError = await getNotificationStatus(`notify-email-${'0'.repeat(40)}`, { queue }).catch((e: unknown) => e);
+      const statusError = await getNotificationStatus(`notify-email-${'0'.repeat(40)}`, { connection: producer, keyPrefix, queue }).catch((e: unknown) => e);
       expect(statusError).toBeInstanceOf(RedisUnavailableError);
     } finally {
       producer.disconnect();

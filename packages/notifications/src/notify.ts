@@ -15,6 +15,7 @@ import { backoffFor, resolveRetryPolicy, type RetryPolicyOptions } from './retry
 import { resolveNotificationQueue, type NotificationQueueOptions } from './queues';
 import { validateNotification, type NotificationInput } from './schemas';
 import { claimNotificationScript, confirmNotificationScript, releaseNotificationScript } from './scripts';
+import { initStatus, statusKey } from './status-store';
 
 /** Options of {@link notifyOnce}. */
 export interface NotifyOnceOptions extends NotificationQueueOptions {
@@ -141,6 +142,11 @@ export async function notifyOnce(input: NotificationInput, options: NotifyOnceOp
   }
   // The job is in the queue: a failure to raise the TTL must not make the caller send it again.
   // The pending claim then expires early, and BullMQ's job id and deduplication refuse a twin.
-  await confirmNotificationScript.run(redis, [key], [token, `${CONFIRMED_PREFIX}${jobId}`, windowMs]).catch(() => undefined);
+  // The status starts as queued for the window unless a fast worker already wrote one (sent
+  // together with the confirm: one round trip).
+  await Promise.all([
+    confirmNotificationScript.run(redis, [key], [token, `${CONFIRMED_PREFIX}${jobId}`, windowMs]).catch(() => undefined),
+    initStatus(redis, statusKey(keyPrefix, jobId), { state: 'queued', attempts: 0 }, windowMs).catch(() => undefined),
+  ]);
   return { enqueued: true, jobId };
 }

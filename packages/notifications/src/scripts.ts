@@ -3,6 +3,10 @@ import claimLua from './lua/claimNotification-1.lua';
 import confirmLua from './lua/confirmNotification-1.lua';
 import releaseLua from './lua/releaseNotification-1.lua';
 import pushWebLua from './lua/pushWebNotification-3.lua';
+import circuitAllowLua from './lua/circuitAllow-1.lua';
+import circuitSuccessLua from './lua/circuitSuccess-1.lua';
+import circuitFailureLua from './lua/circuitFailure-1.lua';
+import setStatusLua from './lua/setNotificationStatus-1.lua';
 
 /** `[1, claimedAtMs]` when claimed, `[0, value, pttlMs]` when the key is already held. */
 export type ClaimReply = [1, number] | [0, string, number];
@@ -19,5 +23,26 @@ export const releaseNotificationScript = defineScript<number>({ name: 'releaseNo
 /** Stores an in-app notification in the user's bounded list (once per id) and publishes it. */
 export const pushWebNotificationScript = defineScript<number>({ name: 'pushWebNotification', numberOfKeys: 3, lua: pushWebLua });
 
+/** Circuit breaker: may the caller call the provider now (closed, probe) or must it hold the job. */
+export const circuitAllowScript = defineScript<[number, number]>({ name: 'circuitAllow', numberOfKeys: 1, lua: circuitAllowLua });
+
+/** Circuit breaker: the provider answered; close. */
+export const circuitSuccessScript = defineScript<number>({ name: 'circuitSuccess', numberOfKeys: 1, lua: circuitSuccessLua });
+
+/** Circuit breaker: a retryable failure; open after the threshold, or again after a failed probe. */
+export const circuitFailureScript = defineScript<[number, number]>({ name: 'circuitFailure', numberOfKeys: 1, lua: circuitFailureLua });
+
+/** Writes a notification's delivery status (create-only, or update keeping its TTL). */
+export const setNotificationStatusScript = defineScript<number>({ name: 'setNotificationStatus', numberOfKeys: 1, lua: setStatusLua });
+
 /** Every script of this package (for the script test). */
-export const notificationScripts = [claimNotificationScript, confirmNotificationScript, releaseNotificationScript, pushWebNotificationScript] as const;
+export const notificationScripts = [
+  claimNotificationScript,
+  confirmNotificationScript,
+  releaseNotificationScript,
+  pushWebNotificationScript,
+  circuitAllowScript,
+  circuitSuccessScript,
+  circuitFailureScript,
+  setNotificationStatusScript,
+] as const;

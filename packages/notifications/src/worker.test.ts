@@ -141,6 +141,9 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
       return (await queue.getJobState(jobId!)) === 'delayed' ? queue.getJob(jobId!) : undefined;
     });
     expect(job.attemptsMade).toBe(0);
+    const deferred = await getNotificationStatus(jobId!, options);
+    expect(deferred).toMatchObject({ state: 'deferred', attempts: 0, reason: 'provider-throttled' });
+    expect(deferred!.retryAt! - Date.now()).toBeLessThanOrEqual(1000);
 
     const status = await settled(jobId!, options.keyPrefix);
     // BullMQ counts the successful attempt only.
@@ -335,6 +338,36 @@ describe('retries that outlast an outage', () => {
   });
 });
 
+describe('delivery status', () => {
+  it('is kept for the dedupe window even after the BullMQ job is removed', async () => {
+    const { options, tenant } = setup();
+    const sender = createMemorySender<'sms'>();
+    startWorker(options.keyPrefix, sender);
+    const { jobId } = await notifyOnce(sms(tenant), { ...options, ttlSeconds: 3600 });
+    expect(await settled(jobId!, options.keyPrefix)).toEqual({ state: 'delivered', attempts: 1, providerMessageId: sender.messages[0]!.providerMessageId });
+    await resolveNotificationQueue('sms', options).queue.remove(jobId!);
+    expect(await resolveNotificationQueue('sms', options).queue.getJob(jobId!)).toBeUndefined();
+    expect(await getNotificationStatus(jobId!, options)).toMatchObject({ state: 'delivered', providerMessageId: 'memory-1' });
+    const ttl = await redis.pttl(`${options.keyPrefix}:notify-status:${jobId}`);
+    expect(ttl).toBeGreaterThan(3_500_000);
+    expect(ttl).toBeLessThanOrEqual(3_600_000);
+  });
+
+  it('a permanent failure is recorded as failed with the reason; a retryable one as retrying, then failed after the last attempt', async () => {
+    const { options, tenant } = setup();
+    const url = provider.script('/status-500', [{ status: 500, body: 'boom' }]);
+    const { jobId } = await notifyOnce(sms(tenant), options);
+    startWorker(options.keyPrefix, createWebhookSender({ url }));
+    const retrying = await waitFor(async () => {
+      const s = await getNotificationStatus(jobId!, options);
+      return s?.state === 'retrying' ? s : undefined;
+    });
+    expect(retrying.lastError).toMatch(/500: boom/);
+    const final = await settled(jobId!, options.keyPrefix);
+    expect(final).toMatchObject({ state: 'failed', attempts: 3 });
+  });
+});
+
 describe('createMemorySender', () => {
   it('delivers through the worker and reports sent with the provider id; a bad payload fails at once', async () => {
     const { options, tenant } = setup();
@@ -351,12 +384,15 @@ describe('createMemorySender', () => {
       { tenantId: tenant, type: 'reminder', dedupeKey: 'raw', payload: { to: 'nope', body: 'x' } },
       { jobId: 'raw-bad-sms' },
     );
-    // 'raw-bad-sms' does not name its channel, so the status query needs it.
-    await expect(getNotificationStatus(bad.id!, options)).rejects.toBeInstanceOf(InvalidArgumentError);
+    // 'raw-bad-sms' does not name its channel: until a worker has recorded a status, the query needs it.
     const explicit = await waitFor(async () => {
       const status = await getNotificationStatus(bad.id!, { ...options, channel: 'sms' });
       return status?.state === 'failed' ? status : undefined;
     });
+    // Once recorded, the status is found by the id alone.
+    expect(await getNotificationStatus(bad.id!, options)).toMatchObject({ state: 'failed' });
+    // Without a status record, such an id needs its channel.
+    await expect(getNotificationStatus('raw-never-seen', options)).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(explicit).toMatchObject({ state: 'failed', attempts: 1 });
     expect(explicit!.lastError).toMatch(/payload\.to/);
     expect(sender.messages).toHaveLength(1);

@@ -6,8 +6,9 @@ import {
   type notificationJobSchema,
   type TenantPayload,
 } from '@platform/queue';
-import { InvalidArgumentError, checkInteger, isDeferral } from '@platform/redis';
+import { InvalidArgumentError, checkInteger, checkName, getSharedConnection, isDeferral, resolveKeyPrefix } from '@platform/redis';
 import { DelayedError, UnrecoverableError, type BackoffStrategy, type Job, type MinimalJob, type Worker } from 'bullmq';
+import { circuitKey, createCircuitBreaker, resolveCircuitBreaker, type CircuitBreakerOptions } from './circuit';
 import { classifySendError } from './classify';
 import { idempotencyKeyFor } from './keys';
 import { DEFAULT_MAX_RETRY_AFTER_MS } from './options';
@@ -15,6 +16,7 @@ import { resolveNotificationQueue, type NotificationQueueDefinition } from './qu
 import { backoffOf, defaultRetryPolicy, resolveRetryPolicy, retryDelayMs, type RetryPolicy } from './retry';
 import { parsePayload, type ChannelPayload } from './schemas';
 import type { NotificationSender, SendResult } from './sender';
+import { statusKey, updateStatus, type StoredStatus } from './status-store';
 
 /** Options of {@link createNotificationWorker}: the platform worker's options plus these. */
 export interface NotificationWorkerOptions extends Omit<CreateWorkerOptions, 'settings'> {
@@ -35,6 +37,14 @@ export interface NotificationWorkerOptions extends Omit<CreateWorkerOptions, 'se
    * a longer one is cut to this. @defaultValue `3600000` (1 h)
    */
   maxRetryAfterMs?: number;
+  /**
+   * The circuit breaker of this channel and the sender's `provider`, shared by every worker through
+   * Redis: after `failureThreshold` retryable failures in a row the workers stop calling the
+   * provider and hold their jobs (no attempt spent) for `openMs`, then let one probe job through,
+   * and resume when it succeeds. `false` turns it off.
+   * @defaultValue `{ failureThreshold: 5, openMs: 15000, probeTimeoutMs: 30000 }`
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
 }
 
 /** The return value of a finished notification job (`job.returnvalue`). */
@@ -104,21 +114,47 @@ export function createNotificationWorker<C extends NotificationChannel>(
   options: NotificationWorkerOptions = {},
 ): Worker<TenantPayload<typeof notificationJobSchema>, NotificationJobResult> {
   if (typeof sender?.send !== 'function') throw new InvalidArgumentError('sender', 'must have a send(message, context) function');
-  const { keyPrefix, queue, retry, maxRetryAfterMs: maxRetryAfter, ...workerOptions } = options;
-  const definition = resolveNotificationQueue(channel, { ...(queue ? { queue } : {}), ...(keyPrefix !== undefined ? { keyPrefix } : {}) });
+  const { keyPrefix: keyPrefixOption, queue, retry, maxRetryAfterMs: maxRetryAfter, circuitBreaker, ...workerOptions } = options;
+  const keyPrefix = resolveKeyPrefix(keyPrefixOption);
+  const definition = resolveNotificationQueue(channel, { ...(queue ? { queue } : { keyPrefix }) });
   const maxRetryAfterMs = checkInteger('maxRetryAfterMs', maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER_MS, 0);
   const backoffStrategy = notificationBackoffStrategy(retry ?? defaultRetryPolicy, maxRetryAfterMs);
+  const provider = checkName('sender.provider', sender.provider ?? 'default');
+  const redis = workerOptions.connection ?? getSharedConnection('worker');
+  const breaker = circuitBreaker === false ? undefined : createCircuitBreaker(redis, circuitKey(keyPrefix, channel, provider), resolveCircuitBreaker(circuitBreaker));
+  const reportError = workerOptions.onError ?? (() => undefined);
+
+  // The status is what getNotificationStatus reports; a failure to write it must not fail the job.
+  const record = (job: NotificationJob, status: StoredStatus): Promise<void> =>
+    updateStatus(redis, statusKey(keyPrefix, String(job.id)), status).catch((error: unknown) => reportError(error as Error));
+
+  const hold = async (job: NotificationJob, token: string, waitMs: number, reason: string, lastError?: string): Promise<never> => {
+    // Never later than the job's expiry, so an expired job is recorded on time.
+    const wait = Math.max(1, Math.min(Math.round(waitMs), maxRetryAfterMs, Math.max(0, untilExpiry(job, Date.now()))));
+    await record(job, { state: 'deferred', attempts: job.attemptsMade, reason, retryAt: Date.now() + wait, ...(lastError ? { lastError } : {}) });
+    return defer(job, token, wait);
+  };
 
   const handle = async (job: NotificationJob, { tenantId, signal, token }: JobContext): Promise<NotificationJobResult> => {
     const { type, dedupeKey } = job.data;
     const jobId = String(job.id);
     const idempotencyKey = idempotencyKeyFor(definition.name, jobId, tenantId, type, dedupeKey);
-    if (untilExpiry(job, Date.now()) <= 0) return { providerMessageId: '', idempotencyKey, expired: true };
+    if (untilExpiry(job, Date.now()) <= 0) {
+      await record(job, { state: 'expired', attempts: job.attemptsMade });
+      return { providerMessageId: '', idempotencyKey, expired: true };
+    }
     const parsed = parsePayload(channel, job.data.payload);
     if (!parsed.success) {
       const list = parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-      throw new UnrecoverableError(`Invalid ${channel} payload: ${list}`);
+      const reason = `Invalid ${channel} payload: ${list}`;
+      await record(job, { state: 'failed', attempts: job.attemptsMade + 1, lastError: reason });
+      throw new UnrecoverableError(reason);
     }
+    if (breaker && token) {
+      const gate = await breaker.allow();
+      if (!gate.allowed) return hold(job, token, gate.waitMs * (1 + Math.random() * 0.2), 'circuit-open');
+    }
+    await record(job, { state: 'sending', attempts: job.attemptsMade });
     let result: SendResult;
     try {
       result = await sender.send(parsed.data as ChannelPayload<C>, {
@@ -132,18 +168,28 @@ export function createNotificationWorker<C extends NotificationChannel>(
         signal,
       });
     } catch (error) {
-      if (isDeferral(error) && token) {
-        // Come back later without spending an attempt, whatever the underlying worker does with
-        // deferrals; never later than the job's expiry.
-        const wait = Math.min(error.retryAfterMs, maxRetryAfterMs, Math.max(0, untilExpiry(job, Date.now())));
-        return defer(job, token, wait);
-      }
+      // Come back later without spending an attempt, whatever the underlying worker does with deferrals.
+      if (isDeferral(error) && token) return hold(job, token, error.retryAfterMs, error.deferralReason ?? 'deferred');
       const classified = classifySendError(error);
-      if (!classified.retryable) throw new UnrecoverableError(classified.message);
+      if (!classified.retryable) {
+        // The provider answered (it refused this message): it is up.
+        await breaker?.success();
+        await record(job, { state: 'failed', attempts: job.attemptsMade + 1, lastError: classified.message });
+        throw new UnrecoverableError(classified.message);
+      }
+      if (breaker && token) {
+        const verdict = await breaker.failure(classified.message);
+        // The provider is down for every job: hold this one too instead of spending its attempts.
+        if (verdict.open) return hold(job, token, verdict.waitMs * (1 + Math.random() * 0.2), 'circuit-open', classified.message);
+      }
+      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      await record(job, { state: last ? 'failed' : 'retrying', attempts: job.attemptsMade + 1, lastError: classified.message });
       throw classified;
     }
+    await breaker?.success();
     // A provider that accepted the message without an id still accepted it: retrying would risk a twin.
     const providerMessageId = typeof result?.providerMessageId === 'string' ? result.providerMessageId : '';
+    await record(job, { state: 'delivered', attempts: job.attemptsMade + 1, providerMessageId });
     return { providerMessageId, idempotencyKey };
   };
 
