@@ -13,6 +13,14 @@ export {
   type NotificationStatusOptions,
 } from './status';
 export {
+  notifyDigest,
+  type DigestInput,
+  type DigestContext,
+  type DigestRender,
+  type NotifyDigestOptions,
+  type NotifyDigestResult,
+} from './digest';
+export {
   getProviderHealth,
   type ProviderHealth,
   type ProviderHealthOptions,

@@ -49,3 +49,11 @@ export function idempotencyKeyFor(queueName: string, jobId: string, tenantId: st
   if (channelOfJobId(jobId) !== undefined) return jobId;
   return `${NOTIFICATION_JOB_ID_PREFIX}${sha1(JSON.stringify([queueName, tenantId, type, dedupeKey, jobId]))}`;
 }
+
+/**
+ * The job id of a digest batch: `notify-<channel>-<sha1(digest key, batch)>`, like a notification's,
+ * so its status and idempotency key work the same way; one id per batch, so adding it again is a no-op.
+ */
+export function digestJobId(channel: NotificationChannel, digestKey: string, batch: number): string {
+  return `${NOTIFICATION_JOB_ID_PREFIX}${channel}-${sha1(`digest\n${digestKey}\n${batch}`)}`;
+}

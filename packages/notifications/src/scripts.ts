@@ -7,6 +7,9 @@ import circuitAllowLua from './lua/circuitAllow-1.lua';
 import circuitSuccessLua from './lua/circuitSuccess-1.lua';
 import circuitFailureLua from './lua/circuitFailure-1.lua';
 import setStatusLua from './lua/setNotificationStatus-1.lua';
+import addDigestLua from './lua/addDigestItem-1.lua';
+import takeDigestLua from './lua/takeDigestBatch-1.lua';
+import finishDigestLua from './lua/finishDigestBatch-1.lua';
 
 /** `[1, claimedAtMs]` when claimed, `[0, value, pttlMs]` when the key is already held. */
 export type ClaimReply = [1, number] | [0, string, number];
@@ -35,6 +38,15 @@ export const circuitFailureScript = defineScript<[number, number]>({ name: 'circ
 /** Writes a notification's delivery status (create-only, or update keeping its TTL). */
 export const setNotificationStatusScript = defineScript<number>({ name: 'setNotificationStatus', numberOfKeys: 1, lua: setStatusLua });
 
+/** Adds an item to a digest's pending batch (once per item key). */
+export const addDigestItemScript = defineScript<[number, number, number, number, number]>({ name: 'addDigestItem', numberOfKeys: 1, lua: addDigestLua });
+
+/** Takes a digest batch for sending once it is due (or returns the items taken before). */
+export const takeDigestBatchScript = defineScript<(number | string)[]>({ name: 'takeDigestBatch', numberOfKeys: 1, lua: takeDigestLua });
+
+/** Forgets a sent digest batch. */
+export const finishDigestBatchScript = defineScript<number>({ name: 'finishDigestBatch', numberOfKeys: 1, lua: finishDigestLua });
+
 /** Every script of this package (for the script test). */
 export const notificationScripts = [
   claimNotificationScript,
@@ -45,4 +57,7 @@ export const notificationScripts = [
   circuitSuccessScript,
   circuitFailureScript,
   setNotificationStatusScript,
+  addDigestItemScript,
+  takeDigestBatchScript,
+  finishDigestBatchScript,
 ] as const;

@@ -10,16 +10,19 @@ import { InvalidArgumentError, checkInteger, checkName, getSharedConnection, isD
 import { DelayedError, UnrecoverableError, type BackoffStrategy, type Job, type MinimalJob, type Worker } from 'bullmq';
 import { circuitKey, createCircuitBreaker, resolveCircuitBreaker, type CircuitBreakerOptions } from './circuit';
 import { classifySendError } from './classify';
+import { DIGEST_JOB_NAME, registeredRender, type DigestJobPayload, type DigestRender } from './digest';
+import { NotificationSendError } from './errors';
 import { idempotencyKeyFor } from './keys';
 import { DEFAULT_MAX_RETRY_AFTER_MS } from './options';
 import { resolveNotificationQueue, type NotificationQueueDefinition } from './queues';
 import { backoffOf, defaultRetryPolicy, resolveRetryPolicy, retryDelayMs, type RetryPolicy } from './retry';
 import { parsePayload, type ChannelPayload } from './schemas';
 import type { NotificationSender, SendResult } from './sender';
+import { finishDigestBatchScript, takeDigestBatchScript } from './scripts';
 import { statusKey, updateStatus, type StoredStatus } from './status-store';
 
 /** Options of {@link createNotificationWorker}: the platform worker's options plus these. */
-export interface NotificationWorkerOptions extends Omit<CreateWorkerOptions, 'settings'> {
+export interface NotificationWorkerOptions<C extends NotificationChannel = NotificationChannel> extends Omit<CreateWorkerOptions, 'settings'> {
   /**
    * Key prefix (must match the producers'): the queue lives under the BullMQ prefix `<keyPrefix>:bull`.
    * @defaultValue `REDIS_KEY_PREFIX` from the environment, else `''` (BullMQ prefix `bull`)
@@ -45,6 +48,11 @@ export interface NotificationWorkerOptions extends Omit<CreateWorkerOptions, 'se
    * @defaultValue `{ failureThreshold: 5, openMs: 15000, probeTimeoutMs: 30000 }`
    */
   circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * Renderers of digests by notification type, for digests queued by `notifyDigest` in another
+   * process (one queued in this process uses the `render` it was given). @defaultValue none
+   */
+  digests?: Record<string, DigestRender<C, never>>;
 }
 
 /** The return value of a finished notification job (`job.returnvalue`). */
@@ -111,10 +119,10 @@ async function defer(job: NotificationJob, token: string, ms: number): Promise<n
 export function createNotificationWorker<C extends NotificationChannel>(
   channel: C,
   sender: NotificationSender<C>,
-  options: NotificationWorkerOptions = {},
+  options: NotificationWorkerOptions<C> = {},
 ): Worker<TenantPayload<typeof notificationJobSchema>, NotificationJobResult> {
   if (typeof sender?.send !== 'function') throw new InvalidArgumentError('sender', 'must have a send(message, context) function');
-  const { keyPrefix: keyPrefixOption, queue, retry, maxRetryAfterMs: maxRetryAfter, circuitBreaker, ...workerOptions } = options;
+  const { keyPrefix: keyPrefixOption, queue, retry, maxRetryAfterMs: maxRetryAfter, circuitBreaker, digests, ...workerOptions } = options;
   const keyPrefix = resolveKeyPrefix(keyPrefixOption);
   const definition = resolveNotificationQueue(channel, { ...(queue ? { queue } : { keyPrefix }) });
   const maxRetryAfterMs = checkInteger('maxRetryAfterMs', maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER_MS, 0);
@@ -143,7 +151,33 @@ export function createNotificationWorker<C extends NotificationChannel>(
       await record(job, { state: 'expired', attempts: job.attemptsMade });
       return { providerMessageId: '', idempotencyKey, expired: true };
     }
-    const parsed = parsePayload(channel, job.data.payload);
+    let payload: unknown = job.data.payload;
+    let digest: DigestJobPayload['digest'] | undefined;
+    if (job.name === DIGEST_JOB_NAME) {
+      digest = (job.data.payload as unknown as DigestJobPayload).digest;
+      const taken = await takeDigestBatchScript.run(redis, [digest.key], [digest.batch, digest.windowMs, digest.maxWaitMs, digest.maxItems]);
+      // Not due yet (an item arrived within the window): come back when it is, no attempt spent.
+      if (Number(taken[0]) === 0 && token) return hold(job, token, Number(taken[1]), 'digest-window');
+      const items = taken
+        .slice(1)
+        .map((entry) => JSON.parse(String(entry)) as { at: number; item: never })
+        .sort((a, b) => a.at - b.at)
+        .map((entry) => entry.item);
+      if (items.length === 0) {
+        await record(job, { state: 'delivered', attempts: job.attemptsMade + 1, providerMessageId: '' });
+        return { providerMessageId: '', idempotencyKey };
+      }
+      const render = digests?.[type] ?? registeredRender(channel, type);
+      if (!render) throw new NotificationSendError(`no digest renderer for type "${type}" in this worker (pass it in the digests option)`, { retryable: true });
+      try {
+        payload = render(items, { tenantId, type, recipientKey: digest.recipientKey, channel });
+      } catch (error) {
+        const reason = `digest render failed: ${(error as Error).message}`;
+        await record(job, { state: 'failed', attempts: job.attemptsMade + 1, lastError: reason });
+        throw new UnrecoverableError(reason);
+      }
+    }
+    const parsed = parsePayload(channel, payload);
     if (!parsed.success) {
       const list = parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
       const reason = `Invalid ${channel} payload: ${list}`;
@@ -187,6 +221,8 @@ export function createNotificationWorker<C extends NotificationChannel>(
       throw classified;
     }
     await breaker?.success();
+    // The batch is delivered: forget its items (should this fail, a replay finds them sent already by id).
+    if (digest) await finishDigestBatchScript.run(redis, [digest.key], [digest.batch]).catch((error: unknown) => reportError(error as Error));
     // A provider that accepted the message without an id still accepted it: retrying would risk a twin.
     const providerMessageId = typeof result?.providerMessageId === 'string' ? result.providerMessageId : '';
     await record(job, { state: 'delivered', attempts: job.attemptsMade + 1, providerMessageId });
