@@ -1,7 +1,8 @@
-import { checkInteger, checkName, checkObject, getSharedConnection, namespacedKey, resolveKeyPrefix, toUnavailableError } from '@platform/redis';
+import { checkInteger, getSharedConnection, namespacedKey, resolveKeyPrefix, toUnavailableError } from '@platform/redis';
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from '@platform/queue';
 import { InvalidArgumentError } from '@platform/redis';
 import type { Redis } from 'ioredis';
+import { checkOptionsObject, checkProviderName } from './retry';
 import { circuitAllowScript, circuitFailureScript, circuitSuccessScript } from './scripts';
 
 /** A provider's circuit breaker, shared by every worker of the channel through Redis. */
@@ -37,7 +38,7 @@ export interface CircuitBreaker {
 
 /** Validates the options and returns them with defaults applied. */
 export function resolveCircuitBreaker(options: CircuitBreakerOptions = {}): Required<CircuitBreakerOptions> {
-  checkObject('circuitBreaker', options);
+  checkOptionsObject('circuitBreaker', options);
   return {
     failureThreshold: checkInteger('circuitBreaker.failureThreshold', options.failureThreshold ?? defaultCircuitBreaker.failureThreshold, 1),
     openMs: checkInteger('circuitBreaker.openMs', options.openMs ?? defaultCircuitBreaker.openMs, 1),
@@ -98,7 +99,7 @@ export interface ProviderHealthOptions {
  */
 export async function getProviderHealth(channel: NotificationChannel, provider: string, options: ProviderHealthOptions = {}): Promise<ProviderHealth> {
   if (!(NOTIFICATION_CHANNELS as readonly string[]).includes(channel)) throw new InvalidArgumentError('channel', `must be one of ${NOTIFICATION_CHANNELS.join(', ')}`);
-  checkName('provider', provider);
+  checkProviderName('provider', provider);
   const redis = options.connection ?? getSharedConnection('producer');
   let fields: Record<string, string>;
   try {

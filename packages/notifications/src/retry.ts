@@ -1,4 +1,4 @@
-import { InvalidArgumentError, checkInteger, checkNumber, checkObject, describeValue } from '@platform/redis';
+import { InvalidArgumentError, checkInteger, checkNumber, describeValue } from '@platform/redis';
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from '@platform/queue';
 
 /** How a notification is retried. Every field is optional; missing ones come from the defaults. */
@@ -47,10 +47,26 @@ export const defaultRetryPolicy: Readonly<Omit<ResolvedRetryPolicy, 'expireAfter
   jitter: 0.2,
 });
 
+/** `value` if it is a plain object (not null, not an array), else `InvalidArgumentError` naming `argument`. */
+export function checkOptionsObject<T extends object>(argument: string, value: unknown): T {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidArgumentError(argument, `must be an object, got ${describeValue(value)}`);
+  }
+  return value as T;
+}
+
+/** Provider names: 1–64 of `[A-Za-z0-9_.-]` (they are part of Redis keys and metric labels). */
+export function checkProviderName(argument: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(value)) {
+    throw new InvalidArgumentError(argument, `must be 1-64 of letters, digits, "_", "." or "-", got ${describeValue(value)}`);
+  }
+  return value;
+}
+
 const FIELDS = ['attempts', 'delayMs', 'maxDelayMs', 'jitter', 'expireAfterMs'] as const;
 
 function checkPolicy(name: string, policy: unknown): RetryPolicy {
-  const value = checkObject<RetryPolicy & Record<string, unknown>>(name, policy);
+  const value = checkOptionsObject<RetryPolicy & Record<string, unknown>>(name, policy);
   for (const key of Object.keys(value)) {
     if (!(FIELDS as readonly string[]).includes(key) && key !== 'byChannel' && key !== 'byType') {
       throw new InvalidArgumentError(`${name}.${key}`, `is not a retry policy option (${FIELDS.join(', ')})`);
@@ -72,7 +88,7 @@ export function resolveRetryPolicy(channel: NotificationChannel, type: string, o
   checkPolicy('retry', options);
   const layers: RetryPolicy[] = [options];
   if (options.byChannel !== undefined) {
-    const byChannel = checkObject<Record<string, unknown>>('retry.byChannel', options.byChannel);
+    const byChannel = checkOptionsObject<Record<string, unknown>>('retry.byChannel', options.byChannel);
     for (const key of Object.keys(byChannel)) {
       if (!(NOTIFICATION_CHANNELS as readonly string[]).includes(key)) {
         throw new InvalidArgumentError('retry.byChannel', `unknown channel ${describeValue(key)}`);
@@ -82,7 +98,7 @@ export function resolveRetryPolicy(channel: NotificationChannel, type: string, o
     if (own !== undefined) layers.push(checkPolicy(`retry.byChannel.${channel}`, own));
   }
   if (options.byType !== undefined) {
-    checkObject('retry.byType', options.byType);
+    checkOptionsObject('retry.byType', options.byType);
     const own = Object.prototype.hasOwnProperty.call(options.byType, type) ? options.byType[type] : undefined;
     if (own !== undefined) layers.push(checkPolicy(`retry.byType.${type}`, own));
   }

@@ -6,7 +6,7 @@ import {
   type notificationJobSchema,
   type TenantPayload,
 } from '@platform/queue';
-import { InvalidArgumentError, checkInteger, checkName, getSharedConnection, isDeferral, resolveKeyPrefix } from '@platform/redis';
+import { InvalidArgumentError, checkInteger, getSharedConnection, isDeferral, resolveKeyPrefix } from '@platform/redis';
 import { DelayedError, UnrecoverableError, type BackoffStrategy, type Job, type MinimalJob, type Worker } from 'bullmq';
 import { circuitKey, createCircuitBreaker, resolveCircuitBreaker, type CircuitBreakerOptions } from './circuit';
 import { classifySendError } from './classify';
@@ -15,7 +15,7 @@ import { NotificationSendError } from './errors';
 import { idempotencyKeyFor } from './keys';
 import { DEFAULT_MAX_RETRY_AFTER_MS } from './options';
 import { resolveNotificationQueue, type NotificationQueueDefinition } from './queues';
-import { backoffOf, defaultRetryPolicy, resolveRetryPolicy, retryDelayMs, type RetryPolicy } from './retry';
+import { backoffOf, checkProviderName, defaultRetryPolicy, resolveRetryPolicy, retryDelayMs, type RetryPolicy } from './retry';
 import { parsePayload, type ChannelPayload } from './schemas';
 import type { NotificationSender, SendResult } from './sender';
 import { finishDigestBatchScript, takeDigestBatchScript } from './scripts';
@@ -127,7 +127,7 @@ export function createNotificationWorker<C extends NotificationChannel>(
   const definition = resolveNotificationQueue(channel, { ...(queue ? { queue } : { keyPrefix }) });
   const maxRetryAfterMs = checkInteger('maxRetryAfterMs', maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER_MS, 0);
   const backoffStrategy = notificationBackoffStrategy(retry ?? defaultRetryPolicy, maxRetryAfterMs);
-  const provider = checkName('sender.provider', sender.provider ?? 'default');
+  const provider = checkProviderName('sender.provider', sender.provider ?? 'default');
   const redis = workerOptions.connection ?? getSharedConnection('worker');
   const breaker = circuitBreaker === false ? undefined : createCircuitBreaker(redis, circuitKey(keyPrefix, channel, provider), resolveCircuitBreaker(circuitBreaker));
   const reportError = workerOptions.onError ?? (() => undefined);

@@ -12,8 +12,8 @@
     { added, pendingCount, batch, firstAtMs, nowMs }
     added is 1 for a new item, 0 when the item key is already pending (nothing changed)
 ]]
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+--- @include "nowMs"
+local now = nowMs()
 local added = redis.call('HSETNX', KEYS[1], 'i:' .. ARGV[1], ARGV[2])
 local batch = tonumber(redis.call('HGET', KEYS[1], 'batch') or '0')
 if batch == 0 then
@@ -23,10 +23,10 @@ end
 local firstAt = tonumber(redis.call('HGET', KEYS[1], 'firstAt') or '0')
 if added == 1 then
   if firstAt == 0 then
-    firstAt = nowMs
-    redis.call('HSET', KEYS[1], 'firstAt', nowMs)
+    firstAt = now
+    redis.call('HSET', KEYS[1], 'firstAt', now)
   end
-  redis.call('HSET', KEYS[1], 'lastAt', nowMs)
+  redis.call('HSET', KEYS[1], 'lastAt', now)
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local pending = 0
@@ -35,4 +35,4 @@ for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
     pending = pending + 1
   end
 end
-return { added, pending, batch, firstAt, nowMs }
+return { added, pending, batch, firstAt, now }

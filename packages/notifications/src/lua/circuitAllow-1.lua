@@ -12,21 +12,21 @@
     { 2, 0 }       this caller is the probe: call the provider, report the outcome
     { 0, waitMs }  open (or a probe is running): hold the job for waitMs
 ]]
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+--- @include "nowMs"
+local now = nowMs()
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state or state == 'closed' then
   return { 1, 0 }
 end
 local openUntil = tonumber(redis.call('HGET', KEYS[1], 'openUntil') or '0')
 local probeUntil = tonumber(redis.call('HGET', KEYS[1], 'probeUntil') or '0')
-if state == 'open' and nowMs < openUntil then
-  return { 0, openUntil - nowMs }
+if state == 'open' and now < openUntil then
+  return { 0, openUntil - now }
 end
-if state == 'half-open' and nowMs < probeUntil then
-  return { 0, probeUntil - nowMs }
+if state == 'half-open' and now < probeUntil then
+  return { 0, probeUntil - now }
 end
-redis.call('HSET', KEYS[1], 'state', 'half-open', 'probeUntil', nowMs + tonumber(ARGV[1]), 'changedAt', nowMs)
+redis.call('HSET', KEYS[1], 'state', 'half-open', 'probeUntil', now + tonumber(ARGV[1]), 'changedAt', now)
 redis.call('HINCRBY', KEYS[1], 'probes', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return { 2, 0 }

@@ -13,19 +13,19 @@
     { 0, 0 }       still closed
     { 1, waitMs }  open: hold the job for waitMs (it opened now, or was open already)
 ]]
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+--- @include "nowMs"
+local now = nowMs()
 local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
-redis.call('HSET', KEYS[1], 'lastError', ARGV[4], 'lastFailureAt', nowMs)
+redis.call('HSET', KEYS[1], 'lastError', ARGV[4], 'lastFailureAt', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if state == 'open' then
   local openUntil = tonumber(redis.call('HGET', KEYS[1], 'openUntil') or '0')
-  return { 1, math.max(0, openUntil - nowMs) }
+  return { 1, math.max(0, openUntil - now) }
 end
 local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
 if state == 'half-open' or failures >= tonumber(ARGV[1]) then
-  local openUntil = nowMs + tonumber(ARGV[2])
-  redis.call('HSET', KEYS[1], 'state', 'open', 'openUntil', openUntil, 'changedAt', nowMs)
+  local openUntil = now + tonumber(ARGV[2])
+  redis.call('HSET', KEYS[1], 'state', 'open', 'openUntil', openUntil, 'changedAt', now)
   redis.call('HDEL', KEYS[1], 'probeUntil')
   if state == 'closed' then
     redis.call('HINCRBY', KEYS[1], 'trips', 1)

@@ -13,15 +13,15 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if not state then
   return 0
 end
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+--- @include "nowMs"
+local now = nowMs()
 if state == 'closed' then
   if redis.call('HGET', KEYS[1], 'failures') ~= '0' then
     redis.call('HSET', KEYS[1], 'failures', 0)
   end
   return 0
 end
-redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', 0, 'changedAt', nowMs)
+redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', 0, 'changedAt', now)
 redis.call('HDEL', KEYS[1], 'openUntil', 'probeUntil')
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1

@@ -12,8 +12,8 @@
     1  written
     0  "init" and a status existed already (nothing changed)
 ]]
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+--- @include "nowMs"
+local now = nowMs()
 local exists = redis.call('EXISTS', KEYS[1]) == 1
 if ARGV[1] == 'init' and exists then
   return 0
@@ -24,7 +24,7 @@ end
 for i = 3, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
-redis.call('HSET', KEYS[1], 'updatedAt', nowMs)
+redis.call('HSET', KEYS[1], 'updatedAt', now)
 if not exists then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end

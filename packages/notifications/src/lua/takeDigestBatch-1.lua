@@ -14,8 +14,8 @@
     { 1, json, json, … }  the batch's items (possibly none)
     { 0, waitMs }         not due yet: come back in waitMs
 ]]
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+--- @include "nowMs"
+local now = nowMs()
 local batch = tonumber(ARGV[1])
 local current = tonumber(redis.call('HGET', KEYS[1], 'batch') or '0')
 local taken = 't' .. batch .. ':'
@@ -31,8 +31,8 @@ if current == batch then
   local lastAt = tonumber(redis.call('HGET', KEYS[1], 'lastAt') or '0')
   if #pending > 0 and #pending < tonumber(ARGV[4]) then
     local due = math.min(lastAt + tonumber(ARGV[2]), firstAt + tonumber(ARGV[3]))
-    if nowMs < due then
-      return { 0, due - nowMs }
+    if now < due then
+      return { 0, due - now }
     end
   end
   for _, i in ipairs(pending) do
