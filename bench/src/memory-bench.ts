@@ -87,7 +87,7 @@ export async function runMemoryBenchmarks(ctx: BenchContext): Promise<void> {
   results.compare({ label: 'bytes per notification: notifyOnce / raw', platform: 'mem.notification.platform', anchor: 'mem.notification.raw' });
   const pKeys = await ctx.memoryOfKeys(sides.platformKeyPrefix);
   const rKeys = await ctx.memoryOfKeys(sides.rawKeyPrefix);
-  const pQueue = await ctx.memoryOfKeys(`${sides.platformPrefix}:`);
+  const pQueue = await ctx.memoryOfKeys(`${sides.platformPrefix}:bull:`);
   const rQueue = await ctx.memoryOfKeys(`${sides.rawPrefix}:`);
   results.add('mem.dedupe.platform', pKeys.bytes / nDedupe);
   results.add('mem.dedupe.raw', rKeys.bytes / nDedupe);
