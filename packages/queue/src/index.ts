@@ -9,6 +9,7 @@ export {
 export type { QueueJobCounts, ObliterateOptions } from './producer/producer';
 export type { FairJobState } from './fairness/backlog';
 export type { FairnessOptions, TenantRate, PerTenant } from './fairness/options';
+export type { JobTimeouts } from './timeouts';
 export { createWorker, type CreateWorkerOptions, type JobContext, type JobHandler } from './worker';
 export {
   agentQueue,
@@ -29,6 +30,8 @@ export {
   PayloadTooLargeError,
   QueueUnavailableError,
   QueueNotReplicatedError,
+  JobTimeoutError,
+  type TimeLimit,
   type PayloadIssue,
 } from './errors';
 export { defaultJobOptions, queueDefaults } from './options';
@@ -39,7 +42,6 @@ export {
   createRedisConnection,
   getSharedConnection,
   closeSharedConnections,
-  redisKey,
   PlatformError,
   ConfigError,
   InvalidArgumentError,

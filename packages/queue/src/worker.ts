@@ -6,6 +6,7 @@ import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
 import { throttledLogger } from './log';
+import { runWithTimeouts, timeoutsOf } from './timeouts';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
 /** What a handler gets besides the job. */
@@ -14,8 +15,12 @@ export interface JobContext {
   tenantId: string;
   /** The worker's lock token for this job (needed by BullMQ calls such as `job.moveToDelayed`). */
   token: string | undefined;
-  /** Fires when the worker is force-closed or the job is cancelled. */
-  signal: AbortSignal | undefined;
+  /**
+   * Fires when the worker is force-closed, the job is cancelled, or the job reaches its soft or
+   * hard time limit (reason: a `JobTimeoutError`). Pass it to `withLock`/`activityLock`
+   * (`{ signal }`) so their locks are released when it fires.
+   */
+  signal: AbortSignal;
 }
 
 /** A job handler: `job.data` is the validated payload. */
@@ -86,6 +91,8 @@ function installSignalHandlers(): void {
  * throws a deferral (`isDeferral(error)` from `@platform/redis`: `delayJob: true` and a finite
  * `retryAfterMs >= 0`, e.g. `RateLimitError`, a busy activity lock, `DeferJobError`) has its job
  * delayed by `retryAfterMs` without spending an attempt. No error is recognised by its name.
+ * Jobs run under their time limits (`timeouts`): the handler's signal aborts at the soft limit, and
+ * at the hard limit the job fails with `JobTimeoutError` and the worker takes its next job.
  * Closes gracefully on SIGTERM/SIGINT, letting active jobs finish up to `shutdownTimeoutMs`.
  *
  * @example
@@ -105,8 +112,13 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   } = options;
 
   // Fair queues: slot/rate check and lease around the handler, dispatch loop in `attach`.
+  // Time limits inside the fair lease, so a job failed at its hard limit gives its slot back.
+  const limited = (job: Job<TenantPayload<S>, R>, context: JobContext): Promise<R> =>
+    runWithTimeouts(definition.name, job, timeoutsOf(job, definition.settings.timeouts), context.signal, (signal) =>
+      handler(job, { ...context, signal }),
+    );
   const fair = fairSchedulerOf(definition);
-  const run = fair ? fair.wrapHandler(handler) : handler;
+  const run = fair ? fair.wrapHandler(limited) : limited;
 
   const processor = async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
     let data: TenantPayload<S>;
@@ -118,7 +130,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     }
     job.data = data;
     try {
-      return await run(job, { tenantId: data.tenantId, token, signal });
+      return await run(job, { tenantId: data.tenantId, token, signal: signal ?? new AbortController().signal });
     } catch (error) {
       if (isDeferral(error) && token) {
         await job.moveToDelayed(Date.now() + Math.max(error.retryAfterMs, 1), token);
