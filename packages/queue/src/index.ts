@@ -10,6 +10,7 @@ export type { QueueJobCounts, ObliterateOptions } from './producer/producer';
 export type { FairJobState } from './fairness/backlog';
 export type { FairnessOptions, TenantRate, PerTenant } from './fairness/options';
 export type { JobTimeouts } from './timeouts';
+export { tenantSchedules, type TenantSchedule, type TenantRepeat } from './schedules';
 export { createWorker, type CreateWorkerOptions, type JobContext, type JobHandler } from './worker';
 export {
   agentQueue,
