@@ -1,6 +1,8 @@
-import { InvalidArgumentError, assertTenantId, checkMs, checkName, describeValue } from '@platform/redis';
+import { InvalidArgumentError, assertTenantId, checkMs, describeValue } from '@platform/redis';
 import type { AnyObjectSchema, TenantPayload, TenantPayloadInput } from './payload';
 import type { QueueDefinition } from './define-queue';
+import { AGENT_ROLES, agentQueue, notificationQueue, ragIngestionQueue } from './catalog';
+import { NOTIFICATION_CHANNELS } from './names';
 import { checkPayloadSize } from './payload';
 
 /** When a tenant schedule fires: every `every` ms, or by a cron `pattern` (in `tz`). */
@@ -31,9 +33,18 @@ function checkTenant(tenantId: unknown): string {
   return tenantId as string;
 }
 
+const SCHEDULE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function checkScheduleId(scheduleId: unknown): string {
+  if (typeof scheduleId !== 'string' || !SCHEDULE_ID.test(scheduleId)) {
+    throw new InvalidArgumentError('scheduleId', `must be 1-64 of [A-Za-z0-9_.-], got ${describeValue(scheduleId)}`);
+  }
+  return scheduleId;
+}
+
 /** BullMQ job scheduler id of a tenant schedule. */
 export function tenantSchedulerId(tenantId: string, scheduleId: string): string {
-  return ['tenant', checkTenant(tenantId), checkName('scheduleId', scheduleId)].join(SEPARATOR);
+  return ['tenant', checkTenant(tenantId), checkScheduleId(scheduleId)].join(SEPARATOR);
 }
 
 /** `{ tenantId, scheduleId }` of a scheduler id made by {@link tenantSchedulerId}, else `undefined`. */
@@ -118,12 +129,24 @@ async function removeTenantSchedule(definition: QueueDefinition, tenantId: strin
   return definition.queue.removeJobScheduler(tenantSchedulerId(tenantId, scheduleId));
 }
 
+/** The catalog's queues with default options: every agent role, `rag__ingestion`, every notification channel. */
+function catalogQueues(): QueueDefinition[] {
+  return [
+    ...AGENT_ROLES.map((role) => agentQueue(role)),
+    ragIngestionQueue(),
+    ...NOTIFICATION_CHANNELS.map((channel) => notificationQueue(channel)),
+  ] as unknown as QueueDefinition[];
+}
+
 /**
  * Removes every schedule of a tenant on the given queues (offboarding); returns how many. Jobs the
  * schedules already added stay (remove them with the queue's own tools if needed).
+ * @defaultValue `definitions`: the catalog's queues (every agent role, `rag__ingestion`, every
+ * notification channel), on the shared connection
  */
-async function removeAllTenantSchedules(tenantId: string, definitions: readonly QueueDefinition[]): Promise<number> {
+async function removeAllTenantSchedules(tenantId: string, definitions?: readonly QueueDefinition[]): Promise<number> {
   checkTenant(tenantId);
+  definitions ??= catalogQueues();
   let removed = 0;
   for (const definition of definitions) {
     for (const schedule of await listTenantSchedules(definition, tenantId)) {
@@ -139,7 +162,7 @@ async function removeAllTenantSchedules(tenantId: string, definitions: readonly 
  * - `schedule(definition, tenantId, scheduleId, { every } | { pattern, tz? }, payload)`
  * - `list(definition, tenantId?)`
  * - `remove(definition, tenantId, scheduleId)`
- * - `removeAll(tenantId, definitions)` (offboarding)
+ * - `removeAll(tenantId, definitions?)` (offboarding; by default on the catalog's queues)
  *
  * @example
  * await tenantSchedules.schedule(agentQueue('keyword-researcher'), 'acme', 'weekly-keywords', { pattern: '0 6 * * 1', tz: 'Europe/Berlin' }, { activityId: 'a1', input: {} });
