@@ -89,7 +89,7 @@ async function scheduleForTenant<S extends AnyObjectSchema>(
   const data: TenantPayload<S> = definition.parse({ ...payload, tenantId });
   checkPayloadSize(definition.name, data, definition.settings.maxPayloadBytes);
   const queue = definition.queue;
-  await queue.upsertJobScheduler(schedulerId, checked, { name: scheduleId, data: data as never });
+  await queue.upsertJobScheduler(schedulerId, checked, { name: scheduleId as never, data: data as never });
   const found = await queue.getJobScheduler(schedulerId);
   return toSchedule(definition.name, schedulerId, found ?? { ...checked, next: undefined });
 }
@@ -168,6 +168,8 @@ async function removeAllTenantSchedules(tenantId: string, definitions?: readonly
  * await tenantSchedules.schedule(agentQueue('keyword-researcher'), 'acme', 'weekly-keywords', { pattern: '0 6 * * 1', tz: 'Europe/Berlin' }, { activityId: 'a1', input: {} });
  */
 export const tenantSchedules = Object.freeze({
+  /** `{ tenantId, scheduleId }` of a BullMQ scheduler id, or `undefined` when it is no tenant schedule's. */
+  parseSchedulerId: parseTenantSchedulerId,
   schedule: scheduleForTenant,
   list: listTenantSchedules,
   remove: removeTenantSchedule,
