@@ -89,7 +89,8 @@ async function scheduleForTenant<S extends AnyObjectSchema>(
   const data: TenantPayload<S> = definition.parse({ ...payload, tenantId });
   checkPayloadSize(definition.name, data, definition.settings.maxPayloadBytes);
   const queue = definition.queue;
-  await queue.upsertJobScheduler(schedulerId, checked, { name: scheduleId as never, data: data as never });
+  // BullMQ types the scheduler id and job name through its data type; both are plain strings here.
+  await queue.upsertJobScheduler(schedulerId as never, checked, { name: scheduleId as never, data: data as never });
   const found = await queue.getJobScheduler(schedulerId);
   return toSchedule(definition.name, schedulerId, found ?? { ...checked, next: undefined });
 }
