@@ -44,7 +44,6 @@ export {
   getSharedConnection,
   closeSharedConnections,
   PlatformError,
-  ConfigError,
   InvalidArgumentError,
   RedisUnavailableError,
   type RedisConfig,
