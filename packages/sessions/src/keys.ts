@@ -11,8 +11,8 @@ export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 /** User ids: 1–128 characters, none of them a control character. */
 export const USER_ID_PATTERN = /^[^\p{Cc}]{1,128}$/u;
 
-/** Activity ids of the resume cache: 1–128 of `[A-Za-z0-9_.@-]`. */
-export const ACTIVITY_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,128}$/;
+/** Activity ids of the resume cache: 1–256 characters, none of them a control character (as agent job payloads allow). */
+export const ACTIVITY_ID_PATTERN = /^[^\p{Cc}]{1,256}$/u;
 
 /** Claude session ids kept by the resume cache: 1–128 of `[A-Za-z0-9_.-]`. */
 export const CLAUDE_SESSION_ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;

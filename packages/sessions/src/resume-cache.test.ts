@@ -28,6 +28,13 @@ describe('createResumeCache', () => {
     expect(await cache.forget('act-2')).toBe(false);
   });
 
+  it('activity ids with separators are escaped into one key part', async () => {
+    await cache.remember('project:42/step 1', 'sess-a');
+    expect(await cache.lookup('project:42/step 1')).toBe('sess-a');
+    expect(await redis.exists(`${prefix}:claude_session:project%3A42/step%201`)).toBe(1);
+    expect(await cache.lookup('project')).toBeNull();
+  });
+
   it('without a prefix the key is exactly claude_session:{activityId}', async () => {
     const plain = createResumeCache({ redis, keyPrefix: '' });
     const activityId = uniquePrefix('activity');
@@ -42,11 +49,11 @@ describe('createResumeCache', () => {
   it('refuses bad activity ids, session ids and options with InvalidArgumentError', async () => {
     for (const call of [
       () => cache.remember('', 's'),
-      () => cache.remember('a:b', 's'),
+      () => cache.remember('a\nb', 's'),
       () => cache.remember('act', ''),
       () => cache.remember('act', 'has space'),
       () => cache.lookup(7 as unknown as string),
-      () => cache.forget('x'.repeat(129)),
+      () => cache.forget('x'.repeat(257)),
     ]) {
       await expect(call()).rejects.toBeInstanceOf(InvalidArgumentError);
     }

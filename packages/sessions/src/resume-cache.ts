@@ -35,9 +35,9 @@ export interface ResumeCache {
   close(): Promise<void>;
 }
 
-function check(argument: string, value: unknown, pattern: RegExp): string {
+function check(argument: string, value: unknown, pattern: RegExp, rule: string): string {
   if (typeof value !== 'string' || !pattern.test(value)) {
-    throw new InvalidArgumentError(argument, `must match ${pattern.source}, got ${describeValue(value)}`);
+    throw new InvalidArgumentError(argument, `must be ${rule}, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -61,13 +61,13 @@ export function createResumeCache(options: ResumeCacheOptions = {}): ResumeCache
   const timeoutMs = timeoutMsOf(options.timeoutMs ?? defaultResumeCacheOptions.timeoutMs);
   const prefix = resolveKeyPrefix(options.keyPrefix);
   const holder = holdClient(options.redis, 'platform:resume-cache');
-  const keyOf = (activityId: unknown) => resumeKey(prefix, check('activityId', activityId, ACTIVITY_ID_PATTERN));
+  const keyOf = (activityId: unknown) => resumeKey(prefix, check('activityId', activityId, ACTIVITY_ID_PATTERN, '1-256 characters without control characters'));
 
   return {
     ttlSeconds,
     async remember(activityId, sessionId) {
       const key = keyOf(activityId);
-      check('sessionId', sessionId, CLAUDE_SESSION_ID_PATTERN);
+      check('sessionId', sessionId, CLAUDE_SESSION_ID_PATTERN, '1-128 of [A-Za-z0-9_.-]');
       return bounded('resume remember', timeoutMs, async () => {
         await holder.client().set(key, sessionId, 'PX', ttlMs);
       });
