@@ -1,4 +1,5 @@
-// Public surface of @platform/sessions.
+// Public surface of @platform/sessions. Internals (scripts, id patterns, the codec) are imported by
+// tests from their modules.
 export {
   createSessionStore,
   type SessionStore,
@@ -20,6 +21,5 @@ export {
   SessionStoreUnavailableError,
   type SessionIssue,
 } from './errors';
-export { sessionKey, userIndexKey, resumeKey, SESSION_ID_PATTERN, USER_ID_PATTERN, ACTIVITY_ID_PATTERN } from './keys';
+export { sessionKey, userIndexKey, resumeKey } from './keys';
 export { defaultSessionStoreOptions, defaultResumeCacheOptions } from './options';
-export { sessionScripts } from './scripts';

@@ -47,3 +47,11 @@ export function checkClient(redis: unknown): void {
     throw new InvalidArgumentError('redis', 'must be an ioredis client (Redis or Cluster)');
   }
 }
+
+/** Returns `value` if it is a non-null object (not an array), else throws `InvalidArgumentError`. */
+export function checkObject<T extends object>(argument: string, value: unknown): T {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidArgumentError(argument, `must be an object, got ${describeValue(value)}`);
+  }
+  return value as T;
+}

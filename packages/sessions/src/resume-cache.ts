@@ -1,7 +1,7 @@
-import { checkObject, describeValue, InvalidArgumentError, resolveKeyPrefix } from '@platform/redis';
+import { describeValue, InvalidArgumentError, resolveKeyPrefix } from '@platform/redis';
 import { bounded, holdClient, type SessionClient } from './connection';
 import { ACTIVITY_ID_PATTERN, CLAUDE_SESSION_ID_PATTERN, resumeKey } from './keys';
-import { checkClient, defaultResumeCacheOptions, timeoutMsOf, ttlMsOf } from './options';
+import { checkClient, checkObject, defaultResumeCacheOptions, timeoutMsOf, ttlMsOf } from './options';
 
 /** Options of {@link createResumeCache}. */
 export interface ResumeCacheOptions {

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { sessionScripts } from './scripts';
@@ -31,6 +31,13 @@ describe('Lua scripts', () => {
       for (let i = 1; i <= script.numberOfKeys; i++) expect(header).toContain(`KEYS[${i}]`);
       expect(header).not.toContain(`KEYS[${script.numberOfKeys + 1}]`);
       expect(header).toMatch(/Returns/);
+    }
+  });
+
+  it('no script reads TIME itself: the clock comes from the shared nowMs include', () => {
+    for (const file of readdirSync(join(__dirname, 'lua')).filter((f) => f.endsWith('.lua'))) {
+      const source = readFileSync(join(__dirname, 'lua', file), 'utf8');
+      expect({ file, readsTime: source.includes("'TIME'") }).toEqual({ file, readsTime: false });
     }
   });
 });

@@ -1,9 +1,9 @@
-import { checkInteger, checkObject, InvalidArgumentError, resolveKeyPrefix } from '@platform/redis';
+import { checkInteger, InvalidArgumentError, resolveKeyPrefix } from '@platform/redis';
 import { createCodec, type SessionData, type SessionInput, type SessionSchema, type SessionCodec } from './codec';
 import { bounded, holdClient, type SessionClient } from './connection';
 import { SessionConflictError, SessionNotFoundError } from './errors';
 import { checkSessionId, checkTenantId, checkUserId, newSessionId, sessionKey, userIndexKey } from './keys';
-import { checkBoolean, checkClient, defaultSessionStoreOptions, INDEX_HORIZON_TTLS, timeoutMsOf, ttlMsOf } from './options';
+import { checkBoolean, checkClient, checkObject, defaultSessionStoreOptions, INDEX_HORIZON_TTLS, timeoutMsOf, ttlMsOf } from './options';
 import { destroySession, extendUserIndex, putSession, readSession, touchSession, updateSession } from './scripts';
 
 /** Options of {@link createSessionStore}. */

@@ -8,8 +8,8 @@
   ARGV[2] horizon from now, ms
   Returns the horizon, ms since the epoch.
 ]]
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+--- @include "nowMs"
+local now = nowMs()
 local ahead = tonumber(ARGV[2])
 local horizon = now + ahead
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1)

@@ -11,6 +11,7 @@
   ARGV[6] 1: create only (fail if the session exists), 0: create or replace
   Returns {version, expiresAt (ms since the epoch)}, or {0, 0} when ARGV[6] is 1 and the session exists.
 ]]
+--- @include "nowMs"
 local exists = redis.call('EXISTS', KEYS[1]) == 1
 if exists and ARGV[6] == '1' then
   return {0, 0}
@@ -19,8 +20,7 @@ local version = 1
 if exists then
   version = (tonumber(redis.call('HGET', KEYS[1], 'v')) or 0) + 1
 end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local now = nowMs()
 local horizon = tonumber(ARGV[5])
 local expiresAt = math.min(now + tonumber(ARGV[4]), horizon)
 if expiresAt <= now then expiresAt = now + 1 end

@@ -8,12 +8,12 @@
   expiresAt (ms since the epoch), renewIndex}; renewIndex is 1 when the TTL was cut short by the
   horizon (the caller renews the index entry, then touches the session).
 ]]
+--- @include "nowMs"
 local fields = redis.call('HMGET', KEYS[1], 'd', 'v', 't', 'u', 'x')
 if not fields[1] then
   return {}
 end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local now = nowMs()
 local ttl = tonumber(ARGV[1])
 local expiresAt
 local renew = 0

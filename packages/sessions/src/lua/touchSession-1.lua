@@ -10,12 +10,12 @@
   Returns {} when there is no session, else {expiresAt (ms since the epoch), renewIndex, tenant id,
   user id} (renewIndex as in readSession).
 ]]
+--- @include "nowMs"
 local fields = redis.call('HMGET', KEYS[1], 'x', 't', 'u')
 if not fields[2] then
   return {}
 end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local now = nowMs()
 local horizon = tonumber(fields[1]) or now
 local offered = tonumber(ARGV[2])
 if offered > horizon and fields[2] == ARGV[3] and fields[3] == ARGV[4] then

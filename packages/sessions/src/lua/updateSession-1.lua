@@ -9,6 +9,7 @@
   Returns {version, expiresAt (ms since the epoch), renewIndex} when written;
   {-1} when there is no session; {-2, current version} on a version conflict (nothing written).
 ]]
+--- @include "nowMs"
 local fields = redis.call('HMGET', KEYS[1], 'v', 'x')
 if not fields[1] then
   return {-1}
@@ -19,8 +20,7 @@ if version ~= tonumber(ARGV[1]) then
 end
 version = version + 1
 redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', version)
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local now = nowMs()
 local ttl = tonumber(ARGV[3])
 local expiresAt
 local renew = 0
