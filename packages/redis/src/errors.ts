@@ -18,7 +18,8 @@ export type PlatformErrorCode =
   | 'SEMAPHORE_NOT_ACQUIRED'
   | 'NOTIFICATION_INVALID'
   | 'NOTIFICATION_SEND_FAILED'
-  | 'JOB_DEFERRED';
+  | 'JOB_DEFERRED'
+  | 'OUTBOX_DATABASE_ERROR';
 
 /** Options accepted by every {@link PlatformError}. */
 export interface PlatformErrorOptions {
