@@ -95,7 +95,7 @@ export async function notifyOnceInTransaction(
     }
     await client.query(
       `INSERT INTO ${schema.outbox} (id, kind, queue, tenant_id, job_id, payload, options)
-       VALUES ($1, 'notify', $2, $3, $1, $4, $5)`,
+       VALUES ($1::uuid, 'notify', $2, $3, $1::text, $4, $5)`,
       [id, definition.name, tenantId, JSON.stringify(notification), JSON.stringify(notifyOptions)],
     );
   } catch (error) {
