@@ -25,7 +25,7 @@ export interface PostgresServer {
   readonly dataDir: string;
   /** PID of the postmaster, read from `postmaster.pid`. */
   readonly pid: number;
-  /** Sends SIGINT (a "fast" shutdown) to the PID, waits for it to exit, removes both directories. */
+  /** Signals the PID (SIGTERM, then SIGINT, then SIGQUIT if it lingers), waits for it to exit, removes both directories. */
   stop(): Promise<void>;
 }
 
@@ -155,12 +155,19 @@ export async function startPostgresServer(options: StartPostgresServerOptions = 
     stop() {
       stopped ??= (async () => {
         process.removeListener('exit', killOnExit);
-        // SIGINT is PostgreSQL's "fast" shutdown: open sessions are ended, not waited for.
-        if (alive(pid)) process.kill(pid, 'SIGINT');
-        const deadline = Date.now() + 30_000;
-        while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        if (alive(pid)) process.kill(pid, 'SIGQUIT');
-        while (alive(pid)) await new Promise((r) => setTimeout(r, 50));
+        // SIGTERM first ("smart": waits for sessions to end). A pg pool's end() resolves before its
+        // sockets close; a fast shutdown at that moment would hand those clients a FATAL error.
+        // Then SIGINT ("fast": ends the sessions), then SIGQUIT.
+        const waitExit = async (ms: number) => {
+          const deadline = Date.now() + ms;
+          while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+          return !alive(pid);
+        };
+        for (const [signal, ms] of [['SIGTERM', 5_000], ['SIGINT', 20_000], ['SIGQUIT', 10_000]] as const) {
+          if (!alive(pid)) break;
+          process.kill(pid, signal);
+          if (await waitExit(ms)) break;
+        }
         cleanup();
       })();
       return stopped;
