@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { postgresAvailable } from '@platform/testing';
 import { Redis } from 'ioredis';
 import { loadLocks, loadNoisyNeighbour, loadRatelimit } from './optional';
 import { main, type BenchReport } from './run';
@@ -66,6 +67,7 @@ describe('bench --quick', () => {
     if (loadRatelimit().ok) for (const a of ['fixed', 'sliding', 'token']) expect(ids).toEqual(expect.arrayContaining([`rl.tput.${a}`, `rl.ceiling.${a}`, `mem.rl1.${a}`]));
     if (loadLocks().ok) expect(ids).toEqual(expect.arrayContaining(['lock.u.platform', 'lock.c.platform']));
     if (loadNoisyNeighbour().ok) expect(ids).toEqual(expect.arrayContaining(['fair.p95.fair', 'fair.p95.fifo']));
+    if (postgresAvailable()) expect(ids).toEqual(expect.arrayContaining(['outbox.p50.outbox', 'outbox.p99.direct', 'outbox.tput.relay', 'outbox.tput.direct']));
   });
 
   it('computes a ratio for every target whose both sides ran, and writes the report where it was told', () => {
