@@ -36,6 +36,18 @@ afterAll(async () => {
 test(`${JOBS} jobs survive ${MAX_KILLS} SIGKILLed workers; every effect happens exactly once`, async () => {
   const started = Date.now();
   const { redis, definition, workers } = fault;
+  // Workers first: on a loaded machine starting a worker process takes seconds, and jobs enqueued
+  // before that were all done by the first worker before the kill loop began (kills 0).
+  const env = fault.env({
+    FAULT_CONCURRENCY: 5,
+    FAULT_JOB_MS: 100,
+    // Short locks so a killed worker's jobs are found stalled within seconds, not a minute.
+    FAULT_LOCK_MS: 5000,
+    FAULT_STALLED_MS: 2000,
+  });
+  const spawnWorker = () => fault.startWorker(env);
+  for (let i = 0; i < WORKERS; i++) await spawnWorker();
+
   const ids: string[] = [];
   for (let from = 0; from < JOBS; from += 500) {
     const batch = Array.from({ length: Math.min(500, JOBS - from) }, (_, i) => from + i);
@@ -46,16 +58,6 @@ test(`${JOBS} jobs survive ${MAX_KILLS} SIGKILLed workers; every effect happens 
     ids.push(...jobs.map((job) => job.id!));
   }
   expect(ids).toHaveLength(JOBS);
-
-  const env = fault.env({
-    FAULT_CONCURRENCY: 5,
-    FAULT_JOB_MS: 100,
-    // Short locks so a killed worker's jobs are found stalled within seconds, not a minute.
-    FAULT_LOCK_MS: 5000,
-    FAULT_STALLED_MS: 2000,
-  });
-  const spawnWorker = () => fault.startWorker(env);
-  for (let i = 0; i < WORKERS; i++) await spawnWorker();
 
   // Kill points drawn by progress, not time (5-80 % of the jobs done), so every size and machine
   // speed sees its kills while jobs run: time-drawn kills all came after a quick reduced run ended.

@@ -103,8 +103,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   };
 
   // Traffic: each tick every tenant starts an activity (planner, keyword research, writers on the
-  // same activity, so they contend for its lock), sometimes ingests a document, and one tenant
-  // bursts. Web notifications go through the webhook sender.
+  // same activity, so they contend for its lock), ingests a document every other tick (the first
+  // included, so even a one-tick run on a loaded machine covers every queue), and one tenant bursts.
+  // Web notifications go through the webhook sender.
   const trafficMs = (options.trafficSeconds ?? 6) * 1000;
   const started = Date.now();
   let tick = 0;
@@ -119,7 +120,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           note(definition.name, 1);
         }
       }
-      if (tick % 2 === 0) {
+      if (tick % 2 === 1) {
         await producers.rag.enqueue({ tenantId, documentId: `${tenantId}-doc-${tick}`, source: `s3://docs/${tenantId}/${tick}.pdf` });
         note(producers.rag.name, 1);
       }
