@@ -120,7 +120,8 @@ export async function relayBatch(context: BatchContext): Promise<BatchResult> {
     const notifyRows: OutboxRow[] = [];
     for (const row of rows) {
       if (row.kind === 'notify') notifyRows.push(row);
-      else byQueue.set(row.queue, [...(byQueue.get(row.queue) ?? []), row]);
+      else if (byQueue.has(row.queue)) byQueue.get(row.queue)!.push(row);
+      else byQueue.set(row.queue, [row]);
     }
     await Promise.all([
       ...[...byQueue].map(([name, list]) => moveJobs(queues.get(name)!, list, moved, failed)),

@@ -65,6 +65,21 @@ test('LISTEN/NOTIFY wakes the relay at commit (the poll alone would take a minut
   expect(await jobIds()).toEqual([...ids].sort());
 });
 
+test('a LISTEN connection that PostgreSQL drops is re-established, and NOTIFY wakes the relay again', async () => {
+  const errors: Error[] = [];
+  const { schema, start, write, jobIds } = await setup({ pollIntervalMs: 60_000, retryDelayMs: 100, maxRetryDelayMs: 200, onError: (e) => errors.push(e) });
+  const relay = start();
+  await waitFor(() => relay.stats().listening, 5000);
+  const killed = await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1`, [`LISTEN "${schema}_outbox"`]);
+  expect(killed.rowCount).toBe(1);
+  await waitFor(() => !relay.stats().listening, 5000);
+  await waitFor(() => relay.stats().listening, 5000);
+  expect(errors.some((e) => e.message.includes('relay LISTEN'))).toBe(true);
+  const ids = await write(2);
+  await waitFor(async () => (await jobIds()).length === 2, 2000);
+  expect(await jobIds()).toEqual([...ids].sort());
+});
+
 test('without LISTEN the poll moves the rows', async () => {
   const { start, write, jobIds } = await setup({ listen: false, pollIntervalMs: 100 });
   const relay = start();

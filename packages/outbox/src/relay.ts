@@ -1,10 +1,11 @@
 import type { QueueDefinition } from '@platform/queue';
 import { checkInteger, checkMs, InvalidArgumentError } from '@platform/redis';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import { toDatabaseError } from './errors';
 import { createRelayMetrics, type RelayMetrics } from './metrics';
 import { relayBatch, type BatchContext, type RelayNotificationOptions } from './relay-batch';
+import { startListener } from './relay-listener';
 import { resolveSchema, type ResolvedSchema } from './schema';
 
 /** Options of {@link startOutboxRelay}. */
@@ -150,9 +151,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let stopping = false;
   let woken = false;
   let wake: (() => void) | undefined;
+  let backingOff = false;
   const signal = () => {
     woken = true;
-    wake?.();
+    // A NOTIFY does not cut a backoff short (Redis or PostgreSQL is down); stop() does.
+    if (!backingOff || stopping) wake?.();
   };
   // Waits `ms`, or less when signalled (a NOTIFY, stop()).
   const pause = async (ms: number) => {
@@ -217,7 +220,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         stats.errors += 1;
         metrics?.error();
         report(error instanceof Error ? error : new Error(String(error)));
+        backingOff = true;
         await pause(Math.min(settings.retryDelayMs * 2 ** (failures - 1), settings.maxRetryDelayMs));
+        backingOff = false;
         continue;
       }
       if (Date.now() - lastLagRead >= settings.pollIntervalMs) {
@@ -227,46 +232,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (woken || stopping) continue;
       await pause(settings.pollIntervalMs);
     }
-  };
-
-  // LISTEN on a connection of its own; re-established after an error.
-  let listener: PoolClient | undefined;
-  let listenRetry: NodeJS.Timeout | undefined;
-  const listen = async (): Promise<void> => {
-    if (stopping || !settings.listen) return;
-    let client: PoolClient | undefined;
-    try {
-      client = await pool.connect();
-      client.on('notification', (message) => {
-        if (message.channel === settings.schema.channel) signal();
-      });
-      const own = client;
-      own.on('error', (error) => {
-        stats.listening = false;
-        report(toDatabaseError('relay LISTEN', error));
-        if (listener === own) {
-          listener = undefined;
-          own.release(true);
-          scheduleListen();
-        }
-      });
-      await client.query(`LISTEN "${settings.schema.channel}"`);
-      if (stopping) {
-        client.release(true);
-        return;
-      }
-      listener = client;
-      stats.listening = true;
-      signal(); // rows committed while not listening
-    } catch (error) {
-      client?.release(true);
-      report(toDatabaseError('relay LISTEN', error));
-      scheduleListen();
-    }
-  };
-  const scheduleListen = () => {
-    if (stopping) return;
-    listenRetry = setTimeout(() => (listenAttempt = listen()), settings.maxRetryDelayMs);
   };
 
   const prune = async () => {
@@ -286,29 +251,23 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const pruneTimer = setInterval(() => void prune(), settings.pruneIntervalMs);
   pruneTimer.unref();
 
-  let listenAttempt = listen();
+  const listener = settings.listen
+    ? startListener({ pool, channel: settings.schema.channel, retryDelayMs: settings.maxRetryDelayMs, onNotify: signal, onError: report })
+    : undefined;
   const looping = loop();
 
   let stopped: Promise<void> | undefined;
   return {
     drain,
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...stats, listening: listener?.listening ?? false }),
     stop() {
       stopped ??= (async () => {
         stopping = true;
         clearInterval(pruneTimer);
-        if (listenRetry) clearTimeout(listenRetry);
         wake?.();
         await looping;
         await running;
-        await listenAttempt;
-        const client = listener;
-        listener = undefined;
-        stats.listening = false;
-        if (client) {
-          await client.query(`UNLISTEN "${settings.schema.channel}"`).catch(() => undefined);
-          client.release();
-        }
+        await listener?.close();
       })();
       return stopped;
     },
