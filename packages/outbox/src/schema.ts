@@ -1,4 +1,4 @@
-import { checkName } from '@platform/redis';
+import { describeValue, InvalidArgumentError } from '@platform/redis';
 
 /** The PostgreSQL schema the outbox tables live in unless told otherwise. */
 export const DEFAULT_OUTBOX_SCHEMA = 'platform_outbox';
@@ -27,7 +27,10 @@ export interface ResolvedSchema {
 
 /** Checks `schema` against {@link OUTBOX_SCHEMA_PATTERN} (an `InvalidArgumentError` otherwise) and quotes it. */
 export function resolveSchema(schema: string | undefined): ResolvedSchema {
-  const name = checkName('schema', schema ?? DEFAULT_OUTBOX_SCHEMA, OUTBOX_SCHEMA_PATTERN);
+  const name: unknown = schema ?? DEFAULT_OUTBOX_SCHEMA;
+  if (typeof name !== 'string' || !OUTBOX_SCHEMA_PATTERN.test(name)) {
+    throw new InvalidArgumentError('schema', `must match ${OUTBOX_SCHEMA_PATTERN.source}, got ${describeValue(name)}`);
+  }
   const ident = `"${name}"`;
   return { name, ident, channel: `${name}_outbox`, outbox: `${ident}.outbox`, sendLog: `${ident}.send_log` };
 }
