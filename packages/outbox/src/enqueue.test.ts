@@ -1,5 +1,5 @@
 import { closeNotificationQueues, NotificationValidationError } from '@platform/notifications';
-import { defineQueue, PayloadTooLargeError, PayloadValidationError, type QueueDefinition } from '@platform/queue';
+import { defineQueue, notificationQueue, PayloadTooLargeError, PayloadValidationError, type QueueDefinition } from '@platform/queue';
 import { createRedisConnection, InvalidArgumentError, loadRedisConfig } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
 import { z } from 'zod';
@@ -144,7 +144,9 @@ test('notifyOnceInTransaction: committed notifications go through notifyOnce, so
   const second = await db.transaction((client) => notifyOnceInTransaction(client, input, { outboxSchema: schema }));
   expect(first.written && second.written).toBe(true);
   expect(await relay.drain()).toBe(2);
-  const queue = (await import('@platform/notifications')).resolveNotificationQueue('email', { connection: redis, prefix }).queue;
+  const channelQueue = notificationQueue('email', { connection: redis, prefix });
+  definitions.push(channelQueue);
+  const queue = channelQueue.queue;
   const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed']);
   expect(jobs).toHaveLength(1);
   expect(jobs[0]!.data).toMatchObject({ tenantId: 'acme', type: 'post-published', payload: { to: 'ada@acme.test' } });

@@ -1,9 +1,5 @@
-import {
-  resolveNotificationQueue,
-  validateNotification,
-  type NotificationInput,
-  type NotifyOnceOptions,
-} from '@platform/notifications';
+import { validateNotification, type NotificationInput, type NotifyOnceOptions } from '@platform/notifications';
+import { notificationQueue } from '@platform/queue';
 import { checkInteger } from '@platform/redis';
 import type { OutboxClient } from './enqueue';
 import { toDatabaseError } from './errors';
@@ -70,7 +66,7 @@ export async function notifyOnceInTransaction(
   if (backoffDelayMs !== undefined) checkInteger('jobOptions.backoffDelayMs', backoffDelayMs, 0);
   checkJobOptions(jobOptions);
   const { tenantId, type, dedupeKey, channel, payload } = notification;
-  const definition = resolveNotificationQueue(channel);
+  const definition = notificationQueue(channel);
   validateForQueue(definition, { tenantId, type, dedupeKey, payload });
 
   const id = newRowId();

@@ -6,6 +6,7 @@ import {
   type NotificationSender,
   type SendContext,
 } from '@platform/notifications';
+import { notificationQueue } from '@platform/queue';
 import { createRedisConnection, InvalidArgumentError, loadRedisConfig } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import type { Worker } from 'bullmq';
@@ -154,8 +155,9 @@ test('end to end: outbox → relay → notifyOnce → worker with the send log; 
   const direct = await notifyOnce(input, { connection: redis, prefix, ttlSeconds: 1 });
   expect(direct.enqueued).toBe(true);
   const job = await worker.waitUntilReady().then(async () => {
-    const { resolveNotificationQueue } = await import('@platform/notifications');
-    const queue = resolveNotificationQueue('email', { connection: redis, prefix }).queue;
+    const channelQueue = notificationQueue('email', { connection: redis, prefix });
+    closers.push(() => channelQueue.close());
+    const queue = channelQueue.queue;
     return waitFor(async () => {
       const found = await queue.getJob(direct.jobId!);
       return found && (await found.isCompleted()) ? found : undefined;
