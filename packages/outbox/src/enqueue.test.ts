@@ -37,7 +37,7 @@ async function setup(options: { maxPayloadBytes?: number } = {}) {
   const definition = defineQueue({ namespace: 'agent', name: 'writer', schema: schemaOf, prefix, connection: redis, ...options });
   definitions.push(definition);
   // No LISTEN and a long poll: tests move rows with drain(), so what happens is what the test did.
-  const relay = startOutboxRelay({ pool: db.pool, schema, queues: [definition], notifications: { connection: redis, prefix }, listen: false, pollIntervalMs: 60_000 });
+  const relay = startOutboxRelay({ pool: db.pool, schema, queues: [definition], notifications: { connection: redis, keyPrefix: prefix }, listen: false, pollIntervalMs: 60_000 });
   relays.push(relay);
   await relay.drain(); // after the relay's first pass (on an empty outbox), only drain() moves rows
   return { prefix, schema, definition, relay };
@@ -144,7 +144,7 @@ test('notifyOnceInTransaction: committed notifications go through notifyOnce, so
   const second = await db.transaction((client) => notifyOnceInTransaction(client, input, { outboxSchema: schema }));
   expect(first.written && second.written).toBe(true);
   expect(await relay.drain()).toBe(2);
-  const channelQueue = notificationQueue('email', { connection: redis, prefix });
+  const channelQueue = notificationQueue('email', { connection: redis, prefix: `${prefix}:bull` });
   definitions.push(channelQueue);
   const queue = channelQueue.queue;
   const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed']);

@@ -62,9 +62,7 @@ export async function notifyOnceInTransaction(
   const notification = validateNotification(input);
   if (notifyOptions.ttlSeconds !== undefined) checkInteger('ttlSeconds', notifyOptions.ttlSeconds, 1);
   if (notifyOptions.pendingTtlMs !== undefined) checkInteger('pendingTtlMs', notifyOptions.pendingTtlMs, 1);
-  const { backoffDelayMs, ...jobOptions } = notifyOptions.jobOptions ?? {};
-  if (backoffDelayMs !== undefined) checkInteger('jobOptions.backoffDelayMs', backoffDelayMs, 0);
-  checkJobOptions(jobOptions);
+  checkJobOptions(notifyOptions.jobOptions);
   const { tenantId, type, dedupeKey, channel, payload } = notification;
   const definition = notificationQueue(channel);
   validateForQueue(definition, { tenantId, type, dedupeKey, payload });

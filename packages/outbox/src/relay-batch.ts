@@ -21,8 +21,11 @@ interface OutboxRow {
 export interface RelayNotificationOptions {
   /** Producer connection for the dedupe keys and channel queues. @defaultValue the shared `producer` connection */
   connection?: Redis;
-  /** BullMQ key prefix of the channel queues. @defaultValue `'bull'` */
-  prefix?: string;
+  /**
+   * Key prefix of the dedupe keys and channel queues (`notifyOnce`'s `keyPrefix`).
+   * @defaultValue `REDIS_KEY_PREFIX` from the environment, else `''`
+   */
+  keyPrefix?: string;
 }
 
 /** Settings one batch needs. */

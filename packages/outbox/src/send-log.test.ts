@@ -125,12 +125,12 @@ test('end to end: outbox → relay → notifyOnce → worker with the send log; 
   prefixes.push(prefix);
   const provider = createMemorySender<'email'>();
   const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
-  const worker: Worker = createNotificationWorker('email', withSendLog(provider, { pool: db.pool, schema }), { connection: workerConnection, prefix });
+  const worker: Worker = createNotificationWorker('email', withSendLog(provider, { pool: db.pool, schema }), { connection: workerConnection, keyPrefix: prefix });
   closers.push(async () => {
     await worker.close();
     workerConnection.disconnect();
   });
-  const relay: OutboxRelay = startOutboxRelay({ pool: db.pool, schema, notifications: { connection: redis, prefix }, pollIntervalMs: 100 });
+  const relay: OutboxRelay = startOutboxRelay({ pool: db.pool, schema, notifications: { connection: redis, keyPrefix: prefix }, pollIntervalMs: 100 });
   closers.push(() => relay.stop());
   const input = {
     tenantId: 'acme',
@@ -152,10 +152,10 @@ test('end to end: outbox → relay → notifyOnce → worker with the send log; 
   expect(await notifyWithTtl(1)).toEqual({ written: false, reason: 'already-delivered', providerMessageId: provider.messages[0]!.providerMessageId });
   // A job that reaches the worker anyway (a direct notifyOnce, a replay) is not sent twice either.
   const { notifyOnce } = await import('@platform/notifications');
-  const direct = await notifyOnce(input, { connection: redis, prefix, ttlSeconds: 1 });
+  const direct = await notifyOnce(input, { connection: redis, keyPrefix: prefix, ttlSeconds: 1 });
   expect(direct.enqueued).toBe(true);
   const job = await worker.waitUntilReady().then(async () => {
-    const channelQueue = notificationQueue('email', { connection: redis, prefix });
+    const channelQueue = notificationQueue('email', { connection: redis, prefix: `${prefix}:bull` });
     closers.push(() => channelQueue.close());
     const queue = channelQueue.queue;
     return waitFor(async () => {
