@@ -10,6 +10,7 @@ const contract: Record<string, string[]> = {
   '@platform/queue': ['queueName', 'defineQueue', 'createWorker', 'agentQueue', 'ragIngestionQueue', 'notificationQueue', 'QueueNameError', 'PayloadValidationError', 'PayloadTooLargeError', 'loadRedisConfig', 'createRedisConnection', 'getSharedConnection', 'closeSharedConnections', 'redisKey'],
   '@platform/notifications': ['notifyOnce', 'createNotificationWorker', 'getNotificationStatus', 'createWebhookSender'],
   '@platform/sessions': ['createSessionStore', 'createResumeCache', 'expressSessionStore', 'SessionConflictError', 'SessionTooLargeError'],
+  '@platform/outbox': ['enqueueInTransaction', 'notifyOnceInTransaction', 'startOutboxRelay', 'withSendLog', 'migrateOutbox', 'getOutboxLag'],
 };
 
 function run(args: string[]): string {

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { doctorCommand } from './commands/doctor';
 import { failedListCommand, failedRetryCommand, type FailedCommandOptions } from './commands/failed';
 import { metricsCommand } from './commands/metrics';
+import { registerOutboxCommand } from './commands/outbox';
 import { queuesCommand } from './commands/queues';
 import { CliContext, type CliIo } from './context';
 
@@ -82,6 +83,7 @@ function buildProgram(ctx: CliContext): Command {
     .option('--sample <n>', 'waiting jobs read per queue and scrape to rank tenants', '1000')
     .action((opts) => metricsCommand(ctx, opts));
 
+  registerOutboxCommand(program, ctx);
   return program;
 }
 

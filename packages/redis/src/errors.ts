@@ -21,7 +21,8 @@ export type PlatformErrorCode =
   | 'SESSION_CONFLICT'
   | 'SESSION_TOO_LARGE'
   | 'SESSION_NOT_FOUND'
-  | 'SESSION_INVALID';
+  | 'SESSION_INVALID'
+  | 'OUTBOX_DATABASE_ERROR';
 
 /** Options accepted by every {@link PlatformError}. */
 export interface PlatformErrorOptions {
