@@ -136,7 +136,7 @@ describe('figures', () => {
     expect(byName['agent__blog-writer']!.counts).toMatchObject({ waiting: 10, delayed: 2, failed: 0, completed: 0 });
     expect(byName['rag__ingestion']!.counts).toMatchObject({ waiting: 2, failed: 2, completed: 2 });
     expect(byName['notifications__email']!.counts).toMatchObject({ waiting: 0, failed: 1, completed: 2 });
-    expect(byName['rag__ingestion']!.throughput).toEqual({ completedLastMinute: 2, completedLastHour: 2, failedLastHour: 2 });
+    expect(byName['rag__ingestion']!.throughput).toEqual({ completedLastMinute: 2, completedLastHour: 2, failedLastHour: 2, heldByFairScheduler: 0 });
     expect(byName['agent__blog-writer']!.status).toBe('OK');
     expect(overview.redis.checks.length).toBeGreaterThan(5);
   });
@@ -390,6 +390,35 @@ describe('adapters', () => {
     expect(post.status).toBe(303);
     expect(post.headers.location).toBe('/ops/tenants/acme?notice=retried-all');
     expect((await call(url, '/other')).body).toBe('other route');
+  });
+});
+
+describe('fair queues', () => {
+  it('counts the jobs the fair scheduler holds back, per tenant and per queue', async () => {
+    const root = uniquePrefix('dash');
+    roots.push(root);
+    const queue = defineQueue({
+      namespace: 'fair',
+      name: 'jobs',
+      schema: z.object({ n: z.number() }),
+      prefix: `${root}:bull`,
+      connection: redis,
+      fairness: 'per-tenant',
+      fairnessOptions: { window: 10 },
+    });
+    await queue.enqueueBulk(Array.from({ length: 30 }, (_, n) => ({ tenantId: 'big', n })));
+    await queue.enqueueBulk(Array.from({ length: 4 }, (_, n) => ({ tenantId: 'small', n })));
+    await queue.close();
+    const url = await listen(createDashboard({ redis, prefix: `${root}:bull`, rateLimitPrefix: `${root}:rl`, token: ADMIN, env: {}, cacheMs: 0 }));
+    const table = JSON.parse((await call(url, '/api/tenants?sort=tenantId', { headers: bearer(ADMIN) })).body) as { rows: Array<{ tenantId: string; waiting: number }> };
+    expect(table.rows.map((r) => [r.tenantId, r.waiting])).toEqual([
+      ['big', 30],
+      ['small', 4],
+    ]);
+    const overview = JSON.parse((await call(url, '/api/overview', { headers: bearer(ADMIN) })).body) as { queues: Array<{ counts: { waiting: number }; throughput: { heldByFairScheduler: number } }> };
+    const [fair] = overview.queues;
+    expect(fair!.counts.waiting).toBeLessThanOrEqual(10);
+    expect(fair!.counts.waiting + fair!.throughput.heldByFairScheduler).toBe(34);
   });
 });
 

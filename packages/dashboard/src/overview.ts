@@ -7,6 +7,8 @@ export interface QueueThroughput {
   completedLastMinute: number;
   completedLastHour: number;
   failedLastHour: number;
+  /** Jobs held by the fair scheduler that BullMQ does not count yet (0 for queues without fair scheduling). */
+  heldByFairScheduler: number;
 }
 
 /** One queue on the overview page. */
@@ -24,7 +26,7 @@ export interface Overview {
   redisError?: string;
 }
 
-/** Throughput of one queue: three ZCOUNTs, exact (bounded only by the retention of finished jobs). */
+/** Throughput of one queue: ZCOUNTs over the finish times, exact (bounded only by the retention of finished jobs). */
 export async function readThroughput(redis: Redis, prefix: string, queue: string, now: number): Promise<QueueThroughput> {
   const base = `${prefix}:${queue}:`;
   const replies = (await redis
@@ -32,12 +34,20 @@ export async function readThroughput(redis: Redis, prefix: string, queue: string
     .zcount(`${base}completed`, now - 60_000, '+inf')
     .zcount(`${base}completed`, now - 3_600_000, '+inf')
     .zcount(`${base}failed`, now - 3_600_000, '+inf')
+    .hlen(`${base}fair:jobs`)
+    .zcard(`${base}fair:inflight`)
     .exec()) ?? [];
-  const [minute, hour, failed] = replies.map(([error, value]) => {
+  const [minute, hour, failed, fairJobs, fairInflight] = replies.map(([error, value]) => {
     if (error) throw error;
     return Number(value);
   });
-  return { completedLastMinute: Number(minute), completedLastHour: Number(hour), failedLastHour: Number(failed) };
+  return {
+    completedLastMinute: minute!,
+    completedLastHour: hour!,
+    failedLastHour: failed!,
+    // The fair scheduler's job table holds pending and handed-out-but-unconfirmed jobs.
+    heldByFairScheduler: Math.max(0, fairJobs! - fairInflight!),
+  };
 }
 
 /** Reads every queue's counts, oldest waiting age, depth status and throughput. */

@@ -23,7 +23,7 @@ export function overviewLive(overview: Overview): Html {
     (q) => html`<tr data-queue="${q.name}">
 <td class="text">${q.name}</td>
 <td><span class="badge ${q.status}">${q.status}</span></td>
-<td data-field="waiting">${formatCount(q.counts.waiting)}</td>
+<td data-field="waiting">${formatCount(q.counts.waiting)}${q.throughput.heldByFairScheduler > 0 ? html` <span class="note" title="held by the fair scheduler">+${formatCount(q.throughput.heldByFairScheduler)}</span>` : ''}</td>
 <td data-field="active">${formatCount(q.counts.active)}</td>
 <td data-field="delayed">${formatCount(q.counts.delayed)}</td>
 <td data-field="failed">${formatCount(q.counts.failed)}</td>
@@ -40,7 +40,7 @@ export function overviewLive(overview: Overview): Html {
 <thead><tr><th class="text">queue</th><th>state</th><th>waiting</th><th>active</th><th>delayed</th><th>failed</th><th>completed</th><th>oldest waiting</th><th>done / min</th><th>done / h</th><th>failed / h</th></tr></thead>
 <tbody>${rows.length > 0 ? rows : html`<tr><td class="text" colspan="11">no platform queue found</td></tr>`}</tbody>
 </table>
-<p class="note">${thresholds ? `States: WARN at ${formatCount(thresholds.warn)} waiting jobs, CRITICAL at ${formatCount(thresholds.critical)}. ` : ''}Waiting includes prioritized jobs; throughput counts jobs finished in the last minute and hour.</p>
+<p class="note">${thresholds ? `States: WARN at ${formatCount(thresholds.warn)} waiting jobs, CRITICAL at ${formatCount(thresholds.critical)}. ` : ''}Waiting includes prioritized jobs (+N: jobs the fair scheduler holds back); throughput counts jobs finished in the last minute and hour.</p>
 <h2>Redis</h2>
 ${overview.redisError ? html`<p class="error">checks could not run: ${overview.redisError}</p>` : ''}
 <table id="redis-health">

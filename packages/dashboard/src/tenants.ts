@@ -76,10 +76,6 @@ type JobState = 'waiting' | 'active' | 'delayed' | 'failed' | 'completed';
 const BATCH = 500;
 const HOUR_MS = 3_600_000;
 
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
 /** `tenantId` of a job's `data` field, without trusting its shape. */
 export function tenantOfData(data: string | null | undefined): string | undefined {
   if (!data) return undefined;
@@ -113,25 +109,23 @@ function emptyAcc(): Acc {
   return { waiting: 0, active: 0, delayed: 0, failedLastHour: 0, completedLastHour: 0, waits: [], oldest: null };
 }
 
-/** Counts of the fair scheduler's per-tenant pending sets (`<prefix>:<queue>:fair:t:<tenant>`), exact. */
+/**
+ * Pending jobs per tenant held by the fair scheduler (`<prefix>:<queue>:fair:t:<tenant>`), exact:
+ * every tenant with pending work is in the scheduler's `ready` or `blocked` set, so one ZCARD per
+ * such tenant counts them without scanning the keyspace.
+ */
 async function fairPending(redis: Redis, prefix: string, queue: string): Promise<Map<string, number>> {
-  const head = `${prefix}:${queue}:fair:t:`;
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${escapeGlob(head)}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...found);
-  } while (cursor !== '0');
+  const head = `${prefix}:${queue}:fair:`;
+  const [ready, blocked] = await Promise.all([redis.zrange(`${head}ready`, '0', '-1'), redis.zrange(`${head}blocked`, '0', '-1')]);
+  const tenants = [...new Set([...ready, ...blocked])];
   const counts = new Map<string, number>();
-  for (let i = 0; i < keys.length; i += BATCH) {
-    const batch = keys.slice(i, i + BATCH);
+  for (let i = 0; i < tenants.length; i += BATCH) {
+    const batch = tenants.slice(i, i + BATCH);
     const pipeline = redis.pipeline();
-    for (const key of batch) pipeline.zcard(key);
+    for (const tenantId of batch) pipeline.zcard(`${head}t:${tenantId}`);
     const replies = (await pipeline.exec()) ?? [];
     replies.forEach(([error, count], index) => {
-      if (error || typeof count !== 'number' || count === 0) return;
-      counts.set(batch[index]!.slice(head.length), count);
+      if (!error && typeof count === 'number' && count > 0) counts.set(batch[index]!, count);
     });
   }
   return counts;
