@@ -69,6 +69,7 @@ table { border-collapse: collapse; width: 100%; background: #fff; border: 1px so
 th, td { padding: .35rem .6rem; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
 th { background: #f0f3f6; font-weight: 600; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
+#redis-health td { white-space: normal; }
 td.reason { white-space: normal; text-align: left; max-width: 40rem; overflow-wrap: anywhere; color: #6e2a2a; }
 th a { color: inherit; text-decoration: none; }
 th a:hover { text-decoration: underline; }

@@ -111,6 +111,14 @@ function sendJson(response: ServerResponse, status: number, value: unknown, head
   send(response, status, 'application/json; charset=utf-8', JSON.stringify(value), headers);
 }
 
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, 'malformed URL');
+  }
+}
+
 function positiveInt(value: string | null, fallback: number): number {
   const n = value === null ? NaN : Number(value);
   return Number.isInteger(n) && n > 0 ? n : fallback;
@@ -158,7 +166,7 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const redisHealth = cached(defaultDashboardOptions.healthMs, () => readRedisHealth(redis, defaultDashboardOptions.rttSamples));
   const overview = cached(cacheMs, async (): Promise<Overview> => {
     const now = Date.now();
-    const queues = await readQueues(redis, { prefix, queues: await listQueues(), thresholds, sampleSize: Math.min(sampleSize, 1000), now });
+    const queues = await readQueues(redis, { prefix, queues: await listQueues(), thresholds, sampleSize, now });
     const health = await redisHealth();
     return { at: now, queues, redis: health.report, ...(health.error !== undefined ? { redisError: health.error } : {}) };
   });
@@ -343,7 +351,7 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
     const tenantMatch = /^\/(api\/)?tenants\/([^/]+)(?:\/(retry|retry-all|pause|resume|limits|limits\/reset))?$/.exec(path);
     if (!isRead) {
       if (!tenantMatch || !tenantMatch[3] || method !== 'POST') throw new HttpError(principal.role === 'admin' ? 404 : 403, principal.role === 'admin' ? 'not found' : 'viewers cannot change anything');
-      return handleWrite(request, response, principal, decodeURIComponent(tenantMatch[2]!), tenantMatch[3]);
+      return handleWrite(request, response, principal, decodeSegment(tenantMatch[2]!), tenantMatch[3]);
     }
     const partialRequest = request.headers['x-dashboard-partial'] === '1';
 
@@ -354,7 +362,7 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
     if (path === '/api/whoami') return sendJson(response, 200, principal);
 
     if (tenantMatch && !tenantMatch[3]) {
-      const tenantId = decodeURIComponent(tenantMatch[2]!);
+      const tenantId = decodeSegment(tenantMatch[2]!);
       checkTenantAccess(principal, tenantId);
       const detail = await tenantDetail(tenantId);
       if (tenantMatch[1]) return sendJson(response, 200, detail);
@@ -379,8 +387,8 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
     if (path === '/' || path === '/api/overview') {
       const data = await overview();
       if (path === '/api/overview') return sendJson(response, 200, data);
-      if (partialRequest) return partial(response, overviewLive(data));
-      return page(response, principal, request, 'Overview', 'overview', () => overviewBody(data, refreshMs));
+      if (partialRequest) return partial(response, overviewLive(base, data));
+      return page(response, principal, request, 'Overview', 'overview', () => overviewBody(base, data, refreshMs));
     }
     if (path === '/tenants' || path === '/api/tenants') {
       const query = tenantQuery(url);

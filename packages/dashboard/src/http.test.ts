@@ -139,6 +139,8 @@ describe('figures', () => {
     expect(byName['rag__ingestion']!.throughput).toEqual({ completedLastMinute: 2, completedLastHour: 2, failedLastHour: 2, heldByFairScheduler: 0 });
     expect(byName['agent__blog-writer']!.status).toBe('OK');
     expect(overview.redis.checks.length).toBeGreaterThan(5);
+    const page = await call(base, '/', { headers: { ...bearer(VIEWER), accept: 'text/html' } });
+    expect(page.body).toContain('<a href="/tenants/acme">acme</a> 6, <a href="/tenants/globex">globex</a> 3, <a href="/tenants/initech">initech</a> 1');
   });
 
   it('shows each tenant across queues, sorted and searched', async () => {
@@ -193,6 +195,7 @@ describe('figures', () => {
     const detail = await call(url, `/tenants/${encodeURIComponent(evil)}`, { headers: bearer(ADMIN) });
     expect(detail.status).toBe(200);
     expect(detail.body).not.toContain('<img');
+    expect((await call(url, '/tenants/%E0%A4%A', { headers: bearer(ADMIN) })).status).toBe(400);
   });
 });
 

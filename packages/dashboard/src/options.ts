@@ -33,7 +33,7 @@ export interface DashboardOptions {
   queues?: readonly string[];
   /** Depth thresholds of the queue states. @defaultValue `{ warn: 1000, critical: 10000 }` */
   thresholds?: Partial<QueueDepthThresholds>;
-  /** Most jobs read per queue and state to compute per-tenant figures. @defaultValue `2000` */
+  /** Most jobs read per queue and state to compute per-tenant figures. @defaultValue `1000` */
   sampleSize?: number;
   /** How often the pages refresh their numbers, ms. @defaultValue `2000` */
   refreshMs?: number;
@@ -50,7 +50,7 @@ export interface DashboardOptions {
 /** Defaults of {@link DashboardOptions}. */
 export const defaultDashboardOptions = Object.freeze({
   basePath: '',
-  sampleSize: 2000,
+  sampleSize: 1000,
   refreshMs: 2000,
   cacheMs: 1000,
   failuresPerQueue: 10,

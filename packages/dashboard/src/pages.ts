@@ -17,7 +17,7 @@ function live(refreshMs: number, inner: Html): Html {
 // ---------------------------------------------------------------- overview
 
 /** The refreshed part of the overview page. */
-export function overviewLive(overview: Overview): Html {
+export function overviewLive(base: string, overview: Overview): Html {
   const thresholds = overview.queues[0]?.thresholds;
   const rows = overview.queues.map(
     (q) => html`<tr data-queue="${q.name}">
@@ -32,13 +32,14 @@ export function overviewLive(overview: Overview): Html {
 <td data-field="per-minute">${formatCount(q.throughput.completedLastMinute)}</td>
 <td data-field="per-hour">${formatCount(q.throughput.completedLastHour)}</td>
 <td data-field="failed-hour">${formatCount(q.throughput.failedLastHour)}</td>
+<td class="text" data-field="top-tenants">${q.topTenants.slice(0, 3).map((t, i) => html`${i > 0 ? ', ' : ''}<a href="${tenantHref(base, t.tenantId)}">${t.tenantId}</a> ${formatCount(t.waiting)}`)}${q.tenantSample.exact ? '' : html` <span class="note">(sample)</span>`}</td>
 </tr>`,
   );
   const checks = overview.redis?.checks ?? [];
   return html`<h2>Queues</h2>
 <table id="queues">
-<thead><tr><th class="text">queue</th><th>state</th><th>waiting</th><th>active</th><th>delayed</th><th>failed</th><th>completed</th><th>oldest waiting</th><th>done / min</th><th>done / h</th><th>failed / h</th></tr></thead>
-<tbody>${rows.length > 0 ? rows : html`<tr><td class="text" colspan="11">no platform queue found</td></tr>`}</tbody>
+<thead><tr><th class="text">queue</th><th>state</th><th>waiting</th><th>active</th><th>delayed</th><th>failed</th><th>completed</th><th>oldest waiting</th><th>done / min</th><th>done / h</th><th>failed / h</th><th class="text">top tenants (waiting)</th></tr></thead>
+<tbody>${rows.length > 0 ? rows : html`<tr><td class="text" colspan="12">no platform queue found</td></tr>`}</tbody>
 </table>
 <p class="note">${thresholds ? `States: WARN at ${formatCount(thresholds.warn)} waiting jobs, CRITICAL at ${formatCount(thresholds.critical)}. ` : ''}Waiting includes prioritized jobs (+N: jobs the fair scheduler holds back); throughput counts jobs finished in the last minute and hour.</p>
 <h2>Redis</h2>
@@ -53,8 +54,8 @@ ${overview.redisError ? html`<p class="error">checks could not run: ${overview.r
 }
 
 /** The overview page body. */
-export function overviewBody(overview: Overview, refreshMs: number): Html {
-  return html`<h1>Overview</h1>${live(refreshMs, overviewLive(overview))}`;
+export function overviewBody(base: string, overview: Overview, refreshMs: number): Html {
+  return html`<h1>Overview</h1>${live(refreshMs, overviewLive(base, overview))}`;
 }
 
 // ---------------------------------------------------------------- tenants
