@@ -16,11 +16,11 @@ export function expressDashboard(options: DashboardOptions = {}): NodeMiddleware
   const dashboard = createDashboard(options);
   const middleware = ((request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => {
     // Express strips the mount path from `url` and keeps the full one in `originalUrl`.
-    const original = (request as IncomingMessage & { originalUrl?: string }).originalUrl;
-    if (original !== undefined) request.url = original;
-    const base = options.basePath ?? '';
-    const path = (request.url ?? '/').split('?')[0]!;
+    const full = (request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url ?? '/';
+    const base = (options.basePath ?? '').replace(/\/+$/, '');
+    const path = full.split('?')[0]!;
     if (base !== '' && path !== base && !path.startsWith(`${base}/`)) return next();
+    request.url = full;
     dashboard.handle(request, response).catch(next);
   }) as NodeMiddleware;
   middleware.close = () => dashboard.close();

@@ -43,7 +43,7 @@ beforeAll(async () => {
   });
   page = await context.newPage();
   if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await context?.close();

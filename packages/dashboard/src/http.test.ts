@@ -351,25 +351,31 @@ describe('bull-board under /jobs', () => {
 
 describe('adapters', () => {
   it('mounts under a path in Express, passing other paths on', async () => {
-    const app = express();
-    const middleware = expressDashboard(options(fixture, { token: ADMIN, basePath: '/ops' }));
-    app.use('/ops', middleware);
-    app.get('/other', (_req, res) => void res.send('other route'));
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    servers.push({
-      close: async () => {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        await middleware.close();
-      },
-    });
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    expect((await call(url, '/ops/')).status).toBe(401);
-    const page = await call(url, '/ops/tenants', { headers: bearer(ADMIN) });
-    expect(page.status).toBe(200);
-    expect(page.body).toContain('href="/ops/tenants/acme"');
-    expect((await call(url, '/ops/jobs/api/queues', { headers: bearer(ADMIN) })).status).toBe(200);
-    expect((await call(url, '/other')).body).toBe('other route');
+    const serve = async (mount: (app: express.Express, middleware: ReturnType<typeof expressDashboard>) => void) => {
+      const app = express();
+      const middleware = expressDashboard(options(fixture, { token: ADMIN, basePath: '/ops' }));
+      mount(app, middleware);
+      app.get('/other', (_req, res) => void res.send('other route'));
+      const server = app.listen(0, '127.0.0.1');
+      await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+      servers.push({
+        close: async () => {
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+          await middleware.close();
+        },
+      });
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    };
+    // app.use('/ops', ...) and app.use(...) with basePath: both serve /ops, and pass the rest on.
+    for (const url of [await serve((app, m) => app.use('/ops', m)), await serve((app, m) => app.use(m))]) {
+      expect((await call(url, '/ops/')).status).toBe(401);
+      const page = await call(url, '/ops/tenants', { headers: bearer(ADMIN) });
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('href="/ops/tenants/acme"');
+      expect((await call(url, '/ops/jobs/api/queues', { headers: bearer(ADMIN) })).status).toBe(200);
+      const other = await call(url, '/other');
+      expect([other.status, other.body]).toEqual([200, 'other route']);
+    }
   });
 
   it('registers as a Fastify plugin', async () => {
@@ -422,6 +428,26 @@ describe('fair queues', () => {
     const [fair] = overview.queues;
     expect(fair!.counts.waiting).toBeLessThanOrEqual(10);
     expect(fair!.counts.waiting + fair!.throughput.heldByFairScheduler).toBe(34);
+  });
+});
+
+describe('paused queues', () => {
+  it('shows a paused queue as paused, its jobs still counted per tenant', async () => {
+    const root = uniquePrefix('dash');
+    roots.push(root);
+    const queue = defineQueue({ namespace: 'paused', name: 'jobs', schema: z.object({ n: z.number() }), prefix: `${root}:bull`, connection: redis });
+    await queue.enqueueBulk([{ tenantId: 'acme', n: 1 }, { tenantId: 'acme', n: 2 }, { tenantId: 'globex', n: 3 }]);
+    await queue.queue.pause();
+    await queue.close();
+    const url = await listen(createDashboard({ redis, prefix: `${root}:bull`, rateLimitPrefix: `${root}:rl`, token: ADMIN, env: {}, cacheMs: 0 }));
+    const overview = JSON.parse((await call(url, '/api/overview', { headers: bearer(ADMIN) })).body) as { queues: Array<{ paused: boolean; counts: { waiting: number } }> };
+    expect(overview.queues.map((q) => [q.paused, q.counts.waiting])).toEqual([[true, 3]]);
+    const table = JSON.parse((await call(url, '/api/tenants', { headers: bearer(ADMIN) })).body) as { rows: Array<{ tenantId: string; waiting: number }> };
+    expect(table.rows.map((r) => [r.tenantId, r.waiting])).toEqual([
+      ['acme', 2],
+      ['globex', 1],
+    ]);
+    expect((await call(url, '/', { headers: bearer(ADMIN) })).body).toContain('PAUSED');
   });
 });
 

@@ -14,6 +14,8 @@ export interface QueueThroughput {
 /** One queue on the overview page. */
 export interface QueueOverview extends QueueStats {
   throughput: QueueThroughput;
+  /** The whole queue is paused (BullMQ `queue.pause()`): workers take none of its jobs. */
+  paused: boolean;
 }
 
 /** Everything the overview page shows. */
@@ -27,7 +29,7 @@ export interface Overview {
 }
 
 /** Throughput of one queue: ZCOUNTs over the finish times, exact (bounded only by the retention of finished jobs). */
-export async function readThroughput(redis: Redis, prefix: string, queue: string, now: number): Promise<QueueThroughput> {
+export async function readThroughput(redis: Redis, prefix: string, queue: string, now: number): Promise<QueueThroughput & { paused: boolean }> {
   const base = `${prefix}:${queue}:`;
   const replies = (await redis
     .multi()
@@ -36,8 +38,9 @@ export async function readThroughput(redis: Redis, prefix: string, queue: string
     .zcount(`${base}failed`, now - 3_600_000, '+inf')
     .hlen(`${base}fair:jobs`)
     .zcard(`${base}fair:inflight`)
+    .hexists(`${base}meta`, 'paused')
     .exec()) ?? [];
-  const [minute, hour, failed, fairJobs, fairInflight] = replies.map(([error, value]) => {
+  const [minute, hour, failed, fairJobs, fairInflight, paused] = replies.map(([error, value]) => {
     if (error) throw error;
     return Number(value);
   });
@@ -47,6 +50,7 @@ export async function readThroughput(redis: Redis, prefix: string, queue: string
     failedLastHour: failed!,
     // The fair scheduler's job table holds pending and handed-out-but-unconfirmed jobs.
     heldByFairScheduler: Math.max(0, fairJobs! - fairInflight!),
+    paused: paused === 1,
   };
 }
 
@@ -64,7 +68,10 @@ export async function readQueues(
     now: () => options.now,
   });
   const result: QueueOverview[] = [];
-  for (const queue of stats) result.push({ ...queue, throughput: await readThroughput(redis, options.prefix, queue.name, options.now) });
+  for (const queue of stats) {
+    const { paused, ...throughput } = await readThroughput(redis, options.prefix, queue.name, options.now);
+    result.push({ ...queue, throughput, paused });
+  }
   return result;
 }
 

@@ -22,7 +22,7 @@ export function overviewLive(base: string, overview: Overview): Html {
   const rows = overview.queues.map(
     (q) => html`<tr data-queue="${q.name}">
 <td class="text">${q.name}</td>
-<td><span class="badge ${q.status}">${q.status}</span></td>
+<td data-field="state"><span class="badge ${q.status}">${q.status}</span>${q.paused ? html` <span class="badge paused">PAUSED</span>` : ''}</td>
 <td data-field="waiting">${formatCount(q.counts.waiting)}${q.throughput.heldByFairScheduler > 0 ? html` <span class="note" title="held by the fair scheduler">+${formatCount(q.throughput.heldByFairScheduler)}</span>` : ''}</td>
 <td data-field="active">${formatCount(q.counts.active)}</td>
 <td data-field="delayed">${formatCount(q.counts.delayed)}</td>
