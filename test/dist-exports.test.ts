@@ -9,6 +9,7 @@ const contract: Record<string, string[]> = {
   '@platform/redis': ['loadRedisConfig', 'createRedisConnection', 'getSharedConnection', 'closeSharedConnections', 'redisKey', 'PlatformError', 'ConfigError'],
   '@platform/queue': ['queueName', 'defineQueue', 'createWorker', 'agentQueue', 'ragIngestionQueue', 'notificationQueue', 'QueueNameError', 'PayloadValidationError', 'PayloadTooLargeError', 'loadRedisConfig', 'createRedisConnection', 'getSharedConnection', 'closeSharedConnections', 'redisKey'],
   '@platform/notifications': ['notifyOnce', 'createNotificationWorker', 'getNotificationStatus', 'createWebhookSender'],
+  '@platform/dashboard': ['createDashboard', 'serveDashboard', 'expressDashboard', 'fastifyDashboard'],
 };
 
 function run(args: string[]): string {
