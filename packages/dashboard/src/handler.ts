@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { defaultQueueDepthThresholds, listPlatformQueues } from '@platform/queue';
+import { listPlatformQueues } from '@platform/queue';
 import {
   bullPrefixFor,
   checkInteger,
@@ -151,7 +151,7 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const refreshMs = checkInteger('refreshMs', options.refreshMs ?? defaultDashboardOptions.refreshMs, 100);
   const cacheMs = checkInteger('cacheMs', options.cacheMs ?? defaultDashboardOptions.cacheMs, 0);
   const failuresPerQueue = checkInteger('failuresPerQueue', options.failuresPerQueue ?? defaultDashboardOptions.failuresPerQueue, 1);
-  const thresholds = { ...defaultQueueDepthThresholds, ...options.thresholds };
+  const thresholds = options.thresholds ?? {};
   const keyPrefix = options.prefix === undefined || options.rateLimitPrefix === undefined ? loadKeyPrefix(env) : '';
   const prefix = options.prefix ?? bullPrefixFor(keyPrefix);
   const rateLimitPrefix = options.rateLimitPrefix ?? namespacedKey(keyPrefix, 'ratelimit');

@@ -57,7 +57,7 @@ export async function readThroughput(redis: Redis, prefix: string, queue: string
 /** Reads every queue's counts, oldest waiting age, depth status and throughput. */
 export async function readQueues(
   redis: Redis,
-  options: { prefix: string; queues: readonly string[]; thresholds: QueueDepthThresholds; sampleSize: number; now: number },
+  options: { prefix: string; queues: readonly string[]; thresholds: Partial<QueueDepthThresholds>; sampleSize: number; now: number },
 ): Promise<QueueOverview[]> {
   const stats = await getQueueStats(redis, {
     prefix: options.prefix,
