@@ -3,7 +3,8 @@
 // inside withRateLimit, with rate-limiter calls in flight, is SIGKILLed. Afterwards: no key without
 // a TTL (BullMQ's own queue keys exempt, listed), every lock/lease comes free after its TTL (fences
 // grow), and the interrupted job completes on another worker.
-import { acquireLock, acquireSemaphore, activityLockHandler, waitersKeyFor, type Lock, type SemaphoreLease } from '@platform/locks';
+import { acquireLock, acquireSemaphore, activityLockHandler, type Lock, type SemaphoreLease } from '@platform/locks';
+import { waitersKeyFor } from '../../packages/locks/src/keys';
 import { createRedisConnection, createWorker, defineQueue, loadRedisConfig, type QueueDefinition } from '@platform/queue';
 import { createConcurrencyLimiter, type Lease } from '@platform/ratelimit';
 import { startRedisServer, type RedisServer } from '@platform/testing';

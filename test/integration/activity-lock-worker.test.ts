@@ -1,6 +1,6 @@
-import { activityLockHandler, activityLockKey, LockNotAcquiredError } from '@platform/locks';
+import { activityLockHandler, LockNotAcquiredError } from '@platform/locks';
 import { createWorker, defineQueue } from '@platform/queue';
-import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { closeSharedConnections, createRedisConnection, loadRedisConfig, redisKey } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
 
@@ -15,7 +15,7 @@ interface ActivityJob {
 
 afterAll(async () => {
   await deleteKeysByPrefix(redis, `${queuePrefix}:`);
-  await deleteKeysByPrefix(redis, activityLockKey(activityId));
+  await deleteKeysByPrefix(redis, redisKey('lock', 'activity', activityId));
   await redis.quit();
   await workerConnection.quit();
   await closeSharedConnections();
@@ -78,7 +78,7 @@ describe('activity lock around a createWorker handler', () => {
       // Being delayed spent no attempt.
       expect(fresh!.attemptsMade).toBe(1);
     }
-    expect(await redis.exists(activityLockKey(activityId))).toBe(0);
+    expect(await redis.exists(redisKey('lock', 'activity', activityId))).toBe(0);
     await worker.close();
     await definition.close();
   });

@@ -1,47 +1,53 @@
-import { PlatformError, type PlatformErrorOptions } from '@platform/redis';
+import {
+  PlatformError,
+  RedisUnavailableError,
+  toUnavailableError,
+  type DeferralReason,
+  type PlatformErrorOptions,
+} from '@platform/redis';
 
 /** Details carried by {@link LockNotAcquiredError} and {@link SemaphoreNotAcquiredError}. */
 export interface NotAcquiredDetails extends PlatformErrorOptions {
   /** A good moment to try again, in ms: the holder's remaining TTL plus jitter. */
   retryAfterMs: number;
   /**
-   * `true` asks `@platform/queue`'s `createWorker` to delay the job by `retryAfterMs` without
-   * spending an attempt (set by {@link activityLockHandler} and the `delayJobWhenBusy` option).
+   * `true` makes the error a deferral (see `isDeferral` of `@platform/redis`): a worker delays the
+   * job by `retryAfterMs` without spending an attempt (set by {@link activityLockHandler} and the
+   * `delayJobWhenBusy` option).
    */
   delayJob?: boolean;
 }
 
-/** The lock was held by someone else for the whole `waitMs`. Nothing ran. */
-export class LockNotAcquiredError extends PlatformError {
-  /** The lock key. */
+/** What {@link LockNotAcquiredError} and {@link SemaphoreNotAcquiredError} share. */
+abstract class NotAcquiredError extends PlatformError {
+  /** The lock or semaphore key. */
   readonly key: string;
-  /** When trying again makes sense, in ms (the holder's remaining TTL plus jitter). */
+  /** When trying again makes sense, in ms (the holder's remaining TTL, or until the earliest lease expires, plus jitter). */
   readonly retryAfterMs: number;
-  /** Whether a `createWorker` job should be delayed (not failed) by `retryAfterMs`. */
+  /** `true` when this error is a deferral: a worker delays the job by `retryAfterMs` instead of failing it. */
   readonly delayJob: boolean;
+  /** Why a deferred job waits: another holder has the lock or every slot. */
+  readonly deferralReason: DeferralReason = 'lock-busy';
 
-  constructor(key: string, details: NotAcquiredDetails) {
-    super('LOCK_NOT_ACQUIRED', `lock ${key} is held by someone else; retry in ${details.retryAfterMs} ms`, details);
+  protected constructor(code: 'LOCK_NOT_ACQUIRED' | 'SEMAPHORE_NOT_ACQUIRED', key: string, message: string, details: NotAcquiredDetails) {
+    super(code, `${message}; retry in ${details.retryAfterMs} ms`, details);
     this.key = key;
     this.retryAfterMs = details.retryAfterMs;
     this.delayJob = details.delayJob ?? false;
   }
 }
 
-/** Every slot of the semaphore was taken for the whole `waitMs`. Nothing ran. */
-export class SemaphoreNotAcquiredError extends PlatformError {
-  /** The semaphore key. */
-  readonly key: string;
-  /** When trying again makes sense, in ms (until the earliest lease expires, plus jitter). */
-  readonly retryAfterMs: number;
-  /** Whether a `createWorker` job should be delayed (not failed) by `retryAfterMs`. */
-  readonly delayJob: boolean;
-
+/** The lock was held by someone else for the whole `waitMs`. Nothing ran. */
+export class LockNotAcquiredError extends NotAcquiredError {
   constructor(key: string, details: NotAcquiredDetails) {
-    super('SEMAPHORE_NOT_ACQUIRED', `semaphore ${key} has no free slot; retry in ${details.retryAfterMs} ms`, details);
-    this.key = key;
-    this.retryAfterMs = details.retryAfterMs;
-    this.delayJob = details.delayJob ?? false;
+    super('LOCK_NOT_ACQUIRED', key, `lock ${key} is held by someone else`, details);
+  }
+}
+
+/** Every slot of the semaphore was taken for the whole `waitMs`. Nothing ran. */
+export class SemaphoreNotAcquiredError extends NotAcquiredError {
+  constructor(key: string, details: NotAcquiredDetails) {
+    super('SEMAPHORE_NOT_ACQUIRED', key, `semaphore ${key} has no free slot`, details);
   }
 }
 
@@ -72,5 +78,33 @@ export class LockLostError extends PlatformError {
     );
     this.key = key;
     this.reason = reason;
+  }
+}
+
+/**
+ * Redis could not be reached (or did not answer within the client's command timeout), so the lock
+ * or semaphore operation could not be done. A subclass of `RedisUnavailableError` (code
+ * `REDIS_UNAVAILABLE`). Fails as fast as the client does: with a `producer` connection of
+ * `createRedisConnection`, within its `commandTimeoutMs` (default 5 s).
+ */
+export class LockUnavailableError extends RedisUnavailableError {
+  /** The lock or semaphore key. */
+  readonly key: string;
+
+  constructor(key: string, message: string, options?: PlatformErrorOptions) {
+    super(message, options);
+    this.key = key;
+  }
+}
+
+/**
+ * `promise`, with a Redis connection failure turned into a {@link LockUnavailableError} for `key`
+ * (other errors pass through as they are).
+ */
+export async function orUnavailable<T>(key: string, promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    throw toUnavailableError(error, `lock ${key}`, (message, cause) => new LockUnavailableError(key, message, { cause }));
   }
 }

@@ -1,5 +1,6 @@
-import { LockLostError } from './errors';
-import { checkMs } from './options';
+import { checkMs } from '@platform/redis';
+import { LockLostError, type NotAcquiredDetails } from './errors';
+import { busyDetails, defaultLockOptions, type WithLockOptions } from './options';
 
 /** What {@link runHeld} needs of a lock or a semaphore lease. */
 export interface Held {
@@ -17,12 +18,16 @@ export interface HoldOptions {
 }
 
 /**
- * Runs `fn(signal)` while `held` is held: renews it every `extendIntervalMs` (default ttl/3), fires
+ * Runs `fn(signal, held)` while `held` is held: renews it every `extendIntervalMs` (default ttl/3), fires
  * the signal with a {@link LockLostError} when an extension is refused or when no extension has
  * succeeded by the time the TTL runs out (counted from before each request was sent, so never late),
  * and always releases in the end.
  */
-export async function runHeld<T>(held: Held, fn: (signal: AbortSignal) => Promise<T> | T, options: HoldOptions): Promise<T> {
+export async function runHeld<T, H extends Held>(
+  held: H,
+  fn: (signal: AbortSignal, held: H) => Promise<T> | T,
+  options: HoldOptions,
+): Promise<T> {
   const ttlMs = held.ttlMs;
   const interval =
     options.extendIntervalMs === undefined
@@ -79,7 +84,7 @@ export async function runHeld<T>(held: Held, fn: (signal: AbortSignal) => Promis
   let failed = false;
   let failure: unknown;
   try {
-    value = await fn(controller.signal);
+    value = await fn(controller.signal, held);
   } catch (error) {
     failed = true;
     failure = error;
@@ -99,4 +104,18 @@ export async function runHeld<T>(held: Held, fn: (signal: AbortSignal) => Promis
   // Nobody noticed a loss while fn ran, but the key was gone or someone else's at the end.
   if (!released) throw new LockLostError(held.key, 'not-owner');
   return value as T;
+}
+
+/**
+ * `fn(signal, held)` under `acquired` (see {@link runHeld}), or, when `acquired` is the ms until the
+ * holder's TTL runs out, `refuse(details)` thrown with the retry hint of the options.
+ */
+export async function runAcquired<T, H extends Held>(
+  acquired: H | number,
+  fn: (signal: AbortSignal, held: H) => Promise<T> | T,
+  options: Pick<WithLockOptions, 'autoExtend' | 'extendIntervalMs' | 'retryDelayMs' | 'retryJitterMs' | 'maxRetryAfterMs' | 'delayJobWhenBusy'>,
+  refuse: (details: NotAcquiredDetails) => Error,
+): Promise<T> {
+  if (typeof acquired === 'number') throw refuse(busyDetails(acquired, options));
+  return runHeld(acquired, fn, { autoExtend: options.autoExtend ?? defaultLockOptions.autoExtend, extendIntervalMs: options.extendIntervalMs });
 }

@@ -1,3 +1,5 @@
+// Public surface of @platform/locks. Key helpers and scripts are internal (tests import them from
+// their modules).
 export { acquireLock, Lock } from './lock';
 export {
   withLock,
@@ -6,11 +8,12 @@ export {
   type LockedFn,
   type ActivityLockOptions,
 } from './with-lock';
-export { acquireSemaphore, withSemaphore, SemaphoreLease } from './semaphore';
+export { acquireSemaphore, withSemaphore, SemaphoreLease, type LeasedFn } from './semaphore';
 export {
   LockNotAcquiredError,
   LockLostError,
   SemaphoreNotAcquiredError,
+  LockUnavailableError,
   type LockLostReason,
   type NotAcquiredDetails,
 } from './errors';
@@ -21,4 +24,3 @@ export {
   type AcquireSemaphoreOptions,
   type WithSemaphoreOptions,
 } from './options';
-export { activityLockKey, fenceKeyFor, waitersKeyFor, releaseChannelFor, hashTagOf } from './keys';

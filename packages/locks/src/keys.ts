@@ -1,4 +1,4 @@
-import { InvalidArgumentError, redisKey } from '@platform/redis';
+import { InvalidArgumentError, namespacedKey } from '@platform/redis';
 
 /**
  * The Redis Cluster hash tag of a key (the part hashed for its slot), or `undefined` when the key
@@ -56,10 +56,13 @@ export function releaseChannelFor(key: string): string {
   return `${key}:released`;
 }
 
-/** `lock:activity:<activityId>`, escaped with `redisKey`. */
-export function activityLockKey(activityId: string): string {
+/**
+ * `lock:activity:<activityId>` (escaped with `redisKey`), behind the key prefix `keyPrefix`
+ * (a resolved prefix: `''` for none).
+ */
+export function activityLockKey(activityId: string, keyPrefix = ''): string {
   if (typeof activityId !== 'string' || activityId.length === 0) {
     throw new InvalidArgumentError('activityId', 'must be a non-empty string');
   }
-  return redisKey('lock', 'activity', activityId);
+  return namespacedKey(keyPrefix, 'lock', 'activity', activityId);
 }

@@ -1,17 +1,8 @@
 import { InvalidArgumentError, PlatformError, redisKey } from '@platform/redis';
 import { deleteKeysByPrefix, startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
 import { Redis } from 'ioredis';
-import {
-  acquireLock,
-  activityLock,
-  activityLockKey,
-  fenceKeyFor,
-  hashTagOf,
-  waitersKeyFor,
-  LockLostError,
-  LockNotAcquiredError,
-  withLock,
-} from './index';
+import { acquireLock, activityLock, LockLostError, LockNotAcquiredError, withLock } from './index';
+import { activityLockKey, fenceKeyFor, hashTagOf, waitersKeyFor } from './keys';
 import { acquireLockScript, handOverLockScript } from './scripts';
 
 const redis = new Redis(process.env.REDIS_URL!);

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { checkMs } from '@platform/redis';
 import type { Redis } from 'ioredis';
+import { orUnavailable } from './errors';
 import { fenceKeyFor, releaseChannelFor, waitersKeyFor } from './keys';
-import { checkKey, checkMs, checkOptions, defaultLockOptions, type AcquireLockOptions } from './options';
+import { checkKey, checkOptions, defaultLockOptions, type AcquireLockOptions } from './options';
 import { acquireLockScript, extendLockScript, handOverLockScript, releaseLockScript } from './scripts';
 import { existingSubscriberOf, releaseSeq, waitForRelease, type HandoffOffer } from './waiters';
 
 /**
  * A lock held by this caller. Release it in `finally` (or use {@link withLock}, which does).
  * `release()` and `extend()` resolve `false` when the lock is no longer owned (expired, deleted or
- * taken over); they reject only when Redis cannot be reached.
+ * taken over); they reject only when Redis cannot be reached, with a {@link LockUnavailableError}.
  */
 export class Lock {
   /** The Redis key of the lock, exactly as given. */
@@ -45,6 +47,10 @@ export class Lock {
    * @returns whether it did (`false`: it was not owned any more; nothing was changed).
    */
   async release(): Promise<boolean> {
+    return orUnavailable(this.key, this.releaseOrHandOver());
+  }
+
+  private async releaseOrHandOver(): Promise<boolean> {
     const channel = releaseChannelFor(this.key);
     const next = existingSubscriberOf(this.redis)?.reserveForHandoff(channel);
     if (!next?.offer) {
@@ -72,12 +78,19 @@ export class Lock {
    */
   async extend(ttlMs: number = this.ttlMs): Promise<boolean> {
     checkMs('ttlMs', ttlMs, 1);
-    return (await extendLockScript.run(this.redis, [this.key], [this.token, ttlMs])) === 1;
+    return (await orUnavailable(this.key, extendLockScript.run(this.redis, [this.key], [this.token, ttlMs]))) === 1;
   }
 }
 
-/** @internal The lock, or the ms until the holder's TTL runs out. */
-export async function tryAcquireLock(redis: Redis, key: string, options: AcquireLockOptions): Promise<Lock | number> {
+/**
+ * @internal The lock, or the ms until the holder's TTL runs out. A connection failure rejects with
+ * a {@link LockUnavailableError}.
+ */
+export function tryAcquireLock(redis: Redis, key: string, options: AcquireLockOptions): Promise<Lock | number> {
+  return orUnavailable(key, acquire(redis, key, options));
+}
+
+async function acquire(redis: Redis, key: string, options: AcquireLockOptions): Promise<Lock | number> {
   checkKey(key);
   checkOptions(options);
   const ttlMs = checkMs('ttlMs', options.ttlMs, 1);
@@ -118,7 +131,9 @@ export async function tryAcquireLock(redis: Redis, key: string, options: Acquire
  * (woken by Pub/Sub, at the holder's expiry, or by a jittered fallback poll).
  *
  * @returns the {@link Lock}, or `null` if it was still held by someone else after `waitMs`.
- * @throws InvalidArgumentError for bad options (before anything touches Redis); Redis errors as they are.
+ * @throws InvalidArgumentError for bad options (before anything touches Redis);
+ * {@link LockUnavailableError} when Redis cannot be reached (as fast as the client gives up: a
+ * `producer` connection of `createRedisConnection` within its `commandTimeoutMs`, default 5 s).
  * @example
  * const lock = await acquireLock(redis, 'lock:invoice:42', { ttlMs: 10_000, waitMs: 2_000 });
  * if (lock) {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, describeValue } from '@platform/redis';
+import { InvalidArgumentError, checkMs } from '@platform/redis';
 
 /** Options of {@link acquireLock}. */
 export interface AcquireLockOptions {
@@ -24,15 +24,16 @@ export interface AcquireLockOptions {
 
 /** Options of {@link withLock} and {@link activityLock}. */
 export interface WithLockOptions extends AcquireLockOptions {
+  /**
+   * Mark a {@link LockNotAcquiredError} as a deferral (`delayJob: true`, `deferralReason:
+   * 'lock-busy'`), so that `@platform/queue`'s `createWorker` delays the job by `retryAfterMs`
+   * without spending an attempt. @defaultValue `false` (`true` in {@link activityLockHandler})
+   */
+  delayJobWhenBusy?: boolean;
   /** Renew the lock while `fn` runs. Without it the signal fires when the TTL runs out. @defaultValue `true` */
   autoExtend?: boolean;
   /** How often to renew, in ms. @defaultValue `ttlMs / 3` */
   extendIntervalMs?: number;
-  /**
-   * Mark a {@link LockNotAcquiredError} with `delayJob: true`, so that `@platform/queue`'s
-   * `createWorker` delays the job by `retryAfterMs` without spending an attempt. @defaultValue `false`
-   */
-  delayJobWhenBusy?: boolean;
   /** Upper bound of the random jitter added to `retryAfterMs`, in ms. @defaultValue `250` */
   retryJitterMs?: number;
   /**
@@ -83,15 +84,6 @@ export const defaultLockOptions = {
 } as const;
 
 // Hand-written checks rather than a zod schema: they run on every acquisition (the hot path).
-const MAX_MS = 2 ** 31 - 1;
-
-export function checkMs(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_MS) {
-    throw new InvalidArgumentError(name, `must be an integer number of ms from ${min} to ${MAX_MS}, got ${describeValue(value)}`);
-  }
-  return value;
-}
-
 export function checkKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new InvalidArgumentError('key', 'must be a non-empty string');

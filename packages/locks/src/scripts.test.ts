@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { allScripts } from './scripts';
@@ -32,6 +32,15 @@ describe('Lua scripts', () => {
       }
       for (let i = 1; i <= script.numberOfKeys; i++) expect(header).toContain(`KEYS[${i}]`);
       expect(header).not.toContain(`KEYS[${script.numberOfKeys + 1}]`);
+    }
+  });
+
+  it('no script reads TIME itself: the clock comes from the shared nowMs/nowUs includes', () => {
+    for (const dir of ['lua', 'lua/includes']) {
+      for (const file of readdirSync(join(__dirname, dir)).filter((f) => f.endsWith('.lua'))) {
+        const source = readFileSync(join(__dirname, dir, file), 'utf8');
+        expect({ file, readsTime: source.includes("'TIME'") }).toEqual({ file, readsTime: false });
+      }
     }
   });
 });

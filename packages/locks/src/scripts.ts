@@ -1,15 +1,12 @@
 import { defineScript } from '@platform/redis';
 import acquireLockLua from './lua/acquireLock-2.lua';
-import acquireSemaphoreLua from './lua/acquireSemaphore-1.lua';
 import extendLockLua from './lua/extendLock-1.lua';
-import extendSemaphoreLua from './lua/extendSemaphore-1.lua';
 import handOverLockLua from './lua/handOverLock-2.lua';
 import issueFenceLua from './lua/includes/issueFence.lua';
 import registerWaitersLua from './lua/registerWaiters-1.lua';
 import releaseLockLua from './lua/releaseLock-2.lua';
-import releaseSemaphoreLua from './lua/releaseSemaphore-1.lua';
 
-/** Lua fragments shared by several scripts (`--- @include "<name>"`). */
+/** Lua fragments shared by several scripts of this package (`--- @include "<name>"`; `nowMs`, `nowUs` and `leases` come with defineScript). */
 const includes = { issueFence: issueFenceLua };
 
 export const acquireLockScript = defineScript<number>({ name: 'acquireLock', numberOfKeys: 2, lua: acquireLockLua, includes });
@@ -17,21 +14,6 @@ export const releaseLockScript = defineScript<number>({ name: 'releaseLock', num
 export const handOverLockScript = defineScript<number>({ name: 'handOverLock', numberOfKeys: 2, lua: handOverLockLua, includes });
 export const registerWaitersScript = defineScript<number>({ name: 'registerWaiters', numberOfKeys: 1, lua: registerWaitersLua });
 export const extendLockScript = defineScript<number>({ name: 'extendLock', numberOfKeys: 1, lua: extendLockLua });
-export const acquireSemaphoreScript = defineScript<number>({
-  name: 'acquireSemaphore',
-  numberOfKeys: 1,
-  lua: acquireSemaphoreLua,
-});
-export const releaseSemaphoreScript = defineScript<number>({
-  name: 'releaseSemaphore',
-  numberOfKeys: 1,
-  lua: releaseSemaphoreLua,
-});
-export const extendSemaphoreScript = defineScript<number>({
-  name: 'extendSemaphore',
-  numberOfKeys: 1,
-  lua: extendSemaphoreLua,
-});
 
 /** Every script of the package (for the SCRIPT LOAD test). */
 export const allScripts = [
@@ -40,7 +22,4 @@ export const allScripts = [
   handOverLockScript,
   registerWaitersScript,
   extendLockScript,
-  acquireSemaphoreScript,
-  releaseSemaphoreScript,
-  extendSemaphoreScript,
 ] as const;

@@ -1,25 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidArgumentError, describeValue } from '@platform/redis';
+import { checkInteger, checkMs, leases } from '@platform/redis';
 import type { Redis } from 'ioredis';
-import { SemaphoreNotAcquiredError } from './errors';
-import { runHeld } from './hold';
+import { orUnavailable, SemaphoreNotAcquiredError } from './errors';
+import { runAcquired } from './hold';
 import { releaseChannelFor } from './keys';
-import {
-  busyDetails,
-  checkKey,
-  checkMs,
-  checkOptions,
-  defaultLockOptions,
-  type AcquireSemaphoreOptions,
-  type WithSemaphoreOptions,
-} from './options';
-import { acquireSemaphoreScript, extendSemaphoreScript, releaseSemaphoreScript } from './scripts';
+import { checkKey, checkOptions, defaultLockOptions, type AcquireSemaphoreOptions, type WithSemaphoreOptions } from './options';
 import { releaseSeq, waitForRelease } from './waiters';
-import type { LockedFn } from './with-lock';
 
 /**
- * One slot of a counting semaphore, held by this caller until released or expired.
- * `release()` and `extend()` resolve `false` when the lease is no longer held.
+ * The work run under a semaphore lease: `signal` fires (with a {@link LockLostError} as reason) if
+ * the lease is lost; `lease` is the held {@link SemaphoreLease}.
+ */
+export type LeasedFn<T> = (signal: AbortSignal, lease: SemaphoreLease) => Promise<T> | T;
+
+/**
+ * One slot of a counting semaphore (an expiring lease of `@platform/redis`'s `leases`), held by this
+ * caller until released or expired. `release()` and `extend()` resolve `false` when the lease is no
+ * longer held; they reject only when Redis cannot be reached, with a {@link LockUnavailableError}.
  */
 export class SemaphoreLease {
   /** The semaphore's Redis key (a sorted set of leases scored by expiry). */
@@ -43,7 +40,7 @@ export class SemaphoreLease {
 
   /** Frees the slot if this lease still holds it, and wakes a waiter. @returns whether it did. */
   async release(): Promise<boolean> {
-    return (await releaseSemaphoreScript.run(this.redis, [this.key], [this.id, releaseChannelFor(this.key)])) === 1;
+    return orUnavailable(this.key, leases.release(this.redis, this.key, this.id, releaseChannelFor(this.key)));
   }
 
   /**
@@ -52,33 +49,37 @@ export class SemaphoreLease {
    */
   async extend(ttlMs: number = this.ttlMs): Promise<boolean> {
     checkMs('ttlMs', ttlMs, 1);
-    return (await extendSemaphoreScript.run(this.redis, [this.key], [this.id, ttlMs])) === 1;
+    return orUnavailable(this.key, leases.refresh(this.redis, this.key, this.id, ttlMs));
   }
 }
 
-async function tryAcquireSemaphore(redis: Redis, key: string, options: AcquireSemaphoreOptions): Promise<SemaphoreLease | number> {
+function tryAcquireSemaphore(redis: Redis, key: string, options: AcquireSemaphoreOptions): Promise<SemaphoreLease | number> {
+  return orUnavailable(key, acquire(redis, key, options));
+}
+
+async function acquire(redis: Redis, key: string, options: AcquireSemaphoreOptions): Promise<SemaphoreLease | number> {
   checkKey(key);
   checkOptions(options);
-  const { limit } = options;
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
-    throw new InvalidArgumentError('limit', `must be a positive integer, got ${describeValue(limit)}`);
-  }
+  const limit = checkInteger('limit', options.limit, 1);
   const ttlMs = checkMs('ttlMs', options.ttlMs, 1);
   const waitMs = options.waitMs === undefined ? defaultLockOptions.waitMs : checkMs('waitMs', options.waitMs, 0);
   const retryDelayMs =
     options.retryDelayMs === undefined ? defaultLockOptions.retryDelayMs : checkMs('retryDelayMs', options.retryDelayMs, 1);
   const id = randomUUID();
-  const keys = [key];
-  const args = [id, limit, ttlMs];
+  // The waiters' code: > 0 taken, else -1 - ms until the earliest lease expires.
+  const take = async () => {
+    const result = await leases.take(redis, key, id, limit, ttlMs);
+    return result.taken ? 1 : -1 - result.waitMs;
+  };
 
   const channel = releaseChannelFor(key);
   const seqBefore = waitMs > 0 ? releaseSeq(redis, channel) : -1;
   let sentAt = performance.now();
-  let code = await acquireSemaphoreScript.run(redis, keys, args);
+  let code = await take();
   if (code <= 0 && waitMs > 0) {
     const attempt = () => {
       sentAt = performance.now();
-      return acquireSemaphoreScript.run(redis, keys, args);
+      return take();
     };
     code = await waitForRelease(redis, channel, attempt, code, waitMs, retryDelayMs, seqBefore);
   }
@@ -89,6 +90,8 @@ async function tryAcquireSemaphore(redis: Redis, key: string, options: AcquireSe
  * Takes one of `limit` slots of the counting semaphore `key`. Leases expire after `ttlMs` unless
  * extended, so a crashed holder never leaks a slot; expired leases are dropped by the acquiring
  * script itself (time from the Redis clock). One script, one round trip.
+ * @throws InvalidArgumentError for bad options (before anything touches Redis);
+ * {@link LockUnavailableError} when Redis cannot be reached.
  *
  * @returns the {@link SemaphoreLease}, or `null` if no slot freed up within `waitMs`.
  * @example
@@ -101,18 +104,14 @@ export async function acquireSemaphore(redis: Redis, key: string, options: Acqui
 }
 
 /**
- * Runs `fn` while holding a slot of the semaphore `key`, renewing the lease while it runs and
- * releasing it in `finally` (like {@link withLock}).
+ * Runs `fn(signal, lease)` while holding a slot of the semaphore `key`, renewing the lease while it
+ * runs and releasing it in `finally` (like {@link withLock}).
  *
- * @throws {@link SemaphoreNotAcquiredError} when no slot freed up within `waitMs`;
- * {@link LockLostError} when the lease was lost while `fn` ran; whatever `fn` throws.
+ * @throws {@link SemaphoreNotAcquiredError} when no slot freed up within `waitMs` (a deferral with
+ * `delayJobWhenBusy`); {@link LockLostError} when the lease was lost while `fn` ran;
+ * {@link LockUnavailableError} when Redis cannot be reached; whatever `fn` throws.
  */
-export async function withSemaphore<T>(redis: Redis, key: string, fn: LockedFn<T>, options: WithSemaphoreOptions): Promise<T> {
+export async function withSemaphore<T>(redis: Redis, key: string, fn: LeasedFn<T>, options: WithSemaphoreOptions): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('withSemaphore: fn must be a function');
-  const result = await tryAcquireSemaphore(redis, key, options);
-  if (typeof result === 'number') throw new SemaphoreNotAcquiredError(key, busyDetails(result, options));
-  return runHeld(result, fn, {
-    autoExtend: options.autoExtend ?? defaultLockOptions.autoExtend,
-    extendIntervalMs: options.extendIntervalMs,
-  });
+  return runAcquired(await tryAcquireSemaphore(redis, key, options), fn, options, (details) => new SemaphoreNotAcquiredError(key, details));
 }

@@ -1,6 +1,7 @@
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import { Redis } from 'ioredis';
-import { acquireLock, releaseChannelFor, waitersKeyFor } from './index';
+import { acquireLock } from './index';
+import { releaseChannelFor, waitersKeyFor } from './keys';
 import { registerWaitersScript } from './scripts';
 import { WAITERS_SLACK_MS } from './waiters';
 

@@ -1,67 +1,76 @@
+import { resolveKeyPrefix } from '@platform/redis';
 import type { Redis } from 'ioredis';
 import { LockNotAcquiredError } from './errors';
-import { runHeld } from './hold';
+import { runAcquired } from './hold';
 import { activityLockKey } from './keys';
-import { tryAcquireLock } from './lock';
-import { busyDetails, defaultLockOptions, type WithLockOptions } from './options';
-
-/** The work run under a lock: `signal` fires (with a {@link LockLostError} as reason) if the lock is lost. */
-export type LockedFn<T> = (signal: AbortSignal) => Promise<T> | T;
+import { tryAcquireLock, type Lock } from './lock';
+import { defaultLockOptions, type WithLockOptions } from './options';
 
 /**
- * Runs `fn` while holding the lock `key`: acquires it (waiting up to `waitMs`), renews it while `fn`
- * runs (`autoExtend`, every `ttlMs / 3`), and releases it in `finally`.
+ * The work run under a lock: `signal` fires (with a {@link LockLostError} as reason) if the lock is
+ * lost; `lock` is the held {@link Lock}, whose `fence` the work passes to the store it writes to.
+ */
+export type LockedFn<T> = (signal: AbortSignal, lock: Lock) => Promise<T> | T;
+
+/**
+ * Runs `fn(signal, lock)` while holding the lock `key`: acquires it (waiting up to `waitMs`), renews
+ * it while `fn` runs (`autoExtend`, every `ttlMs / 3`), and releases it in `finally`.
  *
  * @returns what `fn` returns.
- * @throws {@link LockNotAcquiredError} when the lock stayed busy for `waitMs` (`fn` did not run);
- * {@link LockLostError} when the lock was lost while `fn` ran (the signal fired); whatever `fn` throws.
+ * @throws {@link LockNotAcquiredError} when the lock stayed busy for `waitMs` (`fn` did not run; a
+ * deferral with `delayJobWhenBusy`); {@link LockLostError} when the lock was lost while `fn` ran (the
+ * signal fired); {@link LockUnavailableError} when Redis cannot be reached; whatever `fn` throws.
  * @example
- * await withLock(redis, 'lock:report:2024-06', async (signal) => {
- *   await buildReport({ signal });
+ * await withLock(redis, 'lock:report:2024-06', async (signal, lock) => {
+ *   await reports.save(await buildReport({ signal }), { fence: lock.fence });
  * }, { ttlMs: 15_000, waitMs: 5_000 });
  */
 export async function withLock<T>(redis: Redis, key: string, fn: LockedFn<T>, options: WithLockOptions): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('withLock: fn must be a function');
-  const result = await tryAcquireLock(redis, key, options);
-  if (typeof result === 'number') throw new LockNotAcquiredError(key, busyDetails(result, options));
-  return runHeld(result, fn, {
-    autoExtend: options.autoExtend ?? defaultLockOptions.autoExtend,
-    extendIntervalMs: options.extendIntervalMs,
-  });
+  return runAcquired(await tryAcquireLock(redis, key, options), fn, options, (details) => new LockNotAcquiredError(key, details));
 }
 
 /** Options of {@link activityLock}: those of {@link withLock}, with `ttlMs` optional. */
 export type ActivityLockOptions = Omit<WithLockOptions, 'ttlMs'> & {
   /** @defaultValue `30000` */
   ttlMs?: number;
+  /**
+   * The key prefix in front of `lock:activity:<activityId>` (`''` for none).
+   * @defaultValue `REDIS_KEY_PREFIX` (empty: the key is exactly `lock:activity:<activityId>`)
+   */
+  keyPrefix?: string;
 };
 
 /**
- * {@link withLock} on `lock:activity:<activityId>` (built with `redisKey`), so that two workers
- * never process the same activity at once.
+ * {@link withLock} on `lock:activity:<activityId>` (built with `redisKey`, behind the key prefix),
+ * so that two workers never process the same activity at once. `fn(signal, lock)` as in `withLock`.
  */
 export function activityLock<T>(redis: Redis, activityId: string, fn: LockedFn<T>, options: ActivityLockOptions = {}): Promise<T> {
-  return withLock(redis, activityLockKey(activityId), fn, { ...options, ttlMs: options.ttlMs ?? defaultLockOptions.activityTtlMs });
+  const { keyPrefix, ...lockOptions } = options;
+  const key = activityLockKey(activityId, resolveKeyPrefix(keyPrefix));
+  return withLock(redis, key, fn, { ...lockOptions, ttlMs: options.ttlMs ?? defaultLockOptions.activityTtlMs });
 }
 
 /**
  * Wraps a job handler so it runs under the job's activity lock. When the lock is busy (after
- * `waitMs`, default 0) it throws a {@link LockNotAcquiredError} with `delayJob: true` and
- * `retryAfterMs` (the holder's remaining TTL, at most `maxRetryAfterMs`, plus jitter): `@platform/queue`'s `createWorker` then
- * delays the job by that much without spending an attempt. The handler gets the lock's signal as its
- * third argument. Works with any `(job, ctx) => Promise` handler; this package does not import queue.
- * Annotate the job type of `activityIdOf`: TypeScript cannot infer it through `createWorker`.
+ * `waitMs`, default 0) it throws a {@link LockNotAcquiredError} that is a deferral (`delayJob: true`,
+ * `deferralReason: 'lock-busy'`, `retryAfterMs`: the holder's remaining TTL, at most
+ * `maxRetryAfterMs`, plus jitter): `@platform/queue`'s `createWorker` then delays the job by that
+ * much without spending an attempt. The handler gets the lock's signal and the {@link Lock} (for its
+ * `fence`) as third and fourth arguments. Works with any `(job, ctx) => Promise` handler; this
+ * package does not import queue. Annotate the job type of `activityIdOf`: TypeScript cannot infer it
+ * through `createWorker`.
  *
  * @example
  * createWorker(agentQueue('writer'), activityLockHandler(redis, (job: Job<AgentPayload>) => job.data.activityId,
- *   async (job, ctx, signal) => runAgent(job.data, { signal })));
+ *   async (job, ctx, signal, lock) => runAgent(job.data, { signal, fence: lock.fence })));
  */
 export function activityLockHandler<J, C, R>(
   redis: Redis,
   activityIdOf: (job: J) => string,
-  handler: (job: J, context: C, signal: AbortSignal) => Promise<R>,
+  handler: (job: J, context: C, signal: AbortSignal, lock: Lock) => Promise<R>,
   options: ActivityLockOptions = {},
 ): (job: J, context: C) => Promise<R> {
   const lockOptions = { ...options, delayJobWhenBusy: options.delayJobWhenBusy ?? true };
-  return (job, context) => activityLock(redis, activityIdOf(job), (signal) => handler(job, context, signal), lockOptions);
+  return (job, context) => activityLock(redis, activityIdOf(job), (signal, lock) => handler(job, context, signal, lock), lockOptions);
 }

@@ -1,11 +1,21 @@
-import { TENANT_ID_PATTERN } from '@platform/redis';
+import { assertTenantId } from '@platform/redis';
 import { z } from 'zod';
 import { PayloadTooLargeError, PayloadValidationError, type PayloadIssue } from './errors';
 
 /** The zod schema of `tenantId` in every payload (1–128 of `[A-Za-z0-9_.@-]`, no `:`). */
 export const tenantIdSchema = z
   .string({ error: 'tenantId is required and must be a string' })
-  .regex(TENANT_ID_PATTERN, 'tenantId must be 1-128 characters of letters, digits, "_", ".", "@" or "-" (no ":")');
+  .refine(isTenantId, 'tenantId must be 1-128 characters of letters, digits, "_", ".", "@" or "-" (no ":")');
+
+/** The one tenant id rule of `@platform/redis`, as a predicate. */
+function isTenantId(value: string): boolean {
+  try {
+    assertTenantId(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Any zod object schema (checked by shape, not `instanceof`, so two zod copies still work). */
 export type AnyObjectSchema = z.ZodObject<z.ZodRawShape>;

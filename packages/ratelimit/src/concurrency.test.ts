@@ -1,21 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
-import { createRedisConnection, loadRedisConfig, InvalidArgumentError } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { InvalidArgumentError, isDeferral } from '@platform/redis';
+import { waitFor } from '@platform/testing';
 import { ConcurrencyLimitError, createConcurrencyLimiter, withConcurrencyLimit } from './index';
-import { sleep } from './test-helpers';
+import { fixtureProcesses, sleep, testRedis } from './test-helpers';
 
-const FIXTURE = join(__dirname, '..', 'test-fixtures', 'hold-lease.js');
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const prefix = uniquePrefix('rl');
-const children: ChildProcess[] = [];
-
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
-  await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-});
+const { redis, prefix } = testRedis();
+const start = fixtureProcesses();
 
 describe('concurrency limiter', () => {
   it('never has more than N in flight, and every call eventually runs', async () => {
@@ -36,7 +26,8 @@ describe('concurrency limiter', () => {
         } catch (error) {
           if (!(error instanceof ConcurrencyLimitError)) throw error;
           refusals++;
-          expect(error.delayJob).toBe(true);
+          expect(isDeferral(error)).toBe(true);
+          expect(error.deferralReason).toBe('concurrency');
           expect(error.retryAfterMs).toBeGreaterThan(0);
           await sleep(5);
         }
@@ -73,8 +64,7 @@ describe('concurrency limiter', () => {
 
   it("frees a killed holder's lease after its TTL", async () => {
     const limiter = createConcurrencyLimiter({ redis, prefix, provider: 'crash', maxInFlight: 1, leaseMs: 1000 });
-    const child = spawn(process.execPath, [FIXTURE, process.env.REDIS_URL!, prefix, 'crash', 't1', '1', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(child);
+    const child = start('hold-lease.js', [prefix, 'crash', 't1', '1', '1000'], ['ignore', 'pipe', 'inherit']);
     const [line] = (await once(child.stdout!, 'data')) as [Buffer];
     expect(line.toString()).toMatch(/^acquired /);
     process.kill(child.pid!, 'SIGKILL');

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { InvalidArgumentError, assertTenantId, isConnectionError } from '@platform/redis';
+import { assertTenantId, checkInteger, isConnectionError, leases, type LeaseTake } from '@platform/redis';
 import type { Redis } from 'ioredis';
-import { ConcurrencyLimitError, RateLimiterUnavailableError } from './errors';
-import { assertProviderName, keyBuilder } from './keys';
-import { assertInteger, defaultConcurrencyLimiterOptions } from './options';
-import { acquireLease, countLeases, extendLease } from './scripts';
+import { ConcurrencyLimitError, unavailableError } from './errors';
+import { limiterKeys } from './keys';
+import { defaultConcurrencyLimiterOptions } from './options';
 
 /** The narrowest client a concurrency limiter needs. */
-export type ConcurrencyClient = Pick<Redis, 'evalsha' | 'eval' | 'del' | 'zrem'>;
+export type ConcurrencyClient = Pick<Redis, 'evalsha' | 'eval' | 'del'>;
 
 /** Options of {@link createConcurrencyLimiter}. */
 export interface ConcurrencyLimiterOptions {
@@ -29,6 +28,11 @@ export interface ConcurrencyLimiterOptions {
   retryAfterMs?: number;
   /** First key part. @defaultValue `'ratelimit'` (keys `ratelimit:{tenantId}:{provider}:inflight`) */
   prefix?: string;
+  /**
+   * The platform's key prefix in front of every key (`''` for none).
+   * @defaultValue `REDIS_KEY_PREFIX` (empty: keys are exactly `ratelimit:{tenantId}:{provider}:inflight`)
+   */
+  keyPrefix?: string;
   /** When Redis cannot be reached, grant a lease that is not recorded anywhere. @defaultValue `false` */
   failOpen?: boolean;
 }
@@ -73,9 +77,10 @@ let leaseCounter = 0;
 
 /**
  * Creates a concurrency limiter: at most `maxInFlight` calls in flight per tenant and provider,
- * for providers that limit parallel requests rather than rate. Each slot is a lease (a member
- * of a sorted set scored by its expiry, Redis time); a holder that dies without releasing frees
- * its slot after `leaseMs`.
+ * for providers that limit parallel requests rather than rate. Each slot is an expiring lease of
+ * `@platform/redis`'s `leases` (a member of a sorted set scored by its expiry, Redis time); a holder
+ * that dies without releasing frees its slot after `leaseMs`. A connection failure rejects with
+ * `RateLimiterUnavailableError` (unless `failOpen`).
  *
  * @example
  * const browser = createConcurrencyLimiter({ redis, provider: 'browserless', maxInFlight: 2 });
@@ -91,19 +96,13 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
     prefix = defaultConcurrencyLimiterOptions.prefix,
     failOpen = defaultConcurrencyLimiterOptions.failOpen,
   } = options;
-  if (!redis || typeof redis.evalsha !== 'function') throw new InvalidArgumentError('redis', 'must be an ioredis client');
-  assertProviderName(provider);
-  assertInteger(maxInFlight, 'maxInFlight', 1);
-  assertInteger(leaseMs, 'leaseMs', 1);
-  assertInteger(retryAfterMs, 'retryAfterMs', 0);
-  if (typeof prefix !== 'string' || prefix.length === 0) throw new InvalidArgumentError('prefix', 'must be a non-empty string');
-  const keyOf = keyBuilder(prefix, provider, 'inflight');
-  const maxArg = String(maxInFlight);
-  const leaseArg = String(leaseMs);
+  const keyOf = limiterKeys({ redis, provider, prefix, keyPrefix: options.keyPrefix }, 'inflight');
+  checkInteger('maxInFlight', maxInFlight, 1);
+  checkInteger('leaseMs', leaseMs, 1);
+  checkInteger('retryAfterMs', retryAfterMs, 0);
 
   const wrap = (error: unknown, key: string): never => {
-    if (isConnectionError(error)) throw new RateLimiterUnavailableError(key, { cause: error });
-    throw error;
+    throw unavailableError(error, key);
   };
 
   const makeLease = (id: string, key: string, recorded: boolean): Lease => ({
@@ -112,16 +111,16 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
     async release() {
       if (!recorded) return true;
       try {
-        return (await redis.zrem(key, id)) === 1;
+        return await leases.release(redis, key, id);
       } catch (error) {
         return wrap(error, key);
       }
     },
     async extend(ms = leaseMs) {
-      assertInteger(ms, 'ms', 1);
+      checkInteger('ms', ms, 1);
       if (!recorded) return true;
       try {
-        return (await extendLease.run(redis, [key], [id, ms])) === 1;
+        return await leases.refresh(redis, key, id, ms);
       } catch (error) {
         return wrap(error, key);
       }
@@ -140,21 +139,21 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
       assertTenantId(tenantId);
       const key = keyOf(tenantId);
       const id = `${processTag}-${++leaseCounter}`;
-      let reply: [number, number, number, number];
+      let taken: LeaseTake;
       try {
-        reply = await acquireLease.run(redis, [key], [maxArg, leaseArg, id]);
+        taken = await leases.take(redis, key, id, maxInFlight, leaseMs);
       } catch (error) {
         if (failOpen && isConnectionError(error)) return { acquired: true, lease: makeLease(id, key, false), inFlight: 1, retryAfterMs: 0 };
         return wrap(error, key);
       }
-      if (reply[0] === 1) return { acquired: true, lease: makeLease(id, key, true), inFlight: reply[1], retryAfterMs: 0 };
-      return { acquired: false, lease: undefined, inFlight: reply[1], retryAfterMs: Math.max(1, Math.min(reply[2], retryAfterMs)) };
+      if (taken.taken) return { acquired: true, lease: makeLease(id, key, true), inFlight: taken.live, retryAfterMs: 0 };
+      return { acquired: false, lease: undefined, inFlight: taken.live, retryAfterMs: Math.max(1, Math.min(taken.waitMs, retryAfterMs)) };
     },
     async inFlight(tenantId) {
       assertTenantId(tenantId);
       const key = keyOf(tenantId);
       try {
-        return await countLeases.run(redis, [key], []);
+        return await leases.count(redis, key);
       } catch (error) {
         return wrap(error, key);
       }

@@ -1,4 +1,11 @@
-import { PlatformError, type PlatformErrorOptions } from '@platform/redis';
+import {
+  PlatformError,
+  RedisUnavailableError,
+  toUnavailableError,
+  type Deferral,
+  type DeferralReason,
+  type PlatformErrorOptions,
+} from '@platform/redis';
 
 /** What a {@link RateLimitError} says about the refused call. */
 export interface RateLimitErrorDetails {
@@ -22,63 +29,85 @@ function seconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.ceil(ms / 1000)} s`;
 }
 
-/**
- * A call was refused by a rate limiter. Thrown by `withRateLimit`; a `createWorker` handler that
- * throws it has its job delayed by `retryAfterMs` without spending an attempt (recognised by
- * `name === 'RateLimitError'` and a numeric `retryAfterMs`).
- */
-export class RateLimitError extends PlatformError {
-  /** How long until the call would be allowed, ms. */
+/** What both refusals carry: a deferral for one tenant, provider and key. */
+abstract class LimitRefusal extends PlatformError implements Deferral {
+  /** Always `true`: a worker delays the job rather than failing it. */
+  readonly delayJob = true as const;
+  /** Why a deferred job waits. */
+  readonly deferralReason: DeferralReason;
+  /** How long until a call could be allowed, ms (`>= 0`). */
   readonly retryAfterMs: number;
-  /** The limit per window. */
-  readonly limit: number;
   /** The Redis key of the limiter. */
   readonly key: string;
   /** The refused tenant. */
   readonly tenantId: string;
   /** The provider. */
   readonly provider: string;
+
+  protected constructor(
+    code: 'RATE_LIMITED' | 'CONCURRENCY_LIMITED',
+    reason: DeferralReason,
+    message: string,
+    details: { tenantId: string; provider: string; key: string; retryAfterMs: number },
+    options?: PlatformErrorOptions,
+  ) {
+    super(code, `${message}; retry in ${seconds(details.retryAfterMs)} (key ${details.key})`, options);
+    this.deferralReason = reason;
+    this.retryAfterMs = Math.max(0, details.retryAfterMs);
+    this.key = details.key;
+    this.tenantId = details.tenantId;
+    this.provider = details.provider;
+  }
+}
+
+/**
+ * A call was refused by a rate limiter. Thrown by `withRateLimit`. A deferral (`delayJob: true`,
+ * `deferralReason: 'rate-limit'`; see `isDeferral` of `@platform/redis`): a worker whose handler
+ * throws it delays the job by `retryAfterMs` without spending an attempt.
+ */
+export class RateLimitError extends LimitRefusal {
+  /** The limit per window. */
+  readonly limit: number;
   /** When the call would be allowed, ms since the epoch (caller's clock). */
   readonly retryAt: number;
 
   constructor(details: RateLimitErrorDetails, options?: PlatformErrorOptions) {
-    super(
-      'RATE_LIMITED',
-      `Rate limit exceeded: tenant "${details.tenantId}" may call ${details.provider} ${details.limit} times per ` +
-        `${details.windowSeconds} s; retry in ${seconds(details.retryAfterMs)} (key ${details.key})`,
-      options,
-    );
-    this.retryAfterMs = details.retryAfterMs;
+    const allowed = `${details.limit} times per ${details.windowSeconds} s`;
+    super('RATE_LIMITED', 'rate-limit', `Rate limit exceeded: tenant "${details.tenantId}" may call ${details.provider} ${allowed}`, details, options);
     this.limit = details.limit;
-    this.key = details.key;
-    this.tenantId = details.tenantId;
-    this.provider = details.provider;
     this.retryAt = details.retryAt;
   }
 
-  // Fixed, so bundling or minifying cannot change what createWorker recognises.
+  // Fixed, so bundling or minifying cannot change the name in logs.
   override get name(): string {
     return 'RateLimitError';
   }
 }
 
 /**
- * Redis could not be reached (or did not answer in time), so the limiter could not decide. Thrown
- * by `consume` unless the limiter was created with `failOpen: true`.
+ * Redis could not be reached (or did not answer in time), so the limiter could not decide. A
+ * `RedisUnavailableError` (code `REDIS_UNAVAILABLE`) that names the key. Thrown by every limiter
+ * call unless the limiter was created with `failOpen: true`; on a `createLimiterConnection`
+ * connection at once while Redis is down, else within the connection's command timeout.
  */
-export class RateLimiterUnavailableError extends PlatformError {
+export class RateLimiterUnavailableError extends RedisUnavailableError {
   /** The Redis key the decision was for. */
   readonly key: string;
 
   constructor(key: string, options?: PlatformErrorOptions) {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super('RATE_LIMITER_UNAVAILABLE', `Rate limiter unavailable for ${key} (Redis unreachable${reason})`, options);
+    super(`Rate limiter unavailable for ${key} (Redis unreachable${reason})`, options);
     this.key = key;
   }
 
   override get name(): string {
     return 'RateLimiterUnavailableError';
   }
+}
+
+/** `error` as a {@link RateLimiterUnavailableError} for `key` when it is a connection failure, else as it is. */
+export function unavailableError(error: unknown, key: string): unknown {
+  return toUnavailableError(error, key, (_message, cause) => new RateLimiterUnavailableError(key, { cause }));
 }
 
 /** What a {@link ConcurrencyLimitError} says about the refused call. */
@@ -96,36 +125,18 @@ export interface ConcurrencyLimitErrorDetails {
 }
 
 /**
- * A call was refused because `maxInFlight` calls are already running. Carries `delayJob: true`
- * and `retryAfterMs`, so a `createWorker` handler that throws it has its job delayed without
- * spending an attempt.
+ * A call was refused because `maxInFlight` calls are already running. A deferral (`delayJob: true`,
+ * `deferralReason: 'concurrency'`): a worker whose handler throws it delays the job by
+ * `retryAfterMs` without spending an attempt.
  */
-export class ConcurrencyLimitError extends PlatformError {
-  /** A suggested wait before trying again, ms. */
-  readonly retryAfterMs: number;
+export class ConcurrencyLimitError extends LimitRefusal {
   /** Calls allowed in flight at once. */
   readonly maxInFlight: number;
-  /** The Redis key of the lease set. */
-  readonly key: string;
-  /** The refused tenant. */
-  readonly tenantId: string;
-  /** The provider. */
-  readonly provider: string;
-  /** Tells `createWorker` to delay the job rather than fail it. */
-  readonly delayJob = true;
 
   constructor(details: ConcurrencyLimitErrorDetails, options?: PlatformErrorOptions) {
-    super(
-      'CONCURRENCY_LIMITED',
-      `Concurrency limit reached: tenant "${details.tenantId}" already has ${details.maxInFlight} ` +
-        `${details.provider} calls in flight; retry in ${seconds(details.retryAfterMs)} (key ${details.key})`,
-      options,
-    );
-    this.retryAfterMs = details.retryAfterMs;
+    const inFlight = `${details.maxInFlight} ${details.provider} calls in flight`;
+    super('CONCURRENCY_LIMITED', 'concurrency', `Concurrency limit reached: tenant "${details.tenantId}" already has ${inFlight}`, details, options);
     this.maxInFlight = details.maxInFlight;
-    this.key = details.key;
-    this.tenantId = details.tenantId;
-    this.provider = details.provider;
   }
 
   override get name(): string {

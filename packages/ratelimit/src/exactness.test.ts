@@ -1,21 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
-import { RATE_LIMIT_ALGORITHMS } from './index';
+import type { ChildProcess } from 'node:child_process';
+import { RATE_LIMIT_ALGORITHMS } from './options';
+import { fixtureProcesses, testRedis } from './test-helpers';
 
 // Child processes require the built package: `npm test` builds it first
 // (or `npx turbo run build --filter=@platform/ratelimit...`).
-const FIXTURE = join(__dirname, '..', 'test-fixtures', 'consume-burst.js');
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const prefix = uniquePrefix('rl');
-const children: ChildProcess[] = [];
-
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
-  await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-});
+const { redis, prefix } = testRedis();
+const start = fixtureProcesses();
 
 function lines(child: ChildProcess): AsyncIterator<string> {
   let buffer = '';
@@ -48,10 +38,7 @@ describe('exactness across processes', () => {
   it.each(RATE_LIMIT_ALGORITHMS)('%s: 300 concurrent callers from 3 processes against limit 50 -> exactly 50 allowed', async (algorithm) => {
     const provider = `exact-${algorithm}`;
     const procs = Array.from({ length: 3 }, () => {
-      const child = spawn(process.execPath, [FIXTURE, process.env.REDIS_URL!, prefix, provider, 'tenant-1', algorithm, '50', '3600', '100'], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      });
-      children.push(child);
+      const child = start('consume-burst.js', [prefix, provider, 'tenant-1', algorithm, '50', '3600', '100']);
       return { child, out: lines(child) };
     });
     for (const { out } of procs) expect((await out.next()).value).toBe('ready');

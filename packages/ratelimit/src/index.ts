@@ -1,4 +1,5 @@
-// Public surface of @platform/ratelimit.
+// Public surface of @platform/ratelimit. Keys and scripts are internal (tests import them from
+// their modules).
 export {
   createRateLimiter,
   type RateLimiter,
@@ -27,16 +28,8 @@ export {
   type ConcurrencyLimitErrorDetails,
 } from './errors';
 export {
-  rateLimitKey,
-  concurrencyKey,
-  assertProviderName,
-  PROVIDER_NAME_PATTERN,
-  DEFAULT_KEY_PREFIX,
-} from './keys';
-export {
   defaultRateLimiterOptions,
   defaultConcurrencyLimiterOptions,
   RATE_LIMIT_ALGORITHMS,
   type RateLimitAlgorithm,
 } from './options';
-export { ratelimitScripts } from './scripts';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, describeValue } from '@platform/redis';
+import { checkNumber } from '@platform/redis';
 
 /** The rate limiting algorithms. See the README for what each guarantees. */
 export type RateLimitAlgorithm = 'fixed-window' | 'sliding-window' | 'token-bucket';
@@ -22,18 +22,7 @@ export const defaultConcurrencyLimiterOptions = {
   failOpen: false,
 } as const;
 
-/** Throws InvalidArgumentError unless `value` is an integer from `min` to `max`. */
-export function assertInteger(value: unknown, argument: string, min: number, max = Number.MAX_SAFE_INTEGER): asserts value is number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new InvalidArgumentError(argument, `must be an integer ${range}, got ${describeValue(value)}`);
-  }
-}
-
-/** Window in whole ms from `windowSeconds` (fractions allowed, at least 1 ms). */
+/** Window in whole ms from `windowSeconds` (fractions allowed, at least 1 ms, at most 366 days). */
 export function windowMsOf(windowSeconds: unknown): number {
-  if (typeof windowSeconds !== 'number' || !Number.isFinite(windowSeconds) || windowSeconds < 0.001 || windowSeconds > 366 * 86400) {
-    throw new InvalidArgumentError('windowSeconds', `must be a number of seconds from 0.001 to 31622400, got ${describeValue(windowSeconds)}`);
-  }
-  return Math.round(windowSeconds * 1000);
+  return Math.round(checkNumber('windowSeconds', windowSeconds, 0.001, 366 * 86400) * 1000);
 }

@@ -1,15 +1,8 @@
-import { InvalidArgumentError, createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
-import { ConfigError } from '@platform/redis';
+import { ConfigError, InvalidArgumentError } from '@platform/redis';
 import { createRateLimiter, defineProviderLimits, RateLimitError } from './index';
+import { testRedis } from './test-helpers';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const prefix = uniquePrefix('rl');
-
-afterAll(async () => {
-  await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-});
+const { redis, prefix } = testRedis();
 
 const plans = new Map([['tenant-pro', 'pro']]);
 

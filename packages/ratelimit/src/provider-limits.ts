@@ -30,6 +30,8 @@ export interface ProviderLimitsOptions<P extends string> {
   tierOf?: (tenantId: string) => string | undefined;
   /** First key part. @defaultValue `'ratelimit'` */
   prefix?: string;
+  /** See `RateLimiterOptions.keyPrefix`. @defaultValue `REDIS_KEY_PREFIX` */
+  keyPrefix?: string;
   /** See `RateLimiterOptions.shortCircuit`. @defaultValue `true` */
   shortCircuit?: boolean;
   /** See `RateLimiterOptions.failOpen`. @defaultValue `false` */
@@ -66,11 +68,11 @@ export function defineProviderLimits<P extends string>(
   providers: Record<P, ProviderLimit>,
   options: ProviderLimitsOptions<P>,
 ): ProviderLimits<P> {
-  const { redis, tiers = {}, tierOf, prefix, shortCircuit, failOpen } = options;
+  const { redis, tiers = {}, tierOf, prefix, keyPrefix, shortCircuit, failOpen } = options;
   const names = Object.keys(providers) as P[];
   if (names.length === 0) throw new InvalidArgumentError('providers', 'declare at least one provider');
   const make = (provider: P, spec: ProviderLimit): RateLimiter =>
-    createRateLimiter({ ...spec, redis, provider, prefix, shortCircuit, failOpen });
+    createRateLimiter({ ...spec, redis, provider, prefix, keyPrefix, shortCircuit, failOpen });
 
   const limiters = {} as Record<P, RateLimiter>;
   for (const provider of names) {

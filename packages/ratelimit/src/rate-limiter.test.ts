@@ -1,23 +1,17 @@
-import { InvalidArgumentError, createRedisConnection, loadRedisConfig, redisKey } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
-import { createRateLimiter, RateLimitError, RATE_LIMIT_ALGORITHMS, withRateLimit, type LimiterClient, type RateLimitAlgorithm } from './index';
+import { InvalidArgumentError, isDeferral, redisKey } from '@platform/redis';
+import { uniquePrefix } from '@platform/testing';
+import { createConcurrencyLimiter, createRateLimiter, defineProviderLimits, RateLimitError, withRateLimit, type LimiterClient, type RateLimitAlgorithm } from './index';
+import { RATE_LIMIT_ALGORITHMS } from './options';
+import { testRedis } from './test-helpers';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const prefixes: string[] = [];
+const { redis, own } = testRedis();
 
 /** A limiter under its own key prefix, so this test deletes only its own keys. */
 function limiterFor(options: { limit: number; windowSeconds: number; algorithm?: RateLimitAlgorithm; burst?: number; shortCircuit?: boolean; provider?: string }) {
-  const prefix = uniquePrefix('rl');
-  prefixes.push(prefix);
-  return createRateLimiter({ redis, provider: 'semrush', prefix, ...options });
+  return createRateLimiter({ redis, provider: 'semrush', prefix: own(uniquePrefix('rl')), ...options });
 }
 
-afterAll(async () => {
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-});
-
-describe('the platform document case: 10 per minute', () => {
+describe('10 calls per minute', () => {
   it('lets 10 calls through, the 11th throws RateLimitError, and the key has a TTL of 1..60 s', async () => {
     // Default prefix: the key is exactly ratelimit:{tenantId}:semrush.
     const tenantId = uniquePrefix('tenant');
@@ -33,6 +27,9 @@ describe('the platform document case: 10 per minute', () => {
       const rateLimitError = error as RateLimitError;
       expect(rateLimitError.name).toBe('RateLimitError');
       expect(rateLimitError.code).toBe('RATE_LIMITED');
+      // A deferral: a worker delays the job by retryAfterMs without spending an attempt.
+      expect(isDeferral(error)).toBe(true);
+      expect(rateLimitError.deferralReason).toBe('rate-limit');
       expect(rateLimitError.limit).toBe(10);
       expect(rateLimitError.key).toBe(key);
       expect(rateLimitError.retryAfterMs).toBeGreaterThan(0);
@@ -76,8 +73,7 @@ describe.each(RATE_LIMIT_ALGORITHMS)('%s', (algorithm) => {
   });
 
   it('leaves no key without a TTL after any sequence of calls', async () => {
-    const prefix = uniquePrefix('rl');
-    prefixes.push(prefix);
+    const prefix = own(uniquePrefix('rl'));
     const limiters = [1, 3].map((limit) =>
       createRateLimiter({ redis, provider: `p${limit}`, prefix, limit, windowSeconds: 30, algorithm, shortCircuit: false }),
     );
@@ -108,6 +104,39 @@ it('fixed-window gives a key left without TTL by older code its TTL on the next 
   const ttl = await redis.pttl(limiter.key('t1'));
   expect(ttl).toBeGreaterThan(0);
   expect(ttl).toBeLessThanOrEqual(20_000);
+});
+
+describe('key prefix', () => {
+  const saved = process.env.REDIS_KEY_PREFIX;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.REDIS_KEY_PREFIX;
+    else process.env.REDIS_KEY_PREFIX = saved;
+  });
+
+  it('puts REDIS_KEY_PREFIX in front of every key; an explicit keyPrefix wins; none keeps the keys as they were', async () => {
+    const ns = own(uniquePrefix('ns'));
+    const tenantId = uniquePrefix('tenant');
+    delete process.env.REDIS_KEY_PREFIX;
+    expect(createRateLimiter({ redis, provider: 'semrush', limit: 1, windowSeconds: 60 }).key(tenantId)).toBe(`ratelimit:${tenantId}:semrush`);
+    expect(createConcurrencyLimiter({ redis, provider: 'semrush', maxInFlight: 1 }).key(tenantId)).toBe(`ratelimit:${tenantId}:semrush:inflight`);
+
+    process.env.REDIS_KEY_PREFIX = ns;
+    const limiter = createRateLimiter({ redis, provider: 'semrush', limit: 1, windowSeconds: 60 });
+    expect(limiter.key(tenantId)).toBe(`${ns}:ratelimit:${tenantId}:semrush`);
+    expect((await limiter.consume(tenantId)).allowed).toBe(true);
+    expect(await redis.get(`${ns}:ratelimit:${tenantId}:semrush`)).toBe('1');
+    expect(await redis.exists(`ratelimit:${tenantId}:semrush`)).toBe(0);
+    const pool = createConcurrencyLimiter({ redis, provider: 'semrush', maxInFlight: 1 });
+    const { lease } = await pool.acquire(tenantId);
+    expect(await redis.zcard(`${ns}:ratelimit:${tenantId}:semrush:inflight`)).toBe(1);
+    await lease!.release();
+    const limits = defineProviderLimits({ semrush: { limit: 1, windowSeconds: 60 } }, { redis });
+    expect(limits.limiter('semrush').key(tenantId)).toBe(`${ns}:ratelimit:${tenantId}:semrush`);
+
+    expect(createRateLimiter({ redis, provider: 'semrush', limit: 1, windowSeconds: 60, keyPrefix: '' }).key(tenantId)).toBe(`ratelimit:${tenantId}:semrush`);
+    expect(createRateLimiter({ redis, provider: 'semrush', limit: 1, windowSeconds: 60, keyPrefix: 'other' }).key(tenantId)).toBe(`other:ratelimit:${tenantId}:semrush`);
+    expect(() => createRateLimiter({ redis, provider: 'semrush', limit: 1, windowSeconds: 60, keyPrefix: 'a:b' })).toThrow(/keyPrefix/);
+  });
 });
 
 describe('keys and validation', () => {
@@ -162,8 +191,7 @@ describe('in-process short-circuit', () => {
 
   it('refuses locally until the known reopen time, without a Redis call', async () => {
     const { client, count } = counting();
-    const prefix = uniquePrefix('rl');
-    prefixes.push(prefix);
+    const prefix = own(uniquePrefix('rl'));
     const limiter = createRateLimiter({ redis: client, provider: 'semrush', prefix, limit: 2, windowSeconds: 30 });
     await limiter.consume('t1');
     await limiter.consume('t1');
@@ -185,8 +213,7 @@ describe('in-process short-circuit', () => {
 
   it('only caches refusals: a smaller cost still asks Redis', async () => {
     const { client, count } = counting();
-    const prefix = uniquePrefix('rl');
-    prefixes.push(prefix);
+    const prefix = own(uniquePrefix('rl'));
     const limiter = createRateLimiter({ redis: client, provider: 'semrush', prefix, limit: 5, windowSeconds: 30, algorithm: 'sliding-window' });
     await limiter.consume('t1', { cost: 3 });
     expect((await limiter.consume('t1', { cost: 3 })).allowed).toBe(false);
@@ -199,8 +226,7 @@ describe('in-process short-circuit', () => {
 
   it('is off with shortCircuit: false', async () => {
     const { client, count } = counting();
-    const prefix = uniquePrefix('rl');
-    prefixes.push(prefix);
+    const prefix = own(uniquePrefix('rl'));
     const limiter = createRateLimiter({ redis: client, provider: 'semrush', prefix, limit: 1, windowSeconds: 30, shortCircuit: false });
     await limiter.consume('t1');
     await limiter.consume('t1');

@@ -1,17 +1,9 @@
-import { ConfigError, InvalidArgumentError, assertTenantId, isConnectionError, type LuaScript, describeValue } from '@platform/redis';
+import { ConfigError, InvalidArgumentError, assertTenantId, checkInteger, describeValue, isConnectionError } from '@platform/redis';
 import type { Redis } from 'ioredis';
-import { RateLimiterUnavailableError } from './errors';
-import { assertProviderName, keyBuilder } from './keys';
-import { RATE_LIMIT_ALGORITHMS, assertInteger, defaultRateLimiterOptions, windowMsOf, type RateLimitAlgorithm } from './options';
-import {
-  fixedWindow,
-  fixedWindowPeek,
-  slidingWindow,
-  slidingWindowPeek,
-  tokenBucket,
-  tokenBucketPeek,
-  type DecisionReply,
-} from './scripts';
+import { unavailableError } from './errors';
+import { limiterKeys } from './keys';
+import { RATE_LIMIT_ALGORITHMS, defaultRateLimiterOptions, windowMsOf, type RateLimitAlgorithm } from './options';
+import { decisionScripts, type DecisionReply } from './scripts';
 
 /** The narrowest client a limiter needs: any ioredis `Redis` or `Cluster` will do. */
 export type LimiterClient = Pick<Redis, 'evalsha' | 'eval' | 'del'>;
@@ -35,6 +27,11 @@ export interface RateLimiterOptions {
   burst?: number;
   /** First key part. @defaultValue `'ratelimit'` (keys `ratelimit:{tenantId}:{provider}`) */
   prefix?: string;
+  /**
+   * The platform's key prefix in front of every key (`''` for none).
+   * @defaultValue `REDIS_KEY_PREFIX` (empty: keys are exactly `ratelimit:{tenantId}:{provider}`)
+   */
+  keyPrefix?: string;
   /**
    * Remember refusals in this process: once a key is known to refuse calls until T, further calls
    * (of at least the refused cost) are refused locally until T without a Redis round trip. Only
@@ -87,7 +84,7 @@ export interface RateLimiter {
   /**
    * Takes `cost` units for the tenant if they are available, in one atomic script.
    * @throws InvalidArgumentError for a bad tenant id or cost (before Redis is touched)
-   * @throws RateLimiterUnavailableError when Redis cannot be reached (unless `failOpen`)
+   * @throws RateLimiterUnavailableError (a `RedisUnavailableError`) when Redis cannot be reached (unless `failOpen`)
    */
   consume(tenantId: string, options?: ConsumeOptions): Promise<RateLimitResult>;
   /** Would `consume` allow `cost` units now? Takes nothing. */
@@ -105,12 +102,6 @@ interface Refusal {
 
 // Bounds the memory of the in-process short-circuit; expired entries are dropped first.
 const MAX_REMEMBERED_REFUSALS = 10_000;
-
-const scriptsOf: Record<RateLimitAlgorithm, { decide: LuaScript<DecisionReply>; peek: LuaScript<DecisionReply> }> = {
-  'fixed-window': { decide: fixedWindow, peek: fixedWindowPeek },
-  'sliding-window': { decide: slidingWindow, peek: slidingWindowPeek },
-  'token-bucket': { decide: tokenBucket, peek: tokenBucketPeek },
-};
 
 /**
  * Creates a per-tenant rate limiter for one provider. Each decision is one Lua script called by
@@ -136,23 +127,19 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     shortCircuit = defaultRateLimiterOptions.shortCircuit,
     failOpen = defaultRateLimiterOptions.failOpen,
   } = options;
-  if (!redis || typeof redis.evalsha !== 'function') {
-    throw new InvalidArgumentError('redis', 'must be an ioredis client');
-  }
-  assertProviderName(provider);
-  assertInteger(limit, 'limit', 1);
+  const keyOf = limiterKeys({ redis, provider, prefix, keyPrefix: options.keyPrefix });
+  checkInteger('limit', limit, 1);
   const windowMs = windowMsOf(windowSeconds);
   if (!RATE_LIMIT_ALGORITHMS.includes(algorithm)) {
     throw new InvalidArgumentError('algorithm', `must be one of ${RATE_LIMIT_ALGORITHMS.join(', ')}, got ${describeValue(algorithm)}`);
   }
-  if (typeof prefix !== 'string' || prefix.length === 0) throw new InvalidArgumentError('prefix', 'must be a non-empty string');
   let capacity = limit;
   // Per-algorithm script arguments after the cost-independent ones are computed once.
   let arg1: string;
   let arg2: string;
   if (algorithm === 'token-bucket') {
     const burst = options.burst ?? limit;
-    assertInteger(burst, 'burst', 1);
+    checkInteger('burst', burst, 1);
     capacity = burst;
     const interval = (windowMs * 1000) / limit; // µs between tokens
     // Redis time in µs is ~1.7e15, where doubles resolve 0.25 µs: keep the rounding error below 2.5%.
@@ -166,15 +153,13 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     arg1 = String(limit);
     arg2 = String(windowMs);
   }
-  const { decide, peek: peekScript } = scriptsOf[algorithm];
-  const keyOf = keyBuilder(prefix, provider);
+  const { decide, peek: peekScript } = decisionScripts[algorithm];
   const refusals = shortCircuit ? new Map<string, Refusal>() : undefined;
 
   const costOf = (consumeOptions: ConsumeOptions | undefined): number => {
     const cost = consumeOptions?.cost;
     if (cost === undefined) return 1;
-    assertInteger(cost, 'cost', 1, capacity);
-    return cost;
+    return checkInteger('cost', cost, 1, capacity);
   };
 
   const toResult = (reply: DecisionReply): RateLimitResult => {
@@ -200,7 +185,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       throw error;
     }
     if (failOpen) return { allowed: true, remaining: capacity - cost, retryAfterMs: 0, resetAt: Date.now() };
-    throw new RateLimiterUnavailableError(key, { cause: error });
+    throw unavailableError(error, key);
   };
 
   const remember = (key: string, cost: number, result: RateLimitResult): void => {
@@ -272,8 +257,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       try {
         await redis.del(key);
       } catch (error) {
-        if (isConnectionError(error)) throw new RateLimiterUnavailableError(key, { cause: error });
-        throw error;
+        throw unavailableError(error, key);
       }
     },
   };

@@ -1,7 +1,7 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { ratelimitScripts } from './index';
+import { ratelimitScripts } from './scripts';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 
@@ -27,6 +27,13 @@ describe('Lua scripts', () => {
         name: script.name,
         keys: Array.from({ length: script.numberOfKeys }, (_, i) => `KEYS[${i + 1}]`),
       });
+    }
+  });
+
+  it('no script reads TIME itself: the clock comes from the shared nowUs include', () => {
+    for (const file of readdirSync(join(__dirname, 'lua')).filter((f) => f.endsWith('.lua'))) {
+      const source = readFileSync(join(__dirname, 'lua', file), 'utf8');
+      expect({ file, readsTime: source.includes("'TIME'") }).toEqual({ file, readsTime: false });
     }
   });
 });

@@ -1,5 +1,39 @@
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { join } from 'node:path';
+import { createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
 import type { Redis } from 'ioredis';
 import type { RateLimiter, RateLimitResult } from './rate-limiter';
+
+/**
+ * A test file's connection and key prefix: keys under `<prefix>:` (and under every prefix passed to
+ * `own`) are deleted, and the connection closed, after all its tests.
+ */
+export function testRedis(): { redis: Redis; prefix: string; own: (prefix: string) => string } {
+  const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+  const prefixes = [uniquePrefix('rl')];
+  afterAll(async () => {
+    for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
+    await redis.quit();
+  });
+  return { redis, prefix: prefixes[0]!, own: (prefix) => (prefixes.push(prefix), prefix) };
+}
+
+/**
+ * Starts the fixtures in `test-fixtures/` (plain CommonJS over the built package: `npm test` builds
+ * it first) and SIGKILLs any still running after all tests of the file.
+ */
+export function fixtureProcesses(): (fixture: string, args: string[], stdio?: StdioOptions) => ChildProcess {
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+  });
+  return (fixture, args, stdio = ['pipe', 'pipe', 'inherit']) => {
+    const child = spawn(process.execPath, [join(__dirname, '..', 'test-fixtures', fixture), process.env.REDIS_URL!, ...args], { stdio });
+    children.push(child);
+    return child;
+  };
+}
 
 /** A decision bracketed by Redis `TIME` read just before and just after it, µs. */
 export interface TimedResult extends RateLimitResult {

@@ -1,15 +1,7 @@
-import { createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
 import { createRateLimiter } from './index';
-import { sleep, timedConsume, type TimedResult } from './test-helpers';
+import { sleep, testRedis, timedConsume, type TimedResult } from './test-helpers';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const prefix = uniquePrefix('rl');
-
-afterAll(async () => {
-  await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-});
+const { redis, prefix } = testRedis();
 
 // 10 tokens per second (one per 100 ms), at most 4 at once.
 const RATE_PER_S = 10;

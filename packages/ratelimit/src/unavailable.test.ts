@@ -1,8 +1,8 @@
 import { once } from 'node:events';
-import { createRedisConnection, loadRedisConfig, closeConnection } from '@platform/redis';
-import { startRedisServer, type RedisServer } from '@platform/testing';
+import { createRedisConnection, loadRedisConfig, closeConnection, RedisUnavailableError } from '@platform/redis';
+import { rejectionOf, startRedisServer, type RedisServer } from '@platform/testing';
 import type { Redis } from 'ioredis';
-import { createLimiterConnection, createRateLimiter, RateLimiterUnavailableError, withRateLimit } from './index';
+import { createConcurrencyLimiter, createLimiterConnection, createRateLimiter, RateLimiterUnavailableError, withRateLimit } from './index';
 
 // A private server this test can stop without disturbing the others.
 let server: RedisServer;
@@ -31,7 +31,7 @@ async function connect(kind: 'limiter' | 'producer'): Promise<Redis> {
 }
 
 describe('Redis unavailable', () => {
-  it('consume rejects with RateLimiterUnavailableError within 3 s, or allows with failOpen', async () => {
+  it('every limiter call rejects with RateLimiterUnavailableError (a RedisUnavailableError) within 2 s, or allows with failOpen', async () => {
     const limiterRedis = await connect('limiter');
     const producerRedis = await connect('producer');
     const strict = createRateLimiter({ redis: limiterRedis, provider: 'semrush', limit: 5, windowSeconds: 60 });
@@ -39,18 +39,28 @@ describe('Redis unavailable', () => {
     const open = createRateLimiter({ redis: limiterRedis, provider: 'openai', limit: 5, windowSeconds: 60, failOpen: true });
     expect((await strict.consume('t1')).allowed).toBe(true);
     expect((await viaProducer.consume('t1')).allowed).toBe(true);
+    const pool = createConcurrencyLimiter({ redis: producerRedis, provider: 'browserless', maxInFlight: 2 });
+    const held = await pool.acquire('t1');
 
     await server.stop();
 
-    for (const limiter of [strict, viaProducer]) {
-      const started = Date.now();
-      const error = await limiter.consume('t1').catch((e: unknown) => e);
-      const elapsed = Date.now() - started;
+    const calls: [string, () => Promise<unknown>][] = [
+      [strict.key('t1'), () => strict.consume('t1')],
+      [strict.key('t1'), () => strict.peek('t1')],
+      [strict.key('t1'), () => strict.reset('t1')],
+      [viaProducer.key('t1'), () => viaProducer.consume('t1')],
+      [pool.key('t1'), () => pool.acquire('t1')],
+      [pool.key('t1'), () => pool.inFlight('t1')],
+      [pool.key('t1'), () => held.lease!.extend()],
+      [pool.key('t1'), () => held.lease!.release()],
+    ];
+    const outcomes = await Promise.all(calls.map(([, call]) => rejectionOf(call)));
+    outcomes.forEach(({ error, elapsedMs }, i) => {
+      expect(error).toBeInstanceOf(RedisUnavailableError);
       expect(error).toBeInstanceOf(RateLimiterUnavailableError);
-      expect((error as RateLimiterUnavailableError).code).toBe('RATE_LIMITER_UNAVAILABLE');
-      expect((error as RateLimiterUnavailableError).key).toBe(limiter.key('t1'));
-      expect(elapsed).toBeLessThan(3000);
-    }
+      expect(error).toMatchObject({ code: 'REDIS_UNAVAILABLE', key: calls[i]![0] });
+      expect(elapsedMs).toBeLessThan(2000);
+    });
     // withRateLimit does not run the call when the limiter cannot decide.
     let ran = false;
     await expect(withRateLimit(strict, 't1', () => (ran = true))).rejects.toThrow(RateLimiterUnavailableError);

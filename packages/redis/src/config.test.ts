@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { ConfigError, loadRedisConfig } from './index';
+import { loadRedisConfig } from './config';
+import { ConfigError } from './errors';
 
 function configError(env: Record<string, string | undefined>): ConfigError {
   try {

@@ -5,10 +5,10 @@ import {
   checkRedisServer,
   defaultRedisCheckOptions,
   evaluateRedisFacts,
-  PlatformError,
   RedisNotReadyError,
   type RedisFacts,
-} from './index';
+} from './doctor';
+import { PlatformError } from './errors';
 
 /** Facts of a well set-up server; each test changes one thing. */
 function goodFacts(overrides: { info?: Record<string, string>; config?: Partial<RedisFacts['config']>; rttMs?: number[] } = {}): RedisFacts {
@@ -54,8 +54,10 @@ describe('evaluateRedisFacts (the rules)', () => {
     expect(report.checks.every((c) => c.fix === '')).toBe(true);
   });
 
-  it('grades the version: < 6.0 FAIL, 6.0-6.1 WARN, >= 6.2 PASS', () => {
-    expect(statusOf(goodFacts({ info: { redis_version: '5.0.14' } }), 'version').status).toBe('FAIL');
+  it('grades the version as BullMQ 6 does: < 5.0 FAIL (it refuses to connect), 5.0-6.1 WARN, >= 6.2 PASS', () => {
+    expect(statusOf(goodFacts({ info: { redis_version: '4.0.14' } }), 'version').status).toBe('FAIL');
+    expect(statusOf(goodFacts({ info: { redis_version: '4.0.14' } }), 'version').message).toMatch(/older than 5\.0\.0/);
+    expect(statusOf(goodFacts({ info: { redis_version: '5.0.14' } }), 'version').status).toBe('WARN');
     expect(statusOf(goodFacts({ info: { redis_version: '6.0.20' } }), 'version').status).toBe('WARN');
     expect(statusOf(goodFacts({ info: { redis_version: '6.2.0' } }), 'version').status).toBe('PASS');
   });
@@ -80,7 +82,7 @@ describe('evaluateRedisFacts (the rules)', () => {
     expect(statusOf(goodFacts({ rttMs: [6, 7, 8] }), 'rtt', { rttFailMs: 10 }).status).toBe('WARN');
   });
 
-  it('grades memory, evicted keys and rejected connections against the seed thresholds', () => {
+  it('grades memory, evicted keys and rejected connections against the default thresholds', () => {
     const max = 1000 * 1024;
     const mem = (used: number) => statusOf(goodFacts({ info: { used_memory: String(used), maxmemory: String(max) } }), 'memory').status;
     expect(mem(max * 0.89)).toBe('PASS');
@@ -93,16 +95,12 @@ describe('evaluateRedisFacts (the rules)', () => {
     expect(statusOf(goodFacts({ info: { rejected_connections: '1' } }), 'rejected-connections').status).toBe('FAIL');
   });
 
-  it('exports the seed defaults', () => {
-    expect(defaultRedisCheckOptions).toMatchObject({
-      rttWarnMs: 1,
-      rttFailMs: 5,
-      memoryWarnPercent: 90,
-      memoryFailPercent: 98,
-      evictedKeysWarn: 1,
-      evictedKeysFail: 10,
-      rejectedConnectionsFail: 1,
-    });
+  it('has the documented operating thresholds as defaults', () => {
+    const d = defaultRedisCheckOptions;
+    // RTT warn/fail ms, memory warn/fail %, evicted keys warn/fail, rejected connections fail.
+    expect([d.rttWarnMs, d.rttFailMs, d.memoryWarnPercent, d.memoryFailPercent, d.evictedKeysWarn, d.evictedKeysFail, d.rejectedConnectionsFail]).toEqual([
+      1, 5, 90, 98, 1, 10, 1,
+    ]);
   });
 });
 

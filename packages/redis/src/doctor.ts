@@ -38,9 +38,9 @@ export interface RedisCheckReport {
 
 /** Thresholds and switches of {@link checkRedisServer}. */
 export interface RedisCheckOptions {
-  /** Oldest Redis accepted. @defaultValue `'6.0.0'` */
+  /** Oldest Redis accepted: BullMQ 6 refuses to connect to anything older. @defaultValue `'5.0.0'` */
   minVersion?: string;
-  /** Versions below this WARN (BullMQ recommends 6.2+). @defaultValue `'6.2.0'` */
+  /** Versions below this WARN: BullMQ 6 logs a warning below it. @defaultValue `'6.2.0'` */
   recommendedVersion?: string;
   /**
    * Set when every key prefix the services use is a Redis Cluster hash tag (e.g. BullMQ
@@ -68,12 +68,13 @@ export interface RedisCheckOptions {
 }
 
 /**
- * Defaults of {@link RedisCheckOptions}, from the operating lessons in the seeds (RTT under 5 ms,
- * better under 1 ms; memory warn 90 %, critical 98 %; evicted keys warn 1, critical 10; rejected
- * connections critical 1; tcp-keepalive 300).
+ * Defaults of {@link RedisCheckOptions}: RTT under 5 ms (better under 1 ms: a job takes several
+ * round trips); memory warn at 90 %, fail at 98 % of maxmemory (with `noeviction`, writes fail at
+ * 100 %); evicted keys warn at 1, fail at 10; any rejected connection fails; tcp-keepalive 300.
  */
 export const defaultRedisCheckOptions: Readonly<Required<RedisCheckOptions>> = Object.freeze({
-  minVersion: '6.0.0',
+  // BullMQ 6's RedisConnection.minimumVersion and recommendedMinimumVersion.
+  minVersion: '5.0.0',
   recommendedVersion: '6.2.0',
   clusterHashTags: false,
   rttSamples: 20,
@@ -208,7 +209,7 @@ export function evaluateRedisFacts(facts: RedisFacts, options: RedisCheckOptions
   const version = info.redis_version ?? info.valkey_version ?? '';
   if (!version) add('version', 'WARN', 'unknown', 'INFO server did not report redis_version', 'check that this is a Redis server');
   else if (compareVersions(version, o.minVersion) < 0)
-    add('version', 'FAIL', version, `Redis ${version} is older than ${o.minVersion}, which BullMQ requires`, `upgrade Redis to ${o.recommendedVersion} or newer (7.2 recommended)`);
+    add('version', 'FAIL', version, `Redis ${version} is older than ${o.minVersion}, the oldest BullMQ 6 connects to`, `upgrade Redis to ${o.recommendedVersion} or newer (7.2 recommended)`);
   else if (compareVersions(version, o.recommendedVersion) < 0)
     add('version', 'WARN', version, `Redis ${version} works, but BullMQ recommends ${o.recommendedVersion}+`, `upgrade Redis to ${o.recommendedVersion} or newer`);
   else add('version', 'PASS', version, `Redis ${version} >= ${o.recommendedVersion}`);

@@ -1,3 +1,6 @@
+// Public surface of @platform/redis: what services and the other @platform packages use.
+// Internals (script objects, INFO parsing, patterns, option builders) are imported by tests from
+// their modules.
 export {
   PlatformError,
   ConfigError,
@@ -7,14 +10,7 @@ export {
   type PlatformErrorCode,
   type PlatformErrorOptions,
 } from './errors';
-export {
-  loadRedisConfig,
-  redactRedisUrl,
-  DEFAULT_REDIS_URL,
-  type RedisConfig,
-  type RedisEnv,
-  type SentinelAddress,
-} from './config';
+export { loadRedisConfig, type RedisConfig, type RedisEnv, type SentinelAddress } from './config';
 export {
   createRedisConnection,
   getSharedConnection,
@@ -22,37 +18,21 @@ export {
   closeConnection,
   isConnectionError,
   toUnavailableError,
-  redisOptionsFor,
-  defaultConnectionOptions,
   type ConnectionRole,
   type ConnectionOptions,
 } from './connection';
-export { redisKey, escapeKeyPart, assertTenantId, TENANT_ID_PATTERN, type KeyPart } from './keys';
+export { redisKey, assertTenantId, type KeyPart } from './keys';
 export { defineScript, type LuaScript, type ScriptSource, type ScriptClient } from './scripts';
+export { leases, type LeaseTake } from './leases';
 export {
   checkRedisServer,
-  assertRedisReady,
-  gatherRedisFacts,
-  evaluateRedisFacts,
-  parseInfo,
-  defaultRedisCheckOptions,
-  RedisNotReadyError,
   type CheckStatus,
   type RedisCheckId,
   type RedisCheck,
   type RedisCheckReport,
   type RedisCheckOptions,
-  type RedisFacts,
   type DoctorClient,
 } from './doctor';
 export { isDeferral, DeferJobError, type Deferral, type DeferralReason } from './deferral';
-export {
-  loadKeyPrefix,
-  resolveKeyPrefix,
-  checkKeyPrefix,
-  namespacedKey,
-  bullPrefixFor,
-  KEY_PREFIX_PATTERN,
-  BULLMQ_PREFIX,
-} from './namespace';
-export { checkInteger, checkNumber, checkMs, checkName, checkObject, MAX_TIMER_MS, NAME_PATTERN } from './validate';
+export { resolveKeyPrefix, namespacedKey, bullPrefixFor } from './namespace';
+export { checkInteger, checkNumber, checkMs } from './validate';

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { assertTenantId, describeValue, InvalidArgumentError, redisKey } from './index';
+import { describeValue, InvalidArgumentError } from './errors';
+import { assertTenantId, redisKey } from './keys';
 
 describe('redisKey', () => {
   it('joins parts with ":" and escapes separators and glob/hash-tag characters inside parts', () => {

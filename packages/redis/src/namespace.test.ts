@@ -12,6 +12,10 @@ describe('key namespace', () => {
 
   it('puts one prefix in front of every key and of BullMQ', () => {
     expect(loadKeyPrefix({ REDIS_KEY_PREFIX: 'acme' })).toBe('acme');
+    expect(resolveKeyPrefix(undefined, { REDIS_KEY_PREFIX: 'acme' })).toBe('acme');
+    // An explicit prefix wins over the environment, '' included.
+    expect(resolveKeyPrefix('', { REDIS_KEY_PREFIX: 'acme' })).toBe('');
+    expect(resolveKeyPrefix('other', { REDIS_KEY_PREFIX: 'acme' })).toBe('other');
     expect(namespacedKey('acme', 'ratelimit', 't1', 'openai')).toBe('acme:ratelimit:t1:openai');
     expect(bullPrefixFor('acme')).toBe('acme:bull');
     expect(loadRedisConfig({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_KEY_PREFIX: 'acme' }).keyPrefix).toBe('acme');
@@ -22,5 +26,6 @@ describe('key namespace', () => {
     expect(() => loadKeyPrefix({ REDIS_KEY_PREFIX: value })).toThrow(ConfigError);
     expect(() => loadKeyPrefix({ REDIS_KEY_PREFIX: value })).toThrow(/REDIS_KEY_PREFIX/);
     expect(() => resolveKeyPrefix(value)).toThrow(ConfigError);
+    expect(() => resolveKeyPrefix(undefined, { REDIS_KEY_PREFIX: value })).toThrow(/REDIS_KEY_PREFIX/);
   });
 });

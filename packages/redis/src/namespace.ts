@@ -28,9 +28,17 @@ export function checkKeyPrefix(prefix: unknown, variable = 'keyPrefix'): string 
   return prefix;
 }
 
-/** `explicit` when given (validated), else the process's `REDIS_KEY_PREFIX`. */
-export function resolveKeyPrefix(explicit?: string): string {
-  return explicit === undefined ? loadKeyPrefix() : checkKeyPrefix(explicit);
+/**
+ * The key prefix to use: `explicit` when given (validated; `''` for none), else
+ * `REDIS_KEY_PREFIX` from `env` (see {@link loadKeyPrefix}).
+ *
+ * @throws {@link ConfigError} for a prefix outside {@link KEY_PREFIX_PATTERN}.
+ */
+export function resolveKeyPrefix(
+  explicit?: string,
+  env: Partial<Record<'REDIS_KEY_PREFIX', string | undefined>> = process.env,
+): string {
+  return explicit === undefined ? loadKeyPrefix(env) : checkKeyPrefix(explicit);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { defineScript } from './index';
+import { defineScript } from './scripts';
 
 const redis = new Redis(process.env.REDIS_URL!);
 afterAll(() => redis.quit());

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import leasesLua from './lua/includes/leases.lua';
+import nowMsLua from './lua/includes/nowMs.lua';
+import nowUsLua from './lua/includes/nowUs.lua';
 
 /** The narrowest client a script needs: any ioredis client (or a compatible object) will do. */
 export type ScriptClient = Pick<Redis, 'evalsha' | 'eval'>;
@@ -30,28 +33,43 @@ export interface ScriptSource {
   /** The Lua source (import the `.lua` file next to the caller). */
   lua: string;
   /**
-   * Shared Lua fragments by name. A line `--- @include "<name>"` in `lua` is replaced by the
-   * fragment (typically a `local function`), so a block used by several scripts lives once.
-   * @defaultValue `{}`
+   * The script's own Lua fragments by name, besides the shared ones every script may include
+   * (see {@link defineScript}). A line `--- @include "<name>"` in `lua` is replaced by the fragment
+   * (typically a `local function`), so a block used by several scripts lives once. A name may not
+   * repeat a shared one. @defaultValue `{}`
    */
   includes?: Readonly<Record<string, string>>;
 }
+
+/**
+ * The fragments every script may include: `nowMs` and `nowUs` (the Redis clock from `TIME`) and
+ * `leases` (expiring leases in a sorted set: take, refresh, release, count; see its header).
+ */
+const SHARED_INCLUDES: Readonly<Record<string, string>> = { nowMs: nowMsLua, nowUs: nowUsLua, leases: leasesLua };
 
 const INCLUDE_LINE = /^--- @include "([^"]*)"[ \t]*$/gm;
 
 /** `lua` with every `--- @include "<name>"` line replaced by its fragment; throws for an unknown name. */
 function spliceIncludes(name: string, lua: string, includes: Readonly<Record<string, string>>): string {
+  for (const include of Object.keys(includes)) {
+    if (Object.hasOwn(SHARED_INCLUDES, include)) throw new TypeError(`script ${name} redefines the shared include "${include}"`);
+  }
   return lua.replace(INCLUDE_LINE, (_line, include: string) => {
-    const fragment = Object.hasOwn(includes, include) ? includes[include] : undefined;
-    if (fragment === undefined) throw new TypeError(`script ${name} includes "${include}", which was not given`);
+    const fragment = Object.hasOwn(includes, include)
+      ? includes[include]
+      : Object.hasOwn(SHARED_INCLUDES, include)
+        ? SHARED_INCLUDES[include]
+        : undefined;
+    if (fragment === undefined) throw new TypeError(`script ${name} includes "${include}", which is neither shared nor given`);
     return fragment.trimEnd();
   });
 }
 
 /**
  * Defines a Lua script that is called by SHA and loaded on demand. Scripts are plain `.lua`
- * files named `<camelName>-<numKeys>.lua`, imported as text; shared fragments are spliced in with
- * `--- @include "<name>"` lines (see {@link ScriptSource.includes}). The SHA is that of the result.
+ * files named `<camelName>-<numKeys>.lua`, imported as text; fragments are spliced in with
+ * `--- @include "<name>"` lines: the shared `nowMs`, `nowUs` and `leases`, or the script's own
+ * (see {@link ScriptSource.includes}). The SHA is that of the result.
  *
  * @example
  * import acquireLua from './lua/acquireLock-2.lua';

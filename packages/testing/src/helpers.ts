@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
 /** A unique, colon-free prefix for one test's keys and queue names, e.g. `t-3f2a9c1b`. */
@@ -31,4 +32,27 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`waitFor: condition not met within ${timeoutMs} ms (last value: ${String(last)})`);
+}
+
+/**
+ * The names in the first column of the table under a README's `## API` heading (each written as
+ * `` `name` ``), for a test that compares them with the package's runtime exports.
+ */
+export function readmeApiNames(readmePath: string): string[] {
+  const text = readFileSync(readmePath, 'utf8');
+  const start = text.indexOf('\n## API\n');
+  if (start < 0) throw new Error(`${readmePath} has no "## API" section`);
+  const end = text.indexOf('\n## ', start + 1);
+  const section = text.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(/^\| `([A-Za-z_$][\w$]*)` \|/gm)].map((match) => match[1]!);
+}
+
+/** Runs `call` and returns what it rejected with (`undefined` if it resolved) and how long it took, ms. */
+export async function rejectionOf(call: () => Promise<unknown>): Promise<{ error: unknown; elapsedMs: number }> {
+  const started = performance.now();
+  const error = await call().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return { error, elapsedMs: performance.now() - started };
 }

@@ -11,6 +11,7 @@
     >= 1   acquired: the fencing token
     <= -1  held by someone else: -1 - (the holder's remaining PTTL in ms, 0 if it has none)
 ]]
+--- @include "nowUs"
 --- @include "issueFence"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return issueFence(KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]))

@@ -14,6 +14,7 @@
     >= 1  handed over: the next owner's fencing token
     0     not the owner (expired or taken over); nothing was changed
 ]]
+--- @include "nowUs"
 --- @include "issueFence"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])

@@ -12,8 +12,8 @@
   Returns
     1  registered
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "nowMs"
+local now = nowMs()
 local ms = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], string.format('%.0f', now + ms), ARGV[1])

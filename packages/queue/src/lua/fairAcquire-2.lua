@@ -14,9 +14,10 @@
 
   Returns 0 when the job may run, else the ms to wait before trying again.
 ]]
+--- @include "nowMs"
+--- @include "leases"
 local rcall = redis.call
-local t = rcall('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = nowMs()
 local id = ARGV[1]
 local leaseMs = tonumber(ARGV[2])
 local maxActive = tonumber(ARGV[3])
@@ -24,11 +25,10 @@ local rateMax = tonumber(ARGV[4])
 local rateDur = tonumber(ARGV[5])
 local leased = false
 if maxActive > 0 then
-  rcall('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  local live = leaseLive(KEYS[1], now)
   leased = rcall('ZSCORE', KEYS[1], id) ~= false
-  if not leased and rcall('ZCARD', KEYS[1]) >= maxActive then
-    local first = tonumber(rcall('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
-    return math.max(first - now, 1)
+  if not leased and live >= maxActive then
+    return math.max(leaseWaitMs(KEYS[1], now), 1)
   end
 end
 if rateMax > 0 then
@@ -43,7 +43,6 @@ if rateMax > 0 then
   end
 end
 if maxActive > 0 then
-  rcall('ZADD', KEYS[1], now + leaseMs, id)
-  rcall('PEXPIRE', KEYS[1], leaseMs * 2)
+  leasePut(KEYS[1], id, leaseMs, now)
 end
 return 0

@@ -24,9 +24,9 @@
 
   Returns { jobId_1, json_1, ... } (possibly empty).
 ]]
+--- @include "nowMs"
 local rcall = redis.call
-local t = rcall('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = nowMs()
 local tprefix = ARGV[1]
 local window = tonumber(ARGV[2])
 local leaseMs = tonumber(ARGV[4])

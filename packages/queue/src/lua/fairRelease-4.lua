@@ -10,10 +10,13 @@
   ARGV[1]  jobId
   ARGV[2]  tenantId
 
-  Returns 1 when a lease was freed, else 0.
+  Returns 1 when a lease was freed (live or expired), else 0.
 ]]
+--- @include "nowMs"
+--- @include "leases"
 local rcall = redis.call
-local freed = rcall('ZREM', KEYS[1], ARGV[1])
+local freed = 0
+if leaseRelease(KEYS[1], ARGV[1], nowMs()) ~= 0 then freed = 1 end
 if freed == 1 and rcall('ZSCORE', KEYS[2], ARGV[2]) then
   local vt = tonumber(rcall('HGET', KEYS[4], ':vt') or '0')
   local pass = tonumber(rcall('HGET', KEYS[4], ARGV[2]) or vt)

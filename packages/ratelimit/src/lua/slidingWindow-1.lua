@@ -9,16 +9,16 @@
   ARGV[3] cost
   Returns {allowed (1|0), remaining, retryAfterMs, resetMs}; resetMs: until the log is empty.
 ]]
+--- @include "nowUs"
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2]) * 1000
 local cost = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = nowUs()
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local used = redis.call('ZCARD', KEYS[1])
 if used + cost <= limit then
   -- Unique members: within one µs the count only grows, so (time, count) never repeats.
-  local stamp = t[1] .. '.' .. t[2] .. '-'
+  local stamp = string.format('%.0f', now) .. '-'
   for i = 1, cost do
     redis.call('ZADD', KEYS[1], now, stamp .. (used + i))
   end

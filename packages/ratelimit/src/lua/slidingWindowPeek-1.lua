@@ -7,11 +7,11 @@
   ARGV[3] cost
   Returns {allowed (1|0), remaining, retryAfterMs, resetMs}.
 ]]
+--- @include "nowUs"
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2]) * 1000
 local cost = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = nowUs()
 local from = '(' .. string.format('%.0f', now - window)
 local used = redis.call('ZCOUNT', KEYS[1], from, '+inf')
 if used == 0 then return {1, limit, 0, 0} end

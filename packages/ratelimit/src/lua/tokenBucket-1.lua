@@ -10,10 +10,10 @@
   ARGV[3] cost
   Returns {allowed (1|0), remaining, retryAfterMs, resetMs}; resetMs: until the bucket is full.
 ]]
+--- @include "nowUs"
 local interval = tonumber(ARGV[1])
 local capacity = interval * tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = nowUs()
 local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
 if tat < now then tat = now end
 local newTat = tat + interval * tonumber(ARGV[3])

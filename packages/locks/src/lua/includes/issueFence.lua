@@ -1,6 +1,6 @@
 --[[
   issueFence(fenceKey, lockTtl, fenceTtl): the next fencing token of a lock key, issued in the
-  script that grants the lock (acquire, or hand-over on release).
+  script that grants the lock (acquire, or hand-over on release). Include nowUs before it.
 
   Tokens strictly increase for as long as the counter lives (INCR). The counter's TTL is set to
   fenceTtl when it is created, and refreshed to fenceTtl only when it has fallen below
@@ -14,8 +14,7 @@
 local function issueFence(fenceKey, lockTtl, fenceTtl)
   local fence = redis.call('INCR', fenceKey)
   if fence == 1 then
-    local now = redis.call('TIME')
-    fence = tonumber(now[1]) * 1000000 + tonumber(now[2])
+    fence = nowUs()
     redis.call('SET', fenceKey, string.format('%.0f', fence), 'PX', fenceTtl)
   elseif redis.call('PTTL', fenceKey) < math.max(lockTtl, math.floor(fenceTtl / 2)) then
     redis.call('PEXPIRE', fenceKey, fenceTtl)
