@@ -1,5 +1,5 @@
 import { listFailedJobs, retryFailedJobs, type FailedJobInfo } from '@platform/queue';
-import { escapeKeyPart, PlatformError } from '@platform/redis';
+import { PlatformError, redisKey } from '@platform/redis';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -41,7 +41,7 @@ function escapeGlob(text: string): string {
  * SCAN, each read without changing it.
  */
 export async function readRateLimiters(redis: Redis, rateLimitPrefix: string, tenantId: string, nowMs: number): Promise<RateLimiterState[]> {
-  const head = `${rateLimitPrefix}:${escapeKeyPart(tenantId)}:`;
+  const head = `${rateLimitPrefix}:${redisKey(tenantId)}:`;
   const keys: string[] = [];
   let cursor = '0';
   do {

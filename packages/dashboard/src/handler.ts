@@ -7,9 +7,9 @@ import {
   ConfigError,
   createRedisConnection,
   isConnectionError,
-  loadKeyPrefix,
   loadRedisConfig,
   namespacedKey,
+  resolveKeyPrefix,
 } from '@platform/redis';
 import type { Redis } from 'ioredis';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets';
@@ -152,7 +152,7 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const cacheMs = checkInteger('cacheMs', options.cacheMs ?? defaultDashboardOptions.cacheMs, 0);
   const failuresPerQueue = checkInteger('failuresPerQueue', options.failuresPerQueue ?? defaultDashboardOptions.failuresPerQueue, 1);
   const thresholds = options.thresholds ?? {};
-  const keyPrefix = options.prefix === undefined || options.rateLimitPrefix === undefined ? loadKeyPrefix(env) : '';
+  const keyPrefix = options.prefix === undefined || options.rateLimitPrefix === undefined ? resolveKeyPrefix(env.REDIS_KEY_PREFIX?.trim() ?? '') : '';
   const prefix = options.prefix ?? bullPrefixFor(keyPrefix);
   const rateLimitPrefix = options.rateLimitPrefix ?? namespacedKey(keyPrefix, 'ratelimit');
   const controls = options.controls;

@@ -451,6 +451,22 @@ describe('paused queues', () => {
   });
 });
 
+describe('the key prefix', () => {
+  it('finds queues and rate limiter keys under REDIS_KEY_PREFIX', async () => {
+    const root = uniquePrefix('dash');
+    roots.push(root);
+    const queue = defineQueue({ namespace: 'prefixed', name: 'jobs', schema: z.object({ n: z.number() }), prefix: `${root}:bull`, connection: redis });
+    await queue.enqueue({ tenantId: 'acme', n: 1 });
+    await queue.close();
+    await redis.set(`${root}:ratelimit:acme:semrush`, '3', 'PX', 60_000);
+    const url = await listen(createDashboard({ redis, token: ADMIN, env: { REDIS_KEY_PREFIX: root }, cacheMs: 0 }));
+    const overview = JSON.parse((await call(url, '/api/overview', { headers: bearer(ADMIN) })).body) as { queues: Array<{ name: string; prefix: string }> };
+    expect(overview.queues.map((q) => [q.name, q.prefix])).toEqual([['prefixed__jobs', `${root}:bull`]]);
+    const detail = JSON.parse((await call(url, '/api/tenants/acme', { headers: bearer(ADMIN) })).body) as { rateLimiters: Array<{ provider: string; value: string }> };
+    expect(detail.rateLimiters).toEqual([expect.objectContaining({ provider: 'semrush', value: '3 used in the current window' })]);
+  });
+});
+
 describe('10,000 tenants', () => {
   it('pages and searches the table', async () => {
     const root = uniquePrefix('dash');
