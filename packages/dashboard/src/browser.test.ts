@@ -14,6 +14,8 @@ const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disabl
 /** With UPDATE_SCREENSHOTS=1 the test writes the README's screenshots to docs/dashboard/. */
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(__dirname, '..', '..', '..', 'docs', 'dashboard') : undefined;
 const TOKEN = 'browser-admin-token-0123456789';
+// A browser on a loaded 2-core machine: generous bounds; the waits inside the tests are 10-20 s.
+jest.setTimeout(120_000);
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const workerRedis = createRedisConnection(loadRedisConfig(), { role: 'worker' });
