@@ -1,4 +1,4 @@
-import { listFailedJobs, retryFailedJobs, type FailedJobInfo } from '@platform/queue';
+import { listFailedJobs, retryFailedJobs, type FailedJobInfo } from '@platform/ops';
 import { PlatformError, redisKey } from '@platform/redis';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';

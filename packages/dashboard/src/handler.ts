@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { listPlatformQueues } from '@platform/queue';
+import { listPlatformQueues } from '@platform/ops';
 import {
   bullPrefixFor,
   checkInteger,

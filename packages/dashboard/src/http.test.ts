@@ -412,8 +412,7 @@ describe('fair queues', () => {
       schema: z.object({ n: z.number() }),
       prefix: `${root}:bull`,
       connection: redis,
-      fairness: 'per-tenant',
-      fairnessOptions: { window: 10 },
+      fairness: { window: 10 },
     });
     await queue.enqueueBulk(Array.from({ length: 30 }, (_, n) => ({ tenantId: 'big', n })));
     await queue.enqueueBulk(Array.from({ length: 4 }, (_, n) => ({ tenantId: 'small', n })));

@@ -1,4 +1,4 @@
-import type { QueueDepthThresholds } from '@platform/queue';
+import type { QueueDepthThresholds } from '@platform/ops';
 import type { Redis } from 'ioredis';
 import type { AuthorizeHook } from './auth';
 import type { TenantControls } from './controls';

@@ -1,4 +1,4 @@
-import { getQueueStats, type QueueDepthThresholds, type QueueStats } from '@platform/queue';
+import { getQueueStats, type QueueDepthThresholds, type QueueStats } from '@platform/ops';
 import { checkRedisServer, type RedisCheckReport } from '@platform/redis';
 import type { Redis } from 'ioredis';
 
