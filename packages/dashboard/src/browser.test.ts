@@ -33,8 +33,7 @@ beforeAll(async () => {
     redis,
     env: {},
     token: TOKEN,
-    prefix: fixture.prefix,
-    rateLimitPrefix: `${fixture.keyRoot}:ratelimit`,
+    keyPrefix: fixture.keyRoot,
     controls: redisKeyControls(redis, fixture.keyRoot),
     cacheMs: 0,
   });

@@ -20,6 +20,7 @@ import { html, layout, type Html } from './html';
 import { createJobsBoard, type JobsBoard } from './jobs';
 import { defaultDashboardOptions, type DashboardOptions } from './options';
 import { readQueues, readRedisHealth, type Overview } from './overview';
+import { readProviderHealth } from './providers';
 import { overviewBody, overviewLive, tenantBody, tenantHref, tenantLive, tenantsBody, tenantsLive, type TenantDetail, type TenantPageAbilities } from './pages';
 import { pageTenants, readTenantSnapshot, TENANT_SORT_KEYS, type TenantQuery, type TenantSnapshot, type TenantSortKey } from './tenants';
 
@@ -152,7 +153,7 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const cacheMs = checkInteger('cacheMs', options.cacheMs ?? defaultDashboardOptions.cacheMs, 0);
   const failuresPerQueue = checkInteger('failuresPerQueue', options.failuresPerQueue ?? defaultDashboardOptions.failuresPerQueue, 1);
   const thresholds = options.thresholds ?? {};
-  const keyPrefix = options.prefix === undefined || options.rateLimitPrefix === undefined ? resolveKeyPrefix(env.REDIS_KEY_PREFIX?.trim() ?? '') : '';
+  const keyPrefix = resolveKeyPrefix(options.keyPrefix ?? env.REDIS_KEY_PREFIX?.trim() ?? '');
   const prefix = options.prefix ?? bullPrefixFor(keyPrefix);
   const rateLimitPrefix = options.rateLimitPrefix ?? namespacedKey(keyPrefix, 'ratelimit');
   const controls = options.controls;
@@ -163,12 +164,13 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const listQueues = options.queues
     ? () => Promise.resolve([...options.queues!])
     : cached(defaultDashboardOptions.queueListMs, () => listPlatformQueues(redis, { prefix }));
+  const providerHealth = cached(defaultDashboardOptions.healthMs, () => readProviderHealth(redis, keyPrefix, options.notificationProviders));
   const redisHealth = cached(defaultDashboardOptions.healthMs, () => readRedisHealth(redis, defaultDashboardOptions.rttSamples));
   const overview = cached(cacheMs, async (): Promise<Overview> => {
     const now = Date.now();
     const queues = await readQueues(redis, { prefix, queues: await listQueues(), thresholds, sampleSize, now });
-    const health = await redisHealth();
-    return { at: now, queues, redis: health.report, ...(health.error !== undefined ? { redisError: health.error } : {}) };
+    const [health, providers] = await Promise.all([redisHealth(), providerHealth()]);
+    return { at: now, queues, redis: health.report, ...(health.error !== undefined ? { redisError: health.error } : {}), providers };
   });
   const snapshot = cached(cacheMs, async (): Promise<TenantSnapshot> => readTenantSnapshot(redis, { prefix, queues: await listQueues(), sampleSize, now: Date.now() }));
   const controlledTenants = cached(cacheMs, async (): Promise<Map<string, TenantControlState> | undefined> => {
@@ -182,13 +184,16 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
     const [snap, queues] = await Promise.all([snapshot(), listQueues()]);
     const now = Date.now();
     const row = snap.tenants.find((t) => t.tenantId === tenantId);
-    const [failures, rateLimiters, control] = await Promise.all([
+    const [failures, rateLimiters, control, providers] = await Promise.all([
       readTenantFailures(redis, prefix, queues, tenantId, failuresPerQueue, now),
       readRateLimiters(redis, rateLimitPrefix, tenantId, now),
       controls ? controls.getTenantState(tenantId) : Promise.resolve(undefined),
+      providerHealth(),
     ]);
     const sampledHere = snap.sampled.some((s) => row?.queues.some((q) => q.queue === s.queue));
-    return { tenantId, row, exact: !sampledHere, failures, rateLimiters, control, queues, at: now };
+    // Provider errors may name another tenant's recipient: the tenant page shows states only.
+    const providerStates = providers.map(({ channel, provider, state, consecutiveFailures, trips }) => ({ channel, provider, state, consecutiveFailures, trips, probes: 0 }));
+    return { tenantId, row, exact: !sampledHere, failures, rateLimiters, control, queues, providers: providerStates, at: now };
   }
 
   function tenantQuery(url: URL): TenantQuery {

@@ -59,7 +59,7 @@ async function listen(handler: DashboardHandler): Promise<string> {
 }
 
 function options(fixture: SeededFixture, extra: DashboardOptions = {}): DashboardOptions {
-  return { redis, prefix: fixture.prefix, rateLimitPrefix: `${fixture.keyRoot}:ratelimit`, cacheMs: 0, env: {}, ...extra };
+  return { redis, keyPrefix: fixture.keyRoot, cacheMs: 0, env: {}, ...extra };
 }
 
 /** A page's CSRF cookie and token, as a browser would get them. */
@@ -139,6 +139,7 @@ describe('figures', () => {
     expect(byName['rag__ingestion']!.throughput).toEqual({ completedLastMinute: 2, completedLastHour: 2, failedLastHour: 2, heldByFairScheduler: 0 });
     expect(byName['agent__blog-writer']!.status).toBe('OK');
     expect(overview.redis.checks.length).toBeGreaterThan(5);
+    expect((overview as unknown as { providers: unknown[] }).providers).toEqual([expect.objectContaining({ channel: 'email', provider: 'smtp', state: 'open', consecutiveFailures: 5, trips: 1 })]);
     const page = await call(base, '/', { headers: { ...bearer(VIEWER), accept: 'text/html' } });
     expect(page.body).toContain('<a href="/tenants/acme">acme</a> 6, <a href="/tenants/globex">globex</a> 3, <a href="/tenants/initech">initech</a> 1');
   });
@@ -169,6 +170,7 @@ describe('figures', () => {
     expect(reply.body).toContain('7 used in the current window');
     for (const id of fixture.failed['rag__ingestion']!['acme']!) expect(reply.body).toContain(`data-job="${id}"`);
     expect(reply.body).not.toContain('sk-live-DO-NOT-SHOW');
+    expect(reply.body).toContain('data-provider="email:smtp"');
     // A viewer gets no buttons.
     expect(reply.body).not.toContain('data-action="retry"');
     expect(reply.body).not.toContain('pause-button');

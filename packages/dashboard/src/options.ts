@@ -1,3 +1,4 @@
+import type { NotificationChannel } from '@platform/notifications';
 import type { QueueDepthThresholds } from '@platform/ops';
 import type { Redis } from 'ioredis';
 import type { AuthorizeHook } from './auth';
@@ -25,9 +26,11 @@ export interface DashboardOptions {
   controls?: TenantControls;
   /** Path the dashboard is served under, e.g. `/ops` (links and cookies use it). @defaultValue `''` */
   basePath?: string;
-  /** BullMQ key prefix of the queues. @defaultValue `bull` (or `<REDIS_KEY_PREFIX>:bull`) */
+  /** The platform's key prefix (under which queues, limiters and breakers live). @defaultValue `env.REDIS_KEY_PREFIX`, else none */
+  keyPrefix?: string;
+  /** BullMQ key prefix of the queues. @defaultValue `bull` (or `<keyPrefix>:bull`) */
   prefix?: string;
-  /** First part of rate limiter keys. @defaultValue `ratelimit` (or `<REDIS_KEY_PREFIX>:ratelimit`) */
+  /** First part of rate limiter keys. @defaultValue `ratelimit` (or `<keyPrefix>:ratelimit`) */
   rateLimitPrefix?: string;
   /** Queues shown (full names). @defaultValue every platform queue found under `prefix`, re-read every 5 s */
   queues?: readonly string[];
@@ -43,6 +46,11 @@ export interface DashboardOptions {
   failuresPerQueue?: number;
   /** Secret of the CSRF tokens (give one when several processes serve the same users). @defaultValue random per process */
   csrfSecret?: string;
+  /**
+   * Notification providers whose health (circuit breaker) is shown.
+   * @defaultValue every provider with a breaker key, found by SCAN at most every 10 s
+   */
+  notificationProviders?: ReadonlyArray<{ channel: NotificationChannel; provider: string }>;
   /** Serve bull-board under `/jobs` (admins without a tenant scope only). @defaultValue `true` */
   jobs?: boolean;
 }

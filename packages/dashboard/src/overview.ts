@@ -1,4 +1,5 @@
 import { getQueueStats, type QueueDepthThresholds, type QueueStats } from '@platform/ops';
+import type { ProviderHealth } from '@platform/notifications';
 import { checkRedisServer, type RedisCheckReport } from '@platform/redis';
 import type { Redis } from 'ioredis';
 
@@ -26,6 +27,8 @@ export interface Overview {
   redis: RedisCheckReport | null;
   /** Why the checks could not be run, when they could not. */
   redisError?: string;
+  /** Notification providers' circuit breakers. */
+  providers: ProviderHealth[];
 }
 
 /** Throughput of one queue: ZCOUNTs over the finish times, exact (bounded only by the retention of finished jobs). */

@@ -1,3 +1,4 @@
+import type { ProviderHealth } from '@platform/notifications';
 import type { TenantControlState } from './controls';
 import { TENANT_LIMIT_NAMES } from './controls';
 import type { RateLimiterState, TenantFailures } from './detail';
@@ -15,6 +16,14 @@ function live(refreshMs: number, inner: Html): Html {
 }
 
 // ---------------------------------------------------------------- overview
+
+function providerTable(providers: readonly ProviderHealth[], withErrors: boolean): Html {
+  if (providers.length === 0) return html`<p class="note">No notification provider has a circuit breaker state yet (none was called, or all healthy for 7 days).</p>`;
+  const badge = (state: ProviderHealth['state']) => (state === 'closed' ? 'PASS' : state === 'open' ? 'FAIL' : 'WARN');
+  return html`<table id="providers"><thead><tr><th class="text">channel</th><th class="text">provider</th><th>breaker</th><th>failures in a row</th><th>trips</th>${withErrors ? html`<th class="text">last error</th>` : ''}</tr></thead><tbody>${providers.map(
+    (p) => html`<tr data-provider="${p.channel}:${p.provider}"><td class="text">${p.channel}</td><td class="text">${p.provider}</td><td><span class="badge ${badge(p.state)}">${p.state}</span>${p.openUntil ? ` until ${new Date(p.openUntil).toISOString()}` : ''}</td><td>${formatCount(p.consecutiveFailures)}</td><td>${formatCount(p.trips)}</td>${withErrors ? html`<td class="reason">${(p.lastError ?? '').slice(0, 300)}</td>` : ''}</tr>`,
+  )}</tbody></table>`;
+}
 
 /** The refreshed part of the overview page. */
 export function overviewLive(base: string, overview: Overview): Html {
@@ -50,6 +59,8 @@ ${overview.redisError ? html`<p class="error">checks could not run: ${overview.r
     (c) => html`<tr data-check="${c.id}"><td class="text">${c.id}</td><td><span class="badge ${c.status}">${c.status}</span></td><td class="text">${c.value}</td><td class="text">${c.fix || c.message}</td></tr>`,
   )}</tbody>
 </table>
+<h2>Notification providers</h2>
+${providerTable(overview.providers, true)}
 <p class="note">Read at ${new Date(overview.at).toISOString()}.</p>`;
 }
 
@@ -155,6 +166,8 @@ export interface TenantDetail {
   control: TenantControlState | undefined;
   /** Every platform queue (for the controls' queue selector). */
   queues: readonly string[];
+  /** Notification providers' breaker states (no error texts: they may name other tenants' recipients). */
+  providers: ProviderHealth[];
   at: number;
 }
 
@@ -213,6 +226,8 @@ ${notifications.length === 0
     : html`<table id="notifications"><thead><tr><th class="text">channel</th><th>queued</th><th>sending</th><th>retrying / delayed</th><th>sent (1 h)</th><th>failed (1 h)</th></tr></thead><tbody>${notifications.map(
         (q) => html`<tr><td class="text">${q.queue.slice('notifications__'.length)}</td><td>${formatCount(q.waiting)}</td><td>${formatCount(q.active)}</td><td>${formatCount(q.delayed)}</td><td>${formatCount(q.completedLastHour)}</td><td>${formatCount(q.failedLastHour)}</td></tr>`,
       )}</tbody></table>`}
+<h3>Provider health</h3>
+${providerTable(detail.providers, false)}
 <p class="note">Read at ${new Date(detail.at).toISOString()}.</p>`;
 }
 

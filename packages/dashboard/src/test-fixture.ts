@@ -88,6 +88,15 @@ export async function seedThreeTenants(redis: Redis, workerRedis: Redis): Promis
 
   // A fixed-window limiter key of acme, as @platform/ratelimit writes it.
   await redis.set(`${keyRoot}:ratelimit:acme:openai`, '7', 'PX', 60_000);
+  // An open circuit breaker of the e-mail provider, as @platform/notifications' workers leave it.
+  await redis.hset(`${keyRoot}:notify-circuit:email:smtp`, {
+    state: 'open',
+    failures: '5',
+    trips: '1',
+    probes: '0',
+    openUntil: String(Date.now() + 600_000),
+    lastError: 'smtp 421 deferring mail to bob@globex.example',
+  });
 
   await Promise.all([writer, email, rag].map((d) => d.close()));
   return { prefix, keyRoot, waiting, failed, completed, delayed };
