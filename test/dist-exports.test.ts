@@ -11,6 +11,7 @@ const contract: Record<string, string[]> = {
   '@platform/notifications': ['notifyOnce', 'createNotificationWorker', 'getNotificationStatus', 'createWebhookSender'],
   '@platform/sessions': ['createSessionStore', 'createResumeCache', 'expressSessionStore', 'SessionConflictError', 'SessionTooLargeError'],
   '@platform/outbox': ['enqueueInTransaction', 'notifyOnceInTransaction', 'startOutboxRelay', 'withSendLog', 'migrateOutbox', 'getOutboxLag'],
+  '@platform/dashboard': ['createDashboard', 'serveDashboard', 'expressDashboard', 'fastifyDashboard'],
 };
 
 function run(args: string[]): string {

@@ -1,5 +1,6 @@
 import { isConnectionError, PlatformError } from '@platform/redis';
 import { Command, CommanderError, Option } from 'commander';
+import { dashboardCommand } from './commands/dashboard';
 import { doctorCommand } from './commands/doctor';
 import { failedListCommand, failedRetryCommand, type FailedCommandOptions } from './commands/failed';
 import { metricsCommand } from './commands/metrics';
@@ -84,6 +85,15 @@ function buildProgram(ctx: CliContext): Command {
     .action((opts) => metricsCommand(ctx, opts));
 
   registerOutboxCommand(program, ctx);
+  program
+    .command('dashboard')
+    .description('serve the web dashboard until Ctrl-C (needs PLATFORM_DASHBOARD_TOKEN)')
+    .requiredOption('--port <port>', 'TCP port (0 picks a free one)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--prefix <prefix>', 'BullMQ key prefix (default: bull, under REDIS_KEY_PREFIX)')
+    .option('--base-path <path>', 'URL path to serve under, e.g. /ops')
+    .action((opts) => dashboardCommand(ctx, opts));
+
   return program;
 }
 
