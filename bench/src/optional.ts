@@ -16,7 +16,7 @@ export interface LimiterLike {
   consume(tenantId: string): Promise<LimiterDecision>;
 }
 
-export type LimiterAlgorithm = 'fixed-window' | 'sliding-window' | 'token-bucket';
+export type LimiterAlgorithm = 'fixed-window' | 'sliding-window' | 'sliding-log' | 'token-bucket';
 
 export interface RatelimitModule {
   createRateLimiter(options: {
