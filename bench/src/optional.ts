@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { RedisConfig } from '@platform/redis';
 import type { Redis } from 'ioredis';
 
 export interface LimiterDecision {
@@ -26,6 +27,7 @@ export interface RatelimitModule {
     windowSeconds: number;
     algorithm?: LimiterAlgorithm;
   }): LimiterLike;
+  createLimiterConnection(config: RedisConfig): Redis;
 }
 
 export interface LockLike {
