@@ -35,7 +35,7 @@ export interface LockLike {
 }
 
 export interface LocksModule {
-  acquireLock(redis: Redis, key: string, options: { ttlMs: number; waitMs?: number }): Promise<LockLike | null>;
+  acquireLock(redis: Redis, key: string, options: { ttlMs: number; waitMs?: number; fencing?: boolean }): Promise<LockLike | null>;
 }
 
 export interface NoisyNeighbourResult {
