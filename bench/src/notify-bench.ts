@@ -14,7 +14,7 @@ const WINDOW_SECONDS = 86_400;
 export interface NotifySides {
   platformPrefix: string;
   rawPrefix: string;
-  /** Prefix of the platform's dedupe keys (`notify:{tenantId}:...`). */
+  /** Prefix of the platform's dedupe keys (`<platformPrefix>:notify:{tenantId}:...`). */
   platformKeyPrefix: string;
   /** Prefix of the raw dedupe keys. */
   rawKeyPrefix: string;
@@ -28,7 +28,7 @@ export function notifySides(ctx: BenchContext, label: string): NotifySides {
   const tenantId = `${ctx.runId}-${label}`;
   const platformPrefix = `${ctx.runId}-${label}-p`;
   const rawPrefix = `${ctx.runId}-${label}-r`;
-  const platformKeyPrefix = `notify:${tenantId}:`;
+  const platformKeyPrefix = `${platformPrefix}:notify:${tenantId}:`;
   const rawKeyPrefix = `${ctx.runId}-${label}-dedupe:`;
   const connection: Redis = ctx.platformClient('producer');
   const rawClient = ctx.plainClient();
@@ -40,7 +40,7 @@ export function notifySides(ctx: BenchContext, label: string): NotifySides {
     platformKeyPrefix,
     rawKeyPrefix,
     async platform(dedupeKey) {
-      const result = await notifyOnce({ tenantId, type: TYPE, dedupeKey, channel: 'email', payload: PAYLOAD }, { connection, prefix: platformPrefix });
+      const result = await notifyOnce({ tenantId, type: TYPE, dedupeKey, channel: 'email', payload: PAYLOAD }, { connection, keyPrefix: platformPrefix });
       return result.enqueued;
     },
     async raw(dedupeKey) {

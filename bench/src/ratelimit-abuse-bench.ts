@@ -1,10 +1,10 @@
 import { once } from 'node:events';
+import { createLimiterConnection, createRateLimiter } from '@platform/ratelimit';
 import { closeConnection, loadRedisConfig } from '@platform/redis';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { BenchContext } from './context';
 import { throughput } from './measure';
-import { loadRatelimit } from './optional';
 import { alternate, type Contender } from './results';
 
 /**
@@ -47,16 +47,10 @@ interface Subject {
 export async function runRatelimitAbuseBenchmarks(ctx: BenchContext): Promise<void> {
   const { results, log, runId } = ctx;
   const section = '2. Rate limiter';
-  const loaded = loadRatelimit();
-  if (!loaded.ok) {
-    results.markUnavailable(`${section} (abusive mix, limiter connection)`, loaded.reason);
-    return;
-  }
-  const { createRateLimiter } = loaded.module;
   const plain = ctx.plainClient();
   const autoPipelined = new Redis(ctx.redisUrl, { enableAutoPipelining: true });
   autoPipelined.on('error', () => undefined);
-  const limiterConnection = loaded.module.createLimiterConnection(loadRedisConfig({ REDIS_URL: ctx.redisUrl }));
+  const limiterConnection = createLimiterConnection(loadRedisConfig({ REDIS_URL: ctx.redisUrl }));
   limiterConnection.on('error', () => undefined);
   const admin = ctx.privateServer ? ctx.plainClient() : undefined;
   try {

@@ -159,7 +159,7 @@ test('notifyOnce: bad tenant ids, types, dedupe keys, channels and payloads are 
   );
   await fc.assert(
     fc.asyncProperty(anything, anything, anything, channel, payload, async (tenantId, type, dedupeKey, ch, body) => {
-      await judge(() => notifyOnce({ tenantId, type, dedupeKey, channel: ch, payload: body } as never, { connection: producer, prefix: 'bad-input' }), true);
+      await judge(() => notifyOnce({ tenantId, type, dedupeKey, channel: ch, payload: body } as never, { connection: producer, keyPrefix: 'bad-input' }), true);
     }),
     { numRuns: RUNS },
   );

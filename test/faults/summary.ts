@@ -16,6 +16,7 @@ export const SCENARIOS = [
   'load',
   'bad-input',
   'locks-limiters',
+  'provider-outage',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 

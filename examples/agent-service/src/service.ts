@@ -117,7 +117,7 @@ export function startAgentService(options: AgentServiceOptions): AgentService {
             channel: 'email',
             payload: { to: `owner@${job.data.tenantId}.test`, subject: `Activity ${job.data.activityId} is done`, text: `Finished by ${role}.` },
           },
-          { prefix },
+          prefix === 'bull' ? {} : { keyPrefix: prefix },
         );
         if (sent.enqueued) stats.notificationsEnqueued += 1;
         else stats.notificationsDeduplicated += 1;

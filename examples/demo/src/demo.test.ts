@@ -13,5 +13,9 @@ it('the demo processes jobs for every tenant, delivers its notifications and los
   }
   expect(result.notificationsSent).toBeGreaterThan(0);
   expect(result.notificationsDeduplicated).toBeGreaterThan(0);
+  // Every e-mail went through the SMTP adapter to the demo's own SMTP server.
+  expect(result.emailsDelivered).toBeGreaterThan(0);
+  expect(result.emailsReceived).toBe(result.emailsDelivered);
+  expect(result.summary).toMatch(/e-mails received by the local SMTP server\s+\d+/);
   expect(result.summary).toMatch(/No job lost/);
 }, 120_000);

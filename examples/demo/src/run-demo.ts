@@ -5,6 +5,7 @@ import { startNotificationService } from '@platform-examples/notification-servic
 import { agentQueue, createRedisConnection, loadRedisConfig, ragIngestionQueue } from '@platform/queue';
 import { closeConnection } from '@platform/redis';
 import { deleteKeysByPrefix, resolveDevRedis } from '@platform/testing';
+import { startSmtpSink } from './smtp-sink';
 import { table } from './summary';
 
 /** Options of {@link runDemo}. */
@@ -30,6 +31,10 @@ export interface DemoResult {
   completedByQueueAndTenant: Record<string, Record<string, number>>;
   notificationsSent: number;
   notificationsDeduplicated: number;
+  /** E-mails the demo's local SMTP server received (sent through the SMTP adapter). */
+  emailsReceived: number;
+  /** E-mail notifications the workers reported delivered. */
+  emailsDelivered: number;
   rateLimited: number;
   lockWaits: number;
   summary: string;
@@ -53,6 +58,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const redis = createRedisConnection(config, { role: 'producer' });
   const workerConnection = createRedisConnection(config, { role: 'worker' });
   const semrushStub = await startSemrushStub();
+  // E-mails go through the SMTP adapter to an SMTP server the demo runs itself.
+  const smtpSink = await startSmtpSink();
+  const { createSmtpSender } = await import('@platform/notifications');
+  const smtp = createSmtpSender({ host: '127.0.0.1', port: smtpSink.port, from: 'Platform demo <demo@platform.test>', maxConnections: 2 });
 
   let webhookCalls = 0;
   const webhook = createServer((request, response) => {
@@ -69,7 +78,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   // 10 SEMrush calls per tenant per window; a short window so the demo sees delays and recovery.
   const semrushLimit = { limit: 10, windowSeconds: 3 };
   const agents = startAgentService({ redis, workerConnection, prefix, semrushUrl: semrushStub.url, semrushLimit, handleSignals: false });
-  const notifier = startNotificationService({ prefix, connection: workerConnection, webhookUrl, webhookChannel: 'web', write: () => undefined, handleSignals: false });
+  const notifier = startNotificationService({
+    prefix,
+    connection: workerConnection,
+    webhookUrl,
+    webhookChannel: 'web',
+    senders: { email: smtp },
+    write: () => undefined,
+    handleSignals: false,
+  });
 
   const producers = {
     agents: AGENT_ROLES.map((role) => agentQueue(role, { prefix, connection: redis })),
@@ -136,7 +153,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     for (let i = 0; i < 2; i++) {
       const result = await notifyOnce(
         { tenantId, type: 'daily-digest', dedupeKey: `${prefix}-digest`, channel: 'web', payload: { userId: `owner-${tenantId}`, title: 'Daily digest', body: 'Your agents finished their work.' } },
-        { prefix },
+        { keyPrefix: prefix },
       );
       if (!result.enqueued) webDeduplicated += 1;
     }
@@ -192,6 +209,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     ['SEMrush calls delayed by the limiter (10 per 3 s per tenant)', agents.stats.rateLimited],
     ['jobs delayed because their activity was locked', agents.stats.lockWaits],
     ['webhook deliveries', webhookCalls],
+    ['e-mails received by the local SMTP server', smtpSink.received.length],
     ['failures', failures],
   ];
   const verdict =
@@ -205,6 +223,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   await notifier.close();
   await Promise.all([...producers.agents, producers.rag].map((definition) => definition.close()));
   await semrushStub.close();
+  smtp.close();
+  await smtpSink.close();
   webhook.closeAllConnections();
   await new Promise((resolve) => webhook.close(resolve));
   const { closeNotificationQueues } = await import('@platform/notifications');
@@ -223,6 +243,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     completedByQueueAndTenant,
     notificationsSent: deliveredTotal(),
     notificationsDeduplicated: agents.stats.notificationsDeduplicated + webDeduplicated,
+    emailsReceived: smtpSink.received.length,
+    emailsDelivered: [...(notifier.delivered.get('email')?.values() ?? [])].reduce((a, b) => a + b, 0),
     rateLimited: agents.stats.rateLimited,
     lockWaits: agents.stats.lockWaits,
     summary,

@@ -4,13 +4,14 @@ import {
   createWebhookSender,
   NOTIFICATION_CHANNELS,
   type NotificationChannel,
+  type NotificationSender,
 } from '@platform/notifications';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /** Options of {@link startNotificationService}. */
 export interface NotificationServiceOptions {
-  /** BullMQ prefix of the notification queues. @defaultValue `'bull'` */
+  /** Key prefix of the notification queues and keys (see `@platform/notifications`). @defaultValue `REDIS_KEY_PREFIX`, else none */
   prefix?: string;
   /** Worker connection. @defaultValue the shared `worker` connection */
   connection?: Redis;
@@ -20,6 +21,8 @@ export interface NotificationServiceOptions {
   webhookChannel?: NotificationChannel;
   /** Where the console sender writes. @defaultValue stdout */
   write?: (line: string) => void;
+  /** Senders by channel (e.g. `{ email: createSmtpSender(…) }`); they win over the console and webhook senders. @defaultValue none */
+  senders?: { [C in NotificationChannel]?: NotificationSender<C> };
   /** Jobs in parallel per channel. @defaultValue `5` */
   concurrency?: number;
   /** Close gracefully on SIGTERM/SIGINT. @defaultValue `true` */
@@ -48,13 +51,14 @@ export function startNotificationService(options: NotificationServiceOptions = {
 
   const workers = NOTIFICATION_CHANNELS.map((channel) => {
     const sender =
-      options.webhookUrl && channel === webhookChannel
+      (options.senders?.[channel] as NotificationSender | undefined) ??
+      (options.webhookUrl && channel === webhookChannel
         ? createWebhookSender({ url: options.webhookUrl, timeoutMs: 5000 })
-        : createConsoleSender({ ...(options.write ? { write: options.write } : {}) });
+        : createConsoleSender({ ...(options.write ? { write: options.write } : {}) }));
     const worker = createNotificationWorker(channel, sender, {
       concurrency: options.concurrency ?? 5,
       handleSignals: options.handleSignals ?? true,
-      ...(options.prefix ? { prefix: options.prefix } : {}),
+      ...(options.prefix ? { keyPrefix: options.prefix } : {}),
       ...(options.connection ? { connection: options.connection } : {}),
     });
     worker.on('completed', (job) => {

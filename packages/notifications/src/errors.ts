@@ -1,4 +1,4 @@
-import { PlatformError, type PlatformErrorOptions } from '@platform/redis';
+import { PlatformError, type Deferral, type DeferralReason, type PlatformErrorOptions } from '@platform/redis';
 
 /** One problem found in a notification: where (`path`, e.g. `tenantId` or `payload.to`) and what. */
 export interface NotificationIssue {
@@ -49,5 +49,22 @@ export class NotificationSendError extends PlatformError {
     this.retryable = options.retryable;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/**
+ * The provider throttled the sender (HTTP 429 with a retry hint: `Retry-After`, Telegram's
+ * `parameters.retry_after`). A {@link Deferral}: the worker runs the job again after
+ * `retryAfterMs` without spending an attempt.
+ */
+export class ProviderThrottledError extends NotificationSendError implements Deferral {
+  readonly delayJob = true as const;
+  override readonly retryAfterMs: number;
+  readonly deferralReason: DeferralReason = 'provider-throttled';
+
+  constructor(message: string, retryAfterMs: number, options: PlatformErrorOptions & { status?: number } = {}) {
+    const wait = Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? Math.round(retryAfterMs) : 0;
+    super(message, { ...options, retryable: true, status: options.status ?? 429, retryAfterMs: wait });
+    this.retryAfterMs = wait;
   }
 }

@@ -2,17 +2,31 @@
 export { notifyOnce, type NotifyOnceOptions, type NotifyOnceResult } from './notify';
 export {
   createNotificationWorker,
-  notificationBackoffStrategy,
   type NotificationWorkerOptions,
-  type NotificationBackoffOptions,
   type NotificationJobResult,
 } from './worker';
+export type { RetryPolicy, RetryPolicyOptions } from './retry';
 export {
   getNotificationStatus,
   type NotificationStatus,
   type NotificationState,
   type NotificationStatusOptions,
 } from './status';
+export {
+  notifyDigest,
+  type DigestInput,
+  type DigestContext,
+  type DigestRender,
+  type NotifyDigestOptions,
+  type NotifyDigestResult,
+} from './digest';
+export {
+  getProviderHealth,
+  type ProviderHealth,
+  type ProviderHealthOptions,
+  type CircuitBreakerOptions,
+} from './circuit';
+export { closeNotificationQueues, type NotificationQueueDefinition, type NotificationQueueOptions } from './queues';
 export { createWebhookSender, type WebhookSenderOptions, type WebhookRequestBody } from './webhook-sender';
 export {
   createMemorySender,
@@ -21,39 +35,36 @@ export {
   type SentMessage,
   type ConsoleSenderOptions,
 } from './memory-sender';
+export { createSmtpSender, type SmtpSender, type SmtpSenderOptions } from './providers/smtp';
+export { createResendSender, type ResendSenderOptions } from './providers/resend';
+export { createTwilioSender, type TwilioSenderOptions } from './providers/twilio';
+export { createWhatsAppSender, type WhatsAppSenderOptions } from './providers/whatsapp';
+export { createTelegramSender, type TelegramSenderOptions } from './providers/telegram';
+export {
+  createWebSender,
+  createWebInbox,
+  type WebSenderOptions,
+  type WebInboxOptions,
+  type WebInbox,
+  type WebNotification,
+} from './providers/web';
+export type { ProviderHttpOptions } from './providers/http';
 export type { NotificationSender, SendContext, SendResult } from './sender';
-export { classifySendError, parseRetryAfter, isRetryableStatus, isNetworkError } from './classify';
+export { parseRetryAfter, isRetryableStatus } from './classify';
 export {
   NotificationValidationError,
   NotificationSendError,
+  ProviderThrottledError,
   type NotificationIssue,
   type NotificationSendErrorOptions,
 } from './errors';
 export {
-  emailPayloadSchema,
-  smsPayloadSchema,
-  whatsappPayloadSchema,
-  whatsappTemplateSchema,
-  telegramPayloadSchema,
-  webPayloadSchema,
   channelPayloadSchemas,
-  notificationTypeSchema,
-  dedupeKeySchema,
   validateNotification,
-  E164_PATTERN,
   type ChannelPayload,
   type ChannelPayloadInput,
   type NotificationInput,
   type NotificationInputFor,
   type ValidNotification,
 } from './schemas';
-export { notifyKey, notificationJobId, notificationDeduplicationId, NOTIFICATION_JOB_ID_PREFIX } from './keys';
-export { resolveNotificationQueue, closeNotificationQueues, type NotificationQueueDefinition, type NotificationQueueOptions } from './queues';
-export {
-  DEFAULT_DEDUPE_TTL_SECONDS,
-  DEFAULT_PENDING_TTL_MS,
-  DEFAULT_WEBHOOK_TIMEOUT_MS,
-  NOTIFICATION_BACKOFF_TYPE,
-  defaultNotificationBackoff,
-} from './options';
 export { NOTIFICATION_CHANNELS, type NotificationChannel } from '@platform/queue';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { redisKey } from '@platform/redis';
+import { namespacedKey } from '@platform/redis';
 import type { NotificationChannel } from '@platform/queue';
 
 /** Prefix of every job id {@link notificationJobId} makes (never an integer, never a `:`). */
@@ -10,11 +10,12 @@ function sha1(text: string): string {
 }
 
 /**
- * The dedupe key of a notification: `notify:{tenantId}:{type}:{dedupeKey}`, each part escaped by
- * `redisKey`, so two different tuples never share a key.
+ * The dedupe key of a notification: `notify:{tenantId}:{type}:{dedupeKey}` behind the key prefix
+ * (`<keyPrefix>:notify:…` when one is set), each part escaped by `redisKey`, so two different
+ * tuples never share a key.
  */
-export function notifyKey(tenantId: string, type: string, dedupeKey: string): string {
-  return redisKey('notify', tenantId, type, dedupeKey);
+export function notifyKey(keyPrefix: string, tenantId: string, type: string, dedupeKey: string): string {
+  return namespacedKey(keyPrefix, 'notify', tenantId, type, dedupeKey);
 }
 
 /**
@@ -47,4 +48,12 @@ export function channelOfJobId(jobId: string): string | undefined {
 export function idempotencyKeyFor(queueName: string, jobId: string, tenantId: string, type: string, dedupeKey: string): string {
   if (channelOfJobId(jobId) !== undefined) return jobId;
   return `${NOTIFICATION_JOB_ID_PREFIX}${sha1(JSON.stringify([queueName, tenantId, type, dedupeKey, jobId]))}`;
+}
+
+/**
+ * The job id of a digest batch: `notify-<channel>-<sha1(digest key, batch)>`, like a notification's,
+ * so its status and idempotency key work the same way; one id per batch, so adding it again is a no-op.
+ */
+export function digestJobId(channel: NotificationChannel, digestKey: string, batch: number): string {
+  return `${NOTIFICATION_JOB_ID_PREFIX}${channel}-${sha1(`digest\n${digestKey}\n${batch}`)}`;
 }

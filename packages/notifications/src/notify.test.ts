@@ -2,34 +2,34 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgumentError, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { InvalidArgumentError, RedisUnavailableError, bullPrefixFor, createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { QueueUnavailableError, notificationQueue } from '@platform/queue';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { deleteKeysByPrefix, startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
-import {
-  NotificationValidationError,
-  closeNotificationQueues,
-  getNotificationStatus,
-  notifyKey,
-  notifyOnce,
-  resolveNotificationQueue,
-  type NotificationInput,
-  type NotifyOnceOptions,
-} from './index';
+import { NotificationValidationError } from './errors';
+import { notifyKey } from './keys';
+import { notifyOnce, type NotifyOnceOptions } from './notify';
+import { closeNotificationQueues, resolveNotificationQueue } from './queues';
+import type { NotificationInput } from './schemas';
 import { claimNotificationScript, notificationScripts } from './scripts';
+import { getNotificationStatus } from './status';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
 const prefixes: string[] = [];
 const tenants: string[] = [];
 
-/** A unique BullMQ prefix and tenant per test, so tests never see each other's keys or jobs. */
-function setup(): { options: NotifyOnceOptions; tenant: string } {
-  const prefix = uniquePrefix('nq');
+/** A unique key prefix and tenant per test, so tests never see each other's keys or jobs. */
+function setup(): { options: NotifyOnceOptions & { keyPrefix: string }; tenant: string; key: (type?: string, dedupeKey?: string) => string } {
+  const keyPrefix = uniquePrefix('nq');
   const tenant = uniquePrefix('tenant');
-  prefixes.push(prefix);
+  prefixes.push(keyPrefix);
   tenants.push(tenant);
-  return { options: { connection: redis, prefix }, tenant };
+  return {
+    options: { connection: redis, keyPrefix },
+    tenant,
+    key: (type = 'activity-completed', dedupeKey = 'activity-1') => notifyKey(keyPrefix, tenant, type, dedupeKey),
+  };
 }
 
 function email(tenantId: string, dedupeKey = 'activity-1', type = 'activity-completed'): NotificationInput {
@@ -72,12 +72,14 @@ describe('Lua scripts', () => {
 });
 
 describe('notifyOnce', () => {
-  it('sets notify:{tenantId}:{type}:{dedupeKey} with a TTL between 86 340 and 86 400 s (the document case)', async () => {
+  it('sets notify:{tenantId}:{type}:{dedupeKey} with a TTL between 86 340 and 86 400 s (no key prefix)', async () => {
     const { options, tenant } = setup();
-    const result = await notifyOnce(email(tenant), options);
+    // No key prefix (the default): the key is exactly notify:{tenantId}:{type}:{dedupeKey}. The job goes to this
+    // test's own queue definition, so the shared `bull` queue is not touched.
+    const result = await notifyOnce(email(tenant), { connection: redis, keyPrefix: '', queue: resolveNotificationQueue('email', options) });
     expect(result.enqueued).toBe(true);
     const key = `notify:${tenant}:activity-completed:activity-1`;
-    expect(notifyKey(tenant, 'activity-completed', 'activity-1')).toBe(key);
+    expect(notifyKey('', tenant, 'activity-completed', 'activity-1')).toBe(key);
     const ttl = await redis.ttl(key);
     expect(ttl).toBeGreaterThanOrEqual(86_340);
     expect(ttl).toBeLessThanOrEqual(86_400);
@@ -93,9 +95,9 @@ describe('notifyOnce', () => {
   });
 
   it('honours a configured ttlSeconds', async () => {
-    const { options, tenant } = setup();
+    const { options, tenant, key } = setup();
     await notifyOnce(email(tenant), { ...options, ttlSeconds: 3600 });
-    const ttl = await redis.ttl(notifyKey(tenant, 'activity-completed', 'activity-1'));
+    const ttl = await redis.ttl(key());
     expect(ttl).toBeGreaterThan(3540);
     expect(ttl).toBeLessThanOrEqual(3600);
   });
@@ -139,7 +141,7 @@ describe('notifyOnce', () => {
     expect(error).toBeInstanceOf(NotificationValidationError);
     expect((error as NotificationValidationError).code).toBe('NOTIFICATION_INVALID');
     expect((error as NotificationValidationError).issues.map((i) => i.path)).toEqual(['tenantId']);
-    expect(await redis.keys(`notify:${tenant}*`)).toEqual([]);
+    expect(await redis.keys(`${options.keyPrefix}:notify:${tenant}*`)).toEqual([]);
     expect(await jobCount(options)).toBe(0);
     // ":" in type or dedupe key is escaped, so these two are different notifications.
     const a = await notifyOnce(email(tenant, 'k:x', 'welcome'), options);
@@ -163,7 +165,7 @@ describe('notifyOnce', () => {
       expect(error).toBeInstanceOf(NotificationValidationError);
       expect((error as NotificationValidationError).issues.map((i) => i.path).sort()).toEqual([...paths].sort());
     }
-    expect(await redis.keys(`notify:${tenant}*`)).toEqual([]);
+    expect(await redis.keys(`${options.keyPrefix}:notify:${tenant}*`)).toEqual([]);
     expect(await jobCount(options)).toBe(0);
     expect(await jobCount(options, 'sms')).toBe(0);
   });
@@ -184,20 +186,22 @@ describe('notifyOnce', () => {
     const { options, tenant } = setup();
     await expect(notifyOnce(email(tenant), { ...options, ttlSeconds: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(notifyOnce(email(tenant), { ...options, pendingTtlMs: 1.5 })).rejects.toBeInstanceOf(InvalidArgumentError);
-    expect(await redis.keys(`notify:${tenant}*`)).toEqual([]);
+    expect(await redis.keys(`${options.keyPrefix}:notify:${tenant}*`)).toEqual([]);
   });
 
   it('when the enqueue fails after the key was claimed, the key is removed and a retry succeeds', async () => {
-    const { options, tenant } = setup();
+    const { options, tenant, key } = setup();
     // A queue whose producer connection is gone: the claim (on `redis`) succeeds, the enqueue cannot.
     const dead = createRedisConnection(loadRedisConfig(), { role: 'producer' });
     await dead.ping();
     dead.disconnect();
-    const broken = notificationQueue('email', { connection: dead, prefix: options.prefix!, enqueueTimeoutMs: 1000 });
-    broken.queue.on('error', () => undefined);
+    const broken = notificationQueue('email', { connection: dead, prefix: bullPrefixFor(options.keyPrefix), enqueueTimeoutMs: 1000, onError: () => undefined });
     const error = await notifyOnce(email(tenant), { ...options, queue: broken }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(QueueUnavailableError);
-    expect(await redis.exists(notifyKey(tenant, 'activity-completed', 'activity-1'))).toBe(0);
+    // "Redis is down" in the one shape; the queue's own error is kept (as it is, or as the cause).
+    expect(error).toBeInstanceOf(RedisUnavailableError);
+    const queueError = error instanceof QueueUnavailableError ? error : (error as Error).cause;
+    expect(queueError).toBeInstanceOf(QueueUnavailableError);
+    expect(await redis.exists(key())).toBe(0);
     expect(await jobCount(options)).toBe(0);
     await broken.close().catch(() => undefined);
 
@@ -207,8 +211,8 @@ describe('notifyOnce', () => {
   });
 
   it('the key is claimed (pending) while the enqueue runs, and released when it throws', async () => {
-    const { options, tenant } = setup();
-    const key = notifyKey(tenant, 'activity-completed', 'activity-1');
+    const { options, tenant, key: keyOf } = setup();
+    const key = keyOf();
     const real = resolveNotificationQueue('email', options);
     let during: { value: string | null; pttl: number } | undefined;
     const failing = {
@@ -230,8 +234,8 @@ describe('notifyOnce', () => {
   });
 
   it('a process that died between claim and enqueue blocks the notification only for the pending TTL', async () => {
-    const { options, tenant } = setup();
-    const key = notifyKey(tenant, 'activity-completed', 'activity-1');
+    const { options, tenant, key: keyOf } = setup();
+    const key = keyOf();
     // What a killed process leaves behind: a claim that was never enqueued nor confirmed.
     const claim = await claimNotificationScript.run(redis, [key], [`pending.${randomUUID()}`, 300]);
     expect(Number(claim[0])).toBe(1);
@@ -246,8 +250,9 @@ describe('notifyOnce', () => {
   });
 
   it('a process killed between claim and enqueue (SIGKILL) blocks the notification only for the pending TTL', async () => {
-    const { options, tenant } = setup();
-    const child = spawn(process.execPath, [join(__dirname, '..', 'test-fixtures', 'claim-and-hang.js'), process.env.REDIS_URL!, tenant, '500'], {
+    const { options, tenant, key: keyOf } = setup();
+    const fixture = join(__dirname, '..', 'test-fixtures', 'claim-and-hang.js');
+    const child = spawn(process.execPath, [fixture, process.env.REDIS_URL!, tenant, '500', options.keyPrefix], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';
@@ -259,7 +264,7 @@ describe('notifyOnce', () => {
       process.kill(child.pid!, 'SIGKILL');
       await exited;
     }
-    const key = notifyKey(tenant, 'activity-completed', 'activity-1');
+    const key = keyOf();
     expect(await redis.get(key)).toMatch(/^pending\./);
     expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false });
     await waitFor(async () => (await redis.exists(key)) === 0, 5000);
@@ -273,7 +278,7 @@ describe('notifyOnce', () => {
     expect(first.enqueued).toBe(true);
     // The first job fails for good (kept 7 days in the failed set under its id).
     const queue = resolveNotificationQueue('email', options).queue;
-    const worker = new Worker(queue.name, null, { connection: workerConnection, prefix: options.prefix!, autorun: false });
+    const worker = new Worker(queue.name, null, { connection: workerConnection, prefix: bullPrefixFor(options.keyPrefix), autorun: false });
     const job = await worker.getNextJob('test-token');
     expect(job?.id).toBe(first.jobId);
     await job!.moveToFailed(new UnrecoverableError('provider said no'), 'test-token', false);
@@ -289,9 +294,9 @@ describe('notifyOnce', () => {
   });
 
   it('if the dedupe key is lost after the enqueue (confirm never ran), BullMQ refuses the twin job', async () => {
-    const { options, tenant } = setup();
+    const { options, tenant, key } = setup();
     const first = await notifyOnce(email(tenant), options);
-    await redis.del(notifyKey(tenant, 'activity-completed', 'activity-1'));
+    await redis.del(key());
     const second = await notifyOnce(email(tenant), options);
     expect(second.jobId).toBe(first.jobId);
     expect(await jobCount(options)).toBe(1);
@@ -308,5 +313,62 @@ describe('notifyOnce', () => {
     const { options, tenant } = setup();
     const { jobId } = await notifyOnce(email(tenant, 'a:b:123'), options);
     expect(jobId).toMatch(/^notify-email-[0-9a-f]{40}$/);
+  });
+});
+
+describe('one key namespace', () => {
+  it('keyPrefix moves the dedupe key and the channel queue together', async () => {
+    const { options, tenant } = setup();
+    const { jobId } = await notifyOnce(email(tenant), options);
+    expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toBe(`job.${jobId}`);
+    expect(await redis.exists(`notify:${tenant}:activity-completed:activity-1`)).toBe(0);
+    expect(await redis.exists(`${options.keyPrefix}:bull:notifications__email:${jobId}`)).toBe(1);
+    expect(await getNotificationStatus(jobId!, options)).toEqual({ state: 'queued', attempts: 0 });
+  });
+
+  it('REDIS_KEY_PREFIX is the default of keyPrefix; empty keeps the BullMQ prefix "bull"', async () => {
+    const { options, tenant } = setup();
+    const before = process.env.REDIS_KEY_PREFIX;
+    process.env.REDIS_KEY_PREFIX = options.keyPrefix;
+    try {
+      const { jobId } = await notifyOnce(email(tenant), { connection: redis });
+      expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toBe(`job.${jobId}`);
+      expect(await redis.exists(`${options.keyPrefix}:bull:notifications__email:${jobId}`)).toBe(1);
+    } finally {
+      if (before === undefined) delete process.env.REDIS_KEY_PREFIX;
+      else process.env.REDIS_KEY_PREFIX = before;
+    }
+    expect(resolveNotificationQueue('email', { connection: redis, keyPrefix: '' }).settings.prefix).toBe('bull');
+    expect(resolveNotificationQueue('email', { connection: redis, keyPrefix: 'acme' }).settings.prefix).toBe('acme:bull');
+  });
+});
+
+describe('when Redis is down', () => {
+  it('the claim rejects with RedisUnavailableError within the producer bound, and nothing is left behind', async () => {
+    const server = await startRedisServer();
+    const config = loadRedisConfig({ REDIS_URL: server.url });
+    const producer = createRedisConnection(config, { role: 'producer', commandTimeoutMs: 1000 });
+    const { tenant } = setup();
+    const keyPrefix = uniquePrefix('down');
+    const queue = notificationQueue('email', { connection: producer, prefix: bullPrefixFor(keyPrefix), enqueueTimeoutMs: 1000, onError: () => undefined });
+    try {
+      expect((await notifyOnce(email(tenant, 'before'), { connection: producer, keyPrefix, queue })).enqueued).toBe(true);
+      await server.stop();
+      const started = Date.now();
+      const error = await notifyOnce(email(tenant), { connection: producer, keyPrefix, queue }).catch((e: unknown) => e);
+      const elapsed = Date.now() - started;
+      expect(error).toBeInstanceOf(RedisUnavailableError);
+      expect((error as RedisUnavailableError).code).toBe('REDIS_UNAVAILABLE');
+      expect((error as Error).message).toMatch(/notifyOnce notifications__email: Redis is unavailable/);
+      // Documented bound: the producer's commandTimeoutMs (1 s here), with margin for a loaded machine.
+      expect(elapsed).toBeLessThan(3000);
+      // The status query reports the same shape.
+      const statusError = await getNotificationStatus(`notify-email-${'0'.repeat(40)}`, { connection: producer, keyPrefix, queue }).catch((e: unknown) => e);
+      expect(statusError).toBeInstanceOf(RedisUnavailableError);
+    } finally {
+      producer.disconnect();
+      await queue.close().catch(() => undefined);
+      await server.stop();
+    }
   });
 });

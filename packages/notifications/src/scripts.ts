@@ -2,6 +2,14 @@ import { defineScript } from '@platform/redis';
 import claimLua from './lua/claimNotification-1.lua';
 import confirmLua from './lua/confirmNotification-1.lua';
 import releaseLua from './lua/releaseNotification-1.lua';
+import pushWebLua from './lua/pushWebNotification-3.lua';
+import circuitAllowLua from './lua/circuitAllow-1.lua';
+import circuitSuccessLua from './lua/circuitSuccess-1.lua';
+import circuitFailureLua from './lua/circuitFailure-1.lua';
+import setStatusLua from './lua/setNotificationStatus-1.lua';
+import addDigestLua from './lua/addDigestItem-1.lua';
+import takeDigestLua from './lua/takeDigestBatch-1.lua';
+import finishDigestLua from './lua/finishDigestBatch-1.lua';
 
 /** `[1, claimedAtMs]` when claimed, `[0, value, pttlMs]` when the key is already held. */
 export type ClaimReply = [1, number] | [0, string, number];
@@ -15,5 +23,41 @@ export const confirmNotificationScript = defineScript<number>({ name: 'confirmNo
 /** Deletes a claimed key only if it still holds our token. */
 export const releaseNotificationScript = defineScript<number>({ name: 'releaseNotification', numberOfKeys: 1, lua: releaseLua });
 
+/** Stores an in-app notification in the user's bounded list (once per id) and publishes it. */
+export const pushWebNotificationScript = defineScript<number>({ name: 'pushWebNotification', numberOfKeys: 3, lua: pushWebLua });
+
+/** Circuit breaker: may the caller call the provider now (closed, probe) or must it hold the job. */
+export const circuitAllowScript = defineScript<[number, number]>({ name: 'circuitAllow', numberOfKeys: 1, lua: circuitAllowLua });
+
+/** Circuit breaker: the provider answered; close. */
+export const circuitSuccessScript = defineScript<number>({ name: 'circuitSuccess', numberOfKeys: 1, lua: circuitSuccessLua });
+
+/** Circuit breaker: a retryable failure; open after the threshold, or again after a failed probe. */
+export const circuitFailureScript = defineScript<[number, number]>({ name: 'circuitFailure', numberOfKeys: 1, lua: circuitFailureLua });
+
+/** Writes a notification's delivery status (create-only, or update keeping its TTL). */
+export const setNotificationStatusScript = defineScript<number>({ name: 'setNotificationStatus', numberOfKeys: 1, lua: setStatusLua });
+
+/** Adds an item to a digest's pending batch (once per item key). */
+export const addDigestItemScript = defineScript<[number, number, number, number, number]>({ name: 'addDigestItem', numberOfKeys: 1, lua: addDigestLua });
+
+/** Takes a digest batch for sending once it is due (or returns the items taken before). */
+export const takeDigestBatchScript = defineScript<(number | string)[]>({ name: 'takeDigestBatch', numberOfKeys: 1, lua: takeDigestLua });
+
+/** Forgets a sent digest batch. */
+export const finishDigestBatchScript = defineScript<number>({ name: 'finishDigestBatch', numberOfKeys: 1, lua: finishDigestLua });
+
 /** Every script of this package (for the script test). */
-export const notificationScripts = [claimNotificationScript, confirmNotificationScript, releaseNotificationScript] as const;
+export const notificationScripts = [
+  claimNotificationScript,
+  confirmNotificationScript,
+  releaseNotificationScript,
+  pushWebNotificationScript,
+  circuitAllowScript,
+  circuitSuccessScript,
+  circuitFailureScript,
+  setNotificationStatusScript,
+  addDigestItemScript,
+  takeDigestBatchScript,
+  finishDigestBatchScript,
+] as const;

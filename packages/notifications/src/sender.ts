@@ -36,5 +36,10 @@ export interface SendResult {
  * is classified by `classifySendError` (HTTP `status` if present, network errors retryable).
  */
 export interface NotificationSender<C extends NotificationChannel = NotificationChannel> {
+  /**
+   * The provider's name (`smtp`, `resend`, `twilio`, …): the worker keeps one circuit breaker per
+   * channel and provider. @defaultValue `'default'`
+   */
+  readonly provider?: string;
   send(message: ChannelPayload<C>, context: SendContext): Promise<SendResult>;
 }

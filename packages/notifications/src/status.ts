@@ -1,43 +1,71 @@
-import { InvalidArgumentError } from '@platform/redis';
+import { InvalidArgumentError, RedisUnavailableError, getSharedConnection, resolveKeyPrefix, toUnavailableError } from '@platform/redis';
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from '@platform/queue';
 import { channelOfJobId } from './keys';
 import { resolveNotificationQueue, type NotificationQueueOptions } from './queues';
+import { readStatus, statusKey, type NotificationState } from './status-store';
 
-/** Where a notification is in its life. */
-export type NotificationState = 'queued' | 'sending' | 'sent' | 'retrying' | 'failed';
+export type { NotificationState } from './status-store';
 
 /** Delivery status of one notification (see {@link getNotificationStatus}). */
 export interface NotificationStatus {
   /**
    * `queued`: waiting for its first attempt; `sending`: a worker is on it; `retrying`: an attempt
-   * failed and the next one is scheduled; `sent`: the provider accepted it; `failed`: it failed for
-   * good (permanent error or out of attempts) and sits in the failed set.
+   * failed and the next one is scheduled; `deferred`: held without spending an attempt (`reason`:
+   * `provider-throttled`, `circuit-open`, `rate-limit`, …); `delivered`: the provider accepted it;
+   * `failed`: it failed for good (permanent error or out of attempts) and sits in the failed set;
+   * `expired`: it outlived its `expireAfterMs` and was dropped without being sent.
    */
   state: NotificationState;
-  /** Attempts made so far (finished ones, successful or not). */
+  /** Attempts spent so far (a deferral spends none). */
   attempts: number;
   /** The last failure's reason (the provider's message), if any attempt failed. */
   lastError?: string;
-  /** The provider's message id, once sent. */
+  /** The provider's message id, once delivered. */
   providerMessageId?: string;
+  /** Why it is deferred. */
+  reason?: string;
+  /** When a deferred notification is tried again, ms since the epoch. */
+  retryAt?: number;
 }
 
 /** Options of {@link getNotificationStatus}. */
 export interface NotificationStatusOptions extends NotificationQueueOptions {
   /**
-   * The channel whose queue holds the job. Job ids made by `notifyOnce` name their channel, so this
-   * is only needed for other ids. @defaultValue the channel in the job id
+   * The channel whose queue holds the job, for jobs without a status record whose id does not name
+   * the channel (ids made by `notifyOnce` do). @defaultValue the channel in the job id
    */
   channel?: NotificationChannel;
 }
 
+function unavailable(error: unknown): unknown {
+  return toUnavailableError(error, 'getNotificationStatus', (message, cause) => new RedisUnavailableError(message, { cause }));
+}
+
 /**
- * The delivery status of a notification by the `jobId` that `notifyOnce` returned, from the BullMQ
- * job's state. Resolves `null` when no such job exists (never enqueued, or removed after its
- * retention: 24 h after sending, 7 days after failing).
+ * The delivery status of a notification by the `jobId` that `notifyOnce` returned. Workers record
+ * every step (`notify-status:{jobId}`, kept for the dedupe window, so the answer outlives the
+ * BullMQ job); a job without that record is judged by its BullMQ state. Resolves `null` when
+ * neither exists. Rejects with `RedisUnavailableError` when Redis cannot be reached.
  */
 export async function getNotificationStatus(jobId: string, options: NotificationStatusOptions = {}): Promise<NotificationStatus | null> {
   if (typeof jobId !== 'string' || jobId === '') throw new InvalidArgumentError('jobId', 'must be a non-empty string');
+  const keyPrefix = resolveKeyPrefix(options.keyPrefix);
+  const redis = options.connection ?? getSharedConnection('producer');
+  let stored: Awaited<ReturnType<typeof readStatus>>;
+  try {
+    stored = await readStatus(redis, statusKey(keyPrefix, jobId));
+  } catch (error) {
+    throw unavailable(error);
+  }
+  if (stored) {
+    const { updatedAt: _updatedAt, attempts = 0, ...rest } = stored;
+    return { ...rest, attempts };
+  }
+  return statusFromJob(jobId, options);
+}
+
+/** The status of a job that has no status record, from its BullMQ state. */
+async function statusFromJob(jobId: string, options: NotificationStatusOptions): Promise<NotificationStatus | null> {
   const channel = options.channel ?? channelOfJobId(jobId);
   if (!options.queue && (channel === undefined || !(NOTIFICATION_CHANNELS as readonly string[]).includes(channel))) {
     throw new InvalidArgumentError('channel', `job id "${jobId}" does not name its channel; pass options.channel`);
@@ -46,13 +74,19 @@ export async function getNotificationStatus(jobId: string, options: Notification
   const queue = definition.queue;
   // State and job hash are two reads; read the state on both sides of the hash until they agree,
   // so that `attempts` and `lastError` belong to the state reported.
-  let job = await queue.getJob(jobId);
-  let bullState = job ? await queue.getJobState(jobId) : 'unknown';
-  for (let i = 0; i < 5 && job; i++) {
-    const before = bullState;
+  let job: Awaited<ReturnType<typeof queue.getJob>>;
+  let bullState: Awaited<ReturnType<typeof queue.getJobState>>;
+  try {
     job = await queue.getJob(jobId);
     bullState = job ? await queue.getJobState(jobId) : 'unknown';
-    if (bullState === before) break;
+    for (let i = 0; i < 5 && job; i++) {
+      const before = bullState;
+      job = await queue.getJob(jobId);
+      bullState = job ? await queue.getJobState(jobId) : 'unknown';
+      if (bullState === before) break;
+    }
+  } catch (error) {
+    throw unavailable(error);
   }
   if (!job) return null;
   const attempts = job.attemptsMade;
@@ -62,7 +96,7 @@ export async function getNotificationStatus(jobId: string, options: Notification
       state = 'sending';
       break;
     case 'completed':
-      state = 'sent';
+      state = (job.returnvalue as { expired?: unknown } | null | undefined)?.expired === true ? 'expired' : 'delivered';
       break;
     case 'failed':
       state = 'failed';
@@ -76,6 +110,6 @@ export async function getNotificationStatus(jobId: string, options: Notification
   const status: NotificationStatus = { state, attempts };
   if (job.failedReason) status.lastError = job.failedReason;
   const providerMessageId = (job.returnvalue as { providerMessageId?: unknown } | null | undefined)?.providerMessageId;
-  if (state === 'sent' && typeof providerMessageId === 'string' && providerMessageId !== '') status.providerMessageId = providerMessageId;
+  if (state === 'delivered' && typeof providerMessageId === 'string' && providerMessageId !== '') status.providerMessageId = providerMessageId;
   return status;
 }

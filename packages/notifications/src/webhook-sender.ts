@@ -1,9 +1,10 @@
-import { InvalidArgumentError } from '@platform/redis';
+import { InvalidArgumentError, checkInteger } from '@platform/redis';
 import type { NotificationChannel } from '@platform/queue';
 import { isRetryableStatus, parseRetryAfter } from './classify';
-import { NotificationSendError } from './errors';
-import { DEFAULT_WEBHOOK_TIMEOUT_MS, checkInteger } from './options';
+import { NotificationSendError, ProviderThrottledError } from './errors';
+import { DEFAULT_WEBHOOK_TIMEOUT_MS } from './options';
 import type { ChannelPayload } from './schemas';
+import { anySignal } from './providers/http';
 import type { NotificationSender, SendContext, SendResult } from './sender';
 
 /** Options of {@link createWebhookSender}. */
@@ -29,17 +30,6 @@ export interface WebhookRequestBody<C extends NotificationChannel = Notification
 }
 
 const MAX_REASON_CHARS = 500;
-
-// AbortSignal.any arrived in Node 20.3; engines allow 20.0.
-function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
-  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
-  const controller = new AbortController();
-  const abort = (source: AbortSignal) => () => controller.abort(source.reason);
-  if (a.aborted || b.aborted) controller.abort((a.aborted ? a : b).reason);
-  a.addEventListener('abort', abort(a), { once: true });
-  b.addEventListener('abort', abort(b), { once: true });
-  return controller.signal;
-}
 
 async function readReason(response: Response): Promise<string> {
   try {
@@ -68,8 +58,9 @@ function messageIdOf(body: string, response: Response, fallback: string): string
  * A sender that POSTs each message as JSON ({@link WebhookRequestBody}) with an `Idempotency-Key`
  * header (the same on every attempt). A 2xx answer is success; the provider message id is read from
  * the JSON answer (`providerMessageId`, `messageId` or `id`), the `x-message-id` header, or else is
- * the idempotency key. 429, 408 and 5xx are retryable (`Retry-After` in seconds or as an HTTP date
- * is honoured), other statuses are permanent; network errors and timeouts are retryable.
+ * the idempotency key. A 429 with `Retry-After` (seconds or an HTTP date) is a deferral
+ * ({@link ProviderThrottledError}: no attempt spent); 429 without it, 408 and 5xx are retryable
+ * (a `Retry-After` sets the delay); other statuses are permanent; network errors and timeouts are retryable.
  *
  * @example
  * createNotificationWorker('sms', createWebhookSender({ url: 'https://sms-gateway.internal/send', headers: { authorization: `Bearer ${token}` } }));
@@ -88,6 +79,7 @@ export function createWebhookSender<C extends NotificationChannel = Notification
   const where = `${url.origin}${url.pathname}`;
 
   return {
+    provider: 'webhook',
     async send(message: ChannelPayload<C>, context: SendContext): Promise<SendResult> {
       const body: WebhookRequestBody<C> = {
         channel: context.channel as C,
@@ -118,7 +110,10 @@ export function createWebhookSender<C extends NotificationChannel = Notification
       if (response.ok) return { providerMessageId: messageIdOf(text, response, context.idempotencyKey) };
       const status = response.status;
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
-      throw new NotificationSendError(`webhook ${where} answered ${status}${text ? `: ${text}` : ''}`, {
+      const reason = `webhook ${where} answered ${status}${text ? `: ${text}` : ''}`;
+      // Throttled with a hint: come back then, without spending an attempt.
+      if (status === 429 && retryAfterMs !== undefined) throw new ProviderThrottledError(reason, retryAfterMs);
+      throw new NotificationSendError(reason, {
         retryable: isRetryableStatus(status),
         status,
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),

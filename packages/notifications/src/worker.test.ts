@@ -1,24 +1,20 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InvalidArgumentError, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { DeferJobError, InvalidArgumentError, createRedisConnection, isDeferral, loadRedisConfig } from '@platform/redis';
+import { RateLimitError } from '@platform/ratelimit';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import type { Worker } from 'bullmq';
-import {
-  NotificationSendError,
-  classifySendError,
-  closeNotificationQueues,
-  createMemorySender,
-  createNotificationWorker,
-  createWebhookSender,
-  getNotificationStatus,
-  notificationBackoffStrategy,
-  notifyOnce,
-  parseRetryAfter,
-  resolveNotificationQueue,
-  type NotificationInput,
-  type NotificationStatus,
-  type NotifyOnceOptions,
-} from './index';
+import { classifySendError, parseRetryAfter } from './classify';
+import { NotificationSendError, ProviderThrottledError } from './errors';
+import { createMemorySender } from './memory-sender';
+import { notifyOnce, type NotifyOnceOptions } from './notify';
+import { closeNotificationQueues, resolveNotificationQueue } from './queues';
+import type { NotificationInput } from './schemas';
+import type { NotificationSender } from './sender';
+import { getNotificationStatus, type NotificationStatus } from './status';
+import { createTelegramSender } from './providers/telegram';
+import { createWebhookSender } from './webhook-sender';
+import { createNotificationWorker, notificationBackoffStrategy } from './worker';
 
 interface Recorded {
   idempotencyKey: string | undefined;
@@ -81,33 +77,35 @@ const prefixes: string[] = [];
 const tenants: string[] = [];
 const workers: Worker[] = [];
 
-function setup(): { options: NotifyOnceOptions & { prefix: string }; tenant: string } {
-  const prefix = uniquePrefix('nw');
+/** Fast retries for tests: 3 attempts, 20 ms doubling to 100 ms. */
+const FAST = { attempts: 3, delayMs: 20, maxDelayMs: 100 } as const;
+
+function setup(): { options: NotifyOnceOptions & { keyPrefix: string }; tenant: string } {
+  const keyPrefix = uniquePrefix('nw');
   const tenant = uniquePrefix('tenant');
-  prefixes.push(prefix);
+  prefixes.push(keyPrefix);
   tenants.push(tenant);
-  return { options: { connection: redis, prefix }, tenant };
+  return { options: { connection: redis, keyPrefix, retry: FAST }, tenant };
 }
 
 function sms(tenantId: string, dedupeKey = 'reminder-1'): NotificationInput {
   return { tenantId, type: 'reminder', dedupeKey, channel: 'sms', payload: { to: '+4915112345678', body: 'Your meeting starts in 10 minutes' } };
 }
 
-function startWorker(prefix: string, sender: Parameters<typeof createNotificationWorker<'sms'>>[1]): Worker {
+function startWorker(keyPrefix: string, sender: NotificationSender<'sms'>): Worker {
   const worker = createNotificationWorker('sms', sender, {
     connection: workerConnection,
-    prefix,
+    keyPrefix,
     handleSignals: false,
-    backoff: { delayMs: 20, maxDelayMs: 100 },
   });
   workers.push(worker);
   return worker;
 }
 
-async function settled(jobId: string, prefix: string): Promise<NotificationStatus> {
+async function settled(jobId: string, keyPrefix: string): Promise<NotificationStatus> {
   return waitFor(async () => {
-    const status = await getNotificationStatus(jobId, { connection: redis, prefix });
-    return status && (status.state === 'sent' || status.state === 'failed') ? status : undefined;
+    const status = await getNotificationStatus(jobId, { connection: redis, keyPrefix });
+    return status && (status.state === 'delivered' || status.state === 'failed') ? status : undefined;
   }, 15_000);
 }
 
@@ -126,7 +124,7 @@ afterAll(async () => {
 });
 
 describe('createNotificationWorker + createWebhookSender against a local HTTP server', () => {
-  it('429 with Retry-After, then 200: sent once, on the second attempt, with the same Idempotency-Key', async () => {
+  it('429 with Retry-After, then 200: deferred without spending an attempt, sent once, with the same Idempotency-Key', async () => {
     const { options, tenant } = setup();
     const url = provider.script('/retry-after', [
       { status: 429, headers: { 'retry-after': '1' }, body: '{"error":"slow down"}' },
@@ -134,18 +132,22 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     ]);
     const { jobId } = await notifyOnce(sms(tenant), options);
     expect(await getNotificationStatus(jobId!, options)).toEqual({ state: 'queued', attempts: 0 });
-    startWorker(options.prefix, createWebhookSender({ url, headers: { authorization: 'Bearer test' } }));
+    startWorker(options.keyPrefix, createWebhookSender({ url, headers: { authorization: 'Bearer test' } }));
 
-    // Between the attempts the job waits out the Retry-After.
-    const retrying = await waitFor(async () => {
-      const status = await getNotificationStatus(jobId!, options);
-      return status?.state === 'retrying' ? status : undefined;
+    // Between the tries the job waits out the Retry-After in the delayed set, no attempt spent.
+    await waitFor(() => provider.requests.get('/retry-after')!.length === 1);
+    const job = await waitFor(async () => {
+      const queue = resolveNotificationQueue('sms', options).queue;
+      return (await queue.getJobState(jobId!)) === 'delayed' ? queue.getJob(jobId!) : undefined;
     });
-    expect(retrying.attempts).toBe(1);
-    expect(retrying.lastError).toMatch(/429.*slow down/);
+    expect(job.attemptsMade).toBe(0);
+    const deferred = await getNotificationStatus(jobId!, options);
+    expect(deferred).toMatchObject({ state: 'deferred', attempts: 0, reason: 'provider-throttled' });
+    expect(deferred!.retryAt! - Date.now()).toBeLessThanOrEqual(1000);
 
-    const status = await settled(jobId!, options.prefix);
-    expect(status).toMatchObject({ state: 'sent', attempts: 2, providerMessageId: 'msg-42' });
+    const status = await settled(jobId!, options.keyPrefix);
+    // BullMQ counts the successful attempt only.
+    expect(status).toMatchObject({ state: 'delivered', attempts: 1, providerMessageId: 'msg-42' });
     const requests = provider.requests.get('/retry-after')!;
     expect(requests).toHaveLength(2);
     expect(requests[0]!.idempotencyKey).toBe(jobId);
@@ -167,8 +169,8 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     const { options, tenant } = setup();
     const url = provider.script('/bad-request', [{ status: 400, body: '{"error":"invalid phone number"}' }]);
     const { jobId } = await notifyOnce(sms(tenant), options);
-    startWorker(options.prefix, createWebhookSender({ url }));
-    const status = await settled(jobId!, options.prefix);
+    startWorker(options.keyPrefix, createWebhookSender({ url }));
+    const status = await settled(jobId!, options.keyPrefix);
     expect(status.state).toBe('failed');
     expect(status.attempts).toBe(1);
     expect(status.lastError).toMatch(/400.*invalid phone number/);
@@ -181,8 +183,8 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     const { options, tenant } = setup();
     const url = provider.script('/down', [{ status: 500, body: 'upstream exploded' }]);
     const { jobId } = await notifyOnce(sms(tenant), options);
-    startWorker(options.prefix, createWebhookSender({ url }));
-    const status = await settled(jobId!, options.prefix);
+    startWorker(options.keyPrefix, createWebhookSender({ url }));
+    const status = await settled(jobId!, options.keyPrefix);
     expect(status).toMatchObject({ state: 'failed', attempts: 3 });
     const queue = resolveNotificationQueue('sms', options).queue;
     const failed = await queue.getFailed();
@@ -201,11 +203,168 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const { jobId } = await notifyOnce(sms(tenant), { ...options, jobOptions: { attempts: 2 } });
-    startWorker(options.prefix, createWebhookSender({ url: `http://127.0.0.1:${port}/nowhere`, timeoutMs: 2000 }));
-    const status = await settled(jobId!, options.prefix);
+    const { jobId } = await notifyOnce(sms(tenant), { ...options, retry: { ...FAST, attempts: 2 } });
+    startWorker(options.keyPrefix, createWebhookSender({ url: `http://127.0.0.1:${port}/nowhere`, timeoutMs: 2000 }));
+    const status = await settled(jobId!, options.keyPrefix);
     expect(status).toMatchObject({ state: 'failed', attempts: 2 });
     expect(status.lastError).toMatch(/fetch failed|ECONNREFUSED/);
+  });
+});
+
+describe('deferrals', () => {
+  it('a sender that throws RateLimitError twice, then succeeds: completed after two delays with attemptsMade 1, as in a plain worker', async () => {
+    const { options, tenant } = setup();
+    const memory = createMemorySender<'sms'>();
+    const tries: number[] = [];
+    const sender: NotificationSender<'sms'> = {
+      async send(message, context) {
+        tries.push(Date.now());
+        if (tries.length <= 2) {
+          throw new RateLimitError({
+            tenantId: context.tenantId,
+            provider: 'sms-gateway',
+            limit: 1,
+            windowSeconds: 1,
+            key: `ratelimit:${context.tenantId}:sms-gateway`,
+            retryAfterMs: 200,
+            retryAt: Date.now() + 200,
+          });
+        }
+        return memory.send(message, context);
+      },
+    };
+    // RateLimitError is a deferral by shape (delayJob, retryAfterMs), the only thing the worker checks.
+    expect(isDeferral(new RateLimitError({ tenantId: 't', provider: 'p', limit: 1, windowSeconds: 1, key: 'k', retryAfterMs: 1, retryAt: 0 }))).toBe(true);
+    // Only one attempt allowed: a deferral that spent one would fail the job.
+    const { jobId } = await notifyOnce(sms(tenant), { ...options, retry: { ...FAST, attempts: 1 } });
+    startWorker(options.keyPrefix, sender);
+    const status = await settled(jobId!, options.keyPrefix);
+    expect(status).toMatchObject({ state: 'delivered', attempts: 1 });
+    const job = await resolveNotificationQueue('sms', options).queue.getJob(jobId!);
+    expect(job!.attemptsMade).toBe(1);
+    expect(tries).toHaveLength(3);
+    // Each retry came after the deferral's retryAfterMs (200 ms), not the worker's 20 ms backoff.
+    expect(tries[1]! - tries[0]!).toBeGreaterThanOrEqual(190);
+    expect(tries[2]! - tries[1]!).toBeGreaterThanOrEqual(190);
+    expect(memory.messages).toHaveLength(1);
+  });
+
+  it('a webhook 429 with Retry-After is a provider-throttled deferral; without the hint it is retryable', async () => {
+    const url = provider.script('/throttled', [
+      { status: 429, headers: { 'retry-after': '2' }, body: 'slow down' },
+      { status: 429, body: 'slow down' },
+    ]);
+    const context = { idempotencyKey: 'k', tenantId: 't', channel: 'sms' as const, type: 'x', dedupeKey: 'd', jobId: 'j', attempt: 1, signal: undefined };
+    const sender = createWebhookSender<'sms'>({ url, headers: { authorization: 'Bearer secret-token' } });
+    const first = await sender.send({ to: '+4915112345678', body: 'hi' }, context).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(ProviderThrottledError);
+    expect(isDeferral(first)).toBe(true);
+    expect(first).toMatchObject({ retryAfterMs: 2000, deferralReason: 'provider-throttled', status: 429 });
+    const second = await sender.send({ to: '+4915112345678', body: 'hi' }, context).catch((e: unknown) => e);
+    expect(isDeferral(second)).toBe(false);
+    expect(second).toMatchObject({ retryable: true, status: 429 });
+    expect(String((second as Error).message)).not.toContain('secret-token');
+  });
+});
+
+describe('a provider adapter through the worker', () => {
+  it('Telegram 429 with parameters.retry_after, then ok: deferred, delivered with attemptsMade 1', async () => {
+    const { options, tenant } = setup();
+    const botToken = '42:telegram-worker-token';
+    const url = provider.script(`/tg/bot${botToken}/sendMessage`, [
+      { status: 429, body: JSON.stringify({ ok: false, error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } }) },
+      { status: 200, body: JSON.stringify({ ok: true, result: { message_id: 7, chat: { id: 99 } } }) },
+    ]);
+    const worker = createNotificationWorker('telegram', createTelegramSender({ botToken, baseUrl: url.replace(/\/bot.*$/, '') }), {
+      connection: workerConnection,
+      keyPrefix: options.keyPrefix,
+      handleSignals: false,
+    });
+    workers.push(worker);
+    const { jobId } = await notifyOnce({ tenantId: tenant, type: 'alert', dedupeKey: 'a1', channel: 'telegram', payload: { chatId: 99, text: 'Server is down' } }, { ...options, retry: { ...FAST, attempts: 1 } });
+    const status = await waitFor(async () => {
+      const s = await getNotificationStatus(jobId!, options);
+      return s?.state === 'delivered' || s?.state === 'failed' ? s : undefined;
+    });
+    expect(status).toEqual({ state: 'delivered', attempts: 1, providerMessageId: '99:7' });
+    const requests = provider.requests.get(`/tg/bot${botToken}/sendMessage`)!;
+    expect(requests).toHaveLength(2);
+    expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(900);
+  });
+});
+
+describe('retries that outlast an outage', () => {
+  it('notifyOnce gives the job the default policy: 25 attempts, 5 s doubling, capped at 30 min', async () => {
+    const { options, tenant } = setup();
+    const { jobId } = await notifyOnce(sms(tenant), { connection: redis, keyPrefix: options.keyPrefix });
+    const job = await resolveNotificationQueue('sms', options).queue.getJob(jobId!);
+    expect(job!.opts.attempts).toBe(25);
+    expect(job!.opts.backoff).toEqual({ type: 'notification', delay: 5000, maxDelay: 1_800_000, jitter: 0.2 });
+  });
+
+  it('a notification past expireAfterMs is recorded as expired, not failed, and is not sent again', async () => {
+    const { options, tenant } = setup();
+    const url = provider.script('/expiring', [{ status: 503, body: 'down for maintenance' }]);
+    const { jobId } = await notifyOnce(sms(tenant), { ...options, retry: { attempts: 100, delayMs: 100, maxDelayMs: 100, expireAfterMs: 600 } });
+    startWorker(options.keyPrefix, createWebhookSender({ url }));
+    const status = await waitFor(async () => {
+      const s = await getNotificationStatus(jobId!, options);
+      return s?.state === 'expired' || s?.state === 'failed' || s?.state === 'delivered' ? s : undefined;
+    });
+    expect(status.state).toBe('expired');
+    const queue = resolveNotificationQueue('sms', options).queue;
+    expect(await queue.getFailedCount()).toBe(0);
+    const job = await queue.getJob(jobId!);
+    expect(job!.returnvalue).toMatchObject({ expired: true, providerMessageId: '' });
+    const tries = provider.requests.get('/expiring')!.length;
+    expect(tries).toBeGreaterThanOrEqual(2);
+    expect(tries).toBeLessThan(10);
+  });
+
+  it('a deferral from any sender (DeferJobError) spends no attempt', async () => {
+    const { options, tenant } = setup();
+    let calls = 0;
+    const sender: NotificationSender<'sms'> = {
+      async send() {
+        calls += 1;
+        if (calls <= 3) throw new DeferJobError(50, 'lock-busy');
+        return { providerMessageId: 'p-1' };
+      },
+    };
+    const { jobId } = await notifyOnce(sms(tenant), { ...options, retry: { ...FAST, attempts: 1 } });
+    startWorker(options.keyPrefix, sender);
+    expect(await settled(jobId!, options.keyPrefix)).toEqual({ state: 'delivered', attempts: 1, providerMessageId: 'p-1' });
+    expect(calls).toBe(4);
+  });
+});
+
+describe('delivery status', () => {
+  it('is kept for the dedupe window even after the BullMQ job is removed', async () => {
+    const { options, tenant } = setup();
+    const sender = createMemorySender<'sms'>();
+    startWorker(options.keyPrefix, sender);
+    const { jobId } = await notifyOnce(sms(tenant), { ...options, ttlSeconds: 3600 });
+    expect(await settled(jobId!, options.keyPrefix)).toEqual({ state: 'delivered', attempts: 1, providerMessageId: sender.messages[0]!.providerMessageId });
+    await resolveNotificationQueue('sms', options).queue.remove(jobId!);
+    expect(await resolveNotificationQueue('sms', options).queue.getJob(jobId!)).toBeUndefined();
+    expect(await getNotificationStatus(jobId!, options)).toMatchObject({ state: 'delivered', providerMessageId: 'memory-1' });
+    const ttl = await redis.pttl(`${options.keyPrefix}:notify-status:${jobId}`);
+    expect(ttl).toBeGreaterThan(3_500_000);
+    expect(ttl).toBeLessThanOrEqual(3_600_000);
+  });
+
+  it('a permanent failure is recorded as failed with the reason; a retryable one as retrying, then failed after the last attempt', async () => {
+    const { options, tenant } = setup();
+    const url = provider.script('/status-500', [{ status: 500, body: 'boom' }]);
+    const { jobId } = await notifyOnce(sms(tenant), options);
+    startWorker(options.keyPrefix, createWebhookSender({ url }));
+    const retrying = await waitFor(async () => {
+      const s = await getNotificationStatus(jobId!, options);
+      return s?.state === 'retrying' ? s : undefined;
+    });
+    expect(retrying.lastError).toMatch(/500: boom/);
+    const final = await settled(jobId!, options.keyPrefix);
+    expect(final).toMatchObject({ state: 'failed', attempts: 3 });
   });
 });
 
@@ -213,9 +372,9 @@ describe('createMemorySender', () => {
   it('delivers through the worker and reports sent with the provider id; a bad payload fails at once', async () => {
     const { options, tenant } = setup();
     const sender = createMemorySender<'sms'>();
-    startWorker(options.prefix, sender);
+    startWorker(options.keyPrefix, sender);
     const { jobId } = await notifyOnce(sms(tenant), options);
-    expect(await settled(jobId!, options.prefix)).toEqual({ state: 'sent', attempts: 1, providerMessageId: 'memory-1' });
+    expect(await settled(jobId!, options.keyPrefix)).toEqual({ state: 'delivered', attempts: 1, providerMessageId: 'memory-1' });
     expect(sender.messages).toHaveLength(1);
     expect(sender.messages[0]!.message).toEqual({ to: '+4915112345678', body: 'Your meeting starts in 10 minutes' });
     expect(sender.messages[0]!.context).toMatchObject({ idempotencyKey: jobId, tenantId: tenant, channel: 'sms', attempt: 1 });
@@ -225,12 +384,15 @@ describe('createMemorySender', () => {
       { tenantId: tenant, type: 'reminder', dedupeKey: 'raw', payload: { to: 'nope', body: 'x' } },
       { jobId: 'raw-bad-sms' },
     );
-    // 'raw-bad-sms' does not name its channel, so the status query needs it.
-    await expect(getNotificationStatus(bad.id!, options)).rejects.toBeInstanceOf(InvalidArgumentError);
+    // 'raw-bad-sms' does not name its channel: until a worker has recorded a status, the query needs it.
     const explicit = await waitFor(async () => {
       const status = await getNotificationStatus(bad.id!, { ...options, channel: 'sms' });
       return status?.state === 'failed' ? status : undefined;
     });
+    // Once recorded, the status is found by the id alone.
+    expect(await getNotificationStatus(bad.id!, options)).toMatchObject({ state: 'failed' });
+    // Without a status record, such an id needs its channel.
+    await expect(getNotificationStatus('raw-never-seen', options)).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(explicit).toMatchObject({ state: 'failed', attempts: 1 });
     expect(explicit!.lastError).toMatch(/payload\.to/);
     expect(sender.messages).toHaveLength(1);
@@ -258,15 +420,19 @@ describe('error classification and backoff', () => {
     expect(classifySendError(own)).toBe(own);
   });
 
-  it('backs off exponentially with jitter, and uses retryAfterMs when the error has one', () => {
-    const strategy = notificationBackoffStrategy({ delayMs: 100, maxDelayMs: 1000, jitter: 0.5 });
+  it('backs off by the policy the job carries, exponentially with jitter, capped per step, and uses retryAfterMs when the error has one', () => {
+    const strategy = notificationBackoffStrategy();
+    const job = { opts: { backoff: { type: 'notification', delay: 100, maxDelay: 1000, jitter: 0.5 } } } as never;
     for (let attempt = 1; attempt <= 6; attempt++) {
       const full = Math.min(100 * 2 ** (attempt - 1), 1000);
-      const delay = strategy(attempt) as number;
+      const delay = strategy(attempt, 'notification', undefined, job) as number;
       expect(delay).toBeGreaterThanOrEqual(full * 0.5);
       expect(delay).toBeLessThanOrEqual(full);
     }
-    const rateLimited = new NotificationSendError('429', { retryable: true, status: 429, retryAfterMs: 7000 });
-    expect(strategy(1, 'notification', rateLimited)).toBe(7000);
+    const rateLimited = new NotificationSendError('503', { retryable: true, status: 503, retryAfterMs: 7000 });
+    expect(strategy(1, 'notification', rateLimited, job)).toBe(7000);
+    // Never past the job's expiry.
+    const expiring = { opts: { backoff: { type: 'notification', delay: 60_000, maxDelay: 60_000, jitter: 0, expireAt: Date.now() + 1000 } } } as never;
+    expect(strategy(1, 'notification', undefined, expiring)).toBeLessThanOrEqual(1000);
   });
 });

@@ -1,81 +1,117 @@
 import {
   createWorker,
   type CreateWorkerOptions,
+  type JobContext,
   type NotificationChannel,
   type notificationJobSchema,
   type TenantPayload,
 } from '@platform/queue';
-import { InvalidArgumentError } from '@platform/redis';
-import { UnrecoverableError, type BackoffStrategy, type MinimalJob, type Worker } from 'bullmq';
+import { InvalidArgumentError, checkInteger, getSharedConnection, isDeferral, resolveKeyPrefix } from '@platform/redis';
+import { DelayedError, UnrecoverableError, type BackoffStrategy, type Job, type MinimalJob, type Worker } from 'bullmq';
+import { circuitKey, createCircuitBreaker, resolveCircuitBreaker, type CircuitBreakerOptions } from './circuit';
 import { classifySendError } from './classify';
+import { DIGEST_JOB_NAME, registeredRender, type DigestJobPayload, type DigestRender } from './digest';
+import { NotificationSendError } from './errors';
 import { idempotencyKeyFor } from './keys';
-import { checkInteger, checkNumber, defaultNotificationBackoff } from './options';
+import { DEFAULT_MAX_RETRY_AFTER_MS } from './options';
 import { resolveNotificationQueue, type NotificationQueueDefinition } from './queues';
+import { backoffOf, checkProviderName, defaultRetryPolicy, resolveRetryPolicy, retryDelayMs, type RetryPolicy } from './retry';
 import { parsePayload, type ChannelPayload } from './schemas';
 import type { NotificationSender, SendResult } from './sender';
-
-/** Backoff between attempts of a notification job. */
-export interface NotificationBackoffOptions {
-  /**
-   * Base delay: attempt n waits `delayMs * 2^(n-1)`. A job's own `backoff.delay` (set by
-   * `notifyOnce`'s `jobOptions.backoffDelayMs`) is used instead when this is not given.
-   * @defaultValue the job's `backoff.delay`, else `1000`
-   */
-  delayMs?: number;
-  /** Upper bound of the exponential delay. @defaultValue `300000` (5 min) */
-  maxDelayMs?: number;
-  /** Share of the delay that is random: the wait is in `[d * (1 - jitter), d]`. @defaultValue `0.5` */
-  jitter?: number;
-  /** Longest `Retry-After` honoured; a longer one is cut to this. @defaultValue `3600000` (1 h) */
-  maxRetryAfterMs?: number;
-}
+import { finishDigestBatchScript, takeDigestBatchScript } from './scripts';
+import { statusKey, updateStatus, type StoredStatus } from './status-store';
 
 /** Options of {@link createNotificationWorker}: the platform worker's options plus these. */
-export interface NotificationWorkerOptions extends Omit<CreateWorkerOptions, 'settings'> {
-  /** BullMQ key prefix of the channel queue (must match the producers'). @defaultValue `'bull'` */
-  prefix?: string;
-  /** A queue definition to consume instead of `notificationQueue(channel, { prefix })`. @defaultValue none */
+export interface NotificationWorkerOptions<C extends NotificationChannel = NotificationChannel> extends Omit<CreateWorkerOptions, 'settings'> {
+  /**
+   * Key prefix (must match the producers'): the queue lives under the BullMQ prefix `<keyPrefix>:bull`.
+   * @defaultValue `REDIS_KEY_PREFIX` from the environment, else `''` (BullMQ prefix `bull`)
+   */
+  keyPrefix?: string;
+  /** A queue definition to consume instead of `notificationQueue(channel, …)`. @defaultValue none */
   queue?: NotificationQueueDefinition;
-  /** Backoff between attempts. @defaultValue see {@link NotificationBackoffOptions} */
-  backoff?: NotificationBackoffOptions;
+  /**
+   * Delays between attempts of jobs that carry no policy of their own (jobs not queued by
+   * `notifyOnce`); a job's own policy always wins. @defaultValue the default retry policy
+   */
+  retry?: Omit<RetryPolicy, 'expireAfterMs' | 'attempts'>;
+  /**
+   * Longest `Retry-After` and longest deferral (a 429 with a retry hint, a rate limit) honoured;
+   * a longer one is cut to this. @defaultValue `3600000` (1 h)
+   */
+  maxRetryAfterMs?: number;
+  /**
+   * The circuit breaker of this channel and the sender's `provider`, shared by every worker through
+   * Redis: after `failureThreshold` retryable failures in a row the workers stop calling the
+   * provider and hold their jobs (no attempt spent) for `openMs`, then let one probe job through,
+   * and resume when it succeeds. `false` turns it off.
+   * @defaultValue `{ failureThreshold: 5, openMs: 15000, probeTimeoutMs: 30000 }`
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * Renderers of digests by notification type, for digests queued by `notifyDigest` in another
+   * process (one queued in this process uses the `render` it was given). @defaultValue none
+   */
+  digests?: Record<string, DigestRender<C, never>>;
 }
 
-/** The return value of a delivered notification job (`job.returnvalue`). */
+/** The return value of a finished notification job (`job.returnvalue`). */
 export interface NotificationJobResult extends SendResult {
   /** The idempotency key the sender got. */
   idempotencyKey: string;
+  /** `true`: the notification outlived its `expireAfterMs` and was dropped without being sent. */
+  expired?: true;
+}
+
+/** Ms from `now` until `expireAt`, or `Infinity` when the job does not expire. */
+function untilExpiry(job: MinimalJob, now: number): number {
+  const { expireAt } = backoffOf(job.opts);
+  return expireAt === undefined ? Number.POSITIVE_INFINITY : expireAt - now;
 }
 
 /**
  * The backoff strategy of notification jobs: the provider's `Retry-After` when the error carries one
- * (`retryAfterMs`), else exponential from `delayMs` with jitter, capped at `maxDelayMs`.
+ * (`retryAfterMs`, at most `maxRetryAfterMs`), else the job's policy (exponential with jitter,
+ * capped per step); never later than the job's expiry, so an expired job is recorded on time.
  */
-export function notificationBackoffStrategy(options: NotificationBackoffOptions = {}): BackoffStrategy {
-  const maxDelayMs = checkInteger('backoff.maxDelayMs', options.maxDelayMs ?? defaultNotificationBackoff.maxDelayMs, 0);
-  const jitter = checkNumber('backoff.jitter', options.jitter ?? defaultNotificationBackoff.jitter, 0, 1);
-  const maxRetryAfterMs = checkInteger('backoff.maxRetryAfterMs', options.maxRetryAfterMs ?? defaultNotificationBackoff.maxRetryAfterMs, 0);
-  if (options.delayMs !== undefined) checkInteger('backoff.delayMs', options.delayMs, 0);
+export function notificationBackoffStrategy(fallback: Omit<RetryPolicy, 'expireAfterMs' | 'attempts'> = {}, maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS): BackoffStrategy {
+  const base = resolveRetryPolicy('email', '', { ...fallback });
   return (attemptsMade: number, _type?: string, error?: Error, job?: MinimalJob): number => {
     const retryAfterMs = (error as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+    let delay: number;
     if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) {
-      return Math.min(Math.round(retryAfterMs), maxRetryAfterMs);
+      delay = Math.min(Math.round(retryAfterMs), maxRetryAfterMs);
+    } else {
+      const own = job ? backoffOf(job.opts) : {};
+      delay = retryDelayMs(
+        { delayMs: own.delay ?? base.delayMs, maxDelayMs: own.maxDelay ?? base.maxDelayMs, jitter: own.jitter ?? base.jitter },
+        attemptsMade,
+      );
     }
-    const jobDelay = job?.opts.backoff && typeof job.opts.backoff === 'object' ? job.opts.backoff.delay : undefined;
-    const base = options.delayMs ?? jobDelay ?? defaultNotificationBackoff.delayMs;
-    const delay = Math.min(base * 2 ** Math.max(0, attemptsMade - 1), maxDelayMs);
-    return Math.round(delay * (1 - jitter) + Math.random() * delay * jitter);
+    return job ? Math.max(0, Math.min(delay, untilExpiry(job, Date.now()))) : delay;
   };
+}
+
+type NotificationJob = Job<TenantPayload<typeof notificationJobSchema>, NotificationJobResult>;
+
+/** Delays the job by `ms` without spending an attempt (BullMQ's DelayedError leaves attemptsMade alone). */
+async function defer(job: NotificationJob, token: string, ms: number): Promise<never> {
+  await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
+  throw new DelayedError();
 }
 
 /**
  * Starts a worker that delivers the notifications of one channel through `sender`.
  *
  * Each job's payload is validated against the channel schema (an invalid one fails at once). The
- * sender gets the message and an idempotency key that is the same for every attempt. A retryable
- * failure (429, 408, 5xx, network) is retried with exponential backoff and jitter, or after the
- * provider's `Retry-After`; a permanent one (other 4xx, invalid address) fails the job at once with
- * BullMQ's `UnrecoverableError`. After the last attempt the job stays in the failed set (7 days by
- * the queue defaults) with the provider's reason as `failedReason`, ready to be retried.
+ * sender gets the message and an idempotency key that is the same for every attempt. A deferral
+ * (`isDeferral`: a 429 with a retry hint, a `RateLimitError`) delays the job by its `retryAfterMs`
+ * without spending an attempt. A retryable failure (408, 5xx, network) is retried by the job's
+ * policy (exponential with jitter, capped per step; by default 25 attempts over 6.5–8.2 h), or
+ * after the provider's `Retry-After`; a permanent one (other 4xx, invalid address) fails the job
+ * at once with BullMQ's `UnrecoverableError`. A job past its `expireAfterMs` completes as expired
+ * without being sent. After the last attempt the job stays in the failed set (7 days by the queue
+ * defaults) with the provider's reason as `failedReason`, ready to be retried.
  *
  * @example
  * const worker = createNotificationWorker('email', createWebhookSender({ url: 'https://mailer.internal/send' }));
@@ -83,48 +119,115 @@ export function notificationBackoffStrategy(options: NotificationBackoffOptions 
 export function createNotificationWorker<C extends NotificationChannel>(
   channel: C,
   sender: NotificationSender<C>,
-  options: NotificationWorkerOptions = {},
+  options: NotificationWorkerOptions<C> = {},
 ): Worker<TenantPayload<typeof notificationJobSchema>, NotificationJobResult> {
   if (typeof sender?.send !== 'function') throw new InvalidArgumentError('sender', 'must have a send(message, context) function');
-  const { prefix, queue, backoff, ...workerOptions } = options;
-  const definition = resolveNotificationQueue(channel, { ...(queue ? { queue } : {}), ...(prefix !== undefined ? { prefix } : {}) });
-  const backoffStrategy = notificationBackoffStrategy(backoff);
+  const { keyPrefix: keyPrefixOption, queue, retry, maxRetryAfterMs: maxRetryAfter, circuitBreaker, digests, ...workerOptions } = options;
+  const keyPrefix = resolveKeyPrefix(keyPrefixOption);
+  const definition = resolveNotificationQueue(channel, { ...(queue ? { queue } : { keyPrefix }) });
+  const maxRetryAfterMs = checkInteger('maxRetryAfterMs', maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER_MS, 0);
+  const backoffStrategy = notificationBackoffStrategy(retry ?? defaultRetryPolicy, maxRetryAfterMs);
+  const provider = checkProviderName('sender.provider', sender.provider ?? 'default');
+  const redis = workerOptions.connection ?? getSharedConnection('worker');
+  const breaker = circuitBreaker === false ? undefined : createCircuitBreaker(redis, circuitKey(keyPrefix, channel, provider), resolveCircuitBreaker(circuitBreaker));
+  const reportError = workerOptions.onError ?? (() => undefined);
 
-  return createWorker(
-    definition,
-    async (job, { tenantId, signal }): Promise<NotificationJobResult> => {
-      const { type, dedupeKey } = job.data;
-      const parsed = parsePayload(channel, job.data.payload);
-      if (!parsed.success) {
-        const list = parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-        throw new UnrecoverableError(`Invalid ${channel} payload: ${list}`);
-      }
-      const jobId = String(job.id);
-      const idempotencyKey = idempotencyKeyFor(definition.name, jobId, tenantId, type, dedupeKey);
-      let result: SendResult;
-      try {
-        result = await sender.send(parsed.data as ChannelPayload<C>, {
-          idempotencyKey,
-          tenantId,
-          channel,
-          type,
-          dedupeKey,
-          jobId,
-          attempt: job.attemptsMade + 1,
-          signal,
-        });
-      } catch (error) {
-        const classified = classifySendError(error);
-        if (!classified.retryable) throw new UnrecoverableError(classified.message);
-        throw classified;
-      }
-      if (typeof result?.providerMessageId !== 'string' || result.providerMessageId === '') {
-        // The provider accepted the message; retrying would risk a twin, so the job completes.
+  // The status is what getNotificationStatus reports; a failure to write it must not fail the job.
+  const record = (job: NotificationJob, status: StoredStatus): Promise<void> =>
+    updateStatus(redis, statusKey(keyPrefix, String(job.id)), status).catch((error: unknown) => reportError(error as Error));
+
+  const hold = async (job: NotificationJob, token: string, waitMs: number, reason: string, lastError?: string): Promise<never> => {
+    // Never later than the job's expiry, so an expired job is recorded on time.
+    const wait = Math.max(1, Math.min(Math.round(waitMs), maxRetryAfterMs, Math.max(0, untilExpiry(job, Date.now()))));
+    await record(job, { state: 'deferred', attempts: job.attemptsMade, reason, retryAt: Date.now() + wait, ...(lastError ? { lastError } : {}) });
+    return defer(job, token, wait);
+  };
+
+  const handle = async (job: NotificationJob, { tenantId, signal, token }: JobContext): Promise<NotificationJobResult> => {
+    const { type, dedupeKey } = job.data;
+    const jobId = String(job.id);
+    const idempotencyKey = idempotencyKeyFor(definition.name, jobId, tenantId, type, dedupeKey);
+    if (untilExpiry(job, Date.now()) <= 0) {
+      await record(job, { state: 'expired', attempts: job.attemptsMade });
+      return { providerMessageId: '', idempotencyKey, expired: true };
+    }
+    let payload: unknown = job.data.payload;
+    let digest: DigestJobPayload['digest'] | undefined;
+    if (job.name === DIGEST_JOB_NAME) {
+      digest = (job.data.payload as unknown as DigestJobPayload).digest;
+      const taken = await takeDigestBatchScript.run(redis, [digest.key], [digest.batch, digest.windowMs, digest.maxWaitMs, digest.maxItems]);
+      // Not due yet (an item arrived within the window): come back when it is, no attempt spent.
+      if (Number(taken[0]) === 0 && token) return hold(job, token, Number(taken[1]), 'digest-window');
+      const items = taken
+        .slice(1)
+        .map((entry) => JSON.parse(String(entry)) as { at: number; item: never })
+        .sort((a, b) => a.at - b.at)
+        .map((entry) => entry.item);
+      if (items.length === 0) {
+        await record(job, { state: 'delivered', attempts: job.attemptsMade + 1, providerMessageId: '' });
         return { providerMessageId: '', idempotencyKey };
       }
-      return { providerMessageId: result.providerMessageId, idempotencyKey };
-    },
-    { ...workerOptions, settings: { backoffStrategy } },
-  );
-}
+      const render = digests?.[type] ?? registeredRender(channel, type);
+      if (!render) throw new NotificationSendError(`no digest renderer for type "${type}" in this worker (pass it in the digests option)`, { retryable: true });
+      try {
+        payload = render(items, { tenantId, type, recipientKey: digest.recipientKey, channel });
+      } catch (error) {
+        const reason = `digest render failed: ${(error as Error).message}`;
+        await record(job, { state: 'failed', attempts: job.attemptsMade + 1, lastError: reason });
+        throw new UnrecoverableError(reason);
+      }
+    }
+    const parsed = parsePayload(channel, payload);
+    if (!parsed.success) {
+      const list = parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+      const reason = `Invalid ${channel} payload: ${list}`;
+      await record(job, { state: 'failed', attempts: job.attemptsMade + 1, lastError: reason });
+      throw new UnrecoverableError(reason);
+    }
+    if (breaker && token) {
+      const gate = await breaker.allow();
+      if (!gate.allowed) return hold(job, token, gate.waitMs * (1 + Math.random() * 0.2), 'circuit-open');
+    }
+    await record(job, { state: 'sending', attempts: job.attemptsMade });
+    let result: SendResult;
+    try {
+      result = await sender.send(parsed.data as ChannelPayload<C>, {
+        idempotencyKey,
+        tenantId,
+        channel,
+        type,
+        dedupeKey,
+        jobId,
+        attempt: job.attemptsMade + 1,
+        signal,
+      });
+    } catch (error) {
+      // Come back later without spending an attempt, whatever the underlying worker does with deferrals.
+      if (isDeferral(error) && token) return hold(job, token, error.retryAfterMs, error.deferralReason ?? 'deferred');
+      const classified = classifySendError(error);
+      if (!classified.retryable) {
+        // The provider answered (it refused this message): it is up.
+        await breaker?.success();
+        await record(job, { state: 'failed', attempts: job.attemptsMade + 1, lastError: classified.message });
+        throw new UnrecoverableError(classified.message);
+      }
+      if (breaker && token) {
+        const verdict = await breaker.failure(classified.message);
+        // The provider is down for every job: hold this one too instead of spending its attempts.
+        if (verdict.open) return hold(job, token, verdict.waitMs * (1 + Math.random() * 0.2), 'circuit-open', classified.message);
+      }
+      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      await record(job, { state: last ? 'failed' : 'retrying', attempts: job.attemptsMade + 1, lastError: classified.message });
+      throw classified;
+    }
+    await breaker?.success();
+    // The batch is delivered: forget its items (should this fail, a replay finds them sent already by id).
+    if (digest) await finishDigestBatchScript.run(redis, [digest.key], [digest.batch]).catch((error: unknown) => reportError(error as Error));
+    // A provider that accepted the message without an id still accepted it: retrying would risk a twin.
+    const providerMessageId = typeof result?.providerMessageId === 'string' ? result.providerMessageId : '';
+    await record(job, { state: 'delivered', attempts: job.attemptsMade + 1, providerMessageId });
+    return { providerMessageId, idempotencyKey };
+  };
 
+  return createWorker(definition, handle, { ...workerOptions, settings: { backoffStrategy } });
+}

@@ -1,12 +1,12 @@
 // Child process for notify.test.ts: calls notifyOnce with a queue whose enqueue never returns, says
 // "claimed" once the dedupe key is claimed, and waits to be killed (SIGKILL) by the test.
-// argv: redisUrl tenantId pendingTtlMs
+// argv: redisUrl tenantId pendingTtlMs keyPrefix
 'use strict';
 const { Redis } = require('ioredis');
 const { notifyOnce } = require('@platform/notifications');
 const { notificationQueue } = require('@platform/queue');
 
-const [redisUrl, tenantId, pendingTtlMs] = process.argv.slice(2);
+const [redisUrl, tenantId, pendingTtlMs, keyPrefix] = process.argv.slice(2);
 const connection = new Redis(redisUrl);
 const real = notificationQueue('email', { connection, prefix: 'never-used' });
 const hanging = {
@@ -27,7 +27,7 @@ notifyOnce(
     channel: 'email',
     payload: { to: 'ada@example.test', subject: 'Your report is ready', text: 'See the dashboard.' },
   },
-  { connection, queue: hanging, pendingTtlMs: Number(pendingTtlMs) },
+  { connection, queue: hanging, pendingTtlMs: Number(pendingTtlMs), keyPrefix },
 ).catch((error) => {
   process.stderr.write(`${error.stack}\n`);
   process.exit(1);

@@ -11,10 +11,10 @@
     { 1, nowMs }          claimed; nowMs is the Redis server time of the claim (from TIME)
     { 0, value, pttlMs }  already held: value is a claim token (pending) or "job.<jobId>" (enqueued)
 ]]
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+--- @include "nowMs"
+local now = nowMs()
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return { 1, nowMs }
+  return { 1, now }
 end
 local value = redis.call('GET', KEYS[1])
 return { 0, value or '', redis.call('PTTL', KEYS[1]) }

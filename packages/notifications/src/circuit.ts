@@ -1,0 +1,123 @@
+import { checkInteger, getSharedConnection, namespacedKey, resolveKeyPrefix, toUnavailableError } from '@platform/redis';
+import { NOTIFICATION_CHANNELS, type NotificationChannel } from '@platform/queue';
+import { InvalidArgumentError } from '@platform/redis';
+import type { Redis } from 'ioredis';
+import { checkOptionsObject, checkProviderName } from './retry';
+import { circuitAllowScript, circuitFailureScript, circuitSuccessScript } from './scripts';
+
+/** A provider's circuit breaker, shared by every worker of the channel through Redis. */
+export interface CircuitBreakerOptions {
+  /** Consecutive retryable failures (5xx, 408, no answer) that open the breaker. @defaultValue `5` */
+  failureThreshold?: number;
+  /** How long an open breaker holds jobs before one probe job may call the provider. @defaultValue `15000` */
+  openMs?: number;
+  /** A probe without an outcome this long lets another job probe. @defaultValue `30000` */
+  probeTimeoutMs?: number;
+}
+
+/** Defaults of {@link CircuitBreakerOptions}. */
+export const defaultCircuitBreaker = Object.freeze({ failureThreshold: 5, openMs: 15_000, probeTimeoutMs: 30_000 });
+
+/** Breaker hashes of providers nobody calls any more vanish after this long. */
+const BREAKER_TTL_MS = 7 * 86_400_000;
+
+/** The breaker's key: `notify-circuit:{channel}:{provider}` behind the key prefix. */
+export function circuitKey(keyPrefix: string, channel: NotificationChannel, provider: string): string {
+  return namespacedKey(keyPrefix, 'notify-circuit', channel, provider);
+}
+
+/** What a worker does with the breaker around one provider call. */
+export interface CircuitBreaker {
+  /** `{ allowed: true, probe }` to call the provider; `{ allowed: false, waitMs }` to hold the job. */
+  allow(): Promise<{ allowed: true; probe: boolean } | { allowed: false; waitMs: number }>;
+  /** The provider answered (delivered or refused for good). */
+  success(): Promise<void>;
+  /** A retryable failure; `open: true` with the time to hold the job when the breaker is open. */
+  failure(reason: string): Promise<{ open: boolean; waitMs: number }>;
+}
+
+/** Validates the options and returns them with defaults applied. */
+export function resolveCircuitBreaker(options: CircuitBreakerOptions = {}): Required<CircuitBreakerOptions> {
+  checkOptionsObject('circuitBreaker', options);
+  return {
+    failureThreshold: checkInteger('circuitBreaker.failureThreshold', options.failureThreshold ?? defaultCircuitBreaker.failureThreshold, 1),
+    openMs: checkInteger('circuitBreaker.openMs', options.openMs ?? defaultCircuitBreaker.openMs, 1),
+    probeTimeoutMs: checkInteger('circuitBreaker.probeTimeoutMs', options.probeTimeoutMs ?? defaultCircuitBreaker.probeTimeoutMs, 1),
+  };
+}
+
+/** The breaker of one channel and provider on `redis`. */
+export function createCircuitBreaker(redis: Redis, key: string, settings: Required<CircuitBreakerOptions>): CircuitBreaker {
+  return {
+    async allow() {
+      const [decision, waitMs] = await circuitAllowScript.run(redis, [key], [settings.probeTimeoutMs, BREAKER_TTL_MS]);
+      if (Number(decision) === 0) return { allowed: false, waitMs: Number(waitMs) };
+      return { allowed: true, probe: Number(decision) === 2 };
+    },
+    async success() {
+      await circuitSuccessScript.run(redis, [key], [BREAKER_TTL_MS]);
+    },
+    async failure(reason) {
+      const [open, waitMs] = await circuitFailureScript.run(redis, [key], [settings.failureThreshold, settings.openMs, BREAKER_TTL_MS, reason.slice(0, 300)]);
+      return { open: Number(open) === 1, waitMs: Number(waitMs) };
+    },
+  };
+}
+
+/** A provider's health as its circuit breaker sees it. */
+export interface ProviderHealth {
+  channel: NotificationChannel;
+  provider: string;
+  /** `closed`: calls go through; `open`: jobs are held; `half-open`: one probe job is calling. */
+  state: 'closed' | 'open' | 'half-open';
+  /** Retryable failures in a row (since the last answer). */
+  consecutiveFailures: number;
+  /** How often the breaker opened from closed. */
+  trips: number;
+  /** How many probe calls were let through. */
+  probes: number;
+  /** While open: when the next probe may go, ms since the epoch (Redis time). */
+  openUntil?: number;
+  /** The last retryable failure's reason. */
+  lastError?: string;
+  /** When the state last changed, ms since the epoch (Redis time). */
+  changedAt?: number;
+}
+
+/** Options of {@link getProviderHealth}. */
+export interface ProviderHealthOptions {
+  /** Redis to read from. @defaultValue the shared `producer` connection */
+  connection?: Redis;
+  /** Key prefix (must match the workers'). @defaultValue `REDIS_KEY_PREFIX`, else `''` */
+  keyPrefix?: string;
+}
+
+/**
+ * The health of a channel's provider (its circuit breaker's state, failures, trips and probes).
+ * A provider no worker has called (or that has been healthy for 7 days) reads as closed.
+ * Rejects with `RedisUnavailableError` when Redis cannot be reached.
+ */
+export async function getProviderHealth(channel: NotificationChannel, provider: string, options: ProviderHealthOptions = {}): Promise<ProviderHealth> {
+  if (!(NOTIFICATION_CHANNELS as readonly string[]).includes(channel)) throw new InvalidArgumentError('channel', `must be one of ${NOTIFICATION_CHANNELS.join(', ')}`);
+  checkProviderName('provider', provider);
+  const redis = options.connection ?? getSharedConnection('producer');
+  let fields: Record<string, string>;
+  try {
+    fields = await redis.hgetall(circuitKey(resolveKeyPrefix(options.keyPrefix), channel, provider));
+  } catch (error) {
+    throw toUnavailableError(error, 'getProviderHealth');
+  }
+  const state = fields.state === 'open' || fields.state === 'half-open' ? fields.state : 'closed';
+  const health: ProviderHealth = {
+    channel,
+    provider,
+    state,
+    consecutiveFailures: Number(fields.failures ?? 0),
+    trips: Number(fields.trips ?? 0),
+    probes: Number(fields.probes ?? 0),
+  };
+  if (state === 'open' && fields.openUntil !== undefined) health.openUntil = Number(fields.openUntil);
+  if (fields.lastError !== undefined) health.lastError = fields.lastError;
+  if (fields.changedAt !== undefined) health.changedAt = Number(fields.changedAt);
+  return health;
+}

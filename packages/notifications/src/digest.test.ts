@@ -1,0 +1,132 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { InvalidArgumentError, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import type { Worker } from 'bullmq';
+import { notifyDigest, type DigestInput } from './digest';
+import { NotificationValidationError } from './errors';
+import { createMemorySender, type MemorySender } from './memory-sender';
+import { closeNotificationQueues } from './queues';
+import { getNotificationStatus } from './status';
+import { createNotificationWorker } from './worker';
+
+const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
+const prefixes: string[] = [];
+const workers: Worker[] = [];
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.close()));
+  await closeNotificationQueues();
+  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
+  await redis.quit();
+  await workerConnection.quit();
+});
+
+const render = (leads: { lead: string }[]) => ({ userId: 'owner', title: `${leads.length} new leads`, body: leads.map((l) => l.lead).join(', ') });
+
+function setup(): { keyPrefix: string; sender: MemorySender<'web'>; item: (n: number, overrides?: Partial<DigestInput<'web', { lead: string }>>) => DigestInput<'web', { lead: string }> } {
+  const keyPrefix = uniquePrefix('ndg');
+  prefixes.push(keyPrefix);
+  const sender = createMemorySender<'web'>();
+  workers.push(createNotificationWorker('web', sender, { connection: workerConnection, keyPrefix, handleSignals: false, concurrency: 2, digests: { 'new-leads': render } }));
+  return {
+    keyPrefix,
+    sender,
+    item: (n, overrides = {}) => ({
+      tenantId: 'acme',
+      type: 'new-leads',
+      recipientKey: 'owner',
+      channel: 'web',
+      item: { lead: `lead-${n}` },
+      itemKey: `lead-${n}`,
+      windowMs: 500,
+      maxWaitMs: 5000,
+      maxItems: 100,
+      render,
+      ...overrides,
+    }),
+  };
+}
+
+describe('notifyDigest', () => {
+  it('50 items within 2 s become one message listing all 50, oldest first; a repeated item key counts once', async () => {
+    const { keyPrefix, sender, item } = setup();
+    const options = { connection: redis, keyPrefix };
+    let jobId = '';
+    for (let n = 1; n <= 50; n++) {
+      const result = await notifyDigest(item(n), options);
+      expect(result).toMatchObject({ added: true, pending: n });
+      jobId = result.jobId;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await notifyDigest(item(7), options)).toMatchObject({ added: false, pending: 50 });
+    await waitFor(() => sender.messages.length >= 1, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(sender.messages).toHaveLength(1);
+    expect(sender.messages[0]!.message.title).toBe('50 new leads');
+    expect(sender.messages[0]!.message.body).toBe(Array.from({ length: 50 }, (_, i) => `lead-${i + 1}`).join(', '));
+    expect(await getNotificationStatus(jobId, options)).toMatchObject({ state: 'delivered', attempts: 1 });
+    // The sent batch's items are gone from Redis.
+    const left = await redis.hkeys(`${keyPrefix}:notify-digest:acme:new-leads:owner:web`);
+    expect(left.filter((f) => f.startsWith('i:') || f.startsWith('t'))).toEqual([]);
+  });
+
+  it('a steady stream (never quiet for the window) is flushed every maxWaitMs, losing and repeating nothing', async () => {
+    const { keyPrefix, sender, item } = setup();
+    const started = Date.now();
+    let n = 0;
+    while (Date.now() - started < 3000) {
+      n += 1;
+      await notifyDigest(item(n, { windowMs: 400, maxWaitMs: 1000 }), { connection: redis, keyPrefix });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const total = n;
+    await waitFor(() => sender.messages.reduce((sum, m) => sum + m.message.body.split(', ').length, 0) === total, 10_000);
+    // Without maxWaitMs the window would never close: one flush at the end. With it, one per second or so.
+    expect(sender.messages.length).toBeGreaterThanOrEqual(3);
+    const all = sender.messages.flatMap((m) => m.message.body.split(', '));
+    expect(new Set(all).size).toBe(total);
+  });
+
+  it('maxItems flushes at once, before the window closes', async () => {
+    const { keyPrefix, sender, item } = setup();
+    const started = Date.now();
+    for (let n = 1; n <= 10; n++) await notifyDigest(item(n, { windowMs: 60_000, maxWaitMs: 120_000, maxItems: 10 }), { connection: redis, keyPrefix });
+    await waitFor(() => sender.messages.length === 1, 10_000);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(sender.messages[0]!.message.title).toBe('10 new leads');
+  });
+
+  it('a SIGKILL between items loses none: the items already added are sent with the later ones', async () => {
+    const { keyPrefix, sender, item } = setup();
+    const child = spawn(process.execPath, [join(__dirname, '..', 'test-fixtures', 'digest-items.js'), process.env.REDIS_URL!, keyPrefix, 'acme', '5'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      await waitFor(() => output.includes('added 5'), 15_000);
+    } finally {
+      process.kill(child.pid!, 'SIGKILL');
+      await exited;
+    }
+    for (let n = 6; n <= 8; n++) await notifyDigest(item(n, { windowMs: 1500, maxWaitMs: 20_000 }), { connection: redis, keyPrefix });
+    await waitFor(() => sender.messages.length >= 1, 15_000);
+    const leads = sender.messages.flatMap((m) => m.message.body.split(', '));
+    expect(leads.sort()).toEqual(['lead-1', 'lead-2', 'lead-3', 'lead-4', 'lead-5', 'lead-6', 'lead-7', 'lead-8']);
+  });
+
+  it('refuses bad input before writing anything', async () => {
+    const { keyPrefix, item } = setup();
+    const options = { connection: redis, keyPrefix };
+    await expect(notifyDigest(item(1, { tenantId: 'a:b' }), options)).rejects.toBeInstanceOf(NotificationValidationError);
+    await expect(notifyDigest(item(1, { type: 'has space' }), options)).rejects.toBeInstanceOf(NotificationValidationError);
+    await expect(notifyDigest(item(1, { windowMs: 0 }), options)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(notifyDigest(item(1, { maxWaitMs: 100, windowMs: 500 }), options)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(notifyDigest(item(1, { render: 'nope' as never }), options)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(notifyDigest(item(1, { item: { lead: 'x'.repeat(70_000) } }), options)).rejects.toThrow(/over the limit/);
+    expect(await redis.keys(`${keyPrefix}:*`)).toEqual([]);
+  });
+});

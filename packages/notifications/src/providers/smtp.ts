@@ -1,0 +1,109 @@
+import { checkInteger } from '@platform/redis';
+import { createTransport } from 'nodemailer';
+import { NotificationSendError } from '../errors';
+import type { NotificationSender } from '../sender';
+import { redact, requiredString } from './http';
+
+/** Options of {@link createSmtpSender}. */
+export interface SmtpSenderOptions {
+  /** The SMTP server's host name. */
+  host: string;
+  /** Port. @defaultValue `587` (`465` when `secure`) */
+  port?: number;
+  /** TLS from the first byte (port 465). With `false`, STARTTLS is used when the server offers it. @defaultValue `false` */
+  secure?: boolean;
+  /** Refuse to send unless the server offers STARTTLS. @defaultValue `false` */
+  requireTls?: boolean;
+  /** Credentials; the password is never logged or put in an error. @defaultValue none (no AUTH) */
+  auth?: { user: string; pass: string };
+  /** Sender address for messages without `from`, e.g. `Acme <noreply@acme.test>`. */
+  from: string;
+  /** Keep up to this many connections open and reuse them. @defaultValue `1` (pooled) */
+  maxConnections?: number;
+  /** Time allowed for connecting, the greeting and each command, ms. @defaultValue `10000` */
+  timeoutMs?: number;
+  /** TLS options passed to Node (e.g. `{ ca }` for a private CA). @defaultValue Node's defaults */
+  tls?: { ca?: string | Buffer; servername?: string; rejectUnauthorized?: boolean };
+}
+
+/** The sender of {@link createSmtpSender}: closes its pooled connections with `close()`. */
+export interface SmtpSender extends NotificationSender<'email'> {
+  /** Closes the pooled connections. */
+  close(): void;
+}
+
+// nodemailer's error codes for "the server could not be reached or went away": retry.
+const TRANSIENT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EPROTOCOL', 'ETLS']);
+
+/**
+ * E-mail over SMTP with nodemailer (pooled connections). The idempotency key becomes the
+ * `Message-ID` (`<key@host of from>`), so a receiving system can drop a repeat, and the
+ * `X-Idempotency-Key` header.
+ *
+ * Answers: `250` → delivered with the `Message-ID`; a 4xx reply (421, 450, 451, 452, …) and no
+ * answer (refused, reset, timeout) → retryable; authentication failure (535, `EAUTH`), a 5xx reply
+ * (550 unknown recipient, 554, …) → permanent.
+ */
+export function createSmtpSender(options: SmtpSenderOptions): SmtpSender {
+  const host = requiredString('host', options.host);
+  const from = requiredString('from', options.from);
+  const secure = options.secure ?? false;
+  const port = checkInteger('port', options.port ?? (secure ? 465 : 587), 1, 65_535);
+  const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? 10_000, 1);
+  const maxConnections = checkInteger('maxConnections', options.maxConnections ?? 1, 1, 100);
+  const secrets = options.auth ? [requiredString('auth.pass', options.auth.pass)] : [];
+  const transport = createTransport({
+    host,
+    port,
+    secure,
+    requireTLS: options.requireTls ?? false,
+    pool: true,
+    maxConnections,
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+    ...(options.auth ? { auth: { user: requiredString('auth.user', options.auth.user), pass: options.auth.pass } } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
+    logger: false,
+    debug: false,
+  });
+  return {
+    provider: 'smtp',
+    close() {
+      transport.close();
+    },
+    async send(message, context) {
+      const sender = message.from ?? from;
+      const domain = /@([^>\s]+)>?\s*$/.exec(sender)?.[1] ?? 'localhost';
+      const messageId = `<${context.idempotencyKey}@${domain}>`;
+      try {
+        const info = await transport.sendMail({
+          from: sender,
+          to: message.to,
+          subject: message.subject,
+          ...(message.text !== undefined ? { text: message.text } : {}),
+          ...(message.html !== undefined ? { html: message.html } : {}),
+          ...(message.replyTo !== undefined ? { replyTo: message.replyTo } : {}),
+          messageId,
+          headers: { 'X-Idempotency-Key': context.idempotencyKey },
+        });
+        return { providerMessageId: typeof info.messageId === 'string' && info.messageId !== '' ? info.messageId : messageId };
+      } catch (error) {
+        throw smtpError(error, secrets);
+      }
+    },
+  };
+}
+
+/** The send error for a nodemailer failure (exported for tests). */
+export function smtpError(error: unknown, secrets: readonly string[]): NotificationSendError {
+  const { code, responseCode, response, message } = (error ?? {}) as { code?: unknown; responseCode?: unknown; response?: unknown; message?: unknown };
+  const text = redact(typeof response === 'string' ? response : typeof message === 'string' ? message : String(error), secrets);
+  if (typeof responseCode === 'number') {
+    const permanent = responseCode >= 500 || code === 'EAUTH';
+    return new NotificationSendError(`smtp answered ${responseCode}: ${text}`, { retryable: !permanent });
+  }
+  if (code === 'EAUTH') return new NotificationSendError(`smtp authentication failed: ${text}`, { retryable: false });
+  const transient = typeof code === 'string' && TRANSIENT_CODES.has(code);
+  return new NotificationSendError(`smtp ${transient ? 'unreachable' : 'failed'}: ${text}`, { retryable: true });
+}

@@ -1,0 +1,59 @@
+import { namespacedKey } from '@platform/redis';
+import type { Redis } from 'ioredis';
+import { setNotificationStatusScript } from './scripts';
+
+/** Where a notification is in its life (see `getNotificationStatus`). */
+export type NotificationState = 'queued' | 'sending' | 'delivered' | 'retrying' | 'deferred' | 'failed' | 'expired';
+
+/** A status record as stored (every value a string in the hash). */
+export interface StoredStatus {
+  state: NotificationState;
+  /** Attempts spent so far. */
+  attempts?: number;
+  /** The last failure's reason. */
+  lastError?: string;
+  /** The provider's message id, once delivered. */
+  providerMessageId?: string;
+  /** Why it is deferred (`provider-throttled`, `circuit-open`, `rate-limit`, …). */
+  reason?: string;
+  /** When a deferred or retrying notification is tried next, ms since the epoch. */
+  retryAt?: number;
+}
+
+/** Status of notifications without a dedupe window of their own (jobs not queued by notifyOnce): 24 h. */
+export const DEFAULT_STATUS_TTL_MS = 86_400_000;
+
+/** The status key of a job: `notify-status:{jobId}` behind the key prefix. */
+export function statusKey(keyPrefix: string, jobId: string): string {
+  return namespacedKey(keyPrefix, 'notify-status', jobId);
+}
+
+function pairs(status: StoredStatus): string[] {
+  const out: string[] = [];
+  for (const [field, value] of Object.entries(status)) if (value !== undefined) out.push(field, String(value));
+  return out;
+}
+
+/** Creates the status unless there is one (kept `ttlMs`). Resolves whether it wrote. */
+export async function initStatus(redis: Redis, key: string, status: StoredStatus, ttlMs: number): Promise<boolean> {
+  return Number(await setNotificationStatusScript.run(redis, [key], ['init', ttlMs, ...pairs(status)])) === 1;
+}
+
+/** Replaces the state and its details, keeping the status's TTL (creating it for `ttlMs` if missing). */
+export async function updateStatus(redis: Redis, key: string, status: StoredStatus, ttlMs = DEFAULT_STATUS_TTL_MS): Promise<void> {
+  await setNotificationStatusScript.run(redis, [key], ['update', ttlMs, ...pairs(status)]);
+}
+
+/** Reads a status, or `null` when there is none. */
+export async function readStatus(redis: Redis, key: string): Promise<(StoredStatus & { updatedAt?: number }) | null> {
+  const fields = await redis.hgetall(key);
+  if (!fields.state) return null;
+  const status: StoredStatus & { updatedAt?: number } = { state: fields.state as NotificationState };
+  if (fields.attempts !== undefined) status.attempts = Number(fields.attempts);
+  if (fields.lastError !== undefined) status.lastError = fields.lastError;
+  if (fields.providerMessageId !== undefined) status.providerMessageId = fields.providerMessageId;
+  if (fields.reason !== undefined) status.reason = fields.reason;
+  if (fields.retryAt !== undefined) status.retryAt = Number(fields.retryAt);
+  if (fields.updatedAt !== undefined) status.updatedAt = Number(fields.updatedAt);
+  return status;
+}
