@@ -6,6 +6,7 @@ import { failedListCommand, failedRetryCommand, type FailedCommandOptions } from
 import { metricsCommand } from './commands/metrics';
 import { registerOutboxCommand } from './commands/outbox';
 import { queuesCommand } from './commands/queues';
+import { schedulesListCommand } from './commands/schedules';
 import { CliContext, type CliIo } from './context';
 
 /** Exit codes of `platform`. */
@@ -57,6 +58,16 @@ function buildProgram(ctx: CliContext): Command {
     .option('--warn <n>', 'waiting jobs at which a queue is WARN', '1000')
     .option('--critical <n>', 'waiting jobs at which a queue is CRITICAL', '10000')
     .action((opts) => queuesCommand(ctx, opts));
+
+  program
+    .command('schedules')
+    .description('per-tenant schedules (BullMQ job schedulers made by tenantSchedules)')
+    .command('list')
+    .description('list the tenant schedules of every queue')
+    .option('--tenant <tenantId>', 'only schedules of this tenant')
+    .option('--prefix <prefix>', PREFIX_HELP)
+    .option('--json', 'print JSON')
+    .action((opts) => schedulesListCommand(ctx, opts));
 
   const failed = program.command('failed').description('inspect and replay failed jobs');
   const filterOptions = (command: Command) =>

@@ -15,6 +15,8 @@ export interface Held {
 export interface HoldOptions {
   autoExtend: boolean;
   extendIntervalMs: number | undefined;
+  /** The caller's signal: when it aborts, `fn`'s signal aborts and the lock is released at once. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -77,8 +79,24 @@ export async function runHeld<T, H extends Held>(
     }
   };
 
+  // The caller gave up (e.g. a job's time limit): release now, even if fn never settles.
+  let releasing: Promise<boolean> | undefined;
+  let cancelled = false;
+  const release = (): Promise<boolean> => (releasing ??= held.release());
+  const onCallerAbort = () => {
+    if (stopped || lost) return;
+    cancelled = true;
+    stopped = true;
+    clearTimeout(expiryTimer);
+    clearTimeout(extendTimer);
+    controller.abort(options.signal?.reason);
+    void release().catch(() => undefined);
+  };
+
   armExpiry();
   if (options.autoExtend) extendTimer = setTimeout(extendNow, interval);
+  if (options.signal?.aborted) onCallerAbort();
+  else options.signal?.addEventListener('abort', onCallerAbort, { once: true });
 
   let value: T | undefined;
   let failed = false;
@@ -92,15 +110,18 @@ export async function runHeld<T, H extends Held>(
   stopped = true;
   clearTimeout(expiryTimer);
   clearTimeout(extendTimer);
+  options.signal?.removeEventListener('abort', onCallerAbort);
 
   let released = true;
   try {
-    released = await held.release();
+    released = await release();
   } catch {
     // Redis unreachable: the key expires by its TTL; the work itself is done.
   }
   if (lost) throw lost;
   if (failed) throw failure;
+  // Released early because the caller asked (fn's signal said so): fn's own outcome stands.
+  if (cancelled) return value as T;
   // Nobody noticed a loss while fn ran, but the key was gone or someone else's at the end.
   if (!released) throw new LockLostError(held.key, 'not-owner');
   return value as T;
@@ -113,9 +134,13 @@ export async function runHeld<T, H extends Held>(
 export async function runAcquired<T, H extends Held>(
   acquired: H | number,
   fn: (signal: AbortSignal, held: H) => Promise<T> | T,
-  options: Pick<WithLockOptions, 'autoExtend' | 'extendIntervalMs' | 'retryDelayMs' | 'retryJitterMs' | 'maxRetryAfterMs' | 'delayJobWhenBusy'>,
+  options: Pick<WithLockOptions, 'autoExtend' | 'extendIntervalMs' | 'retryDelayMs' | 'retryJitterMs' | 'maxRetryAfterMs' | 'delayJobWhenBusy' | 'signal'>,
   refuse: (details: NotAcquiredDetails) => Error,
 ): Promise<T> {
   if (typeof acquired === 'number') throw refuse(busyDetails(acquired, options));
-  return runHeld(acquired, fn, { autoExtend: options.autoExtend ?? defaultLockOptions.autoExtend, extendIntervalMs: options.extendIntervalMs });
+  return runHeld(acquired, fn, {
+    autoExtend: options.autoExtend ?? defaultLockOptions.autoExtend,
+    extendIntervalMs: options.extendIntervalMs,
+    signal: options.signal,
+  });
 }

@@ -39,6 +39,13 @@ export interface WithLockOptions extends AcquireLockOptions {
   delayJobWhenBusy?: boolean;
   /** Renew the lock while `fn` runs. Without it the signal fires when the TTL runs out. @defaultValue `true` */
   autoExtend?: boolean;
+  /**
+   * A signal of the caller (e.g. a job handler's `signal`, which fires at the job's time limits):
+   * when it aborts, renewal stops, `fn`'s signal aborts with the same reason and the lock is released
+   * at once, without waiting for `fn` to settle; `withLock` then returns (or throws) what `fn` does.
+   * @defaultValue none
+   */
+  signal?: AbortSignal;
   /** How often to renew, in ms. @defaultValue `ttlMs / 3` */
   extendIntervalMs?: number;
   /** Upper bound of the random jitter added to `retryAfterMs`, in ms. @defaultValue `250` */

@@ -57,7 +57,8 @@ export function activityLock<T>(redis: Redis, activityId: string, fn: LockedFn<T
  * `deferralReason: 'lock-busy'`, `retryAfterMs`: the holder's remaining TTL, at most
  * `maxRetryAfterMs`, plus jitter): `@platform/queue`'s `createWorker` then delays the job by that
  * much without spending an attempt. The handler gets the lock's signal and the {@link Lock} (for its
- * `fence`) as third and fourth arguments. Works with any `(job, ctx) => Promise` handler; this
+ * `fence`) as third and fourth arguments. When the context has a `signal` (a queue job's, which fires at
+ * its time limits) and `options.signal` is not given, the lock is linked to it: released when it fires. Works with any `(job, ctx) => Promise` handler; this
  * package does not import queue. Annotate the job type of `activityIdOf`: TypeScript cannot infer it
  * through `createWorker`.
  *
@@ -72,5 +73,15 @@ export function activityLockHandler<J, C, R>(
   options: ActivityLockOptions = {},
 ): (job: J, context: C) => Promise<R> {
   const lockOptions = { ...options, delayJobWhenBusy: options.delayJobWhenBusy ?? true };
-  return (job, context) => activityLock(redis, activityIdOf(job), (signal, lock) => handler(job, context, signal, lock), lockOptions);
+  return (job, context) =>
+    activityLock(redis, activityIdOf(job), (signal, lock) => handler(job, context, signal, lock), {
+      ...lockOptions,
+      signal: options.signal ?? signalOf(context),
+    });
+}
+
+/** The `signal` of a handler context (`@platform/queue`'s `JobContext`), if it has one. */
+function signalOf(context: unknown): AbortSignal | undefined {
+  const signal = typeof context === 'object' && context !== null ? (context as { signal?: unknown }).signal : undefined;
+  return signal instanceof AbortSignal ? signal : undefined;
 }

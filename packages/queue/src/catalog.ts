@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineQueue, type DefineQueueOptions, type QueueDefinition } from './define-queue';
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from './names';
 import { QueueNameError } from './errors';
+import { AGENT_JOB_TIMEOUTS } from './options';
 
 /** The agent roles of the platform, each with its queue `agent__<role>`. */
 export const AGENT_ROLES = [
@@ -71,9 +72,14 @@ function cached<S extends z.ZodObject<z.ZodRawShape>>(
   return found as unknown as QueueDefinition<S>;
 }
 
-/** `agent__<role>`: one queue per agent role, shared by all tenants. */
+/**
+ * `agent__<role>`: one queue per agent role, shared by all tenants. Its jobs have the time limits
+ * soft 3,000 s and hard 3,600 s unless `options.timeouts` (or a job's `timeouts`) says otherwise.
+ */
 export function agentQueue(role: AgentRole, options?: CatalogQueueOptions): QueueDefinition<typeof agentJobSchema> {
-  return cached(`agent__${role}`, options, () => defineQueue({ ...options, namespace: 'agent', name: role, schema: agentJobSchema }));
+  return cached(`agent__${role}`, options, () =>
+    defineQueue({ timeouts: { ...AGENT_JOB_TIMEOUTS }, ...options, namespace: 'agent', name: role, schema: agentJobSchema }),
+  );
 }
 
 /** `rag__ingestion`: RAG document processing for all tenants. */

@@ -6,6 +6,7 @@ import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
 import { createGuardedWrite, resolveWaitForReplicas, type WaitForReplicasOptions } from './guarded-write';
 import { throttledLogger } from './log';
+import { checkTimeouts, type JobTimeouts } from './timeouts';
 import { queueName as buildQueueName } from './names';
 import { DEFAULT_ENQUEUE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD_BYTES, defaultJobOptions as platformJobDefaults } from './options';
 import {
@@ -52,6 +53,13 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
    * the last moments before it; see docs/reliability.md)
    */
   waitForReplicas?: WaitForReplicasOptions;
+  /**
+   * Time limits of every job, from the start of each attempt: `softMs` aborts the handler's
+   * `signal`, `hardMs` fails the job with `JobTimeoutError`. A job's own `timeouts` replace these.
+   * See the README, "Time limits". @defaultValue `undefined`: no limits (agent queues of the catalog:
+   * soft 3,000 s, hard 3,600 s)
+   */
+  timeouts?: JobTimeouts;
   /** Producer connection. @defaultValue the process-wide shared `producer` connection */
   connection?: Redis;
   /**
@@ -70,6 +78,8 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
 export interface EnqueueOptions extends JobsOptions {
   /** BullMQ job name. @defaultValue the queue's `name` part */
   jobName?: string;
+  /** Time limits of this job, replacing the queue's `timeouts`. @defaultValue the queue's `timeouts` */
+  timeouts?: JobTimeouts;
 }
 
 /** A defined queue: its name, BullMQ `Queue`, and validated enqueue functions. */
@@ -88,6 +98,7 @@ export interface QueueDefinition<S extends AnyObjectSchema = AnyObjectSchema> {
     readonly fairness: 'none' | 'per-tenant';
     readonly defaultJobOptions: DefaultJobOptions;
     readonly waitForReplicas: Required<WaitForReplicasOptions> | undefined;
+    readonly timeouts: JobTimeouts | undefined;
   };
   /**
    * Validates and enqueues one job. Throws `PayloadValidationError` / `PayloadTooLargeError` before
@@ -145,6 +156,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const prefix = options.prefix ?? bullPrefixFor(resolveKeyPrefix());
   const jobDefaults: DefaultJobOptions = { ...platformJobDefaults, ...options.defaultJobOptions };
   const fairness = resolveFairnessOption(name, options.fairness);
+  const timeouts = checkTimeouts(`defineQueue(${name}): timeouts`, options.timeouts);
   const connection = (): Redis => options.connection ?? getSharedConnection('producer');
 
   const logError = throttledLogger(`queue ${name}`);
@@ -174,7 +186,10 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const toEntry = (payload: TenantPayloadInput<S>, opts: EnqueueOptions | undefined): JobEntry<Data> => {
     const data = parse(payload);
     checkPayloadSize(name, data, maxPayloadBytes);
-    const { jobName, ...jobOptions } = opts ?? {};
+    const { jobName, timeouts: jobTimeouts, ...jobOptions } = opts ?? {};
+    // Kept in the job's BullMQ options (stored with the job), where the worker reads them.
+    const checked = checkTimeouts('timeouts', jobTimeouts);
+    if (checked) (jobOptions as EnqueueOptions).timeouts = checked;
     return { name: jobName ?? options.name, data, opts: opts ? jobOptions : undefined };
   };
 
@@ -191,6 +206,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
       fairness: scheduler ? 'per-tenant' : 'none',
       defaultJobOptions: jobDefaults,
       waitForReplicas,
+      timeouts,
     },
     parse,
     async enqueue(payload, opts) {

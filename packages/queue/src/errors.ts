@@ -77,3 +77,26 @@ export class QueueNotReplicatedError extends QueueUnavailableError {
     this.replicasRequired = replicasRequired;
   }
 }
+
+/** Which time limit of a job ran out: `soft` aborts the handler's signal, `hard` fails the job. */
+export type TimeLimit = 'soft' | 'hard';
+
+/**
+ * A job ran past one of its time limits (`timeouts` of `defineQueue` or of the job). With `limit:
+ * 'hard'` the job failed with it (an attempt is spent; retries follow the job's `attempts`); with
+ * `limit: 'soft'` it is the `reason` of the handler's `signal`, asking the handler to stop.
+ */
+export class JobTimeoutError extends PlatformError {
+  readonly queueName: string;
+  readonly jobId: string | undefined;
+  readonly limit: TimeLimit;
+  readonly limitMs: number;
+
+  constructor(queueName: string, jobId: string | undefined, limit: TimeLimit, limitMs: number) {
+    super('JOB_TIMEOUT', `Job ${jobId ?? '(no id)'} of queue ${queueName} reached its ${limit} time limit of ${limitMs} ms`);
+    this.queueName = queueName;
+    this.jobId = jobId;
+    this.limit = limit;
+    this.limitMs = limitMs;
+  }
+}

@@ -9,6 +9,8 @@ export {
 export type { QueueJobCounts, ObliterateOptions } from './producer/producer';
 export type { FairJobState } from './fairness/backlog';
 export type { FairnessOptions, TenantRate, PerTenant } from './fairness/options';
+export type { JobTimeouts } from './timeouts';
+export { tenantSchedules, type TenantSchedule, type TenantRepeat } from './schedules';
 export { createWorker, type CreateWorkerOptions, type JobContext, type JobHandler } from './worker';
 export {
   agentQueue,
@@ -29,6 +31,8 @@ export {
   PayloadTooLargeError,
   QueueUnavailableError,
   QueueNotReplicatedError,
+  JobTimeoutError,
+  type TimeLimit,
   type PayloadIssue,
 } from './errors';
 export { defaultJobOptions, queueDefaults } from './options';
@@ -39,7 +43,6 @@ export {
   createRedisConnection,
   getSharedConnection,
   closeSharedConnections,
-  redisKey,
   PlatformError,
   ConfigError,
   InvalidArgumentError,

@@ -37,6 +37,9 @@ export const DEFAULT_MAX_STALLED_COUNT = 3;
 /** Default of `shutdownTimeoutMs`: how long a graceful close waits for active jobs. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
 
+/** Time limits of the catalog's agent jobs (`agentQueue`) unless `timeouts` is given: soft 3,000 s, hard 3,600 s. */
+export const AGENT_JOB_TIMEOUTS: Readonly<{ softMs: number; hardMs: number }> = Object.freeze({ softMs: 3_000_000, hardMs: 3_600_000 });
+
 /** The defaults of `defineQueue` and `createWorker` options in one place (see each option's TSDoc). */
 export const queueDefaults = Object.freeze({
   /** `defineQueue({ maxPayloadBytes })`. */
@@ -49,6 +52,8 @@ export const queueDefaults = Object.freeze({
   shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
   /** `createWorker(..., { maxStalledCount })`. */
   maxStalledCount: DEFAULT_MAX_STALLED_COUNT,
+  /** `agentQueue(role, { timeouts })`: soft 3,000 s, hard 3,600 s. */
+  agentJobTimeouts: AGENT_JOB_TIMEOUTS,
   /** `defineQueue({ fairness })`. */
   fairness: defaultFairnessOptions,
 });

@@ -6,6 +6,8 @@ import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
 import { throttledLogger } from './log';
+import { createSandboxedWorker } from './sandbox';
+import { runWithTimeouts, timeoutsOf } from './timeouts';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
 /** What a handler gets besides the job. */
@@ -14,8 +16,12 @@ export interface JobContext {
   tenantId: string;
   /** The worker's lock token for this job (needed by BullMQ calls such as `job.moveToDelayed`). */
   token: string | undefined;
-  /** Fires when the worker is force-closed or the job is cancelled. */
-  signal: AbortSignal | undefined;
+  /**
+   * Fires when the worker is force-closed, the job is cancelled, or the job reaches its soft or
+   * hard time limit (reason: a `JobTimeoutError`). Pass it to `withLock`/`activityLock`
+   * (`{ signal }`) so their locks are released when it fires.
+   */
+  signal: AbortSignal;
 }
 
 /** A job handler: `job.data` is the validated payload. */
@@ -86,6 +92,13 @@ function installSignalHandlers(): void {
  * throws a deferral (`isDeferral(error)` from `@platform/redis`: `delayJob: true` and a finite
  * `retryAfterMs >= 0`, e.g. `RateLimitError`, a busy activity lock, `DeferJobError`) has its job
  * delayed by `retryAfterMs` without spending an attempt. No error is recognised by its name.
+ * Jobs run under their time limits (`timeouts`): the handler's signal aborts at the soft limit, and
+ * at the hard limit the job fails with `JobTimeoutError` and the worker takes its next job.
+ *
+ * `handler` may instead be the path (or file URL) of a BullMQ sandboxed processor file (`module.exports
+ * = async (job, token, signal) => ...`), run in a child process (or a worker thread with
+ * `useWorkerThreads`). The payload is still validated here, deferrals and time limits apply, and at
+ * the hard limit the child running the job is killed, so a handler stuck in a loop is stopped too.
  * Closes gracefully on SIGTERM/SIGINT, letting active jobs finish up to `shutdownTimeoutMs`.
  *
  * @example
@@ -93,7 +106,7 @@ function installSignalHandlers(): void {
  */
 export function createWorker<S extends AnyObjectSchema, R = unknown>(
   definition: QueueDefinition<S>,
-  handler: JobHandler<S, R>,
+  handler: JobHandler<S, R> | string | URL,
   options: CreateWorkerOptions = {},
 ): Worker<TenantPayload<S>, R> {
   const {
@@ -106,35 +119,51 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
 
   // Fair queues: slot/rate check and lease around the handler, dispatch loop in `attach`.
   const fair = fairSchedulerOf(definition);
-  const run = fair ? fair.wrapHandler(handler) : handler;
+  const makeProcessor = (jobHandler: JobHandler<S, R>) => {
+    // Time limits inside the fair lease, so a job failed at its hard limit gives its slot back.
+    const limited = (job: Job<TenantPayload<S>, R>, context: JobContext): Promise<R> =>
+      runWithTimeouts(definition.name, job, timeoutsOf(job, definition.settings.timeouts), context.signal, (signal) =>
+        jobHandler(job, { ...context, signal }),
+      );
+    const run = fair ? fair.wrapHandler(limited) : limited;
 
-  const processor = async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
-    let data: TenantPayload<S>;
-    try {
-      data = definition.parse(job.data);
-    } catch (error) {
-      if (error instanceof PayloadValidationError) throw new UnrecoverableError(error.message);
-      throw error;
-    }
-    job.data = data;
-    try {
-      return await run(job, { tenantId: data.tenantId, token, signal });
-    } catch (error) {
-      if (isDeferral(error) && token) {
-        await job.moveToDelayed(Date.now() + Math.max(error.retryAfterMs, 1), token);
-        throw new DelayedError();
+    return async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
+      let data: TenantPayload<S>;
+      try {
+        data = definition.parse(job.data);
+      } catch (error) {
+        if (error instanceof PayloadValidationError) throw new UnrecoverableError(error.message);
+        throw error;
       }
-      throw error;
-    }
+      job.data = data;
+      try {
+        return await run(job, { tenantId: data.tenantId, token, signal: signal ?? new AbortController().signal });
+      } catch (error) {
+        if (isDeferral(error) && token) {
+          await job.moveToDelayed(Date.now() + Math.max(error.retryAfterMs, 1), token);
+          throw new DelayedError();
+        }
+        throw error;
+      }
+    };
   };
 
-  const worker = new Worker<TenantPayload<S>, R>(definition.name, processor, {
+  const bullOptions = {
     concurrency: 1,
     ...workerOptions,
     maxStalledCount: workerOptions.maxStalledCount ?? DEFAULT_MAX_STALLED_COUNT,
     connection: connection ?? getSharedConnection('worker'),
     prefix: definition.settings.prefix,
-  });
+  };
+  const worker =
+    typeof handler === 'function'
+      ? new Worker<TenantPayload<S>, R>(definition.name, makeProcessor(handler), bullOptions)
+      : createSandboxedWorker<TenantPayload<S>, R>(
+          definition.name,
+          handler,
+          (runner) => makeProcessor((job, context) => runner(job, context.token, context.signal) as Promise<R>) as never,
+          bullOptions,
+        );
   // Without a listener, an 'error' event (e.g. Redis down) would crash the process.
   worker.on('error', onError);
   fair?.attach(worker as unknown as Worker, onError);

@@ -1,0 +1,77 @@
+import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import path from 'node:path';
+import { z } from 'zod';
+import { defineQueue } from './define-queue';
+import { JobTimeoutError } from './errors';
+import { createWorker } from './worker';
+
+const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
+const prefix = uniquePrefix('qs');
+const processorFile = path.join(__dirname, '..', 'fixtures', 'sandboxed-processor.cjs');
+
+afterAll(async () => {
+  await deleteKeysByPrefix(redis, `${prefix}:`);
+  await redis.quit();
+  await workerConnection.quit();
+  await closeSharedConnections();
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('sandboxed processors', () => {
+  it('kills a child stuck in an endless loop at the hard limit, fails the job with JobTimeoutError and runs the next job', async () => {
+    const definition = defineQueue({
+      namespace: 'agent',
+      name: 'sandboxed',
+      schema: z.object({ activityId: z.string(), loop: z.boolean() }),
+      prefix,
+      connection: redis,
+      defaultJobOptions: { attempts: 1 },
+      timeouts: { hardMs: 3000 },
+    });
+    const failures: unknown[] = [];
+    const worker = createWorker(definition, processorFile, { connection: workerConnection, handleSignals: false });
+    worker.on('failed', (_job, error) => failures.push(error));
+    try {
+      // Forking a child can take seconds on a loaded machine: a first job (with a generous limit)
+      // leaves a started child in the pool for the looping one, and the next job gets one too.
+      const generous = { timeouts: { hardMs: 60_000 } };
+      const warmUp = await definition.enqueue({ tenantId: 'acme', activityId: 'a0', loop: false }, generous);
+      await waitFor(async () => (await definition.queue.getJobState(warmUp.id!)) === 'completed', 30_000);
+      const looping = await definition.enqueue({ tenantId: 'acme', activityId: 'a1', loop: true });
+      const next = await definition.enqueue({ tenantId: 'acme', activityId: 'a2', loop: false }, generous);
+
+      const logs = await waitFor(async () => {
+        const { logs: lines } = await definition.queue.getJobLogs(looping.id!);
+        return lines.find((line) => line.startsWith('pid '));
+      }, 20_000).catch(async (error: unknown) => {
+        const job = await definition.queue.getJob(looping.id!);
+        throw new Error(`${String(error)}; job ${await job?.getState()} ${job?.failedReason} ${String(failures[0])}`);
+      });
+      const pid = Number(logs.slice('pid '.length));
+      expect(isAlive(pid)).toBe(true);
+
+      await waitFor(async () => (await definition.queue.getJobState(looping.id!)) === 'failed', 20_000);
+      expect((await definition.queue.getJob(looping.id!))?.failedReason).toBe(
+        `Job ${looping.id} of queue agent__sandboxed reached its hard time limit of 3000 ms`,
+      );
+      expect(failures[0]).toBeInstanceOf(JobTimeoutError);
+      await waitFor(() => !isAlive(pid), 10_000);
+
+      await waitFor(async () => (await definition.queue.getJobState(next.id!)) === 'completed', 20_000);
+      expect((await definition.queue.getJob(next.id!))?.returnvalue).toBe('done a2');
+    } finally {
+      await worker.close(true);
+      await definition.close();
+    }
+  });
+});
