@@ -45,6 +45,8 @@ function buildProgram(ctx: CliContext): Command {
     .option('--strict', 'exit 1 on WARN too')
     .option('--cluster-hash-tags', 'accept Redis Cluster: every prefix is a hash tag such as {bull}')
     .option('--samples <n>', 'PINGs used to measure the round-trip time', '20')
+    .option('--rtt-warn-ms <ms>', 'median round trip above which RTT is WARN (default 1)')
+    .option('--rtt-fail-ms <ms>', 'median round trip above which RTT is FAIL (default 5)')
     .action((opts) => doctorCommand(ctx, opts));
 
   program
