@@ -3,7 +3,7 @@
  * run checks the code being edited; the build (run before `npm test`) checks the published `dist/`.
  * @type {import('jest').Config}
  */
-const packages = 'redis|queue|ratelimit|locks|notifications|cli|testing';
+const packages = 'redis|queue|ops|ratelimit|locks|notifications|cli|testing';
 
 module.exports = {
   testEnvironment: 'node',

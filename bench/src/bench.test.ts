@@ -2,7 +2,6 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { loadLocks, loadNoisyNeighbour, loadRatelimit } from './optional';
 import { main, type BenchReport } from './run';
 
 // The whole runner in quick mode against the test Redis: proves every benchmark still runs and
@@ -21,20 +20,13 @@ afterAll(async () => {
   await redis.quit();
 });
 
-/** Sections that may be missing in this checkout, and whether their module is there. */
-const optional = [
-  { prefix: '2. Rate limiter', match: '@platform/ratelimit', loaded: loadRatelimit().ok },
-  { prefix: '3. Locks', match: '@platform/locks', loaded: loadLocks().ok },
-  { prefix: '5. Memory', match: '@platform/ratelimit', loaded: loadRatelimit().ok },
-];
-
 describe('bench --quick', () => {
   it('runs every section without an error', () => {
     expect(report.errors.map((e) => `${e.section}: ${e.error.message}`)).toEqual([]);
     for (const u of report.results.unavailable) expect(u.reason).not.toMatch(/^failed/);
   });
 
-  it('gives every figure a positive number, except those of a package that is not in this checkout', () => {
+  it('gives every figure a positive number', () => {
     const empty: string[] = [];
     const notPositive: string[] = [];
     for (const figure of report.results.figures.values()) {
@@ -44,14 +36,13 @@ describe('bench --quick', () => {
         for (const sample of figure.samples) if (!(sample > floor)) notPositive.push(`${figure.id} = ${sample}`);
         continue;
       }
-      const excused = optional.some((o) => !o.loaded && figure.section.startsWith(o.prefix) && figure.subject.includes(o.match));
-      if (!excused) empty.push(`${figure.section} / ${figure.benchmark} / ${figure.subject}`);
+      empty.push(`${figure.section} / ${figure.benchmark} / ${figure.subject}`);
     }
     expect(empty).toEqual([]);
     expect(notPositive).toEqual([]);
   });
 
-  it('measures both sides of every section that is always available', () => {
+  it('measures both sides of every section', () => {
     const ids = [...report.results.figures.values()].filter((f) => f.samples.length > 0).map((f) => f.id);
     for (const id of [
       'queue.enqueue1.platform', 'queue.enqueue1.bullmq', 'queue.enqueue50.platform', 'queue.enqueue50.bullmq',
@@ -63,9 +54,8 @@ describe('bench --quick', () => {
     ]) {
       expect(ids).toContain(id);
     }
-    if (loadRatelimit().ok) for (const a of ['fixed', 'sliding', 'token']) expect(ids).toEqual(expect.arrayContaining([`rl.tput.${a}`, `rl.ceiling.${a}`, `mem.rl1.${a}`]));
-    if (loadLocks().ok) expect(ids).toEqual(expect.arrayContaining(['lock.u.platform', 'lock.c.platform']));
-    if (loadNoisyNeighbour().ok) expect(ids).toEqual(expect.arrayContaining(['fair.p95.fair', 'fair.p95.fifo']));
+    for (const a of ['fixed', 'sliding', 'token']) expect(ids).toEqual(expect.arrayContaining([`rl.tput.${a}`, `rl.ceiling.${a}`, `mem.rl1.${a}`]));
+    expect(ids).toEqual(expect.arrayContaining(['lock.u.platform', 'lock.c.platform', 'fair.p95.fair', 'fair.p95.fifo']));
   });
 
   it('computes a ratio for every target whose both sides ran, and writes the report where it was told', () => {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Mutex } from 'redis-semaphore';
 import Redlock from 'redlock';
 import type { BenchContext } from './context';
-import { loadLocks } from './optional';
+import { acquireLock } from '@platform/locks';
 import { alternate, type Contender } from './results';
 
 const TTL_MS = 10_000;
@@ -47,10 +47,7 @@ export async function runLockBenchmarks(ctx: BenchContext): Promise<void> {
   const section = '3. Locks';
   const client = ctx.plainClient();
   const subjects: LockSubject[] = [];
-  const loaded = loadLocks();
-  if (loaded.ok) {
-    const { acquireLock } = loaded.module;
-    subjects.push({
+  subjects.push({
       id: 'platform',
       subject: '@platform/locks acquireLock',
       async acquire(key, wait) {
@@ -58,9 +55,6 @@ export async function runLockBenchmarks(ctx: BenchContext): Promise<void> {
         return lock ? () => lock.release() : undefined;
       },
     });
-  } else {
-    results.markUnavailable(`${section} (@platform/locks)`, loaded.reason);
-  }
   // Redlock polls: 10 ms between attempts, no jitter, as many attempts as it takes (-1).
   const redlockWaiting = new Redlock([client], { retryCount: -1, retryDelay: 10, retryJitter: 0 });
   const redlockOnce = new Redlock([client], { retryCount: 0, retryDelay: 10, retryJitter: 0 });

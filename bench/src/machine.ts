@@ -1,6 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { versionOf } from './optional';
 
 export interface MachineInfo {
   cpu: string;
@@ -25,6 +26,24 @@ const PACKAGES = [
   'redlock',
   'redis-semaphore',
 ];
+
+/** Version of an installed package (found from its entry point upwards), or `unknown`. */
+export function versionOf(name: string): string {
+  try {
+    let dir = dirname(require.resolve(name));
+    for (let i = 0; i < 6; i++) {
+      const file = join(dir, 'package.json');
+      if (existsSync(file)) {
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === name) return pkg.version ?? 'unknown';
+      }
+      dir = dirname(dir);
+    }
+  } catch {
+    // not installed
+  }
+  return 'unknown';
+}
 
 export async function machineInfo(redis: Redis): Promise<MachineInfo> {
   const info = await redis.info('server');

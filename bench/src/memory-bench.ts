@@ -4,7 +4,9 @@ import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { BenchContext } from './context';
 import { throughput } from './measure';
 import { notifySides } from './notify-bench';
-import { loadRatelimit, type LimiterAlgorithm } from './optional';
+import { createRateLimiter } from '@platform/ratelimit';
+
+type LimiterAlgorithm = NonNullable<Parameters<typeof createRateLimiter>[0]['algorithm']>;
 
 const ALGORITHMS: readonly { algorithm: LimiterAlgorithm; short: string }[] = [
   { algorithm: 'fixed-window', short: 'fixed' },
@@ -101,15 +103,12 @@ export async function runMemoryBenchmarks(ctx: BenchContext): Promise<void> {
   // token bucket's key lives until the bucket is full again: one token interval per call).
   const limit = 10;
   const windowSeconds = 60;
-  const loaded = loadRatelimit();
   const subjects: { id: string; subject: string; prefix: string; consume(tenantId: string): Promise<unknown> }[] = [];
-  if (loaded.ok) {
+  {
     for (const { algorithm, short } of ALGORITHMS) {
-      const limiter = loaded.module.createRateLimiter({ redis: client, provider: `${runId}-mem`, limit, windowSeconds, algorithm });
+      const limiter = createRateLimiter({ redis: client, provider: `${runId}-mem`, limit, windowSeconds, algorithm });
       subjects.push({ id: short, subject: `@platform/ratelimit ${algorithm}`, prefix: `ratelimit:${runId}-m${short}-`, consume: (t) => limiter.consume(t) });
     }
-  } else {
-    results.markUnavailable(`${section} (per limiter key of @platform/ratelimit)`, loaded.reason);
   }
   const rlf = new RateLimiterRedis({ storeClient: client, useRedisPackage: false, keyPrefix: `${runId}-mrlf`, points: limit, duration: windowSeconds });
   subjects.push({ id: 'rlf', subject: 'rate-limiter-flexible', prefix: `${runId}-mrlf:${runId}-mrlf-`, consume: (t) => rlf.consume(t) });

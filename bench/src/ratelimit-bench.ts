@@ -2,7 +2,10 @@ import type { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { BenchContext } from './context';
 import { percentile, sequentialLatencies, throughput } from './measure';
-import { loadRatelimit, type LimiterAlgorithm, type LimiterLike } from './optional';
+import { createRateLimiter } from '@platform/ratelimit';
+
+type LimiterAlgorithm = NonNullable<Parameters<typeof createRateLimiter>[0]['algorithm']>;
+type LimiterLike = ReturnType<typeof createRateLimiter>;
 import { findRedisBenchmark, redisBenchmark } from './redis-benchmark';
 import { alternate, type Contender } from './results';
 
@@ -56,12 +59,11 @@ export async function runRatelimitBenchmarks(ctx: BenchContext): Promise<void> {
   const ceilingRounds = Math.min(ctx.rounds, 3);
 
   const subjects: Subject[] = [];
-  const loaded = loadRatelimit();
   const platformIds: { id: string; algorithm: LimiterAlgorithm; limiter: LimiterLike; provider: string }[] = [];
-  if (loaded.ok) {
+  {
     for (const { algorithm, short } of ALGORITHMS) {
       const provider = `${runId}-${short}`;
-      const limiter = loaded.module.createRateLimiter({ redis: client, provider, limit, windowSeconds, algorithm });
+      const limiter = createRateLimiter({ redis: client, provider, limit, windowSeconds, algorithm });
       subjects.push({
         id: short,
         subject: `@platform/ratelimit ${algorithm}`,
@@ -73,8 +75,6 @@ export async function runRatelimitBenchmarks(ctx: BenchContext): Promise<void> {
       });
       platformIds.push({ id: short, algorithm, limiter, provider });
     }
-  } else {
-    results.markUnavailable(`${section} (@platform/ratelimit)`, loaded.reason);
   }
   const rlf = new RateLimiterRedis({ storeClient: client, useRedisPackage: false, keyPrefix: `${runId}-rlf`, points: limit, duration: windowSeconds });
   subjects.push({ id: 'rlf', subject: 'rate-limiter-flexible RateLimiterRedis', consume: (t) => rlf.consume(t), keyPrefix: `${runId}-rlf:` });
@@ -150,11 +150,9 @@ export async function runRatelimitBenchmarks(ctx: BenchContext): Promise<void> {
     // Replay each platform script exactly as the limiter sends it, with the tenant randomised.
     for (const p of platformIds) {
       const calls: unknown[][] = [];
-      const spy = loaded.ok
-        ? loaded.module.createRateLimiter({ redis: recordingClient(client, calls), provider: p.provider, limit, windowSeconds, algorithm: p.algorithm })
-        : undefined;
+      const spy = createRateLimiter({ redis: recordingClient(client, calls), provider: p.provider, limit, windowSeconds, algorithm: p.algorithm });
       const probeTenant = `${runId}-t7`;
-      await spy?.consume(probeTenant);
+      await spy.consume(probeTenant);
       const call = calls[0];
       if (!call) {
         results.markUnavailable(`${section} (ceiling of ${p.algorithm})`, 'the limiter sent no EVALSHA that could be replayed');

@@ -15,7 +15,7 @@ export interface Figure {
   note?: string;
 }
 
-/** A ratio platform / anchor of medians, with an optional target from the issue. */
+/** A ratio platform / anchor of medians, with an optional target the ratio should meet. */
 export interface Comparison {
   label: string;
   platform: string;

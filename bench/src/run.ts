@@ -19,7 +19,7 @@ import { runLockBenchmarks } from './locks-bench';
 import { machineInfo } from './machine';
 import { runMemoryBenchmarks } from './memory-bench';
 import { runNotifyBenchmarks } from './notify-bench';
-import { loadNoisyNeighbour } from './optional';
+import { runNoisyNeighbour } from './noisy-neighbour';
 import { runQueueBenchmarks } from './queue-bench';
 import { runRatelimitBenchmarks } from './ratelimit-bench';
 import { renderReport } from './report';
@@ -61,11 +61,6 @@ export interface BenchReport {
 
 async function runFairness(ctx: BenchContext): Promise<void> {
   const section = '6. Fairness (noisy neighbour)';
-  const loaded = loadNoisyNeighbour();
-  if (!loaded.ok) {
-    ctx.results.markUnavailable(section, loaded.reason);
-    return;
-  }
   const fig = (id: string, benchmark: string, subject: string, unit: string, better: 'higher' | 'lower') =>
     ctx.results.figure({ id, section, benchmark, subject, unit, better });
   const wait = 'p95 wait (enqueue to start) of 10 small tenants behind a noisy one';
@@ -73,12 +68,12 @@ async function runFairness(ctx: BenchContext): Promise<void> {
   fig('fair.p95.fifo', wait, 'FIFO (BullMQ order)', 'ms', 'lower');
   fig('fair.tput.fair', 'throughput, all tenants', "fairness: 'per-tenant'", 'jobs/s', 'higher');
   fig('fair.tput.fifo', 'throughput, all tenants', 'FIFO (BullMQ order)', 'jobs/s', 'higher');
-  // Targets of issue 10.
+  // Targets: small tenants wait at most 5 % of their FIFO wait; throughput stays within 90 % of FIFO.
   ctx.results.compare({ label: 'small tenants p95 wait: fair / FIFO', platform: 'fair.p95.fair', anchor: 'fair.p95.fifo', op: '<=', target: 0.05 });
   ctx.results.compare({ label: 'throughput with a noisy tenant: fair / FIFO', platform: 'fair.tput.fair', anchor: 'fair.tput.fifo', op: '>=', target: 0.9 });
   // Each run already alternates FIFO and fair; three rounds keep the full run short.
   for (let round = 0; round < Math.min(ctx.rounds, 3); round++) {
-    const r = await loaded.module.runNoisyNeighbour({ redisUrl: ctx.redisUrl, quick: ctx.quick });
+    const r = await runNoisyNeighbour({ redisUrl: ctx.redisUrl, quick: ctx.quick });
     ctx.results.add('fair.p95.fair', r.fairP95WaitMs);
     ctx.results.add('fair.p95.fifo', r.fifoP95WaitMs);
     ctx.results.add('fair.tput.fair', r.fairThroughput);

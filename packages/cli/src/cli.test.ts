@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { createRedisConnection, defineQueue, createWorker, loadRedisConfig } from '@platform/queue';
 import { deleteKeysByPrefix, findFreePort, startRedisServer, uniquePrefix, waitFor, type RedisServer } from '@platform/testing';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { main } from './index';
+import { main } from './main';
 
 // The built binary: `npm test` builds every package first (or: npx turbo run build --filter=@platform/cli...).
 const BIN = join(__dirname, '..', 'dist', 'bin.js');
@@ -51,6 +51,28 @@ function rttStatus(report: DoctorJson): string | undefined {
 
 beforeAll(() => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build first (npx turbo run build --filter=@platform/cli...)`);
+});
+
+describe('the platform binary npm links', () => {
+  it('is a committed shim (package.json bin) that runs the built CLI, from the repository root', async () => {
+    const root = join(__dirname, '..', '..', '..');
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { bin: { platform: string }; files: string[] };
+    const shim = join(__dirname, '..', pkg.bin.platform);
+    // npm links bins at install time, before dist/ is built: the target must be a source file.
+    expect(pkg.bin.platform).not.toMatch(/dist/);
+    expect(pkg.files).toContain('bin');
+    expect(existsSync(shim)).toBe(true);
+    const result = await new Promise<RunResult>((resolve, reject) => {
+      const child = spawn(process.execPath, [shim, '--help'], { cwd: root, env: cleanEnv({}) });
+      let stdout = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr: '' }));
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Usage: platform/);
+    expect(result.stdout).toMatch(/doctor/);
+  });
 });
 
 describe('platform doctor (built binary, private redis-servers)', () => {
@@ -208,6 +230,17 @@ describe('platform queues / failed / metrics (built binary, test Redis)', () => 
     expect(table.stdout).toMatch(/thresholds: WARN at 1000 waiting jobs, CRITICAL at 10000/);
     await blog.close();
     await email.close();
+  });
+
+  it('without --prefix, looks where defineQueue puts queues: <REDIS_KEY_PREFIX>:bull', async () => {
+    const keyPrefix = newPrefix();
+    const q = defineQueue({ namespace: 'agent', name: 'prefixed', schema, prefix: `${keyPrefix}:bull`, connection: redis });
+    await q.enqueue({ tenantId: 'acme', n: 1 });
+    const result = await run(['queues', '--json'], url, { REDIS_KEY_PREFIX: keyPrefix });
+    expect(result.code).toBe(0);
+    const { queues } = JSON.parse(result.stdout) as { queues: Array<{ name: string; prefix: string; counts: { waiting: number } }> };
+    expect(queues.map((x) => [x.name, x.prefix, x.counts.waiting])).toEqual([['agent__prefixed', `${keyPrefix}:bull`, 1]]);
+    await q.close();
   });
 
   it('failed list shows reasons; failed retry (twice, concurrently) replays each failed job once', async () => {

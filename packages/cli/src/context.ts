@@ -1,4 +1,5 @@
 import { closeConnection, createRedisConnection, loadRedisConfig, type RedisConfig } from '@platform/redis';
+import { defaultPrefix } from '@platform/ops';
 import type { Redis } from 'ioredis';
 
 /** Where the CLI writes and what it reads; replaced in tests that call `main` in-process. */
@@ -33,6 +34,11 @@ export class CliContext {
   redis(): Redis {
     this.connection ??= createRedisConnection(this.config, { role: 'producer', connectionName: 'platform:cli' });
     return this.connection;
+  }
+
+  /** `--prefix` when given, else the platform's default from the environment (`REDIS_KEY_PREFIX`). */
+  bullPrefix(option: string | undefined): string {
+    return option ?? defaultPrefix(this.io.env);
   }
 
   out(line = ''): void {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@platform/redis';
-import { formatAge, parseSince, progressBar, renderTable } from './index';
+import { formatAge, parseSince, progressBar, renderTable } from './format';
 
 describe('CLI formatting helpers', () => {
   const now = Date.parse('2026-01-31T12:00:00Z');

@@ -26,9 +26,11 @@ function defaultIo(): CliIo {
   };
 }
 
+const PREFIX_HELP = 'BullMQ key prefix (default: bull, or <REDIS_KEY_PREFIX>:bull)';
+
 function buildProgram(ctx: CliContext): Command {
   const program = new Command('platform')
-    .description('Operations tooling for @platform: Redis doctor, queue stats, failed-job replay, Prometheus metrics.\nReads REDIS_URL, REDIS_PASSWORD, REDIS_DB, REDIS_SENTINEL_HOSTS, REDIS_SENTINEL_NAME, REDIS_TLS_CA_FILE.')
+    .description('Operations tooling for @platform: Redis doctor, queue stats, failed-job replay, Prometheus metrics.\nReads REDIS_URL, REDIS_PASSWORD, REDIS_DB, REDIS_SENTINEL_HOSTS, REDIS_SENTINEL_NAME, REDIS_TLS_CA_FILE, REDIS_KEY_PREFIX.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s) })
     .showHelpAfterError();
@@ -47,7 +49,7 @@ function buildProgram(ctx: CliContext): Command {
     .description('counts, oldest waiting job and top tenants of every platform queue')
     .option('--json', 'print JSON (one line per refresh with --watch)')
     .option('--watch [seconds]', 'refresh every N seconds (default 2) until Ctrl-C')
-    .option('--prefix <prefix>', 'BullMQ key prefix', 'bull')
+    .option('--prefix <prefix>', PREFIX_HELP)
     .option('--top <n>', 'tenants listed per queue', '5')
     .option('--sample <n>', 'waiting jobs read per queue to rank tenants', '1000')
     .option('--warn <n>', 'waiting jobs at which a queue is WARN', '1000')
@@ -60,7 +62,7 @@ function buildProgram(ctx: CliContext): Command {
       .requiredOption('--queue <name>', 'queue name, e.g. agent__blog-writer')
       .option('--tenant <tenantId>', 'only jobs of this tenant')
       .option('--since <when>', 'only jobs that failed since an ISO date or a duration ago (30m, 1h, 2d)')
-      .option('--prefix <prefix>', 'BullMQ key prefix', 'bull')
+      .option('--prefix <prefix>', PREFIX_HELP)
       .option('--json', 'print JSON');
   filterOptions(failed.command('list').description('list failed jobs with their reasons, newest first'))
     .option('--limit <n>', 'jobs shown', '50')
@@ -75,7 +77,7 @@ function buildProgram(ctx: CliContext): Command {
     .description('serve Prometheus /metrics and /healthz until Ctrl-C')
     .requiredOption('--port <port>', 'TCP port (0 picks a free one)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--prefix <prefix>', 'BullMQ key prefix', 'bull')
+    .option('--prefix <prefix>', PREFIX_HELP)
     .option('--top <n>', 'tenants with their own series per queue', '10')
     .option('--sample <n>', 'waiting jobs read per queue and scrape to rank tenants', '1000')
     .action((opts) => metricsCommand(ctx, opts));

@@ -4,6 +4,22 @@ import { defineQueue, type DefineQueueOptions, type QueueDefinition } from './de
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from './names';
 import { QueueNameError } from './errors';
 
+/** The agent roles of the platform, each with its queue `agent__<role>`. */
+export const AGENT_ROLES = [
+  'activity-planner',
+  'deliverable-planner',
+  'blog-writer',
+  'content-brief-writer',
+  'keyword-researcher',
+  'social-post-writer',
+] as const;
+
+/**
+ * An agent role: one of {@link AGENT_ROLES} (suggested by editors), or any other role a service
+ * adds (a valid queue name part).
+ */
+export type AgentRole = (typeof AGENT_ROLES)[number] | (string & {});
+
 /** Payload of agent queues (plus `tenantId`): the activity to work on and free-form input. */
 export const agentJobSchema = z.object({
   /** The activity this job works on; workers lock `lock:activity:<activityId>` while running it. */
@@ -56,7 +72,7 @@ function cached<S extends z.ZodObject<z.ZodRawShape>>(
 }
 
 /** `agent__<role>`: one queue per agent role, shared by all tenants. */
-export function agentQueue(role: string, options?: CatalogQueueOptions): QueueDefinition<typeof agentJobSchema> {
+export function agentQueue(role: AgentRole, options?: CatalogQueueOptions): QueueDefinition<typeof agentJobSchema> {
   return cached(`agent__${role}`, options, () => defineQueue({ ...options, namespace: 'agent', name: role, schema: agentJobSchema }));
 }
 

@@ -2,7 +2,9 @@ import { closeConnection, createRedisConnection, loadRedisConfig, type RedisConf
 import { startRedisServer, waitFor, type RedisServer } from '@platform/testing';
 import type { Worker } from 'bullmq';
 import { z } from 'zod';
-import { createWorker, defineQueue, QueueUnavailableError, type QueueDefinition } from './index';
+import { defineQueue, type QueueDefinition } from './define-queue';
+import { QueueUnavailableError } from './errors';
+import { createWorker } from './worker';
 
 let server: RedisServer;
 let config: RedisConfig;

@@ -6,22 +6,22 @@ export {
   type QueueDefinition,
   type WaitForReplicasOptions,
 } from './define-queue';
-export {
-  defaultFairnessOptions,
-  type FairnessOptions,
-  type TenantRate,
-  type PerTenant,
-} from './fairness/options';
-export { createWorker, retryAfterOf, type CreateWorkerOptions, type JobContext, type JobHandler } from './worker';
+export type { QueueJobCounts, ObliterateOptions } from './producer/producer';
+export type { FairJobState } from './fairness/backlog';
+export type { FairnessOptions, TenantRate, PerTenant } from './fairness/options';
+export { createWorker, type CreateWorkerOptions, type JobContext, type JobHandler } from './worker';
 export {
   agentQueue,
   ragIngestionQueue,
   notificationQueue,
   closeCatalogQueues,
-  agentJobSchema,
-  ragIngestionJobSchema,
-  notificationJobSchema,
+  AGENT_ROLES,
+  type AgentRole,
   type CatalogQueueOptions,
+  // Types only: `typeof agentJobSchema` names a catalog queue's schema; `definition.payloadSchema` is the value.
+  type agentJobSchema,
+  type ragIngestionJobSchema,
+  type notificationJobSchema,
 } from './catalog';
 export {
   QueueNameError,
@@ -31,14 +31,8 @@ export {
   QueueNotReplicatedError,
   type PayloadIssue,
 } from './errors';
-export {
-  defaultJobOptions,
-  DEFAULT_MAX_PAYLOAD_BYTES,
-  DEFAULT_ENQUEUE_TIMEOUT_MS,
-  DEFAULT_SHUTDOWN_TIMEOUT_MS,
-  DEFAULT_MAX_STALLED_COUNT,
-} from './options';
-export { tenantIdSchema, type TenantPayload, type TenantPayloadInput, type AnyObjectSchema } from './payload';
+export { defaultJobOptions, queueDefaults } from './options';
+export type { TenantPayload, TenantPayloadInput, AnyObjectSchema } from './payload';
 // The connection API, so a service can do everything from '@platform/queue'.
 export {
   loadRedisConfig,
@@ -54,40 +48,3 @@ export {
   type ConnectionRole,
   type ConnectionOptions,
 } from '@platform/redis';
-export {
-  getQueueStats,
-  getOneQueueStats,
-  listPlatformQueues,
-  isPlatformQueueName,
-  defaultQueueDepthThresholds,
-  DEFAULT_TENANT_SAMPLE_SIZE,
-  DEFAULT_TOP_TENANTS,
-  type QueueStatsOptions,
-  type QueueStats,
-  type QueueCounts,
-  type TenantDepth,
-  type QueueDepthStatus,
-  type QueueDepthThresholds,
-} from './stats';
-export {
-  createQueueMetrics,
-  defaultQueueMetricsOptions,
-  QUEUE_METRIC_NAMES,
-  type QueueMetrics,
-  type QueueMetricsOptions,
-  type LockWaitOutcome,
-} from './metrics';
-export {
-  createMetricsHandler,
-  type MetricsHandler,
-  type MetricsHandlerOptions,
-  type HealthStatus,
-} from './metrics-handler';
-export {
-  listFailedJobs,
-  retryFailedJobs,
-  type FailedJobsFilter,
-  type FailedJobInfo,
-  type RetryFailedJobsOptions,
-  type RetryFailedJobsResult,
-} from './failed-jobs';

@@ -1,6 +1,7 @@
 import type { DefaultJobOptions } from 'bullmq';
+import { defaultFairnessOptions } from './fairness/options';
 
-/** Seconds in a day and a week, the seeds' retention for completed and failed jobs. */
+/** Seconds in a day: completed jobs are kept one day, failed jobs seven. */
 const DAY_SECONDS = 86_400;
 
 /**
@@ -35,3 +36,19 @@ export const DEFAULT_MAX_STALLED_COUNT = 3;
 
 /** Default of `shutdownTimeoutMs`: how long a graceful close waits for active jobs. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+
+/** The defaults of `defineQueue` and `createWorker` options in one place (see each option's TSDoc). */
+export const queueDefaults = Object.freeze({
+  /** `defineQueue({ maxPayloadBytes })`. */
+  maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
+  /** `defineQueue({ enqueueTimeoutMs })`. */
+  enqueueTimeoutMs: DEFAULT_ENQUEUE_TIMEOUT_MS,
+  /** `defineQueue({ waitForReplicas: { timeoutMs } })`. */
+  replicaWaitTimeoutMs: DEFAULT_REPLICA_WAIT_TIMEOUT_MS,
+  /** `createWorker(..., { shutdownTimeoutMs })`. */
+  shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  /** `createWorker(..., { maxStalledCount })`. */
+  maxStalledCount: DEFAULT_MAX_STALLED_COUNT,
+  /** `defineQueue({ fairness })`. */
+  fairness: defaultFairnessOptions,
+});

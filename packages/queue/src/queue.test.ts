@@ -1,14 +1,10 @@
-import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { closeSharedConnections, createRedisConnection, DeferJobError, loadRedisConfig } from '@platform/redis';
 import { uniquePrefix, deleteKeysByPrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
-import {
-  createWorker,
-  defineQueue,
-  PayloadTooLargeError,
-  PayloadValidationError,
-  queueName,
-  QueueNameError,
-} from './index';
+import { defineQueue } from './define-queue';
+import { PayloadTooLargeError, PayloadValidationError, QueueNameError } from './errors';
+import { queueName } from './names';
+import { createWorker } from './worker';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
@@ -115,6 +111,37 @@ describe('defineQueue + createWorker', () => {
   });
 });
 
+describe('key namespace', () => {
+  const saved = process.env.REDIS_KEY_PREFIX;
+  // Empty and unset mean the same: no prefix.
+  afterEach(() => void Object.assign(process.env, { REDIS_KEY_PREFIX: saved ?? '' }));
+
+  it("puts a queue's BullMQ and fair-scheduler keys under REDIS_KEY_PREFIX (bull when empty); an explicit prefix wins", async () => {
+    delete process.env.REDIS_KEY_PREFIX;
+    expect(defineQueue({ namespace: 'agent', name: 'ns', schema: topicSchema, connection: redis }).settings.prefix).toBe('bull');
+    process.env.REDIS_KEY_PREFIX = '';
+    expect(defineQueue({ namespace: 'agent', name: 'ns', schema: topicSchema, connection: redis }).settings.prefix).toBe('bull');
+
+    const keyPrefix = uniquePrefix('ns');
+    prefixes.push(keyPrefix);
+    process.env.REDIS_KEY_PREFIX = keyPrefix;
+    const plain = defineQueue({ namespace: 'agent', name: 'plain', schema: topicSchema, connection: redis });
+    const fair = defineQueue({ namespace: 'agent', name: 'fair', schema: topicSchema, connection: redis, fairness: { window: 1 } });
+    await plain.enqueue({ tenantId: 'acme', topic: 'a' });
+    await fair.enqueue({ tenantId: 'acme', topic: 'b' });
+    await fair.enqueue({ tenantId: 'acme', topic: 'c' });
+    const keys = await redis.keys(`${keyPrefix}:*`);
+    expect(keys).toContain(`${keyPrefix}:bull:agent__plain:meta`);
+    expect(keys).toContain(`${keyPrefix}:bull:agent__fair:fair:jobs`);
+    expect(await redis.keys('bull:agent__fair:fair:*')).toEqual([]);
+
+    const explicit = defineQueue({ namespace: 'agent', name: 'plain', schema: topicSchema, connection: redis, prefix: `${keyPrefix}-own` });
+    prefixes.push(`${keyPrefix}-own`);
+    expect(explicit.settings.prefix).toBe(`${keyPrefix}-own`);
+    await Promise.all([plain.close(), fair.close(), explicit.close()]);
+  });
+});
+
 describe('consuming', () => {
   it('returns a stalled job up to 3 times by default (BullMQ: 1); an explicit maxStalledCount wins', async () => {
     const definition = testQueue(topicSchema);
@@ -140,6 +167,36 @@ describe('consuming', () => {
     expect(failed.failedReason).toMatch(/topic/);
     await worker.close();
     await definition.close();
+  });
+
+  /** Runs one job (1 attempt) through `handler` until it is in `state`; returns it and the handler's call count. */
+  async function runOne(handler: (call: number) => Promise<unknown>, state: 'completed' | 'failed') {
+    const definition = testQueue(topicSchema);
+    let calls = 0;
+    const worker = createWorker(definition, () => handler(++calls), { connection: workerConnection, handleSignals: false });
+    const { id } = await definition.enqueue({ tenantId: 'acme', topic: 't' }, { attempts: 1 });
+    await waitFor(async () => (await definition.queue.getJobState(id!)) === state, 10_000);
+    const job = await definition.queue.getJob(id!);
+    await worker.close();
+    await definition.close();
+    return { job, calls };
+  }
+
+  it('delays a job on a deferral (DeferJobError) without spending an attempt', async () => {
+    const { job, calls } = await runOne(async (call) => {
+      if (call <= 2) throw new DeferJobError(20, 'provider-throttled');
+      return 'done';
+    }, 'completed');
+    expect(calls).toBe(3);
+    expect(job?.attemptsMade).toBe(1);
+  });
+
+  it('fails normally on an error merely named RateLimitError (no delayJob): names are not a contract', async () => {
+    const { job, calls } = await runOne(async () => {
+      throw Object.assign(new Error('limited'), { name: 'RateLimitError', retryAfterMs: 10 });
+    }, 'failed');
+    expect(calls).toBe(1);
+    expect(job?.failedReason).toBe('limited');
   });
 
   it('applies the platform job defaults: kept 24 h when completed, 7 days when failed, retried with backoff', async () => {

@@ -5,7 +5,8 @@ import { closeConnection, createRedisConnection, InvalidArgumentError, loadRedis
 import { startRedisServer, waitFor, type RedisServer } from '@platform/testing';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { defineQueue, QueueNotReplicatedError, QueueUnavailableError } from './index';
+import { defineQueue } from './define-queue';
+import { QueueNotReplicatedError, QueueUnavailableError } from './errors';
 
 let master: RedisServer;
 let replica: RedisServer;

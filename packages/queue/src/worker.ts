@@ -1,4 +1,4 @@
-import { getSharedConnection } from '@platform/redis';
+import { getSharedConnection, isDeferral } from '@platform/redis';
 import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueDefinition } from './define-queue';
@@ -46,19 +46,6 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
   onError?: (error: Error) => void;
 }
 
-/**
- * Errors that mean "run this job again at a later time without spending an attempt": a
- * `RateLimitError` from `@platform/ratelimit`, or any error with `delayJob: true` (for example a
- * busy activity lock), each carrying `retryAfterMs`. Recognised by shape, since queue imports
- * neither package.
- */
-export function retryAfterOf(error: unknown): number | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const { retryAfterMs, delayJob } = error as { retryAfterMs?: unknown; delayJob?: unknown };
-  if (error.name !== 'RateLimitError' && delayJob !== true) return undefined;
-  return typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? retryAfterMs : undefined;
-}
-
 const liveWorkers = new Map<Worker, number>();
 let signalsInstalled = false;
 
@@ -96,8 +83,9 @@ function installSignalHandlers(): void {
 /**
  * Starts a BullMQ worker for a queue definition. The payload is validated again on consume: an
  * invalid one fails the job at once (no retries) with the issues in `failedReason`. A handler that
- * throws a `RateLimitError` (from `@platform/ratelimit`), or any error with `delayJob: true`, carrying
- * `retryAfterMs`, has its job delayed by that much without spending an attempt.
+ * throws a deferral (`isDeferral(error)` from `@platform/redis`: `delayJob: true` and a finite
+ * `retryAfterMs >= 0`, e.g. `RateLimitError`, a busy activity lock, `DeferJobError`) has its job
+ * delayed by `retryAfterMs` without spending an attempt. No error is recognised by its name.
  * Closes gracefully on SIGTERM/SIGINT, letting active jobs finish up to `shutdownTimeoutMs`.
  *
  * @example
@@ -116,7 +104,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     ...workerOptions
   } = options;
 
-  // Fair scheduling (issue 10): slot/rate check and lease around the handler, dispatch loop below.
+  // Fair queues: slot/rate check and lease around the handler, dispatch loop in `attach`.
   const fair = fairSchedulerOf(definition);
   const run = fair ? fair.wrapHandler(handler) : handler;
 
@@ -132,9 +120,8 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     try {
       return await run(job, { tenantId: data.tenantId, token, signal });
     } catch (error) {
-      const retryAfterMs = retryAfterOf(error);
-      if (retryAfterMs !== undefined && token) {
-        await job.moveToDelayed(Date.now() + Math.max(retryAfterMs, 1), token);
+      if (isDeferral(error) && token) {
+        await job.moveToDelayed(Date.now() + Math.max(error.retryAfterMs, 1), token);
         throw new DelayedError();
       }
       throw error;

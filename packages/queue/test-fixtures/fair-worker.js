@@ -1,5 +1,5 @@
 // A worker process of a fair queue for the multi-process fairness tests.
-// argv: prefix, JSON config { concurrency, jobMs, fairnessOptions, rateTenants?, lockDuration?, stalledInterval? }.
+// argv: prefix, JSON config { concurrency, jobMs, fairness, rateTenants?, lockDuration?, stalledInterval? }.
 // Logs every run to the list `<prefix>:log` as JSON: { e: 's' | 'e', run, id, t, pid, at }.
 const { randomUUID } = require('node:crypto');
 const { createWorker, defineQueue, createRedisConnection, loadRedisConfig } = require('@platform/queue');
@@ -9,16 +9,15 @@ const [prefix, configJson] = process.argv.slice(2);
 const config = JSON.parse(configJson);
 const redisConfig = loadRedisConfig();
 const producer = createRedisConnection(redisConfig);
-const fairnessOptions = { ...config.fairnessOptions };
-if (config.rateTenants) fairnessOptions.tenantRate = (tenantId) => config.rateTenants[tenantId];
+const fairness = { ...config.fairness };
+if (config.rateTenants) fairness.tenantRate = (tenantId) => config.rateTenants[tenantId];
 const definition = defineQueue({
   namespace: 'agent',
   name: 'fair',
   schema: z.object({ n: z.number() }),
   prefix,
   connection: producer,
-  fairness: 'per-tenant',
-  fairnessOptions,
+  fairness,
 });
 const log = (entry) => producer.rpush(`${prefix}:log`, JSON.stringify({ ...entry, pid: process.pid, at: Date.now() }));
 createWorker(

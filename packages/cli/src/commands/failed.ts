@@ -1,4 +1,4 @@
-import { listFailedJobs, retryFailedJobs, type FailedJobsFilter } from '@platform/queue';
+import { listFailedJobs, retryFailedJobs, type FailedJobsFilter } from '@platform/ops';
 import { assertTenantId, InvalidArgumentError } from '@platform/redis';
 import type { CliContext } from '../context';
 import { parsePositiveInt, parseSince, progressBar, renderTable } from '../format';
@@ -9,19 +9,19 @@ export interface FailedCommandOptions {
   tenant?: string;
   since?: string;
   limit?: string;
-  prefix: string;
+  prefix?: string;
   json?: boolean;
   yes?: boolean;
 }
 
-function filterFrom(options: FailedCommandOptions, defaultLimit: number | undefined): FailedJobsFilter {
+function filterFrom(ctx: CliContext, options: FailedCommandOptions, defaultLimit: number | undefined): FailedJobsFilter {
   if (!/^[A-Za-z0-9_-]+$/.test(options.queue)) {
     throw new InvalidArgumentError('--queue', `"${options.queue}" is not a queue name (letters, digits, "_" and "-"; e.g. agent__blog-writer)`);
   }
   if (options.tenant !== undefined) assertTenantId(options.tenant, '--tenant');
   const limit = options.limit !== undefined ? parsePositiveInt('--limit', options.limit) : defaultLimit;
   return {
-    prefix: options.prefix,
+    prefix: ctx.bullPrefix(options.prefix),
     ...(options.tenant !== undefined ? { tenantId: options.tenant } : {}),
     ...(options.since !== undefined ? { since: parseSince(options.since) } : {}),
     ...(limit !== undefined ? { limit } : {}),
@@ -35,7 +35,7 @@ function oneLine(text: string, max = 80): string {
 
 /** `platform failed list`: failed jobs with their reasons, newest first. */
 export async function failedListCommand(ctx: CliContext, options: FailedCommandOptions): Promise<void> {
-  const filter = filterFrom(options, 50);
+  const filter = filterFrom(ctx, options, 50);
   const jobs = await listFailedJobs(ctx.redis(), options.queue, filter);
   if (options.json) {
     ctx.out(JSON.stringify({ queue: options.queue, jobs }, null, 2));
@@ -62,7 +62,7 @@ export async function failedListCommand(ctx: CliContext, options: FailedCommandO
  * a job already moved out of the failed set is skipped). Without `--yes` it only says what it would do.
  */
 export async function failedRetryCommand(ctx: CliContext, options: FailedCommandOptions): Promise<void> {
-  const filter = filterFrom(options, undefined);
+  const filter = filterFrom(ctx, options, undefined);
   const redis = ctx.redis();
   if (!options.yes) {
     const preview = await listFailedJobs(redis, options.queue, { ...filter, limit: filter.limit ?? Number.MAX_SAFE_INTEGER });

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { createMetricsHandler, createQueueMetrics } from '@platform/queue';
+import { createMetricsHandler, createQueueMetrics } from '@platform/ops';
 import { collectDefaultMetrics } from 'prom-client';
 import { signalOnInterrupt, type CliContext } from '../context';
 import { parsePositiveInt } from '../format';
@@ -8,7 +8,7 @@ import { parsePositiveInt } from '../format';
 export interface MetricsCommandOptions {
   port: string;
   host: string;
-  prefix: string;
+  prefix?: string;
   top?: string;
   sample?: string;
 }
@@ -19,7 +19,7 @@ export async function metricsCommand(ctx: CliContext, options: MetricsCommandOpt
   const redis = ctx.redis();
   const metrics = createQueueMetrics({
     redis,
-    prefix: options.prefix,
+    prefix: ctx.bullPrefix(options.prefix),
     ...(options.top !== undefined ? { topTenants: parsePositiveInt('--top', options.top, true) } : {}),
     ...(options.sample !== undefined ? { tenantSampleSize: parsePositiveInt('--sample', options.sample, true) } : {}),
   });

@@ -1,4 +1,4 @@
-import { getQueueStats, type QueueStats, type QueueStatsOptions } from '@platform/queue';
+import { getQueueStats, type QueueStats, type QueueStatsOptions } from '@platform/ops';
 import { signalOnInterrupt, sleep, type CliContext } from '../context';
 import { formatAge, parsePositiveInt, renderTable } from '../format';
 
@@ -6,7 +6,7 @@ import { formatAge, parsePositiveInt, renderTable } from '../format';
 export interface QueuesCommandOptions {
   json?: boolean;
   watch?: boolean | string;
-  prefix: string;
+  prefix?: string;
   top?: string;
   sample?: string;
   warn?: string;
@@ -40,7 +40,7 @@ function render(stats: readonly QueueStats[], options: QueueStatsOptions & { pre
 /** `platform queues`: counts, oldest waiting job, top tenants and depth status of every platform queue. */
 export async function queuesCommand(ctx: CliContext, options: QueuesCommandOptions): Promise<void> {
   const statsOptions = {
-    prefix: options.prefix,
+    prefix: ctx.bullPrefix(options.prefix),
     topTenants: options.top !== undefined ? parsePositiveInt('--top', options.top, true) : 5,
     tenantSampleSize: options.sample !== undefined ? parsePositiveInt('--sample', options.sample, true) : 1000,
     thresholds: {

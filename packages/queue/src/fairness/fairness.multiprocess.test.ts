@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
-import { defineQueue, type FairnessOptions, type TenantRate } from '../index';
+import { defineQueue } from '../define-queue';
+import type { FairnessOptions, TenantRate } from './options';
 
 // Worker processes run test-fixtures/fair-worker.js against the built package (npm test builds first).
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
@@ -22,7 +23,7 @@ interface LogEntry {
 interface FixtureConfig {
   concurrency: number;
   jobMs: number;
-  fairnessOptions: FairnessOptions;
+  fairness: FairnessOptions;
   rateTenants?: Record<string, TenantRate>;
   lockDuration?: number;
   stalledInterval?: number;
@@ -38,8 +39,7 @@ function setup(config: FixtureConfig) {
     schema: z.object({ n: z.number() }),
     prefix,
     connection: redis,
-    fairness: 'per-tenant',
-    fairnessOptions: { ...config.fairnessOptions, ...(rateTenants ? { tenantRate: (t: string) => rateTenants[t] } : {}) },
+    fairness: { ...config.fairness, ...(rateTenants ? { tenantRate: (t: string) => rateTenants[t] } : {}) },
   });
   const start = async (processes: number): Promise<ChildProcess[]> =>
     Promise.all(
@@ -95,7 +95,7 @@ describe('fair scheduling with several worker processes', () => {
   it('interleaving: with three tenants backlogged, consecutive hand-outs rotate across tenants', async () => {
     // Window 1: each hand-out waits until the previous job has started, so the order in which jobs
     // reach BullMQ (its event stream) is exactly the scheduler's order, whichever process dispatched.
-    const t = setup({ concurrency: 2, jobMs: 5, fairnessOptions: { window: 1 } });
+    const t = setup({ concurrency: 2, jobMs: 5, fairness: { window: 1 } });
     const idToTenant = new Map<string, string>();
     for (const tenant of ['alpha', 'beta', 'gamma']) {
       for (const job of await t.enqueue(tenant, 30)) idToTenant.set(job.id!, tenant);
@@ -113,7 +113,7 @@ describe('fair scheduling with several worker processes', () => {
   });
 
   it('weights: over 3,000 jobs a weight-2 tenant gets about twice the share while all are backlogged', async () => {
-    const t = setup({ concurrency: 4, jobMs: 0, fairnessOptions: { window: 12, weights: { gold: 2 } } });
+    const t = setup({ concurrency: 4, jobMs: 0, fairness: { window: 12, weights: { gold: 2 } } });
     for (const tenant of ['gold', 'silver', 'bronze']) await t.enqueue(tenant, 1000);
     await t.start(3);
     await waitFor(async () => (await t.definition.queue.getJobCounts('completed')).completed === 3000, 60_000, 200);
@@ -133,7 +133,7 @@ describe('fair scheduling with several worker processes', () => {
     const t = setup({
       concurrency: 3,
       jobMs: 250,
-      fairnessOptions: { window: 4, maxActivePerTenant: 2, leaseMs: 1500 },
+      fairness: { window: 4, maxActivePerTenant: 2, leaseMs: 1500 },
       lockDuration: 1500,
       stalledInterval: 1000,
     });
@@ -179,7 +179,7 @@ describe('fair scheduling with several worker processes', () => {
 
   it('per-tenant rate: the limited tenant never exceeds its rate, the others are not slowed', async () => {
     const rate = { max: 3, durationMs: 1000 };
-    const t = setup({ concurrency: 3, jobMs: 20, fairnessOptions: { window: 6 }, rateTenants: { slow: rate } });
+    const t = setup({ concurrency: 3, jobMs: 20, fairness: { window: 6 }, rateTenants: { slow: rate } });
     // Workers first: jobs then start right after their hand-out, which is where the rate applies.
     await t.start(2);
     await t.enqueue('slow', 9);

@@ -3,7 +3,10 @@ import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { createWorker, defineQueue, type FairnessOptions } from '../index';
+import { defineQueue } from '../define-queue';
+import { createWorker } from '../worker';
+import type { FairnessOptions } from './options';
+import { fairSchedulerOf } from './scheduler';
 import { fairScripts } from './scripts';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
@@ -11,7 +14,7 @@ const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worke
 const prefixes: string[] = [];
 const schema = z.object({ n: z.number() });
 
-function fairQueue(fairnessOptions: FairnessOptions = {}) {
+function fairQueue(fairness: FairnessOptions = {}) {
   const prefix = uniquePrefix('fair');
   prefixes.push(prefix);
   return defineQueue({
@@ -20,8 +23,7 @@ function fairQueue(fairnessOptions: FairnessOptions = {}) {
     schema,
     prefix,
     connection: redis,
-    fairness: 'per-tenant',
-    fairnessOptions,
+    fairness,
     defaultJobOptions: { backoff: { type: 'fixed', delay: 50 } },
   });
 }
@@ -204,6 +206,73 @@ describe("fairness: 'per-tenant'", () => {
     expect(second!.from).toBeGreaterThanOrEqual(first!.to);
     expect(second!.attemptsMade).toBe(0);
     await worker.close();
+    await q.close();
+  });
+});
+
+describe('a fair queue behaves like a queue', () => {
+  // window 1 and one tenant's job released: everything after it stays in the fair backlog.
+  async function backlogged() {
+    const q = fairQueue({ window: 1 });
+    const released = await q.enqueue({ tenantId: 'first', n: 0 });
+    await waitFor(async () => (await q.queue.getJobState(released.id!)) === 'waiting', 5000);
+    const pending = await q.enqueueBulk([
+      { tenantId: 'acme', n: 1 },
+      { tenantId: 'acme', n: 2 },
+      { tenantId: 'globex', n: 3 },
+    ]);
+    return { q, released, pending };
+  }
+
+  it('counts() includes the jobs pending in the fair backlog', async () => {
+    const { q } = await backlogged();
+    await q.enqueue({ tenantId: 'acme', n: 9 }, { delay: 60_000 });
+    const counts = await q.counts();
+    expect(counts).toMatchObject({ pending: 3, waiting: 1, delayed: 1, active: 0, completed: 0, failed: 0 });
+    await q.close();
+  });
+
+  it('getJob(id) finds a pending job, and its getState() says pending, then waiting once handed out', async () => {
+    const { q, pending } = await backlogged();
+    const job = pending[0]!;
+    expect(await job.getState()).toBe('pending');
+    const found = await q.getJob(job.id!);
+    expect(found?.data).toEqual({ tenantId: 'acme', n: 1 });
+    expect(found?.id).toBe(job.id);
+    expect(await found!.getState()).toBe('pending');
+    expect(await q.getJob('no-such-job')).toBeUndefined();
+    // Make room in the window and run a dispatch step (a worker would): acme is first in turn.
+    await q.queue.drain();
+    await fairSchedulerOf(q)!.pump();
+    expect(await job.getState()).toBe('waiting');
+    expect(await (await q.getJob(job.id!))!.getState()).toBe('waiting');
+    await q.close();
+  });
+
+  it('drain() removes pending jobs as well as waiting ones; delayed ones only with drain(true)', async () => {
+    const { q, pending } = await backlogged();
+    const delayed = await q.enqueue({ tenantId: 'acme', n: 9 }, { delay: 60_000 });
+    await q.drain();
+    expect(await q.counts()).toMatchObject({ pending: 0, waiting: 0, delayed: 1 });
+    expect(await q.getJob(pending[0]!.id!)).toBeUndefined();
+    expect(await pending[0]!.getState()).toBe('unknown');
+    await q.drain(true);
+    expect(await q.getJob(delayed.id!)).toBeUndefined();
+    // The backlog works again afterwards.
+    const again = await q.enqueue({ tenantId: 'acme', n: 10 });
+    const seen: number[] = [];
+    const worker = createWorker(q, async (j) => void seen.push(j.data.n), { connection: workerConnection, handleSignals: false });
+    await waitFor(async () => (await again.getState()) === 'completed', 10_000);
+    expect(seen).toEqual([10]);
+    await worker.close();
+    await q.close();
+  });
+
+  it('obliterate() deletes the queue, its pending jobs and every fair key', async () => {
+    const { q } = await backlogged();
+    await q.obliterate();
+    expect(await redis.keys(`${q.settings.prefix}:${q.name}:*`)).toEqual([]);
+    expect(await q.counts()).toMatchObject({ pending: 0, waiting: 0 });
     await q.close();
   });
 });

@@ -12,7 +12,7 @@ export interface TenantRate {
 export type PerTenant<T> = T | ((tenantId: string) => T);
 
 /**
- * Options of `fairness: 'per-tenant'` (see the README, "Fair scheduling across tenants").
+ * Options of fair scheduling, `fairness: { ... }` (see the README, "Fair scheduling across tenants").
  * Values are read by the producer when it enqueues a tenant's job and stored with the tenant, so
  * define the queue with the same options in producers and workers.
  */
@@ -84,7 +84,7 @@ export interface ResolvedFairness {
 
 function positiveInt(name: string, value: number, min: number): number {
   if (!Number.isInteger(value) || value < min) {
-    throw new InvalidArgumentError(name, `fairnessOptions.${name} must be an integer >= ${min}, got ${value}`);
+    throw new InvalidArgumentError(name, `fairness.${name} must be an integer >= ${min}, got ${value}`);
   }
   return value;
 }

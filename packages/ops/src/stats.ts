@@ -1,3 +1,4 @@
+import { defaultPrefix } from './prefix';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -14,7 +15,7 @@ export interface QueueDepthThresholds {
   critical: number;
 }
 
-/** Defaults of {@link QueueDepthThresholds}, from the seeds (queue warn 1,000, critical 10,000). */
+/** Defaults of {@link QueueDepthThresholds}: warn at 1,000 waiting jobs, critical at 10,000. */
 export const defaultQueueDepthThresholds: Readonly<QueueDepthThresholds> = Object.freeze({ warn: 1000, critical: 10_000 });
 
 /**
@@ -29,7 +30,7 @@ export const DEFAULT_TOP_TENANTS = 10;
 
 /** Options of {@link getQueueStats} and {@link listPlatformQueues}. */
 export interface QueueStatsOptions {
-  /** BullMQ key prefix. @defaultValue `'bull'` */
+  /** BullMQ key prefix. @defaultValue `bullPrefixFor(REDIS_KEY_PREFIX)`: `'bull'`, or `'<REDIS_KEY_PREFIX>:bull'` */
   prefix?: string;
   /** Only these queues (full names). @defaultValue every platform queue found under `prefix` */
   queues?: readonly string[];
@@ -85,7 +86,7 @@ function escapeGlob(text: string): string {
 
 /** Finds every platform queue (`namespace__name`) under a prefix by scanning `<prefix>:*:meta`. */
 export async function listPlatformQueues(redis: Redis, options: Pick<QueueStatsOptions, 'prefix'> = {}): Promise<string[]> {
-  const prefix = options.prefix ?? 'bull';
+  const prefix = options.prefix ?? defaultPrefix();
   const found = new Set<string>();
   let cursor = '0';
   do {
@@ -117,7 +118,7 @@ function tenantOf(data: string | null): string | undefined {
 
 /** Statistics of one queue (see {@link getQueueStats}). */
 export async function getOneQueueStats(redis: Redis, name: string, options: QueueStatsOptions = {}): Promise<QueueStats> {
-  const prefix = options.prefix ?? 'bull';
+  const prefix = options.prefix ?? defaultPrefix();
   const thresholds = { ...defaultQueueDepthThresholds, ...options.thresholds };
   const sampleSize = Math.max(0, options.tenantSampleSize ?? DEFAULT_TENANT_SAMPLE_SIZE);
   const top = Math.max(0, options.topTenants ?? DEFAULT_TOP_TENANTS);

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { defaultPrefix } from './prefix';
 import {
   DEFAULT_TENANT_SAMPLE_SIZE,
   DEFAULT_TOP_TENANTS,
@@ -16,7 +17,7 @@ export interface QueueMetricsOptions {
   registry?: Registry;
   /** Connection used to read queue depth on each scrape. Without it, no depth series are collected. */
   redis?: Redis;
-  /** BullMQ key prefix of the queues. @defaultValue `'bull'` */
+  /** BullMQ key prefix of the queues. @defaultValue `bullPrefixFor(REDIS_KEY_PREFIX)`: `'bull'`, or `'<REDIS_KEY_PREFIX>:bull'` */
   prefix?: string;
   /** Only these queues. @defaultValue every platform queue found under `prefix` on each scrape */
   queues?: readonly string[];
@@ -30,19 +31,15 @@ export interface QueueMetricsOptions {
   cacheMs?: number;
   /** Buckets of the job duration histogram, in seconds. @defaultValue `[0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900]` */
   durationBuckets?: number[];
-  /** Buckets of the lock wait histogram, in seconds. @defaultValue `[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30]` */
-  lockWaitBuckets?: number[];
 }
 
-/** Defaults of {@link QueueMetricsOptions}. */
+/** Defaults of {@link QueueMetricsOptions} (the prefix defaults to `bullPrefixFor(REDIS_KEY_PREFIX)`). */
 export const defaultQueueMetricsOptions = Object.freeze({
-  prefix: 'bull',
   topTenants: DEFAULT_TOP_TENANTS,
   tenantSampleSize: DEFAULT_TENANT_SAMPLE_SIZE,
   thresholds: defaultQueueDepthThresholds,
   cacheMs: 1000,
   durationBuckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900],
-  lockWaitBuckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
 });
 
 /** The series names, exported so dashboards and tests do not repeat string literals. */
@@ -55,13 +52,7 @@ export const QUEUE_METRIC_NAMES = Object.freeze({
   jobsCompleted: 'platform_jobs_completed_total',
   jobsFailed: 'platform_jobs_failed_total',
   jobDuration: 'platform_job_duration_seconds',
-  rateLimitRejections: 'platform_ratelimit_rejections_total',
-  lockWait: 'platform_lock_wait_seconds',
-  dedupHits: 'platform_notify_dedup_hits_total',
 });
-
-/** Outcome label of {@link QueueMetrics.observeLockWait}. */
-export type LockWaitOutcome = 'acquired' | 'timeout';
 
 /** What {@link createQueueMetrics} returns. */
 export interface QueueMetrics {
@@ -76,12 +67,6 @@ export interface QueueMetrics {
   recordJobCompleted(queue: string, durationSeconds?: number): void;
   /** Counts one failed attempt (for workers not attached with `observeWorker`). */
   recordJobFailed(queue: string, durationSeconds?: number): void;
-  /** Counts one rate-limit rejection (call it where `RateLimitError` is thrown or caught). */
-  recordRateLimitRejection(provider: string): void;
-  /** Observes how long a lock acquisition waited, in seconds, and whether it got the lock. */
-  observeLockWait(seconds: number, outcome?: LockWaitOutcome): void;
-  /** Counts one `notifyOnce` call suppressed by its dedupe key. */
-  recordDedupHit(channel?: string): void;
   /** Reads the queues now (as a scrape does) and returns what was read. */
   refreshQueueStats(): Promise<QueueStats[]>;
 }
@@ -103,17 +88,15 @@ function durationOf(job: Job | undefined): number | undefined {
  * | `platform_queue_redis_up` | gauge | none (0 when the last read failed) |
  * | `platform_jobs_completed_total` / `platform_jobs_failed_total` | counter | `queue` |
  * | `platform_job_duration_seconds` | histogram | `queue`, `status` |
- * | `platform_ratelimit_rejections_total` | counter | `provider` |
- * | `platform_lock_wait_seconds` | histogram | `outcome` |
- * | `platform_notify_dedup_hits_total` | counter | `channel` |
  *
  * Per-tenant series exist only for the `topTenants` tenants with the most waiting jobs in each
- * queue, so cardinality is bounded by queues x (topTenants + 1). Rate limits, locks and
- * notifications are counted through plain functions, since queue imports none of those packages.
+ * queue, so cardinality is bounded by queues x (topTenants + 1). Every series is recorded: depth
+ * series are read from Redis on scrape, job series from the workers passed to `observeWorker` (or
+ * the `record*` calls).
  */
 export function createQueueMetrics(options: QueueMetricsOptions = {}): QueueMetrics {
   const registry = options.registry ?? new Registry();
-  const prefix = options.prefix ?? defaultQueueMetricsOptions.prefix;
+  const prefix = options.prefix ?? defaultPrefix();
   const topTenants = Math.max(0, options.topTenants ?? defaultQueueMetricsOptions.topTenants);
   const thresholds = { ...defaultQueueMetricsOptions.thresholds, ...options.thresholds };
   const cacheMs = options.cacheMs ?? defaultQueueMetricsOptions.cacheMs;
@@ -137,63 +120,57 @@ export function createQueueMetrics(options: QueueMetricsOptions = {}): QueueMetr
     return promise;
   };
 
-  const redisUp = new Gauge({
-    name: names.redisUp,
-    help: 'Whether the last read of the queues from Redis succeeded (1) or not (0)',
-    registers,
-    async collect() {
-      if (!redis) return;
-      this.set((await read()) === null ? 0 : 1);
-    },
-  });
-  void redisUp;
+  // The depth series are all read from one cached read of the queues on scrape.
+  const statsGauge = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    fill: (set: (labels: Record<L, string>, value: number) => void, stats: QueueStats[]) => void,
+  ): void => {
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        const stats = await read();
+        this.reset();
+        fill((labels, value) => this.set(labels as never, value), stats ?? []);
+      },
+    });
+  };
 
-  new Gauge({
-    name: names.queueJobs,
-    help: 'Jobs per queue and state (waiting includes prioritized), read from Redis on scrape',
-    labelNames: ['queue', 'state'] as const,
-    registers,
-    async collect() {
-      const stats = await read();
-      this.reset();
-      for (const q of stats ?? []) {
-        const { waiting, active, delayed, failed, completed } = q.counts;
-        for (const [state, value] of Object.entries({ waiting, active, delayed, failed, completed })) {
-          this.set({ queue: q.name, state }, value);
-        }
+  if (redis) {
+    new Gauge({
+      name: names.redisUp,
+      help: 'Whether the last read of the queues from Redis succeeded (1) or not (0)',
+      registers,
+      async collect() {
+        this.set((await read()) === null ? 0 : 1);
+      },
+    });
+  }
+
+  statsGauge(names.queueJobs, 'Jobs per queue and state (waiting includes prioritized), read from Redis on scrape', ['queue', 'state'], (set, stats) => {
+    for (const q of stats) {
+      const { waiting, active, delayed, failed, completed } = q.counts;
+      for (const [state, value] of Object.entries({ waiting, active, delayed, failed, completed })) set({ queue: q.name, state }, value);
+    }
+  });
+
+  statsGauge(names.oldestWaiting, 'Age of the oldest waiting job per queue, in seconds (0 when nothing waits)', ['queue'], (set, stats) => {
+    for (const q of stats) set({ queue: q.name }, (q.oldestWaitingAgeMs ?? 0) / 1000);
+  });
+
+  statsGauge(names.tenantWaiting, 'Waiting jobs per queue for the top tenants; the rest are summed under tenant="other"', ['queue', 'tenant'], (set, stats) => {
+    for (const q of stats) {
+      let listed = 0;
+      for (const t of q.topTenants.slice(0, topTenants)) {
+        set({ queue: q.name, tenant: t.tenantId }, t.waiting);
+        listed += t.waiting;
       }
-    },
-  });
-
-  new Gauge({
-    name: names.oldestWaiting,
-    help: 'Age of the oldest waiting job per queue, in seconds (0 when nothing waits)',
-    labelNames: ['queue'] as const,
-    registers,
-    async collect() {
-      const stats = await read();
-      this.reset();
-      for (const q of stats ?? []) this.set({ queue: q.name }, (q.oldestWaitingAgeMs ?? 0) / 1000);
-    },
-  });
-
-  new Gauge({
-    name: names.tenantWaiting,
-    help: 'Waiting jobs per queue for the top tenants; the rest are summed under tenant="other"',
-    labelNames: ['queue', 'tenant'] as const,
-    registers,
-    async collect() {
-      const stats = await read();
-      this.reset();
-      for (const q of stats ?? []) {
-        let listed = 0;
-        for (const t of q.topTenants.slice(0, topTenants)) {
-          this.set({ queue: q.name, tenant: t.tenantId }, t.waiting);
-          listed += t.waiting;
-        }
-        if (q.counts.waiting > 0) this.set({ queue: q.name, tenant: 'other' }, Math.max(0, q.counts.waiting - listed));
-      }
-    },
+      if (q.counts.waiting > 0) set({ queue: q.name, tenant: 'other' }, Math.max(0, q.counts.waiting - listed));
+    }
   });
 
   const threshold = new Gauge({
@@ -212,25 +189,6 @@ export function createQueueMetrics(options: QueueMetricsOptions = {}): QueueMetr
     help: 'Job processing time per queue, in seconds',
     labelNames: ['queue', 'status'] as const,
     buckets: options.durationBuckets ?? defaultQueueMetricsOptions.durationBuckets,
-    registers,
-  });
-  const rateLimited = new Counter({
-    name: names.rateLimitRejections,
-    help: 'Calls refused by a rate limiter, per provider',
-    labelNames: ['provider'] as const,
-    registers,
-  });
-  const lockWait = new Histogram({
-    name: names.lockWait,
-    help: 'Time spent waiting to acquire a lock, in seconds',
-    labelNames: ['outcome'] as const,
-    buckets: options.lockWaitBuckets ?? defaultQueueMetricsOptions.lockWaitBuckets,
-    registers,
-  });
-  const dedupHits = new Counter({
-    name: names.dedupHits,
-    help: 'notifyOnce calls suppressed because the dedupe key was already taken',
-    labelNames: ['channel'] as const,
     registers,
   });
 
@@ -257,15 +215,6 @@ export function createQueueMetrics(options: QueueMetricsOptions = {}): QueueMetr
     },
     recordJobCompleted,
     recordJobFailed,
-    recordRateLimitRejection(provider) {
-      rateLimited.inc({ provider });
-    },
-    observeLockWait(seconds, outcome = 'acquired') {
-      lockWait.observe({ outcome }, Math.max(0, seconds));
-    },
-    recordDedupHit(channel = 'unknown') {
-      dedupHits.inc({ channel });
-    },
     async refreshQueueStats() {
       cached = undefined;
       return (await read()) ?? [];

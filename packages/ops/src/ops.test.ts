@@ -4,17 +4,12 @@ import { createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { deleteKeysByPrefix, startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import {
-  createMetricsHandler,
-  createQueueMetrics,
-  createWorker,
-  defineQueue,
-  getQueueStats,
-  listFailedJobs,
-  listPlatformQueues,
-  retryFailedJobs,
-  QUEUE_METRIC_NAMES,
-} from './index';
+import { createWorker, defineQueue } from '@platform/queue';
+import { listFailedJobs, retryFailedJobs } from './failed-jobs';
+import { createQueueMetrics, QUEUE_METRIC_NAMES } from './metrics';
+import { createMetricsHandler } from './metrics-handler';
+import { defaultPrefix } from './prefix';
+import { getQueueStats, listPlatformQueues } from './stats';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
@@ -152,7 +147,7 @@ describe('createQueueMetrics + createMetricsHandler', () => {
     server = undefined;
   });
 
-  it('serves Prometheus text with depth, tenant, job and helper series; /healthz follows Redis', async () => {
+  it('serves Prometheus text with depth, tenant and job series (no series nothing records); /healthz follows Redis', async () => {
     const prefix = newPrefix();
     const own = await startRedisServer();
     // No reconnects: once the server is gone the client ends (disconnect() on an ended ioredis client
@@ -177,11 +172,6 @@ describe('createQueueMetrics + createMetricsHandler', () => {
     await processed.enqueueBulk([{ tenantId: 'x', n: 1 }, { tenantId: 'x', n: 2 }, { tenantId: 'x', n: -1 }]);
     await waitFor(async () => (await processed.queue.getCompletedCount()) === 2 && (await processed.queue.getFailedCount()) === 1);
     await waitFor(async () => (await metrics.registry.getSingleMetricAsString(QUEUE_METRIC_NAMES.jobsFailed)).includes('} 1'));
-    metrics.recordRateLimitRejection('openai');
-    metrics.recordRateLimitRejection('openai');
-    metrics.observeLockWait(0.02, 'acquired');
-    metrics.observeLockWait(2, 'timeout');
-    metrics.recordDedupHit('email');
 
     const scraped = await fetchText(`${base}/metrics`);
     expect(scraped.status).toBe(200);
@@ -196,9 +186,6 @@ describe('createQueueMetrics + createMetricsHandler', () => {
       platform_jobs_completed_total: 'counter',
       platform_jobs_failed_total: 'counter',
       platform_job_duration_seconds: 'histogram',
-      platform_ratelimit_rejections_total: 'counter',
-      platform_lock_wait_seconds: 'histogram',
-      platform_notify_dedup_hits_total: 'counter',
     });
     const value = (name: string, labels: Record<string, string>) =>
       samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
@@ -213,9 +200,6 @@ describe('createQueueMetrics + createMetricsHandler', () => {
     expect(value('platform_jobs_completed_total', { queue: 'ops__worked' })).toBe(2);
     expect(value('platform_jobs_failed_total', { queue: 'ops__worked' })).toBe(1);
     expect(value('platform_job_duration_seconds_count', { queue: 'ops__worked', status: 'completed' })).toBe(2);
-    expect(value('platform_ratelimit_rejections_total', { provider: 'openai' })).toBe(2);
-    expect(value('platform_lock_wait_seconds_count', { outcome: 'timeout' })).toBe(1);
-    expect(value('platform_notify_dedup_hits_total', { channel: 'email' })).toBe(1);
     expect(value('platform_queue_redis_up', {})).toBe(1);
 
     const healthy = await fetchText(`${base}/healthz`);
@@ -233,5 +217,33 @@ describe('createQueueMetrics + createMetricsHandler', () => {
     await q.close();
     await processed.close();
     if (ownRedis.status !== 'end') ownRedis.disconnect();
+  });
+});
+
+describe('default prefix', () => {
+  const saved = process.env.REDIS_KEY_PREFIX;
+  afterEach(() => void Object.assign(process.env, { REDIS_KEY_PREFIX: saved ?? '' }));
+
+  it('follows REDIS_KEY_PREFIX: bull, or <prefix>:bull, the same namespace as defineQueue', async () => {
+    expect(defaultPrefix({})).toBe('bull');
+    expect(defaultPrefix({ REDIS_KEY_PREFIX: '' })).toBe('bull');
+    expect(defaultPrefix({ REDIS_KEY_PREFIX: 'acme' })).toBe('acme:bull');
+
+    const keyPrefix = newPrefix();
+    process.env.REDIS_KEY_PREFIX = keyPrefix;
+    const q = defineQueue({ namespace: 'ops', name: 'ns', schema, connection: redis, defaultJobOptions: { attempts: 1 } });
+    expect(q.settings.prefix).toBe(`${keyPrefix}:bull`);
+    await q.enqueue({ tenantId: 't1', n: 1 });
+    const worker = createWorker(q, async () => {
+      throw new Error('nope');
+    }, { connection: workerConnection, handleSignals: false });
+    await waitFor(async () => (await q.queue.getFailedCount()) === 1);
+    // No prefix given anywhere: stats and failed-job tools find the queue under REDIS_KEY_PREFIX.
+    expect(await listPlatformQueues(redis)).toContain('ops__ns');
+    const [stats] = await getQueueStats(redis, { queues: ['ops__ns'] });
+    expect(stats!.counts.failed).toBe(1);
+    expect((await listFailedJobs(redis, 'ops__ns')).map((j) => j.failedReason)).toEqual(['nope']);
+    await worker.close();
+    await q.close();
   });
 });

@@ -1,9 +1,10 @@
+import { defaultPrefix } from './prefix';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /** Options of {@link listFailedJobs} and {@link retryFailedJobs}. */
 export interface FailedJobsFilter {
-  /** BullMQ key prefix. @defaultValue `'bull'` */
+  /** BullMQ key prefix. @defaultValue `bullPrefixFor(REDIS_KEY_PREFIX)`: `'bull'`, or `'<REDIS_KEY_PREFIX>:bull'` */
   prefix?: string;
   /** Only jobs whose `data.tenantId` is this tenant. @defaultValue every tenant */
   tenantId?: string;
@@ -90,7 +91,7 @@ async function* failedJobs(queue: Queue, redis: Redis, filter: FailedJobsFilter)
  */
 export async function listFailedJobs(redis: Redis, queueName: string, filter: FailedJobsFilter = {}): Promise<FailedJobInfo[]> {
   const limit = filter.limit ?? 50;
-  const queue = new Queue(queueName, { connection: redis, prefix: filter.prefix ?? 'bull' });
+  const queue = new Queue(queueName, { connection: redis, prefix: filter.prefix ?? defaultPrefix() });
   try {
     const result: FailedJobInfo[] = [];
     if (limit <= 0) return result;
@@ -116,7 +117,7 @@ function leftFailedSet(error: unknown): boolean {
  * replayed twice.
  */
 export async function retryFailedJobs(redis: Redis, queueName: string, options: RetryFailedJobsOptions = {}): Promise<RetryFailedJobsResult> {
-  const queue = new Queue(queueName, { connection: redis, prefix: options.prefix ?? 'bull' });
+  const queue = new Queue(queueName, { connection: redis, prefix: options.prefix ?? defaultPrefix() });
   const result: RetryFailedJobsResult = { matched: 0, retried: [], skipped: [], errors: [] };
   try {
     // Collect the ids first (retrying while walking the set would shift the offsets); only ids are

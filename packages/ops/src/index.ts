@@ -1,0 +1,32 @@
+export {
+  getQueueStats,
+  listPlatformQueues,
+  type QueueStatsOptions,
+  type QueueStats,
+  type QueueCounts,
+  type TenantDepth,
+  type QueueDepthStatus,
+  type QueueDepthThresholds,
+} from './stats';
+export {
+  listFailedJobs,
+  retryFailedJobs,
+  type FailedJobsFilter,
+  type FailedJobInfo,
+  type RetryFailedJobsOptions,
+  type RetryFailedJobsResult,
+} from './failed-jobs';
+export {
+  createQueueMetrics,
+  defaultQueueMetricsOptions,
+  QUEUE_METRIC_NAMES,
+  type QueueMetrics,
+  type QueueMetricsOptions,
+} from './metrics';
+export {
+  createMetricsHandler,
+  type MetricsHandler,
+  type MetricsHandlerOptions,
+  type HealthStatus,
+} from './metrics-handler';
+export { defaultPrefix } from './prefix';

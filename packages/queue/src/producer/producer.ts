@@ -1,0 +1,63 @@
+import type { Job, JobsOptions, Queue } from 'bullmq';
+
+/** One job to add: BullMQ's name, the validated data and BullMQ's job options. */
+export interface JobEntry<T> {
+  name: string;
+  data: T;
+  opts: JobsOptions | undefined;
+}
+
+/**
+ * Job counts of a queue: BullMQ's states (`waiting` without prioritized jobs, as BullMQ counts)
+ * plus `pending`, the jobs of a fair queue still in its backlog (always `0` on a plain queue).
+ */
+export type QueueJobCounts = Record<
+  'active' | 'completed' | 'delayed' | 'failed' | 'prioritized' | 'waiting' | 'waiting-children' | 'pending',
+  number
+>;
+
+/** Options of `obliterate`. */
+export interface ObliterateOptions {
+  /** Obliterate even with active jobs (BullMQ's `force`). @defaultValue `false` */
+  force?: boolean;
+}
+
+/**
+ * How a queue definition writes and reads its jobs, chosen once by `defineQueue`: straight into
+ * BullMQ ({@link plainProducer}), or through the fair scheduler's backlog (`fairProducer`).
+ */
+export interface Producer<T> {
+  add(job: JobEntry<T>): Promise<Job<T>>;
+  /** Adds the jobs in order; see `QueueDefinition.enqueueBulk` for what is atomic. */
+  addBulk(jobs: readonly JobEntry<T>[]): Promise<Job<T>[]>;
+  counts(): Promise<QueueJobCounts>;
+  getJob(id: string): Promise<Job<T> | undefined>;
+  drain(delayed: boolean): Promise<void>;
+  obliterate(options: ObliterateOptions): Promise<void>;
+  /** Waits for work in progress (a fair dispatch step). */
+  idle(): Promise<void>;
+}
+
+const BULLMQ_STATES = ['active', 'completed', 'delayed', 'failed', 'prioritized', 'waiting', 'waiting-children'] as const;
+
+/** BullMQ's counts of every state, plus `pending`. */
+export async function countJobs(queue: Queue, pending: number): Promise<QueueJobCounts> {
+  const counts = await queue.getJobCounts(...BULLMQ_STATES);
+  const result = { pending } as QueueJobCounts;
+  for (const state of BULLMQ_STATES) result[state] = counts[state] ?? 0;
+  return result;
+}
+
+/** Plain BullMQ: every job goes straight into the queue. */
+export function plainProducer<T>(getQueue: () => Queue<T>): Producer<T> {
+  // The casts are sound: BullMQ's add() types its name parameter through a conditional type.
+  return {
+    add: ({ name, data, opts }) => getQueue().add(name as never, data as never, opts) as Promise<Job<T>>,
+    addBulk: (jobs) => getQueue().addBulk(jobs as never) as Promise<Job<T>[]>,
+    counts: () => countJobs(getQueue() as Queue, 0),
+    getJob: async (id) => (await getQueue().getJob(id)) ?? undefined,
+    drain: (delayed) => getQueue().drain(delayed),
+    obliterate: (options) => getQueue().obliterate(options),
+    idle: async () => undefined,
+  };
+}
