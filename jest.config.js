@@ -3,7 +3,7 @@
  * run checks the code being edited; the build (run before `npm test`) checks the published `dist/`.
  * @type {import('jest').Config}
  */
-const packages = 'redis|queue|ops|ratelimit|locks|notifications|cli|testing';
+const packages = 'redis|queue|ops|ratelimit|locks|notifications|sessions|outbox|cli|dashboard|testing';
 
 module.exports = {
   testEnvironment: 'node',
@@ -13,8 +13,9 @@ module.exports = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
     '^.+\\.lua$': '<rootDir>/jest/lua-transform.js',
+    '^.+\\.sql$': '<rootDir>/jest/lua-transform.js',
   },
-  moduleFileExtensions: ['ts', 'js', 'json', 'lua'],
+  moduleFileExtensions: ['ts', 'js', 'json', 'lua', 'sql'],
   moduleNameMapper: {
     [`^@platform/(${packages})$`]: '<rootDir>/packages/$1/src/index.ts',
   },

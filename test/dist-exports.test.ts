@@ -9,6 +9,9 @@ const contract: Record<string, string[]> = {
   '@platform/redis': ['loadRedisConfig', 'createRedisConnection', 'getSharedConnection', 'closeSharedConnections', 'redisKey', 'PlatformError', 'ConfigError'],
   '@platform/queue': ['queueName', 'defineQueue', 'createWorker', 'agentQueue', 'ragIngestionQueue', 'notificationQueue', 'QueueNameError', 'PayloadValidationError', 'PayloadTooLargeError', 'loadRedisConfig', 'createRedisConnection', 'getSharedConnection', 'closeSharedConnections', 'redisKey'],
   '@platform/notifications': ['notifyOnce', 'createNotificationWorker', 'getNotificationStatus', 'createWebhookSender'],
+  '@platform/sessions': ['createSessionStore', 'createResumeCache', 'expressSessionStore', 'SessionConflictError', 'SessionTooLargeError'],
+  '@platform/outbox': ['enqueueInTransaction', 'notifyOnceInTransaction', 'startOutboxRelay', 'withSendLog', 'migrateOutbox', 'getOutboxLag'],
+  '@platform/dashboard': ['createDashboard', 'serveDashboard', 'expressDashboard', 'fastifyDashboard'],
 };
 
 function run(args: string[]): string {

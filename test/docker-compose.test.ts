@@ -7,6 +7,7 @@ interface Service {
   command?: string[];
   volumes?: string[];
   healthcheck?: { test: string[] };
+  deploy?: { resources?: { limits?: { memory?: string; cpus?: string } } };
   environment?: Record<string, string>;
   build?: { context: string; dockerfile: string; args?: Record<string, string> };
   depends_on?: Record<string, { condition: string }>;
@@ -31,10 +32,19 @@ describe('docker-compose.yml', () => {
     expect(command[0]).toBe('redis-server');
   });
 
-  it('turns AOF on, never evicts, and keeps connections alive', () => {
+  it('turns AOF and RDB on, never evicts, caps memory, requires a password and keeps connections alive', () => {
     expect(flag(command, '--appendonly')).toBe('yes');
+    expect(flag(command, '--save')).toMatch(/^\d+ \d+/);
     expect(flag(command, '--maxmemory-policy')).toBe('noeviction');
+    expect(flag(command, '--maxmemory')).toBe('${REDIS_MAXMEMORY:-512mb}');
+    expect(flag(command, '--requirepass')).toMatch(/^\$\{REDIS_PASSWORD:\?/);
     expect(flag(command, '--tcp-keepalive')).toBe('300');
+  });
+
+  it("limits the container's memory and CPU", () => {
+    const limits = redis.deploy?.resources?.limits;
+    expect(limits?.memory).toBeDefined();
+    expect(limits?.cpus).toBeDefined();
   });
 
   it('keeps data on a named volume', () => {
@@ -43,8 +53,8 @@ describe('docker-compose.yml', () => {
     expect(compose.volumes).toHaveProperty(volume!);
   });
 
-  it('has a redis-cli ping healthcheck', () => {
-    expect(redis.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
+  it('has a healthcheck that authenticates (password from the environment, not the command line) and only PINGs', () => {
+    expect(redis.healthcheck?.test).toEqual(['CMD-SHELL', 'REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli ping | grep -q PONG']);
   });
 
   it.each(['agent-service', 'notification-service'])('builds %s from the repo and points it at Redis', (name) => {
@@ -52,6 +62,7 @@ describe('docker-compose.yml', () => {
     expect(service.build?.context).toBe('.');
     expect(service.build?.args?.EXAMPLE).toBe(name);
     expect(service.environment?.REDIS_URL).toBe('redis://redis:6379');
+    expect(service.environment?.REDIS_PASSWORD).toMatch(/^\$\{REDIS_PASSWORD:\?/);
     expect(service.depends_on?.redis?.condition).toBe('service_healthy');
   });
 });

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { postgresAvailable } from '@platform/testing';
 import { Redis } from 'ioredis';
 import { main, type BenchReport } from './run';
 
@@ -56,6 +57,7 @@ describe('bench --quick', () => {
     }
     for (const a of ['fixed', 'sliding', 'token']) expect(ids).toEqual(expect.arrayContaining([`rl.tput.${a}`, `rl.ceiling.${a}`, `mem.rl1.${a}`]));
     expect(ids).toEqual(expect.arrayContaining(['lock.u.platform', 'lock.c.platform', 'fair.p95.fair', 'fair.p95.fifo']));
+    if (postgresAvailable()) expect(ids).toEqual(expect.arrayContaining(['outbox.p50.outbox', 'outbox.p99.direct', 'outbox.tput.relay', 'outbox.tput.direct']));
   });
 
   it('computes a ratio for every target whose both sides ran, and writes the report where it was told', () => {

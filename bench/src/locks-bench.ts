@@ -55,6 +55,14 @@ export async function runLockBenchmarks(ctx: BenchContext): Promise<void> {
         return lock ? () => lock.release() : undefined;
       },
     });
+  subjects.push({
+    id: 'unfenced',
+    subject: '@platform/locks acquireLock, fencing: false',
+    async acquire(key, wait) {
+      const lock = await acquireLock(client, key, wait ? { ttlMs: TTL_MS, waitMs: TTL_MS, fencing: false } : { ttlMs: TTL_MS, fencing: false });
+      return lock ? () => lock.release() : undefined;
+    },
+  });
   // Redlock polls: 10 ms between attempts, no jitter, as many attempts as it takes (-1).
   const redlockWaiting = new Redlock([client], { retryCount: -1, retryDelay: 10, retryJitter: 0 });
   const redlockOnce = new Redlock([client], { retryCount: 0, retryDelay: 10, retryJitter: 0 });
@@ -94,7 +102,7 @@ export async function runLockBenchmarks(ctx: BenchContext): Promise<void> {
     },
   });
 
-  const ids = ['platform', 'redlock', 'semaphore'];
+  const ids = ['platform', 'unfenced', 'redlock', 'semaphore'];
   const name = (id: string) => subjects.find((s) => s.id === id)?.subject ?? '@platform/locks acquireLock';
   const keys = 1000;
   const uWorkers = 50;
@@ -112,6 +120,11 @@ export async function runLockBenchmarks(ctx: BenchContext): Promise<void> {
   results.compare({ label: 'uncontended: platform / redis-semaphore', platform: 'lock.u.platform', anchor: 'lock.u.semaphore', op: '>=', target: 1.0 });
   results.compare({ label: 'contended: platform / redlock', platform: 'lock.c.platform', anchor: 'lock.c.redlock', op: '>=', target: 1.5 });
   results.compare({ label: 'contended: platform / redis-semaphore', platform: 'lock.c.platform', anchor: 'lock.c.semaphore' });
+  for (const [kind, anchor] of [['u', 'redlock'], ['u', 'redis-semaphore'], ['c', 'redlock']] as const) {
+    const label = `${kind === 'u' ? 'uncontended' : 'contended'}: platform fencing: false / ${anchor}`;
+    results.compare({ label, platform: `lock.${kind}.unfenced`, anchor: `lock.${kind}.${anchor === 'redlock' ? 'redlock' : 'semaphore'}` });
+  }
+  results.compare({ label: 'uncontended: platform fencing: false / fenced', platform: 'lock.u.unfenced', anchor: 'lock.u.platform' });
 
   const prefix = `${runId}-lock`;
   const cleanup = async () => {

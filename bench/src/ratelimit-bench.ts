@@ -6,12 +6,14 @@ import { createRateLimiter } from '@platform/ratelimit';
 
 type LimiterAlgorithm = NonNullable<Parameters<typeof createRateLimiter>[0]['algorithm']>;
 type LimiterLike = ReturnType<typeof createRateLimiter>;
+import { runRatelimitAbuseBenchmarks } from './ratelimit-abuse-bench';
 import { findRedisBenchmark, redisBenchmark } from './redis-benchmark';
 import { alternate, type Contender } from './results';
 
 const ALGORITHMS: readonly { algorithm: LimiterAlgorithm; short: string }[] = [
   { algorithm: 'fixed-window', short: 'fixed' },
   { algorithm: 'sliding-window', short: 'sliding' },
+  { algorithm: 'sliding-log', short: 'log' },
   { algorithm: 'token-bucket', short: 'token' },
 ];
 
@@ -100,9 +102,11 @@ export async function runRatelimitBenchmarks(ctx: BenchContext): Promise<void> {
     results.figure({ id: `rl.p50.${id}`, section, benchmark: 'consume latency p50, one call at a time', subject: subjectName(id), unit: 'ms', better: 'lower' });
     results.figure({ id: `rl.p99.${id}`, section, benchmark: 'consume latency p99, one call at a time', subject: subjectName(id), unit: 'ms', better: 'lower' });
   }
-  const targets: Record<string, number> = { fixed: 1.5, sliding: 1.0, token: 1.0 };
+  // Targets: fixed window >= 1.3x, the sliding-window counter and the token bucket >= 1.0x; the exact log has none.
+  const targets: Record<string, number> = { fixed: 1.3, sliding: 1.0, token: 1.0 };
   for (const { short, algorithm } of ALGORITHMS) {
-    results.compare({ label: `limiter ${algorithm} / rate-limiter-flexible`, platform: `rl.tput.${short}`, anchor: 'rl.tput.rlf', op: '>=', target: targets[short]! });
+    const target = targets[short];
+    results.compare({ label: `limiter ${algorithm} / rate-limiter-flexible`, platform: `rl.tput.${short}`, anchor: 'rl.tput.rlf', ...(target === undefined ? {} : { op: '>=', target }) });
   }
   for (const { short, algorithm } of ALGORITHMS) {
     results.compare({ label: `limiter ${algorithm} / naive INCR+EXPIRE`, platform: `rl.tput.${short}`, anchor: 'rl.tput.naive' });
@@ -182,6 +186,7 @@ export async function runRatelimitBenchmarks(ctx: BenchContext): Promise<void> {
     }
   }
   await cleanup();
+  await runRatelimitAbuseBenchmarks(ctx);
   results.notes.push(
     `Rate limiter: limit ${limit} per ${windowSeconds} s (every call allowed, so every call is a full decision), tenants t0..t${tenants - 1} in turn; ` +
       `all subjects share one plain ioredis client. ${nDecisions} decisions per round at 50 in flight; latency over ${nLatency} sequential calls; ` +

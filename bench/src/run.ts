@@ -20,13 +20,14 @@ import { machineInfo } from './machine';
 import { runMemoryBenchmarks } from './memory-bench';
 import { runNotifyBenchmarks } from './notify-bench';
 import { runNoisyNeighbour } from './noisy-neighbour';
+import { runOutboxBenchmarks } from './outbox-bench';
 import { runQueueBenchmarks } from './queue-bench';
 import { runRatelimitBenchmarks } from './ratelimit-bench';
 import { renderReport } from './report';
 import { Results, type EvaluatedComparison } from './results';
 
 /** The sections, in the order they run. */
-export const SECTIONS = ['queue', 'ratelimit', 'locks', 'notify', 'memory', 'fairness'] as const;
+export const SECTIONS = ['queue', 'ratelimit', 'locks', 'notify', 'memory', 'fairness', 'outbox'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -89,6 +90,7 @@ const RUNNERS: Record<SectionName, (ctx: BenchContext) => Promise<void>> = {
   notify: runNotifyBenchmarks,
   memory: runMemoryBenchmarks,
   fairness: runFairness,
+  outbox: runOutboxBenchmarks,
 };
 
 /** Runs the benchmarks and writes the report. Never throws for a section that fails: see `errors`. */

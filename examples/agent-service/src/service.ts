@@ -1,12 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import { activityLockHandler, LockNotAcquiredError } from '@platform/locks';
 import { notifyOnce } from '@platform/notifications';
 import { agentQueue, createWorker, ragIngestionQueue, type QueueDefinition } from '@platform/queue';
 import { createRateLimiter, RateLimitError, withRateLimit } from '@platform/ratelimit';
+import { createResumeCache } from '@platform/sessions';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /** The agent roles this service runs, one queue each (`agent__<role>`). */
 export const AGENT_ROLES = ['activity-planner', 'keyword-researcher', 'blog-writer', 'social-post-writer'] as const;
+
+/**
+ * Runs Claude for one agent job: `claude -p … --session-id <sessionId>` for a new session, or
+ * `claude -p … --resume <sessionId>` to continue the activity's earlier one.
+ */
+export type ClaudeRunner = (run: { sessionId: string; resume: boolean; tenantId: string; role: string; input: Record<string, unknown> }) => Promise<void>;
 
 /** Options of {@link startAgentService}. */
 export interface AgentServiceOptions {
@@ -26,6 +34,8 @@ export interface AgentServiceOptions {
   workMs?: number;
   /** Close gracefully on SIGTERM/SIGINT. @defaultValue `true` */
   handleSignals?: boolean;
+  /** Runs Claude for a job. @defaultValue a stand-in that takes about `workMs` */
+  claude?: ClaudeRunner;
 }
 
 /** What the service did, for the demo's summary. */
@@ -40,6 +50,8 @@ export interface AgentServiceStats {
   notificationsDeduplicated: number;
   /** Jobs that failed for good. */
   failures: { queue: string; jobId: string | undefined; reason: string }[];
+  /** Claude sessions started for an activity, and runs (retries included) that resumed one. */
+  claudeSessions: { started: number; resumed: number };
 }
 
 /** A running agent service. */
@@ -72,6 +84,7 @@ export function startAgentService(options: AgentServiceOptions): AgentService {
     notificationsEnqueued: 0,
     notificationsDeduplicated: 0,
     failures: [],
+    claudeSessions: { started: 0, resumed: 0 },
   };
   const semrush = createRateLimiter({
     redis,
@@ -81,6 +94,9 @@ export function startAgentService(options: AgentServiceOptions): AgentService {
   });
 
   const work = () => new Promise((resolve) => setTimeout(resolve, workMs / 2 + Math.random() * workMs));
+  const claude: ClaudeRunner = options.claude ?? (() => work().then(() => undefined));
+  // claude_session:<activityId>, 7 days: a retried job continues the activity's Claude session.
+  const resume = createResumeCache({ redis, ...(prefix === 'bull' ? {} : { keyPrefix: prefix }) });
 
   const researchKeywords = async (tenantId: string, phrase: string): Promise<unknown> => {
     try {
@@ -107,7 +123,13 @@ export function startAgentService(options: AgentServiceOptions): AgentService {
       redis,
       (job: { data: { activityId: string } }) => job.data.activityId,
       async (job: { data: { tenantId: string; activityId: string; input: Record<string, unknown> } }) => {
-        await work();
+        const { tenantId, activityId, input } = job.data;
+        const previous = await resume.lookup(activityId);
+        const sessionId = previous ?? randomUUID();
+        // Remembered before Claude runs, so a run that crashes is resumed by the retry.
+        if (previous === null) await resume.remember(activityId, sessionId);
+        stats.claudeSessions[previous === null ? 'started' : 'resumed'] += 1;
+        await claude({ sessionId, resume: previous !== null, tenantId, role, input });
         if (role === 'keyword-researcher') await researchKeywords(job.data.tenantId, String(job.data.input.topic ?? job.data.activityId));
         const sent = await notifyOnce(
           {

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AGENT_ROLES, startAgentService, startSemrushStub } from '@platform-examples/agent-service';
 import { startNotificationService } from '@platform-examples/notification-service';
 import { agentQueue, createRedisConnection, loadRedisConfig, ragIngestionQueue } from '@platform/queue';
+import { serveDashboard, type RunningDashboard } from '@platform/dashboard';
 import { closeConnection } from '@platform/redis';
 import { deleteKeysByPrefix, resolveDevRedis } from '@platform/testing';
 import { startSmtpSink } from './smtp-sink';
@@ -20,6 +22,18 @@ export interface DemoOptions {
   tenants?: string[];
   /** Print the progress line and summary. @defaultValue `true` */
   print?: boolean;
+  /** Serve the dashboard on the demo's queues while the demo runs. @defaultValue none */
+  dashboard?: DemoDashboardOptions;
+}
+
+/** Options of the demo's dashboard (`npm run demo -- --dashboard`). */
+export interface DemoDashboardOptions {
+  /** TCP port; `0` picks a free one. @defaultValue `3000` */
+  port?: number;
+  /** Admin token. @defaultValue PLATFORM_DASHBOARD_TOKEN, else a random one printed with the URL */
+  token?: string;
+  /** Awaited after the summary, before the demo's keys are deleted (the demo waits for Ctrl-C here). */
+  beforeClose?: (url: string, token: string) => Promise<void>;
 }
 
 /** The demo's outcome. */
@@ -92,6 +106,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     agents: AGENT_ROLES.map((role) => agentQueue(role, { prefix, connection: redis })),
     rag: ragIngestionQueue({ prefix, connection: redis }),
   };
+
+  let dashboard: RunningDashboard | undefined;
+  let dashboardToken = '';
+  if (options.dashboard) {
+    const given = options.dashboard.token ?? process.env.PLATFORM_DASHBOARD_TOKEN;
+    dashboardToken = given ?? randomBytes(18).toString('base64url');
+    dashboard = await serveDashboard({ port: options.dashboard.port ?? 3000, redis, prefix, token: dashboardToken, env: {} });
+    log(`Dashboard: ${dashboard.url} (user: any, password: ${given ? 'the token in PLATFORM_DASHBOARD_TOKEN' : dashboardToken})`);
+  }
 
   let enqueued = 0;
   const enqueuedByQueue = new Map<string, number>();
@@ -219,6 +242,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const summary = `Jobs completed per queue and tenant\n\n${table(rows)}\n\n${table(facts)}\n\n${verdict}`;
   log(summary);
 
+  if (dashboard) {
+    await options.dashboard?.beforeClose?.(dashboard.url, dashboardToken);
+    await dashboard.close();
+  }
   await agents.close();
   await notifier.close();
   await Promise.all([...producers.agents, producers.rag].map((definition) => definition.close()));

@@ -75,6 +75,10 @@ describe('the platform binary npm links', () => {
   });
 });
 
+// RTT is not what these tests check: on a loaded machine the median PING can pass 5 ms, so its
+// thresholds are raised to keep the other rows' verdicts (and the exit codes) about their subject.
+const CALM_RTT = ['--rtt-warn-ms', '1000', '--rtt-fail-ms', '2000'];
+
 describe('platform doctor (built binary, private redis-servers)', () => {
   const servers: RedisServer[] = [];
   let allkeys: RedisServer;
@@ -110,7 +114,7 @@ describe('platform doctor (built binary, private redis-servers)', () => {
   });
 
   it('allkeys-lru: FAILs maxmemory-policy with the reason and exits 1', async () => {
-    const result = await run(['doctor', '--json', '--samples', '5'], allkeys.url);
+    const result = await run(['doctor', '--json', '--samples', '5', ...CALM_RTT], allkeys.url);
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout) as DoctorJson;
     expect(problems(report)).toEqual({ 'maxmemory-policy': 'FAIL' });
@@ -123,7 +127,7 @@ describe('platform doctor (built binary, private redis-servers)', () => {
   });
 
   it('allkeys-lru: the table shows each row with its status and fix', async () => {
-    const result = await run(['doctor', '--samples', '5'], allkeys.url);
+    const result = await run(['doctor', '--samples', '5', ...CALM_RTT], allkeys.url);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^STATUS\s+CHECK\s+VALUE\s+DETAIL \/ FIX$/m);
     expect(result.stdout).toMatch(/^FAIL\s+maxmemory-policy\s+allkeys-lru\s+Redis may evict any key/m);
@@ -133,30 +137,30 @@ describe('platform doctor (built binary, private redis-servers)', () => {
   });
 
   it('no persistence (and tcp-keepalive 0, no maxmemory): exactly those WARNs; exit 0, or 1 with --strict', async () => {
-    const result = await run(['doctor', '--json', '--samples', '5'], noPersistence.url);
+    const result = await run(['doctor', '--json', '--samples', '5', ...CALM_RTT], noPersistence.url);
     const report = JSON.parse(result.stdout) as DoctorJson;
     expect(problems(report)).toEqual({ persistence: 'WARN', 'tcp-keepalive': 'WARN', memory: 'WARN' });
     expect(report.checks.find((c) => c.id === 'persistence')!.message).toMatch(/queue and dedup state die with a restart/);
     expect(report.checks.find((c) => c.id === 'memory')!.message).toMatch(/unlimited/);
     expect(rttStatus(report)).not.toBe('FAIL');
     expect(result.code).toBe(0);
-    const strict = await run(['doctor', '--json', '--strict', '--samples', '3'], noPersistence.url);
+    const strict = await run(['doctor', '--json', '--strict', '--samples', '3', ...CALM_RTT], noPersistence.url);
     expect(strict.code).toBe(1);
   });
 
   it('tiny maxmemory nearly full: FAILs memory and exits 1', async () => {
-    const result = await run(['doctor', '--json', '--samples', '5'], nearlyFull.url);
+    const result = await run(['doctor', '--json', '--samples', '5', ...CALM_RTT], nearlyFull.url);
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout) as DoctorJson;
     expect(problems(report)).toEqual({ memory: 'FAIL' });
     expect(report.checks.find((c) => c.id === 'memory')!.value).toMatch(/of 2\.00 MiB \((9[89]|1\d\d)\.\d %\)/);
   });
 
-  it('a good server: everything PASSes (RTT PASS or WARN) and exits 0', async () => {
-    const result = await run(['doctor', '--json', '--samples', '5'], good.url);
+  it('a good server: everything PASSes and exits 0', async () => {
+    const result = await run(['doctor', '--json', '--samples', '5', ...CALM_RTT], good.url);
     const report = JSON.parse(result.stdout) as DoctorJson;
     expect(problems(report)).toEqual({});
-    expect(['PASS', 'WARN']).toContain(rttStatus(report));
+    expect(rttStatus(report)).toBe('PASS');
     expect(report.ok).toBe(true);
     expect(result.code).toBe(0);
   });

@@ -1,8 +1,10 @@
 import { isConnectionError, PlatformError } from '@platform/redis';
 import { Command, CommanderError, Option } from 'commander';
+import { dashboardCommand } from './commands/dashboard';
 import { doctorCommand } from './commands/doctor';
 import { failedListCommand, failedRetryCommand, type FailedCommandOptions } from './commands/failed';
 import { metricsCommand } from './commands/metrics';
+import { registerOutboxCommand } from './commands/outbox';
 import { queuesCommand } from './commands/queues';
 import { schedulesListCommand } from './commands/schedules';
 import { CliContext, type CliIo } from './context';
@@ -43,6 +45,8 @@ function buildProgram(ctx: CliContext): Command {
     .option('--strict', 'exit 1 on WARN too')
     .option('--cluster-hash-tags', 'accept Redis Cluster: every prefix is a hash tag such as {bull}')
     .option('--samples <n>', 'PINGs used to measure the round-trip time', '20')
+    .option('--rtt-warn-ms <ms>', 'median round trip above which RTT is WARN (default 1)')
+    .option('--rtt-fail-ms <ms>', 'median round trip above which RTT is FAIL (default 5)')
     .action((opts) => doctorCommand(ctx, opts));
 
   program
@@ -92,6 +96,16 @@ function buildProgram(ctx: CliContext): Command {
     .option('--top <n>', 'tenants with their own series per queue', '10')
     .option('--sample <n>', 'waiting jobs read per queue and scrape to rank tenants', '1000')
     .action((opts) => metricsCommand(ctx, opts));
+
+  registerOutboxCommand(program, ctx);
+  program
+    .command('dashboard')
+    .description('serve the web dashboard until Ctrl-C (needs PLATFORM_DASHBOARD_TOKEN)')
+    .requiredOption('--port <port>', 'TCP port (0 picks a free one)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--prefix <prefix>', 'BullMQ key prefix (default: bull, under REDIS_KEY_PREFIX)')
+    .option('--base-path <path>', 'URL path to serve under, e.g. /ops')
+    .action((opts) => dashboardCommand(ctx, opts));
 
   return program;
 }

@@ -221,6 +221,54 @@ describe('the fence counter TTL', () => {
   });
 });
 
+describe('fencing: false', () => {
+  it('takes the lock without touching the fence counter; fence is 0', async () => {
+    const key = `${prefix()}:unfenced`;
+    const lock = await acquireLock(redis, key, { ttlMs: 5000, fencing: false });
+    expect(lock!.fence).toBe(0);
+    expect(await redis.get(key)).toBe(lock!.token);
+    expect(await redis.exists(fenceKeyFor(key))).toBe(0);
+    expect(await acquireLock(other, key, { ttlMs: 5000, fencing: false })).toBeNull();
+    expect(await lock!.release()).toBe(true);
+    expect(await redis.exists(key)).toBe(0);
+  });
+
+  it('leaves fenced acquisitions of the same key strictly increasing', async () => {
+    const key = `${prefix()}:mixed`;
+    const first = await acquireLock(redis, key, { ttlMs: 5000 });
+    await first!.release();
+    const unfenced = await acquireLock(redis, key, { ttlMs: 5000, fencing: false });
+    expect(unfenced!.fence).toBe(0);
+    await unfenced!.release();
+    const second = await acquireLock(redis, key, { ttlMs: 5000 });
+    expect(second!.fence).toBeGreaterThan(first!.fence);
+    await second!.release();
+  });
+
+  it('a hand-over follows the waiter: an unfenced waiter gets 0, a fenced one the next fence', async () => {
+    const key = `${prefix()}:unfenced-handover`;
+    const holder = await acquireLock(redis, key, { ttlMs: 60_000 });
+    const unfenced = acquireLock(redis, key, { ttlMs: 4000, waitMs: 10_000, retryDelayMs: 60_000, fencing: false });
+    await sleep(100);
+    expect(await holder!.release()).toBe(true);
+    const next = await unfenced;
+    expect(next!.fence).toBe(0);
+    expect(await redis.get(key)).toBe(next!.token);
+    const fenced = acquireLock(redis, key, { ttlMs: 4000, waitMs: 10_000, retryDelayMs: 60_000 });
+    await sleep(100);
+    expect(await next!.release()).toBe(true);
+    const last = await fenced;
+    expect(last!.fence).toBe(holder!.fence + 1);
+    await last!.release();
+  });
+
+  it('refuses a fencing option that is not a boolean before touching Redis', async () => {
+    const key = `${prefix()}:fencing-bad`;
+    await expect(acquireLock(redis, key, { ttlMs: 5000, fencing: 'no' as unknown as boolean })).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await redis.exists(key)).toBe(0);
+  });
+});
+
 describe('fence keys and Redis Cluster', () => {
   it('derive the fence key in the lock key hash slot', () => {
     expect(fenceKeyFor('lock:activity:a1')).toBe('lock:activity:a1:fence{lock:activity:a1}');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { checkMs } from '@platform/redis';
+import { InvalidArgumentError, checkMs, describeValue } from '@platform/redis';
 import type { Redis } from 'ioredis';
 import { orUnavailable } from './errors';
 import { fenceKeyFor, releaseChannelFor, waitersKeyFor } from './keys';
@@ -16,8 +16,9 @@ export class Lock {
   /** The Redis key of the lock, exactly as given. */
   readonly key: string;
   /**
-   * Fencing token: strictly greater than that of every earlier acquisition of this key. Pass it to
-   * the store you write to, and have the store refuse writes with a smaller token than it has seen.
+   * Fencing token: strictly greater than that of every earlier fenced acquisition of this key. Pass
+   * it to the store you write to, and have the store refuse writes with a smaller token than it has
+   * seen. `0` when the lock was acquired with `fencing: false`.
    */
   readonly fence: number;
   /** The random owner token stored in the key. */
@@ -95,8 +96,14 @@ async function acquire(redis: Redis, key: string, options: AcquireLockOptions): 
   checkOptions(options);
   const ttlMs = checkMs('ttlMs', options.ttlMs, 1);
   const waitMs = options.waitMs === undefined ? defaultLockOptions.waitMs : checkMs('waitMs', options.waitMs, 0);
-  const fenceTtlMs =
-    options.fenceTtlMs === undefined ? defaultLockOptions.fenceTtlMs : checkMs('fenceTtlMs', options.fenceTtlMs, ttlMs);
+  const fencing = options.fencing ?? defaultLockOptions.fencing;
+  if (typeof fencing !== 'boolean') throw new InvalidArgumentError('fencing', `must be a boolean, got ${describeValue(fencing)}`);
+  // 0 tells the scripts to issue no fencing token.
+  const fenceTtlMs = !fencing
+    ? 0
+    : options.fenceTtlMs === undefined
+      ? defaultLockOptions.fenceTtlMs
+      : checkMs('fenceTtlMs', options.fenceTtlMs, ttlMs);
   const retryDelayMs =
     options.retryDelayMs === undefined ? defaultLockOptions.retryDelayMs : checkMs('retryDelayMs', options.retryDelayMs, 1);
   const fenceKey = fenceKeyFor(key);
@@ -107,7 +114,7 @@ async function acquire(redis: Redis, key: string, options: AcquireLockOptions): 
   if (waitMs === 0) {
     const sentAt = performance.now();
     const code = await acquireLockScript.run(redis, keys, args);
-    return code > 0 ? new Lock(redis, key, fenceKey, token, code, ttlMs, sentAt) : -code - 1;
+    return code > 0 ? new Lock(redis, key, fenceKey, token, fencing ? code : 0, ttlMs, sentAt) : -code - 1;
   }
   const channel = releaseChannelFor(key);
   const seqBefore = releaseSeq(redis, channel);
@@ -122,7 +129,7 @@ async function acquire(redis: Redis, key: string, options: AcquireLockOptions): 
     };
     code = await waitForRelease(redis, channel, attempt, code, waitMs, retryDelayMs, seqBefore, { waitersKey: waitersKeyFor(key), offer });
   }
-  return code > 0 ? new Lock(redis, key, fenceKey, token, code, ttlMs, offer.acquiredAt) : -code - 1;
+  return code > 0 ? new Lock(redis, key, fenceKey, token, fencing ? code : 0, ttlMs, offer.acquiredAt) : -code - 1;
 }
 
 /**

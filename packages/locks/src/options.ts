@@ -20,6 +20,13 @@ export interface AcquireLockOptions {
    * the Redis clock in microseconds). @defaultValue `604800000` (7 days)
    */
   fenceTtlMs?: number;
+  /**
+   * Issue a fencing token with the lock. `false` skips the fence counter (one `SET NX PX` in the
+   * acquiring script, nothing else): `lock.fence` is then `0`, so use it only where nothing checks
+   * fences (a lock used for efficiency, not for correctness). Fenced acquisitions of the same key
+   * keep strictly growing tokens either way. @defaultValue `true`
+   */
+  fencing?: boolean;
 }
 
 /** Options of {@link withLock} and {@link activityLock}. */
@@ -82,6 +89,7 @@ export const defaultLockOptions = {
   waitMs: 0,
   retryDelayMs: 100,
   fenceTtlMs: 7 * 24 * 60 * 60 * 1000,
+  fencing: true,
   autoExtend: true,
   delayJobWhenBusy: false,
   retryJitterMs: 250,

@@ -109,6 +109,7 @@ export class Waiter {
 export interface HandoffOffer {
   readonly token: string;
   readonly ttlMs: number;
+  /** The fence counter TTL, or `0` for a lock taken with `fencing: false` (no token issued). */
   readonly fenceTtlMs: number;
   /** `performance.now()` before the request that acquired the lock was sent. */
   acquiredAt: number;

@@ -31,17 +31,19 @@ afterAll(async () => {
 describe('circuit breaker transitions (one Lua script each)', () => {
   it('opens after the threshold, holds callers, lets one probe through per interval, closes on success', async () => {
     const prefix = keyPrefix();
-    const breaker = createCircuitBreaker(redis, circuitKey(prefix, 'sms', 'twilio'), resolveCircuitBreaker({ failureThreshold: 3, openMs: 300, probeTimeoutMs: 5000 }));
+    // Long enough that a loaded machine cannot let the open time pass between two calls below.
+    const OPEN_MS = 1500;
+    const breaker = createCircuitBreaker(redis, circuitKey(prefix, 'sms', 'twilio'), resolveCircuitBreaker({ failureThreshold: 3, openMs: OPEN_MS, probeTimeoutMs: 5000 }));
     expect(await breaker.allow()).toEqual({ allowed: true, probe: false });
     expect(await breaker.failure('503')).toEqual({ open: false, waitMs: 0 });
     expect(await breaker.failure('503')).toEqual({ open: false, waitMs: 0 });
-    expect(await breaker.failure('503 again')).toEqual({ open: true, waitMs: 300 });
+    expect(await breaker.failure('503 again')).toEqual({ open: true, waitMs: OPEN_MS });
     const held = await breaker.allow();
     expect(held.allowed).toBe(false);
-    expect((held as { waitMs: number }).waitMs).toBeLessThanOrEqual(300);
+    expect((held as { waitMs: number }).waitMs).toBeLessThanOrEqual(OPEN_MS);
     expect(await getProviderHealth('sms', 'twilio', { connection: redis, keyPrefix: prefix })).toMatchObject({ state: 'open', consecutiveFailures: 3, trips: 1, probes: 0, lastError: '503 again' });
 
-    await new Promise((resolve) => setTimeout(resolve, 320));
+    await new Promise((resolve) => setTimeout(resolve, OPEN_MS + 50));
     // One probe; everyone else keeps holding until its outcome is known.
     const results = await Promise.all([breaker.allow(), breaker.allow(), breaker.allow()]);
     expect(results.filter((r) => r.allowed)).toEqual([{ allowed: true, probe: true }]);
@@ -49,7 +51,7 @@ describe('circuit breaker transitions (one Lua script each)', () => {
     // The probe fails: open again for another interval (not a new trip).
     expect((await breaker.failure('still down')).open).toBe(true);
     expect((await breaker.allow()).allowed).toBe(false);
-    await new Promise((resolve) => setTimeout(resolve, 320));
+    await new Promise((resolve) => setTimeout(resolve, OPEN_MS + 50));
     expect(await breaker.allow()).toEqual({ allowed: true, probe: true });
     await breaker.success();
     expect(await breaker.allow()).toEqual({ allowed: true, probe: false });

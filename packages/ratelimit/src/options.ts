@@ -1,10 +1,10 @@
 import { checkNumber } from '@platform/redis';
 
 /** The rate limiting algorithms. See the README for what each guarantees. */
-export type RateLimitAlgorithm = 'fixed-window' | 'sliding-window' | 'token-bucket';
+export type RateLimitAlgorithm = 'fixed-window' | 'sliding-window' | 'sliding-log' | 'token-bucket';
 
 /** The algorithms, in the order the README describes them. */
-export const RATE_LIMIT_ALGORITHMS: readonly RateLimitAlgorithm[] = ['fixed-window', 'sliding-window', 'token-bucket'];
+export const RATE_LIMIT_ALGORITHMS: readonly RateLimitAlgorithm[] = ['fixed-window', 'sliding-window', 'sliding-log', 'token-bucket'];
 
 /** Defaults of the limiter options, exported so services can see and reuse them. */
 export const defaultRateLimiterOptions = {

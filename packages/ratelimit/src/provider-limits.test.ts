@@ -60,7 +60,7 @@ describe('defineProviderLimits', () => {
 
 it('explains a key that holds another algorithm state instead of a bare WRONGTYPE', async () => {
   const fixed = createRateLimiter({ redis, prefix, provider: 'switched', limit: 3, windowSeconds: 10 });
-  const sliding = createRateLimiter({ redis, prefix, provider: 'switched', limit: 3, windowSeconds: 10, algorithm: 'sliding-window' });
+  const sliding = createRateLimiter({ redis, prefix, provider: 'switched', limit: 3, windowSeconds: 10, algorithm: 'sliding-log' });
   await fixed.consume('t1');
   const error = await sliding.consume('t1').catch((e: unknown) => e);
   expect(error).toBeInstanceOf(ConfigError);

@@ -2,7 +2,7 @@ import { InvalidArgumentError, isDeferral, redisKey } from '@platform/redis';
 import { uniquePrefix } from '@platform/testing';
 import { createConcurrencyLimiter, createRateLimiter, defineProviderLimits, RateLimitError, withRateLimit, type LimiterClient, type RateLimitAlgorithm } from './index';
 import { RATE_LIMIT_ALGORITHMS } from './options';
-import { testRedis } from './test-helpers';
+import { sleep, testRedis } from './test-helpers';
 
 const { redis, own } = testRedis();
 
@@ -90,9 +90,11 @@ describe.each(RATE_LIMIT_ALGORITHMS)('%s', (algorithm) => {
     }
     const keys = await redis.keys(`${prefix}:*`);
     expect(keys.length).toBeGreaterThan(0);
+    // The sliding-window counter lives until the end of the bucket after the current one.
+    const longest = algorithm === 'sliding-window' ? 60_000 : 30_000;
     for (const key of keys) {
       const ttl = await redis.pttl(key);
-      expect({ key, ttl: ttl > 0 && ttl <= 30_000 }).toEqual({ key, ttl: true });
+      expect({ key, ttl: ttl > 0 && ttl <= longest }).toEqual({ key, ttl: true });
     }
   });
 });
@@ -209,6 +211,41 @@ describe('in-process short-circuit', () => {
     expect((await limiter.consume('t2')).allowed).toBe(true);
     await limiter.reset('t1');
     expect((await limiter.consume('t1')).allowed).toBe(true);
+  });
+
+  it.each(RATE_LIMIT_ALGORITHMS)('%s: every local refusal is one Redis would give too, with the same result shape, and ends at the reopen time', async (algorithm) => {
+    const { client, count } = counting();
+    const prefix = own(uniquePrefix('rl'));
+    // A short window so the reopen time comes within the test; cost 2 on a capacity of 3.
+    const limiter = createRateLimiter({ redis: client, provider: 'semrush', prefix, limit: 3, windowSeconds: 1, algorithm });
+    const twin = createRateLimiter({ redis, provider: 'semrush', prefix, limit: 3, windowSeconds: 1, algorithm, shortCircuit: false });
+    expect((await limiter.consume('t1', { cost: 2 })).allowed).toBe(true);
+    const refused = await limiter.consume('t1', { cost: 2 });
+    expect(refused.allowed).toBe(false);
+    const before = count();
+    let local = 0;
+    for (;;) {
+      const sent = count();
+      const result = await limiter.consume('t1', { cost: 2 });
+      if (count() !== sent) {
+        // Asked Redis again only once the remembered reopen time had passed: allowed, or (when the
+        // reply's own latency made the local clock run ahead) refused for a last few ms.
+        if (result.allowed) break;
+        expect(result.retryAfterMs).toBeLessThan(100);
+        continue;
+      }
+      local++;
+      expect(Object.keys(result).sort()).toEqual(Object.keys(refused).sort());
+      expect(result).toMatchObject({ allowed: false, remaining: refused.remaining, resetAt: refused.resetAt });
+      expect(result.retryAfterMs).toBeGreaterThan(0);
+      // Redis, asked without the cache at the same moment, refuses as well (it never counted
+      // anything). The local reopen time is later than Redis's by the reply's latency, so compare
+      // while it is clearly ahead.
+      if (result.retryAfterMs > 100) expect((await twin.peek('t1', { cost: 2 })).allowed).toBe(false);
+      await sleep(5);
+    }
+    expect(local).toBeGreaterThan(10);
+    expect(count()).toBeGreaterThan(before);
   });
 
   it('only caches refusals: a smaller cost still asks Redis', async () => {

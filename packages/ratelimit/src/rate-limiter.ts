@@ -103,13 +103,22 @@ interface Refusal {
 // Bounds the memory of the in-process short-circuit; expired entries are dropped first.
 const MAX_REMEMBERED_REFUSALS = 10_000;
 
+/** `sliding-window` keeps both bucket counts in one integer, so `limit` must stay below 2^26. */
+const SLIDING_WINDOW_MAX_LIMIT = 2 ** 26;
+
+const isNoScript = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOSCRIPT');
+
 /**
  * Creates a per-tenant rate limiter for one provider. Each decision is one Lua script called by
  * SHA, timed by Redis (`TIME`/`PTTL`), and every key it writes gets its TTL in that same script.
  *
  * - `fixed-window` (default): at most `limit` calls per window; the window opens with the first
  *   call, as `INCR` + `EXPIRE` would, but atomically.
- * - `sliding-window`: at most `limit` calls in any `windowSeconds`-long interval (a log of calls).
+ * - `sliding-window`: a two-bucket weighted counter (one integer per key): the previous window's
+ *   count weighted by how much of it the sliding window still covers, plus the current count.
+ *   Approximate: exact when calls are spread evenly, at most `limit` per bucket, and under
+ *   `2 × limit` in any `windowSeconds`-long interval in the worst case (see the README).
+ * - `sliding-log`: exactly at most `limit` calls in any `windowSeconds`-long interval (a log of calls).
  * - `token-bucket`: `limit` tokens per window at a steady rate, up to `burst` at once (GCRA).
  *
  * @example
@@ -150,10 +159,15 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     arg2 = String(burst);
   } else {
     if (options.burst !== undefined) throw new InvalidArgumentError('burst', 'applies to the token-bucket algorithm only');
+    // The counter packs the previous and current bucket into one integer, 26 bits each.
+    if (algorithm === 'sliding-window' && limit >= SLIDING_WINDOW_MAX_LIMIT) {
+      throw new InvalidArgumentError('limit', `sliding-window allows a limit below ${SLIDING_WINDOW_MAX_LIMIT}, got ${limit} (use sliding-log or token-bucket)`);
+    }
     arg1 = String(limit);
     arg2 = String(windowMs);
   }
   const { decide, peek: peekScript } = decisionScripts[algorithm];
+  const { sha, lua } = decide;
   const refusals = shortCircuit ? new Map<string, Refusal>() : undefined;
 
   const costOf = (consumeOptions: ConsumeOptions | undefined): number => {
@@ -229,13 +243,16 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
           }
         }
       }
-      return decide.run(redis, [key], [arg1, arg2, cost]).then(
-        (reply) => {
-          const result = toResult(reply);
-          if (!result.allowed && refusals !== undefined && result.retryAfterMs > 0) remember(key, cost, result);
-          return result;
-        },
-        (error: unknown) => unavailable(error, key, cost),
+      // EVALSHA straight on the client (EVAL once on NOSCRIPT): no wrapper promise, no argument arrays.
+      const decided = (reply: DecisionReply): RateLimitResult => {
+        const result = toResult(reply);
+        if (reply[0] !== 1 && refusals !== undefined && result.retryAfterMs > 0) remember(key, cost, result);
+        return result;
+      };
+      return (redis.evalsha(sha, 1, key, arg1, arg2, cost) as Promise<DecisionReply>).then(decided, (error: unknown) =>
+        isNoScript(error)
+          ? (redis.eval(lua, 1, key, arg1, arg2, cost) as Promise<DecisionReply>).then(decided, (retried: unknown) => unavailable(retried, key, cost))
+          : unavailable(error, key, cost),
       );
     },
     async peek(tenantId, consumeOptions) {

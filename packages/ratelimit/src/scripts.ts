@@ -1,6 +1,8 @@
 import { defineScript, type LuaScript } from '@platform/redis';
 import fixedWindowLua from './lua/fixedWindow-1.lua';
 import fixedWindowPeekLua from './lua/fixedWindowPeek-1.lua';
+import slidingLogLua from './lua/slidingLog-1.lua';
+import slidingLogPeekLua from './lua/slidingLogPeek-1.lua';
 import slidingWindowLua from './lua/slidingWindow-1.lua';
 import slidingWindowPeekLua from './lua/slidingWindowPeek-1.lua';
 import tokenBucketLua from './lua/tokenBucket-1.lua';
@@ -16,6 +18,7 @@ const script = (name: string, lua: string) => defineScript<DecisionReply>({ name
 export const decisionScripts: Readonly<Record<RateLimitAlgorithm, { decide: LuaScript<DecisionReply>; peek: LuaScript<DecisionReply> }>> = {
   'fixed-window': { decide: script('fixedWindow', fixedWindowLua), peek: script('fixedWindowPeek', fixedWindowPeekLua) },
   'sliding-window': { decide: script('slidingWindow', slidingWindowLua), peek: script('slidingWindowPeek', slidingWindowPeekLua) },
+  'sliding-log': { decide: script('slidingLog', slidingLogLua), peek: script('slidingLogPeek', slidingLogPeekLua) },
   'token-bucket': { decide: script('tokenBucket', tokenBucketLua), peek: script('tokenBucketPeek', tokenBucketPeekLua) },
 };
 

@@ -18,7 +18,12 @@ export type PlatformErrorCode =
   | 'SEMAPHORE_NOT_ACQUIRED'
   | 'NOTIFICATION_INVALID'
   | 'NOTIFICATION_SEND_FAILED'
-  | 'JOB_DEFERRED';
+  | 'JOB_DEFERRED'
+  | 'SESSION_CONFLICT'
+  | 'SESSION_TOO_LARGE'
+  | 'SESSION_NOT_FOUND'
+  | 'SESSION_INVALID'
+  | 'OUTBOX_DATABASE_ERROR';
 
 /** Options accepted by every {@link PlatformError}. */
 export interface PlatformErrorOptions {

@@ -23,7 +23,7 @@ export const HOW_TO_GET_REDIS = [
   'Get one of these:',
   '  Debian/Ubuntu:  sudo apt-get install -y redis-server',
   '  macOS:          brew install redis',
-  '  Docker:         docker compose up -d redis   (then REDIS_URL=redis://127.0.0.1:6379)',
+  '  Docker:         REDIS_PASSWORD=<secret> docker compose up -d redis   (then REDIS_URL=redis://127.0.0.1:6379 and the same REDIS_PASSWORD)',
   'or point REDIS_URL at an existing Redis 6.2+.',
 ].join('\n');
 

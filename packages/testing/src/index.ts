@@ -1,3 +1,10 @@
 export { findFreePort, pingRedis, startRedisServer, redisServerAvailable, type RedisServer, type StartRedisServerOptions } from './redis-server';
 export { resolveDevRedis, type DevRedis, type ResolveDevRedisOptions } from './dev-redis';
 export { uniquePrefix, deleteKeysByPrefix, waitFor, readmeApiNames, rejectionOf } from './helpers';
+export {
+  startPostgresServer,
+  findPostgresBinDir,
+  postgresAvailable,
+  type PostgresServer,
+  type StartPostgresServerOptions,
+} from './postgres-server';

@@ -8,12 +8,16 @@ export interface DoctorCommandOptions {
   strict?: boolean;
   clusterHashTags?: boolean;
   samples?: string;
+  rttWarnMs?: string;
+  rttFailMs?: string;
 }
 
 /** `platform doctor`: runs the server checks, prints a table (or JSON); exit 1 on any FAIL (or WARN with --strict). */
 export async function doctorCommand(ctx: CliContext, options: DoctorCommandOptions): Promise<void> {
   const checkOptions: RedisCheckOptions = { clusterHashTags: options.clusterHashTags === true };
   if (options.samples !== undefined) checkOptions.rttSamples = parsePositiveInt('--samples', options.samples);
+  if (options.rttWarnMs !== undefined) checkOptions.rttWarnMs = parsePositiveInt('--rtt-warn-ms', options.rttWarnMs);
+  if (options.rttFailMs !== undefined) checkOptions.rttFailMs = parsePositiveInt('--rtt-fail-ms', options.rttFailMs);
   const report = await checkRedisServer(ctx.redis(), checkOptions);
   const count = (status: string) => report.checks.filter((c) => c.status === status).length;
   const fails = count('FAIL');

@@ -5,7 +5,8 @@
   KEYS[2]  fence counter key, in the same hash slot as KEYS[1]
   ARGV[1]  owner token (random, unique per acquisition)
   ARGV[2]  lock TTL in ms
-  ARGV[3]  fence counter TTL in ms (>= ARGV[2]); see issueFence for when it is refreshed
+  ARGV[3]  fence counter TTL in ms (>= ARGV[2]); see issueFence for when it is refreshed.
+           0: no fencing token (the counter is not touched; returns 1 when acquired)
 
   Returns
     >= 1   acquired: the fencing token
@@ -14,6 +15,7 @@
 --- @include "nowUs"
 --- @include "issueFence"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if ARGV[3] == '0' then return 1 end
   return issueFence(KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]))
 end
 local pttl = redis.call('PTTL', KEYS[1])

@@ -1,32 +1,47 @@
 --[[
-  Sliding window log: one member per counted unit, scored by its Redis time in µs. A call is
-  allowed when the units counted in (now - window, now] plus `cost` fit in `limit`, so no
-  window-length interval ever holds more than `limit` units. Refused calls are not counted.
+  Sliding window counter: two fixed buckets of `window` ms, the previous one weighted by the part
+  of it still inside the sliding window: used = prev * (window - elapsed) / window + cur. O(1)
+  state: one integer per key, prev * 2^26 + cur. The current bucket opens with the first counted
+  call (as a fixed window's does) and the key expires at the end of the bucket after it, so its
+  PTTL tells where in the bucket "now" is: elapsed = 2 * window - PTTL (no TIME call needed).
+  Refused calls are not counted.
 
-  KEYS[1] log (sorted set)
-  ARGV[1] limit
-  ARGV[2] window length, ms
+  KEYS[1] counter (string: prev * 2^26 + cur)
+  ARGV[1] limit (< 2^26)
+  ARGV[2] window (bucket) length, ms
   ARGV[3] cost
-  Returns {allowed (1|0), remaining, retryAfterMs, resetMs}; resetMs: until the log is empty.
+  Returns {allowed (1|0), remaining, retryAfterMs, resetMs}; resetMs: until the estimate is 0.
 ]]
---- @include "nowUs"
 local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2]) * 1000
+local window = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
-local now = nowUs()
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local used = redis.call('ZCARD', KEYS[1])
-if used + cost <= limit then
-  -- Unique members: within one µs the count only grows, so (time, count) never repeats.
-  local stamp = string.format('%.0f', now) .. '-'
-  for i = 1, cost do
-    redis.call('ZADD', KEYS[1], now, stamp .. (used + i))
+local M = 67108864
+local prev, cur, ttl = 0, 0, 2 * window
+local value = tonumber(redis.call('GET', KEYS[1]))
+if value then
+  local left = redis.call('PTTL', KEYS[1])
+  if left > 0 then
+    prev = math.floor(value / M)
+    cur = value % M
+    ttl = left
+    -- The current bucket has ended: it becomes the previous one.
+    if ttl <= window then prev, cur, ttl = cur, 0, ttl + window end
   end
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {1, limit - used - cost, 0, tonumber(ARGV[2])}
 end
--- Enough room appears when the (used + cost - limit)-th oldest unit leaves the window.
-local index = used + cost - limit - 1
-local oldest = redis.call('ZRANGE', KEYS[1], index, index, 'WITHSCORES')
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-return {0, limit - used, math.ceil((oldest[2] + window - now) / 1000), math.ceil((newest[2] + window - now) / 1000)}
+local elapsed = 2 * window - ttl
+local used = prev * (window - elapsed) / window + cur
+if used + cost <= limit then
+  cur = cur + cost
+  redis.call('SET', KEYS[1], string.format('%.0f', prev * M + cur), 'PX', ttl)
+  return {1, math.floor(limit - used - cost), 0, ttl}
+end
+-- Refused: the estimate only falls with time; find when cost fits again.
+local retry
+if cur + cost <= limit then
+  retry = (window - elapsed) - (limit - cur - cost) * window / prev
+else
+  retry = (2 * window - elapsed) - (limit - cost) * window / cur
+end
+local resetMs = ttl
+if cur == 0 then resetMs = ttl - window end
+return {0, math.floor(limit - used), math.max(1, math.ceil(retry)), resetMs}

@@ -1,22 +1,33 @@
 --[[
-  Sliding window log, read only: would `cost` fit now?
+  Sliding window counter, read only: would `cost` fit now? See slidingWindow for the state.
 
-  KEYS[1] log (sorted set)
-  ARGV[1] limit
-  ARGV[2] window length, ms
+  KEYS[1] counter (string: prev * 2^26 + cur)
+  ARGV[1] limit (< 2^26)
+  ARGV[2] window (bucket) length, ms
   ARGV[3] cost
   Returns {allowed (1|0), remaining, retryAfterMs, resetMs}.
 ]]
---- @include "nowUs"
 local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2]) * 1000
+local window = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
-local now = nowUs()
-local from = '(' .. string.format('%.0f', now - window)
-local used = redis.call('ZCOUNT', KEYS[1], from, '+inf')
-if used == 0 then return {1, limit, 0, 0} end
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-local resetMs = math.ceil((newest[2] + window - now) / 1000)
-if used + cost <= limit then return {1, limit - used, 0, resetMs} end
-local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], from, '+inf', 'WITHSCORES', 'LIMIT', used + cost - limit - 1, 1)
-return {0, limit - used, math.ceil((oldest[2] + window - now) / 1000), resetMs}
+local M = 67108864
+local value = tonumber(redis.call('GET', KEYS[1]))
+if not value then return {1, limit, 0, 0} end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then return {1, limit, 0, 0} end
+local prev = math.floor(value / M)
+local cur = value % M
+if ttl <= window then prev, cur, ttl = cur, 0, ttl + window end
+local elapsed = 2 * window - ttl
+local used = prev * (window - elapsed) / window + cur
+local resetMs = ttl
+if cur == 0 then resetMs = ttl - window end
+if used == 0 then resetMs = 0 end
+if used + cost <= limit then return {1, math.floor(limit - used), 0, resetMs} end
+local retry
+if cur + cost <= limit then
+  retry = (window - elapsed) - (limit - cur - cost) * window / prev
+else
+  retry = (2 * window - elapsed) - (limit - cost) * window / cur
+end
+return {0, math.floor(limit - used), math.max(1, math.ceil(retry)), resetMs}

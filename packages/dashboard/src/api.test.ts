@@ -1,0 +1,7 @@
+import { join } from 'node:path';
+import { readmeApiNames } from '@platform/testing';
+import * as api from './index';
+
+it('the README API table lists exactly the runtime exports of @platform/dashboard', () => {
+  expect(readmeApiNames(join(__dirname, '..', 'README.md')).sort()).toEqual(Object.keys(api).sort());
+});

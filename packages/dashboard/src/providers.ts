@@ -1,0 +1,40 @@
+import { getProviderHealth, NOTIFICATION_CHANNELS, type NotificationChannel, type ProviderHealth } from '@platform/notifications';
+import { namespacedKey } from '@platform/redis';
+import type { Redis } from 'ioredis';
+
+/** Most circuit breaker keys read per refresh. */
+const MAX_PROVIDERS = 100;
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The health of every notification provider a worker has called (its circuit breaker: closed,
+ * open or half-open, failures in a row, trips), found by SCAN over the breakers' keys unless
+ * `providers` names them.
+ */
+export async function readProviderHealth(
+  redis: Redis,
+  keyPrefix: string,
+  providers?: ReadonlyArray<{ channel: NotificationChannel; provider: string }>,
+): Promise<ProviderHealth[]> {
+  let found = providers ? [...providers] : [];
+  if (!providers) {
+    const head = `${namespacedKey(keyPrefix, 'notify-circuit')}:`;
+    const keys = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `${escapeGlob(head)}*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of batch) keys.add(key);
+    } while (cursor !== '0' && keys.size < MAX_PROVIDERS);
+    found = [...keys].flatMap((key) => {
+      const [channel, provider, ...rest] = key.slice(head.length).split(':');
+      if (rest.length > 0 || provider === undefined || !(NOTIFICATION_CHANNELS as readonly string[]).includes(channel!)) return [];
+      return [{ channel: channel as NotificationChannel, provider }];
+    });
+  }
+  found.sort((a, b) => `${a.channel}:${a.provider}`.localeCompare(`${b.channel}:${b.provider}`));
+  return Promise.all(found.slice(0, MAX_PROVIDERS).map(({ channel, provider }) => getProviderHealth(channel, provider, { connection: redis, keyPrefix })));
+}

@@ -1,0 +1,174 @@
+import { notifyOnce, type NotificationInput, type NotifyOnceOptions } from '@platform/notifications';
+import type { EnqueueOptions, QueueDefinition } from '@platform/queue';
+import { PlatformError } from '@platform/redis';
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import type { ResolvedSchema } from './schema';
+import { validateForQueue } from './validate';
+
+/** One claimed outbox row. */
+interface OutboxRow {
+  id: string;
+  kind: 'job' | 'notify';
+  queue: string;
+  job_id: string;
+  payload: unknown;
+  options: Record<string, unknown>;
+  age_ms: number;
+}
+
+/** Where notification rows go (passed to `notifyOnce`). */
+export interface RelayNotificationOptions {
+  /** Producer connection for the dedupe keys and channel queues. @defaultValue the shared `producer` connection */
+  connection?: Redis;
+  /**
+   * Key prefix of the dedupe keys and channel queues (`notifyOnce`'s `keyPrefix`).
+   * @defaultValue `REDIS_KEY_PREFIX` from the environment, else `''`
+   */
+  keyPrefix?: string;
+}
+
+/** Settings one batch needs. */
+export interface BatchContext {
+  pool: Pick<Pool, 'connect'>;
+  schema: ResolvedSchema;
+  queues: ReadonlyMap<string, QueueDefinition>;
+  notifications: RelayNotificationOptions | undefined;
+  batchSize: number;
+  /** Moved rows are deleted (`true`) or marked. */
+  deleteMoved: boolean;
+}
+
+/** What one batch did. */
+export interface BatchResult {
+  claimed: number;
+  moved: { job: number; notify: number };
+  failed: number;
+  /** Age in ms of each moved row when it was claimed. */
+  ages: number[];
+}
+
+// Errors that say the row itself is bad: retrying cannot help, so the row is marked failed.
+const PERMANENT_CODES = new Set(['PAYLOAD_INVALID', 'PAYLOAD_TOO_LARGE', 'NOTIFICATION_INVALID', 'INVALID_ARGUMENT', 'QUEUE_NAME_INVALID']);
+const isPermanent = (error: unknown): boolean => error instanceof PlatformError && PERMANENT_CODES.has(error.code);
+
+async function moveJobs(definition: QueueDefinition, rows: OutboxRow[], moved: Map<string, string>, failed: Map<string, string>): Promise<void> {
+  const valid: OutboxRow[] = [];
+  for (const row of rows) {
+    try {
+      validateForQueue(definition, row.payload);
+      valid.push(row);
+    } catch (error) {
+      if (!isPermanent(error)) throw error;
+      failed.set(row.id, (error as Error).message);
+    }
+  }
+  if (valid.length === 0) return;
+  // The row's job id makes a repeated move (after a relay died before its commit) a no-op in BullMQ.
+  const options = valid.map((row) => ({ ...(row.options as EnqueueOptions), jobId: row.job_id }));
+  await definition.enqueueBulk(
+    valid.map((row) => row.payload as never),
+    options,
+  );
+  for (const row of valid) moved.set(row.id, row.job_id);
+}
+
+async function moveNotification(
+  row: OutboxRow,
+  notifications: RelayNotificationOptions,
+  moved: Map<string, string>,
+  failed: Map<string, string>,
+): Promise<void> {
+  try {
+    // notifyOnce's own dedupe makes a repeated move (after a relay died before its commit) a no-op.
+    const result = await notifyOnce(row.payload as NotificationInput, { ...(row.options as NotifyOnceOptions), ...notifications });
+    moved.set(row.id, result.jobId ?? '');
+  } catch (error) {
+    if (!isPermanent(error)) throw error;
+    failed.set(row.id, (error as Error).message);
+  }
+}
+
+/**
+ * Claims up to `batchSize` committed rows (`FOR UPDATE SKIP LOCKED`: concurrent relays take
+ * different rows), moves them into BullMQ, and deletes or marks them in the same transaction.
+ * Any Redis error rolls the whole batch back (the rows wait for the next attempt); jobs already
+ * added by then carry the row's job id, so the next attempt does not add them twice.
+ */
+export async function relayBatch(context: BatchContext): Promise<BatchResult> {
+  const { schema, queues, notifications } = context;
+  const client = await context.pool.connect();
+  let broken: unknown;
+  try {
+    await client.query('BEGIN');
+    const claimed = await client.query<OutboxRow>(
+      `SELECT id, kind, queue, job_id, payload, options,
+              (extract(epoch FROM clock_timestamp() - created_at) * 1000)::float8 AS age_ms
+         FROM ${schema.outbox}
+        WHERE moved_at IS NULL AND failed_at IS NULL
+          AND (queue = ANY($1::text[]) OR (kind = 'notify' AND $2::boolean))
+        ORDER BY seq
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED`,
+      [[...queues.keys()], notifications !== undefined, context.batchSize],
+    );
+    const rows = claimed.rows;
+    if (rows.length === 0) {
+      await client.query('COMMIT');
+      return { claimed: 0, moved: { job: 0, notify: 0 }, failed: 0, ages: [] };
+    }
+    const moved = new Map<string, string>();
+    const failed = new Map<string, string>();
+    const byQueue = new Map<string, OutboxRow[]>();
+    const notifyRows: OutboxRow[] = [];
+    for (const row of rows) {
+      if (row.kind === 'notify') notifyRows.push(row);
+      else if (byQueue.has(row.queue)) byQueue.get(row.queue)!.push(row);
+      else byQueue.set(row.queue, [row]);
+    }
+    await Promise.all([
+      ...[...byQueue].map(([name, list]) => moveJobs(queues.get(name)!, list, moved, failed)),
+      ...notifyRows.map((row) => moveNotification(row, notifications ?? {}, moved, failed)),
+    ]);
+
+    if (moved.size > 0) {
+      const ids = [...moved.keys()];
+      if (context.deleteMoved) {
+        await client.query(`DELETE FROM ${schema.outbox} WHERE id = ANY($1::uuid[])`, [ids]);
+      } else {
+        await client.query(
+          `UPDATE ${schema.outbox} AS o SET moved_at = clock_timestamp(), moved_job_id = NULLIF(m.job_id, '')
+             FROM unnest($1::uuid[], $2::text[]) AS m(id, job_id)
+            WHERE o.id = m.id`,
+          [ids, [...moved.values()]],
+        );
+      }
+    }
+    if (failed.size > 0) {
+      await client.query(
+        `UPDATE ${schema.outbox} AS o SET failed_at = clock_timestamp(), last_error = f.error
+           FROM unnest($1::uuid[], $2::text[]) AS f(id, error)
+          WHERE o.id = f.id`,
+        [[...failed.keys()], [...failed.values()]],
+      );
+    }
+    await client.query('COMMIT');
+    const movedRows = rows.filter((row) => moved.has(row.id));
+    return {
+      claimed: rows.length,
+      moved: {
+        job: movedRows.filter((row) => row.kind === 'job').length,
+        notify: movedRows.filter((row) => row.kind === 'notify').length,
+      },
+      failed: failed.size,
+      ages: movedRows.map((row) => Number(row.age_ms)),
+    };
+  } catch (error) {
+    broken = error;
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    // A client whose batch failed is discarded (its connection may be the reason).
+    client.release(broken !== undefined);
+  }
+}

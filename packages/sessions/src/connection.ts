@@ -1,0 +1,54 @@
+import { closeConnection, createRedisConnection, loadRedisConfig, toUnavailableError } from '@platform/redis';
+import type { Redis } from 'ioredis';
+import { SessionStoreUnavailableError } from './errors';
+
+/**
+ * The narrowest client the package needs: any ioredis `Redis` or `Cluster` will do. Each command
+ * touches one key, so a Cluster works without hash tags.
+ */
+export type SessionClient = Pick<Redis, 'evalsha' | 'eval' | 'zrange' | 'set' | 'get' | 'del'>;
+
+/** A client given by the caller, or one made on first use (and closed by `close()`). */
+export interface ClientHolder {
+  client(): SessionClient;
+  close(): Promise<void>;
+}
+
+/** Holds `given`, or creates a producer connection from the environment on first use. */
+export function holdClient(given: SessionClient | undefined, connectionName: string): ClientHolder {
+  let own: Redis | undefined;
+  return {
+    client() {
+      if (given) return given;
+      own ??= createRedisConnection(loadRedisConfig(), { role: 'producer', connectionName });
+      return own;
+    },
+    async close() {
+      const client = own;
+      own = undefined;
+      if (client) await closeConnection(client);
+    },
+  };
+}
+
+/**
+ * Runs one store operation within `timeoutMs`: a connection failure, or no answer in time, rejects
+ * with {@link SessionStoreUnavailableError}; other errors pass through. The operation is not
+ * cancelled by the timeout, so a write that timed out may still be applied.
+ */
+export async function bounded<T>(what: string, timeoutMs: number, run: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const operation = run();
+  // Settles after a timeout without anyone listening: keep that from being an unhandled rejection.
+  operation.catch(() => undefined);
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SessionStoreUnavailableError(`${what}: Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([operation, timeout]);
+  } catch (error) {
+    throw toUnavailableError(error, what, (message, cause) => new SessionStoreUnavailableError(message, { cause }));
+  } finally {
+    clearTimeout(timer);
+  }
+}
