@@ -9,21 +9,11 @@
   horizon (the caller renews the index entry, then touches the session).
 ]]
 --- @include "nowMs"
+--- @include "slideExpiry"
 local fields = redis.call('HMGET', KEYS[1], 'd', 'v', 't', 'u', 'x')
 if not fields[1] then
   return {}
 end
 local now = nowMs()
-local ttl = tonumber(ARGV[1])
-local expiresAt
-local renew = 0
-if ttl > 0 then
-  local horizon = tonumber(fields[5]) or now
-  expiresAt = math.min(now + ttl, horizon)
-  if now + ttl > horizon then renew = 1 end
-  if expiresAt <= now then expiresAt = now + 1 end
-  redis.call('PEXPIRE', KEYS[1], expiresAt - now)
-else
-  expiresAt = now + redis.call('PTTL', KEYS[1])
-end
+local expiresAt, renew = slideExpiry(KEYS[1], tonumber(ARGV[1]), tonumber(fields[5]) or now, now)
 return {fields[1], tonumber(fields[2]), fields[3], fields[4], expiresAt, renew}

@@ -10,6 +10,7 @@
   {-1} when there is no session; {-2, current version} on a version conflict (nothing written).
 ]]
 --- @include "nowMs"
+--- @include "slideExpiry"
 local fields = redis.call('HMGET', KEYS[1], 'v', 'x')
 if not fields[1] then
   return {-1}
@@ -21,16 +22,5 @@ end
 version = version + 1
 redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', version)
 local now = nowMs()
-local ttl = tonumber(ARGV[3])
-local expiresAt
-local renew = 0
-if ttl > 0 then
-  local horizon = tonumber(fields[2]) or now
-  expiresAt = math.min(now + ttl, horizon)
-  if now + ttl > horizon then renew = 1 end
-  if expiresAt <= now then expiresAt = now + 1 end
-  redis.call('PEXPIRE', KEYS[1], expiresAt - now)
-else
-  expiresAt = now + redis.call('PTTL', KEYS[1])
-end
+local expiresAt, renew = slideExpiry(KEYS[1], tonumber(ARGV[3]), tonumber(fields[2]) or now, now)
 return {version, expiresAt, renew}
