@@ -1,20 +1,23 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DeferJobError, InvalidArgumentError, createRedisConnection, isDeferral, loadRedisConfig } from '@platform/redis';
+import { DeferJobError, InvalidArgumentError, isDeferral } from '@platform/redis';
 import { RateLimitError } from '@platform/ratelimit';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { uniquePrefix, waitFor } from '@platform/testing';
 import type { Worker } from 'bullmq';
 import { classifySendError, parseRetryAfter } from './classify';
 import { NotificationSendError, ProviderThrottledError } from './errors';
 import { createMemorySender } from './memory-sender';
 import { notifyOnce, type NotifyOnceOptions } from './notify';
-import { closeNotificationQueues, resolveNotificationQueue } from './queues';
+import { resolveNotificationQueue } from './queues';
 import type { NotificationInput } from './schemas';
 import type { NotificationSender } from './sender';
 import { getNotificationStatus, type NotificationStatus } from './status';
 import { createTelegramSender } from './providers/telegram';
 import { createWebhookSender } from './webhook-sender';
 import { createNotificationWorker, notificationBackoffStrategy } from './worker';
+import { useNotificationTestContext } from './test-support';
+
+const { redis, workerConnection, prefixes, tenants, workers } = useNotificationTestContext(() => provider.stop());
 
 interface Recorded {
   idempotencyKey: string | undefined;
@@ -70,12 +73,7 @@ class FakeProvider {
   }
 }
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
 const provider = new FakeProvider();
-const prefixes: string[] = [];
-const tenants: string[] = [];
-const workers: Worker[] = [];
 
 /** Fast retries for tests: 3 attempts, 20 ms doubling to 100 ms. */
 const FAST = { attempts: 3, delayMs: 20, maxDelayMs: 100 } as const;
@@ -113,15 +111,6 @@ beforeAll(async () => {
   await provider.start();
 });
 
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.close()));
-  await closeNotificationQueues();
-  await provider.stop();
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  for (const tenant of tenants) await deleteKeysByPrefix(redis, `notify:${tenant}`);
-  await redis.quit();
-  await workerConnection.quit();
-});
 
 describe('createNotificationWorker + createWebhookSender against a local HTTP server', () => {
   it('429 with Retry-After, then 200: deferred without spending an attempt, sent once, with the same Idempotency-Key', async () => {
