@@ -8,3 +8,4 @@ export {
   type PostgresServer,
   type StartPostgresServerOptions,
 } from './postgres-server';
+export { luaScriptProblems, type CheckedLuaScript } from './lua-scripts';
