@@ -51,7 +51,8 @@ function importsOf(dir: string): Set<string> {
       const path = join(folder, entry.name);
       if (entry.isDirectory()) walk(path);
       else if (/\.ts$/.test(entry.name) && !/\.test\.ts$|test-helpers\.ts$|test-fixture\.ts$|test-support\.ts$/.test(entry.name)) {
-        for (const match of readFileSync(path, 'utf8').matchAll(/from '((?:@[^/']+\/)?[^/.'][^/']*)[^']*'/g)) found.add(match[1]!);
+        const code = readFileSync(path, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+        for (const match of code.matchAll(/from '((?:@[^/']+\/)?[^/.'][^/']*)[^']*'/g)) found.add(match[1]!);
       }
     }
   };
