@@ -258,7 +258,7 @@ function checkOverride(limits: TenantLimitsOverride): Record<string, number> {
  * the code's values), optionally for `forMs`. Applied at the next dispatch step and by workers
  * within `pollMs`; jobs already running are not stopped.
  */
-export function setTenantLimits(
+export async function setTenantLimits(
   target: TenantControlTarget,
   tenantId: string,
   limits: TenantLimitsOverride,
