@@ -9,7 +9,7 @@
  */
 import { execFile, type ExecFileOptions } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedisConnection, loadRedisConfig } from '@platform/redis';
@@ -53,6 +53,11 @@ let libraries: PackedLibrary[] = [];
 const registry = (JSON.parse(readFileSync(join(root, 'packages/redis/package.json'), 'utf8')) as { publishConfig: { registry: string } }).publishConfig.registry;
 
 beforeAll(async () => {
+  // `npm test` builds first; a missing file here means the build did not finish (or another one is running).
+  const unbuilt = libraryDirs.flatMap((dir) =>
+    ['index.js', 'index.d.ts', 'index.mjs', 'index.d.mts'].map((file) => join(root, 'packages', dir, 'dist', file)).filter((file) => !existsSync(file)),
+  );
+  if (unbuilt.length > 0) throw new Error(`build the libraries first (npm run build); missing: ${unbuilt.join(', ')}`);
   mkdirSync(tarballs, { recursive: true });
   const out = await ok('npm', ['pack', '--json', '--pack-destination', tarballs, ...libraryDirs.flatMap((dir) => ['--workspace', `packages/${dir}`])], {
     cwd: root,
