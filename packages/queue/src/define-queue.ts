@@ -10,6 +10,7 @@ import { checkTimeouts, type JobTimeouts } from './timeouts';
 import { queueName as buildQueueName } from './names';
 import { DEFAULT_ENQUEUE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD_BYTES, defaultJobOptions as platformJobDefaults } from './options';
 import {
+  assertZod4Schema,
   checkPayloadSize,
   isObjectSchema,
   validatePayload,
@@ -157,6 +158,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   if (!isObjectSchema(options.schema)) {
     throw new InvalidArgumentError('schema', `defineQueue(${name}): must be a zod object schema (z.object({...}))`);
   }
+  assertZod4Schema(options.schema, 'schema', `defineQueue(${name})`);
   const payloadSchema = withTenantId(options.schema);
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? DEFAULT_ENQUEUE_TIMEOUT_MS;
