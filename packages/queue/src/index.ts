@@ -11,6 +11,7 @@ export type { FairJobState } from './fairness/backlog';
 export type { FairnessOptions, TenantRate, PerTenant } from './fairness/options';
 export type { JobTimeouts } from './timeouts';
 export { tenantSchedules, type TenantSchedule, type TenantRepeat } from './schedules';
+export { jobStats, type JobStatsSlot, type TenantJobStats, type ReadJobStatsOptions } from './job-stats';
 export { createWorker, type CreateWorkerOptions, type JobContext, type JobHandler } from './worker';
 export {
   agentQueue,
