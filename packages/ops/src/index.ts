@@ -2,12 +2,21 @@ export {
   getQueueStats,
   listPlatformQueues,
   type QueueStatsOptions,
+  type QueueKind,
   type QueueStats,
   type QueueCounts,
   type TenantDepth,
   type QueueDepthStatus,
   type QueueDepthThresholds,
 } from './stats';
+export {
+  getTenantStats,
+  sortTenantStats,
+  type TenantStatsOptions,
+  type TenantStatsReport,
+  type TenantQueueStats,
+  type TenantSort,
+} from './tenants';
 export {
   listFailedJobs,
   retryFailedJobs,

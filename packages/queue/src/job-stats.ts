@@ -1,6 +1,7 @@
 import { defineScript, isDeferral, type ScriptClient } from '@platform/redis';
 import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { fairKeys } from './fairness/keys';
 import recordLua from './lua/recordJobStats-1.lua';
 
 /**
@@ -208,12 +209,36 @@ export async function readJobStats(redis: Redis, queueName: string, options: Rea
 }
 
 /**
+ * Jobs of each tenant still pending in a fair queue's backlog (not yet handed to BullMQ): exact,
+ * one ZCARD per tenant with pending work. Empty for a plain queue.
+ */
+export async function pendingByTenant(redis: Redis, queueName: string, options: { prefix: string }): Promise<Map<string, number>> {
+  const keys = fairKeys(options.prefix, queueName);
+  const [ready, blocked] = await Promise.all([redis.zrange(keys.ready, 0, -1), redis.zrange(keys.blocked, 0, -1)]);
+  const tenants = [...new Set([...ready, ...blocked])];
+  const result = new Map<string, number>();
+  for (let i = 0; i < tenants.length; i += 500) {
+    const batch = tenants.slice(i, i + 500);
+    const pipeline = redis.pipeline();
+    for (const tenantId of batch) pipeline.zcard(keys.pending(tenantId));
+    const replies = (await pipeline.exec()) ?? [];
+    batch.forEach((tenantId, k) => {
+      const n = Number(replies[k]?.[1] ?? 0);
+      if (n > 0) result.set(tenantId, n);
+    });
+  }
+  return result;
+}
+
+/**
  * The job statistics that producers and `createWorker` record in Redis, for readers (`@platform/ops`,
  * dashboards): `read(redis, queueName, { prefix, sinceMs? })` returns the retained slots decoded per
- * tenant; `slotMs`, `retentionSlots` and `buckets` (histogram bounds, seconds) describe them.
+ * tenant; `pendingByTenant(redis, queueName, { prefix })` the jobs each tenant has in a fair queue's
+ * backlog; `slotMs`, `retentionSlots` and `buckets` (histogram bounds, seconds) describe the slots.
  */
 export const jobStats = Object.freeze({
   read: readJobStats,
+  pendingByTenant,
   slotMs: JOB_STATS_SLOT_MS,
   retentionSlots: JOB_STATS_RETENTION_SLOTS,
   buckets: JOB_STATS_BUCKETS,
