@@ -159,8 +159,8 @@ export async function tenantsOfJobs(redis: Redis, queue: Pick<Queue, 'toKey'>, i
 }
 
 /**
- * The sample of waiting jobs: the oldest jobs of the wait list (its right end) first, then those
- * of a paused queue's list, then prioritized jobs in the order they will be served. Bounded by
+ * The sample of waiting jobs: the oldest jobs of the wait list (its right end; a paused queue's
+ * jobs stay there in BullMQ 6) first, then prioritized jobs in the order they will be served. Bounded by
  * `sampleSize` whatever the queue's size.
  */
 export async function sampleWaitingJobs(
@@ -168,12 +168,10 @@ export async function sampleWaitingJobs(
   queue: Pick<Queue, 'toKey'>,
   sampleSize: number,
   hasPrioritized: boolean,
-  hasPausedList: boolean,
 ): Promise<{ ids: string[]; tenants: Map<string, number>; oldest: number | null }> {
   const ids: string[] = [];
   if (sampleSize > 0) {
     ids.push(...(await redis.lrange(queue.toKey('wait'), -sampleSize, -1)).reverse());
-    if (ids.length < sampleSize && hasPausedList) ids.push(...(await redis.lrange(queue.toKey('paused'), -(sampleSize - ids.length), -1)).reverse());
     if (ids.length < sampleSize && hasPrioritized) {
       ids.push(...(await redis.zrange(queue.toKey('prioritized'), '0', String(sampleSize - ids.length - 1))));
     }
@@ -192,12 +190,12 @@ export async function getOneQueueStats(redis: Redis, name: string, options: Queu
   const queue = new Queue(name, { connection: redis, prefix });
   try {
     const [raw, paused] = await Promise.all([
-      queue.getJobCounts('wait', 'paused', 'prioritized', 'active', 'delayed', 'failed', 'completed'),
+      queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'),
       queue.isPaused(),
     ]);
     const prioritized = raw.prioritized ?? 0;
     const counts: QueueCounts = {
-      waiting: (raw.wait ?? 0) + (raw.paused ?? 0) + prioritized,
+      waiting: (raw.wait ?? 0) + prioritized,
       prioritized,
       active: raw.active ?? 0,
       delayed: raw.delayed ?? 0,
@@ -205,7 +203,7 @@ export async function getOneQueueStats(redis: Redis, name: string, options: Queu
       completed: raw.completed ?? 0,
     };
 
-    const { ids, tenants, oldest } = await sampleWaitingJobs(redis, queue, sampleSize, counts.prioritized > 0, (raw.paused ?? 0) > 0);
+    const { ids, tenants, oldest } = await sampleWaitingJobs(redis, queue, sampleSize, counts.prioritized > 0);
     const topTenants = [...tenants.entries()]
       .map(([tenantId, waiting]) => ({ tenantId, waiting }))
       .sort((a, b) => b.waiting - a.waiting || (a.tenantId < b.tenantId ? -1 : 1))

@@ -92,7 +92,11 @@ export function createTenantSeries(registry: Registry, topTenants: number, refre
       nextGauges.push({ queue: q.queue, tenant: OTHER_TENANT, backlog: otherBacklog, active: otherActive });
     }
     // A queue that is gone (obliterated, or no longer listed) takes its series with it.
-    for (const queue of [...totals.keys()]) if (!live.has(queue)) (totals.delete(queue), seen.delete(queue));
+    for (const queue of [...totals.keys()]) {
+      if (live.has(queue)) continue;
+      totals.delete(queue);
+      seen.delete(queue);
+    }
     gauges = nextGauges;
   };
 

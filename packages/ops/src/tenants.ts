@@ -73,7 +73,7 @@ export async function getTenantStats(redis: Redis, options: TenantStatsOptions =
 /** What one queue holds per tenant, read once and shared by the tenant views and the series. */
 export interface QueueTenantData {
   queue: string;
-  /** The queue's waiting jobs (wait, paused and prioritized lists). */
+  /** The queue's waiting jobs (wait and prioritized). */
   waitingTotal: number;
   /** Waiting jobs per tenant within the sample, and how many were read. */
   waiting: Map<string, number>;
@@ -95,10 +95,10 @@ export async function readQueueTenantData(
   const queue = new Queue(name, { connection: redis, prefix: options.prefix });
   queue.on('error', () => undefined);
   try {
-    const counts = await queue.getJobCounts('wait', 'paused', 'prioritized');
+    const counts = await queue.getJobCounts('wait', 'prioritized');
     const sampleSize = Math.max(0, options.tenantSampleSize ?? DEFAULT_TENANT_SAMPLE_SIZE);
     const [waiting, pending, activeIds, slots] = await Promise.all([
-      sampleWaitingJobs(redis, queue, sampleSize, (counts.prioritized ?? 0) > 0, (counts.paused ?? 0) > 0),
+      sampleWaitingJobs(redis, queue, sampleSize, (counts.prioritized ?? 0) > 0),
       jobStats.pendingByTenant(redis, name, { prefix: options.prefix }),
       redis.lrange(queue.toKey('active'), 0, Math.max(0, options.activeSampleSize ?? 1000) - 1),
       jobStats.read(redis, name, {
@@ -109,7 +109,7 @@ export async function readQueueTenantData(
     ]);
     return {
       queue: name,
-      waitingTotal: (counts.wait ?? 0) + (counts.paused ?? 0) + (counts.prioritized ?? 0),
+      waitingTotal: (counts.wait ?? 0) + (counts.prioritized ?? 0),
       waiting: waiting.tenants,
       sampled: waiting.ids.length,
       pending,

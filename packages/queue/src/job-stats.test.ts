@@ -2,7 +2,7 @@ import { createRedisConnection, DeferJobError, loadRedisConfig } from '@platform
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
 import { defineQueue } from './define-queue';
-import { attemptIncrements, bucketOf, jobStats, JOB_STATS_BUCKETS, JOB_STATS_SLOT_MS, readJobStats, type TenantJobStats } from './job-stats';
+import { attemptIncrements, bucketOf, jobStats, JOB_STATS_BUCKETS, JOB_STATS_SLOT_MS, type readJobStats, type TenantJobStats } from './job-stats';
 import { createWorker } from './worker';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
@@ -80,9 +80,9 @@ describe('job stats recorded by producers and createWorker (no extra call)', () 
   it('recordStats: false records nothing', async () => {
     const prefix = uniquePrefix('jstats');
     prefixes.push(prefix);
-    const q = defineQueue({ namespace: 'agent', name: 'quiet', schema: z.object({}), prefix, connection: redis, recordStats: false });
+    const q = defineQueue({ namespace: 'agent', name: 'quiet', schema: z.object({ n: z.number() }), prefix, connection: redis, recordStats: false });
     const worker = createWorker(q, async () => undefined, { connection: workerConnection, handleSignals: false, recordStats: false });
-    await q.enqueue({ tenantId: 'acme' });
+    await q.enqueue({ tenantId: 'acme', n: 1 });
     await waitFor(async () => (await q.queue.getCompletedCount()) === 1);
     await worker.close();
     await new Promise((r) => setTimeout(r, 100));

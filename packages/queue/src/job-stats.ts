@@ -214,7 +214,7 @@ export async function readJobStats(redis: Redis, queueName: string, options: Rea
  */
 export async function pendingByTenant(redis: Redis, queueName: string, options: { prefix: string }): Promise<Map<string, number>> {
   const keys = fairKeys(options.prefix, queueName);
-  const [ready, blocked] = await Promise.all([redis.zrange(keys.ready, 0, -1), redis.zrange(keys.blocked, 0, -1)]);
+  const [ready, blocked] = await Promise.all([redis.zrange(keys.ready, '0', '-1'), redis.zrange(keys.blocked, '0', '-1')]);
   const tenants = [...new Set([...ready, ...blocked])];
   const result = new Map<string, number>();
   for (let i = 0; i < tenants.length; i += 500) {
