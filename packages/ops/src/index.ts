@@ -1,6 +1,7 @@
 export {
   getQueueStats,
   listPlatformQueues,
+  listQueues,
   type QueueStatsOptions,
   type QueueKind,
   type QueueStats,

@@ -188,6 +188,8 @@ export async function getOneQueueStats(redis: Redis, name: string, options: Queu
   const now = options.now ?? Date.now;
   // A Queue on a caller's connection does not close that connection on close().
   const queue = new Queue(name, { connection: redis, prefix });
+  // Connection errors reach the caller through the calls below; unheard 'error' events would be printed with their stacks.
+  queue.on('error', () => undefined);
   try {
     const [raw, paused] = await Promise.all([
       queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'),

@@ -36,6 +36,8 @@ export interface TenantQueueStats {
   backlogExact: boolean;
   /** Jobs running now (within the sample of active jobs). */
   active: number;
+  /** The queue is paused (BullMQ `queue.pause()`), so none of the tenant's jobs start. */
+  queuePaused: boolean;
   /** 95th percentile of the wait (enqueue to first start) within the window, seconds; `null` without jobs. */
   waitP95Seconds: number | null;
   /** Within the window, recorded by producers and workers (see `jobStats` of `@platform/queue`). */
@@ -73,6 +75,8 @@ export async function getTenantStats(redis: Redis, options: TenantStatsOptions =
 /** What one queue holds per tenant, read once and shared by the tenant views and the series. */
 export interface QueueTenantData {
   queue: string;
+  /** The queue is paused. */
+  paused: boolean;
   /** The queue's waiting jobs (wait and prioritized). */
   waitingTotal: number;
   /** Waiting jobs per tenant within the sample, and how many were read. */
@@ -95,7 +99,7 @@ export async function readQueueTenantData(
   const queue = new Queue(name, { connection: redis, prefix: options.prefix });
   queue.on('error', () => undefined);
   try {
-    const counts = await queue.getJobCounts('wait', 'prioritized');
+    const [counts, paused] = await Promise.all([queue.getJobCounts('wait', 'prioritized'), queue.isPaused()]);
     const sampleSize = Math.max(0, options.tenantSampleSize ?? DEFAULT_TENANT_SAMPLE_SIZE);
     const [waiting, pending, activeIds, slots] = await Promise.all([
       sampleWaitingJobs(redis, queue, sampleSize, (counts.prioritized ?? 0) > 0),
@@ -109,6 +113,7 @@ export async function readQueueTenantData(
     ]);
     return {
       queue: name,
+      paused,
       waitingTotal: (counts.wait ?? 0) + (counts.prioritized ?? 0),
       waiting: waiting.tenants,
       sampled: waiting.ids.length,
@@ -147,6 +152,7 @@ async function queueTenants(redis: Redis, name: string, prefix: string, now: num
       backlog: backlogOf(data, tenantId),
       backlogExact,
       active: data.active.get(tenantId) ?? 0,
+      queuePaused: data.paused,
       waitP95Seconds: stats ? quantileSeconds(stats.wait.buckets, 0.95) : null,
       recent: {
         enqueued: stats?.enqueued ?? 0,

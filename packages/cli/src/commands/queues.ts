@@ -5,6 +5,7 @@ import { formatAge, parsePositiveInt, renderTable } from '../format';
 /** Options of `platform queues`. */
 export interface QueuesCommandOptions {
   json?: boolean;
+  strict?: boolean;
   watch?: boolean | string;
   prefix?: string;
   top?: string;
@@ -20,8 +21,8 @@ function render(stats: readonly QueueStats[], options: QueueStatsOptions & { pre
     return lines.join('\n');
   }
   const rows = stats.map((q) => [
-    q.name,
-    q.status,
+    q.name + (q.kind === 'bullmq' ? ' (bullmq)' : ''),
+    q.status + (q.paused ? ' PAUSED' : ''),
     String(q.counts.waiting) + (q.counts.prioritized ? ` (${q.counts.prioritized} prio)` : ''),
     String(q.counts.active),
     String(q.counts.delayed),
@@ -53,6 +54,8 @@ export async function queuesCommand(ctx: CliContext, options: QueuesCommandOptio
   const redis = ctx.redis();
   const once = async () => {
     const stats = await getQueueStats(redis, statsOptions);
+    // --strict: a queue at WARN or CRITICAL fails the run (for cron checks and CI).
+    if (options.strict && stats.some((q) => q.status !== 'OK')) ctx.exitCode = 1;
     if (options.json) {
       // With --watch: one JSON document per line per refresh.
       ctx.out(intervalSeconds === undefined ? JSON.stringify({ redis: ctx.config.displayUrl, queues: stats }, null, 2) : JSON.stringify({ at: new Date().toISOString(), queues: stats }));
