@@ -1,6 +1,7 @@
 import { closeConnection, createRedisConnection, loadRedisConfig, type RedisConfig } from '@platform/redis';
 import { defaultPrefix, listQueues } from '@platform/ops';
-import { InvalidArgumentError } from '@platform/redis';
+import { listProviderHealth, type ProviderHealth } from '@platform/notifications';
+import { InvalidArgumentError, resolveKeyPrefix } from '@platform/redis';
 import type { Redis } from 'ioredis';
 
 /** A `--queue` that names no queue under the prefix; `known` lists those that exist. */
@@ -65,6 +66,11 @@ export class CliContext {
   async assertKnownQueue(name: string, prefix: string): Promise<void> {
     const known = (await listQueues(this.redis(), { prefix })).map((q) => q.name);
     if (!known.includes(name)) throw new UnknownQueueError(name, prefix, known);
+  }
+
+  /** The notification providers' circuit breakers under `REDIS_KEY_PREFIX`. */
+  providerHealth(): Promise<ProviderHealth[]> {
+    return listProviderHealth({ connection: this.redis(), keyPrefix: resolveKeyPrefix(undefined, this.io.env) });
   }
 
   /** `--prefix` when given, else the platform's default from the environment (`REDIS_KEY_PREFIX`). */

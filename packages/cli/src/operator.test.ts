@@ -6,6 +6,7 @@ import { createRedisConnection, createWorker, defineQueue, loadRedisConfig } fro
 import { deleteKeysByPrefix, findFreePort, uniquePrefix, waitFor } from '@platform/testing';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
+import { closeNotificationQueues, createNotificationWorker, getProviderHealth, notifyOnce, NotificationSendError } from '@platform/notifications';
 
 // The built binary: `npm test` builds every package first (or: npx turbo run build --filter=@platform/cli...).
 const BIN = join(__dirname, '..', 'dist', 'bin.js');
@@ -21,11 +22,11 @@ interface RunResult {
   stderr: string;
 }
 
-function run(args: string[], redisUrl = url): Promise<RunResult> {
+function run(args: string[], redisUrl = url, extraEnv: Record<string, string> = {}): Promise<RunResult> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('REDIS_')) delete env[key];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...env, REDIS_URL: redisUrl } });
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv, REDIS_URL: redisUrl } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -96,6 +97,34 @@ describe('platform CLI polish (built binary)', () => {
     // Without --strict, WARN is reported but the exit code stays 0.
     expect((await run(['queues', '--prefix', prefix, '--warn', '3'])).code).toBe(0);
     await q.close();
+  });
+
+  it("queues shows each notification provider's circuit breaker; --strict fails while one is open", async () => {
+    const keyPrefix = newPrefix();
+    const env = { REDIS_KEY_PREFIX: keyPrefix };
+    const options = { connection: redis, keyPrefix, retry: { attempts: 5, delayMs: 50, maxDelayMs: 100 } };
+    expect((await run(['queues', '--strict'], url, env)).code).toBe(0);
+    // A provider that answers 503: after 2 failures in a row its breaker opens (for 10 minutes).
+    const worker = createNotificationWorker('sms', {
+      provider: 'twilio',
+      async send() {
+        throw new NotificationSendError('twilio answered 503', { retryable: true, status: 503 });
+      },
+    }, { connection: workerConnection, keyPrefix, handleSignals: false, circuitBreaker: { failureThreshold: 2, openMs: 600_000 } });
+    for (let i = 0; i < 3; i++) {
+      await notifyOnce({ tenantId: 'acme', type: 'alert', dedupeKey: `a-${i}`, channel: 'sms', payload: { to: '+4915112345678', body: `Alert ${i}` } }, options);
+    }
+    await waitFor(async () => (await getProviderHealth('sms', 'twilio', options)).state === 'open', 20_000);
+    await worker.close();
+    await closeNotificationQueues();
+
+    const table = await run(['queues', '--strict'], url, env);
+    expect(table.code).toBe(1);
+    expect(table.stdout).toMatch(/^notification providers \(circuit breakers\):$/m);
+    expect(table.stdout).toMatch(/^ {2}sms\/twilio {2}OPEN {2}trips 1, probes 0, \d failure\(s\) in a row, next probe in \d+ min; last error: .*503/m);
+    const json = JSON.parse((await run(['queues', '--json'], url, env)).stdout) as { queues: Array<{ name: string }>; providers: Array<{ channel: string; provider: string; state: string; trips: number }> };
+    expect(json.providers.map((p) => [p.channel, p.provider, p.state, p.trips])).toEqual([['sms', 'twilio', 'open', 1]]);
+    expect(json.queues.map((q) => q.name)).toContain('notifications__sms');
   });
 
   it('Redis down: one line naming the cause, no stack traces, exit 1 (and JSON with --json)', async () => {

@@ -32,6 +32,7 @@ export {
   QUEUE_METRIC_NAMES,
   type QueueMetrics,
   type QueueMetricsOptions,
+  type ProviderBreaker,
 } from './metrics';
 export {
   createMetricsHandler,

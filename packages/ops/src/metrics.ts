@@ -30,6 +30,22 @@ export interface QueueMetricsOptions {
   thresholds?: Partial<QueueDepthThresholds>;
   /** Scrapes within this many ms reuse one read of the queues. @defaultValue `1000` */
   cacheMs?: number;
+  /**
+   * Reads the notification providers' circuit breakers on scrape (`listProviderHealth` of
+   * `@platform/notifications`, which this package does not depend on) for the
+   * `platform_notification_circuit_*` series. @defaultValue none: no breaker series
+   */
+  providerHealth?: () => Promise<readonly ProviderBreaker[]>;
+}
+
+/** A notification provider's circuit breaker, as `listProviderHealth` of `@platform/notifications` returns it. */
+export interface ProviderBreaker {
+  channel: string;
+  provider: string;
+  state: 'closed' | 'open' | 'half-open';
+  consecutiveFailures: number;
+  trips: number;
+  probes: number;
 }
 
 /** Defaults of {@link QueueMetricsOptions} (the prefix defaults to `bullPrefixFor(REDIS_KEY_PREFIX)`). */
@@ -57,6 +73,10 @@ export const QUEUE_METRIC_NAMES = Object.freeze({
   jobRun: TENANT_SERIES_NAMES.run,
   tenantBacklog: TENANT_SERIES_NAMES.backlog,
   tenantActive: TENANT_SERIES_NAMES.active,
+  circuitState: 'platform_notification_circuit_state',
+  circuitTrips: 'platform_notification_circuit_trips_total',
+  circuitProbes: 'platform_notification_circuit_probes_total',
+  circuitFailures: 'platform_notification_circuit_consecutive_failures',
 });
 
 /** What {@link createQueueMetrics} returns. */
@@ -88,6 +108,9 @@ interface Snapshot {
  * | `platform_jobs_deferred_total` | counter | `queue`, `tenant`, `reason` |
  * | `platform_job_wait_seconds`, `platform_job_run_seconds` | histogram | `queue`, `tenant` |
  * | `platform_tenant_backlog_jobs`, `platform_tenant_active_jobs` | gauge | `queue`, `tenant` |
+ * | `platform_notification_circuit_state` | gauge | `channel`, `provider`, `state` (1 for the current state) |
+ * | `platform_notification_circuit_trips_total`, `…_probes_total` | counter | `channel`, `provider` |
+ * | `platform_notification_circuit_consecutive_failures` | gauge | `channel`, `provider` |
  *
  * Tenant labels: the `topTenants` tenants of each queue by backlog, then traffic; the rest summed
  * as `other`, so a queue has at most `topTenants + 1` tenant values whatever the number of tenants.
@@ -192,6 +215,43 @@ export function createQueueMetrics(options: QueueMetricsOptions = {}): QueueMetr
   threshold.set({ level: 'critical' }, thresholds.critical);
 
   createTenantSeries(registry, topTenants, async () => (await read())?.tenants ?? null);
+
+  const providerHealth = options.providerHealth;
+  if (providerHealth) {
+    let breakers: { at: number; promise: Promise<readonly ProviderBreaker[]> } | undefined;
+    const readBreakers = () => {
+      if (!breakers || Date.now() - breakers.at >= cacheMs) breakers = { at: Date.now(), promise: providerHealth().catch(() => []) };
+      return breakers.promise;
+    };
+    new Gauge({
+      name: names.circuitState,
+      help: 'State of each notification provider\'s circuit breaker: 1 for the current state (closed, open, half-open)',
+      labelNames: ['channel', 'provider', 'state'] as const,
+      registers,
+      async collect() {
+        const list = await readBreakers();
+        this.reset();
+        for (const b of list) for (const state of ['closed', 'open', 'half-open']) this.set({ channel: b.channel, provider: b.provider, state }, b.state === state ? 1 : 0);
+      },
+    });
+    const fromBreakers = (name: string, help: string, type: 'counter' | 'gauge', pick: (b: ProviderBreaker) => number) =>
+      registry.registerMetric({
+        name,
+        help,
+        type,
+        aggregator: 'sum',
+        async get() {
+          const values = (await readBreakers()).map((b) => ({ labels: { channel: b.channel, provider: b.provider }, value: pick(b) }));
+          return { name, help, type, aggregator: 'sum', values };
+        },
+        reset() {
+          breakers = undefined;
+        },
+      } as never);
+    fromBreakers(names.circuitTrips, 'Times each provider\'s breaker opened from closed (kept in Redis)', 'counter', (b) => b.trips);
+    fromBreakers(names.circuitProbes, 'Probe calls each provider\'s breaker let through (kept in Redis)', 'counter', (b) => b.probes);
+    fromBreakers(names.circuitFailures, 'Retryable failures in a row per provider', 'gauge', (b) => b.consecutiveFailures);
+  }
 
   return {
     registry,

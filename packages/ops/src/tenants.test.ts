@@ -84,6 +84,27 @@ describe('getTenantStats', () => {
   });
 });
 
+describe('notification circuit breaker series', () => {
+  it('exports state (one-hot), trips, probes and failures in a row per channel and provider', async () => {
+    const breakers = [
+      { channel: 'email', provider: 'resend', state: 'closed' as const, consecutiveFailures: 0, trips: 2, probes: 3 },
+      { channel: 'sms', provider: 'twilio', state: 'open' as const, consecutiveFailures: 5, trips: 1, probes: 0 },
+    ];
+    const metrics = createQueueMetrics({ providerHealth: async () => breakers, cacheMs: 0 });
+    const samples = samplesOf(await metrics.registry.metrics());
+    const value = (name: string, labels: Record<string, string>) =>
+      samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    expect(value(QUEUE_METRIC_NAMES.circuitState, { channel: 'sms', provider: 'twilio', state: 'open' })).toBe(1);
+    expect(value(QUEUE_METRIC_NAMES.circuitState, { channel: 'sms', provider: 'twilio', state: 'closed' })).toBe(0);
+    expect(value(QUEUE_METRIC_NAMES.circuitState, { channel: 'email', provider: 'resend', state: 'closed' })).toBe(1);
+    expect(value(QUEUE_METRIC_NAMES.circuitTrips, { channel: 'email', provider: 'resend' })).toBe(2);
+    expect(value(QUEUE_METRIC_NAMES.circuitProbes, { channel: 'email', provider: 'resend' })).toBe(3);
+    expect(value(QUEUE_METRIC_NAMES.circuitFailures, { channel: 'sms', provider: 'twilio' })).toBe(5);
+    // Without the option there is no breaker series at all (not a series stuck at zero).
+    expect(await createQueueMetrics().registry.metrics()).not.toContain('platform_notification_circuit');
+  });
+});
+
 describe('per-tenant series', () => {
   it('10,000 tenants: each queue has at most topTenants + 1 tenant label values, and the totals are kept', async () => {
     const prefix = newPrefix();
