@@ -1,12 +1,13 @@
 import { getSharedConnection, isDeferral } from '@platform/redis';
 import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { QueueDefinition } from './define-queue';
+import { producerConnectionOf, type QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
 import { throttledLogger } from './log';
 import { attemptIncrements, recordJobStats } from './job-stats';
+import { withPools } from './pools/pool';
 import { createSandboxedWorker } from './sandbox';
 import { runWithTimeouts, timeoutsOf } from './timeouts';
 import type { AnyObjectSchema, TenantPayload } from './payload';
@@ -138,7 +139,9 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
       runWithTimeouts(definition.name, job, timeoutsOf(job, definition.settings.timeouts), context.signal, (signal) =>
         jobHandler(job, { ...context, signal }),
       );
-    const run = fair ? fair.wrapHandler(limited) : limited;
+    // Pool slots inside the tenant's slot: a job deferred for a full pool gives its tenant slot back.
+    const pooled = withPools(definition.name, definition.settings.pools ?? [], () => producerConnectionOf(definition), limited);
+    const run = fair ? fair.wrapHandler(pooled) : pooled;
 
     return async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
       const startedAt = Date.now();
