@@ -5,6 +5,7 @@ import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
 import { createGuardedWrite, resolveWaitForReplicas, type WaitForReplicasOptions } from './guarded-write';
+import { enqueuedIncrements, recordJobStats } from './job-stats';
 import { throttledLogger } from './log';
 import { checkTimeouts, type JobTimeouts } from './timeouts';
 import { queueName as buildQueueName } from './names';
@@ -80,6 +81,11 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
    * @defaultValue log to stderr, at most once per 30 s per queue
    */
   onError?: (error: Error) => void;
+  /**
+   * Count enqueued jobs per tenant in Redis (read by `@platform/ops` and the CLI): one unawaited
+   * script call per `enqueue`/`enqueueBulk` after it resolves. @defaultValue `true`
+   */
+  recordStats?: boolean;
 }
 
 /** Per-job options of `enqueue`: BullMQ's job options plus the job name. */
@@ -193,6 +199,10 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     : undefined;
   const producer: Producer<Data> = scheduler ? fairProducer(getQueue, scheduler, connection) : plainProducer(getQueue);
 
+  const countEnqueued = (entries: ReadonlyArray<JobEntry<Data>>): void => {
+    if (options.recordStats === false) return;
+    void recordJobStats(connection(), prefix, name, enqueuedIncrements(entries.map((e) => e.data.tenantId)));
+  };
   const parse = (payload: unknown): Data => validatePayload(name, payloadSchema, payload);
   const toEntry = (payload: TenantPayloadInput<S>, opts: EnqueueOptions | undefined): JobEntry<Data> => {
     const data = parse(payload);
@@ -223,7 +233,9 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     parse,
     async enqueue(payload, opts) {
       const entry = toEntry(payload, opts);
-      return write(() => producer.add(entry));
+      const job = await write(() => producer.add(entry));
+      countEnqueued([entry]);
+      return job;
     },
     async enqueueBulk(payloads, opts) {
       const entries = payloads.map((payload, index) => {
@@ -236,7 +248,9 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
         }
       });
       if (entries.length === 0) return [];
-      return write(() => producer.addBulk(entries));
+      const jobs = await write(() => producer.addBulk(entries));
+      countEnqueued(entries);
+      return jobs;
     },
     counts: () => producer.counts(),
     getJob: (id) => producer.getJob(id),

@@ -6,6 +6,7 @@ import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
 import { throttledLogger } from './log';
+import { attemptIncrements, recordJobStats } from './job-stats';
 import { withPools } from './pools/pool';
 import { createSandboxedWorker } from './sandbox';
 import { runWithTimeouts, timeoutsOf } from './timeouts';
@@ -51,6 +52,12 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
    * this is for logging. @defaultValue log to stderr, at most once per 30 s per worker
    */
   onError?: (error: Error) => void;
+  /**
+   * Record each job's wait and run time and outcome (completed, failed attempt, failed for good,
+   * deferred by reason) per tenant in Redis, where `@platform/ops` and the CLI read them. One
+   * unawaited script call per attempt. @defaultValue `true`
+   */
+  recordStats?: boolean;
 }
 
 const liveWorkers = new Map<Worker, number>();
@@ -115,8 +122,14 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     handleSignals = true,
     shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS,
     onError = throttledLogger(`worker ${definition.name}`),
+    recordStats = true,
     ...workerOptions
   } = options;
+  const workerConnection = connection ?? getSharedConnection('worker');
+  const record = (job: Job, tenantId: string, startedAt: number, outcome: { error?: unknown }): void => {
+    if (!recordStats) return;
+    void recordJobStats(workerConnection, definition.settings.prefix, definition.name, attemptIncrements(job, tenantId, startedAt, Date.now(), outcome));
+  };
 
   // Fair queues: slot/rate check and lease around the handler, dispatch loop in `attach`.
   const fair = fairSchedulerOf(definition);
@@ -131,17 +144,24 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     const run = fair ? fair.wrapHandler(pooled) : pooled;
 
     return async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
+      const startedAt = Date.now();
       let data: TenantPayload<S>;
       try {
         data = definition.parse(job.data);
       } catch (error) {
-        if (error instanceof PayloadValidationError) throw new UnrecoverableError(error.message);
-        throw error;
+        if (!(error instanceof PayloadValidationError)) throw error;
+        const invalid = new UnrecoverableError(error.message);
+        const raw = (job.data as { tenantId?: unknown } | undefined)?.tenantId;
+        record(job, typeof raw === 'string' && /^[A-Za-z0-9_.@-]{1,128}$/.test(raw) ? raw : 'unknown', startedAt, { error: invalid });
+        throw invalid;
       }
       job.data = data;
       try {
-        return await run(job, { tenantId: data.tenantId, token, signal: signal ?? new AbortController().signal });
+        const result = await run(job, { tenantId: data.tenantId, token, signal: signal ?? new AbortController().signal });
+        record(job, data.tenantId, startedAt, {});
+        return result;
       } catch (error) {
+        record(job, data.tenantId, startedAt, { error });
         if (isDeferral(error) && token) {
           await job.moveToDelayed(Date.now() + Math.max(error.retryAfterMs, 1), token);
           throw new DelayedError();
@@ -155,7 +175,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     concurrency: 1,
     ...workerOptions,
     maxStalledCount: workerOptions.maxStalledCount ?? DEFAULT_MAX_STALLED_COUNT,
-    connection: connection ?? getSharedConnection('worker'),
+    connection: workerConnection,
     prefix: definition.settings.prefix,
   };
   const worker =
