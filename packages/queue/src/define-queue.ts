@@ -5,9 +5,10 @@ import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
 import { createGuardedWrite, resolveWaitForReplicas, type WaitForReplicasOptions } from './guarded-write';
-import { throttledLogger } from './log';
+import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 import { checkTimeouts, type JobTimeouts } from './timeouts';
 import { queueName as buildQueueName } from './names';
+import { traceEnqueue } from './telemetry';
 import { DEFAULT_ENQUEUE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD_BYTES, defaultJobOptions as platformJobDefaults } from './options';
 import {
   checkPayloadSize,
@@ -69,9 +70,11 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
   prefix?: string;
   /**
    * Called with connection errors of the queue. Enqueue calls report them to their callers anyway.
-   * @defaultValue log to stderr, at most once per 30 s per queue
+   * @defaultValue an `error` line on `logger`, at most once per 30 s per queue
    */
   onError?: (error: Error) => void;
+  /** Where the queue logs (pino's shape). @defaultValue the logger of `configureTelemetry`, else JSON lines on stderr */
+  logger?: Logger;
 }
 
 /** Per-job options of `enqueue`: BullMQ's job options plus the job name. */
@@ -159,7 +162,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const timeouts = checkTimeouts(`defineQueue(${name}): timeouts`, options.timeouts);
   const connection = (): Redis => options.connection ?? getSharedConnection('producer');
 
-  const logError = throttledLogger(`queue ${name}`);
+  const logError = throttledErrorLog(resolveLogger(options.logger), { queue: name, component: 'queue' });
   let queue: Queue<Data> | undefined;
   const getQueue = (): Queue<Data> => {
     if (queue) return queue;
@@ -211,7 +214,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     parse,
     async enqueue(payload, opts) {
       const entry = toEntry(payload, opts);
-      return write(() => producer.add(entry));
+      return traceEnqueue(name, [entry], () => write(() => producer.add(entry)));
     },
     async enqueueBulk(payloads, opts) {
       const entries = payloads.map((payload, index) => {
@@ -224,7 +227,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
         }
       });
       if (entries.length === 0) return [];
-      return write(() => producer.addBulk(entries));
+      return traceEnqueue(name, entries, () => write(() => producer.addBulk(entries)));
     },
     counts: () => producer.counts(),
     getJob: (id) => producer.getJob(id),

@@ -5,8 +5,9 @@ import type { QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
-import { throttledLogger } from './log';
+import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 import { createSandboxedWorker } from './sandbox';
+import { recordDeferral, traceAttempt, watchTimeLimits } from './telemetry';
 import { runWithTimeouts, timeoutsOf } from './timeouts';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
@@ -47,9 +48,14 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
   maxStalledCount?: number;
   /**
    * Called with worker errors (lost connection, failed lock renewal). BullMQ retries on its own;
-   * this is for logging. @defaultValue log to stderr, at most once per 30 s per worker
+   * this is for logging. @defaultValue an `error` line on `logger`, at most once per 30 s per worker
    */
   onError?: (error: Error) => void;
+  /**
+   * Where the worker logs (pino's shape); lines carry `queue`, and `tenantId`, `jobId` and the trace
+   * id where known. @defaultValue the logger of `configureTelemetry`, else JSON lines on stderr
+   */
+  logger?: Logger;
 }
 
 const liveWorkers = new Map<Worker, number>();
@@ -113,21 +119,25 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     connection,
     handleSignals = true,
     shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS,
-    onError = throttledLogger(`worker ${definition.name}`),
+    logger: loggerOption,
+    onError: onErrorOption,
     ...workerOptions
   } = options;
+  const logger = resolveLogger(loggerOption);
+  const onError = onErrorOption ?? throttledErrorLog(logger, { queue: definition.name, component: 'worker' });
 
   // Fair queues: slot/rate check and lease around the handler, dispatch loop in `attach`.
   const fair = fairSchedulerOf(definition);
   const makeProcessor = (jobHandler: JobHandler<S, R>) => {
     // Time limits inside the fair lease, so a job failed at its hard limit gives its slot back.
     const limited = (job: Job<TenantPayload<S>, R>, context: JobContext): Promise<R> =>
-      runWithTimeouts(definition.name, job, timeoutsOf(job, definition.settings.timeouts), context.signal, (signal) =>
-        jobHandler(job, { ...context, signal }),
-      );
+      runWithTimeouts(definition.name, job, timeoutsOf(job, definition.settings.timeouts), context.signal, (signal) => {
+        watchTimeLimits(signal, logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId });
+        return jobHandler(job, { ...context, signal });
+      });
     const run = fair ? fair.wrapHandler(limited) : limited;
 
-    return async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
+    const attempt = async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
       let data: TenantPayload<S>;
       try {
         data = definition.parse(job.data);
@@ -140,12 +150,16 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
         return await run(job, { tenantId: data.tenantId, token, signal: signal ?? new AbortController().signal });
       } catch (error) {
         if (isDeferral(error) && token) {
+          recordDeferral(error.deferralReason, error.retryAfterMs);
           await job.moveToDelayed(Date.now() + Math.max(error.retryAfterMs, 1), token);
           throw new DelayedError();
         }
         throw error;
       }
     };
+    // One span per attempt when tracing is on (see telemetry.ts).
+    return (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> =>
+      traceAttempt(definition.name, job, () => attempt(job, token, signal));
   };
 
   const bullOptions = {

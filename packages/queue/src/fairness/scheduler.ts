@@ -43,6 +43,7 @@ export interface FairScheduler {
 /** Thrown by a wrapped handler when the tenant has no free slot or rate: the worker re-delays the job (no attempt spent). */
 class TenantBusyError extends Error {
   readonly delayJob = true;
+  readonly deferralReason = 'tenant-busy';
   constructor(readonly retryAfterMs: number) {
     super(`tenant at its maxActivePerTenant or rate; retry in ${retryAfterMs} ms`);
   }
