@@ -81,8 +81,12 @@ export function platformTracer(): Tracer | undefined {
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
-/** W3C trace context of a span context, as the `traceparent`/`tracestate` header pair. */
-export function traceHeaders(spanContext: SpanContext): { traceparent: string; tracestate?: string } {
+/**
+ * W3C trace context of a span context (by default the active span's), as the `traceparent` /
+ * `tracestate` header pair for an outgoing request; `{}` when there is none.
+ */
+export function traceHeaders(spanContext = trace.getSpan(context.active())?.spanContext()): { traceparent?: string; tracestate?: string } {
+  if (!spanContext || !isSpanContextValid(spanContext)) return {};
   const flags = `0${(spanContext.traceFlags & 0xff).toString(16)}`.slice(-2);
   const state = spanContext.traceState?.serialize();
   return { traceparent: `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`, ...(state ? { tracestate: state } : {}) };
@@ -124,12 +128,14 @@ export interface InSpanOptions {
   /** The parent: a remote span context, or `'root'` for a new trace. @defaultValue the active span */
   parent?: SpanContext | 'root';
   links?: Link[];
+  /** Whether a rejection marks the span failed. @defaultValue every rejection does */
+  isFailure?: (error: unknown) => boolean;
 }
 
 /**
  * Runs `fn` in a new active span when tracing is on (else `fn(undefined)` and nothing more): the
  * span ends when `fn` settles, with an error status and the exception (type and message) when it
- * rejects.
+ * rejects (unless `isFailure` says the rejection is not a failure, e.g. a deferral).
  */
 export async function inSpan<R>(name: string, options: InSpanOptions, fn: (span: Span | undefined) => Promise<R>): Promise<R> {
   const tracer = platformTracer();
@@ -145,7 +151,7 @@ export async function inSpan<R>(name: string, options: InSpanOptions, fn: (span:
   try {
     return await context.with(trace.setSpan(parent, span), () => fn(span));
   } catch (error) {
-    recordError(span, error);
+    if (options.isFailure?.(error) ?? true) recordError(span, error);
     throw error;
   } finally {
     span.end();
