@@ -19,6 +19,7 @@ import {
   type TenantPayload,
   type TenantPayloadInput,
 } from './payload';
+import { checkPools, type ConcurrencyPool } from './pools/pool';
 import { plainProducer, type JobEntry, type ObliterateOptions, type Producer, type QueueJobCounts } from './producer/producer';
 
 export type { WaitForReplicasOptions } from './guarded-write';
@@ -40,6 +41,12 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
   fairness?: 'per-tenant' | FairnessOptions;
   /** Merged over the platform's {@link defaultJobOptions}. */
   defaultJobOptions?: DefaultJobOptions;
+  /**
+   * Shared concurrency pools this queue's jobs run under (`defineConcurrencyPool`): a job starts
+   * only when every pool has a free slot for it, else it is deferred (no attempt spent).
+   * @defaultValue `[]`
+   */
+  pools?: readonly ConcurrencyPool[];
   /** Largest payload accepted, as JSON bytes. @defaultValue `524288` (512 KiB) */
   maxPayloadBytes?: number;
   /** Longest `enqueue` may wait for Redis before rejecting with `QueueUnavailableError`. @defaultValue `5000` */
@@ -102,6 +109,7 @@ export interface QueueDefinition<S extends AnyObjectSchema = AnyObjectSchema> {
     readonly defaultJobOptions: DefaultJobOptions;
     readonly waitForReplicas: Required<WaitForReplicasOptions> | undefined;
     readonly timeouts: JobTimeouts | undefined;
+    readonly pools: readonly ConcurrencyPool[];
   };
   /**
    * Validates and enqueues one job. Throws `PayloadValidationError` / `PayloadTooLargeError` before
@@ -161,6 +169,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const fairness = resolveFairnessOption(name, options.fairness);
   const timeouts = checkTimeouts(`defineQueue(${name}): timeouts`, options.timeouts);
   const connection = (): Redis => options.connection ?? getSharedConnection('producer');
+  const pools = checkPools(name, options.pools);
 
   const logError = throttledErrorLog(resolveLogger(options.logger), { queue: name, component: 'queue' });
   let queue: Queue<Data> | undefined;
@@ -210,6 +219,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
       defaultJobOptions: jobDefaults,
       waitForReplicas,
       timeouts,
+      pools,
     },
     parse,
     async enqueue(payload, opts) {
@@ -241,7 +251,16 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   };
 
   if (scheduler) registerFairScheduler(definition, scheduler);
+  producerConnections.set(definition, connection);
   return definition;
+}
+
+const producerConnections = new WeakMap<object, () => Redis>();
+
+/** The producer connection of a definition (workers run pool scripts on it). */
+export function producerConnectionOf(definition: object): Redis {
+  const connection = producerConnections.get(definition);
+  return connection ? connection() : getSharedConnection('producer');
 }
 
 /** `fairness` as options (`'per-tenant'` is all defaults), or `undefined` for a plain queue. */

@@ -1,4 +1,4 @@
-import { PlatformError, type PlatformErrorOptions } from '@platform/redis';
+import { PlatformError, type PlatformErrorOptions, type ValidationIssue } from '@platform/redis';
 
 /** A queue name part is empty, contains `:` or a character outside `[A-Za-z0-9_-]`. */
 export class QueueNameError extends PlatformError {
@@ -8,10 +8,7 @@ export class QueueNameError extends PlatformError {
 }
 
 /** One problem found in a payload: where (`path`, e.g. `tenantId` or `items.2.url`) and what. */
-export interface PayloadIssue {
-  path: string;
-  message: string;
-}
+export type PayloadIssue = ValidationIssue;
 
 /** A payload does not match its queue's schema. Nothing was enqueued. `issues` lists every problem. */
 export class PayloadValidationError extends PlatformError {
@@ -98,5 +95,46 @@ export class JobTimeoutError extends PlatformError {
     this.jobId = jobId;
     this.limit = limit;
     this.limitMs = limitMs;
+  }
+}
+
+/**
+ * An enqueue would take a tenant's backlog (jobs pending in the fair backlog, not yet handed to
+ * BullMQ) over its `maxPending`. Nothing was written: with `enqueueBulk`, no job of the batch.
+ */
+export class TenantBacklogFullError extends PlatformError {
+  readonly queueName: string;
+  readonly tenantId: string;
+  /** The tenant's `maxPending` in effect (code default or runtime override). */
+  readonly limit: number;
+  /** Jobs of the tenant pending when the enqueue was refused. */
+  readonly pending: number;
+
+  constructor(queueName: string, tenantId: string, limit: number, pending: number) {
+    super(
+      'TENANT_BACKLOG_FULL',
+      `Tenant ${tenantId} has ${pending} pending jobs on queue ${queueName}; its maxPending is ${limit}, so the enqueue was refused and nothing was written`,
+    );
+    this.queueName = queueName;
+    this.tenantId = tenantId;
+    this.limit = limit;
+    this.pending = pending;
+  }
+}
+
+/**
+ * A tenant control (pause, limits, backlog cap) was asked of a queue without fair scheduling:
+ * the controls live in the fair scheduler. Define the queue with `fairness: 'per-tenant'`.
+ */
+export class FairnessRequiredError extends PlatformError {
+  readonly queueName: string;
+
+  constructor(queueName: string, detail = '') {
+    super(
+      'FAIRNESS_REQUIRED',
+      `Queue ${queueName} has no fair scheduling, so tenant controls cannot apply to it${detail}; ` +
+        "define it with defineQueue({ ..., fairness: 'per-tenant' }) (or fairness options) in its producers and workers",
+    );
+    this.queueName = queueName;
   }
 }

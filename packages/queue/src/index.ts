@@ -10,6 +10,32 @@ export type { QueueJobCounts, ObliterateOptions } from './producer/producer';
 export type { FairJobState } from './fairness/backlog';
 export type { FairnessOptions, TenantRate, PerTenant } from './fairness/options';
 export type { JobTimeouts } from './timeouts';
+export {
+  pauseTenant,
+  resumeTenant,
+  setTenantLimits,
+  resetTenantLimits,
+  getTenantLimits,
+  getTenantAudit,
+  listTenantControls,
+  type TenantControlTarget,
+  type TenantControlOptions,
+  type TimedControlOptions,
+  type TenantLimitsOverride,
+  type TenantControlChange,
+  type TenantControlAction,
+  type TenantPauseState,
+  type TenantOverrideState,
+  type TenantLimitValue,
+  type TenantLimits,
+  type TenantAuditEntry,
+} from './fairness/controls';
+export {
+  defineConcurrencyPool,
+  type ConcurrencyPool,
+  type ConcurrencyPoolOptions,
+  type ConcurrencyPoolUsage,
+} from './pools/pool';
 export { tenantSchedules, type TenantSchedule, type TenantRepeat } from './schedules';
 export { createWorker, type CreateWorkerOptions, type JobContext, type JobHandler } from './worker';
 export {
@@ -32,6 +58,8 @@ export {
   QueueUnavailableError,
   QueueNotReplicatedError,
   JobTimeoutError,
+  TenantBacklogFullError,
+  FairnessRequiredError,
   type TimeLimit,
   type PayloadIssue,
 } from './errors';

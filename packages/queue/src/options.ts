@@ -1,5 +1,7 @@
 import type { DefaultJobOptions } from 'bullmq';
+import { TENANT_AUDIT_DEFAULTS } from './fairness/controls';
 import { defaultFairnessOptions } from './fairness/options';
+import { POOL_DEFAULTS } from './pools/pool';
 
 /** Seconds in a day: completed jobs are kept one day, failed jobs seven. */
 const DAY_SECONDS = 86_400;
@@ -56,4 +58,8 @@ export const queueDefaults = Object.freeze({
   agentJobTimeouts: AGENT_JOB_TIMEOUTS,
   /** `defineQueue({ fairness })`. */
   fairness: defaultFairnessOptions,
+  /** The audit stream of tenant controls, per fair queue: `maxLen` entries (approximate cap), kept `ttlMs` after the last change. */
+  tenantAudit: TENANT_AUDIT_DEFAULTS,
+  /** `defineConcurrencyPool({ leaseMs })`. */
+  concurrencyPool: POOL_DEFAULTS,
 });

@@ -1,11 +1,12 @@
 import { getSharedConnection, isDeferral } from '@platform/redis';
 import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { QueueDefinition } from './define-queue';
+import { producerConnectionOf, type QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
 import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
+import { withPools } from './pools/pool';
 import { createSandboxedWorker } from './sandbox';
 import { recordDeferral, traceAttempt, watchTimeLimits } from './telemetry';
 import { runWithTimeouts, timeoutsOf } from './timeouts';
@@ -135,7 +136,9 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
         watchTimeLimits(signal, logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId });
         return jobHandler(job, { ...context, signal });
       });
-    const run = fair ? fair.wrapHandler(limited) : limited;
+    // Pool slots inside the tenant's slot: a job deferred for a full pool gives its tenant slot back.
+    const pooled = withPools(definition.name, definition.settings.pools ?? [], () => producerConnectionOf(definition), limited);
+    const run = fair ? fair.wrapHandler(pooled) : pooled;
 
     const attempt = async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
       let data: TenantPayload<S>;

@@ -11,6 +11,8 @@ export type PlatformErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'QUEUE_UNAVAILABLE'
   | 'JOB_TIMEOUT'
+  | 'TENANT_BACKLOG_FULL'
+  | 'FAIRNESS_REQUIRED'
   | 'RATE_LIMITED'
   | 'CONCURRENCY_LIMITED'
   | 'LOCK_NOT_ACQUIRED'
@@ -29,6 +31,15 @@ export type PlatformErrorCode =
 export interface PlatformErrorOptions {
   /** The underlying error, if any (never one whose message contains a secret). */
   cause?: unknown;
+}
+
+/**
+ * One problem found in validated input (a payload, a notification, session data): where (`path`,
+ * dotted, e.g. `tenantId` or `items.2.url`; `''` for the whole value) and what.
+ */
+export interface ValidationIssue {
+  path: string;
+  message: string;
 }
 
 /**

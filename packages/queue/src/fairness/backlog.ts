@@ -1,7 +1,7 @@
 import { Job, type JobState, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FairKeys } from './keys';
-import { fairScripts } from './scripts';
+import { fairScripts, runWithTenantKeys } from './scripts';
 
 /** The state of a job on a fair queue: BullMQ's, or `pending` while it waits in the fair backlog. */
 export type FairJobState = JobState | 'pending' | 'unknown';
@@ -52,7 +52,7 @@ export interface FairBacklog {
   count(): Promise<number>;
   /** A pending job by id, as a {@link FairJob}; `undefined` when it is not pending. */
   get<T>(queue: Queue, id: string): Promise<FairJob<T> | undefined>;
-  /** Removes every pending job (one script); returns how many. */
+  /** Removes every pending job (one script per 100 tenants); returns how many. */
   drain(): Promise<number>;
   /** Deletes every key of the fair scheduler of this queue (leases and rate logs included). */
   obliterate(): Promise<void>;
@@ -84,11 +84,21 @@ export function fairBacklog(keys: FairKeys, client: () => Redis): FairBacklog {
       return new FairJob<T>(queue, stored.name, stored.data, { ...stored.opts, jobId: id }, id, backlog);
     },
     async drain() {
-      return fairScripts.drain.run(
-        client(),
-        [keys.ready, keys.blocked, keys.pass, keys.cfg, keys.jobs, keys.inflight, keys.dedup, keys.jobDedup],
-        [keys.tenantPrefix],
-      );
+      const redis = client();
+      let removed = 0;
+      // Tenant by tenant (their pending sets are KEYS of the script), until none is left.
+      for (let round = 0; round < 10_000; round++) {
+        const tenants = [...new Set([...(await redis.zrange(keys.ready, '0', '99')), ...(await redis.zrange(keys.blocked, '0', '99'))])];
+        if (tenants.length === 0) break;
+        removed += await runWithTenantKeys(
+          fairScripts.drain,
+          redis,
+          [keys.ready, keys.blocked, keys.pass, keys.cfg, keys.jobs, keys.inflight, keys.dedup, keys.jobDedup],
+          tenants.map((t) => keys.pending(t)),
+          tenants,
+        );
+      }
+      return removed;
     },
     async obliterate() {
       const redis = client();

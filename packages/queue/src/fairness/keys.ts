@@ -14,6 +14,16 @@ export interface FairKeys {
   readonly wait: string;
   readonly paused: string;
   readonly prioritized: string;
+  /** Runtime controls: tenant -> JSON `{ pause?, limits? }` (see controls.ts). */
+  readonly ctl: string;
+  /** Counter bumped by every control change (workers re-read `ctl` when it moves). */
+  readonly ctlVersion: string;
+  /** Audit stream of control changes. */
+  readonly audit: string;
+  /** Live workers: workerId -> heartbeat expiry ms. */
+  readonly workers: string;
+  /** Live workers' concurrency: workerId -> concurrency. */
+  readonly workerConcurrency: string;
   pending(tenantId: string): string;
   leases(tenantId: string): string;
   rateLog(tenantId: string): string;
@@ -37,8 +47,22 @@ export function fairKeys(prefix: string, queueName: string): FairKeys {
     wait: `${bull}wait`,
     paused: `${bull}paused`,
     prioritized: `${bull}prioritized`,
+    ctl: `${fair}ctl`,
+    ctlVersion: `${fair}ctlver`,
+    audit: `${fair}audit`,
+    workers: `${fair}workers`,
+    workerConcurrency: `${fair}wconc`,
     pending: (tenantId) => `${fair}t:${tenantId}`,
     leases: (tenantId) => `${fair}a:${tenantId}`,
     rateLog: (tenantId) => `${fair}r:${tenantId}`,
   };
+}
+
+/**
+ * The set of fair queue names under BullMQ prefix `prefix` (written by producers, workers and
+ * controls of each fair queue), read by `'all'` targets and by name-only targets. It has two parts,
+ * so it never looks like a BullMQ queue key (`<prefix>:<queue>:<suffix>`).
+ */
+export function fairRegistryKey(prefix: string): string {
+  return `${prefix}:fair-queues`;
 }

@@ -36,10 +36,19 @@ export interface FairnessOptions {
    */
   tenantRate?: PerTenant<TenantRate | undefined>;
   /**
+   * Backlog cap: most jobs of one tenant pending in the fair backlog (enqueued, not yet handed to
+   * BullMQ). An enqueue that would exceed it rejects with `TenantBacklogFullError` and writes
+   * nothing. `0` means no cap. `setTenantLimits({ maxPending })` overrides it at runtime.
+   * @defaultValue `0` (no cap)
+   */
+  maxPendingPerTenant?: PerTenant<number>;
+  /**
    * Most jobs released into BullMQ's wait list and not yet started, for the whole queue. Smaller is
-   * fairer (a new tenant waits behind at most this many jobs); it should be at least the total
-   * concurrency of the queue's workers, or workers idle between hand-outs.
-   * @defaultValue `50`
+   * fairer (a new tenant waits behind at most this many jobs). By default it follows the total
+   * concurrency of the queue's live workers (each registers it with a heartbeat), so a new tenant's
+   * first job starts within (total concurrency + 1) hand-outs and no worker idles for lack of
+   * released jobs. A number fixes it.
+   * @defaultValue the live workers' total concurrency (at least 1)
    */
   window?: number;
   /**
@@ -59,11 +68,13 @@ export interface FairnessOptions {
 
 /** Defaults of {@link FairnessOptions}. */
 export const defaultFairnessOptions = Object.freeze({
-  window: 50,
+  /** `0`: follow the live workers' total concurrency. */
+  window: 0,
   leaseMs: 30_000,
   pollMs: 200,
   weight: 1,
   maxActivePerTenant: 0,
+  maxPendingPerTenant: 0,
 });
 
 /** The per-tenant settings stored with a tenant's pending jobs. */
@@ -72,10 +83,12 @@ export interface TenantSettings {
   maxActive: number;
   rateMax: number;
   rateDurationMs: number;
+  maxPending: number;
 }
 
 /** Fairness options after defaults and checks. */
 export interface ResolvedFairness {
+  /** `0`: the live workers' total concurrency. */
   readonly window: number;
   readonly leaseMs: number;
   readonly pollMs: number;
@@ -95,10 +108,10 @@ function perTenant<T>(value: PerTenant<T> | undefined, tenantId: string): T | un
 
 /** Applies the defaults and checks the options; per-tenant values are checked when used. */
 export function resolveFairness(options: FairnessOptions = {}): ResolvedFairness {
-  const window = positiveInt('window', options.window ?? defaultFairnessOptions.window, 1);
+  const window = options.window === undefined ? 0 : positiveInt('window', options.window, 1);
   const leaseMs = positiveInt('leaseMs', options.leaseMs ?? defaultFairnessOptions.leaseMs, 100);
   const pollMs = positiveInt('pollMs', options.pollMs ?? defaultFairnessOptions.pollMs, 10);
-  const { weights, maxActivePerTenant, tenantRate } = options;
+  const { weights, maxActivePerTenant, tenantRate, maxPendingPerTenant } = options;
   return {
     window,
     leaseMs,
@@ -119,12 +132,30 @@ export function resolveFairness(options: FairnessOptions = {}): ResolvedFairness
         positiveInt('tenantRate.max', rate.max, 1);
         positiveInt('tenantRate.durationMs', rate.durationMs, 1);
       }
-      return { weight, maxActive, rateMax: rate?.max ?? 0, rateDurationMs: rate?.durationMs ?? 0 };
+      const maxPending = positiveInt(
+        'maxPendingPerTenant',
+        perTenant(maxPendingPerTenant, tenantId) ?? defaultFairnessOptions.maxPendingPerTenant,
+        0,
+      );
+      return { weight, maxActive, rateMax: rate?.max ?? 0, rateDurationMs: rate?.durationMs ?? 0, maxPending };
     },
   };
 }
 
-/** The form stored in Redis (`weight|maxActive|rateMax|rateDurationMs`). */
+/** The form stored in Redis (`weight|maxActive|rateMax|rateDurationMs|maxPending`). */
 export function encodeTenantSettings(s: TenantSettings): string {
-  return `${s.weight}|${s.maxActive}|${s.rateMax}|${s.rateDurationMs}`;
+  return `${s.weight}|${s.maxActive}|${s.rateMax}|${s.rateDurationMs}|${s.maxPending}`;
+}
+
+/** The settings a stored `cfg` value holds (platform defaults for missing fields). */
+export function decodeTenantSettings(cfg: string | null | undefined): TenantSettings {
+  const [weight, maxActive, rateMax, rateDurationMs, maxPending] = (cfg ?? '').split('|').map((f) => Number(f));
+  const or = (value: number | undefined, fallback: number): number => (value !== undefined && Number.isFinite(value) ? value : fallback);
+  return {
+    weight: or(weight, defaultFairnessOptions.weight) || defaultFairnessOptions.weight,
+    maxActive: or(maxActive, 0),
+    rateMax: or(rateMax, 0),
+    rateDurationMs: or(rateDurationMs, 0),
+    maxPending: or(maxPending, 0),
+  };
 }

@@ -1,8 +1,12 @@
+import { randomUUID } from 'node:crypto';
+import { DeferJobError, type ScriptClient } from '@platform/redis';
 import { Job, type JobsOptions, type Queue, type Worker } from 'bullmq';
-import type { ScriptClient } from '@platform/redis';
-import { fairKeys, type FairKeys } from './keys';
+import type { Redis } from 'ioredis';
+import { TenantBacklogFullError } from '../errors';
+import { createControlsCache, type ControlsCache } from './controls-cache';
+import { fairKeys, fairRegistryKey, type FairKeys } from './keys';
 import { encodeTenantSettings, type ResolvedFairness } from './options';
-import { fairScripts } from './scripts';
+import { fairScripts, runWithTenantKeys } from './scripts';
 
 /** An unconfirmed hand-out (its adder died between the dispatch script and `queue.add`) is redone after this. */
 export const FAIR_INFLIGHT_TIMEOUT_MS = 30_000;
@@ -10,6 +14,13 @@ export const FAIR_INFLIGHT_TIMEOUT_MS = 30_000;
 const MAX_SLOT_WAIT_MS = 1000;
 /** Highest BullMQ priority. */
 const MAX_PRIORITY = 2 ** 21 - 1;
+/** Most jobs one dispatch step hands out. */
+const MAX_PER_STEP = 64;
+/** Candidate tenants named to each dispatch step (3 keys each). */
+const CANDIDATES = 16;
+/** How often a worker renews its registration (concurrency) and how long one lives. */
+const HEARTBEAT_MS = 1000;
+const HEARTBEAT_TTL_MS = 5000;
 
 /** A job to enqueue fairly. */
 export interface FairEntry {
@@ -26,27 +37,23 @@ interface StoredJob {
 
 /** The fair scheduler of one queue definition (internal; reached through the definition). */
 export interface FairScheduler {
+  readonly queueName: string;
   readonly keys: FairKeys;
   readonly settings: ResolvedFairness;
+  /** The producer connection of the queue. */
+  client(): Redis;
+  /** Adds the queue to the fair-queue registry of its prefix (once per process). */
+  register(): Promise<void>;
   /** Puts jobs into their tenants' pending sets (one script call), then releases some if the window has room. */
   enqueue(entries: readonly FairEntry[]): Promise<Job[]>;
   /** Runs dispatch steps until the window is full or nothing is eligible; single-flight. */
   pump(): Promise<void>;
-  /** Wraps a worker handler with the slot/rate check, lease refresh and release. */
+  /** Wraps a worker handler with the pause/slot/rate check, lease refresh and release. */
   wrapHandler<J extends Job, C extends { tenantId: string }, R>(handler: (job: J, ctx: C) => Promise<R>): (job: J, ctx: C) => Promise<R>;
-  /** Dispatches on the worker's job events and every `pollMs` until it closes. */
+  /** Dispatches on the worker's job events and every `pollMs`, and heartbeats its concurrency, until it closes. */
   attach(worker: Worker, onError: (error: Error) => void): void;
   /** Waits for a running dispatch step. */
   idle(): Promise<void>;
-}
-
-/** Thrown by a wrapped handler when the tenant has no free slot or rate: the worker re-delays the job (no attempt spent). */
-class TenantBusyError extends Error {
-  readonly delayJob = true;
-  readonly deferralReason = 'tenant-busy';
-  constructor(readonly retryAfterMs: number) {
-    super(`tenant at its maxActivePerTenant or rate; retry in ${retryAfterMs} ms`);
-  }
 }
 
 export function createFairScheduler(params: {
@@ -55,46 +62,71 @@ export function createFairScheduler(params: {
   settings: ResolvedFairness;
   getQueue: () => Queue;
   /** The producer connection the queue uses. */
-  getClient: () => ScriptClient;
+  getClient: () => Redis;
   defaultJobOptions: JobsOptions;
 }): FairScheduler {
   const { queueName, prefix, settings, getQueue, getClient, defaultJobOptions } = params;
   const keys = fairKeys(prefix, queueName);
-  const client = async (): Promise<ScriptClient> => getClient();
+  const client = async (): Promise<ScriptClient & Redis> => getClient();
+  const controls: ControlsCache = createControlsCache(keys, getClient);
 
   let running: Promise<void> | undefined;
   let again = false;
+  let candidates: string[] = [];
+  let registered: Promise<void> | undefined;
+
+  const register = (): Promise<void> => {
+    registered ??= getClient()
+      .sadd(fairRegistryKey(prefix), queueName)
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        registered = undefined;
+        throw error;
+      });
+    return registered;
+  };
 
   const releaseLease = async (jobId: string, tenantId: string): Promise<void> => {
     await fairScripts.release.run(await client(), [keys.leases(tenantId), keys.blocked, keys.ready, keys.pass], [jobId, tenantId]);
   };
 
-  /** One dispatch step: returns how many jobs were handed to BullMQ. */
-  const dispatchOnce = async (): Promise<number> => {
+  const dispatchKeys = [
+    keys.ready, keys.blocked, keys.pass, keys.cfg, keys.jobs, keys.inflight, keys.dedup, keys.jobDedup,
+    keys.wait, keys.paused, keys.prioritized, keys.ctl, keys.workers, keys.workerConcurrency,
+  ];
+
+  /** One dispatch step: hands jobs to BullMQ; answers whether another step may find more room. */
+  const dispatchOnce = async (): Promise<boolean> => {
     const redis = await client();
-    const reply = await fairScripts.dispatch.run(
+    const named = candidates;
+    const [reply, next, more] = await runWithTenantKeys(
+      fairScripts.dispatch,
       redis,
-      [keys.ready, keys.blocked, keys.pass, keys.cfg, keys.jobs, keys.inflight, keys.dedup, keys.jobDedup, keys.wait, keys.paused, keys.prioritized],
-      [keys.tenantPrefix, settings.window, FAIR_INFLIGHT_TIMEOUT_MS, settings.leaseMs, settings.window],
+      dispatchKeys,
+      named.flatMap((t) => [keys.pending(t), keys.leases(t), keys.rateLog(t)]),
+      [settings.window, FAIR_INFLIGHT_TIMEOUT_MS, settings.leaseMs, MAX_PER_STEP, CANDIDATES, ...named],
     );
-    if (reply.length === 0) return 0;
-    const queue = getQueue();
-    const added: string[] = [];
-    const results = await Promise.allSettled(
-      Array.from({ length: reply.length / 2 }, async (_, i) => {
-        const id = reply[2 * i] as string;
-        const stored = JSON.parse(reply[2 * i + 1] as string) as StoredJob;
-        const job = await queue.add(stored.name as never, stored.data as never, { ...stored.opts, jobId: id });
-        added.push(id);
-        // Deduplicated by BullMQ (another job with its deduplication id is there): it holds no slot.
-        if (job.id !== id) await releaseLease(id, stored.data.tenantId);
-      }),
-    );
-    // Jobs whose add failed stay in flight and are handed out again after FAIR_INFLIGHT_TIMEOUT_MS.
-    if (added.length > 0) await fairScripts.confirm.run(redis, [keys.inflight, keys.jobs], added);
-    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure) throw failure.reason;
-    return added.length;
+    candidates = next;
+    if (reply.length > 0) {
+      const queue = getQueue();
+      const added: string[] = [];
+      const results = await Promise.allSettled(
+        Array.from({ length: reply.length / 2 }, async (_, i) => {
+          const id = reply[2 * i]!;
+          const stored = JSON.parse(reply[2 * i + 1]!) as StoredJob;
+          const job = await queue.add(stored.name as never, stored.data as never, { ...stored.opts, jobId: id });
+          added.push(id);
+          // Deduplicated by BullMQ (another job with its deduplication id is there): it holds no slot.
+          if (job.id !== id) await releaseLease(id, stored.data.tenantId);
+        }),
+      );
+      // Jobs whose add failed stay in flight and are handed out again after FAIR_INFLIGHT_TIMEOUT_MS.
+      if (added.length > 0) await fairScripts.confirm.run(redis, [keys.inflight, keys.jobs], added);
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) throw failure.reason;
+    }
+    // A step that stopped at a tenant it was not told about is repeated with the new candidates.
+    return Number(more) === 1 && (reply.length > 0 || next.some((t) => !named.includes(t)));
   };
 
   const pump = (): Promise<void> => {
@@ -106,8 +138,8 @@ export function createFairScheduler(params: {
       try {
         do {
           again = false;
-          while ((await dispatchOnce()) >= settings.window) {
-            // a full batch: there may be room for more
+          while (await dispatchOnce()) {
+            // more room or more candidates: step again
           }
         } while (again);
       } finally {
@@ -117,38 +149,54 @@ export function createFairScheduler(params: {
     return running;
   };
 
+  const enqueueKeys = [
+    keys.ready, keys.blocked, keys.pass, keys.cfg, keys.jobs, keys.seq, keys.dedup, keys.jobDedup,
+    keys.wait, keys.paused, keys.prioritized, keys.inflight, keys.ctl, keys.workers, keys.workerConcurrency,
+  ];
+
   return {
+    queueName,
     keys,
     settings,
+    client: getClient,
+    register,
     async enqueue(entries) {
       const queue = getQueue();
       const now = Date.now();
-      const args: Array<string | number> = [keys.tenantPrefix, settings.window, entries.length];
+      const tenants = new Map<string, number>();
+      const tenantArgs: string[] = [];
+      const jobArgs: Array<string | number> = [];
       const stored: StoredJob[] = [];
       for (const { name, data, opts } of entries) {
+        let index = tenants.get(data.tenantId);
+        if (index === undefined) {
+          index = tenants.size + 1;
+          tenants.set(data.tenantId, index);
+          tenantArgs.push(data.tenantId, encodeTenantSettings(settings.tenant(data.tenantId)));
+        }
         const { jobId, ...rest } = opts ?? {};
         // The job keeps its enqueue time as BullMQ's timestamp, so waiting times stay honest.
         const jobOpts: JobsOptions = { ...rest, timestamp: rest.timestamp ?? now };
         const priority = Math.min(Math.max(Math.trunc(jobOpts.priority ?? 0), 0), MAX_PRIORITY);
         const job: StoredJob = { name, data, opts: jobOpts };
         stored.push(job);
-        args.push(
-          data.tenantId,
-          encodeTenantSettings(settings.tenant(data.tenantId)),
-          jobId ?? '',
-          priority,
-          jobOpts.deduplication?.id ?? '',
-          JSON.stringify(job),
-        );
+        jobArgs.push(index, jobId ?? '', priority, jobOpts.deduplication?.id ?? '', JSON.stringify(job));
       }
-      const reply = await fairScripts.enqueue.run(
+      void register().catch(() => undefined);
+      const reply = await runWithTenantKeys(
+        fairScripts.enqueue,
         await client(),
-        [keys.ready, keys.blocked, keys.pass, keys.cfg, keys.jobs, keys.seq, keys.dedup, keys.jobDedup, keys.wait, keys.paused, keys.prioritized, keys.inflight],
-        args,
+        enqueueKeys,
+        [...tenants.keys()].map((t) => keys.pending(t)),
+        [settings.window, tenants.size, ...tenantArgs, entries.length, ...jobArgs, CANDIDATES],
       );
+      if (reply[0] === 'full') {
+        throw new TenantBacklogFullError(queueName, String(reply[1]), Number(reply[2]), Number(reply[3]));
+      }
+      if (!running) candidates = reply[1] as unknown as string[];
       if (Number(reply[0]) > 0) void pump().catch(() => undefined);
       return stored.map((s, i) => {
-        const id = String(reply[1 + 2 * i]);
+        const id = String(reply[2 + 2 * i]);
         return new Job(queue, s.name, s.data, { ...defaultJobOptions, ...s.opts, jobId: id }, id);
       });
     },
@@ -157,14 +205,20 @@ export function createFairScheduler(params: {
       return async (job, ctx) => {
         const tenant = settings.tenant(ctx.tenantId);
         const jobId = job.id;
-        if (!jobId || (tenant.maxActive === 0 && tenant.rateMax === 0)) return handler(job, ctx);
+        // Fast path: no limit in the code and no runtime control known for the tenant (the cache
+        // follows Redis within pollMs), so no script call.
+        if (!jobId || (tenant.maxActive === 0 && tenant.rateMax === 0 && !controls.has(ctx.tenantId))) return handler(job, ctx);
         const redis = await client();
-        const waitMs = await fairScripts.acquire.run(
+        const [code, waitMs] = await fairScripts.acquire.run(
           redis,
-          [keys.leases(ctx.tenantId), keys.rateLog(ctx.tenantId)],
-          [jobId, settings.leaseMs, tenant.maxActive, tenant.rateMax, tenant.rateDurationMs],
+          [keys.leases(ctx.tenantId), keys.rateLog(ctx.tenantId), keys.ctl],
+          [jobId, settings.leaseMs, ctx.tenantId, encodeTenantSettings(tenant)],
         );
-        if (waitMs > 0) throw new TenantBusyError(Math.min(waitMs, MAX_SLOT_WAIT_MS));
+        if (code === 3) throw new DeferJobError(Math.min(waitMs, MAX_SLOT_WAIT_MS), 'tenant-paused', `tenant ${ctx.tenantId} is paused`);
+        if (code === 2) {
+          throw new DeferJobError(Math.min(waitMs, MAX_SLOT_WAIT_MS), 'tenant-busy', `tenant ${ctx.tenantId} is at its maxActive or rate`);
+        }
+        if (code !== 1) return handler(job, ctx);
         const refresh = setInterval(() => {
           void fairScripts.refresh.run(redis, [keys.leases(ctx.tenantId)], [jobId, settings.leaseMs]).catch(() => undefined);
         }, Math.max(Math.floor(settings.leaseMs / 3), 10));
@@ -173,39 +227,59 @@ export function createFairScheduler(params: {
         } finally {
           clearInterval(refresh);
           // A freed slot may unblock the tenant: dispatch at once rather than at the next poll.
-          if (tenant.maxActive > 0) {
-            await releaseLease(jobId, ctx.tenantId).catch(() => undefined);
-            void pump().catch(() => undefined);
-          }
+          await releaseLease(jobId, ctx.tenantId).catch(() => undefined);
+          void pump().catch(() => undefined);
         }
       };
     },
     attach(worker, onError) {
       let closed = false;
+      const report = (error: unknown): void => onError(error instanceof Error ? error : new Error(String(error)));
       const trigger = (): void => {
         if (closed) return;
-        pump().catch((error: unknown) => onError(error instanceof Error ? error : new Error(String(error))));
+        pump().catch(report);
       };
-      // Refill in batches: a dispatch step after every quarter window of starts (not after each
-      // one) costs few round trips per job and still keeps the window from running dry.
-      const batch = Math.max(1, Math.floor(settings.window / 4));
+      const workerId = randomUUID();
+      const heartbeat = async (concurrency: number): Promise<void> => {
+        await fairScripts.heartbeat.run(await client(), [keys.workers, keys.workerConcurrency], [workerId, concurrency, HEARTBEAT_TTL_MS]);
+      };
+      const beat = (): void => {
+        if (closed) return;
+        heartbeat(Math.max(1, worker.concurrency)).catch(report);
+      };
+      // Refill in batches: a dispatch step after every quarter of this worker's concurrency of
+      // starts (not after each one) costs few round trips per job and keeps the window filled.
       let started = 0;
       const onActive = (): void => {
-        if (++started < batch) return;
+        if (++started < Math.max(1, Math.floor(worker.concurrency / 4))) return;
         started = 0;
         trigger();
       };
-      const timer = setInterval(trigger, settings.pollMs);
+      const timer = setInterval(() => {
+        controls.refresh().catch(report);
+        trigger();
+      }, settings.pollMs);
       timer.unref();
+      const heartbeatTimer = setInterval(beat, HEARTBEAT_MS);
+      heartbeatTimer.unref();
       worker.on('active', onActive);
       worker.on('drained', trigger);
       const stop = (): void => {
+        if (closed) return;
         closed = true;
         clearInterval(timer);
+        clearInterval(heartbeatTimer);
+        void heartbeat(0).catch(() => undefined);
       };
       worker.on('closing', stop);
       worker.on('closed', stop);
-      trigger();
+      void register().catch(report);
+      // Registered before the first step, so the window already counts this worker.
+      void heartbeat(Math.max(1, worker.concurrency))
+        .catch(report)
+        .then(() => controls.refresh())
+        .catch(report)
+        .finally(trigger);
     },
     async idle() {
       while (running) await running.catch(() => undefined);

@@ -1,19 +1,59 @@
-import { defineScript } from '@platform/redis';
-import acquireLua from '../lua/fairAcquire-2.lua';
+import { defineScript, type LuaScript, type ScriptClient } from '@platform/redis';
+import acquireLua from '../lua/fairAcquire-3.lua';
 import confirmLua from '../lua/fairConfirm-2.lua';
-import dispatchLua from '../lua/fairDispatch-11.lua';
+import controlLua from '../lua/fairControl-6.lua';
+import dispatchLua from '../lua/fairDispatch-14.lua';
 import drainLua from '../lua/fairDrain-8.lua';
-import enqueueLua from '../lua/fairEnqueue-12.lua';
+import enqueueLua from '../lua/fairEnqueue-15.lua';
+import heartbeatLua from '../lua/fairHeartbeat-2.lua';
 import refreshLua from '../lua/fairRefresh-1.lua';
 import releaseLua from '../lua/fairRelease-4.lua';
+import fairWindowLua from '../lua/includes/fairWindow.lua';
+import tenantSettingsLua from '../lua/includes/tenantSettings.lua';
+import unblockTenantLua from '../lua/includes/unblockTenant.lua';
 
-/** The fair-scheduling scripts (see each file's header). */
+/** The fair scheduler's own Lua fragments (see each file's header). */
+const includes = { tenantSettings: tenantSettingsLua, fairWindow: fairWindowLua, unblockTenant: unblockTenantLua };
+
+/**
+ * The fair-scheduling scripts (see each file's header). `enqueue`, `dispatch` and `drain` take a
+ * fixed set of keys (their file name's count) followed by per-tenant keys: call them with
+ * {@link runWithTenantKeys}.
+ */
 export const fairScripts = {
-  enqueue: defineScript<Array<string | number>>({ name: 'fairEnqueue', numberOfKeys: 12, lua: enqueueLua }),
-  dispatch: defineScript<string[]>({ name: 'fairDispatch', numberOfKeys: 11, lua: dispatchLua }),
+  enqueue: defineScript<Array<string | number | string[]>>({ name: 'fairEnqueue', numberOfKeys: 15, lua: enqueueLua, includes }),
+  dispatch: defineScript<[string[], string[], number]>({ name: 'fairDispatch', numberOfKeys: 14, lua: dispatchLua, includes }),
   drain: defineScript<number>({ name: 'fairDrain', numberOfKeys: 8, lua: drainLua }),
   confirm: defineScript<number>({ name: 'fairConfirm', numberOfKeys: 2, lua: confirmLua }),
-  acquire: defineScript<number>({ name: 'fairAcquire', numberOfKeys: 2, lua: acquireLua }),
+  acquire: defineScript<[number, number]>({ name: 'fairAcquire', numberOfKeys: 3, lua: acquireLua, includes }),
   refresh: defineScript<number>({ name: 'fairRefresh', numberOfKeys: 1, lua: refreshLua }),
   release: defineScript<number>({ name: 'fairRelease', numberOfKeys: 4, lua: releaseLua }),
+  control: defineScript<[string, string, string]>({ name: 'fairControl', numberOfKeys: 6, lua: controlLua, includes }),
+  heartbeat: defineScript<number>({ name: 'fairHeartbeat', numberOfKeys: 2, lua: heartbeatLua }),
 } as const;
+
+/**
+ * Runs a script whose fixed keys (`script.numberOfKeys`) are followed by per-tenant keys, all
+ * declared in KEYS (so it runs on a cluster when they share the queue's hash tag). EVALSHA, and
+ * EVAL once on NOSCRIPT, as `LuaScript.run` does.
+ */
+export async function runWithTenantKeys<T>(
+  script: LuaScript<T>,
+  client: ScriptClient,
+  fixedKeys: readonly string[],
+  tenantKeys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<T> {
+  if (fixedKeys.length !== script.numberOfKeys) {
+    throw new TypeError(`script ${script.name} takes ${script.numberOfKeys} fixed keys, got ${fixedKeys.length}`);
+  }
+  const keys = [...fixedKeys, ...tenantKeys];
+  try {
+    return (await client.evalsha(script.sha, keys.length, ...keys, ...args)) as T;
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+      return (await client.eval(script.lua, keys.length, ...keys, ...args)) as T;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,25 @@
+import type { Redis } from 'ioredis';
+import type { FairKeys } from './keys';
+
+/** A worker's view of which tenants have runtime controls, re-read only when `ctlver` moves. */
+export interface ControlsCache {
+  /** Whether the tenant had a control (pause or override, possibly expired) at the last refresh. */
+  has(tenantId: string): boolean;
+  /** One GET; one HKEYS when the controls changed since the last refresh. */
+  refresh(): Promise<void>;
+}
+
+export function createControlsCache(keys: FairKeys, client: () => Redis): ControlsCache {
+  let version: string | null | undefined;
+  let tenants = new Set<string>();
+  return {
+    has: (tenantId) => tenants.has(tenantId),
+    async refresh() {
+      const redis = client();
+      const current = await redis.get(keys.ctlVersion);
+      if (current === version) return;
+      tenants = new Set(await redis.hkeys(keys.ctl));
+      version = current;
+    },
+  };
+}

@@ -1,0 +1,246 @@
+import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import type { Worker } from 'bullmq';
+import { z } from 'zod';
+import { defineQueue } from '../define-queue';
+import { FairnessRequiredError, TenantBacklogFullError } from '../errors';
+import { createWorker } from '../worker';
+import {
+  getTenantAudit,
+  getTenantLimits,
+  listTenantControls,
+  pauseTenant,
+  resetTenantLimits,
+  resumeTenant,
+  setTenantLimits,
+  TENANT_AUDIT_DEFAULTS,
+} from './controls';
+import { fairRegistryKey } from './keys';
+import type { FairnessOptions } from './options';
+import { fairSchedulerOf } from './scheduler';
+
+const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
+const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
+const prefixes: string[] = [];
+const workers: Worker[] = [];
+const schema = z.object({ n: z.number() });
+
+function fairQueue(fairness: FairnessOptions = {}, name = 'ctl', prefix = uniquePrefix('ctl')) {
+  prefixes.push(prefix);
+  return defineQueue({ namespace: 'agent', name, schema, prefix, connection: redis, fairness });
+}
+
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.close()));
+});
+
+afterAll(async () => {
+  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
+  await redis.quit();
+  await workerConnection.quit();
+  await closeSharedConnections();
+});
+
+/** Number of keys under the queue's fair prefix and jobs stored (what an enqueue writes). */
+async function stored(q: ReturnType<typeof fairQueue>) {
+  const keys = fairSchedulerOf(q)!.keys;
+  return { jobs: await redis.hlen(keys.jobs), seq: await redis.get(keys.seq), counts: await q.counts() };
+}
+
+describe('tenant controls on a queue without fair scheduling', () => {
+  it('are refused with FairnessRequiredError, which says how to enable fairness', async () => {
+    const prefix = uniquePrefix('ctl');
+    prefixes.push(prefix);
+    const plain = defineQueue({ namespace: 'agent', name: 'plain', schema, prefix, connection: redis });
+    for (const call of [
+      () => pauseTenant(plain, 'acme'),
+      () => resumeTenant(plain, 'acme'),
+      () => setTenantLimits(plain, 'acme', { maxActive: 1 }),
+      () => resetTenantLimits(plain, 'acme'),
+      () => getTenantLimits(plain, 'acme'),
+    ]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FairnessRequiredError);
+      expect((error as FairnessRequiredError).code).toBe('FAIRNESS_REQUIRED');
+      expect((error as Error).message).toContain("fairness: 'per-tenant'");
+    }
+    // By name: a queue no fair producer or worker registered is refused the same way.
+    await expect(pauseTenant('agent__plain', 'acme', { connection: redis, prefix })).rejects.toBeInstanceOf(FairnessRequiredError);
+    expect(await redis.exists(`${prefix}:agent__plain:fair:ctl`)).toBe(0);
+  });
+});
+
+describe('setTenantLimits / getTenantLimits / resetTenantLimits', () => {
+  it('shows the effective values and where each comes from; an override with forMs expires by itself', async () => {
+    const q = fairQueue({ weights: { acme: 3 }, maxActivePerTenant: 4, maxPendingPerTenant: 100 });
+    const before = await getTenantLimits(q, 'acme');
+    expect(before).toMatchObject({
+      queue: q.name,
+      weight: { value: 3, source: 'code' },
+      maxActive: { value: 4, source: 'code' },
+      rate: { value: undefined, source: 'code' },
+      maxPending: { value: 100, source: 'code' },
+      override: undefined,
+      paused: undefined,
+    });
+    const [change] = await setTenantLimits(q, 'acme', { maxActive: 1, rate: { max: 10, durationMs: 1000 } }, { actor: 'ops@test' });
+    expect(change).toMatchObject({ queue: q.name, tenantId: 'acme', action: 'set-limits', previous: undefined });
+    const during = await getTenantLimits(q, 'acme');
+    expect(during.weight).toEqual({ value: 3, source: 'code' });
+    expect(during.maxActive).toEqual({ value: 1, source: 'override' });
+    expect(during.rate).toEqual({ value: { max: 10, durationMs: 1000 }, source: 'override' });
+    expect(during.override).toMatchObject({ by: 'ops@test', untilMs: undefined, values: { maxActive: 1, rate: { max: 10, durationMs: 1000 } } });
+
+    // A timed override replaces the previous one and carries its expiry.
+    const [timed] = await setTenantLimits(q, 'acme', { weight: 9 }, { forMs: 400, actor: 'ops@test' });
+    expect(timed!.previous).toMatchObject({ values: { maxActive: 1 } });
+    const timedView = await getTenantLimits(q, 'acme');
+    expect(timedView.weight.source).toBe('override');
+    expect(timedView.weight.expiresAtMs).toBe(timed!.atMs + 400);
+    expect(timedView.maxActive).toEqual({ value: 4, source: 'code' });
+    await waitFor(async () => (await getTenantLimits(q, 'acme')).override === undefined, 3000, 50);
+    expect((await getTenantLimits(q, 'acme')).weight).toEqual({ value: 3, source: 'code' });
+
+    await setTenantLimits(q, 'acme', { maxPending: 7 });
+    expect((await listTenantControls(q)).map((c) => c.tenantId)).toEqual(['acme']);
+    await resetTenantLimits(q, 'acme');
+    expect((await getTenantLimits(q, 'acme')).maxPending).toEqual({ value: 100, source: 'code' });
+    expect(await listTenantControls(q)).toEqual([]);
+  });
+
+  it('rejects bad limits before touching Redis', async () => {
+    const q = fairQueue();
+    await expect(setTenantLimits(q, 'acme', {})).rejects.toThrow(/at least one/);
+    await expect(setTenantLimits(q, 'acme', { weight: 0 })).rejects.toThrow(/weight/);
+    await expect(setTenantLimits(q, 'acme', { maxActive: 1.5 })).rejects.toThrow(/maxActive/);
+    await expect(setTenantLimits(q, 'acme', { rate: { max: 0, durationMs: 10 } })).rejects.toThrow(/rate.max/);
+    await expect(pauseTenant(q, 'bad tenant')).rejects.toThrow();
+    await expect(pauseTenant(q, 'acme', { forMs: -1 })).rejects.toThrow(/forMs/);
+    expect(await redis.exists(fairSchedulerOf(q)!.keys.audit)).toBe(0);
+  });
+});
+
+describe('audit stream', () => {
+  it('records who, when, what and the previous value of every change; capped and with a TTL', async () => {
+    const q = fairQueue();
+    await pauseTenant(q, 'acme', { actor: 'alice' });
+    await pauseTenant(q, 'acme', { actor: 'bob', forMs: 60_000 });
+    await resumeTenant(q, 'acme', { actor: 'carol' });
+    await setTenantLimits(q, 'zeta', { maxActive: 2 }, { actor: 'dave' });
+    await resetTenantLimits(q, 'zeta', { actor: 'erin' });
+
+    const all = await getTenantAudit(q);
+    expect(all.map((e) => [e.tenantId, e.action, e.by])).toEqual([
+      ['zeta', 'reset', 'erin'],
+      ['zeta', 'set-limits', 'dave'],
+      ['acme', 'resume', 'carol'],
+      ['acme', 'pause', 'bob'],
+      ['acme', 'pause', 'alice'],
+    ]);
+    const [resume, second, first] = await getTenantAudit(q, { tenantId: 'acme' });
+    expect(first!.previous).toBeUndefined();
+    expect(first!.value).toMatchObject({ by: 'alice', untilMs: undefined });
+    expect(second!.previous).toMatchObject({ by: 'alice' });
+    expect(second!.value).toMatchObject({ by: 'bob', untilMs: second!.atMs + 60_000 });
+    expect(resume!.previous).toMatchObject({ by: 'bob' });
+    expect(resume!.value).toBeUndefined();
+    expect(resume!.atMs).toBeGreaterThanOrEqual(first!.atMs);
+    expect((await getTenantAudit(q, { tenantId: 'zeta' }))[0]!.previous).toMatchObject({ values: { maxActive: 2 } });
+
+    const key = fairSchedulerOf(q)!.keys.audit;
+    const ttl = await redis.pttl(key);
+    expect(ttl).toBeGreaterThan(TENANT_AUDIT_DEFAULTS.ttlMs - 60_000);
+    expect(ttl).toBeLessThanOrEqual(TENANT_AUDIT_DEFAULTS.ttlMs);
+    // The cap: XADD MAXLEN ~ trims whole nodes, so the stream stays near maxLen, never far above.
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < TENANT_AUDIT_DEFAULTS.maxLen + 500; i++) pipeline.xadd(key, '*', 'tenant', 'filler');
+    await pipeline.exec();
+    await pauseTenant(q, 'acme', { actor: 'frank' });
+    expect(await redis.xlen(key)).toBeLessThan(TENANT_AUDIT_DEFAULTS.maxLen + 200);
+  });
+});
+
+describe('backlog cap (maxPending)', () => {
+  it('the (cap+1)-th enqueue rejects with TenantBacklogFullError and writes nothing; bulk is all or none', async () => {
+    const q = fairQueue({ maxPendingPerTenant: 3, window: 1 });
+    await q.enqueue({ tenantId: 'other', n: 0 }); // fills the window: the rest stays pending
+    await waitFor(async () => (await q.queue.getJobCounts('waiting')).waiting === 1, 5000);
+    for (let n = 0; n < 3; n++) await q.enqueue({ tenantId: 'acme', n });
+    const before = await stored(q);
+    const error = (await q.enqueue({ tenantId: 'acme', n: 3 }).catch((e: unknown) => e)) as TenantBacklogFullError;
+    expect(error).toBeInstanceOf(TenantBacklogFullError);
+    expect(error).toMatchObject({ code: 'TENANT_BACKLOG_FULL', tenantId: 'acme', limit: 3, pending: 3, queueName: q.name });
+    expect(await stored(q)).toEqual(before);
+
+    // Bulk: one tenant over its cap refuses the whole batch, other tenants' jobs included.
+    await expect(
+      q.enqueueBulk([
+        { tenantId: 'beta', n: 0 },
+        { tenantId: 'acme', n: 4 },
+      ]),
+    ).rejects.toBeInstanceOf(TenantBacklogFullError);
+    await expect(q.enqueueBulk(Array.from({ length: 4 }, (_, n) => ({ tenantId: 'gamma', n })))).rejects.toMatchObject({
+      tenantId: 'gamma',
+      limit: 3,
+      pending: 0,
+    });
+    expect(await stored(q)).toEqual(before);
+    await q.enqueueBulk(Array.from({ length: 3 }, (_, n) => ({ tenantId: 'gamma', n })));
+    expect((await stored(q)).jobs).toBe(before.jobs + 3);
+
+    // A runtime override raises (or lowers) the cap for producers at once.
+    await setTenantLimits(q, 'acme', { maxPending: 5 });
+    await q.enqueueBulk([
+      { tenantId: 'acme', n: 5 },
+      { tenantId: 'acme', n: 6 },
+    ]);
+    await expect(q.enqueue({ tenantId: 'acme', n: 7 })).rejects.toMatchObject({ limit: 5, pending: 5 });
+    await resetTenantLimits(q, 'acme');
+    await expect(q.enqueue({ tenantId: 'acme', n: 8 })).rejects.toMatchObject({ limit: 3, pending: 5 });
+  });
+});
+
+describe("targets: arrays, names and 'all'", () => {
+  it("pauses a tenant on every fair queue of the prefix with 'all', and by name", async () => {
+    const prefix = uniquePrefix('ctl');
+    const a = fairQueue({}, 'one', prefix);
+    const b = fairQueue({}, 'two', prefix);
+    await a.enqueue({ tenantId: 'acme', n: 0 }); // registers queue one
+    await setTenantLimits(b, 'acme', { weight: 2 }); // registers queue two
+    expect((await redis.smembers(fairRegistryKey(prefix))).sort()).toEqual([a.name, b.name]);
+
+    const changes = await pauseTenant('all', 'acme', { connection: redis, prefix, actor: 'ops' });
+    expect(changes.map((c) => c.queue).sort()).toEqual([a.name, b.name]);
+    expect((await getTenantLimits(a, 'acme')).paused).toMatchObject({ by: 'ops' });
+    expect((await getTenantLimits(b.name, 'acme', { connection: redis, prefix })).paused).toMatchObject({ by: 'ops' });
+    await resumeTenant([a, b.name], 'acme', { connection: redis, prefix });
+    expect((await getTenantLimits(a, 'acme')).paused).toBeUndefined();
+    expect((await getTenantAudit('all', { connection: redis, prefix, tenantId: 'acme' })).map((e) => [e.queue, e.action])).toEqual(
+      expect.arrayContaining([
+        [a.name, 'pause'],
+        [b.name, 'pause'],
+        [a.name, 'resume'],
+        [b.name, 'resume'],
+      ]),
+    );
+  });
+});
+
+describe('fairness that does not depend on a fixed window', () => {
+  it('late tenants: one worker of concurrency 1; big 200, three small x5, big 100 more: every small job is done within the first 40 hand-outs', async () => {
+    const q = fairQueue({ pollMs: 50 });
+    const order: string[] = [];
+    const worker = createWorker(q, async (job) => void order.push(job.data.tenantId), { connection: workerConnection, concurrency: 1 });
+    workers.push(worker);
+    await worker.waitUntilReady();
+    // The worker has registered its concurrency: the release window is 1.
+    await waitFor(async () => (await redis.hlen(fairSchedulerOf(q)!.keys.workerConcurrency)) === 1, 5000);
+    await q.enqueueBulk(Array.from({ length: 200 }, (_, n) => ({ tenantId: 'big', n })));
+    for (const tenant of ['s1', 's2', 's3']) await q.enqueueBulk(Array.from({ length: 5 }, (_, n) => ({ tenantId: tenant, n })));
+    await q.enqueueBulk(Array.from({ length: 100 }, (_, n) => ({ tenantId: 'big', n: 200 + n })));
+    await waitFor(() => order.length === 315, 60_000, 50);
+    const lastSmall = Math.max(...['s1', 's2', 's3'].map((t) => order.lastIndexOf(t)));
+    expect(lastSmall).toBeLessThan(40);
+    expect(order.filter((t) => t === 'big')).toHaveLength(300);
+  });
+});
