@@ -6,9 +6,10 @@ import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
 import { createGuardedWrite, resolveWaitForReplicas, type WaitForReplicasOptions } from './guarded-write';
 import { enqueuedIncrements, recordJobStats } from './job-stats';
-import { throttledLogger } from './log';
+import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 import { checkTimeouts, type JobTimeouts } from './timeouts';
 import { queueName as buildQueueName } from './names';
+import { traceEnqueue } from './telemetry';
 import { DEFAULT_ENQUEUE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD_BYTES, defaultJobOptions as platformJobDefaults } from './options';
 import {
   assertZod4Schema,
@@ -78,7 +79,7 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
   prefix?: string;
   /**
    * Called with connection errors of the queue. Enqueue calls report them to their callers anyway.
-   * @defaultValue log to stderr, at most once per 30 s per queue
+   * @defaultValue an `error` line on `logger`, at most once per 30 s per queue
    */
   onError?: (error: Error) => void;
   /**
@@ -86,6 +87,8 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
    * script call per `enqueue`/`enqueueBulk` after it resolves. @defaultValue `true`
    */
   recordStats?: boolean;
+  /** Where the queue logs (pino's shape). @defaultValue the logger of `configureTelemetry`, else JSON lines on stderr */
+  logger?: Logger;
 }
 
 /** Per-job options of `enqueue`: BullMQ's job options plus the job name. */
@@ -176,7 +179,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const connection = (): Redis => options.connection ?? getSharedConnection('producer');
   const pools = checkPools(name, options.pools);
 
-  const logError = throttledLogger(`queue ${name}`);
+  const logError = throttledErrorLog(resolveLogger(options.logger), { queue: name, component: 'queue' });
   let queue: Queue<Data> | undefined;
   const getQueue = (): Queue<Data> => {
     if (queue) return queue;
@@ -233,7 +236,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     parse,
     async enqueue(payload, opts) {
       const entry = toEntry(payload, opts);
-      const job = await write(() => producer.add(entry));
+      const job = await traceEnqueue(name, [entry], () => write(() => producer.add(entry)));
       countEnqueued([entry]);
       return job;
     },
@@ -248,7 +251,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
         }
       });
       if (entries.length === 0) return [];
-      const jobs = await write(() => producer.addBulk(entries));
+      const jobs = await traceEnqueue(name, entries, () => write(() => producer.addBulk(entries)));
       countEnqueued(entries);
       return jobs;
     },
