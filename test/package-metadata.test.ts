@@ -62,7 +62,7 @@ function importsOf(dir: string): Set<string> {
 
 it('publishes every library but @platform/testing, which only the tests use', () => {
   expect(libraries.map((p) => p.manifest.name).sort()).toEqual(
-    ['cli', 'dashboard', 'locks', 'notifications', 'ops', 'outbox', 'queue', 'ratelimit', 'redis', 'sessions'].map((n) => `@platform/${n}`),
+    ['cli', 'dashboard', 'locks', 'notifications', 'ops', 'outbox', 'queue', 'ratelimit', 'redis', 'sessions', 'telemetry'].map((n) => `@platform/${n}`),
   );
   for (const { manifest } of libraries) {
     for (const field of ['dependencies', 'peerDependencies'] as const) {

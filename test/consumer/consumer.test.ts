@@ -9,7 +9,7 @@
  */
 import { execFile, type ExecFileOptions } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedisConnection, loadRedisConfig } from '@platform/redis';
@@ -48,7 +48,11 @@ async function ok(command: string, args: string[], options: ExecFileOptions & { 
   return result.output;
 }
 
-const libraryDirs = ['redis', 'queue', 'ratelimit', 'locks', 'notifications', 'ops', 'sessions', 'outbox', 'dashboard', 'cli'];
+// Every published library (all of packages/ but the private @platform/testing).
+const libraryDirs = readdirSync(join(root, 'packages')).filter((dir) => {
+  const manifest = join(root, 'packages', dir, 'package.json');
+  return existsSync(manifest) && !(JSON.parse(readFileSync(manifest, 'utf8')) as { private?: boolean }).private;
+});
 let libraries: PackedLibrary[] = [];
 const registry = (JSON.parse(readFileSync(join(root, 'packages/redis/package.json'), 'utf8')) as { publishConfig: { registry: string } }).publishConfig.registry;
 
