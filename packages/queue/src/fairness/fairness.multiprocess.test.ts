@@ -187,7 +187,7 @@ describe('fair scheduling with several worker processes', () => {
     const rateLog = fairKeys(t.prefix, 'agent__fair').rateLog('slow');
     const handedOut = new Map<string, number>();
     const watch = setInterval(() => {
-      void redis.zrange(rateLog, 0, -1, 'WITHSCORES').then((flat) => {
+      void redis.zrange(rateLog, '0', '-1', 'WITHSCORES').then((flat) => {
         for (let i = 0; i < flat.length; i += 2) handedOut.set(flat[i]!, Number(flat[i + 1]));
       });
     }, 25);
