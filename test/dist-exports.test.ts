@@ -12,6 +12,7 @@ const contract: Record<string, string[]> = {
   '@platform/sessions': ['createSessionStore', 'createResumeCache', 'expressSessionStore', 'SessionConflictError', 'SessionTooLargeError'],
   '@platform/outbox': ['enqueueInTransaction', 'notifyOnceInTransaction', 'startOutboxRelay', 'withSendLog', 'migrateOutbox', 'getOutboxLag'],
   '@platform/dashboard': ['createDashboard', 'serveDashboard', 'expressDashboard', 'fastifyDashboard'],
+  '@platform/telemetry': ['configureTelemetry', 'resolveLogger'],
 };
 
 function run(args: string[]): string {

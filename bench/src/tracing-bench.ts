@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { agentQueue, createWorker } from '@platform/queue';
 import { closeConnection } from '@platform/redis';
 import { configureTelemetry } from '@platform/telemetry';
@@ -31,8 +31,8 @@ type Mode = 'on' | 'off' | 'disabled';
 
 /**
  * Section: the cost of tracing. The same queue, alternating within every round:
- * - `on`: an SDK tracer provider, sampling 100 %, spans kept by the in-memory exporter, an
- *   AsyncLocalStorage context manager (what `NodeTracerProvider.register()` installs);
+ * - `on`: an SDK tracer provider, sampling 100 %, spans exported in batches to the in-memory
+ *   exporter, an AsyncLocalStorage context manager (what `NodeTracerProvider.register()` installs);
  * - `off`: nothing configured and no global provider, the default of a service without OpenTelemetry;
  * - `disabled`: `configureTelemetry({ tracerProvider: false })`, the hard switch that returns before
  *   any lookup: the closest to having no telemetry code at all, the baseline of "off costs nothing".
@@ -41,9 +41,12 @@ export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
   const { results, log } = ctx;
   const section = '8. Tracing';
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  // Batched export, as a service runs it (a SimpleSpanProcessor exports on every span's end).
+  const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 512, scheduledDelayMillis: 200 });
+  const provider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [processor] });
   const manager = new AsyncLocalStorageContextManager();
-  const use = (mode: Mode) => {
+  const use = async (mode: Mode) => {
+    await processor.forceFlush();
     exporter.reset();
     if (mode === 'on') {
       context.setGlobalContextManager(manager.enable());
@@ -70,12 +73,12 @@ export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
   }
 
   const enqueueRun = (mode: Mode) => async () => {
-    use(mode);
+    await use(mode);
     results.add(`trace.enqueue1.${mode}`, await throughput(nOne, 1, (i) => queue.enqueue(payload(i))));
     await cleanup();
   };
   const e2eRun = (mode: Mode) => async () => {
-    use(mode);
+    await use(mode);
     for (let start = 0; start < nE2e; start += 1000) {
       await queue.enqueueBulk(Array.from({ length: Math.min(1000, nE2e - start) }, (_, k) => payload(start + k)));
     }
@@ -92,7 +95,7 @@ export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
   };
 
   try {
-    use('off');
+    await use('off');
     await throughput(200, 20, (i) => queue.enqueue(payload(i)));
     await cleanup();
     log('  enqueue, one at a time');
@@ -100,13 +103,13 @@ export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
     log('  end-to-end');
     await alternate(ctx.rounds, modes.map((mode) => ({ name: mode, run: e2eRun(mode) })), log);
   } finally {
-    use('off');
+    await use('off');
     await queue.close();
     await cleanup();
     await provider.shutdown();
   }
   results.notes.push(
-    `Tracing: agentQueue() as in section 1; "on" records two spans per job (enqueue, process) with the W3C context in the job; ` +
+    `Tracing: agentQueue() as in section 1; "on" records two spans per job (enqueue, process; BatchSpanProcessor into the in-memory exporter, AlwaysOn sampler, AsyncLocalStorage context manager) with the W3C context in the job; ` +
       `"off" is the default without a provider; "tracerProvider: false" is the hard switch. Sizes: ${nOne} sequential, ${nE2e} end-to-end per round.`,
   );
 }

@@ -144,11 +144,13 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   const fair = fairSchedulerOf(definition);
   const makeProcessor = (jobHandler: JobHandler<S, R>) => {
     // Time limits inside the fair lease, so a job failed at its hard limit gives its slot back.
-    const limited = (job: Job<TenantPayload<S>, R>, context: JobContext): Promise<R> =>
-      runWithTimeouts(definition.name, job, timeoutsOf(job, definition.settings.timeouts), context.signal, (signal) => {
-        watchTimeLimits(signal, logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId });
+    const limited = (job: Job<TenantPayload<S>, R>, context: JobContext): Promise<R> => {
+      const limits = timeoutsOf(job, definition.settings.timeouts);
+      return runWithTimeouts(definition.name, job, limits, context.signal, (signal) => {
+        if (limits) watchTimeLimits(signal, logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId });
         return jobHandler(job, { ...context, signal });
       });
+    };
     // Pool slots inside the tenant's slot: a job deferred for a full pool gives its tenant slot back.
     const pooled = withPools(definition.name, definition.settings.pools ?? [], () => producerConnectionOf(definition), limited);
     const run = fair ? fair.wrapHandler(pooled) : pooled;
