@@ -6,11 +6,13 @@ import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
 import { createGuardedWrite, resolveWaitForReplicas, type WaitForReplicasOptions } from './guarded-write';
 import { enqueuedIncrements, recordJobStats } from './job-stats';
-import { throttledLogger } from './log';
+import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 import { checkTimeouts, type JobTimeouts } from './timeouts';
 import { queueName as buildQueueName } from './names';
+import { traceEnqueue } from './telemetry';
 import { DEFAULT_ENQUEUE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD_BYTES, defaultJobOptions as platformJobDefaults } from './options';
 import {
+  assertZod4Schema,
   checkPayloadSize,
   isObjectSchema,
   validatePayload,
@@ -77,7 +79,7 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
   prefix?: string;
   /**
    * Called with connection errors of the queue. Enqueue calls report them to their callers anyway.
-   * @defaultValue log to stderr, at most once per 30 s per queue
+   * @defaultValue an `error` line on `logger`, at most once per 30 s per queue
    */
   onError?: (error: Error) => void;
   /**
@@ -85,6 +87,8 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
    * script call per `enqueue`/`enqueueBulk` after it resolves. @defaultValue `true`
    */
   recordStats?: boolean;
+  /** Where the queue logs (pino's shape). @defaultValue the logger of `configureTelemetry`, else JSON lines on stderr */
+  logger?: Logger;
 }
 
 /** Per-job options of `enqueue`: BullMQ's job options plus the job name. */
@@ -163,6 +167,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   if (!isObjectSchema(options.schema)) {
     throw new InvalidArgumentError('schema', `defineQueue(${name}): must be a zod object schema (z.object({...}))`);
   }
+  assertZod4Schema(options.schema, 'schema', `defineQueue(${name})`);
   const payloadSchema = withTenantId(options.schema);
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? DEFAULT_ENQUEUE_TIMEOUT_MS;
@@ -174,7 +179,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const connection = (): Redis => options.connection ?? getSharedConnection('producer');
   const pools = checkPools(name, options.pools);
 
-  const logError = throttledLogger(`queue ${name}`);
+  const logError = throttledErrorLog(resolveLogger(options.logger), { queue: name, component: 'queue' });
   let queue: Queue<Data> | undefined;
   const getQueue = (): Queue<Data> => {
     if (queue) return queue;
@@ -231,7 +236,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     parse,
     async enqueue(payload, opts) {
       const entry = toEntry(payload, opts);
-      const job = await write(() => producer.add(entry));
+      const job = await traceEnqueue(name, [entry], () => write(() => producer.add(entry)));
       countEnqueued([entry]);
       return job;
     },
@@ -246,7 +251,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
         }
       });
       if (entries.length === 0) return [];
-      const jobs = await write(() => producer.addBulk(entries));
+      const jobs = await traceEnqueue(name, entries, () => write(() => producer.addBulk(entries)));
       countEnqueued(entries);
       return jobs;
     },

@@ -5,10 +5,11 @@ import { producerConnectionOf, type QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
-import { throttledLogger } from './log';
 import { attemptIncrements, recordJobStats } from './job-stats';
+import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 import { withPools } from './pools/pool';
 import { createSandboxedWorker } from './sandbox';
+import { recordDeferral, traceAttempt, watchTimeLimits } from './telemetry';
 import { runWithTimeouts, timeoutsOf } from './timeouts';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
@@ -49,7 +50,7 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
   maxStalledCount?: number;
   /**
    * Called with worker errors (lost connection, failed lock renewal). BullMQ retries on its own;
-   * this is for logging. @defaultValue log to stderr, at most once per 30 s per worker
+   * this is for logging. @defaultValue an `error` line on `logger`, at most once per 30 s per worker
    */
   onError?: (error: Error) => void;
   /**
@@ -58,6 +59,11 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
    * unawaited script call per attempt. @defaultValue `true`
    */
   recordStats?: boolean;
+  /**
+   * Where the worker logs (pino's shape); lines carry `queue`, and `tenantId`, `jobId` and the trace
+   * id where known. @defaultValue the logger of `configureTelemetry`, else JSON lines on stderr
+   */
+  logger?: Logger;
 }
 
 const liveWorkers = new Map<Worker, number>();
@@ -121,10 +127,13 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     connection,
     handleSignals = true,
     shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS,
-    onError = throttledLogger(`worker ${definition.name}`),
+    logger: loggerOption,
+    onError: onErrorOption,
     recordStats = true,
     ...workerOptions
   } = options;
+  const logger = resolveLogger(loggerOption);
+  const onError = onErrorOption ?? throttledErrorLog(logger, { queue: definition.name, component: 'worker' });
   const workerConnection = connection ?? getSharedConnection('worker');
   const record = (job: Job, tenantId: string, startedAt: number, outcome: { error?: unknown }): void => {
     if (!recordStats) return;
@@ -136,14 +145,15 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   const makeProcessor = (jobHandler: JobHandler<S, R>) => {
     // Time limits inside the fair lease, so a job failed at its hard limit gives its slot back.
     const limited = (job: Job<TenantPayload<S>, R>, context: JobContext): Promise<R> =>
-      runWithTimeouts(definition.name, job, timeoutsOf(job, definition.settings.timeouts), context.signal, (signal) =>
-        jobHandler(job, { ...context, signal }),
-      );
+      runWithTimeouts(definition.name, job, timeoutsOf(job, definition.settings.timeouts), context.signal, (signal) => {
+        watchTimeLimits(signal, logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId });
+        return jobHandler(job, { ...context, signal });
+      });
     // Pool slots inside the tenant's slot: a job deferred for a full pool gives its tenant slot back.
     const pooled = withPools(definition.name, definition.settings.pools ?? [], () => producerConnectionOf(definition), limited);
     const run = fair ? fair.wrapHandler(pooled) : pooled;
 
-    return async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
+    const attempt = async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
       const startedAt = Date.now();
       let data: TenantPayload<S>;
       try {
@@ -163,12 +173,16 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
       } catch (error) {
         record(job, data.tenantId, startedAt, { error });
         if (isDeferral(error) && token) {
+          recordDeferral(error.deferralReason, error.retryAfterMs);
           await job.moveToDelayed(Date.now() + Math.max(error.retryAfterMs, 1), token);
           throw new DelayedError();
         }
         throw error;
       }
     };
+    // One span per attempt when tracing is on (see telemetry.ts).
+    return (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> =>
+      traceAttempt(definition.name, job, () => attempt(job, token, signal));
   };
 
   const bullOptions = {
