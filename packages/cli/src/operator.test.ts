@@ -231,7 +231,7 @@ describe('platform tenants list / show (built binary)', () => {
 
     const show = await run(['tenants', 'show', 'globex', '--prefix', prefix]);
     expect(show.code).toBe(0);
-    expect(show.stdout).toMatch(/^agent__work\s+0\s+0\s+\S+ s\s+3\s+1\s+2\s+2\s+-\s+-$/m);
+    expect(show.stdout).toMatch(/^agent__work\s+0\s+0\s+\S+ s\s+3\s+1\s+2\s+2\s+-\s+-\s+-$/m);
     expect(show.stdout).not.toContain('acme');
     const showJson = JSON.parse((await run(['tenants', 'show', 'globex', '--prefix', prefix, '--json'])).stdout) as { tenantId: string; queues: Row[] };
     expect(showJson.tenantId).toBe('globex');
