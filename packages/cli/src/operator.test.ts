@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { createRedisConnection, createWorker, defineQueue, loadRedisConfig } from '@platform/queue';
+import { createRedisConnection, createWorker, defineQueue, loadRedisConfig, pauseTenant, setTenantLimits } from '@platform/queue';
 import { deleteKeysByPrefix, findFreePort, uniquePrefix, waitFor } from '@platform/testing';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
@@ -164,6 +164,34 @@ describe('platform CLI polish (built binary)', () => {
 });
 
 describe('platform tenants list / show (built binary)', () => {
+  it('shows tenant pauses, limit overrides and the audit trail of the tenant controls', async () => {
+    const prefix = newPrefix();
+    const fair = defineQueue({ namespace: 'agent', name: 'fair', schema, prefix, connection: redis, fairness: 'per-tenant' });
+    await fair.enqueueBulk([{ tenantId: 'acme', n: 1 }, { tenantId: 'globex', n: 2 }]);
+    await pauseTenant(fair, 'acme', { actor: 'ops@test' });
+    await setTenantLimits(fair, 'globex', { maxActive: 1 }, { forMs: 3_600_000, actor: 'ops@test' });
+    await pauseTenant(fair, 'initech', { actor: 'ops@test' });
+
+    const listed = JSON.parse((await run(['tenants', 'list', '--prefix', prefix, '--json'])).stdout) as { tenants: Array<{ tenantId: string; paused: boolean; overrides: unknown; backlog: number }> };
+    const byTenant = Object.fromEntries(listed.tenants.map((t) => [t.tenantId, t]));
+    expect(byTenant.acme).toMatchObject({ paused: true, overrides: null, backlog: 1 });
+    expect(byTenant.globex).toMatchObject({ paused: false, overrides: { maxActive: 1 }, backlog: 1 });
+    // A paused tenant without jobs is listed too: operators look for what they paused.
+    expect(byTenant.initech).toMatchObject({ paused: true, backlog: 0 });
+    const table = await run(['tenants', 'list', '--prefix', prefix]);
+    expect(table.stdout).toMatch(/^agent__fair\s+globex\s+1\s+0\s+-\s+0\s+0\s+-\s+maxActive 1 \(until \d\d:\d\d UTC\)$/m);
+    expect(table.stdout).toMatch(/^agent__fair\s+acme\s+1\s+0\s+-\s+0\s+0\s+tenant\s+-$/m);
+
+    const show = await run(['tenants', 'show', 'globex', '--prefix', prefix]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/^audit \(newest first\):$/m);
+    expect(show.stdout).toMatch(/^ {2}\S+Z {2}agent__fair {2}set-limits {2}by ops@test: none -> maxActive 1 \(until \d\d:\d\d UTC\)$/m);
+    const json = JSON.parse((await run(['tenants', 'show', 'acme', '--prefix', prefix, '--json'])).stdout) as { audit: Array<{ action: string; by: string; tenantId: string }> };
+    expect(json.audit.map((a) => [a.action, a.by, a.tenantId])).toEqual([['pause', 'ops@test', 'acme']]);
+    await fair.close();
+  });
+
+
   it('lists backlog, active, p95 wait and failures per tenant from what workers recorded; show narrows to one tenant', async () => {
     const prefix = newPrefix();
     const work = defineQueue({ namespace: 'agent', name: 'work', schema, prefix, connection: redis, defaultJobOptions: { attempts: 1 } });
@@ -203,7 +231,7 @@ describe('platform tenants list / show (built binary)', () => {
 
     const show = await run(['tenants', 'show', 'globex', '--prefix', prefix]);
     expect(show.code).toBe(0);
-    expect(show.stdout).toMatch(/^agent__work\s+0\s+0\s+\S+ s\s+3\s+1\s+2\s+2\s+-\s+-$/m);
+    expect(show.stdout).toMatch(/^agent__work\s+0\s+0\s+\S+ s\s+3\s+1\s+2\s+2\s+-\s+-\s+-$/m);
     expect(show.stdout).not.toContain('acme');
     const showJson = JSON.parse((await run(['tenants', 'show', 'globex', '--prefix', prefix, '--json'])).stdout) as { tenantId: string; queues: Row[] };
     expect(showJson.tenantId).toBe('globex');

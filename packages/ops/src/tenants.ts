@@ -1,4 +1,12 @@
-import { jobStats, type JobStatsSlot, type TenantJobStats } from '@platform/queue';
+import {
+  FairnessRequiredError,
+  jobStats,
+  listTenantControls,
+  type JobStatsSlot,
+  type TenantJobStats,
+  type TenantOverrideState,
+  type TenantPauseState,
+} from '@platform/queue';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { quantileSeconds, sumSlots } from './job-stats-sum';
@@ -38,6 +46,10 @@ export interface TenantQueueStats {
   active: number;
   /** The queue is paused (BullMQ `queue.pause()`), so none of the tenant's jobs start. */
   queuePaused: boolean;
+  /** The tenant's live pause on this (fair) queue (`pauseTenant`), or `null`. */
+  tenantPause: TenantPauseState | null;
+  /** The tenant's live limit override on this (fair) queue (`setTenantLimits`), or `null`. */
+  override: TenantOverrideState | null;
   /** 95th percentile of the wait (enqueue to first start) within the window, seconds; `null` without jobs. */
   waitP95Seconds: number | null;
   /** Within the window, recorded by producers and workers (see `jobStats` of `@platform/queue`). */
@@ -50,7 +62,7 @@ export interface TenantStatsReport {
   queues: string[];
   /** Window of `recent`, ms (whole slots: at least `windowMs`). */
   windowMs: number;
-  /** One row per queue and tenant with a backlog, active jobs or recent events. */
+  /** One row per queue and tenant with a backlog, active jobs, recent events, or a live pause or override. */
   tenants: TenantQueueStats[];
 }
 
@@ -88,6 +100,19 @@ export interface QueueTenantData {
   active: Map<string, number>;
   /** The stats slots read, oldest first. */
   slots: JobStatsSlot[];
+  /** Live tenant pauses and overrides (fair queues only; empty otherwise). */
+  controls: Map<string, { paused: TenantPauseState | undefined; override: TenantOverrideState | undefined }>;
+}
+
+/** Live tenant controls of a queue; none on a queue without fair scheduling. */
+async function controlsOf(redis: Redis, name: string, prefix: string): Promise<QueueTenantData['controls']> {
+  try {
+    const list = await listTenantControls(name, { connection: redis, prefix });
+    return new Map(list.map(({ tenantId, paused, override }) => [tenantId, { paused, override }]));
+  } catch (error) {
+    if (error instanceof FairnessRequiredError) return new Map();
+    throw error;
+  }
 }
 
 /** Reads {@link QueueTenantData} of one queue: bounded by the samples and the retained slots. */
@@ -101,7 +126,7 @@ export async function readQueueTenantData(
   try {
     const [counts, paused] = await Promise.all([queue.getJobCounts('wait', 'prioritized'), queue.isPaused()]);
     const sampleSize = Math.max(0, options.tenantSampleSize ?? DEFAULT_TENANT_SAMPLE_SIZE);
-    const [waiting, pending, activeIds, slots] = await Promise.all([
+    const [waiting, pending, activeIds, slots, controls] = await Promise.all([
       sampleWaitingJobs(redis, queue, sampleSize, (counts.prioritized ?? 0) > 0),
       jobStats.pendingByTenant(redis, name, { prefix: options.prefix }),
       redis.lrange(queue.toKey('active'), 0, Math.max(0, options.activeSampleSize ?? 1000) - 1),
@@ -110,6 +135,7 @@ export async function readQueueTenantData(
         ...(options.sinceMs !== undefined ? { sinceMs: options.sinceMs } : {}),
         ...(options.now !== undefined ? { now: options.now } : {}),
       }),
+      controlsOf(redis, name, options.prefix),
     ]);
     return {
       queue: name,
@@ -120,6 +146,7 @@ export async function readQueueTenantData(
       pending,
       active: (await tenantsOfJobs(redis, queue, activeIds)).tenants,
       slots,
+      controls,
     };
   } finally {
     await queue.close();
@@ -141,7 +168,7 @@ async function queueTenants(redis: Redis, name: string, prefix: string, now: num
   });
   const recent = sumSlots(data.slots);
   const backlogExact = data.sampled >= data.waitingTotal;
-  const ids = new Set([...data.waiting.keys(), ...data.pending.keys(), ...data.active.keys(), ...recent.keys()]);
+  const ids = new Set([...data.waiting.keys(), ...data.pending.keys(), ...data.active.keys(), ...recent.keys(), ...data.controls.keys()]);
   const rows: TenantQueueStats[] = [];
   for (const tenantId of ids) {
     if (options.tenantId !== undefined && tenantId !== options.tenantId) continue;
@@ -153,6 +180,8 @@ async function queueTenants(redis: Redis, name: string, prefix: string, now: num
       backlogExact,
       active: data.active.get(tenantId) ?? 0,
       queuePaused: data.paused,
+      tenantPause: data.controls.get(tenantId)?.paused ?? null,
+      override: data.controls.get(tenantId)?.override ?? null,
       waitP95Seconds: stats ? quantileSeconds(stats.wait.buckets, 0.95) : null,
       recent: {
         enqueued: stats?.enqueued ?? 0,

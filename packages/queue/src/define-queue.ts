@@ -5,7 +5,7 @@ import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
 import { createGuardedWrite, resolveWaitForReplicas, type WaitForReplicasOptions } from './guarded-write';
-import { enqueuedIncrements, recordJobStats } from './job-stats';
+import { deleteJobStats, enqueuedIncrements, recordJobStats } from './job-stats';
 import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 import { checkTimeouts, type JobTimeouts } from './timeouts';
 import { queueName as buildQueueName } from './names';
@@ -145,7 +145,7 @@ export interface QueueDefinition<S extends AnyObjectSchema = AnyObjectSchema> {
    * pending in the fair backlog; active, completed and failed jobs stay.
    */
   drain(delayed?: boolean): Promise<void>;
-  /** Deletes the queue and every job (and the fair scheduler's keys). Fails with active jobs unless `force`. */
+  /** Deletes the queue and every job (and the fair scheduler's keys and the job statistics). Fails with active jobs unless `force`. */
   obliterate(options?: ObliterateOptions): Promise<void>;
   /** Validates a payload against the schema (used by workers on consume). */
   parse(payload: unknown): TenantPayload<S>;
@@ -258,7 +258,10 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     counts: () => producer.counts(),
     getJob: (id) => producer.getJob(id),
     drain: (delayed = false) => producer.drain(delayed),
-    obliterate: (opts = {}) => producer.obliterate(opts),
+    async obliterate(opts = {}) {
+      await producer.obliterate(opts);
+      await deleteJobStats(connection(), prefix, name);
+    },
     async close() {
       await producer.idle();
       if (queue) await queue.close();

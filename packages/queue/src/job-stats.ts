@@ -61,6 +61,16 @@ export function recordJobStats(
   );
 }
 
+/** Deletes every retained stats slot of a queue (its `obliterate`): one DEL of computed keys, no SCAN. */
+export async function deleteJobStats(redis: Pick<Redis, 'del'>, prefix: string, queueName: string, now = Date.now()): Promise<void> {
+  const current = Math.floor(now / JOB_STATS_SLOT_MS);
+  const keys: string[] = [];
+  // One slot beyond each end, for clocks a little apart between processes.
+  for (let slot = current - JOB_STATS_RETENTION_SLOTS - 1; slot <= current + 1; slot++) keys.push(jobStatsKey(prefix, queueName, slot));
+  // One key per call: on a cluster each slot key may live elsewhere.
+  await Promise.all(keys.map((key) => redis.del(key)));
+}
+
 /** Counts enqueued jobs per tenant. */
 export function enqueuedIncrements(tenantIds: readonly string[]): Map<string, number> {
   const increments = new Map<string, number>();

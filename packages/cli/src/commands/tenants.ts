@@ -1,4 +1,5 @@
 import { getTenantStats, sortTenantStats, type TenantQueueStats, type TenantSort } from '@platform/ops';
+import { FairnessRequiredError, getTenantAudit, type TenantAuditEntry, type TenantLimitsOverride, type TenantOverrideState } from '@platform/queue';
 import { assertTenantId, InvalidArgumentError } from '@platform/redis';
 import type { CliContext } from '../context';
 import { parsePositiveInt, renderTable } from '../format';
@@ -31,11 +32,38 @@ function jsonRow(row: TenantQueueStats) {
   return {
     ...row,
     failedLastHour: row.recent.failed,
-    // Tenant pause and limit overrides are read once tenant controls exist on this Redis; until then
-    // only a paused queue pauses a tenant.
-    paused: row.queuePaused,
-    overrides: null,
+    // Paused for this tenant, or for everyone (the whole queue).
+    paused: row.tenantPause !== null || row.queuePaused,
+    overrides: row.override?.values ?? null,
   };
+}
+
+function until(ms: number | undefined): string {
+  return ms === undefined ? '' : ` (until ${new Date(ms).toISOString().slice(11, 16)} UTC)`;
+}
+
+function pausedCell(row: TenantQueueStats): string {
+  if (row.tenantPause) return `tenant${until(row.tenantPause.untilMs)}`;
+  return row.queuePaused ? 'queue' : '-';
+}
+
+function describeOverride(values: TenantLimitsOverride): string {
+  return Object.entries(values)
+    .map(([key, value]) => (key === 'rate' && value && typeof value === 'object' ? `rate ${(value as { max: number }).max}/${(value as { durationMs: number }).durationMs} ms` : `${key} ${String(value)}`))
+    .join(', ');
+}
+
+function overrideCell(override: TenantOverrideState | null): string {
+  return override ? `${describeOverride(override.values)}${until(override.untilMs)}` : '-';
+}
+
+function auditLine(entry: TenantAuditEntry): string {
+  const state = (value: TenantAuditEntry['value']) => {
+    if (!value) return 'none';
+    const values = (value as { values?: TenantLimitsOverride }).values;
+    return (values ? describeOverride(values) : 'paused') + until(value.untilMs);
+  };
+  return `${new Date(entry.atMs).toISOString()}  ${entry.queue}  ${entry.action}  by ${entry.by}: ${state(entry.previous)} -> ${state(entry.value)}`;
 }
 
 async function queuesFor(ctx: CliContext, queue: string | undefined, prefix: string): Promise<string[] | undefined> {
@@ -75,8 +103,8 @@ export async function tenantsListCommand(ctx: CliContext, options: TenantsListOp
         seconds(r.waitP95Seconds),
         String(r.recent.failed),
         String(r.recent.completed),
-        r.queuePaused ? 'queue' : '-',
-        '-',
+        pausedCell(r),
+        overrideCell(r.override),
       ]),
     ),
   );
@@ -89,20 +117,25 @@ export async function tenantsShowCommand(ctx: CliContext, tenantId: string, opti
   assertTenantId(tenantId, 'tenantId');
   const prefix = ctx.bullPrefix(options.prefix);
   const queues = await queuesFor(ctx, options.queue, prefix);
-  const report = await getTenantStats(ctx.redis(), { prefix, tenantId, ...(queues ? { queues } : {}) });
+  const redis = ctx.redis();
+  const report = await getTenantStats(redis, { prefix, tenantId, ...(queues ? { queues } : {}) });
+  // The audit trail of the tenant's controls on every fair queue (or the one asked for: none on a plain queue).
+  const audit = await getTenantAudit(queues ?? 'all', { connection: redis, prefix, tenantId, count: 20 }).catch((error: unknown) => {
+    if (error instanceof FairnessRequiredError) return [];
+    throw error;
+  });
   if (options.json) {
-    ctx.out(JSON.stringify({ redis: ctx.config.displayUrl, prefix, tenantId, windowMs: report.windowMs, queues: report.tenants.map(jsonRow), audit: null }, null, 2));
+    ctx.out(JSON.stringify({ redis: ctx.config.displayUrl, prefix, tenantId, windowMs: report.windowMs, queues: report.tenants.map(jsonRow), audit }, null, 2));
     return;
   }
   ctx.out(`tenant ${tenantId} on ${ctx.config.displayUrl} (prefix ${prefix}); "last hour" = the last ${Math.round(report.windowMs / 60_000)} min`);
   ctx.out();
   if (report.tenants.length === 0) {
     ctx.out(`no jobs of ${tenantId} waiting, running or recorded in the last hour on ${report.queues.length} queue(s)`);
-    return;
-  }
-  ctx.out(
-    renderTable(
-      ['QUEUE', 'BACKLOG', 'ACTIVE', 'P95 WAIT', 'ENQUEUED', 'DONE', 'FAILED', 'FAILED ATTEMPTS', 'DEFERRED', 'PAUSED'],
+  } else {
+    ctx.out(
+      renderTable(
+      ['QUEUE', 'BACKLOG', 'ACTIVE', 'P95 WAIT', 'ENQUEUED', 'DONE', 'FAILED', 'FAILED ATTEMPTS', 'DEFERRED', 'PAUSED', 'OVERRIDES'],
       report.tenants.map((r) => [
         r.queue,
         `${r.backlog}${r.backlogExact ? '' : '+'}`,
@@ -113,8 +146,13 @@ export async function tenantsShowCommand(ctx: CliContext, tenantId: string, opti
         String(r.recent.failed),
         String(r.recent.failedAttempts),
         Object.entries(r.recent.deferred).map(([reason, n]) => `${reason} ${n}`).join(', ') || '-',
-        r.queuePaused ? 'queue' : '-',
+        pausedCell(r),
+        overrideCell(r.override),
       ]),
-    ),
-  );
+      ),
+    );
+  }
+  ctx.out();
+  ctx.out(audit.length === 0 ? 'audit: no control changes recorded for this tenant' : 'audit (newest first):');
+  for (const entry of audit) ctx.out(`  ${auditLine(entry)}`);
 }
