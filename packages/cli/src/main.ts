@@ -7,6 +7,7 @@ import { metricsCommand } from './commands/metrics';
 import { registerOutboxCommand } from './commands/outbox';
 import { queuesCommand } from './commands/queues';
 import { schedulesListCommand } from './commands/schedules';
+import { registerTenantControlCommands } from './commands/tenants-control';
 import { CliContext, type CliIo } from './context';
 
 /** Exit codes of `platform`. */
@@ -96,6 +97,9 @@ function buildProgram(ctx: CliContext): Command {
     .option('--top <n>', 'tenants with their own series per queue', '10')
     .option('--sample <n>', 'waiting jobs read per queue and scrape to rank tenants', '1000')
     .action((opts) => metricsCommand(ctx, opts));
+
+  const tenants = program.command('tenants').description('steer tenants at runtime: pause, resume, set-limits, reset');
+  registerTenantControlCommands(tenants, ctx, PREFIX_HELP);
 
   registerOutboxCommand(program, ctx);
   program
