@@ -16,9 +16,8 @@ export interface TenantScanOptions {
   now: number;
 }
 
-/** One tenant's figures in one queue. */
-export interface TenantQueueFigures {
-  queue: string;
+/** A tenant's job figures (in one queue, or summed across queues). */
+export interface TenantFigures {
   /** Waiting jobs (BullMQ wait + prioritized + paused) plus jobs held by the fair scheduler. */
   waiting: number;
   active: number;
@@ -33,19 +32,16 @@ export interface TenantQueueFigures {
   oldestWaitingAgeMs: number | null;
 }
 
+/** One tenant's figures in one queue. */
+export interface TenantQueueFigures extends TenantFigures {
+  queue: string;
+}
+
 /** One row of the tenants table: a tenant's figures summed across queues. */
-export interface TenantRow {
+export interface TenantRow extends TenantFigures {
   tenantId: string;
   /** Waiting plus delayed jobs across queues. */
   backlog: number;
-  waiting: number;
-  active: number;
-  delayed: number;
-  failedLastHour: number;
-  completedLastHour: number;
-  /** p95 wait over every queue's jobs started in the last hour; `null` without any. */
-  waitP95Ms: number | null;
-  oldestWaitingAgeMs: number | null;
   /** Per-queue figures, only queues where the tenant has something. */
   queues: TenantQueueFigures[];
 }
@@ -104,6 +100,15 @@ interface Acc {
   waits: number[];
   oldest: number | null;
 }
+
+/** The counter of {@link Acc} that a job read in each state adds to. */
+const COUNTED_AS = {
+  waiting: 'waiting',
+  active: 'active',
+  delayed: 'delayed',
+  failed: 'failedLastHour',
+  completed: 'completedLastHour',
+} as const satisfies Record<JobState, keyof Acc>;
 
 function emptyAcc(): Acc {
   return { waiting: 0, active: 0, delayed: 0, failedLastHour: 0, completedLastHour: 0, waits: [], oldest: null };
@@ -195,24 +200,8 @@ async function scanQueue(
         const a = acc(tenantId);
         const created = Number(timestamp);
         const started = Number(processedOn);
-        switch (state) {
-          case 'waiting':
-            a.waiting += 1;
-            if (timestamp && Number.isFinite(created)) a.oldest = a.oldest === null ? created : Math.min(a.oldest, created);
-            break;
-          case 'active':
-            a.active += 1;
-            break;
-          case 'delayed':
-            a.delayed += 1;
-            break;
-          case 'failed':
-            a.failedLastHour += 1;
-            break;
-          case 'completed':
-            a.completedLastHour += 1;
-            break;
-        }
+        a[COUNTED_AS[state]] += 1;
+        if (state === 'waiting' && timestamp && Number.isFinite(created)) a.oldest = a.oldest === null ? created : Math.min(a.oldest, created);
         if ((state === 'active' || state === 'completed' || state === 'failed') && processedOn && started >= since && Number.isFinite(created)) {
           a.waits.push(Math.max(0, started - created));
         }

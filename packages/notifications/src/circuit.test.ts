@@ -1,18 +1,16 @@
-import { InvalidArgumentError, createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
-import type { Worker } from 'bullmq';
+import { InvalidArgumentError } from '@platform/redis';
+import { uniquePrefix, waitFor } from '@platform/testing';
 import { circuitKey, createCircuitBreaker, getProviderHealth, resolveCircuitBreaker } from './circuit';
 import { NotificationSendError } from './errors';
 import { notifyOnce } from './notify';
-import { closeNotificationQueues, resolveNotificationQueue } from './queues';
+import { resolveNotificationQueue } from './queues';
 import type { NotificationSender } from './sender';
 import { getNotificationStatus } from './status';
 import { createNotificationWorker } from './worker';
+import { useNotificationTestContext } from './test-support';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
-const prefixes: string[] = [];
-const workers: Worker[] = [];
+const { redis, workerConnection, prefixes, workers } = useNotificationTestContext();
+
 
 function keyPrefix(): string {
   const prefix = uniquePrefix('ncb');
@@ -20,13 +18,6 @@ function keyPrefix(): string {
   return prefix;
 }
 
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.close()));
-  await closeNotificationQueues();
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-  await workerConnection.quit();
-});
 
 describe('circuit breaker transitions (one Lua script each)', () => {
   it('opens after the threshold, holds callers, lets one probe through per interval, closes on success', async () => {

@@ -1,27 +1,17 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { InvalidArgumentError, createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
-import type { Worker } from 'bullmq';
+import { InvalidArgumentError } from '@platform/redis';
+import { uniquePrefix, waitFor } from '@platform/testing';
 import { notifyDigest, type DigestInput } from './digest';
 import { NotificationValidationError } from './errors';
 import { createMemorySender, type MemorySender } from './memory-sender';
-import { closeNotificationQueues } from './queues';
 import { getNotificationStatus } from './status';
 import { createNotificationWorker } from './worker';
+import { useNotificationTestContext } from './test-support';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
-const prefixes: string[] = [];
-const workers: Worker[] = [];
+const { redis, workerConnection, prefixes, workers } = useNotificationTestContext();
 
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.close()));
-  await closeNotificationQueues();
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-  await workerConnection.quit();
-});
+
 
 const render = (leads: { lead: string }[]) => ({ userId: 'owner', title: `${leads.length} new leads`, body: leads.map((l) => l.lead).join(', ') });
 

@@ -1,10 +1,7 @@
-import { PlatformError, type Deferral, type DeferralReason, type PlatformErrorOptions } from '@platform/redis';
+import { PlatformError, type Deferral, type DeferralReason, type PlatformErrorOptions, type ValidationIssue } from '@platform/redis';
 
 /** One problem found in a notification: where (`path`, e.g. `tenantId` or `payload.to`) and what. */
-export interface NotificationIssue {
-  path: string;
-  message: string;
-}
+export type NotificationIssue = ValidationIssue;
 
 /**
  * A notification (tenant id, type, dedupe key, channel or channel payload) is invalid.

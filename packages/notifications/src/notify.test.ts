@@ -4,20 +4,19 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, RedisUnavailableError, bullPrefixFor, createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { QueueUnavailableError, notificationQueue } from '@platform/queue';
-import { deleteKeysByPrefix, startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
+import { startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { NotificationValidationError } from './errors';
 import { notifyKey } from './keys';
 import { notifyOnce, type NotifyOnceOptions } from './notify';
-import { closeNotificationQueues, resolveNotificationQueue } from './queues';
+import { resolveNotificationQueue } from './queues';
 import type { NotificationInput } from './schemas';
 import { claimNotificationScript, notificationScripts } from './scripts';
 import { getNotificationStatus } from './status';
+import { useNotificationTestContext } from './test-support';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
-const prefixes: string[] = [];
-const tenants: string[] = [];
+const { redis, workerConnection, prefixes, tenants } = useNotificationTestContext();
+
 
 /** A unique key prefix and tenant per test, so tests never see each other's keys or jobs. */
 function setup(): { options: NotifyOnceOptions & { keyPrefix: string }; tenant: string; key: (type?: string, dedupeKey?: string) => string } {
@@ -47,13 +46,6 @@ async function jobCount(options: NotifyOnceOptions, channel: 'email' | 'sms' = '
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
-afterAll(async () => {
-  await closeNotificationQueues();
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  for (const tenant of tenants) await deleteKeysByPrefix(redis, `notify:${tenant}`);
-  await redis.quit();
-  await workerConnection.quit();
-});
 
 describe('Lua scripts', () => {
   it('each file has as many KEYS as its name says, and SCRIPT LOAD returns the expected SHA', async () => {

@@ -1,81 +1,26 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DeferJobError, InvalidArgumentError, createRedisConnection, isDeferral, loadRedisConfig } from '@platform/redis';
+import { DeferJobError, InvalidArgumentError, isDeferral } from '@platform/redis';
 import { RateLimitError } from '@platform/ratelimit';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { uniquePrefix, waitFor } from '@platform/testing';
 import type { Worker } from 'bullmq';
 import { classifySendError, parseRetryAfter } from './classify';
 import { NotificationSendError, ProviderThrottledError } from './errors';
 import { createMemorySender } from './memory-sender';
 import { notifyOnce, type NotifyOnceOptions } from './notify';
-import { closeNotificationQueues, resolveNotificationQueue } from './queues';
+import { resolveNotificationQueue } from './queues';
 import type { NotificationInput } from './schemas';
 import type { NotificationSender } from './sender';
 import { getNotificationStatus, type NotificationStatus } from './status';
 import { createTelegramSender } from './providers/telegram';
 import { createWebhookSender } from './webhook-sender';
 import { createNotificationWorker, notificationBackoffStrategy } from './worker';
+import { FakeHttpServer } from './providers/fake-http';
+import { useNotificationTestContext } from './test-support';
 
-interface Recorded {
-  idempotencyKey: string | undefined;
-  contentType: string | undefined;
-  body: Record<string, unknown>;
-  at: number;
-}
+const { redis, workerConnection, prefixes, tenants, workers } = useNotificationTestContext(() => provider.stop());
 
-interface Reply {
-  status: number;
-  headers?: Record<string, string>;
-  body?: string;
-}
-
-/** A real HTTP server on 127.0.0.1 that answers each path from a script of replies and records requests. */
-class FakeProvider {
-  readonly requests = new Map<string, Recorded[]>();
-  private readonly replies = new Map<string, Reply[]>();
-  private server: Server | undefined;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  script(path: string, replies: Reply[]): string {
-    this.replies.set(path, replies);
-    this.requests.set(path, []);
-    return `${this.url}${path}`;
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let raw = '';
-    for await (const chunk of req) raw += String(chunk);
-    const path = req.url ?? '/';
-    this.requests.get(path)?.push({
-      idempotencyKey: req.headers['idempotency-key'] as string | undefined,
-      contentType: req.headers['content-type'],
-      body: JSON.parse(raw) as Record<string, unknown>,
-      at: Date.now(),
-    });
-    const queue = this.replies.get(path) ?? [];
-    const reply = queue.length > 1 ? queue.shift()! : (queue[0] ?? { status: 404 });
-    res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
-    res.end(reply.body ?? '');
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
-  }
-}
-
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
-const provider = new FakeProvider();
-const prefixes: string[] = [];
-const tenants: string[] = [];
-const workers: Worker[] = [];
+const provider = new FakeHttpServer();
 
 /** Fast retries for tests: 3 attempts, 20 ms doubling to 100 ms. */
 const FAST = { attempts: 3, delayMs: 20, maxDelayMs: 100 } as const;
@@ -113,15 +58,6 @@ beforeAll(async () => {
   await provider.start();
 });
 
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.close()));
-  await closeNotificationQueues();
-  await provider.stop();
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  for (const tenant of tenants) await deleteKeysByPrefix(redis, `notify:${tenant}`);
-  await redis.quit();
-  await workerConnection.quit();
-});
 
 describe('createNotificationWorker + createWebhookSender against a local HTTP server', () => {
   it('429 with Retry-After, then 200: deferred without spending an attempt, sent once, with the same Idempotency-Key', async () => {
@@ -135,7 +71,7 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     startWorker(options.keyPrefix, createWebhookSender({ url, headers: { authorization: 'Bearer test' } }));
 
     // Between the tries the job waits out the Retry-After in the delayed set, no attempt spent.
-    await waitFor(() => provider.requests.get('/retry-after')!.length === 1);
+    await waitFor(() => provider.on('/retry-after').length === 1);
     const job = await waitFor(async () => {
       const queue = resolveNotificationQueue('sms', options).queue;
       return (await queue.getJobState(jobId!)) === 'delayed' ? queue.getJob(jobId!) : undefined;
@@ -148,14 +84,14 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     const status = await settled(jobId!, options.keyPrefix);
     // BullMQ counts the successful attempt only.
     expect(status).toMatchObject({ state: 'delivered', attempts: 1, providerMessageId: 'msg-42' });
-    const requests = provider.requests.get('/retry-after')!;
+    const requests = provider.on('/retry-after');
     expect(requests).toHaveLength(2);
-    expect(requests[0]!.idempotencyKey).toBe(jobId);
-    expect(requests[1]!.idempotencyKey).toBe(jobId);
+    expect(requests[0]!.headers['idempotency-key']).toBe(jobId);
+    expect(requests[1]!.headers['idempotency-key']).toBe(jobId);
     // The worker's own backoff is 20 ms here: a gap near 1 s means Retry-After was honoured.
     expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(900);
-    expect(requests[0]!.contentType).toBe('application/json');
-    expect(requests[0]!.body).toEqual({
+    expect(requests[0]!.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(requests[0]!.body)).toEqual({
       channel: 'sms',
       tenantId: tenant,
       type: 'reminder',
@@ -176,7 +112,7 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     expect(status.lastError).toMatch(/400.*invalid phone number/);
     const job = await resolveNotificationQueue('sms', options).queue.getJob(jobId!);
     expect(job?.attemptsMade).toBe(1);
-    expect(provider.requests.get('/bad-request')).toHaveLength(1);
+    expect(provider.on('/bad-request')).toHaveLength(1);
   });
 
   it('500 three times: the job ends in the failed set with the reason, after three attempts with one key', async () => {
@@ -192,9 +128,9 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     expect(failed[0]!.failedReason).toMatch(/500: upstream exploded/);
     // Kept for replay by the queue defaults (7 days).
     expect(failed[0]!.opts.removeOnFail).toEqual({ age: 7 * 86_400 });
-    const requests = provider.requests.get('/down')!;
+    const requests = provider.on('/down');
     expect(requests).toHaveLength(3);
-    expect(new Set(requests.map((r) => r.idempotencyKey))).toEqual(new Set([jobId]));
+    expect(new Set(requests.map((r) => r.headers['idempotency-key']))).toEqual(new Set([jobId]));
   });
 
   it('a network error is retried (nothing listens on the port)', async () => {
@@ -287,7 +223,7 @@ describe('a provider adapter through the worker', () => {
       return s?.state === 'delivered' || s?.state === 'failed' ? s : undefined;
     });
     expect(status).toEqual({ state: 'delivered', attempts: 1, providerMessageId: '99:7' });
-    const requests = provider.requests.get(`/tg/bot${botToken}/sendMessage`)!;
+    const requests = provider.on(`/tg/bot${botToken}/sendMessage`);
     expect(requests).toHaveLength(2);
     expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(900);
   });
@@ -316,7 +252,7 @@ describe('retries that outlast an outage', () => {
     expect(await queue.getFailedCount()).toBe(0);
     const job = await queue.getJob(jobId!);
     expect(job!.returnvalue).toMatchObject({ expired: true, providerMessageId: '' });
-    const tries = provider.requests.get('/expiring')!.length;
+    const tries = provider.on('/expiring').length;
     expect(tries).toBeGreaterThanOrEqual(2);
     expect(tries).toBeLessThan(10);
   });

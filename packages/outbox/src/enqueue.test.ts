@@ -1,43 +1,26 @@
 import { closeNotificationQueues, NotificationValidationError } from '@platform/notifications';
-import { defineQueue, notificationQueue, PayloadTooLargeError, PayloadValidationError, type QueueDefinition } from '@platform/queue';
-import { createRedisConnection, InvalidArgumentError, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
+import { defineQueue, notificationQueue, PayloadTooLargeError, PayloadValidationError } from '@platform/queue';
+import { InvalidArgumentError } from '@platform/redis';
+import { uniquePrefix } from '@platform/testing';
 import { z } from 'zod';
 import { enqueueInTransaction } from './enqueue';
 import { notifyOnceInTransaction } from './notify';
-import { startOutboxRelay, type OutboxRelay } from './relay';
-import { countRows, startTestDatabase, type TestDatabase } from './test-support';
+import { startOutboxRelay } from './relay';
+import { countRows, useOutboxTestContext } from './test-support';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-let db: TestDatabase;
-const prefixes: string[] = [];
-const definitions: QueueDefinition[] = [];
-const relays: OutboxRelay[] = [];
-
-beforeAll(async () => {
-  db = await startTestDatabase();
-}, 120_000);
-afterEach(async () => {
-  await Promise.all(relays.splice(0).map((r) => r.stop()));
-  await Promise.all(definitions.splice(0).map((d) => d.close()));
-});
-afterAll(async () => {
-  await closeNotificationQueues();
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, prefix);
-  redis.disconnect();
-  await db?.stop();
-});
+const context = useOutboxTestContext(closeNotificationQueues);
+const { redis, prefixes, definitions, relays } = context;
 
 const schemaOf = z.object({ postId: z.string().min(1), words: z.number().int().positive().default(800) });
 
 async function setup(options: { maxPayloadBytes?: number } = {}) {
   const prefix = uniquePrefix('outbox');
   prefixes.push(prefix);
-  const schema = await db.freshSchema();
+  const schema = await context.db.freshSchema();
   const definition = defineQueue({ namespace: 'agent', name: 'writer', schema: schemaOf, prefix, connection: redis, ...options });
   definitions.push(definition);
   // No LISTEN and a long poll: tests move rows with drain(), so what happens is what the test did.
-  const relay = startOutboxRelay({ pool: db.pool, schema, queues: [definition], notifications: { connection: redis, keyPrefix: prefix }, listen: false, pollIntervalMs: 60_000 });
+  const relay = startOutboxRelay({ pool: context.db.pool, schema, queues: [definition], notifications: { connection: redis, keyPrefix: prefix }, listen: false, pollIntervalMs: 60_000 });
   relays.push(relay);
   await relay.drain(); // after the relay's first pass (on an empty outbox), only drain() moves rows
   return { prefix, schema, definition, relay };
@@ -46,19 +29,19 @@ async function setup(options: { maxPayloadBytes?: number } = {}) {
 test('a rolled-back transaction enqueues nothing', async () => {
   const { schema, definition, relay } = await setup();
   await expect(
-    db.transaction(async (client) => {
+    context.db.transaction(async (client) => {
       await enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'p1' }, { outboxSchema: schema });
       throw new Error('business rule failed');
     }),
   ).rejects.toThrow('business rule failed');
   expect(await relay.drain()).toBe(0);
-  expect(await countRows(db.pool, schema)).toEqual({ total: 0, pending: 0, moved: 0, failed: 0 });
+  expect(await countRows(context.db.pool, schema)).toEqual({ total: 0, pending: 0, moved: 0, failed: 0 });
   expect(await definition.queue.getJobCountByTypes('waiting', 'delayed', 'prioritized')).toBe(0);
 });
 
 test('a committed transaction enqueues exactly one job, with the row id as job id and the payload as enqueue parses it', async () => {
   const { schema, definition, relay } = await setup();
-  const written = await db.transaction((client) =>
+  const written = await context.db.transaction((client) =>
     enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'p1' }, { outboxSchema: schema, priority: 3 }),
   );
   expect(written.jobId).toBe(written.id);
@@ -67,17 +50,17 @@ test('a committed transaction enqueues exactly one job, with the row id as job i
   expect(jobs.map((j) => j.id)).toEqual([written.id]);
   expect(jobs[0]!.data).toEqual({ tenantId: 'acme', postId: 'p1', words: 800 });
   expect(jobs[0]!.opts.priority).toBe(3);
-  expect(await countRows(db.pool, schema)).toEqual({ total: 1, pending: 0, moved: 1, failed: 0 });
+  expect(await countRows(context.db.pool, schema)).toEqual({ total: 1, pending: 0, moved: 1, failed: 0 });
 
   // Moving the same row again (as after a relay died before its commit) adds nothing.
-  await db.pool.query(`UPDATE "${schema}".outbox SET moved_at = NULL`);
+  await context.db.pool.query(`UPDATE "${schema}".outbox SET moved_at = NULL`);
   expect(await relay.drain()).toBe(1);
   expect(await definition.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed')).toBe(1);
 });
 
 test('a job not yet committed is not moved; it is once the transaction commits', async () => {
   const { schema, definition, relay } = await setup();
-  const client = await db.pool.connect();
+  const client = await context.db.pool.connect();
   try {
     await client.query('BEGIN');
     await enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'p2' }, { outboxSchema: schema });
@@ -91,7 +74,7 @@ test('a job not yet committed is not moved; it is once the transaction commits',
 
 test('a custom jobId is used as the BullMQ job id; a bad one is refused', async () => {
   const { schema, definition, relay } = await setup();
-  const written = await db.transaction((client) =>
+  const written = await context.db.transaction((client) =>
     enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'p3' }, { outboxSchema: schema, jobId: 'post-p3' }),
   );
   expect(written.jobId).toBe('post-p3');
@@ -99,15 +82,15 @@ test('a custom jobId is used as the BullMQ job id; a bad one is refused', async 
   expect((await definition.queue.getJob('post-p3'))?.data.postId).toBe('p3');
   for (const jobId of ['42', 'a:b', '']) {
     await expect(
-      db.transaction((client) => enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'p4' }, { outboxSchema: schema, jobId })),
+      context.db.transaction((client) => enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'p4' }, { outboxSchema: schema, jobId })),
     ).rejects.toBeInstanceOf(InvalidArgumentError);
   }
-  expect((await countRows(db.pool, schema)).total).toBe(1);
+  expect((await countRows(context.db.pool, schema)).total).toBe(1);
 });
 
 test('bad input throws the same typed errors as enqueue and writes no row; the transaction stays usable', async () => {
   const { schema, definition } = await setup({ maxPayloadBytes: 1024 });
-  const client = await db.pool.connect();
+  const client = await context.db.pool.connect();
   try {
     await client.query('BEGIN');
     const bad: unknown[] = [{ tenantId: 'acme' }, { tenantId: 'a:b', postId: 'x' }, { postId: 'x' }, { tenantId: 'acme', postId: 'x', words: -1 }];
@@ -127,7 +110,7 @@ test('bad input throws the same typed errors as enqueue and writes no row; the t
   } finally {
     client.release();
   }
-  expect((await countRows(db.pool, schema)).total).toBe(0);
+  expect((await countRows(context.db.pool, schema)).total).toBe(0);
   expect(await definition.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed')).toBe(0);
 });
 
@@ -140,8 +123,8 @@ test('notifyOnceInTransaction: committed notifications go through notifyOnce, so
     channel: 'email' as const,
     payload: { to: 'ada@acme.test', subject: 'Published', text: 'Your post is live' },
   };
-  const first = await db.transaction((client) => notifyOnceInTransaction(client, input, { outboxSchema: schema }));
-  const second = await db.transaction((client) => notifyOnceInTransaction(client, input, { outboxSchema: schema }));
+  const first = await context.db.transaction((client) => notifyOnceInTransaction(client, input, { outboxSchema: schema }));
+  const second = await context.db.transaction((client) => notifyOnceInTransaction(client, input, { outboxSchema: schema }));
   expect(first.written && second.written).toBe(true);
   expect(await relay.drain()).toBe(2);
   const channelQueue = notificationQueue('email', { connection: redis, prefix: `${prefix}:bull` });
@@ -150,7 +133,7 @@ test('notifyOnceInTransaction: committed notifications go through notifyOnce, so
   const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed']);
   expect(jobs).toHaveLength(1);
   expect(jobs[0]!.data).toMatchObject({ tenantId: 'acme', type: 'post-published', payload: { to: 'ada@acme.test' } });
-  const marks = await db.pool.query(`SELECT moved_job_id FROM "${schema}".outbox`);
+  const marks = await context.db.pool.query(`SELECT moved_job_id FROM "${schema}".outbox`);
   // The twin's mark holds the job id when notifyOnce knew it (not while the first was being enqueued).
   const ids = marks.rows.map((r) => r.moved_job_id as string | null);
   expect(ids).toContain(jobs[0]!.id);
@@ -160,14 +143,14 @@ test('notifyOnceInTransaction: committed notifications go through notifyOnce, so
 test('notifyOnceInTransaction: an invalid notification throws NotificationValidationError and writes nothing', async () => {
   const { schema } = await setup();
   const bad = { tenantId: 'acme', type: 'x', dedupeKey: 'k', channel: 'email', payload: { subject: 'no recipient' } };
-  await expect(db.transaction((client) => notifyOnceInTransaction(client, bad as never, { outboxSchema: schema }))).rejects.toBeInstanceOf(
+  await expect(context.db.transaction((client) => notifyOnceInTransaction(client, bad as never, { outboxSchema: schema }))).rejects.toBeInstanceOf(
     NotificationValidationError,
   );
   await expect(
-    db.transaction((client) =>
+    context.db.transaction((client) =>
       notifyOnceInTransaction(client, { ...bad, payload: { to: 'a@b.test', subject: 's', text: 'hello' } } as never, { outboxSchema: schema, ttlSeconds: 0 }),
     ),
   ).rejects.toBeInstanceOf(InvalidArgumentError);
-  expect((await countRows(db.pool, schema)).total).toBe(0);
-  expect((await db.pool.query(`SELECT count(*)::int AS n FROM "${schema}".send_log`)).rows[0].n).toBe(0);
+  expect((await countRows(context.db.pool, schema)).total).toBe(0);
+  expect((await context.db.pool.query(`SELECT count(*)::int AS n FROM "${schema}".send_log`)).rows[0].n).toBe(0);
 });

@@ -1,51 +1,35 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineQueue, type QueueDefinition } from '@platform/queue';
+import { defineQueue } from '@platform/queue';
 import { createRedisConnection, InvalidArgumentError, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
+import { startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { enqueueInTransaction } from './enqueue';
 import { getOutboxLag } from './lag';
 import { OUTBOX_METRIC_NAMES } from './metrics';
-import { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './relay';
-import { countRows, startTestDatabase, type TestDatabase } from './test-support';
+import { startOutboxRelay, type OutboxRelayOptions } from './relay';
+import { countRows, useOutboxTestContext } from './test-support';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-let db: TestDatabase;
-const prefixes: string[] = [];
-const definitions: QueueDefinition[] = [];
-const relays: OutboxRelay[] = [];
-
-beforeAll(async () => {
-  db = await startTestDatabase();
-}, 120_000);
-afterEach(async () => {
-  await Promise.all(relays.splice(0).map((r) => r.stop()));
-  await Promise.all(definitions.splice(0).map((d) => d.close()));
-});
-afterAll(async () => {
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, prefix);
-  redis.disconnect();
-  await db?.stop();
-});
+const context = useOutboxTestContext();
+const { redis, prefixes, definitions, relays } = context;
 
 const jobSchema = z.object({ n: z.number().int() });
 
 async function setup(relayOptions: Partial<OutboxRelayOptions> = {}, connection = redis) {
   const prefix = uniquePrefix('relay');
   prefixes.push(prefix);
-  const schema = await db.freshSchema();
+  const schema = await context.db.freshSchema();
   const definition = defineQueue({ namespace: 'agent', name: 'relayed', schema: jobSchema, prefix, connection });
   definitions.push(definition);
   const start = (extra: Partial<OutboxRelayOptions> = {}) => {
-    const relay = startOutboxRelay({ pool: db.pool, schema, queues: [definition], notifications: false, ...relayOptions, ...extra });
+    const relay = startOutboxRelay({ pool: context.db.pool, schema, queues: [definition], notifications: false, ...relayOptions, ...extra });
     relays.push(relay);
     return relay;
   };
   const write = (count: number, from = 0) =>
-    db.transaction(async (client) => {
+    context.db.transaction(async (client) => {
       const ids: string[] = [];
       for (let n = from; n < from + count; n += 1) {
         ids.push((await enqueueInTransaction(client, definition, { tenantId: 'acme', n }, { outboxSchema: schema })).jobId);
@@ -70,7 +54,7 @@ test('a LISTEN connection that PostgreSQL drops is re-established, and NOTIFY wa
   const { schema, start, write, jobIds } = await setup({ pollIntervalMs: 60_000, retryDelayMs: 100, maxRetryDelayMs: 200, onError: (e) => errors.push(e) });
   const relay = start();
   await waitFor(() => relay.stats().listening, 5000);
-  const killed = await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1`, [`LISTEN "${schema}_outbox"`]);
+  const killed = await context.db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1`, [`LISTEN "${schema}_outbox"`]);
   expect(killed.rowCount).toBe(1);
   await waitFor(() => !relay.stats().listening, 5000);
   await waitFor(() => relay.stats().listening, 5000);
@@ -93,14 +77,14 @@ test('keepMovedMs: 0 deletes moved rows; otherwise marks are kept and pruned onc
   const deleting = await setup({ listen: false, pollIntervalMs: 50, keepMovedMs: 0 });
   deleting.start();
   await deleting.write(4);
-  await waitFor(async () => (await countRows(db.pool, deleting.schema)).total === 0, 3000);
+  await waitFor(async () => (await countRows(context.db.pool, deleting.schema)).total === 0, 3000);
   expect(await deleting.jobIds()).toHaveLength(4);
 
   const marking = await setup({ listen: false, pollIntervalMs: 50, keepMovedMs: 1500, pruneIntervalMs: 100 });
   marking.start();
   await marking.write(4);
-  await waitFor(async () => (await countRows(db.pool, marking.schema)).moved === 4, 3000);
-  await waitFor(async () => (await countRows(db.pool, marking.schema)).total === 0, 5000);
+  await waitFor(async () => (await countRows(context.db.pool, marking.schema)).moved === 4, 3000);
+  await waitFor(async () => (await countRows(context.db.pool, marking.schema)).total === 0, 5000);
   expect(await marking.jobIds()).toHaveLength(4);
 });
 
@@ -112,8 +96,8 @@ test('a row that no longer validates is marked failed with the reason; the rest 
   definitions.push(strict);
   const relay = start({ queues: [strict] });
   await relay.drain();
-  expect(await countRows(db.pool, schema)).toEqual({ total: 2, pending: 0, moved: 1, failed: 1 });
-  const failed = await db.pool.query(`SELECT payload, last_error FROM "${schema}".outbox WHERE failed_at IS NOT NULL`);
+  expect(await countRows(context.db.pool, schema)).toEqual({ total: 2, pending: 0, moved: 1, failed: 1 });
+  const failed = await context.db.pool.query(`SELECT payload, last_error FROM "${schema}".outbox WHERE failed_at IS NOT NULL`);
   expect(failed.rows[0].payload).toEqual({ tenantId: 'acme', n: 0 });
   expect(failed.rows[0].last_error).toMatch(/Invalid payload for queue agent__relayed: n: /);
   expect(await jobIds()).toHaveLength(1);
@@ -127,21 +111,21 @@ test('rows of queues a relay does not know are left for the relay that does', as
   definitions.push(other);
   const relay = start({ queues: [other] });
   expect(await relay.drain()).toBe(0);
-  expect((await countRows(db.pool, schema)).pending).toBe(3);
+  expect((await countRows(context.db.pool, schema)).pending).toBe(3);
 });
 
 test('relay lag: getOutboxLag, stats().lagMs and the prom-client series', async () => {
   const { schema, start, write } = await setup({ listen: false, pollIntervalMs: 100 });
   await write(2);
   await new Promise((r) => setTimeout(r, 300));
-  const before = await getOutboxLag(db.pool, { schema });
+  const before = await getOutboxLag(context.db.pool, { schema });
   expect(before.pendingRows).toBe(2);
   expect(before.oldestPendingAgeMs).toBeGreaterThanOrEqual(250);
   const registry = new Registry();
   const relay = start({ registry });
   await waitFor(() => relay.stats().moved === 2, 3000);
   await waitFor(() => relay.stats().lagMs === 0, 3000);
-  expect(await getOutboxLag(db.pool, { schema })).toMatchObject({ pendingRows: 0, oldestPendingAgeMs: 0, movedRows: 2, failedRows: 0 });
+  expect(await getOutboxLag(context.db.pool, { schema })).toMatchObject({ pendingRows: 0, oldestPendingAgeMs: 0, movedRows: 2, failedRows: 0 });
   const text = await registry.metrics();
   expect(text).toContain(`${OUTBOX_METRIC_NAMES.rowsMoved}{schema="${schema}",kind="job"} 2`);
   expect(text).toContain(`${OUTBOX_METRIC_NAMES.moveLatency}_count{schema="${schema}"} 2`);
@@ -156,20 +140,20 @@ test('stop() lets the batch in flight commit, then stops listening and polling',
   const relay = start();
   await waitFor(() => relay.stats().moved > 0, 5000);
   await relay.stop();
-  const rows = await countRows(db.pool, schema);
+  const rows = await countRows(context.db.pool, schema);
   expect(rows.moved).toBe(relay.stats().moved);
   expect(await jobIds()).toHaveLength(rows.moved);
   expect(relay.stats().listening).toBe(false);
   await write(1, 1000);
   await new Promise((r) => setTimeout(r, 300));
-  expect((await countRows(db.pool, schema)).moved).toBe(rows.moved);
+  expect((await countRows(context.db.pool, schema)).moved).toBe(rows.moved);
 });
 
 test('bad relay options are refused', () => {
   expect(() => startOutboxRelay({ pool: undefined as never })).toThrow(InvalidArgumentError);
-  expect(() => startOutboxRelay({ pool: db.pool, batchSize: 0 })).toThrow(InvalidArgumentError);
-  expect(() => startOutboxRelay({ pool: db.pool, schema: 'Nope' })).toThrow(InvalidArgumentError);
-  expect(() => startOutboxRelay({ pool: db.pool, queues: [{} as never] })).toThrow(InvalidArgumentError);
+  expect(() => startOutboxRelay({ pool: context.db.pool, batchSize: 0 })).toThrow(InvalidArgumentError);
+  expect(() => startOutboxRelay({ pool: context.db.pool, schema: 'Nope' })).toThrow(InvalidArgumentError);
+  expect(() => startOutboxRelay({ pool: context.db.pool, queues: [{} as never] })).toThrow(InvalidArgumentError);
 });
 
 // FAULTS=full: the full 10 s outage; npm test uses a shorter one.
@@ -190,11 +174,11 @@ test(`Redis down for ${OUTAGE_MS / 1000} s: committed rows wait and move once it
     await server.stop();
     const during = [...(await write(20, 100)), ...(await write(20, 200))];
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
-    expect((await countRows(db.pool, schema)).pending).toBe(40);
+    expect((await countRows(context.db.pool, schema)).pending).toBe(40);
     expect(relay.stats().errors).toBeGreaterThan(0);
 
     await server.restart();
-    await waitFor(async () => (await countRows(db.pool, schema)).pending === 0, 20_000, 100);
+    await waitFor(async () => (await countRows(context.db.pool, schema)).pending === 0, 20_000, 100);
     expect(await jobIds()).toEqual([...before, ...during].sort());
     expect(errors.length).toBeGreaterThan(0);
   } finally {

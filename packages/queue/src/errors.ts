@@ -1,4 +1,4 @@
-import { PlatformError, type PlatformErrorOptions } from '@platform/redis';
+import { PlatformError, type PlatformErrorOptions, type ValidationIssue } from '@platform/redis';
 
 /** A queue name part is empty, contains `:` or a character outside `[A-Za-z0-9_-]`. */
 export class QueueNameError extends PlatformError {
@@ -8,10 +8,7 @@ export class QueueNameError extends PlatformError {
 }
 
 /** One problem found in a payload: where (`path`, e.g. `tenantId` or `items.2.url`) and what. */
-export interface PayloadIssue {
-  path: string;
-  message: string;
-}
+export type PayloadIssue = ValidationIssue;
 
 /** A payload does not match its queue's schema. Nothing was enqueued. `issues` lists every problem. */
 export class PayloadValidationError extends PlatformError {

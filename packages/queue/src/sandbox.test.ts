@@ -1,5 +1,5 @@
 import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { deleteKeysByPrefix, isProcessAlive, uniquePrefix, waitFor } from '@platform/testing';
 import path from 'node:path';
 import { z } from 'zod';
 import { defineQueue } from './define-queue';
@@ -17,15 +17,6 @@ afterAll(async () => {
   await workerConnection.quit();
   await closeSharedConnections();
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('sandboxed processors', () => {
   it('kills a child stuck in an endless loop at the hard limit, fails the job with JobTimeoutError and runs the next job', async () => {
@@ -58,14 +49,14 @@ describe('sandboxed processors', () => {
         throw new Error(`${String(error)}; job ${await job?.getState()} ${job?.failedReason} ${String(failures[0])}`);
       });
       const pid = Number(logs.slice('pid '.length));
-      expect(isAlive(pid)).toBe(true);
+      expect(isProcessAlive(pid)).toBe(true);
 
       await waitFor(async () => (await definition.queue.getJobState(looping.id!)) === 'failed', 20_000);
       expect((await definition.queue.getJob(looping.id!))?.failedReason).toBe(
         `Job ${looping.id} of queue agent__sandboxed reached its hard time limit of 3000 ms`,
       );
       expect(failures[0]).toBeInstanceOf(JobTimeoutError);
-      await waitFor(() => !isAlive(pid), 10_000);
+      await waitFor(() => !isProcessAlive(pid), 10_000);
 
       await waitFor(async () => (await definition.queue.getJobState(next.id!)) === 'completed', 20_000);
       expect((await definition.queue.getJob(next.id!))?.returnvalue).toBe('done a2');

@@ -3,7 +3,7 @@ import { assertTenantId, checkInteger, isConnectionError, leases, type LeaseTake
 import type { Redis } from 'ioredis';
 import { ConcurrencyLimitError, unavailableError } from './errors';
 import { limiterKeys } from './keys';
-import { defaultConcurrencyLimiterOptions } from './options';
+import { defaultConcurrencyLimiterOptions, withDefaults } from './options';
 
 /** The narrowest client a concurrency limiter needs. */
 export type ConcurrencyClient = Pick<Redis, 'evalsha' | 'eval' | 'del'>;
@@ -87,15 +87,7 @@ let leaseCounter = 0;
  * await withConcurrencyLimit(browser, tenantId, () => render(url));
  */
 export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): ConcurrencyLimiter {
-  const {
-    redis,
-    provider,
-    maxInFlight,
-    leaseMs = defaultConcurrencyLimiterOptions.leaseMs,
-    retryAfterMs = defaultConcurrencyLimiterOptions.retryAfterMs,
-    prefix = defaultConcurrencyLimiterOptions.prefix,
-    failOpen = defaultConcurrencyLimiterOptions.failOpen,
-  } = options;
+  const { redis, provider, maxInFlight, leaseMs, retryAfterMs, prefix, failOpen } = withDefaults(options, defaultConcurrencyLimiterOptions);
   const keyOf = limiterKeys({ redis, provider, prefix, keyPrefix: options.keyPrefix }, 'inflight');
   checkInteger('maxInFlight', maxInFlight, 1);
   checkInteger('leaseMs', leaseMs, 1);

@@ -22,6 +22,19 @@ export const defaultConcurrencyLimiterOptions = {
   failOpen: false,
 } as const;
 
+/**
+ * `options` with each option left `undefined` replaced by its default (an explicit `undefined`
+ * counts as unset, as it does for destructuring defaults).
+ */
+export function withDefaults<O extends object, K extends keyof O>(
+  options: O,
+  defaults: { readonly [P in K]-?: NonNullable<O[P]> },
+): O & { [P in K]-?: NonNullable<O[P]> } {
+  const resolved = { ...options } as Record<string, unknown>;
+  for (const [name, value] of Object.entries(defaults)) resolved[name] ??= value;
+  return resolved as O & { [P in K]-?: NonNullable<O[P]> };
+}
+
 /** Window in whole ms from `windowSeconds` (fractions allowed, at least 1 ms, at most 366 days). */
 export function windowMsOf(windowSeconds: unknown): number {
   return Math.round(checkNumber('windowSeconds', windowSeconds, 0.001, 366 * 86400) * 1000);

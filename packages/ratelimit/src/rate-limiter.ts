@@ -2,7 +2,7 @@ import { ConfigError, InvalidArgumentError, assertTenantId, checkInteger, descri
 import type { Redis } from 'ioredis';
 import { unavailableError } from './errors';
 import { limiterKeys } from './keys';
-import { RATE_LIMIT_ALGORITHMS, defaultRateLimiterOptions, windowMsOf, type RateLimitAlgorithm } from './options';
+import { RATE_LIMIT_ALGORITHMS, defaultRateLimiterOptions, windowMsOf, withDefaults, type RateLimitAlgorithm } from './options';
 import { decisionScripts, type DecisionReply } from './scripts';
 
 /** The narrowest client a limiter needs: any ioredis `Redis` or `Cluster` will do. */
@@ -126,16 +126,7 @@ const isNoScript = (error: unknown): boolean => error instanceof Error && error.
  * const { allowed, retryAfterMs } = await semrush.consume(tenantId);
  */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
-  const {
-    redis,
-    provider,
-    limit,
-    windowSeconds,
-    algorithm = defaultRateLimiterOptions.algorithm,
-    prefix = defaultRateLimiterOptions.prefix,
-    shortCircuit = defaultRateLimiterOptions.shortCircuit,
-    failOpen = defaultRateLimiterOptions.failOpen,
-  } = options;
+  const { redis, provider, limit, windowSeconds, algorithm, prefix, shortCircuit, failOpen } = withDefaults(options, defaultRateLimiterOptions);
   const keyOf = limiterKeys({ redis, provider, prefix, keyPrefix: options.keyPrefix });
   checkInteger('limit', limit, 1);
   const windowMs = windowMsOf(windowSeconds);

@@ -7,12 +7,16 @@ import slidingWindowLua from './lua/slidingWindow-1.lua';
 import slidingWindowPeekLua from './lua/slidingWindowPeek-1.lua';
 import tokenBucketLua from './lua/tokenBucket-1.lua';
 import tokenBucketPeekLua from './lua/tokenBucketPeek-1.lua';
+import slidingWindowCounterLua from './lua/includes/slidingWindowCounter.lua';
 import type { RateLimitAlgorithm } from './options';
 
 /** Reply of every decision script: `[allowed (1|0), remaining, retryAfterMs, resetMs]`. */
 export type DecisionReply = [number, number, number, number];
 
-const script = (name: string, lua: string) => defineScript<DecisionReply>({ name, numberOfKeys: 1, lua });
+/** Package-local Lua includes (`--- @include "name"`). */
+const includes = { slidingWindowCounter: slidingWindowCounterLua };
+
+const script = (name: string, lua: string) => defineScript<DecisionReply>({ name, numberOfKeys: 1, lua, includes });
 
 /** The decision script of each algorithm, and its read-only twin for `peek`. */
 export const decisionScripts: Readonly<Record<RateLimitAlgorithm, { decide: LuaScript<DecisionReply>; peek: LuaScript<DecisionReply> }>> = {

@@ -34,6 +34,15 @@ export interface PlatformErrorOptions {
 }
 
 /**
+ * One problem found in validated input (a payload, a notification, session data): where (`path`,
+ * dotted, e.g. `tenantId` or `items.2.url`; `''` for the whole value) and what.
+ */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+/**
  * Base class of every error thrown by `@platform/*`, so a service can catch them all with
  * `err instanceof PlatformError` and branch on `err.code`.
  */

@@ -9,6 +9,7 @@ export {
   describeValue,
   type PlatformErrorCode,
   type PlatformErrorOptions,
+  type ValidationIssue,
 } from './errors';
 export { loadRedisConfig, type RedisConfig, type RedisEnv, type SentinelAddress } from './config';
 export {

@@ -1,4 +1,4 @@
-import { PlatformError, RedisUnavailableError, type PlatformErrorOptions } from '@platform/redis';
+import { PlatformError, RedisUnavailableError, type PlatformErrorOptions, type ValidationIssue } from '@platform/redis';
 
 /**
  * `update` with `ifVersion` found another version (someone else updated the session first), or an
@@ -47,13 +47,8 @@ export class SessionNotFoundError extends PlatformError {
   }
 }
 
-/** One problem found by the session's schema. */
-export interface SessionIssue {
-  /** Dotted path of the field, `''` for the whole object. */
-  path: string;
-  /** What is wrong. */
-  message: string;
-}
+/** One problem found by the session's schema (`path` dotted, `''` for the whole object). */
+export type SessionIssue = ValidationIssue;
 
 /**
  * Session data does not match the store's schema: on write (nothing was written) or on read (the

@@ -56,3 +56,13 @@ export async function rejectionOf(call: () => Promise<unknown>): Promise<{ error
   );
   return { error, elapsedMs: performance.now() - started };
 }
+
+/** Whether a process with this PID exists (signal 0: nothing is sent). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

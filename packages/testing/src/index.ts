@@ -1,6 +1,6 @@
 export { findFreePort, pingRedis, startRedisServer, redisServerAvailable, type RedisServer, type StartRedisServerOptions } from './redis-server';
 export { resolveDevRedis, type DevRedis, type ResolveDevRedisOptions } from './dev-redis';
-export { uniquePrefix, deleteKeysByPrefix, waitFor, readmeApiNames, rejectionOf } from './helpers';
+export { uniquePrefix, deleteKeysByPrefix, waitFor, readmeApiNames, rejectionOf, isProcessAlive } from './helpers';
 export {
   startPostgresServer,
   findPostgresBinDir,
@@ -8,3 +8,4 @@ export {
   type PostgresServer,
   type StartPostgresServerOptions,
 } from './postgres-server';
+export { luaScriptProblems, type CheckedLuaScript } from './lua-scripts';

@@ -3,6 +3,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findFreePort } from './redis-server';
+import { isProcessAlive } from './helpers';
 
 /** Options of {@link startPostgresServer}. */
 export interface StartPostgresServerOptions {
@@ -82,15 +83,6 @@ function readPid(dataDir: string): number {
   return pid;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Starts a private PostgreSQL: `initdb` into a new temporary directory, then `pg_ctl start` on
  * 127.0.0.1 and a free port, with its Unix socket in another temporary directory (never the
@@ -142,7 +134,7 @@ export async function startPostgresServer(options: StartPostgresServerOptions = 
   }
   const pid = readPid(dataDir);
   const killOnExit = () => {
-    if (alive(pid)) process.kill(pid, 'SIGQUIT');
+    if (isProcessAlive(pid)) process.kill(pid, 'SIGQUIT');
   };
   process.once('exit', killOnExit);
   let stopped: Promise<void> | undefined;
@@ -160,11 +152,11 @@ export async function startPostgresServer(options: StartPostgresServerOptions = 
         // Then SIGINT ("fast": ends the sessions), then SIGQUIT.
         const waitExit = async (ms: number) => {
           const deadline = Date.now() + ms;
-          while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-          return !alive(pid);
+          while (isProcessAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+          return !isProcessAlive(pid);
         };
         for (const [signal, ms] of [['SIGTERM', 5_000], ['SIGINT', 20_000], ['SIGQUIT', 10_000]] as const) {
-          if (!alive(pid)) break;
+          if (!isProcessAlive(pid)) break;
           process.kill(pid, signal);
           if (await waitExit(ms)) break;
         }

@@ -31,9 +31,10 @@ export class FakeHttpServer {
     return this;
   }
 
-  /** Replies for `path` in order; the last one repeats. */
-  script(path: string, replies: ScriptedReply[]): void {
+  /** Replies for `path` in order; the last one repeats. Returns the path's full URL. */
+  script(path: string, replies: ScriptedReply[]): string {
     this.replies.set(path, [...replies]);
+    return `${this.url}${path}`;
   }
 
   on(path: string): RecordedRequest[] {

@@ -12,36 +12,18 @@
   ARGV[3] cost
   Returns {allowed (1|0), remaining, retryAfterMs, resetMs}; resetMs: until the estimate is 0.
 ]]
+--- @include "slidingWindowCounter"
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
-local M = 67108864
-local prev, cur, ttl = 0, 0, 2 * window
-local value = tonumber(redis.call('GET', KEYS[1]))
-if value then
-  local left = redis.call('PTTL', KEYS[1])
-  if left > 0 then
-    prev = math.floor(value / M)
-    cur = value % M
-    ttl = left
-    -- The current bucket has ended: it becomes the previous one.
-    if ttl <= window then prev, cur, ttl = cur, 0, ttl + window end
-  end
-end
+local prev, cur, ttl = slidingWindowState(KEYS[1], window)
 local elapsed = 2 * window - ttl
 local used = prev * (window - elapsed) / window + cur
 if used + cost <= limit then
   cur = cur + cost
-  redis.call('SET', KEYS[1], string.format('%.0f', prev * M + cur), 'PX', ttl)
+  redis.call('SET', KEYS[1], string.format('%.0f', prev * SLIDING_WINDOW_M + cur), 'PX', ttl)
   return {1, math.floor(limit - used - cost), 0, ttl}
-end
--- Refused: the estimate only falls with time; find when cost fits again.
-local retry
-if cur + cost <= limit then
-  retry = (window - elapsed) - (limit - cur - cost) * window / prev
-else
-  retry = (2 * window - elapsed) - (limit - cost) * window / cur
 end
 local resetMs = ttl
 if cur == 0 then resetMs = ttl - window end
-return {0, math.floor(limit - used), math.max(1, math.ceil(retry)), resetMs}
+return {0, math.floor(limit - used), slidingWindowRetry(limit, cost, window, elapsed, prev, cur), resetMs}
