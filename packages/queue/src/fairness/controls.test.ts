@@ -230,13 +230,22 @@ describe('fairness that does not depend on a fixed window', () => {
   it('late tenants: one worker of concurrency 1; big 200, three small x5, big 100 more: every small job is done within the first 40 hand-outs', async () => {
     const q = fairQueue({ pollMs: 50 });
     const order: string[] = [];
-    const worker = createWorker(q, async (job) => void order.push(job.data.tenantId), { connection: workerConnection, concurrency: 1 });
+    const worker = createWorker(
+      q,
+      async (job) => {
+        order.push(job.data.tenantId);
+        // A little work per job, so a busy machine's slow enqueue calls do not let the worker run
+        // far ahead of the producer between them.
+        await new Promise((resolve) => setTimeout(resolve, 3));
+      },
+      { connection: workerConnection, concurrency: 1 },
+    );
     workers.push(worker);
     await worker.waitUntilReady();
     // The worker has registered its concurrency: the release window is 1.
     await waitFor(async () => (await redis.hlen(fairSchedulerOf(q)!.keys.workerConcurrency)) === 1, 5000);
     await q.enqueueBulk(Array.from({ length: 200 }, (_, n) => ({ tenantId: 'big', n })));
-    for (const tenant of ['s1', 's2', 's3']) await q.enqueueBulk(Array.from({ length: 5 }, (_, n) => ({ tenantId: tenant, n })));
+    await q.enqueueBulk(['s1', 's2', 's3'].flatMap((tenantId) => Array.from({ length: 5 }, (_, n) => ({ tenantId, n }))));
     await q.enqueueBulk(Array.from({ length: 100 }, (_, n) => ({ tenantId: 'big', n: 200 + n })));
     await waitFor(() => order.length === 315, 60_000, 50);
     const lastSmall = Math.max(...['s1', 's2', 's3'].map((t) => order.lastIndexOf(t)));
