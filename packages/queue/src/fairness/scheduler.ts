@@ -247,11 +247,12 @@ export function createFairScheduler(params: {
         if (closed) return;
         heartbeat(Math.max(1, worker.concurrency)).catch(report);
       };
-      // Refill in batches: a dispatch step after every quarter of this worker's concurrency of
-      // starts (not after each one) costs few round trips per job and keeps the window filled.
+      // Refill in batches: a dispatch step after every quarter window of starts (a fixed window, or
+      // this worker's concurrency when the window follows the workers) costs few round trips per
+      // job and keeps the window filled.
       let started = 0;
       const onActive = (): void => {
-        if (++started < Math.max(1, Math.floor(worker.concurrency / 4))) return;
+        if (++started < Math.max(1, Math.floor((settings.window || worker.concurrency) / 4))) return;
         started = 0;
         trigger();
       };
