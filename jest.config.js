@@ -3,7 +3,7 @@
  * run checks the code being edited; the build (run before `npm test`) checks the published `dist/`.
  * @type {import('jest').Config}
  */
-const packages = 'redis|queue|ops|ratelimit|locks|notifications|sessions|outbox|cli|dashboard|testing';
+const packages = 'telemetry|redis|queue|ops|ratelimit|locks|notifications|sessions|outbox|cli|dashboard|testing';
 
 module.exports = {
   testEnvironment: 'node',

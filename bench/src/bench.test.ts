@@ -52,6 +52,7 @@ describe('bench --quick', () => {
       'lock.u.redlock', 'lock.u.semaphore', 'lock.c.redlock', 'lock.c.semaphore',
       'notify.platform', 'notify.raw',
       'mem.job.platform', 'mem.job.bullmq', 'mem.dedupe.platform', 'mem.dedupe.raw', 'mem.rl1.rlf',
+      'trace.enqueue1.on', 'trace.enqueue1.off', 'trace.enqueue1.disabled', 'trace.e2e.on', 'trace.e2e.off', 'trace.e2e.disabled',
     ]) {
       expect(ids).toContain(id);
     }

@@ -24,11 +24,12 @@ import { runNoisyNeighbour } from './noisy-neighbour';
 import { runOutboxBenchmarks } from './outbox-bench';
 import { runQueueBenchmarks } from './queue-bench';
 import { runRatelimitBenchmarks } from './ratelimit-bench';
+import { runTracingBenchmarks } from './tracing-bench';
 import { renderReport } from './report';
 import { Results, type EvaluatedComparison } from './results';
 
 /** The sections, in the order they run. */
-export const SECTIONS = ['queue', 'ratelimit', 'locks', 'notify', 'memory', 'fairness', 'outbox'] as const;
+export const SECTIONS = ['queue', 'ratelimit', 'locks', 'notify', 'memory', 'fairness', 'outbox', 'tracing'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -112,6 +113,7 @@ const RUNNERS: Record<SectionName, (ctx: BenchContext) => Promise<void>> = {
   memory: runMemoryBenchmarks,
   fairness: runFairness,
   outbox: runOutboxBenchmarks,
+  tracing: runTracingBenchmarks,
 };
 
 /** Runs the benchmarks and writes the report. Never throws for a section that fails: see `errors`. */

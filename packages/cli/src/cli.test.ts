@@ -315,7 +315,9 @@ describe('platform queues / failed / metrics (built binary, test Redis)', () => 
       expect(lines).toContain('# TYPE platform_queue_jobs gauge');
       expect(lines).toContain('# TYPE platform_queue_tenant_waiting_jobs gauge');
       expect(lines).toContain('# TYPE platform_jobs_completed_total counter');
-      expect(lines).toContain('# TYPE platform_job_duration_seconds histogram');
+      expect(lines).toContain('# TYPE platform_job_run_seconds histogram');
+      expect(lines).toContain('platform_jobs_enqueued_total{queue="rag__ingestion",tenant="a"} 2');
+      expect(lines).toContain('platform_jobs_enqueued_total{queue="rag__ingestion",tenant="other"} 2');
       expect(lines).toContain('platform_queue_jobs{queue="rag__ingestion",state="waiting"} 4');
       expect(lines).toContain('platform_queue_tenant_waiting_jobs{queue="rag__ingestion",tenant="a"} 2');
       expect(lines).toContain('platform_queue_tenant_waiting_jobs{queue="rag__ingestion",tenant="other"} 2');

@@ -1,6 +1,19 @@
 import { closeConnection, createRedisConnection, loadRedisConfig, type RedisConfig } from '@platform/redis';
-import { defaultPrefix } from '@platform/ops';
+import { defaultPrefix, listQueues } from '@platform/ops';
+import { listProviderHealth, type ProviderHealth } from '@platform/notifications';
+import { InvalidArgumentError, resolveKeyPrefix } from '@platform/redis';
 import type { Redis } from 'ioredis';
+
+/** A `--queue` that names no queue under the prefix; `known` lists those that exist. */
+export class UnknownQueueError extends InvalidArgumentError {
+  constructor(
+    readonly queue: string,
+    readonly prefix: string,
+    readonly known: readonly string[],
+  ) {
+    super('--queue', `no queue "${queue}" under prefix "${prefix}"; ${known.length ? `known queues: ${known.join(', ')}` : 'no queues there (wrong REDIS_URL, REDIS_KEY_PREFIX or --prefix?)'}`);
+  }
+}
 
 /** Where the CLI writes and what it reads; replaced in tests that call `main` in-process. */
 export interface CliIo {
@@ -19,6 +32,10 @@ export interface CliIo {
 /** Per-run state shared by the commands: the IO, the Redis config and one lazily opened connection. */
 export class CliContext {
   exitCode = 0;
+  /** `--json` was given: output, and errors, are JSON documents on stdout. */
+  json = false;
+  /** The last error the connection reported (e.g. ECONNREFUSED), more telling than a command's own error. */
+  lastConnectionError: Error | undefined;
   private connection: Redis | undefined;
   private resolvedConfig: RedisConfig | undefined;
 
@@ -32,8 +49,28 @@ export class CliContext {
 
   /** The command's Redis connection (producer role: fails fast while Redis is down). */
   redis(): Redis {
-    this.connection ??= createRedisConnection(this.config, { role: 'producer', connectionName: 'platform:cli' });
+    this.connection ??= createRedisConnection(this.config, {
+      role: 'producer',
+      connectionName: 'platform:cli',
+      onError: (error) => {
+        this.lastConnectionError = error;
+      },
+    });
     return this.connection;
+  }
+
+  /**
+   * Checks that `name` is a queue under `prefix` (platform or plain BullMQ); otherwise throws an
+   * {@link UnknownQueueError} listing the queues there (exit code 2).
+   */
+  async assertKnownQueue(name: string, prefix: string): Promise<void> {
+    const known = (await listQueues(this.redis(), { prefix })).map((q) => q.name);
+    if (!known.includes(name)) throw new UnknownQueueError(name, prefix, known);
+  }
+
+  /** The notification providers' circuit breakers under `REDIS_KEY_PREFIX`. */
+  providerHealth(): Promise<ProviderHealth[]> {
+    return listProviderHealth({ connection: this.redis(), keyPrefix: resolveKeyPrefix(undefined, this.io.env) });
   }
 
   /** `--prefix` when given, else the platform's default from the environment (`REDIS_KEY_PREFIX`). */

@@ -23,6 +23,7 @@ import { readQueues, readRedisHealth, type Overview } from './overview';
 import { readProviderHealth } from './providers';
 import { overviewBody, overviewLive, tenantBody, tenantHref, tenantLive, tenantsBody, tenantsLive, type TenantDetail, type TenantPageAbilities } from './pages';
 import { pageTenants, readTenantSnapshot, TENANT_SORT_KEYS, type TenantQuery, type TenantSnapshot, type TenantSortKey } from './tenants';
+import { errorFields, logLine, resolveLogger } from '@platform/telemetry';
 
 /** A Node `http` request handler serving the dashboard, plus `close()`. */
 export interface DashboardHandler {
@@ -141,6 +142,7 @@ function optionalWholeNumber(body: Record<string, string>, name: string): number
  */
 export function createDashboard(options: DashboardOptions = {}): DashboardHandler {
   const env = options.env ?? process.env;
+  const logger = resolveLogger(options.logger);
   const authenticate = createAuthenticator({
     adminToken: options.token ?? env.PLATFORM_DASHBOARD_TOKEN,
     viewerToken: options.viewerToken ?? env.PLATFORM_DASHBOARD_VIEWER_TOKEN,
@@ -433,7 +435,7 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
       if (error instanceof JobNotFoundError) return sendError(request, response, 404, error.message);
       if (error instanceof Error && /is not in the failed state|Missing key for job/.test(error.message)) return sendError(request, response, 409, 'the job is no longer failed');
       if (isConnectionError(error)) return sendError(request, response, 503, 'Redis is unavailable');
-      console.error('platform dashboard: request failed:', error instanceof Error ? error.message : String(error));
+      logLine(logger, 'error', { component: 'dashboard', method: request.method, ...errorFields(error) }, 'request failed');
       sendError(request, response, 500, 'internal error');
     }
   }

@@ -4,9 +4,12 @@ import type { QueueDepthThresholds } from '@platform/ops';
 import type { Redis } from 'ioredis';
 import type { AuthorizeHook } from './auth';
 import type { TenantControls } from './controls';
+import type { Logger } from '@platform/telemetry';
 
 /** Options of `createDashboard`. */
 export interface DashboardOptions {
+  /** Where failed requests are logged (pino's shape). @defaultValue the logger of `configureTelemetry`, else JSON lines on stderr */
+  logger?: Logger;
   /**
    * Connection the dashboard reads with (not closed by `close()`).
    * @defaultValue a producer connection from `loadRedisConfig(env)`, closed by `close()`

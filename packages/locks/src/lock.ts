@@ -6,6 +6,7 @@ import { fenceKeyFor, releaseChannelFor, waitersKeyFor } from './keys';
 import { checkKey, checkOptions, defaultLockOptions, type AcquireLockOptions } from './options';
 import { acquireLockScript, extendLockScript, handOverLockScript, releaseLockScript } from './scripts';
 import { existingSubscriberOf, releaseSeq, waitForRelease, type HandoffOffer } from './waiters';
+import { spanEvent } from '@platform/telemetry';
 
 /**
  * A lock held by this caller. Release it in `finally` (or use {@link withLock}, which does).
@@ -127,7 +128,9 @@ async function acquire(redis: Redis, key: string, options: AcquireLockOptions): 
       offer.acquiredAt = performance.now();
       return acquireLockScript.run(redis, keys, args);
     };
+    const waitStart = performance.now();
     code = await waitForRelease(redis, channel, attempt, code, waitMs, retryDelayMs, seqBefore, { waitersKey: waitersKeyFor(key), offer });
+    spanEvent('lock.wait', { 'lock.waited_ms': Math.round(performance.now() - waitStart), 'lock.acquired': code > 0 });
   }
   return code > 0 ? new Lock(redis, key, fenceKey, token, fencing ? code : 0, ttlMs, offer.acquiredAt) : -code - 1;
 }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@platform/redis';
 import { uniquePrefix, waitFor } from '@platform/testing';
-import { circuitKey, createCircuitBreaker, getProviderHealth, resolveCircuitBreaker } from './circuit';
+import { circuitKey, createCircuitBreaker, getProviderHealth, listProviderHealth, resolveCircuitBreaker } from './circuit';
 import { NotificationSendError } from './errors';
 import { notifyOnce } from './notify';
 import { resolveNotificationQueue } from './queues';
@@ -47,6 +47,22 @@ describe('circuit breaker transitions (one Lua script each)', () => {
     await breaker.success();
     expect(await breaker.allow()).toEqual({ allowed: true, probe: false });
     expect(await getProviderHealth('sms', 'twilio', { connection: redis, keyPrefix: prefix })).toMatchObject({ state: 'closed', consecutiveFailures: 0, trips: 1, probes: 2 });
+  });
+
+  it('listProviderHealth finds every breaker under the key prefix, sorted, and nothing else', async () => {
+    const prefix = keyPrefix();
+    const settings = resolveCircuitBreaker({ failureThreshold: 1, openMs: 60_000 });
+    await createCircuitBreaker(redis, circuitKey(prefix, 'sms', 'twilio'), settings).failure('503');
+    const resend = createCircuitBreaker(redis, circuitKey(prefix, 'email', 'resend'), settings);
+    await resend.failure('503');
+    await resend.success();
+    await redis.set(`${prefix}:notify-circuit:pigeon:coop`, '1');
+    const listed = await listProviderHealth({ connection: redis, keyPrefix: prefix });
+    expect(listed.map((h) => [h.channel, h.provider, h.state, h.trips])).toEqual([
+      ['email', 'resend', 'closed', 1],
+      ['sms', 'twilio', 'open', 1],
+    ]);
+    expect(await listProviderHealth({ connection: redis, keyPrefix: keyPrefix() })).toEqual([]);
   });
 
   it('a provider never called reads as closed; bad arguments are refused', async () => {

@@ -121,3 +121,33 @@ export async function getProviderHealth(channel: NotificationChannel, provider: 
   if (fields.changedAt !== undefined) health.changedAt = Number(fields.changedAt);
   return health;
 }
+
+/**
+ * The health of every provider with a circuit breaker in Redis (found by scanning
+ * `notify-circuit:*` behind the key prefix), sorted by channel and provider: what `platform queues`
+ * and the `platform_notification_circuit_*` series show. Providers healthy for 7 days have no
+ * breaker left and are not listed. Rejects with `RedisUnavailableError` when Redis cannot be reached.
+ */
+export async function listProviderHealth(options: ProviderHealthOptions = {}): Promise<ProviderHealth[]> {
+  const redis = options.connection ?? getSharedConnection('producer');
+  const base = namespacedKey(resolveKeyPrefix(options.keyPrefix), 'notify-circuit');
+  const found: Array<[NotificationChannel, string]> = [];
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${base.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}:*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const [channel, provider, extra] = key.slice(base.length + 1).split(':');
+        if (extra !== undefined || provider === undefined || !(NOTIFICATION_CHANNELS as readonly string[]).includes(channel!)) continue;
+        if (!/^[A-Za-z0-9_.-]{1,64}$/.test(provider)) continue;
+        found.push([channel as NotificationChannel, provider]);
+      }
+    } while (cursor !== '0');
+  } catch (error) {
+    throw toUnavailableError(error, 'listProviderHealth');
+  }
+  found.sort((a, b) => (a[0] + ':' + a[1] < b[0] + ':' + b[1] ? -1 : 1));
+  const unique = found.filter(([c, p], i) => i === 0 || found[i - 1]![0] !== c || found[i - 1]![1] !== p);
+  return Promise.all(unique.map(([channel, provider]) => getProviderHealth(channel, provider, options)));
+}

@@ -10,6 +10,8 @@ import {
   toUnavailableError,
 } from '@platform/redis';
 import { NOTIFICATION_CHANNELS, PayloadTooLargeError, type NotificationChannel } from '@platform/queue';
+import type { Span } from '@opentelemetry/api';
+import { inSpan, spanAttributes as A, toJobMetadata } from '@platform/telemetry';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { NotificationValidationError } from './errors';
@@ -140,10 +142,24 @@ export async function notifyDigest<C extends NotificationChannel, T>(input: Dige
   const definition = resolveNotificationQueue(channel, { ...options, keyPrefix });
   renderers.set(`${channel}|${type}`, render as unknown as DigestRender<NotificationChannel, never>);
 
+  const attributes = { [A.tenant]: tenantId, 'notification.type': type, 'notification.channel': channel };
+  return inSpan(`notifyDigest ${channel}`, { attributes }, (span) => addItem({ ...input, json, windowMs, maxWaitMs, maxItems, span }, definition, policy, keyPrefix, options));
+}
+
+/** Stores one validated item and enqueues (or re-enqueues, a no-op) its batch's flush job. */
+async function addItem(
+  input: { tenantId: string; type: string; recipientKey: string; channel: NotificationChannel; itemKey?: string; json: string; windowMs: number; maxWaitMs: number; maxItems: number; span: Span | undefined },
+  definition: ReturnType<typeof resolveNotificationQueue>,
+  policy: ReturnType<typeof resolveRetryPolicy>,
+  keyPrefix: string,
+  options: NotifyDigestOptions,
+): Promise<NotifyDigestResult> {
+  const { tenantId, type, recipientKey, channel, json, windowMs, maxWaitMs, maxItems, span } = input;
   const redis: Redis = options.connection ?? getSharedConnection('producer');
   const key = namespacedKey(keyPrefix, 'notify-digest', tenantId, type, recipientKey, channel);
   const itemKey = input.itemKey ?? randomUUID();
-  const entry = JSON.stringify({ at: Date.now(), item: JSON.parse(json) as unknown });
+  // `tc`: this call's trace context, so the delivery's span links to every item's trace.
+  const entry = JSON.stringify({ at: Date.now(), item: JSON.parse(json) as unknown, ...(span ? { tc: toJobMetadata(span) } : {}) });
   let reply: [number, number, number, number, number];
   try {
     reply = await addDigestItemScript.run(redis, [key], [itemKey, entry, DIGEST_TTL_MS]);

@@ -22,6 +22,7 @@ export {
 } from './digest';
 export {
   getProviderHealth,
+  listProviderHealth,
   type ProviderHealth,
   type ProviderHealthOptions,
   type CircuitBreakerOptions,

@@ -9,6 +9,7 @@ import {
   toUnavailableError,
 } from '@platform/redis';
 import { PayloadTooLargeError, type EnqueueOptions } from '@platform/queue';
+import { inSpan, spanAttributes as A, spanEvent } from '@platform/telemetry';
 import { notificationDeduplicationId, notificationJobId, notifyKey } from './keys';
 import { DEFAULT_DEDUPE_TTL_SECONDS, DEFAULT_PENDING_TTL_MS } from './options';
 import { backoffFor, resolveRetryPolicy, type RetryPolicyOptions } from './retry';
@@ -93,6 +94,17 @@ function enqueueFailure(error: unknown, what: string): unknown {
  */
 export async function notifyOnce(input: NotificationInput, options: NotifyOnceOptions = {}): Promise<NotifyOnceResult> {
   const notification = validateNotification(input);
+  const attributes = { [A.tenant]: notification.tenantId, 'notification.type': notification.type, 'notification.channel': notification.channel };
+  return inSpan(`notifyOnce ${notification.channel}`, { attributes }, async (span) => {
+    const result = await claimAndEnqueue(notification, options);
+    span?.setAttribute('notification.enqueued', result.enqueued);
+    if (result.jobId !== undefined) span?.setAttribute(A.jobId, result.jobId);
+    if (!result.enqueued) spanEvent('notification.dedupe_hit');
+    return result;
+  });
+}
+
+async function claimAndEnqueue(notification: ReturnType<typeof validateNotification>, options: NotifyOnceOptions): Promise<NotifyOnceResult> {
   const ttlSeconds = checkInteger('ttlSeconds', options.ttlSeconds ?? DEFAULT_DEDUPE_TTL_SECONDS, 1);
   const pendingTtlMs = checkInteger('pendingTtlMs', options.pendingTtlMs ?? DEFAULT_PENDING_TTL_MS, 1);
   const jobOptions = { ...options.jobOptions } as EnqueueOptions;

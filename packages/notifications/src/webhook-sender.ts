@@ -6,6 +6,7 @@ import { DEFAULT_WEBHOOK_TIMEOUT_MS } from './options';
 import type { ChannelPayload } from './schemas';
 import { anySignal } from './providers/http';
 import type { NotificationSender, SendContext, SendResult } from './sender';
+import { traceHeaders } from '@platform/telemetry';
 
 /** Options of {@link createWebhookSender}. */
 export interface WebhookSenderOptions {
@@ -95,7 +96,7 @@ export function createWebhookSender<C extends NotificationChannel = Notification
       try {
         response = await doFetch(url, {
           method: 'POST',
-          headers: { ...extraHeaders, 'content-type': 'application/json', 'idempotency-key': context.idempotencyKey },
+          headers: { ...extraHeaders, ...traceHeaders(), 'content-type': 'application/json', 'idempotency-key': context.idempotencyKey },
           body: JSON.stringify(body),
           signal,
         });

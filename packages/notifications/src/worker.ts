@@ -7,6 +7,8 @@ import {
   type TenantPayload,
 } from '@platform/queue';
 import { InvalidArgumentError, checkInteger, getSharedConnection, isDeferral, resolveKeyPrefix } from '@platform/redis';
+import { SpanKind, type Link } from '@opentelemetry/api';
+import { errorFields, fromJobMetadata, inSpan, logLine, resolveLogger, spanAttributes as A, spanEvent } from '@platform/telemetry';
 import { DelayedError, UnrecoverableError, type BackoffStrategy, type Job, type MinimalJob, type Worker } from 'bullmq';
 import { circuitKey, createCircuitBreaker, resolveCircuitBreaker, type CircuitBreakerOptions } from './circuit';
 import { classifySendError } from './classify';
@@ -92,6 +94,17 @@ export function notificationBackoffStrategy(fallback: Omit<RetryPolicy, 'expireA
   };
 }
 
+/** Links to the traces of a digest's items (the spans that added them), at most 128 (the SDK's default limit). */
+function itemLinks(entries: { tc?: string }[]): Link[] | undefined {
+  const links: Link[] = [];
+  for (const entry of entries) {
+    const context = fromJobMetadata(entry.tc);
+    if (context) links.push({ context });
+    if (links.length === 128) break;
+  }
+  return links.length > 0 ? links : undefined;
+}
+
 type NotificationJob = Job<TenantPayload<typeof notificationJobSchema>, NotificationJobResult>;
 
 /** Delays the job by `ms` without spending an attempt (BullMQ's DelayedError leaves attemptsMade alone). */
@@ -130,15 +143,21 @@ export function createNotificationWorker<C extends NotificationChannel>(
   const provider = checkProviderName('sender.provider', sender.provider ?? 'default');
   const redis = workerOptions.connection ?? getSharedConnection('worker');
   const breaker = circuitBreaker === false ? undefined : createCircuitBreaker(redis, circuitKey(keyPrefix, channel, provider), resolveCircuitBreaker(circuitBreaker));
-  const reportError = workerOptions.onError ?? (() => undefined);
+  const logger = resolveLogger(workerOptions.logger);
+  // A failed status or batch write: reported with the job's fields (an `onError` still gets the error alone).
+  const reportError = (job: NotificationJob, what: string, error: unknown): void => {
+    if (workerOptions.onError) workerOptions.onError(error as Error);
+    else logLine(logger, 'warn', { queue: definition.name, tenantId: job.data.tenantId, jobId: String(job.id), ...errorFields(error) }, what);
+  };
 
   // The status is what getNotificationStatus reports; a failure to write it must not fail the job.
   const record = (job: NotificationJob, status: StoredStatus): Promise<void> =>
-    updateStatus(redis, statusKey(keyPrefix, String(job.id)), status).catch((error: unknown) => reportError(error as Error));
+    updateStatus(redis, statusKey(keyPrefix, String(job.id)), status).catch((error: unknown) => reportError(job, 'could not write the notification status', error));
 
   const hold = async (job: NotificationJob, token: string, waitMs: number, reason: string, lastError?: string): Promise<never> => {
     // Never later than the job's expiry, so an expired job is recorded on time.
     const wait = Math.max(1, Math.min(Math.round(waitMs), maxRetryAfterMs, Math.max(0, untilExpiry(job, Date.now()))));
+    spanEvent('job.deferred', { 'deferral.reason': reason, 'deferral.retry_after_ms': wait });
     await record(job, { state: 'deferred', attempts: job.attemptsMade, reason, retryAt: Date.now() + wait, ...(lastError ? { lastError } : {}) });
     return defer(job, token, wait);
   };
@@ -153,16 +172,18 @@ export function createNotificationWorker<C extends NotificationChannel>(
     }
     let payload: unknown = job.data.payload;
     let digest: DigestJobPayload['digest'] | undefined;
+    let links: Link[] | undefined;
     if (job.name === DIGEST_JOB_NAME) {
       digest = (job.data.payload as unknown as DigestJobPayload).digest;
       const taken = await takeDigestBatchScript.run(redis, [digest.key], [digest.batch, digest.windowMs, digest.maxWaitMs, digest.maxItems]);
       // Not due yet (an item arrived within the window): come back when it is, no attempt spent.
       if (Number(taken[0]) === 0 && token) return hold(job, token, Number(taken[1]), 'digest-window');
-      const items = taken
+      const entries = taken
         .slice(1)
-        .map((entry) => JSON.parse(String(entry)) as { at: number; item: never })
-        .sort((a, b) => a.at - b.at)
-        .map((entry) => entry.item);
+        .map((entry) => JSON.parse(String(entry)) as { at: number; item: never; tc?: string })
+        .sort((a, b) => a.at - b.at);
+      const items = entries.map((entry) => entry.item);
+      links = itemLinks(entries);
       if (items.length === 0) {
         await record(job, { state: 'delivered', attempts: job.attemptsMade + 1, providerMessageId: '' });
         return { providerMessageId: '', idempotencyKey };
@@ -191,16 +212,19 @@ export function createNotificationWorker<C extends NotificationChannel>(
     await record(job, { state: 'sending', attempts: job.attemptsMade });
     let result: SendResult;
     try {
-      result = await sender.send(parsed.data as ChannelPayload<C>, {
-        idempotencyKey,
-        tenantId,
-        channel,
-        type,
-        dedupeKey,
-        jobId,
-        attempt: job.attemptsMade + 1,
-        signal,
-      });
+      const attributes = { 'notification.provider': provider, 'notification.channel': channel, [A.tenant]: tenantId, [A.jobId]: jobId, [A.attempt]: job.attemptsMade + 1 };
+      result = await inSpan(`send ${channel}`, { kind: SpanKind.CLIENT, attributes, ...(links ? { links } : {}), isFailure: (error) => !isDeferral(error) }, () =>
+        sender.send(parsed.data as ChannelPayload<C>, {
+          idempotencyKey,
+          tenantId,
+          channel,
+          type,
+          dedupeKey,
+          jobId,
+          attempt: job.attemptsMade + 1,
+          signal,
+        }),
+      );
     } catch (error) {
       // Come back later without spending an attempt, whatever the underlying worker does with deferrals.
       if (isDeferral(error) && token) return hold(job, token, error.retryAfterMs, error.deferralReason ?? 'deferred');
@@ -222,7 +246,7 @@ export function createNotificationWorker<C extends NotificationChannel>(
     }
     await breaker?.success();
     // The batch is delivered: forget its items (should this fail, a replay finds them sent already by id).
-    if (digest) await finishDigestBatchScript.run(redis, [digest.key], [digest.batch]).catch((error: unknown) => reportError(error as Error));
+    if (digest) await finishDigestBatchScript.run(redis, [digest.key], [digest.batch]).catch((error: unknown) => reportError(job, 'could not clear the delivered digest batch', error));
     // A provider that accepted the message without an id still accepted it: retrying would risk a twin.
     const providerMessageId = typeof result?.providerMessageId === 'string' ? result.providerMessageId : '';
     await record(job, { state: 'delivered', attempts: job.attemptsMade + 1, providerMessageId });

@@ -92,6 +92,8 @@ async function* failedJobs(queue: Queue, redis: Redis, filter: FailedJobsFilter)
 export async function listFailedJobs(redis: Redis, queueName: string, filter: FailedJobsFilter = {}): Promise<FailedJobInfo[]> {
   const limit = filter.limit ?? 50;
   const queue = new Queue(queueName, { connection: redis, prefix: filter.prefix ?? defaultPrefix() });
+  // Connection errors reach the caller through the calls below; unheard 'error' events would be printed with their stacks.
+  queue.on('error', () => undefined);
   try {
     const result: FailedJobInfo[] = [];
     if (limit <= 0) return result;
@@ -118,6 +120,7 @@ function leftFailedSet(error: unknown): boolean {
  */
 export async function retryFailedJobs(redis: Redis, queueName: string, options: RetryFailedJobsOptions = {}): Promise<RetryFailedJobsResult> {
   const queue = new Queue(queueName, { connection: redis, prefix: options.prefix ?? defaultPrefix() });
+  queue.on('error', () => undefined);
   const result: RetryFailedJobsResult = { matched: 0, retried: [], skipped: [], errors: [] };
   try {
     // Collect the ids first (retrying while walking the set would shift the offsets); only ids are

@@ -1,13 +1,23 @@
 export {
   getQueueStats,
   listPlatformQueues,
+  listQueues,
   type QueueStatsOptions,
+  type QueueKind,
   type QueueStats,
   type QueueCounts,
   type TenantDepth,
   type QueueDepthStatus,
   type QueueDepthThresholds,
 } from './stats';
+export {
+  getTenantStats,
+  sortTenantStats,
+  type TenantStatsOptions,
+  type TenantStatsReport,
+  type TenantQueueStats,
+  type TenantSort,
+} from './tenants';
 export {
   listFailedJobs,
   retryFailedJobs,
@@ -22,6 +32,7 @@ export {
   QUEUE_METRIC_NAMES,
   type QueueMetrics,
   type QueueMetricsOptions,
+  type ProviderBreaker,
 } from './metrics';
 export {
   createMetricsHandler,

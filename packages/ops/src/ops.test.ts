@@ -2,6 +2,7 @@ import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { deleteKeysByPrefix, startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { createWorker, defineQueue } from '@platform/queue';
@@ -168,10 +169,14 @@ describe('createQueueMetrics + createMetricsHandler', () => {
       if (job.data.n < 0) throw new Error('negative');
       return job.data.n;
     }, { connection: workerConnection, handleSignals: false });
-    const detach = metrics.observeWorker(worker);
+    // No observeWorker or any other call: createWorker records by itself.
     await processed.enqueueBulk([{ tenantId: 'x', n: 1 }, { tenantId: 'x', n: 2 }, { tenantId: 'x', n: -1 }]);
     await waitFor(async () => (await processed.queue.getCompletedCount()) === 2 && (await processed.queue.getFailedCount()) === 1);
-    await waitFor(async () => (await metrics.registry.getSingleMetricAsString(QUEUE_METRIC_NAMES.jobsFailed)).includes('} 1'));
+    await waitFor(async () => (await metrics.registry.getSingleMetricAsString(QUEUE_METRIC_NAMES.jobsFailed)).includes('tenant="x"} 1'));
+    // A paused queue reads as paused; a plain BullMQ queue under the same prefix is listed beside.
+    await processed.queue.pause();
+    const plain = new Queue('legacy-mailer', { connection: redis, prefix });
+    await plain.add('send', { to: 'a@example.com' });
 
     const scraped = await fetchText(`${base}/metrics`);
     expect(scraped.status).toBe(200);
@@ -180,12 +185,19 @@ describe('createQueueMetrics + createMetricsHandler', () => {
     expect(Object.fromEntries([...types].filter(([name]) => name.startsWith('platform_')))).toEqual({
       platform_queue_redis_up: 'gauge',
       platform_queue_jobs: 'gauge',
+      platform_queue_paused: 'gauge',
       platform_queue_oldest_waiting_seconds: 'gauge',
       platform_queue_tenant_waiting_jobs: 'gauge',
       platform_queue_depth_threshold_jobs: 'gauge',
+      platform_jobs_enqueued_total: 'counter',
       platform_jobs_completed_total: 'counter',
       platform_jobs_failed_total: 'counter',
-      platform_job_duration_seconds: 'histogram',
+      platform_job_failed_attempts_total: 'counter',
+      platform_jobs_deferred_total: 'counter',
+      platform_job_wait_seconds: 'histogram',
+      platform_job_run_seconds: 'histogram',
+      platform_tenant_backlog_jobs: 'gauge',
+      platform_tenant_active_jobs: 'gauge',
     });
     const value = (name: string, labels: Record<string, string>) =>
       samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
@@ -197,9 +209,17 @@ describe('createQueueMetrics + createMetricsHandler', () => {
     expect(Object.fromEntries(tenantSeries.map((s) => [s.labels.tenant, s.value]))).toEqual({ t1: 3, t2: 2, other: 1 });
     expect(value('platform_queue_depth_threshold_jobs', { level: 'warn' })).toBe(1000);
     expect(value('platform_queue_depth_threshold_jobs', { level: 'critical' })).toBe(10000);
-    expect(value('platform_jobs_completed_total', { queue: 'ops__worked' })).toBe(2);
-    expect(value('platform_jobs_failed_total', { queue: 'ops__worked' })).toBe(1);
-    expect(value('platform_job_duration_seconds_count', { queue: 'ops__worked', status: 'completed' })).toBe(2);
+    expect(value('platform_jobs_enqueued_total', { queue: 'ops__worked', tenant: 'x' })).toBe(3);
+    expect(value('platform_jobs_completed_total', { queue: 'ops__worked', tenant: 'x' })).toBe(2);
+    expect(value('platform_jobs_failed_total', { queue: 'ops__worked', tenant: 'x' })).toBe(1);
+    expect(value('platform_job_failed_attempts_total', { queue: 'ops__worked', tenant: 'x' })).toBe(1);
+    expect(value('platform_job_run_seconds_count', { queue: 'ops__worked', tenant: 'x' })).toBe(3);
+    expect(value('platform_job_wait_seconds_bucket', { queue: 'ops__worked', tenant: 'x', le: '+Inf' })).toBe(3);
+    expect(value('platform_tenant_backlog_jobs', { queue: 'ops__metrics', tenant: 't1' })).toBe(3);
+    expect(value('platform_tenant_backlog_jobs', { queue: 'ops__metrics', tenant: 'other' })).toBe(1);
+    expect(value('platform_queue_paused', { queue: 'ops__worked' })).toBe(1);
+    expect(value('platform_queue_paused', { queue: 'ops__metrics' })).toBe(0);
+    expect(value('platform_queue_jobs', { queue: 'legacy-mailer', state: 'waiting' })).toBe(1);
     expect(value('platform_queue_redis_up', {})).toBe(1);
 
     const healthy = await fetchText(`${base}/healthz`);
@@ -212,8 +232,8 @@ describe('createQueueMetrics + createMetricsHandler', () => {
     expect(down.status).toBe(503);
     expect(JSON.parse(down.body)).toMatchObject({ status: 'unavailable', redis: 'down' });
 
-    detach();
     await worker.close();
+    await plain.close();
     await q.close();
     await processed.close();
     if (ownRedis.status !== 'end') ownRedis.disconnect();

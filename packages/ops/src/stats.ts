@@ -42,7 +42,12 @@ export interface QueueStatsOptions {
   topTenants?: number;
   /** Clock used for ages (ms since the epoch). @defaultValue `Date.now` */
   now?: () => number;
+  /** Also list plain BullMQ queues (names not `namespace__name`) found under the prefix. @defaultValue `true` */
+  includePlain?: boolean;
 }
+
+/** `platform`: a `namespace__name` queue made by `defineQueue`; `bullmq`: any other BullMQ queue under the prefix. */
+export type QueueKind = 'platform' | 'bullmq';
 
 /** Job counts of one queue. `waiting` includes prioritized jobs (and the jobs of a paused queue). */
 export interface QueueCounts {
@@ -68,6 +73,10 @@ export interface QueueStats {
   /** Full queue name, e.g. `agent__blog-writer`. */
   name: string;
   prefix: string;
+  /** Whether the queue is a platform queue or a plain BullMQ queue beside them. */
+  kind: QueueKind;
+  /** The queue is paused (BullMQ `queue.pause()`): no job is handed out. */
+  paused: boolean;
   counts: QueueCounts;
   /** Age in ms of the oldest waiting job; `null` when nothing waits. */
   oldestWaitingAgeMs: number | null;
@@ -84,8 +93,11 @@ function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
-/** Finds every platform queue (`namespace__name`) under a prefix by scanning `<prefix>:*:meta`. */
-export async function listPlatformQueues(redis: Redis, options: Pick<QueueStatsOptions, 'prefix'> = {}): Promise<string[]> {
+/**
+ * Every BullMQ queue under a prefix (found by scanning `<prefix>:*:meta`), platform queues
+ * (`namespace__name`) first, then plain BullMQ queues, each sorted by name.
+ */
+export async function listQueues(redis: Redis, options: Pick<QueueStatsOptions, 'prefix' | 'includePlain'> = {}): Promise<Array<{ name: string; kind: QueueKind }>> {
   const prefix = options.prefix ?? defaultPrefix();
   const found = new Set<string>();
   let cursor = '0';
@@ -94,10 +106,19 @@ export async function listPlatformQueues(redis: Redis, options: Pick<QueueStatsO
     cursor = next;
     for (const key of keys) {
       const name = key.slice(prefix.length + 1, -':meta'.length);
-      if (isPlatformQueueName(name)) found.add(name);
+      // BullMQ queue names never contain ':' (v5 refuses them).
+      if (name !== '' && !name.includes(':')) found.add(name);
     }
   } while (cursor !== '0');
-  return [...found].sort();
+  const names = [...found].sort();
+  const platform = names.filter(isPlatformQueueName).map((name) => ({ name, kind: 'platform' as const }));
+  const plain = options.includePlain === false ? [] : names.filter((n) => !isPlatformQueueName(n)).map((name) => ({ name, kind: 'bullmq' as const }));
+  return [...platform, ...plain];
+}
+
+/** Finds every platform queue (`namespace__name`) under a prefix by scanning `<prefix>:*:meta`. */
+export async function listPlatformQueues(redis: Redis, options: Pick<QueueStatsOptions, 'prefix'> = {}): Promise<string[]> {
+  return (await listQueues(redis, { ...options, includePlain: false })).map((q) => q.name);
 }
 
 function depthStatus(waiting: number, thresholds: QueueDepthThresholds): QueueDepthStatus {
@@ -116,6 +137,48 @@ function tenantOf(data: string | null): string | undefined {
   }
 }
 
+/** Tenant counts and the oldest `timestamp` of some jobs (their `data` and `timestamp` only, 200 per round trip). */
+export async function tenantsOfJobs(redis: Redis, queue: Pick<Queue, 'toKey'>, ids: readonly string[]): Promise<{ tenants: Map<string, number>; oldest: number | null }> {
+  const tenants = new Map<string, number>();
+  let oldest: number | null = null;
+  for (let i = 0; i < ids.length; i += 200) {
+    const batch = ids.slice(i, i + 200);
+    const pipeline = redis.pipeline();
+    for (const id of batch) pipeline.hmget(queue.toKey(id), 'data', 'timestamp');
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [error, reply] of replies) {
+      if (error || !Array.isArray(reply)) continue;
+      const [data, timestamp] = reply as [string | null, string | null];
+      const tenantId = tenantOf(data);
+      if (tenantId !== undefined) tenants.set(tenantId, (tenants.get(tenantId) ?? 0) + 1);
+      const ts = Number(timestamp);
+      if (timestamp && Number.isFinite(ts)) oldest = oldest === null ? ts : Math.min(oldest, ts);
+    }
+  }
+  return { tenants, oldest };
+}
+
+/**
+ * The sample of waiting jobs: the oldest jobs of the wait list (its right end; a paused queue's
+ * jobs stay there in BullMQ 6) first, then prioritized jobs in the order they will be served. Bounded by
+ * `sampleSize` whatever the queue's size.
+ */
+export async function sampleWaitingJobs(
+  redis: Redis,
+  queue: Pick<Queue, 'toKey'>,
+  sampleSize: number,
+  hasPrioritized: boolean,
+): Promise<{ ids: string[]; tenants: Map<string, number>; oldest: number | null }> {
+  const ids: string[] = [];
+  if (sampleSize > 0) {
+    ids.push(...(await redis.lrange(queue.toKey('wait'), -sampleSize, -1)).reverse());
+    if (ids.length < sampleSize && hasPrioritized) {
+      ids.push(...(await redis.zrange(queue.toKey('prioritized'), '0', String(sampleSize - ids.length - 1))));
+    }
+  }
+  return { ids, ...(await tenantsOfJobs(redis, queue, ids)) };
+}
+
 /** Statistics of one queue (see {@link getQueueStats}). */
 export async function getOneQueueStats(redis: Redis, name: string, options: QueueStatsOptions = {}): Promise<QueueStats> {
   const prefix = options.prefix ?? defaultPrefix();
@@ -125,8 +188,13 @@ export async function getOneQueueStats(redis: Redis, name: string, options: Queu
   const now = options.now ?? Date.now;
   // A Queue on a caller's connection does not close that connection on close().
   const queue = new Queue(name, { connection: redis, prefix });
+  // Connection errors reach the caller through the calls below; unheard 'error' events would be printed with their stacks.
+  queue.on('error', () => undefined);
   try {
-    const raw = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed', 'completed');
+    const [raw, paused] = await Promise.all([
+      queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'),
+      queue.isPaused(),
+    ]);
     const prioritized = raw.prioritized ?? 0;
     const counts: QueueCounts = {
       waiting: (raw.wait ?? 0) + prioritized,
@@ -137,32 +205,7 @@ export async function getOneQueueStats(redis: Redis, name: string, options: Queu
       completed: raw.completed ?? 0,
     };
 
-    // The sample: the oldest jobs of the wait list (its right end) first, then prioritized jobs in
-    // the order they will be served. Bounded by sampleSize whatever the queue's size.
-    const ids: string[] = [];
-    if (sampleSize > 0) {
-      const fromWait = await redis.lrange(queue.toKey('wait'), -sampleSize, -1);
-      ids.push(...fromWait.reverse());
-      if (ids.length < sampleSize && prioritized > 0) {
-        ids.push(...(await redis.zrange(queue.toKey('prioritized'), '0', String(sampleSize - ids.length - 1))));
-      }
-    }
-    const tenants = new Map<string, number>();
-    let oldest: number | null = null;
-    for (let i = 0; i < ids.length; i += 200) {
-      const batch = ids.slice(i, i + 200);
-      const pipeline = redis.pipeline();
-      for (const id of batch) pipeline.hmget(queue.toKey(id), 'data', 'timestamp');
-      const replies = (await pipeline.exec()) ?? [];
-      for (const [error, reply] of replies) {
-        if (error || !Array.isArray(reply)) continue;
-        const [data, timestamp] = reply as [string | null, string | null];
-        const tenantId = tenantOf(data);
-        if (tenantId !== undefined) tenants.set(tenantId, (tenants.get(tenantId) ?? 0) + 1);
-        const ts = Number(timestamp);
-        if (timestamp && Number.isFinite(ts)) oldest = oldest === null ? ts : Math.min(oldest, ts);
-      }
-    }
+    const { ids, tenants, oldest } = await sampleWaitingJobs(redis, queue, sampleSize, counts.prioritized > 0);
     const topTenants = [...tenants.entries()]
       .map(([tenantId, waiting]) => ({ tenantId, waiting }))
       .sort((a, b) => b.waiting - a.waiting || (a.tenantId < b.tenantId ? -1 : 1))
@@ -170,6 +213,8 @@ export async function getOneQueueStats(redis: Redis, name: string, options: Queu
     return {
       name,
       prefix,
+      kind: isPlatformQueueName(name) ? 'platform' : 'bullmq',
+      paused,
       counts,
       oldestWaitingAgeMs: oldest === null ? null : Math.max(0, now() - oldest),
       topTenants,
@@ -183,8 +228,9 @@ export async function getOneQueueStats(redis: Redis, name: string, options: Queu
 }
 
 /**
- * Statistics of every platform queue on a Redis (found by scanning `<prefix>:*:meta`; names must
- * match `namespace__name`): counts by state, the age of the oldest waiting job, the top tenants by
+ * Statistics of every queue on a Redis (found by scanning `<prefix>:*:meta`): platform queues
+ * (`namespace__name`) first, then plain BullMQ queues beside them (`kind`; `includePlain: false`
+ * leaves them out). Counts by state, whether the queue is paused, the age of the oldest waiting job, the top tenants by
  * waiting jobs and the depth status against the thresholds.
  *
  * The tenant breakdown reads `tenantId` from the data of at most `tenantSampleSize` waiting jobs
@@ -193,7 +239,7 @@ export async function getOneQueueStats(redis: Redis, name: string, options: Queu
  * exact for FIFO jobs; for prioritized-only queues it is the oldest job within the sample.
  */
 export async function getQueueStats(redis: Redis, options: QueueStatsOptions = {}): Promise<QueueStats[]> {
-  const names = options.queues ? [...options.queues] : await listPlatformQueues(redis, options);
+  const names = options.queues ? [...options.queues] : (await listQueues(redis, options)).map((q) => q.name);
   const stats: QueueStats[] = [];
   for (const name of names) stats.push(await getOneQueueStats(redis, name, options));
   return stats;

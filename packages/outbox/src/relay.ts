@@ -7,6 +7,7 @@ import { createRelayMetrics, type RelayMetrics } from './metrics';
 import { relayBatch, type BatchContext, type RelayNotificationOptions } from './relay-batch';
 import { startListener } from './relay-listener';
 import { resolveSchema, type ResolvedSchema } from './schema';
+import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 
 /** Options of {@link startOutboxRelay}. */
 export interface OutboxRelayOptions {
@@ -37,8 +38,10 @@ export interface OutboxRelayOptions {
   pruneIntervalMs?: number;
   /** Register the relay's series (moved, failed, latency, lag) in this registry. @defaultValue none */
   registry?: Registry;
-  /** Called with each error of a batch, LISTEN connection or prune; the relay retries by itself. @defaultValue log to stderr, at most once per 30 s */
+  /** Called with each error of a batch, LISTEN connection or prune; the relay retries by itself. @defaultValue an `error` line on `logger`, at most once per 30 s */
   onError?: (error: Error) => void;
+  /** Where the relay logs (pino's shape). @defaultValue the logger of `configureTelemetry`, else JSON lines on stderr */
+  logger?: Logger;
 }
 
 /** Defaults of {@link OutboxRelayOptions}. */
@@ -104,14 +107,6 @@ function resolveSettings(options: OutboxRelayOptions): Settings {
   };
 }
 
-function defaultLogger(): (error: Error) => void {
-  let last = 0;
-  return (error) => {
-    if (Date.now() - last < 30_000) return;
-    last = Date.now();
-    console.error(`[platform] outbox relay: ${error.message} (retrying in the background)`);
-  };
-}
 
 /**
  * Starts moving committed outbox rows into BullMQ: each row becomes one job whose id is the row's
@@ -136,7 +131,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     queues.set(definition.name, definition);
   }
   const { pool } = options;
-  const report = options.onError ?? defaultLogger();
+  const report = options.onError ?? throttledErrorLog(resolveLogger(options.logger), { component: 'outbox relay' });
   const metrics: RelayMetrics | undefined = options.registry ? createRelayMetrics(options.registry, settings.schema.name) : undefined;
   const context: BatchContext = {
     pool,

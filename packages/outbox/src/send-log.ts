@@ -3,6 +3,7 @@ import { checkInteger, InvalidArgumentError } from '@platform/redis';
 import type { Pool, PoolClient } from 'pg';
 import { toDatabaseError } from './errors';
 import { resolveSchema, type OutboxSchemaOptions } from './schema';
+import { errorFields, logLine, resolveLogger, type Logger } from '@platform/telemetry';
 
 /** Status of a notification in the send log. */
 export type SendLogStatus = 'queued' | 'delivered' | 'failed' | 'expired';
@@ -33,9 +34,11 @@ export interface SendLogOptions extends OutboxSchemaOptions {
   pool: Pick<Pool, 'connect'>;
   /**
    * Called when the log could not be updated after a send the provider accepted (the message is
-   * not sent again, and the job completes). @defaultValue log to stderr
+   * not sent again, and the job completes). @defaultValue an `error` line on `logger` with the job's tenant and id
    */
   onError?: (error: Error) => void;
+  /** Where the send log logs (pino's shape). @defaultValue the logger of `configureTelemetry`, else JSON lines on stderr */
+  logger?: Logger;
 }
 
 interface Row {
@@ -83,7 +86,11 @@ export function withSendLog<C extends NotificationChannel>(sender: NotificationS
   if (typeof sender?.send !== 'function') throw new InvalidArgumentError('sender', 'must have a send(message, context) function');
   if (typeof options?.pool?.connect !== 'function') throw new InvalidArgumentError('pool', 'must be a pg Pool');
   const schema = resolveSchema(options.schema);
-  const report = options.onError ?? ((error: Error) => console.error(`[platform] outbox send log: ${error.message}`));
+  const logger = resolveLogger(options.logger);
+  const report = (error: Error, context: SendContext): void => {
+    if (options.onError) options.onError(error);
+    else logLine(logger, 'error', { component: 'outbox send log', tenantId: context.tenantId, jobId: context.jobId, channel: context.channel, ...errorFields(error) }, 'send log not updated');
+  };
   return {
     async send(message, context: SendContext): Promise<SendResult> {
       const key = [context.tenantId, context.channel, context.type, context.dedupeKey];
@@ -128,7 +135,7 @@ export function withSendLog<C extends NotificationChannel>(sender: NotificationS
             .then(() => client.query('COMMIT'))
             .catch((logError: unknown) => {
               broken = true;
-              report(toDatabaseError('send log', logError));
+              report(toDatabaseError('send log', logError), context);
             });
           throw error;
         }
@@ -144,7 +151,7 @@ export function withSendLog<C extends NotificationChannel>(sender: NotificationS
         } catch (error) {
           // The provider has the message: failing the job would send it again.
           broken = true;
-          report(toDatabaseError('send log (delivered, not recorded)', error));
+          report(toDatabaseError('send log (delivered, not recorded)', error), context);
         }
         return sent;
       } finally {

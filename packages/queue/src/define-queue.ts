@@ -5,11 +5,14 @@ import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
 import { createGuardedWrite, resolveWaitForReplicas, type WaitForReplicasOptions } from './guarded-write';
-import { throttledLogger } from './log';
+import { enqueuedIncrements, recordJobStats } from './job-stats';
+import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 import { checkTimeouts, type JobTimeouts } from './timeouts';
 import { queueName as buildQueueName } from './names';
+import { traceEnqueue } from './telemetry';
 import { DEFAULT_ENQUEUE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD_BYTES, defaultJobOptions as platformJobDefaults } from './options';
 import {
+  assertZod4Schema,
   checkPayloadSize,
   isObjectSchema,
   validatePayload,
@@ -76,9 +79,16 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
   prefix?: string;
   /**
    * Called with connection errors of the queue. Enqueue calls report them to their callers anyway.
-   * @defaultValue log to stderr, at most once per 30 s per queue
+   * @defaultValue an `error` line on `logger`, at most once per 30 s per queue
    */
   onError?: (error: Error) => void;
+  /**
+   * Count enqueued jobs per tenant in Redis (read by `@platform/ops` and the CLI): one unawaited
+   * script call per `enqueue`/`enqueueBulk` after it resolves. @defaultValue `true`
+   */
+  recordStats?: boolean;
+  /** Where the queue logs (pino's shape). @defaultValue the logger of `configureTelemetry`, else JSON lines on stderr */
+  logger?: Logger;
 }
 
 /** Per-job options of `enqueue`: BullMQ's job options plus the job name. */
@@ -157,6 +167,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   if (!isObjectSchema(options.schema)) {
     throw new InvalidArgumentError('schema', `defineQueue(${name}): must be a zod object schema (z.object({...}))`);
   }
+  assertZod4Schema(options.schema, 'schema', `defineQueue(${name})`);
   const payloadSchema = withTenantId(options.schema);
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? DEFAULT_ENQUEUE_TIMEOUT_MS;
@@ -168,7 +179,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const connection = (): Redis => options.connection ?? getSharedConnection('producer');
   const pools = checkPools(name, options.pools);
 
-  const logError = throttledLogger(`queue ${name}`);
+  const logError = throttledErrorLog(resolveLogger(options.logger), { queue: name, component: 'queue' });
   let queue: Queue<Data> | undefined;
   const getQueue = (): Queue<Data> => {
     if (queue) return queue;
@@ -191,6 +202,10 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     : undefined;
   const producer: Producer<Data> = scheduler ? fairProducer(getQueue, scheduler, connection) : plainProducer(getQueue);
 
+  const countEnqueued = (entries: ReadonlyArray<JobEntry<Data>>): void => {
+    if (options.recordStats === false) return;
+    void recordJobStats(connection(), prefix, name, enqueuedIncrements(entries.map((e) => e.data.tenantId)));
+  };
   const parse = (payload: unknown): Data => validatePayload(name, payloadSchema, payload);
   const toEntry = (payload: TenantPayloadInput<S>, opts: EnqueueOptions | undefined): JobEntry<Data> => {
     const data = parse(payload);
@@ -221,7 +236,9 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     parse,
     async enqueue(payload, opts) {
       const entry = toEntry(payload, opts);
-      return write(() => producer.add(entry));
+      const job = await traceEnqueue(name, [entry], () => write(() => producer.add(entry)));
+      countEnqueued([entry]);
+      return job;
     },
     async enqueueBulk(payloads, opts) {
       const entries = payloads.map((payload, index) => {
@@ -234,7 +251,9 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
         }
       });
       if (entries.length === 0) return [];
-      return write(() => producer.addBulk(entries));
+      const jobs = await traceEnqueue(name, entries, () => write(() => producer.addBulk(entries)));
+      countEnqueued(entries);
+      return jobs;
     },
     counts: () => producer.counts(),
     getJob: (id) => producer.getJob(id),

@@ -38,6 +38,7 @@ export {
   type ConcurrencyPoolUsage,
 } from './pools/pool';
 export { tenantSchedules, type TenantSchedule, type TenantRepeat } from './schedules';
+export { jobStats, type JobStatsSlot, type TenantJobStats, type ReadJobStatsOptions } from './job-stats';
 export { createWorker, type CreateWorkerOptions, type JobContext, type JobHandler } from './worker';
 export {
   agentQueue,

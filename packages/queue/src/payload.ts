@@ -1,4 +1,4 @@
-import { assertTenantId } from '@platform/redis';
+import { assertTenantId, describeValue, InvalidArgumentError } from '@platform/redis';
 import { z } from 'zod';
 import { PayloadTooLargeError, PayloadValidationError, type PayloadIssue } from './errors';
 
@@ -33,6 +33,21 @@ export function isObjectSchema(value: unknown): value is AnyObjectSchema {
     typeof (value as { safeParse?: unknown }).safeParse === 'function' &&
     typeof (value as { extend?: unknown }).extend === 'function' &&
     typeof (value as { shape?: unknown }).shape === 'object'
+  );
+}
+
+/**
+ * Refuses a schema made with another major version of zod than the one this package runs on (its
+ * `zod` peer, ^4). A zod 4 schema carries `_zod.version.major === 4`; a zod 3 one does not, and
+ * would otherwise fail deep inside parsing (`keyValidator._parse is not a function`).
+ */
+export function assertZod4Schema(schema: object, argument: string, where: string): void {
+  const version = (schema as { _zod?: { version?: { major?: unknown } } })._zod?.version;
+  if (version?.major === 4) return;
+  const made = version ? `zod ${describeValue(version.major)}` : 'zod 3';
+  throw new InvalidArgumentError(
+    argument,
+    `${where}: this schema was made with ${made}, and @platform/queue needs zod 4. Install it (npm install zod@^4) and build the schema with \`import { z } from 'zod'\` (zod 3.25 also has it as 'zod/v4').`,
   );
 }
 

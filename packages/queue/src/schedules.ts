@@ -4,6 +4,7 @@ import type { QueueDefinition } from './define-queue';
 import { AGENT_ROLES, agentQueue, notificationQueue, ragIngestionQueue } from './catalog';
 import { NOTIFICATION_CHANNELS } from './names';
 import { checkPayloadSize } from './payload';
+import { traceSchedule } from './telemetry';
 
 /** When a tenant schedule fires: every `every` ms, or by a cron `pattern` (in `tz`). */
 export type TenantRepeat = { every: number; pattern?: never; tz?: never } | { pattern: string; tz?: string; every?: never };
@@ -90,7 +91,9 @@ async function scheduleForTenant<S extends AnyObjectSchema>(
   checkPayloadSize(definition.name, data, definition.settings.maxPayloadBytes);
   const queue = definition.queue;
   // BullMQ types the scheduler id and job name through its data type; both are plain strings here.
-  await queue.upsertJobScheduler(schedulerId as never, checked, { name: scheduleId as never, data: data as never });
+  await traceSchedule(definition.name, tenantId, scheduleId, (opts) =>
+    queue.upsertJobScheduler(schedulerId as never, checked, { name: scheduleId as never, data: data as never, ...(opts ? { opts } : {}) }),
+  );
   const found = await queue.getJobScheduler(schedulerId);
   return toSchedule(definition.name, schedulerId, found ?? { ...checked, next: undefined });
 }

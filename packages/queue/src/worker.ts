@@ -5,9 +5,11 @@ import { producerConnectionOf, type QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
-import { throttledLogger } from './log';
+import { attemptIncrements, recordJobStats } from './job-stats';
+import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 import { withPools } from './pools/pool';
 import { createSandboxedWorker } from './sandbox';
+import { recordDeferral, traceAttempt, watchTimeLimits } from './telemetry';
 import { runWithTimeouts, timeoutsOf } from './timeouts';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
@@ -48,9 +50,20 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
   maxStalledCount?: number;
   /**
    * Called with worker errors (lost connection, failed lock renewal). BullMQ retries on its own;
-   * this is for logging. @defaultValue log to stderr, at most once per 30 s per worker
+   * this is for logging. @defaultValue an `error` line on `logger`, at most once per 30 s per worker
    */
   onError?: (error: Error) => void;
+  /**
+   * Record each job's wait and run time and outcome (completed, failed attempt, failed for good,
+   * deferred by reason) per tenant in Redis, where `@platform/ops` and the CLI read them. One
+   * unawaited script call per attempt. @defaultValue `true`
+   */
+  recordStats?: boolean;
+  /**
+   * Where the worker logs (pino's shape); lines carry `queue`, and `tenantId`, `jobId` and the trace
+   * id where known. @defaultValue the logger of `configureTelemetry`, else JSON lines on stderr
+   */
+  logger?: Logger;
 }
 
 const liveWorkers = new Map<Worker, number>();
@@ -114,48 +127,69 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     connection,
     handleSignals = true,
     shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS,
-    onError = throttledLogger(`worker ${definition.name}`),
+    logger: loggerOption,
+    onError: onErrorOption,
+    recordStats = true,
     ...workerOptions
   } = options;
+  const logger = resolveLogger(loggerOption);
+  const onError = onErrorOption ?? throttledErrorLog(logger, { queue: definition.name, component: 'worker' });
+  const workerConnection = connection ?? getSharedConnection('worker');
+  const record = (job: Job, tenantId: string, startedAt: number, outcome: { error?: unknown }): void => {
+    if (!recordStats) return;
+    void recordJobStats(workerConnection, definition.settings.prefix, definition.name, attemptIncrements(job, tenantId, startedAt, Date.now(), outcome));
+  };
 
   // Fair queues: slot/rate check and lease around the handler, dispatch loop in `attach`.
   const fair = fairSchedulerOf(definition);
   const makeProcessor = (jobHandler: JobHandler<S, R>) => {
     // Time limits inside the fair lease, so a job failed at its hard limit gives its slot back.
     const limited = (job: Job<TenantPayload<S>, R>, context: JobContext): Promise<R> =>
-      runWithTimeouts(definition.name, job, timeoutsOf(job, definition.settings.timeouts), context.signal, (signal) =>
-        jobHandler(job, { ...context, signal }),
-      );
+      runWithTimeouts(definition.name, job, timeoutsOf(job, definition.settings.timeouts), context.signal, (signal) => {
+        watchTimeLimits(signal, logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId });
+        return jobHandler(job, { ...context, signal });
+      });
     // Pool slots inside the tenant's slot: a job deferred for a full pool gives its tenant slot back.
     const pooled = withPools(definition.name, definition.settings.pools ?? [], () => producerConnectionOf(definition), limited);
     const run = fair ? fair.wrapHandler(pooled) : pooled;
 
-    return async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
+    const attempt = async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
+      const startedAt = Date.now();
       let data: TenantPayload<S>;
       try {
         data = definition.parse(job.data);
       } catch (error) {
-        if (error instanceof PayloadValidationError) throw new UnrecoverableError(error.message);
-        throw error;
+        if (!(error instanceof PayloadValidationError)) throw error;
+        const invalid = new UnrecoverableError(error.message);
+        const raw = (job.data as { tenantId?: unknown } | undefined)?.tenantId;
+        record(job, typeof raw === 'string' && /^[A-Za-z0-9_.@-]{1,128}$/.test(raw) ? raw : 'unknown', startedAt, { error: invalid });
+        throw invalid;
       }
       job.data = data;
       try {
-        return await run(job, { tenantId: data.tenantId, token, signal: signal ?? new AbortController().signal });
+        const result = await run(job, { tenantId: data.tenantId, token, signal: signal ?? new AbortController().signal });
+        record(job, data.tenantId, startedAt, {});
+        return result;
       } catch (error) {
+        record(job, data.tenantId, startedAt, { error });
         if (isDeferral(error) && token) {
+          recordDeferral(error.deferralReason, error.retryAfterMs);
           await job.moveToDelayed(Date.now() + Math.max(error.retryAfterMs, 1), token);
           throw new DelayedError();
         }
         throw error;
       }
     };
+    // One span per attempt when tracing is on (see telemetry.ts).
+    return (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> =>
+      traceAttempt(definition.name, job, () => attempt(job, token, signal));
   };
 
   const bullOptions = {
     concurrency: 1,
     ...workerOptions,
     maxStalledCount: workerOptions.maxStalledCount ?? DEFAULT_MAX_STALLED_COUNT,
-    connection: connection ?? getSharedConnection('worker'),
+    connection: workerConnection,
     prefix: definition.settings.prefix,
   };
   const worker =

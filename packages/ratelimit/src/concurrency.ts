@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { ConcurrencyLimitError, unavailableError } from './errors';
 import { limiterKeys } from './keys';
 import { defaultConcurrencyLimiterOptions, withDefaults } from './options';
+import { resetKeyScript } from './scripts';
 
 /** The narrowest client a concurrency limiter needs. */
 export type ConcurrencyClient = Pick<Redis, 'evalsha' | 'eval' | 'del'>;
@@ -154,7 +155,7 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
       assertTenantId(tenantId);
       const key = keyOf(tenantId);
       try {
-        await redis.del(key);
+        await resetKeyScript.run(redis, [key], []);
       } catch (error) {
         wrap(error, key);
       }

@@ -12,8 +12,8 @@ export const defaultLimiterConnectionOptions = {
  * while Redis is offline (`enableOfflineQueue: false`) nor re-sends unanswered ones after a
  * reconnect (`autoResendUnfulfilledCommands: false`). A decision is therefore never replayed and
  * counted twice, and `consume` rejects at once with `RateLimiterUnavailableError` while Redis is
- * down. Commands sent before the first `ready` are refused too: `await once(redis, 'ready')` at
- * startup if the first calls must succeed. ioredis auto-pipelining is on: the decisions of one
+ * down. Limiter calls made before the first `ready` wait for it (at most `connectTimeoutMs`): the
+ * script runner holds them until the connection is open. ioredis auto-pipelining is on: the decisions of one
  * event-loop turn go out in one write, which roughly halves Redis CPU per decision and cuts the
  * client's by a third when many calls are in flight (pass `redisOptions: { enableAutoPipelining:
  * false }` to turn it off).

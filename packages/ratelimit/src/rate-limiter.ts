@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { unavailableError } from './errors';
 import { limiterKeys } from './keys';
 import { RATE_LIMIT_ALGORITHMS, defaultRateLimiterOptions, windowMsOf, withDefaults, type RateLimitAlgorithm } from './options';
-import { decisionScripts, type DecisionReply } from './scripts';
+import { decisionScripts, resetKeyScript, type DecisionReply } from './scripts';
 
 /** The narrowest client a limiter needs: any ioredis `Redis` or `Cluster` will do. */
 export type LimiterClient = Pick<Redis, 'evalsha' | 'eval' | 'del'>;
@@ -240,6 +240,10 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         if (reply[0] !== 1 && refusals !== undefined && result.retryAfterMs > 0) remember(key, cost, result);
         return result;
       };
+      // Not ready (startup, outage): the script runner waits for a fail-fast client's first `ready`.
+      if ((redis as { status?: string }).status !== 'ready') {
+        return decide.run(redis, [key], [arg1, arg2, cost]).then(decided, (error: unknown) => unavailable(error, key, cost));
+      }
       return (redis.evalsha(sha, 1, key, arg1, arg2, cost) as Promise<DecisionReply>).then(decided, (error: unknown) =>
         isNoScript(error)
           ? (redis.eval(lua, 1, key, arg1, arg2, cost) as Promise<DecisionReply>).then(decided, (retried: unknown) => unavailable(retried, key, cost))
@@ -263,7 +267,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       const key = keyOf(tenantId);
       refusals?.delete(key);
       try {
-        await redis.del(key);
+        await resetKeyScript.run(redis, [key], []);
       } catch (error) {
         throw unavailableError(error, key);
       }

@@ -1,6 +1,7 @@
 import { defineScript, type LuaScript } from '@platform/redis';
 import fixedWindowLua from './lua/fixedWindow-1.lua';
 import fixedWindowPeekLua from './lua/fixedWindowPeek-1.lua';
+import resetKeyLua from './lua/resetKey-1.lua';
 import slidingLogLua from './lua/slidingLog-1.lua';
 import slidingLogPeekLua from './lua/slidingLogPeek-1.lua';
 import slidingWindowLua from './lua/slidingWindow-1.lua';
@@ -26,5 +27,11 @@ export const decisionScripts: Readonly<Record<RateLimitAlgorithm, { decide: LuaS
   'token-bucket': { decide: script('tokenBucket', tokenBucketLua), peek: script('tokenBucketPeek', tokenBucketPeekLua) },
 };
 
+/** `reset` of both limiter kinds: deletes the key (1 if it existed). */
+export const resetKeyScript = defineScript<number>({ name: 'resetKey', numberOfKeys: 1, lua: resetKeyLua });
+
 /** Every script of the package (for the SCRIPT LOAD and header tests). */
-export const ratelimitScripts: readonly LuaScript<DecisionReply>[] = Object.values(decisionScripts).flatMap(({ decide, peek }) => [decide, peek]);
+export const ratelimitScripts: readonly LuaScript<unknown>[] = [
+  ...Object.values(decisionScripts).flatMap(({ decide, peek }) => [decide, peek]),
+  resetKeyScript,
+];

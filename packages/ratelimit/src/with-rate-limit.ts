@@ -1,3 +1,4 @@
+import { spanEvent } from '@platform/telemetry';
 import { RateLimitError } from './errors';
 import type { ConsumeOptions, RateLimiter } from './rate-limiter';
 
@@ -19,6 +20,7 @@ export async function withRateLimit<T>(
 ): Promise<T> {
   const result = await limiter.consume(tenantId, options);
   if (!result.allowed) {
+    spanEvent('ratelimit.deferred', { 'ratelimit.provider': limiter.provider, 'tenant.id': tenantId, 'ratelimit.limit': limiter.limit, 'ratelimit.retry_after_ms': result.retryAfterMs });
     throw new RateLimitError({
       tenantId,
       provider: limiter.provider,

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import leasesLua from './lua/includes/leases.lua';
 import nowMsLua from './lua/includes/nowMs.lua';
 import nowUsLua from './lua/includes/nowUs.lua';
+import { untilFirstReady } from './ready';
 
 /** The narrowest client a script needs: any ioredis client (or a compatible object) will do. */
 export type ScriptClient = Pick<Redis, 'evalsha' | 'eval'>;
@@ -19,7 +20,9 @@ export interface LuaScript<TResult> {
   readonly lua: string;
   /**
    * Runs the script: EVALSHA, and on `NOSCRIPT` (first call on a server, or after a restart or
-   * `SCRIPT FLUSH`) EVAL once, which also caches it. One round trip in the steady state.
+   * `SCRIPT FLUSH`) EVAL once, which also caches it. One round trip in the steady state. Called
+   * before a client without an offline queue is first ready, it waits for `ready` (at most the
+   * client's connect timeout) instead of being refused.
    */
   run(client: ScriptClient, keys: readonly string[], args: readonly (string | number)[]): Promise<TResult>;
 }
@@ -89,6 +92,9 @@ export function defineScript<TResult>(source: ScriptSource): LuaScript<TResult> 
       if (keys.length !== numberOfKeys) {
         throw new TypeError(`script ${name} takes ${numberOfKeys} keys, got ${keys.length}`);
       }
+      // A fail-fast client (no offline queue) would refuse a call made before its first `ready`.
+      const ready = untilFirstReady(client);
+      if (ready) await ready;
       try {
         return (await client.evalsha(sha, numberOfKeys, ...keys, ...args)) as TResult;
       } catch (error) {

@@ -1,4 +1,4 @@
-import { assertTenantId, InvalidArgumentError } from '@platform/redis';
+import { assertTenantId, describeValue, InvalidArgumentError } from '@platform/redis';
 import { z } from 'zod';
 import { SessionTooLargeError, SessionValidationError } from './errors';
 import { USER_ID_PATTERN } from './keys';
@@ -31,6 +31,21 @@ export function isObjectSchema(value: unknown): value is SessionSchema {
   );
 }
 
+/**
+ * Refuses a schema made with another major version of zod than the one this package runs on (its
+ * `zod` peer, ^4). A zod 4 schema carries `_zod.version.major === 4`; a zod 3 one does not, and
+ * would otherwise fail deep inside parsing (`keyValidator._parse is not a function`).
+ */
+export function assertZod4Schema(schema: object, argument: string, where: string): void {
+  const version = (schema as { _zod?: { version?: { major?: unknown } } })._zod?.version;
+  if (version?.major === 4) return;
+  const made = version ? `zod ${describeValue(version.major)}` : 'zod 3';
+  throw new InvalidArgumentError(
+    argument,
+    `${where}: this schema was made with ${made}, and @platform/sessions needs zod 4. Install it (npm install zod@^4) and build the schema with \`import { z } from 'zod'\` (zod 3.25 also has it as 'zod/v4').`,
+  );
+}
+
 /** Validates and serialises session records of one schema. */
 export interface SessionCodec<S extends SessionSchema> {
   /** Validates `input` (the schema plus `tenantId`/`userId`); throws SessionValidationError. */
@@ -58,6 +73,7 @@ function issuesOf(error: z.ZodError): { path: string; message: string }[] {
 /** A codec for `schema` extended with the owner fields, refusing JSON over `maxBytes`. */
 export function createCodec<S extends SessionSchema>(schema: S, maxBytes: number): SessionCodec<S> {
   if (!isObjectSchema(schema)) throw new InvalidArgumentError('schema', 'must be a zod object schema (z.object({...}))');
+  assertZod4Schema(schema, 'schema', 'createSessionStore');
   const record = schema.extend({
     tenantId: z.string({ error: 'tenantId is required and must be a string' }).refine(isTenantId, 'tenantId must be 1-128 characters of letters, digits, "_", ".", "@" or "-"'),
     userId: z.string({ error: 'userId is required and must be a string' }).regex(USER_ID_PATTERN, 'userId must be 1-128 characters without control characters'),

@@ -36,6 +36,7 @@ function oneLine(text: string, max = 80): string {
 /** `platform failed list`: failed jobs with their reasons, newest first. */
 export async function failedListCommand(ctx: CliContext, options: FailedCommandOptions): Promise<void> {
   const filter = filterFrom(ctx, options, 50);
+  await ctx.assertKnownQueue(options.queue, filter.prefix!);
   const jobs = await listFailedJobs(ctx.redis(), options.queue, filter);
   if (options.json) {
     ctx.out(JSON.stringify({ queue: options.queue, jobs }, null, 2));
@@ -63,6 +64,7 @@ export async function failedListCommand(ctx: CliContext, options: FailedCommandO
  */
 export async function failedRetryCommand(ctx: CliContext, options: FailedCommandOptions): Promise<void> {
   const filter = filterFrom(ctx, options, undefined);
+  await ctx.assertKnownQueue(options.queue, filter.prefix!);
   const redis = ctx.redis();
   if (!options.yes) {
     const preview = await listFailedJobs(redis, options.queue, { ...filter, limit: filter.limit ?? Number.MAX_SAFE_INTEGER });

@@ -22,6 +22,7 @@ export async function metricsCommand(ctx: CliContext, options: MetricsCommandOpt
     prefix: ctx.bullPrefix(options.prefix),
     ...(options.top !== undefined ? { topTenants: parsePositiveInt('--top', options.top, true) } : {}),
     ...(options.sample !== undefined ? { tenantSampleSize: parsePositiveInt('--sample', options.sample, true) } : {}),
+    providerHealth: () => ctx.providerHealth(),
   });
   collectDefaultMetrics({ register: metrics.registry, prefix: 'platform_cli_' });
   const handler = createMetricsHandler({ registry: metrics.registry, redis });

@@ -1,3 +1,4 @@
+import type { ProviderHealth } from '@platform/notifications';
 import { getQueueStats, type QueueStats, type QueueStatsOptions } from '@platform/ops';
 import { signalOnInterrupt, sleep, type CliContext } from '../context';
 import { formatAge, parsePositiveInt, renderTable } from '../format';
@@ -5,6 +6,7 @@ import { formatAge, parsePositiveInt, renderTable } from '../format';
 /** Options of `platform queues`. */
 export interface QueuesCommandOptions {
   json?: boolean;
+  strict?: boolean;
   watch?: boolean | string;
   prefix?: string;
   top?: string;
@@ -13,15 +15,27 @@ export interface QueuesCommandOptions {
   critical?: string;
 }
 
-function render(stats: readonly QueueStats[], options: QueueStatsOptions & { prefix: string }, url: string): string {
+/** One line per notification provider with a circuit breaker: `email/resend open (trips 2, probes 3, 5 failures in a row)`. */
+function renderProviders(providers: readonly ProviderHealth[]): string[] {
+  if (providers.length === 0) return [];
+  const line = (p: ProviderHealth) =>
+    `  ${p.channel}/${p.provider}  ${p.state.toUpperCase()}  trips ${p.trips}, probes ${p.probes}` +
+    (p.consecutiveFailures ? `, ${p.consecutiveFailures} failure(s) in a row` : '') +
+    (p.state === 'open' && p.openUntil !== undefined ? `, next probe in ${formatAge(Math.max(0, p.openUntil - Date.now()))}` : '') +
+    (p.state !== 'closed' && p.lastError ? `; last error: ${p.lastError.slice(0, 80)}` : '');
+  return ['', 'notification providers (circuit breakers):', ...providers.map(line)];
+}
+
+function render(stats: readonly QueueStats[], providers: readonly ProviderHealth[], options: QueueStatsOptions & { prefix: string }, url: string): string {
   const lines: string[] = [`platform queues: ${url} (prefix ${options.prefix}) at ${new Date().toISOString()}`, ''];
   if (stats.length === 0) {
-    lines.push(`no platform queues (namespace__name) found under "${options.prefix}:"`);
+    lines.push(`no queues found under "${options.prefix}:"`);
+    lines.push(...renderProviders(providers));
     return lines.join('\n');
   }
   const rows = stats.map((q) => [
-    q.name,
-    q.status,
+    q.name + (q.kind === 'bullmq' ? ' (bullmq)' : ''),
+    q.status + (q.paused ? ' PAUSED' : ''),
     String(q.counts.waiting) + (q.counts.prioritized ? ` (${q.counts.prioritized} prio)` : ''),
     String(q.counts.active),
     String(q.counts.delayed),
@@ -34,6 +48,7 @@ function render(stats: readonly QueueStats[], options: QueueStatsOptions & { pre
   const t = stats[0]!.thresholds;
   lines.push('');
   lines.push(`thresholds: WARN at ${t.warn} waiting jobs, CRITICAL at ${t.critical}; tenants read from at most ${options.tenantSampleSize} waiting jobs per queue`);
+  lines.push(...renderProviders(providers));
   return lines.join('\n');
 }
 
@@ -52,13 +67,15 @@ export async function queuesCommand(ctx: CliContext, options: QueuesCommandOptio
     options.watch === undefined || options.watch === false ? undefined : options.watch === true ? 2 : parsePositiveInt('--watch', options.watch);
   const redis = ctx.redis();
   const once = async () => {
-    const stats = await getQueueStats(redis, statsOptions);
+    const [stats, providers] = await Promise.all([getQueueStats(redis, statsOptions), ctx.providerHealth()]);
+    // --strict: a queue at WARN or CRITICAL, or a provider whose breaker is not closed, fails the run (for cron checks and CI).
+    if (options.strict && (stats.some((q) => q.status !== 'OK') || providers.some((p) => p.state !== 'closed'))) ctx.exitCode = 1;
     if (options.json) {
       // With --watch: one JSON document per line per refresh.
-      ctx.out(intervalSeconds === undefined ? JSON.stringify({ redis: ctx.config.displayUrl, queues: stats }, null, 2) : JSON.stringify({ at: new Date().toISOString(), queues: stats }));
+      ctx.out(intervalSeconds === undefined ? JSON.stringify({ redis: ctx.config.displayUrl, queues: stats, providers }, null, 2) : JSON.stringify({ at: new Date().toISOString(), queues: stats, providers }));
     } else {
       if (intervalSeconds !== undefined && ctx.io.stdoutIsTTY) ctx.io.stdout('\x1b[2J\x1b[H');
-      ctx.out(render(stats, statsOptions, ctx.config.displayUrl));
+      ctx.out(render(stats, providers, statsOptions, ctx.config.displayUrl));
     }
   };
   if (intervalSeconds === undefined) return once();

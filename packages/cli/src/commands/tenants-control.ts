@@ -1,5 +1,4 @@
 import {
-  FairnessRequiredError,
   pauseTenant,
   resetTenantLimits,
   resumeTenant,
@@ -88,17 +87,8 @@ async function run(
     prefix: ctx.bullPrefix(options.prefix),
     ...(options.actor !== undefined ? { actor: options.actor } : {}),
   };
-  let changes: TenantControlChange[];
-  try {
-    changes = await apply(where, common);
-  } catch (error) {
-    if (!(error instanceof FairnessRequiredError)) throw error;
-    // Not a fair queue (or not one this Redis knows): a usage error, reported in the output's format.
-    if (options.json) ctx.out(JSON.stringify({ error: { code: error.code, queue: error.queueName, message: error.message } }, null, 2));
-    else ctx.err(`platform: ${error.message}`);
-    ctx.exitCode = 2;
-    return;
-  }
+  // A queue without fair scheduling throws FairnessRequiredError: main reports it (exit 2).
+  const changes = await apply(where, common);
   if (options.json) {
     ctx.out(JSON.stringify({ redis: ctx.config.displayUrl, changes }, null, 2));
     return;

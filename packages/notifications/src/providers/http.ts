@@ -1,6 +1,7 @@
 import { InvalidArgumentError, checkInteger } from '@platform/redis';
 import { isRetryableStatus, parseRetryAfter } from '../classify';
 import { NotificationSendError, ProviderThrottledError } from '../errors';
+import { traceHeaders } from '@platform/telemetry';
 
 /** Options every HTTP provider adapter takes. */
 export interface ProviderHttpOptions {
@@ -88,7 +89,8 @@ export async function callProvider(
   const combined = signal ? anySignal(timeout, signal) : timeout;
   let response: Response;
   try {
-    response = await settings.fetch(url, { ...init, signal: combined });
+    // The send span's W3C context, so a provider (or an egress proxy) that traces can continue the trace.
+    response = await settings.fetch(url, { ...init, headers: { ...traceHeaders(), ...init.headers }, signal: combined });
   } catch (error) {
     const code = (error as { cause?: { code?: unknown } }).cause?.code;
     const reason = timeout.aborted ? `no answer within ${settings.timeoutMs} ms` : `no answer${typeof code === 'string' ? ` (${code})` : ''}`;

@@ -1,8 +1,11 @@
 import { createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import type { SendContext } from '../sender';
-import { createWebInbox, createWebSender, type WebNotification } from './web';
+import { createWebInbox, createWebSender, webInboxKeys, type WebNotification } from './web';
 
+// ioredis' own slot function (CRC16 of the hash tag), the one a Cluster client routes by.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const calculateSlot = require('cluster-key-slot') as (key: string) => number;
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const keyPrefix = uniquePrefix('nweb');
 
@@ -16,6 +19,15 @@ function context(idempotencyKey: string, tenantId = 'acme'): SendContext {
 }
 
 describe('web in-app notifications in Redis', () => {
+  it("keeps a user's three keys in one hash slot (the push script touches all three: cluster rule)", () => {
+    for (const [prefix, tenantId, userId] of [['', 'acme', 'u1'], ['svc', 'globex', 'user{with}braces:and:colons']] as const) {
+      const keys = webInboxKeys(prefix, tenantId, userId);
+      const slots = new Set([keys.list, keys.unread, keys.ids].map((key) => calculateSlot(key)));
+      expect(slots.size).toBe(1);
+    }
+    expect(webInboxKeys('', 'acme', 'u1')).toEqual({ list: 'notify-web:{acme:u1}:items', unread: 'notify-web:{acme:u1}:unread', ids: 'notify-web:{acme:u1}:ids', channel: 'notify-web:acme:u1' });
+  });
+
   it('stores newest first, bounded, with a TTL; a retry of one id changes nothing; unread count and mark read', async () => {
     const sender = createWebSender({ connection: redis, keyPrefix, maxItems: 3, ttlSeconds: 600 });
     const inbox = createWebInbox({ connection: redis, keyPrefix });
@@ -28,7 +40,7 @@ describe('web in-app notifications in Redis', () => {
     expect(items.map((i) => i.id)).toEqual(['n-4', 'n-3', 'n-2']);
     expect(items[0]).toMatchObject({ type: 'lead-created', title: 'Lead 4', body: 'New lead 4', url: 'https://app.acme.test/leads/4', read: false });
     expect(await inbox.unreadCount('acme', 'u1')).toBe(3);
-    const ttl = await redis.pttl(`${keyPrefix}:notify-web:acme:u1:items`);
+    const ttl = await redis.pttl(`${keyPrefix}:notify-web:{acme:u1}:items`);
     expect(ttl).toBeGreaterThan(590_000);
     expect(ttl).toBeLessThanOrEqual(600_000);
 

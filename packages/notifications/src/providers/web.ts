@@ -1,4 +1,4 @@
-import { checkInteger, getSharedConnection, namespacedKey, resolveKeyPrefix, toUnavailableError } from '@platform/redis';
+import { checkInteger, getSharedConnection, namespacedKey, redisKey, resolveKeyPrefix, toUnavailableError } from '@platform/redis';
 import type { Redis } from 'ioredis';
 import { NotificationSendError } from '../errors';
 import type { NotificationSender } from '../sender';
@@ -50,11 +50,18 @@ export interface WebInbox {
   subscribe(tenantId: string, userId: string, onNotification: (notification: WebNotification) => void): Promise<() => Promise<void>>;
 }
 
-function keysOf(prefix: string, tenantId: string, userId: string) {
+/**
+ * A user's keys: `notify-web:{<tenantId>:<userId>}:items|unread|ids` behind the key prefix. The
+ * braces are a Redis Cluster hash tag (`redisKey` escapes braces inside the parts), so the three
+ * keys the push script touches share one slot. The pub/sub channel is not a key and keeps the
+ * plain name `notify-web:<tenantId>:<userId>`.
+ */
+export function webInboxKeys(prefix: string, tenantId: string, userId: string) {
+  const user = `${namespacedKey(prefix, 'notify-web')}:{${redisKey(tenantId, userId)}}`;
   return {
-    list: namespacedKey(prefix, 'notify-web', tenantId, userId, 'items'),
-    unread: namespacedKey(prefix, 'notify-web', tenantId, userId, 'unread'),
-    ids: namespacedKey(prefix, 'notify-web', tenantId, userId, 'ids'),
+    list: `${user}:items`,
+    unread: `${user}:unread`,
+    ids: `${user}:ids`,
     channel: namespacedKey(prefix, 'notify-web', tenantId, userId),
   };
 }
@@ -81,7 +88,7 @@ export function createWebSender(options: WebSenderOptions = {}): NotificationSen
   return {
     provider: 'redis-inbox',
     async send(message, context) {
-      const keys = keysOf(prefix, context.tenantId, message.userId);
+      const keys = webInboxKeys(prefix, context.tenantId, message.userId);
       const item: WebNotification = {
         id: context.idempotencyKey,
         type: context.type,
@@ -108,7 +115,7 @@ export function createWebInbox(options: WebInboxOptions = {}): WebInbox {
   return {
     async list(tenantId, userId, listOptions = {}) {
       const limit = checkInteger('limit', listOptions.limit ?? 50, 1, 10_000);
-      const keys = keysOf(prefix, tenantId, userId);
+      const keys = webInboxKeys(prefix, tenantId, userId);
       const result = await redis()
         .multi()
         .lrange(keys.list, 0, limit - 1)
@@ -123,10 +130,10 @@ export function createWebInbox(options: WebInboxOptions = {}): WebInbox {
       });
     },
     async unreadCount(tenantId, userId) {
-      return redis().scard(keysOf(prefix, tenantId, userId).unread).catch(unavailable('web inbox unreadCount'));
+      return redis().scard(webInboxKeys(prefix, tenantId, userId).unread).catch(unavailable('web inbox unreadCount'));
     },
     async markRead(tenantId, userId, ids) {
-      const keys = keysOf(prefix, tenantId, userId);
+      const keys = webInboxKeys(prefix, tenantId, userId);
       if (ids === 'all') {
         const [[, count]] = (await redis().multi().scard(keys.unread).del(keys.unread).exec().catch(unavailable('web inbox markRead'))) as [[unknown, number]];
         return count;
@@ -135,7 +142,7 @@ export function createWebInbox(options: WebInboxOptions = {}): WebInbox {
       return redis().srem(keys.unread, ...ids).catch(unavailable('web inbox markRead'));
     },
     async subscribe(tenantId, userId, onNotification) {
-      const channel = keysOf(prefix, tenantId, userId).channel;
+      const channel = webInboxKeys(prefix, tenantId, userId).channel;
       const subscriber = redis().duplicate();
       subscriber.on('error', () => undefined);
       subscriber.on('message', (from: string, text: string) => {

@@ -4,6 +4,7 @@ import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
 import { defineQueue } from '../define-queue';
+import { fairKeys } from './keys';
 import type { FairnessOptions, TenantRate } from './options';
 
 // Worker processes run test-fixtures/fair-worker.js against the built package (npm test builds first).
@@ -180,22 +181,35 @@ describe('fair scheduling with several worker processes', () => {
   it('per-tenant rate: the limited tenant never exceeds its rate, the others are not slowed', async () => {
     const rate = { max: 3, durationMs: 1000 };
     const t = setup({ concurrency: 3, jobMs: 20, fairness: { window: 6 }, rateTenants: { slow: rate } });
-    // Workers first: jobs then start right after their hand-out, which is where the rate applies.
-    await t.start(2);
-    await t.enqueue('slow', 9);
-    for (const tenant of ['fast1', 'fast2']) await t.enqueue(tenant, 40);
-    await waitFor(async () => (await t.definition.queue.getJobCounts('completed')).completed === 89, 30_000, 100);
-    const log = await t.readLog();
-    const slowStarts = log.filter((e) => e.e === 's' && e.t === 'slow').map((e) => e.at).sort((a, b) => a - b);
-    expect(slowStarts).toHaveLength(9);
-    // The rate is enforced when jobs are handed out; a start may lag its hand-out by the time the
-    // job waited in the window, hence a small allowance.
-    for (let i = 0; i + rate.max < slowStarts.length; i++) {
-      expect(slowStarts[i + rate.max]! - slowStarts[i]!).toBeGreaterThanOrEqual(rate.durationMs - 150);
+    // The rate applies at hand-out, where the dispatch script records each job in the tenant's rate
+    // log with the Redis clock. Each entry stays there for the rate's duration, so reading the log
+    // every 25 ms sees every hand-out with its exact time (a start in a worker may lag its hand-out).
+    const rateLog = fairKeys(t.prefix, 'agent__fair').rateLog('slow');
+    const handedOut = new Map<string, number>();
+    const watch = setInterval(() => {
+      void redis.zrange(rateLog, '0', '-1', 'WITHSCORES').then((flat) => {
+        for (let i = 0; i < flat.length; i += 2) handedOut.set(flat[i]!, Number(flat[i + 1]));
+      });
+    }, 25);
+    try {
+      await t.start(2);
+      await t.enqueue('slow', 9);
+      for (const tenant of ['fast1', 'fast2']) await t.enqueue(tenant, 40);
+      await waitFor(async () => (await t.definition.queue.getJobCounts('completed')).completed === 89, 30_000, 100);
+    } finally {
+      clearInterval(watch);
     }
-    // Every other tenant's job ended before the limited tenant could even start its 4th job.
+    const log = await t.readLog();
+    expect(log.filter((e) => e.e === 's' && e.t === 'slow')).toHaveLength(9);
+    const handOutTimes = [...handedOut.values()].sort((a, b) => a - b);
+    expect(handOutTimes).toHaveLength(9);
+    for (let i = 0; i + rate.max < handOutTimes.length; i++) {
+      expect(handOutTimes[i + rate.max]! - handOutTimes[i]!).toBeGreaterThanOrEqual(rate.durationMs);
+    }
+    // The other tenants were not held back by the limited one: all 80 of their jobs were done
+    // before the limited tenant's 7th hand-out (2 s into its rate), 80 jobs of 20 ms on 6 slots.
     const lastFastEnd = Math.max(...log.filter((e) => e.e === 'e' && e.t !== 'slow').map((e) => e.at));
-    expect(lastFastEnd).toBeLessThan(slowStarts[rate.max]!);
+    expect(lastFastEnd).toBeLessThan(handOutTimes[2 * rate.max]!);
     await t.stop();
   });
 });

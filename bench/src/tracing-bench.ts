@@ -1,0 +1,112 @@
+import { performance } from 'node:perf_hooks';
+import { context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { agentQueue, createWorker } from '@platform/queue';
+import { closeConnection } from '@platform/redis';
+import { configureTelemetry } from '@platform/telemetry';
+import type { Worker } from 'bullmq';
+import type { BenchContext } from './context';
+import { throughput } from './measure';
+import { alternate } from './results';
+
+function payload(i: number) {
+  return { tenantId: `tenant-${i % 100}`, activityId: `activity-${i}`, input: {} as Record<string, unknown> };
+}
+
+function completions(worker: Worker, count: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = 0;
+    const timer = setTimeout(() => reject(new Error(`end-to-end: ${done}/${count} jobs completed after ${timeoutMs} ms`)), timeoutMs);
+    worker.on('completed', () => {
+      if (++done === count) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+type Mode = 'on' | 'off' | 'disabled';
+
+/**
+ * Section: the cost of tracing. The same queue, alternating within every round:
+ * - `on`: an SDK tracer provider, sampling 100 %, spans kept by the in-memory exporter, an
+ *   AsyncLocalStorage context manager (what `NodeTracerProvider.register()` installs);
+ * - `off`: nothing configured and no global provider, the default of a service without OpenTelemetry;
+ * - `disabled`: `configureTelemetry({ tracerProvider: false })`, the hard switch that returns before
+ *   any lookup: the closest to having no telemetry code at all, the baseline of "off costs nothing".
+ */
+export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
+  const { results, log } = ctx;
+  const section = '8. Tracing';
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const manager = new AsyncLocalStorageContextManager();
+  const use = (mode: Mode) => {
+    exporter.reset();
+    if (mode === 'on') {
+      context.setGlobalContextManager(manager.enable());
+      configureTelemetry({ tracerProvider: provider });
+    } else {
+      context.disable();
+      configureTelemetry(mode === 'disabled' ? { tracerProvider: false } : {});
+    }
+  };
+
+  const role = `${ctx.runId}-trace`;
+  const prefix = `${ctx.runId}-trace-p`;
+  const queue = agentQueue(role, { connection: ctx.platformClient('producer'), prefix, onError: () => undefined });
+  const cleanup = () => ctx.deleteKeys(`${prefix}:`);
+  const nOne = ctx.size(3000, 100);
+  const nE2e = ctx.size(10_000, 300);
+  const unit = 'jobs/s';
+  const modes: Mode[] = ['on', 'off', 'disabled'];
+  const subjects: Record<Mode, string> = { on: 'tracing on (in-memory exporter, 100 %)', off: 'tracing off (no provider)', disabled: "tracerProvider: false" };
+  for (const [id, benchmark] of [['enqueue1', 'enqueue, one at a time'], ['e2e', `end-to-end ${nE2e} no-op jobs, concurrency 50`]] as const) {
+    for (const mode of modes) results.figure({ id: `trace.${id}.${mode}`, section, benchmark, subject: subjects[mode], unit, better: 'higher' });
+    results.compare({ label: `${benchmark}: tracing on / off`, platform: `trace.${id}.on`, anchor: `trace.${id}.off`, op: '>=', target: 0.9 });
+    results.compare({ label: `${benchmark}: off / tracerProvider false`, platform: `trace.${id}.off`, anchor: `trace.${id}.disabled`, op: '>=', target: 0.99 });
+  }
+
+  const enqueueRun = (mode: Mode) => async () => {
+    use(mode);
+    results.add(`trace.enqueue1.${mode}`, await throughput(nOne, 1, (i) => queue.enqueue(payload(i))));
+    await cleanup();
+  };
+  const e2eRun = (mode: Mode) => async () => {
+    use(mode);
+    for (let start = 0; start < nE2e; start += 1000) {
+      await queue.enqueueBulk(Array.from({ length: Math.min(1000, nE2e - start) }, (_, k) => payload(start + k)));
+    }
+    const connection = ctx.platformClient('worker');
+    const worker = createWorker(queue, async () => undefined, { connection, concurrency: 50, autorun: false, handleSignals: false, onError: () => undefined });
+    const done = completions(worker, nE2e, 120_000);
+    const started = performance.now();
+    void worker.run().catch(() => undefined);
+    await done;
+    results.add(`trace.e2e.${mode}`, nE2e / ((performance.now() - started) / 1000));
+    await worker.close();
+    await closeConnection(connection);
+    await cleanup();
+  };
+
+  try {
+    use('off');
+    await throughput(200, 20, (i) => queue.enqueue(payload(i)));
+    await cleanup();
+    log('  enqueue, one at a time');
+    await alternate(ctx.rounds, modes.map((mode) => ({ name: mode, run: enqueueRun(mode) })), log);
+    log('  end-to-end');
+    await alternate(ctx.rounds, modes.map((mode) => ({ name: mode, run: e2eRun(mode) })), log);
+  } finally {
+    use('off');
+    await queue.close();
+    await cleanup();
+    await provider.shutdown();
+  }
+  results.notes.push(
+    `Tracing: agentQueue() as in section 1; "on" records two spans per job (enqueue, process) with the W3C context in the job; ` +
+      `"off" is the default without a provider; "tracerProvider: false" is the hard switch. Sizes: ${nOne} sequential, ${nE2e} end-to-end per round.`,
+  );
+}

@@ -1,0 +1,245 @@
+import { defineScript, isDeferral, type ScriptClient } from '@platform/redis';
+import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError, WaitingError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { fairKeys } from './fairness/keys';
+import recordLua from './lua/recordJobStats-1.lua';
+
+/**
+ * Job statistics recorded by the code that sees the events (producers for enqueues, `createWorker`
+ * for starts and outcomes), kept in Redis so that any process (the CLI, a metrics exporter) reads
+ * the same numbers. Per queue, one hash per time slot of {@link JOB_STATS_SLOT_MS}
+ * (`<prefix>:<queue>:stats:<slot>`), fields `<tenant>|<series>`, expiring
+ * {@link JOB_STATS_RETENTION_SLOTS} slots after it ends: memory is bounded by the tenants active
+ * within the last hour, whatever ran before.
+ */
+export const JOB_STATS_SLOT_MS = 300_000;
+/** Slots kept after the current one (13 x 5 min: the last hour is always complete). */
+export const JOB_STATS_RETENTION_SLOTS = 13;
+/** Upper bounds (seconds) of the wait and run histograms; a last bucket takes the rest (+Inf). */
+export const JOB_STATS_BUCKETS = Object.freeze([0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600]);
+
+const recordScript = defineScript<number>({ name: 'recordJobStats', numberOfKeys: 1, lua: recordLua });
+
+/** The series of a slot, as field suffixes. `w<i>`/`r<i>`: wait/run bucket i; `ws`/`rs`: sums in ms. */
+export type JobStatsField = 'e' | 'c' | 'f' | 'a' | `d:${string}` | `w${number}` | `r${number}` | 'ws' | 'rs';
+
+export function jobStatsKey(prefix: string, queueName: string, slot: number): string {
+  return `${prefix}:${queueName}:stats:${slot}`;
+}
+
+export function bucketOf(seconds: number): number {
+  const i = JOB_STATS_BUCKETS.findIndex((bound) => seconds <= bound);
+  return i === -1 ? JOB_STATS_BUCKETS.length : i;
+}
+
+/** A deferral's reason as a label value: its `deferralReason`, else its `code`, else `unspecified`. */
+export function deferralReasonOf(error: unknown): string {
+  const { deferralReason, code } = error as { deferralReason?: unknown; code?: unknown };
+  const raw = typeof deferralReason === 'string' ? deferralReason : typeof code === 'string' ? code : 'unspecified';
+  return raw.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').slice(0, 40) || 'unspecified';
+}
+
+/**
+ * Adds increments to the current slot. Never throws and is not awaited by callers on the job path:
+ * a lost increment (Redis down) costs a metric, never a job.
+ */
+export function recordJobStats(
+  client: ScriptClient,
+  prefix: string,
+  queueName: string,
+  increments: ReadonlyMap<string, number>,
+  now = Date.now(),
+): Promise<void> {
+  if (increments.size === 0) return Promise.resolve();
+  const slot = Math.floor(now / JOB_STATS_SLOT_MS);
+  const expireAt = (slot + 1 + JOB_STATS_RETENTION_SLOTS) * JOB_STATS_SLOT_MS;
+  const args: Array<string | number> = [expireAt];
+  for (const [field, by] of increments) args.push(field, Math.round(by));
+  return recordScript.run(client, [jobStatsKey(prefix, queueName, slot)], args).then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
+/** Counts enqueued jobs per tenant. */
+export function enqueuedIncrements(tenantIds: readonly string[]): Map<string, number> {
+  const increments = new Map<string, number>();
+  for (const tenantId of tenantIds) increments.set(`${tenantId}|e`, (increments.get(`${tenantId}|e`) ?? 0) + 1);
+  return increments;
+}
+
+/**
+ * What one attempt of a job adds: the wait (enqueue to the start of its first attempt that was
+ * not deferred) and run time histograms, and its outcome: completed, deferred (by reason, no
+ * attempt spent), a failed attempt, and failed for good when no attempt is left.
+ */
+export function attemptIncrements(
+  job: Pick<Job, 'timestamp' | 'attemptsMade' | 'opts'>,
+  tenantId: string,
+  startedAt: number,
+  endedAt: number,
+  outcome: { error?: unknown },
+): Map<string, number> {
+  const increments = new Map<string, number>();
+  const add = (series: JobStatsField, by = 1) => increments.set(`${tenantId}|${series}`, (increments.get(`${tenantId}|${series}`) ?? 0) + by);
+  const { error } = outcome;
+  // BullMQ's own control-flow errors (a handler that moved its job itself) are not outcomes.
+  if (error instanceof DelayedError || error instanceof WaitingChildrenError || error instanceof WaitingError || error instanceof RateLimitError) return increments;
+  if ('error' in outcome && isDeferral(outcome.error)) {
+    add(`d:${deferralReasonOf(outcome.error)}`);
+    return increments;
+  }
+  if (job.attemptsMade === 0 && job.timestamp > 0) {
+    const waitMs = Math.max(0, startedAt - job.timestamp - Math.max(0, job.opts.delay ?? 0));
+    add(`w${bucketOf(waitMs / 1000)}`);
+    add('ws', waitMs);
+  }
+  const runMs = Math.max(0, endedAt - startedAt);
+  add(`r${bucketOf(runMs / 1000)}`);
+  add('rs', runMs);
+  if (!('error' in outcome)) {
+    add('c');
+    return increments;
+  }
+  add('a');
+  const attempts = Math.max(1, job.opts.attempts ?? 1);
+  if (outcome.error instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts) add('f');
+  return increments;
+}
+
+/** One tenant's sums over some slots (see {@link readJobStats}). */
+export interface TenantJobStats {
+  enqueued: number;
+  completed: number;
+  /** Jobs that failed for good (no attempt left, or unrecoverable). */
+  failed: number;
+  /** Failed attempts, including each job's last. */
+  failedAttempts: number;
+  /** Deferrals by reason. */
+  deferred: Record<string, number>;
+  /** Wait histogram: counts per bucket of {@link JOB_STATS_BUCKETS} (plus +Inf), and the sum in ms. */
+  wait: { buckets: number[]; sumMs: number };
+  /** Run time histogram, as `wait`. */
+  run: { buckets: number[]; sumMs: number };
+}
+
+/** An empty {@link TenantJobStats}. */
+export function emptyTenantJobStats(): TenantJobStats {
+  const zeros = () => Array<number>(JOB_STATS_BUCKETS.length + 1).fill(0);
+  return { enqueued: 0, completed: 0, failed: 0, failedAttempts: 0, deferred: {}, wait: { buckets: zeros(), sumMs: 0 }, run: { buckets: zeros(), sumMs: 0 } };
+}
+
+/** Adds one hash field's value to a tenant's stats; false for a field it does not know. */
+export function addStatsField(stats: TenantJobStats, series: string, value: number): boolean {
+  if (series === 'e') stats.enqueued += value;
+  else if (series === 'c') stats.completed += value;
+  else if (series === 'f') stats.failed += value;
+  else if (series === 'a') stats.failedAttempts += value;
+  else if (series === 'ws') stats.wait.sumMs += value;
+  else if (series === 'rs') stats.run.sumMs += value;
+  else if (series.startsWith('d:')) stats.deferred[series.slice(2)] = (stats.deferred[series.slice(2)] ?? 0) + value;
+  else {
+    const match = /^([wr])(\d+)$/.exec(series);
+    const hist = match?.[1] === 'w' ? stats.wait : match?.[1] === 'r' ? stats.run : undefined;
+    const i = Number(match?.[2]);
+    if (!hist || !(i < hist.buckets.length)) return false;
+    hist.buckets[i]! += value;
+  }
+  return true;
+}
+
+/** Splits a field `<tenant>|<series>`. */
+export function splitStatsField(field: string): [tenantId: string, series: string] | undefined {
+  const bar = field.indexOf('|');
+  return bar <= 0 ? undefined : [field.slice(0, bar), field.slice(bar + 1)];
+}
+
+/** One retained slot of a queue's stats, decoded. */
+export interface JobStatsSlot {
+  slot: number;
+  /** When the slot began, ms since the epoch. */
+  startMs: number;
+  /** Per tenant, what happened within the slot. */
+  tenants: Map<string, TenantJobStats>;
+}
+
+/** Options of {@link readJobStats}. */
+export interface ReadJobStatsOptions {
+  /** BullMQ prefix of the queue. */
+  prefix: string;
+  /** Only slots that end after this time (ms since the epoch). @defaultValue every retained slot */
+  sinceMs?: number;
+  /** Clock (ms since the epoch). @defaultValue `Date.now()` */
+  now?: number;
+}
+
+/** Decodes a slot hash (fields `<tenant>|<series>`) per tenant; unknown fields are skipped. */
+export function decodeJobStats(fields: Record<string, string>): Map<string, TenantJobStats> {
+  const tenants = new Map<string, TenantJobStats>();
+  for (const [field, raw] of Object.entries(fields)) {
+    const parts = splitStatsField(field);
+    const value = Number(raw);
+    if (!parts || !Number.isFinite(value)) continue;
+    let stats = tenants.get(parts[0]);
+    if (!stats) tenants.set(parts[0], (stats = emptyTenantJobStats()));
+    addStatsField(stats, parts[1], value);
+  }
+  return tenants;
+}
+
+/**
+ * Reads the retained stats slots of a queue, oldest first (one HGETALL per slot, pipelined), for
+ * readers such as `@platform/ops` that sum them or turn them into Prometheus series.
+ */
+export async function readJobStats(redis: Redis, queueName: string, options: ReadJobStatsOptions): Promise<JobStatsSlot[]> {
+  const now = options.now ?? Date.now();
+  const current = Math.floor(now / JOB_STATS_SLOT_MS);
+  const slots: number[] = [];
+  for (let slot = current - JOB_STATS_RETENTION_SLOTS; slot <= current; slot++) {
+    if (options.sinceMs === undefined || (slot + 1) * JOB_STATS_SLOT_MS > options.sinceMs) slots.push(slot);
+  }
+  const pipeline = redis.pipeline();
+  for (const slot of slots) pipeline.hgetall(jobStatsKey(options.prefix, queueName, slot));
+  const replies = (await pipeline.exec()) ?? [];
+  return slots.map((slot, i) => {
+    const [error, fields] = replies[i] ?? [null, {}];
+    if (error) throw error;
+    return { slot, startMs: slot * JOB_STATS_SLOT_MS, tenants: decodeJobStats((fields ?? {}) as Record<string, string>) };
+  });
+}
+
+/**
+ * Jobs of each tenant still pending in a fair queue's backlog (not yet handed to BullMQ): exact,
+ * one ZCARD per tenant with pending work. Empty for a plain queue.
+ */
+export async function pendingByTenant(redis: Redis, queueName: string, options: { prefix: string }): Promise<Map<string, number>> {
+  const keys = fairKeys(options.prefix, queueName);
+  const [ready, blocked] = await Promise.all([redis.zrange(keys.ready, '0', '-1'), redis.zrange(keys.blocked, '0', '-1')]);
+  const tenants = [...new Set([...ready, ...blocked])];
+  const result = new Map<string, number>();
+  for (let i = 0; i < tenants.length; i += 500) {
+    const batch = tenants.slice(i, i + 500);
+    const pipeline = redis.pipeline();
+    for (const tenantId of batch) pipeline.zcard(keys.pending(tenantId));
+    const replies = (await pipeline.exec()) ?? [];
+    batch.forEach((tenantId, k) => {
+      const n = Number(replies[k]?.[1] ?? 0);
+      if (n > 0) result.set(tenantId, n);
+    });
+  }
+  return result;
+}
+
+/**
+ * The job statistics that producers and `createWorker` record in Redis, for readers (`@platform/ops`,
+ * dashboards): `read(redis, queueName, { prefix, sinceMs? })` returns the retained slots decoded per
+ * tenant; `pendingByTenant(redis, queueName, { prefix })` the jobs each tenant has in a fair queue's
+ * backlog; `slotMs`, `retentionSlots` and `buckets` (histogram bounds, seconds) describe the slots.
+ */
+export const jobStats = Object.freeze({
+  read: readJobStats,
+  pendingByTenant,
+  slotMs: JOB_STATS_SLOT_MS,
+  retentionSlots: JOB_STATS_RETENTION_SLOTS,
+  buckets: JOB_STATS_BUCKETS,
+});

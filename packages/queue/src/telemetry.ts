@@ -1,0 +1,122 @@
+import { SpanKind, context, trace, type Attributes } from '@opentelemetry/api';
+import { fromJobMetadata, inSpan, logLine, platformTracer, spanAttributes as A, spanEvent, toJobMetadata, type Logger } from '@platform/telemetry';
+import type { Job } from 'bullmq';
+import { JobTimeoutError } from './errors';
+import type { JobEntry } from './producer/producer';
+
+/** `opts.telemetry` of a BullMQ job: `metadata` is the W3C context of the span that enqueued it. */
+interface JobTelemetry {
+  metadata?: string;
+  omitContext?: boolean;
+}
+
+function tenantOf(data: unknown): string | undefined {
+  const tenantId = (data as { tenantId?: unknown } | undefined)?.tenantId;
+  return typeof tenantId === 'string' ? tenantId : undefined;
+}
+
+/**
+ * Runs an enqueue in an `enqueue <queue>` producer span and stores the span's W3C context in each
+ * job (`opts.telemetry.metadata`, kept when the caller set it or `omitContext`). Tracing off: `add()`.
+ */
+export async function traceEnqueue<T, R extends Job | Job[]>(queue: string, entries: JobEntry<T>[], add: () => Promise<R>): Promise<R> {
+  if (!platformTracer()) return add();
+  const tenants = new Set(entries.map((entry) => tenantOf(entry.data)));
+  const attributes: Attributes = { [A.system]: 'bullmq', [A.operation]: 'send', [A.queue]: queue };
+  if (tenants.size === 1) attributes[A.tenant] = [...tenants][0];
+  if (entries.length > 1) attributes[A.batchSize] = entries.length;
+  return inSpan(`enqueue ${queue}`, { kind: SpanKind.PRODUCER, attributes }, async (span) => {
+    const metadata = toJobMetadata(span!);
+    for (const entry of entries) {
+      const own = (entry.opts as { telemetry?: JobTelemetry } | undefined)?.telemetry;
+      if (own?.metadata || own?.omitContext) continue;
+      entry.opts = { ...entry.opts, telemetry: { ...own, metadata } } as typeof entry.opts;
+    }
+    const result = await add();
+    if (!Array.isArray(result) && result.id !== undefined) span!.setAttribute(A.jobId, result.id);
+    return result;
+  });
+}
+
+/** What an attempt came to: `completed`, `deferred` (no attempt spent), `retry` or `failed` (for good). */
+export function attemptOutcome(job: Job, error: unknown): 'deferred' | 'retry' | 'failed' {
+  const name = (error as { name?: unknown } | undefined)?.name;
+  if (name === 'DelayedError') return 'deferred';
+  if (name === 'UnrecoverableError') return 'failed';
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ? 'failed' : 'retry';
+}
+
+/**
+ * Runs one attempt of a job in a `process <queue>` consumer span: a child of the span that
+ * enqueued it (one span per attempt, all under that enqueue), or, for a job of a schedule, the
+ * root of a new trace linked to the span that set the schedule up. Tracing off: `run()`.
+ */
+export async function traceAttempt<R>(queue: string, job: Job, run: () => Promise<R>): Promise<R> {
+  if (!platformTracer()) return run();
+  const stored = fromJobMetadata((job.opts as { telemetry?: JobTelemetry }).telemetry?.metadata);
+  const scheduled = job.repeatJobKey !== undefined;
+  const attributes: Attributes = {
+    [A.system]: 'bullmq',
+    [A.operation]: 'process',
+    [A.queue]: queue,
+    [A.jobName]: job.name,
+    [A.attempt]: job.attemptsMade + 1,
+  };
+  if (job.id !== undefined) attributes[A.jobId] = job.id;
+  const tenantId = tenantOf(job.data);
+  if (tenantId !== undefined) attributes[A.tenant] = tenantId;
+  const parent = stored && !scheduled ? stored : 'root';
+  const links = stored && scheduled ? [{ context: stored }] : undefined;
+  return inSpan(
+    `process ${queue}`,
+    { kind: SpanKind.CONSUMER, attributes, parent, ...(links ? { links } : {}), isFailure: (error) => attemptOutcome(job, error) !== 'deferred' },
+    async (span) => {
+      try {
+        const result = await run();
+        span!.setAttribute(A.outcome, 'completed');
+        return result;
+      } catch (error) {
+        span!.setAttribute(A.outcome, attemptOutcome(job, error));
+        throw error;
+      }
+    },
+  );
+}
+
+/** Notes a deferral (rate limit, busy tenant, busy lock, full pool, open circuit…) on the attempt's span. */
+export function recordDeferral(reason: string | undefined, retryAfterMs: number): void {
+  spanEvent('job.deferred', { 'deferral.reason': reason ?? 'deferred', 'deferral.retry_after_ms': retryAfterMs });
+}
+
+/**
+ * Watches a handler's signal for its time limits: a `job.time_limit` event on the attempt's span,
+ * and a `warn` line at the hard limit (the job fails with `JobTimeoutError`).
+ */
+export function watchTimeLimits(signal: AbortSignal, logger: Logger, fields: { queue: string; jobId: string | undefined; tenantId: string }): void {
+  if (signal.aborted) return;
+  const span = trace.getSpan(context.active());
+  signal.addEventListener(
+    'abort',
+    () => {
+      const reason: unknown = signal.reason;
+      if (!(reason instanceof JobTimeoutError)) return;
+      span?.addEvent('job.time_limit', { 'time_limit.kind': reason.limit, 'time_limit.ms': reason.limitMs });
+      if (reason.limit !== 'hard') return;
+      const write = () => logLine(logger, 'warn', { ...fields, limitMs: reason.limitMs }, 'job reached its hard time limit');
+      if (span) context.with(trace.setSpan(context.active(), span), write);
+      else write();
+    },
+    { once: true },
+  );
+}
+
+/**
+ * Runs a schedule's upsert in a `schedule <queue>` span and hands `upsert` the job options that
+ * store the span's context in the schedule's job template: each run then starts its own trace,
+ * linked to this span (see {@link traceAttempt}). Tracing off: `upsert(undefined)`.
+ */
+export async function traceSchedule<R>(queue: string, tenantId: string, scheduleId: string, upsert: (opts: { telemetry: JobTelemetry } | undefined) => Promise<R>): Promise<R> {
+  if (!platformTracer()) return upsert(undefined);
+  const attributes: Attributes = { [A.queue]: queue, [A.tenant]: tenantId, 'schedule.id': scheduleId };
+  return inSpan(`schedule ${queue}`, { kind: SpanKind.PRODUCER, attributes }, (span) => upsert({ telemetry: { metadata: toJobMetadata(span!) } }));
+}

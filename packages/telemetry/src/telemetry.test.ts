@@ -1,0 +1,106 @@
+import { Writable } from 'node:stream';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { pino } from 'pino';
+import { throttledErrorLog, type Logger } from './logger';
+import { configureTelemetry, fromJobMetadata, inSpan, parseTraceHeaders, platformTracer, toJobMetadata, traceHeaders } from './tracing';
+
+function jsonSink(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino(stream), lines };
+}
+
+const exporter = new InMemorySpanExporter();
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+const manager = new AsyncLocalStorageContextManager().enable();
+
+beforeAll(() => context.setGlobalContextManager(manager));
+afterAll(() => {
+  configureTelemetry();
+  context.disable();
+});
+afterEach(() => exporter.reset());
+
+describe('the switch', () => {
+  it('is off without a provider: no tracer, inSpan runs fn without a span', async () => {
+    configureTelemetry();
+    expect(platformTracer()).toBeUndefined();
+    await expect(inSpan('x', {}, async (span) => span)).resolves.toBeUndefined();
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+  });
+
+  it('is off with tracerProvider: false even when a global provider is registered', async () => {
+    trace.setGlobalTracerProvider(provider);
+    try {
+      configureTelemetry();
+      expect(platformTracer()).toBeDefined();
+      configureTelemetry({ tracerProvider: false });
+      expect(platformTracer()).toBeUndefined();
+    } finally {
+      trace.disable();
+    }
+  });
+
+  it('nests spans under the active one and records a rejection as an error', async () => {
+    configureTelemetry({ tracerProvider: provider });
+    await expect(
+      inSpan('outer', {}, () => inSpan('inner', {}, async () => Promise.reject(new Error('boom')))),
+    ).rejects.toThrow('boom');
+    const [inner, outer] = exporter.getFinishedSpans();
+    expect(inner!.name).toBe('inner');
+    expect(inner!.parentSpanContext?.spanId).toBe(outer!.spanContext().spanId);
+    expect(inner!.status.code).toBe(2);
+    expect(inner!.events[0]!.attributes).toEqual({ 'exception.type': 'Error', 'exception.message': 'boom' });
+  });
+});
+
+describe('W3C trace context', () => {
+  it('round-trips through job metadata, including tracestate', async () => {
+    configureTelemetry({ tracerProvider: provider });
+    await inSpan('producer', {}, async (span) => {
+      const metadata = toJobMetadata(span!);
+      expect(JSON.parse(metadata)).toEqual({ traceparent: `00-${span!.spanContext().traceId}-${span!.spanContext().spanId}-01` });
+      const parent = fromJobMetadata(metadata)!;
+      expect(parent).toMatchObject({ traceId: span!.spanContext().traceId, spanId: span!.spanContext().spanId, isRemote: true });
+    });
+    const withState = parseTraceHeaders({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'vendor=x' })!;
+    expect(traceHeaders(withState)).toEqual({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'vendor=x' });
+  });
+
+  it('refuses malformed or all-zero contexts', () => {
+    for (const traceparent of ['', 'garbage', '00-00000000000000000000000000000000-b7ad6b7169203331-01', 'ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra']) {
+      expect(parseTraceHeaders({ traceparent })).toBeUndefined();
+    }
+    expect(fromJobMetadata('{not json')).toBeUndefined();
+    expect(fromJobMetadata(undefined)).toBeUndefined();
+  });
+});
+
+describe('throttledErrorLog', () => {
+  it('writes one JSON line per interval with the fields, the error and the count left out', () => {
+    const { logger, lines } = jsonSink();
+    const report = throttledErrorLog(logger, { queue: 'agent__x' }, { intervalMs: 60_000 });
+    for (let i = 0; i < 5; i += 1) report(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 50, queue: 'agent__x', suppressed: 0, error: { type: 'Error', message: 'connect ECONNREFUSED', code: 'ECONNREFUSED' } });
+  });
+
+  it('adds the trace id of the active span', async () => {
+    configureTelemetry({ tracerProvider: provider });
+    const { logger, lines } = jsonSink();
+    const report = throttledErrorLog(logger, { queue: 'q' });
+    let traceId = '';
+    await inSpan('work', {}, async (span) => {
+      traceId = span!.spanContext().traceId;
+      report(new Error('x'));
+    });
+    expect(lines[0]).toMatchObject({ trace_id: traceId, trace_flags: '01' });
+  });
+});

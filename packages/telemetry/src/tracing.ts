@@ -1,0 +1,172 @@
+import {
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  createTraceState,
+  isSpanContextValid,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+  type SpanContext,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
+import { setProcessLogger, type Logger } from './logger';
+
+/** Options of {@link configureTelemetry}. */
+export interface TelemetryOptions {
+  /**
+   * Where the packages' spans go. A provider: that one. `false`: no spans, and no trace context is
+   * written into jobs. @defaultValue `undefined`: the global provider when one is registered
+   * (`NodeSDK.start()`, `provider.register()`), else no spans
+   */
+  tracerProvider?: TracerProvider | false;
+  /** The process-wide logger of every package (a component's own `logger` option wins). @defaultValue JSON lines on stderr (pino) */
+  logger?: Logger;
+}
+
+/** The attribute names the packages set on spans and events. */
+export const spanAttributes = {
+  tenant: 'tenant.id',
+  queue: 'messaging.destination.name',
+  jobId: 'messaging.message.id',
+  jobName: 'messaging.bullmq.job.name',
+  attempt: 'job.attempt',
+  outcome: 'job.outcome',
+  system: 'messaging.system',
+  operation: 'messaging.operation.type',
+  batchSize: 'messaging.batch.message_count',
+} as const;
+
+const TRACER_NAME = '@platform';
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+let configured: TracerProvider | false | undefined;
+let cachedTracer: Tracer | undefined;
+
+/**
+ * The one switch of traces and the process-wide logger. Call it once at start-up, before queues
+ * and workers are created; calling it again replaces both settings.
+ *
+ * @example
+ * configureTelemetry({ tracerProvider: provider, logger: pino() });
+ */
+export function configureTelemetry(options: TelemetryOptions = {}): void {
+  configured = options.tracerProvider;
+  cachedTracer = undefined;
+  setProcessLogger(options.logger);
+}
+
+function isNoop(provider: TracerProvider): boolean {
+  const delegate = typeof (provider as ProxyTracerProvider).getDelegate === 'function' ? (provider as ProxyTracerProvider).getDelegate() : provider;
+  return delegate === NOOP_PROVIDER || delegate.constructor?.name === 'NoopTracerProvider';
+}
+
+/**
+ * The packages' tracer, or `undefined` while tracing is off. Off costs one global lookup: no span,
+ * no context read, nothing written into jobs.
+ */
+export function platformTracer(): Tracer | undefined {
+  if (cachedTracer) return cachedTracer;
+  if (configured === false) return undefined;
+  const provider = configured ?? trace.getTracerProvider();
+  if (isNoop(provider)) return undefined;
+  cachedTracer = provider.getTracer(TRACER_NAME);
+  return cachedTracer;
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+/**
+ * W3C trace context of a span context (by default the active span's), as the `traceparent` /
+ * `tracestate` header pair for an outgoing request; `{}` when there is none.
+ */
+export function traceHeaders(spanContext = trace.getSpan(context.active())?.spanContext()): { traceparent?: string; tracestate?: string } {
+  if (!spanContext || !isSpanContextValid(spanContext)) return {};
+  const flags = `0${(spanContext.traceFlags & 0xff).toString(16)}`.slice(-2);
+  const state = spanContext.traceState?.serialize();
+  return { traceparent: `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`, ...(state ? { tracestate: state } : {}) };
+}
+
+/** The remote span context of W3C headers, or `undefined` when they carry none that is valid. */
+export function parseTraceHeaders(headers: { traceparent?: unknown; tracestate?: unknown }): SpanContext | undefined {
+  if (typeof headers.traceparent !== 'string') return undefined;
+  const match = TRACEPARENT.exec(headers.traceparent.trim());
+  if (!match || match[1] === 'ff' || (match[1] === '00' && match[5] !== undefined)) return undefined;
+  const spanContext: SpanContext = { traceId: match[2]!, spanId: match[3]!, traceFlags: parseInt(match[4]!, 16), isRemote: true };
+  if (typeof headers.tracestate === 'string' && headers.tracestate !== '') spanContext.traceState = createTraceState(headers.tracestate);
+  return isSpanContextValid(spanContext) ? spanContext : undefined;
+}
+
+/**
+ * A span's context as job metadata: the JSON of its W3C headers, the format BullMQ's
+ * `opts.telemetry.metadata` has with `bullmq-otel`, so either side can continue the trace.
+ */
+export function toJobMetadata(span: Span): string {
+  return JSON.stringify(traceHeaders(span.spanContext()));
+}
+
+/** The span context stored by {@link toJobMetadata}, or `undefined` (none, or not valid). */
+export function fromJobMetadata(metadata: unknown): SpanContext | undefined {
+  if (typeof metadata !== 'string' || metadata === '') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(metadata);
+    return typeof parsed === 'object' && parsed !== null ? parseTraceHeaders(parsed) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Options of {@link inSpan}. */
+export interface InSpanOptions {
+  kind?: SpanKind;
+  attributes?: Attributes;
+  /** The parent: a remote span context, or `'root'` for a new trace. @defaultValue the active span */
+  parent?: SpanContext | 'root';
+  links?: Link[];
+  /** Whether a rejection marks the span failed. @defaultValue every rejection does */
+  isFailure?: (error: unknown) => boolean;
+}
+
+/**
+ * Runs `fn` in a new active span when tracing is on (else `fn(undefined)` and nothing more): the
+ * span ends when `fn` settles, with an error status and the exception (type and message) when it
+ * rejects (unless `isFailure` says the rejection is not a failure, e.g. a deferral).
+ */
+export async function inSpan<R>(name: string, options: InSpanOptions, fn: (span: Span | undefined) => Promise<R>): Promise<R> {
+  const tracer = platformTracer();
+  if (!tracer) return fn(undefined);
+  let parent: Context = context.active();
+  if (options.parent === 'root') parent = ROOT_CONTEXT;
+  else if (options.parent) parent = trace.setSpanContext(ROOT_CONTEXT, options.parent);
+  const span = tracer.startSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}), ...(options.links ? { links: options.links } : {}) },
+    parent,
+  );
+  try {
+    return await context.with(trace.setSpan(parent, span), () => fn(span));
+  } catch (error) {
+    if (options.isFailure?.(error) ?? true) recordError(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** Marks a span failed with the error's type and message (no stack: it can quote arguments). */
+export function recordError(span: Span, error: unknown): void {
+  const err = error instanceof Error ? error : new Error(String(error));
+  span.recordException({ name: err.name, message: err.message });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+}
+
+/** Adds an event to the active span, if there is one that records. */
+export function spanEvent(name: string, attributes?: Attributes): void {
+  const span = trace.getSpan(context.active());
+  if (span?.isRecording()) span.addEvent(name, attributes);
+}
