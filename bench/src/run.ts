@@ -19,6 +19,7 @@ import { runLockBenchmarks } from './locks-bench';
 import { machineInfo } from './machine';
 import { runMemoryBenchmarks } from './memory-bench';
 import { runNotifyBenchmarks } from './notify-bench';
+import { runFairOverhead } from './fair-overhead';
 import { runNoisyNeighbour } from './noisy-neighbour';
 import { runOutboxBenchmarks } from './outbox-bench';
 import { runQueueBenchmarks } from './queue-bench';
@@ -81,6 +82,26 @@ async function runFairness(ctx: BenchContext): Promise<void> {
     ctx.results.add('fair.tput.fair', r.fairThroughput);
     ctx.results.add('fair.tput.fifo', r.fifoThroughput);
     ctx.log(`    round ${round + 1} done`);
+  }
+  // The scheduler's own cost with nothing to correct, and the cost of runtime controls.
+  const uniform = 'end-to-end throughput, 20 uniform tenants (one worker, concurrency 16, 2 ms jobs)';
+  fig('fair.uniform.fair', uniform, "fairness: 'per-tenant'", 'jobs/s', 'higher');
+  fig('fair.uniform.plain', uniform, 'plain queue (BullMQ FIFO)', 'jobs/s', 'higher');
+  fig('fair.uniform.controls', uniform, "'per-tenant' + 1 paused tenant, 10 overrides, one pool", 'jobs/s', 'higher');
+  ctx.results.compare({ label: 'uniform tenants: fair / plain', platform: 'fair.uniform.fair', anchor: 'fair.uniform.plain', op: '>=', target: 0.9 });
+  ctx.results.compare({
+    label: 'uniform tenants: with controls / without',
+    platform: 'fair.uniform.controls',
+    anchor: 'fair.uniform.fair',
+    op: '>=',
+    target: 0.95,
+  });
+  for (let round = 0; round < Math.min(ctx.rounds, 3); round++) {
+    const r = await runFairOverhead({ redisUrl: ctx.redisUrl, quick: ctx.quick });
+    ctx.results.add('fair.uniform.fair', r.fair);
+    ctx.results.add('fair.uniform.plain', r.plain);
+    ctx.results.add('fair.uniform.controls', r.controls);
+    ctx.log(`    uniform round ${round + 1}: plain ${r.plain.toFixed(0)}, fair ${r.fair.toFixed(0)}, controls ${r.controls.toFixed(0)} jobs/s`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { FairnessRequiredError } from '@platform/queue';
 import { isConnectionError, PlatformError } from '@platform/redis';
 import { Command, CommanderError, Option } from 'commander';
 import { dashboardCommand } from './commands/dashboard';
@@ -8,6 +9,7 @@ import { registerOutboxCommand } from './commands/outbox';
 import { queuesCommand } from './commands/queues';
 import { schedulesListCommand } from './commands/schedules';
 import { tenantsListCommand, tenantsShowCommand } from './commands/tenants';
+import { registerTenantControlCommands } from './commands/tenants-control';
 import { CliContext, UnknownQueueError, type CliIo } from './context';
 
 /** Exit codes of `platform`. */
@@ -31,7 +33,7 @@ function cliVersion(): string {
 }
 
 /** Error codes of `--json` error documents (`{ "error": { "code", "message", ... } }`). */
-type CliErrorCode = 'USAGE' | 'CONFIG_INVALID' | 'INVALID_ARGUMENT' | 'UNKNOWN_QUEUE' | 'REDIS_UNAVAILABLE' | 'NOT_REDIS' | 'ERROR';
+type CliErrorCode = 'USAGE' | 'CONFIG_INVALID' | 'INVALID_ARGUMENT' | 'UNKNOWN_QUEUE' | 'FAIRNESS_REQUIRED' | 'REDIS_UNAVAILABLE' | 'NOT_REDIS' | 'ERROR';
 
 /** A server that answers, but not in the Redis protocol (an HTTP server, a database on the wrong port). */
 function isNotRedis(error: unknown): boolean {
@@ -97,7 +99,9 @@ function buildProgram(ctx: CliContext): Command {
     .option('--json', 'print JSON')
     .action((opts) => schedulesListCommand(ctx, opts));
 
-  const tenants = program.command('tenants').description('per-tenant backlog, activity, wait and failures (read from Redis)');
+  const tenants = program
+    .command('tenants')
+    .description('per-tenant backlog, activity, wait and failures (read from Redis); pause, resume, set-limits, reset');
   tenants
     .command('list')
     .description('every tenant of every queue (or one): backlog, active, p95 wait and failures in the last hour')
@@ -115,6 +119,7 @@ function buildProgram(ctx: CliContext): Command {
     .option('--prefix <prefix>', PREFIX_HELP)
     .option('--json', 'print JSON')
     .action((tenantId: string, opts) => tenantsShowCommand(ctx, tenantId, opts));
+  registerTenantControlCommands(tenants, ctx, PREFIX_HELP);
 
   const failed = program.command('failed').description('inspect and replay failed jobs');
   const filterOptions = (command: Command) =>
@@ -141,6 +146,7 @@ function buildProgram(ctx: CliContext): Command {
     .option('--top <n>', 'tenants with their own series per queue', '10')
     .option('--sample <n>', 'waiting jobs read per queue and scrape to rank tenants', '1000')
     .action((opts) => metricsCommand(ctx, opts));
+
 
   registerOutboxCommand(program, ctx);
   program
@@ -181,6 +187,10 @@ export async function main(args: readonly string[] = process.argv.slice(2), io: 
     }
     if (error instanceof UnknownQueueError) {
       return fail('UNKNOWN_QUEUE', `${error.name}: ${error.message}`, EXIT_CODES.usage, { queue: error.queue, prefix: error.prefix, known: error.known });
+    }
+    if (error instanceof FairnessRequiredError) {
+      // A tenant control asked of a queue without fair scheduling: the message says how to enable it.
+      return fail('FAIRNESS_REQUIRED', error.message, EXIT_CODES.usage, { queue: error.queueName });
     }
     if (error instanceof PlatformError && (error.code === 'CONFIG_INVALID' || error.code === 'INVALID_ARGUMENT')) {
       return fail(error.code, `${error.name}: ${error.message}`, EXIT_CODES.usage);

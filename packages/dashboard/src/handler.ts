@@ -171,8 +171,15 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const overview = cached(cacheMs, async (): Promise<Overview> => {
     const now = Date.now();
     const queues = await readQueues(redis, { prefix, queues: await listQueues(), thresholds, sampleSize, now });
-    const [health, providers] = await Promise.all([redisHealth(), providerHealth()]);
-    return { at: now, queues, redis: health.report, ...(health.error !== undefined ? { redisError: health.error } : {}), providers };
+    const [health, providers, pools] = await Promise.all([redisHealth(), providerHealth(), Promise.all((options.pools ?? []).map((pool) => pool.usage(redis)))]);
+    return {
+      at: now,
+      queues,
+      redis: health.report,
+      ...(health.error !== undefined ? { redisError: health.error } : {}),
+      providers,
+      ...(options.pools && options.pools.length > 0 ? { pools } : {}),
+    };
   });
   const snapshot = cached(cacheMs, async (): Promise<TenantSnapshot> => readTenantSnapshot(redis, { prefix, queues: await listQueues(), sampleSize, now: Date.now() }));
   const controlledTenants = cached(cacheMs, async (): Promise<Map<string, TenantControlState> | undefined> => {

@@ -1,4 +1,5 @@
 import type { NotificationChannel } from '@platform/notifications';
+import type { ConcurrencyPool } from '@platform/queue';
 import type { QueueDepthThresholds } from '@platform/ops';
 import type { Redis } from 'ioredis';
 import type { AuthorizeHook } from './auth';
@@ -54,6 +55,8 @@ export interface DashboardOptions {
    * @defaultValue every provider with a breaker key, found by SCAN at most every 10 s
    */
   notificationProviders?: ReadonlyArray<{ channel: NotificationChannel; provider: string }>;
+  /** Concurrency pools (`defineConcurrencyPool`) whose usage the overview shows. @defaultValue none */
+  pools?: readonly ConcurrencyPool[];
   /** Serve bull-board under `/jobs` (admins without a tenant scope only). @defaultValue `true` */
   jobs?: boolean;
 }

@@ -1,3 +1,4 @@
+import type { ConcurrencyPoolUsage } from '@platform/queue';
 import { getQueueStats, type QueueDepthThresholds, type QueueStats } from '@platform/ops';
 import type { ProviderHealth } from '@platform/notifications';
 import { checkRedisServer, type RedisCheckReport } from '@platform/redis';
@@ -29,6 +30,8 @@ export interface Overview {
   redisError?: string;
   /** Notification providers' circuit breakers. */
   providers: ProviderHealth[];
+  /** Usage of the concurrency pools given in the options (none: not shown). */
+  pools?: ConcurrencyPoolUsage[];
 }
 
 /** Throughput of one queue: ZCOUNTs over the finish times, exact (bounded only by the retention of finished jobs). */

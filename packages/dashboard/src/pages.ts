@@ -1,4 +1,5 @@
 import type { ProviderHealth } from '@platform/notifications';
+import type { ConcurrencyPoolUsage } from '@platform/queue';
 import type { TenantControlState } from './controls';
 import { TENANT_LIMIT_NAMES } from './controls';
 import type { RateLimiterState, TenantFailures } from './detail';
@@ -22,6 +23,16 @@ function providerTable(providers: readonly ProviderHealth[], withErrors: boolean
   const badge = (state: ProviderHealth['state']) => (state === 'closed' ? 'PASS' : state === 'open' ? 'FAIL' : 'WARN');
   return html`<table id="providers"><thead><tr><th class="text">channel</th><th class="text">provider</th><th>breaker</th><th>failures in a row</th><th>trips</th>${withErrors ? html`<th class="text">last error</th>` : ''}</tr></thead><tbody>${providers.map(
     (p) => html`<tr data-provider="${p.channel}:${p.provider}"><td class="text">${p.channel}</td><td class="text">${p.provider}</td><td><span class="badge ${badge(p.state)}">${p.state}</span>${p.openUntil ? ` until ${new Date(p.openUntil).toISOString()}` : ''}</td><td>${formatCount(p.consecutiveFailures)}</td><td>${formatCount(p.trips)}</td>${withErrors ? html`<td class="reason">${(p.lastError ?? '').slice(0, 300)}</td>` : ''}</tr>`,
+  )}</tbody></table>`;
+}
+
+function poolTable(pools: readonly ConcurrencyPoolUsage[]): Html {
+  return html`<h2>Concurrency pools</h2>
+<table id="pools"><thead><tr><th class="text">pool</th><th>in use</th><th>max</th><th>per tenant</th><th class="text">by tenant</th></tr></thead><tbody>${pools.map(
+    (p) => html`<tr data-pool="${p.name}"><td class="text">${p.name}</td><td data-field="active">${formatCount(p.active)}</td><td>${formatCount(p.max)}</td><td>${p.perTenant === undefined ? '-' : formatCount(p.perTenant)}</td><td class="text" data-field="by-tenant">${Object.entries(p.byTenant)
+      .sort(([, a], [, b]) => b - a)
+      .slice(0, 10)
+      .map(([tenant, n], i) => html`${i > 0 ? ', ' : ''}${tenant} ${formatCount(n)}`)}</td></tr>`,
   )}</tbody></table>`;
 }
 
@@ -61,6 +72,7 @@ ${overview.redisError ? html`<p class="error">checks could not run: ${overview.r
 </table>
 <h2>Notification providers</h2>
 ${providerTable(overview.providers, true)}
+${overview.pools ? poolTable(overview.pools) : ''}
 <p class="note">Read at ${new Date(overview.at).toISOString()}.</p>`;
 }
 

@@ -29,6 +29,7 @@ export {
   type TenantLimitValue,
   type TenantLimits,
   type TenantAuditEntry,
+  type TenantControlEntry,
 } from './fairness/controls';
 export {
   defineConcurrencyPool,

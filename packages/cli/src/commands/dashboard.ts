@@ -1,4 +1,4 @@
-import { serveDashboard } from '@platform/dashboard';
+import { platformTenantControls, serveDashboard } from '@platform/dashboard';
 import { signalOnInterrupt, type CliContext } from '../context';
 import { parsePositiveInt } from '../format';
 
@@ -22,6 +22,8 @@ export async function dashboardCommand(ctx: CliContext, options: DashboardComman
     host: options.host,
     redis: ctx.redis(),
     env: ctx.io.env,
+    // The pause/resume/limits buttons write the platform's runtime tenant controls.
+    controls: platformTenantControls({ redis: ctx.redis(), prefix: ctx.bullPrefix(options.prefix) }),
     ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
     ...(options.basePath !== undefined ? { basePath: options.basePath } : {}),
   });

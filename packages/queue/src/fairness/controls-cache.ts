@@ -5,6 +5,8 @@ import type { FairKeys } from './keys';
 export interface ControlsCache {
   /** Whether the tenant had a control (pause or override, possibly expired) at the last refresh. */
   has(tenantId: string): boolean;
+  /** The `ctlver` the view was read at (`undefined` before the first refresh). */
+  version(): string | null | undefined;
   /** One GET; one HKEYS when the controls changed since the last refresh. */
   refresh(): Promise<void>;
 }
@@ -14,6 +16,7 @@ export function createControlsCache(keys: FairKeys, client: () => Redis): Contro
   let tenants = new Set<string>();
   return {
     has: (tenantId) => tenants.has(tenantId),
+    version: () => version,
     async refresh() {
       const redis = client();
       const current = await redis.get(keys.ctlVersion);

@@ -226,17 +226,46 @@ describe("targets: arrays, names and 'all'", () => {
   });
 });
 
+describe('workers apply controls from their periodic view', () => {
+  it('a job that started before the worker saw a new maxActive gives back the slot it was handed out with (no 30 s stall)', async () => {
+    const q = fairQueue({ pollMs: 1500 });
+    const keys = fairSchedulerOf(q)!.keys;
+    const done: number[] = [];
+    const worker = createWorker(q, async (job) => void done.push(job.data.n), { connection: workerConnection, concurrency: 2 });
+    workers.push(worker);
+    await worker.waitUntilReady();
+    await waitFor(async () => (await redis.hlen(keys.workerConcurrency)) === 1, 5000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The worker's view is up to 1.5 s old: its first acme job starts without a script, while the
+    // dispatch step (which reads Redis) handed it out holding a maxActive slot.
+    await setTenantLimits(q, 'acme', { maxActive: 1 });
+    await q.enqueueBulk(Array.from({ length: 3 }, (_, n) => ({ tenantId: 'acme', n })));
+    // Without the release, the slot would stay taken until the lease expires (leaseMs, 30 s).
+    await waitFor(() => done.length === 3, 8000, 50);
+    await waitFor(async () => (await redis.zcard(keys.leases('acme'))) === 0, 3000, 50);
+  });
+});
+
 describe('fairness that does not depend on a fixed window', () => {
   it('late tenants: one worker of concurrency 1; big 200, three small x5, big 100 more: every small job is done within the first 40 hand-outs', async () => {
     const q = fairQueue({ pollMs: 50 });
     const order: string[] = [];
-    const worker = createWorker(q, async (job) => void order.push(job.data.tenantId), { connection: workerConnection, concurrency: 1 });
+    const worker = createWorker(
+      q,
+      async (job) => {
+        order.push(job.data.tenantId);
+        // A little work per job, so a busy machine's slow enqueue calls do not let the worker run
+        // far ahead of the producer between them.
+        await new Promise((resolve) => setTimeout(resolve, 3));
+      },
+      { connection: workerConnection, concurrency: 1 },
+    );
     workers.push(worker);
     await worker.waitUntilReady();
     // The worker has registered its concurrency: the release window is 1.
     await waitFor(async () => (await redis.hlen(fairSchedulerOf(q)!.keys.workerConcurrency)) === 1, 5000);
     await q.enqueueBulk(Array.from({ length: 200 }, (_, n) => ({ tenantId: 'big', n })));
-    for (const tenant of ['s1', 's2', 's3']) await q.enqueueBulk(Array.from({ length: 5 }, (_, n) => ({ tenantId: tenant, n })));
+    await q.enqueueBulk(['s1', 's2', 's3'].flatMap((tenantId) => Array.from({ length: 5 }, (_, n) => ({ tenantId, n }))));
     await q.enqueueBulk(Array.from({ length: 100 }, (_, n) => ({ tenantId: 'big', n: 200 + n })));
     await waitFor(() => order.length === 315, 60_000, 50);
     const lastSmall = Math.max(...['s1', 's2', 's3'].map((t) => order.lastIndexOf(t)));

@@ -377,21 +377,29 @@ export async function getTenantAudit(
     .slice(0, count);
 }
 
+/** One tenant's live controls on one queue, as {@link listTenantControls} answers. */
+export interface TenantControlEntry {
+  queue: string;
+  tenantId: string;
+  paused: TenantPauseState | undefined;
+  override: TenantOverrideState | undefined;
+}
+
 /**
- * Every tenant with a live pause or override on one fair queue (one HGETALL): what an operator's
- * tenant list shows beside backlog and wait.
+ * Every tenant with a live pause or override on the target queues (one HGETALL per queue), sorted
+ * by queue then tenant: what an operator's tenant list shows beside backlog and wait.
  */
-export async function listTenantControls(
-  target: QueueDefinition<AnyObjectSchema> | string,
-  options: TenantControlOptions = {},
-): Promise<Array<{ tenantId: string; paused: TenantPauseState | undefined; override: TenantOverrideState | undefined }>> {
-  const [queue] = await resolveTargets(target, options, 'listTenantControls');
-  const { keys, client } = queue!;
-  const [all, time] = await Promise.all([client.hgetall(keys.ctl), client.time()]);
-  const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-  return Object.entries(all)
-    .map(([tenantId, json]) => ({ tenantId, ...liveControls(json, now) }))
-    .filter((entry) => entry.paused || entry.override)
-    .map(({ tenantId, paused, override }) => ({ tenantId, paused, override }))
-    .sort((a, b) => (a.tenantId < b.tenantId ? -1 : 1));
+export async function listTenantControls(target: TenantControlTarget, options: TenantControlOptions = {}): Promise<TenantControlEntry[]> {
+  const queues = await resolveTargets(target, options, 'listTenantControls');
+  const perQueue = await Promise.all(
+    queues.map(async ({ name, keys, client }) => {
+      const [all, time] = await Promise.all([client.hgetall(keys.ctl), client.time()]);
+      const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+      return Object.entries(all)
+        .map(([tenantId, json]) => ({ queue: name, tenantId, ...liveControls(json, now) }))
+        .filter((entry) => entry.paused || entry.override)
+        .map(({ queue, tenantId, paused, override }) => ({ queue, tenantId, paused, override }));
+    }),
+  );
+  return perQueue.flat().sort((a, b) => (a.queue === b.queue ? (a.tenantId < b.tenantId ? -1 : 1) : a.queue < b.queue ? -1 : 1));
 }

@@ -1,12 +1,12 @@
 import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
-import { readdirSync, readFileSync } from 'node:fs';
+import { deleteKeysByPrefix, luaScriptProblems, uniquePrefix, waitFor } from '@platform/testing';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineQueue } from '../define-queue';
 import { createWorker } from '../worker';
 import type { FairnessOptions } from './options';
 import { fairSchedulerOf } from './scheduler';
+import { poolAcquireScript } from '../pools/scripts';
 import { fairScripts } from './scripts';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
@@ -35,18 +35,9 @@ afterAll(async () => {
   await closeSharedConnections();
 });
 
-describe('fair scheduling scripts', () => {
-  it('each script file declares the key count its definition uses, and loads with the expected SHA', async () => {
-    const dir = join(__dirname, '../lua');
-    const files = readdirSync(dir).filter((f) => f.startsWith('fair'));
-    expect(files.sort()).toEqual(Object.values(fairScripts).map((s) => `${s.name}-${s.numberOfKeys}.lua`).sort());
-    for (const script of Object.values(fairScripts)) {
-      // The file is the script, with the shared includes (`--- @include "<name>"`) spliced in.
-      const file = readFileSync(join(dir, `${script.name}-${script.numberOfKeys}.lua`), 'utf8');
-      expect(script.lua.startsWith(file.slice(0, file.indexOf(']]') + 2))).toBe(true);
-      expect(script.lua.includes('--- @include')).toBe(false);
-      expect(await redis.script('LOAD', script.lua)).toBe(script.sha);
-    }
+describe('fair scheduling and pool scripts', () => {
+  it('keep the Lua conventions: file names with key counts, complete headers, SHAs, the clock from nowMs', async () => {
+    expect(await luaScriptProblems(redis, [...Object.values(fairScripts), poolAcquireScript], join(__dirname, '../lua'))).toEqual([]);
   });
 });
 

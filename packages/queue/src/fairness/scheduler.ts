@@ -74,6 +74,11 @@ export function createFairScheduler(params: {
   let again = false;
   let candidates: string[] = [];
   let registered: Promise<void> | undefined;
+  // Jobs started on the fast path (no script) since the last controls refresh, with the view they
+  // started under. A control set just before may have given such a job a slot at hand-out that
+  // nobody would release: the next refresh finds it and releases it.
+  let fastStarts: Array<{ jobId: string; tenantId: string; version: string | null | undefined; done: boolean }> = [];
+  const releaseAtEnd = new Set<string>();
 
   const register = (): Promise<void> => {
     registered ??= getClient()
@@ -207,7 +212,17 @@ export function createFairScheduler(params: {
         const jobId = job.id;
         // Fast path: no limit in the code and no runtime control known for the tenant (the cache
         // follows Redis within pollMs), so no script call.
-        if (!jobId || (tenant.maxActive === 0 && tenant.rateMax === 0 && !controls.has(ctx.tenantId))) return handler(job, ctx);
+        if (!jobId) return handler(job, ctx);
+        if (tenant.maxActive === 0 && tenant.rateMax === 0 && !controls.has(ctx.tenantId)) {
+          const start = { jobId, tenantId: ctx.tenantId, version: controls.version(), done: false };
+          fastStarts.push(start);
+          try {
+            return await handler(job, ctx);
+          } finally {
+            start.done = true;
+            if (releaseAtEnd.delete(jobId)) await releaseLease(jobId, ctx.tenantId).catch(() => undefined);
+          }
+        }
         const redis = await client();
         const [code, waitMs] = await fairScripts.acquire.run(
           redis,
@@ -247,16 +262,30 @@ export function createFairScheduler(params: {
         if (closed) return;
         heartbeat(Math.max(1, worker.concurrency)).catch(report);
       };
-      // Refill in batches: a dispatch step after every quarter of this worker's concurrency of
-      // starts (not after each one) costs few round trips per job and keeps the window filled.
+      // Refill in batches: a dispatch step after every quarter window of starts (a fixed window, or
+      // this worker's concurrency when the window follows the workers) costs few round trips per
+      // job and keeps the window filled.
       let started = 0;
       const onActive = (): void => {
-        if (++started < Math.max(1, Math.floor(worker.concurrency / 4))) return;
+        if (++started < Math.max(1, Math.floor((settings.window || worker.concurrency) / 4))) return;
         started = 0;
         trigger();
       };
+      const refreshControls = async (): Promise<void> => {
+        const started = fastStarts;
+        fastStarts = [];
+        await controls.refresh().catch((error: unknown) => {
+          fastStarts = [...started, ...fastStarts];
+          throw error;
+        });
+        for (const start of started) {
+          if (start.version === controls.version() || !controls.has(start.tenantId)) continue;
+          if (start.done) await releaseLease(start.jobId, start.tenantId);
+          else releaseAtEnd.add(start.jobId);
+        }
+      };
       const timer = setInterval(() => {
-        controls.refresh().catch(report);
+        refreshControls().catch(report);
         trigger();
       }, settings.pollMs);
       timer.unref();
@@ -277,7 +306,7 @@ export function createFairScheduler(params: {
       // Registered before the first step, so the window already counts this worker.
       void heartbeat(Math.max(1, worker.concurrency))
         .catch(report)
-        .then(() => controls.refresh())
+        .then(() => refreshControls())
         .catch(report)
         .finally(trigger);
     },

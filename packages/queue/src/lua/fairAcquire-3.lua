@@ -25,6 +25,8 @@ local id = ARGV[1]
 local leaseMs = tonumber(ARGV[2])
 local s = tenantSettings(ARGV[4], tenantCtl(KEYS[3], ARGV[3]), now)
 if s.pausedUntil then
+  -- A job handed out before the pause gives its slot back while it waits.
+  rcall('ZREM', KEYS[1], id)
   local wait = 1000
   if s.pausedUntil > 0 then wait = math.min(s.pausedUntil - now, 1000) end
   return { 3, math.max(wait, 1) }
