@@ -258,7 +258,18 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     counts: () => producer.counts(),
     getJob: (id) => producer.getJob(id),
     drain: (delayed = false) => producer.drain(delayed),
-    obliterate: (opts = {}) => producer.obliterate(opts),
+    async obliterate(opts = {}) {
+      await producer.obliterate(opts);
+      // The per-tenant job stats workers record (`<prefix>:<queue>:stats:<slot>`) go with the queue.
+      const redis = connection();
+      const pattern = `${prefix}:${name}:stats:*`.replace(/[?[\]\\]/g, (c) => `\\${c}`);
+      let cursor = '0';
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (found.length > 0) await redis.unlink(...found);
+      } while (cursor !== '0');
+    },
     async close() {
       await producer.idle();
       if (queue) await queue.close();
