@@ -18,7 +18,7 @@ export const JOB_STATS_RETENTION_SLOTS = 13;
 /** Upper bounds (seconds) of the wait and run histograms; a last bucket takes the rest (+Inf). */
 export const JOB_STATS_BUCKETS = Object.freeze([0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600]);
 
-const recordScript = defineScript<number>({ name: 'recordJobStats', numberOfKeys: 1, lua: recordLua });
+export const recordScript = defineScript<number>({ name: 'recordJobStats', numberOfKeys: 1, lua: recordLua });
 
 /** The series of a slot, as field suffixes. `w<i>`/`r<i>`: wait/run bucket i; `ws`/`rs`: sums in ms. */
 export type JobStatsField = 'e' | 'c' | 'f' | 'a' | `d:${string}` | `w${number}` | `r${number}` | 'ws' | 'rs';

@@ -6,6 +6,7 @@ import { defineQueue } from '../define-queue';
 import { createWorker } from '../worker';
 import type { FairnessOptions } from './options';
 import { fairSchedulerOf } from './scheduler';
+import { recordScript } from '../job-stats';
 import { poolAcquireScript } from '../pools/scripts';
 import { fairScripts } from './scripts';
 
@@ -37,7 +38,7 @@ afterAll(async () => {
 
 describe('fair scheduling and pool scripts', () => {
   it('keep the Lua conventions: file names with key counts, complete headers, SHAs, the clock from nowMs', async () => {
-    expect(await luaScriptProblems(redis, [...Object.values(fairScripts), poolAcquireScript], join(__dirname, '../lua'))).toEqual([]);
+    expect(await luaScriptProblems(redis, [...Object.values(fairScripts), poolAcquireScript, recordScript], join(__dirname, '../lua'))).toEqual([]);
   });
 });
 
