@@ -1,6 +1,5 @@
-import { closeConnection, createRedisConnection, loadRedisConfig, type RedisConfig } from '@platform/redis';
+import { closeConnection, createRedisConnection, loadRedisConfig, type RedisConfig, type RedisClient } from '@platform/redis';
 import { defaultPrefix } from '@platform/ops';
-import type { Redis } from 'ioredis';
 
 /** Where the CLI writes and what it reads; replaced in tests that call `main` in-process. */
 export interface CliIo {
@@ -19,7 +18,7 @@ export interface CliIo {
 /** Per-run state shared by the commands: the IO, the Redis config and one lazily opened connection. */
 export class CliContext {
   exitCode = 0;
-  private connection: Redis | undefined;
+  private connection: RedisClient | undefined;
   private resolvedConfig: RedisConfig | undefined;
 
   constructor(readonly io: CliIo) {}
@@ -31,7 +30,7 @@ export class CliContext {
   }
 
   /** The command's Redis connection (producer role: fails fast while Redis is down). */
-  redis(): Redis {
+  redis(): RedisClient {
     this.connection ??= createRedisConnection(this.config, { role: 'producer', connectionName: 'platform:cli' });
     return this.connection;
   }

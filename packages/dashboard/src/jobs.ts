@@ -4,7 +4,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import express from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 
 /** bull-board mounted at `mountPath`, with the platform's queues registered (kept in sync with Redis). */
 export interface JobsBoard {
@@ -18,7 +18,7 @@ export interface JobsBoard {
  * can serve it from a plain Node handler. The queue list is re-read at most every `refreshMs`.
  */
 export function createJobsBoard(params: {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   mountPath: string;
   listQueues: () => Promise<readonly string[]>;

@@ -1,6 +1,5 @@
 import { getProviderHealth, NOTIFICATION_CHANNELS, type NotificationChannel, type ProviderHealth } from '@platform/notifications';
-import { namespacedKey } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { namespacedKey, type RedisClient } from '@platform/redis';
 
 /** Most circuit breaker keys read per refresh. */
 const MAX_PROVIDERS = 100;
@@ -15,7 +14,7 @@ function escapeGlob(text: string): string {
  * `providers` names them.
  */
 export async function readProviderHealth(
-  redis: Redis,
+  redis: RedisClient,
   keyPrefix: string,
   providers?: ReadonlyArray<{ channel: NotificationChannel; provider: string }>,
 ): Promise<ProviderHealth[]> {

@@ -1,7 +1,6 @@
-import { checkInteger, getSharedConnection, namespacedKey, resolveKeyPrefix, toUnavailableError } from '@platform/redis';
+import { checkInteger, getSharedConnection, namespacedKey, resolveKeyPrefix, toUnavailableError, type RedisClient } from '@platform/redis';
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from '@platform/queue';
 import { InvalidArgumentError } from '@platform/redis';
-import type { Redis } from 'ioredis';
 import { checkOptionsObject, checkProviderName } from './retry';
 import { circuitAllowScript, circuitFailureScript, circuitSuccessScript } from './scripts';
 
@@ -47,7 +46,7 @@ export function resolveCircuitBreaker(options: CircuitBreakerOptions = {}): Requ
 }
 
 /** The breaker of one channel and provider on `redis`. */
-export function createCircuitBreaker(redis: Redis, key: string, settings: Required<CircuitBreakerOptions>): CircuitBreaker {
+export function createCircuitBreaker(redis: RedisClient, key: string, settings: Required<CircuitBreakerOptions>): CircuitBreaker {
   return {
     async allow() {
       const [decision, waitMs] = await circuitAllowScript.run(redis, [key], [settings.probeTimeoutMs, BREAKER_TTL_MS]);
@@ -76,18 +75,18 @@ export interface ProviderHealth {
   trips: number;
   /** How many probe calls were let through. */
   probes: number;
-  /** While open: when the next probe may go, ms since the epoch (Redis time). */
+  /** While open: when the next probe may go, ms since the epoch (RedisClient time). */
   openUntil?: number;
   /** The last retryable failure's reason. */
   lastError?: string;
-  /** When the state last changed, ms since the epoch (Redis time). */
+  /** When the state last changed, ms since the epoch (RedisClient time). */
   changedAt?: number;
 }
 
 /** Options of {@link getProviderHealth}. */
 export interface ProviderHealthOptions {
   /** Redis to read from. @defaultValue the shared `producer` connection */
-  connection?: Redis;
+  connection?: RedisClient;
   /** Key prefix (must match the workers'). @defaultValue `REDIS_KEY_PREFIX`, else `''` */
   keyPrefix?: string;
 }

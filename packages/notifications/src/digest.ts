@@ -8,9 +8,9 @@ import {
   namespacedKey,
   resolveKeyPrefix,
   toUnavailableError,
+  type RedisClient,
 } from '@platform/redis';
 import { NOTIFICATION_CHANNELS, PayloadTooLargeError, type NotificationChannel } from '@platform/queue';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { NotificationValidationError } from './errors';
 import { digestJobId } from './keys';
@@ -140,7 +140,7 @@ export async function notifyDigest<C extends NotificationChannel, T>(input: Dige
   const definition = resolveNotificationQueue(channel, { ...options, keyPrefix });
   renderers.set(`${channel}|${type}`, render as unknown as DigestRender<NotificationChannel, never>);
 
-  const redis: Redis = options.connection ?? getSharedConnection('producer');
+  const redis: RedisClient = options.connection ?? getSharedConnection('producer');
   const key = namespacedKey(keyPrefix, 'notify-digest', tenantId, type, recipientKey, channel);
   const itemKey = input.itemKey ?? randomUUID();
   const entry = JSON.stringify({ at: Date.now(), item: JSON.parse(json) as unknown });

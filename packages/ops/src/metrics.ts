@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import { defaultPrefix } from './prefix';
 import {
   DEFAULT_TENANT_SAMPLE_SIZE,
@@ -16,7 +16,7 @@ export interface QueueMetricsOptions {
   /** Registry the metrics are registered in. @defaultValue a new `Registry` */
   registry?: Registry;
   /** Connection used to read queue depth on each scrape. Without it, no depth series are collected. */
-  redis?: Redis;
+  redis?: RedisClient;
   /** BullMQ key prefix of the queues. @defaultValue `bullPrefixFor(REDIS_KEY_PREFIX)`: `'bull'`, or `'<REDIS_KEY_PREFIX>:bull'` */
   prefix?: string;
   /** Only these queues. @defaultValue every platform queue found under `prefix` on each scrape */

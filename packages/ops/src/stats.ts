@@ -1,6 +1,6 @@
-import { defaultPrefix } from './prefix';
+import { defaultPrefix, queueOfMetaKey, queuePrefix, scanKeys } from './prefix';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 
 /** True for platform queue names: `namespace__name` (see `queueName`), never containing `:`. */
 export function isPlatformQueueName(name: string): boolean {
@@ -85,18 +85,15 @@ function escapeGlob(text: string): string {
 }
 
 /** Finds every platform queue (`namespace__name`) under a prefix by scanning `<prefix>:*:meta`. */
-export async function listPlatformQueues(redis: Redis, options: Pick<QueueStatsOptions, 'prefix'> = {}): Promise<string[]> {
+export async function listPlatformQueues(redis: RedisClient, options: Pick<QueueStatsOptions, 'prefix'> = {}): Promise<string[]> {
   const prefix = options.prefix ?? defaultPrefix();
   const found = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}:*:meta`, 'COUNT', 1000);
-    cursor = next;
+  await scanKeys(redis, `${escapeGlob(prefix)}:*:meta`, (keys) => {
     for (const key of keys) {
-      const name = key.slice(prefix.length + 1, -':meta'.length);
-      if (isPlatformQueueName(name)) found.add(name);
+      const name = queueOfMetaKey(prefix, key);
+      if (name !== undefined && isPlatformQueueName(name)) found.add(name);
     }
-  } while (cursor !== '0');
+  });
   return [...found].sort();
 }
 
@@ -117,14 +114,14 @@ function tenantOf(data: string | null): string | undefined {
 }
 
 /** Statistics of one queue (see {@link getQueueStats}). */
-export async function getOneQueueStats(redis: Redis, name: string, options: QueueStatsOptions = {}): Promise<QueueStats> {
+export async function getOneQueueStats(redis: RedisClient, name: string, options: QueueStatsOptions = {}): Promise<QueueStats> {
   const prefix = options.prefix ?? defaultPrefix();
   const thresholds = { ...defaultQueueDepthThresholds, ...options.thresholds };
   const sampleSize = Math.max(0, options.tenantSampleSize ?? DEFAULT_TENANT_SAMPLE_SIZE);
   const top = Math.max(0, options.topTenants ?? DEFAULT_TOP_TENANTS);
   const now = options.now ?? Date.now;
   // A Queue on a caller's connection does not close that connection on close().
-  const queue = new Queue(name, { connection: redis, prefix });
+  const queue = new Queue(name, { connection: redis, prefix: queuePrefix(redis, prefix, name) });
   try {
     const raw = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed', 'completed');
     const prioritized = raw.prioritized ?? 0;
@@ -192,7 +189,7 @@ export async function getOneQueueStats(redis: Redis, name: string, options: Queu
  * of the head of the queue beyond it (`tenantSample.exact` says which). The oldest-waiting age is
  * exact for FIFO jobs; for prioritized-only queues it is the oldest job within the sample.
  */
-export async function getQueueStats(redis: Redis, options: QueueStatsOptions = {}): Promise<QueueStats[]> {
+export async function getQueueStats(redis: RedisClient, options: QueueStatsOptions = {}): Promise<QueueStats[]> {
   const names = options.queues ? [...options.queues] : await listPlatformQueues(redis, options);
   const stats: QueueStats[] = [];
   for (const name of names) stats.push(await getOneQueueStats(redis, name, options));

@@ -1,6 +1,5 @@
-import { InvalidArgumentError, bullPrefixFor, describeValue, getSharedConnection, resolveKeyPrefix } from '@platform/redis';
+import { InvalidArgumentError, bullPrefixFor, describeValue, getSharedConnection, loadRedisConfig, resolveKeyPrefix, type RedisClient } from '@platform/redis';
 import { Queue, type DefaultJobOptions, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
@@ -61,10 +60,12 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
    */
   timeouts?: JobTimeouts;
   /** Producer connection. @defaultValue the process-wide shared `producer` connection */
-  connection?: Redis;
+  connection?: RedisClient;
   /**
    * BullMQ key prefix; the fair scheduler's keys live under it too.
-   * @defaultValue `bullPrefixFor(REDIS_KEY_PREFIX)`: `'bull'`, or `'<REDIS_KEY_PREFIX>:bull'`
+   * @defaultValue `bullPrefixFor(REDIS_KEY_PREFIX)`: `'bull'`, or `'<REDIS_KEY_PREFIX>:bull'`; on a
+   * Redis Cluster (a `Cluster` connection, or `REDIS_CLUSTER_NODES` set) followed by the queue's own
+   * hash tag: `'bull:{agent__blog-writer}'`
    */
   prefix?: string;
   /**
@@ -135,6 +136,15 @@ export interface QueueDefinition<S extends AnyObjectSchema = AnyObjectSchema> {
   close(): Promise<void>;
 }
 
+/** Whether the environment names a Redis Cluster. A bad config is reported where the connection is made, not here. */
+function clusterConfigured(): boolean {
+  try {
+    return loadRedisConfig().clusterNodes !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Defines a tenant-aware queue named `` `${namespace}__${name}` ``. Every payload is
  * `{ tenantId, ...schema }`, validated before it reaches Redis.
@@ -153,11 +163,12 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? DEFAULT_ENQUEUE_TIMEOUT_MS;
   const waitForReplicas = resolveWaitForReplicas(name, options.waitForReplicas, enqueueTimeoutMs);
-  const prefix = options.prefix ?? bullPrefixFor(resolveKeyPrefix());
+  const onCluster = options.connection ? options.connection.isCluster : clusterConfigured();
+  const prefix = options.prefix ?? bullPrefixFor(resolveKeyPrefix(), onCluster ? name : undefined);
   const jobDefaults: DefaultJobOptions = { ...platformJobDefaults, ...options.defaultJobOptions };
   const fairness = resolveFairnessOption(name, options.fairness);
   const timeouts = checkTimeouts(`defineQueue(${name}): timeouts`, options.timeouts);
-  const connection = (): Redis => options.connection ?? getSharedConnection('producer');
+  const connection = (): RedisClient => options.connection ?? getSharedConnection('producer');
 
   const logError = throttledLogger(`queue ${name}`);
   let queue: Queue<Data> | undefined;
@@ -169,7 +180,14 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     return queue;
   };
 
-  const write = createGuardedWrite({ name, enqueueTimeoutMs, waitForReplicas, connection, queueCreated: () => queue !== undefined });
+  const write = createGuardedWrite({
+    name,
+    enqueueTimeoutMs,
+    waitForReplicas,
+    connection,
+    queueCreated: () => queue !== undefined,
+    slotKey: `${prefix}:${name}:meta`,
+  });
   const scheduler = fairness
     ? createFairScheduler({
         queueName: name,

@@ -49,4 +49,5 @@ export {
   type RedisConfig,
   type ConnectionRole,
   type ConnectionOptions,
+  type RedisClient,
 } from '@platform/redis';

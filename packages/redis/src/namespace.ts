@@ -52,7 +52,14 @@ export function namespacedKey(prefix: string, ...parts: KeyPart[]): string {
   return prefix ? `${prefix}:${key}` : key;
 }
 
-/** BullMQ's `prefix` option for a key prefix: `bull`, or `<prefix>:bull`. */
-export function bullPrefixFor(prefix: string): string {
-  return prefix ? `${prefix}:${BULLMQ_PREFIX}` : BULLMQ_PREFIX;
+/**
+ * BullMQ's `prefix` option for a key prefix: `bull`, or `<prefix>:bull`. Given the queue's name for
+ * a Redis Cluster, the prefix also carries the queue's own hash tag, `bull:{<queue>}` (or
+ * `<prefix>:bull:{<queue>}`): every key of the queue (`bull:{agent__x}:agent__x:wait`, …) then lies in
+ * one slot, as BullMQ's scripts need, and different queues hash to different slots, so they spread
+ * over the masters. Standalone and Sentinel deployments pass no queue and keep their keys.
+ */
+export function bullPrefixFor(prefix: string, clusterQueue?: string): string {
+  const bull = prefix ? `${prefix}:${BULLMQ_PREFIX}` : BULLMQ_PREFIX;
+  return clusterQueue === undefined ? bull : `${bull}:{${clusterQueue}}`;
 }

@@ -1,5 +1,5 @@
-import { checkInteger, getSharedConnection, namespacedKey, resolveKeyPrefix, toUnavailableError } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { checkInteger, getSharedConnection, namespacedKey, resolveKeyPrefix, toUnavailableError, type RedisClient } from '@platform/redis';
+import type { Cluster, Redis } from 'ioredis';
 import { NotificationSendError } from '../errors';
 import type { NotificationSender } from '../sender';
 import { pushWebNotificationScript } from '../scripts';
@@ -7,7 +7,7 @@ import { pushWebNotificationScript } from '../scripts';
 /** Where in-app notifications live. Shared by {@link createWebSender} and {@link createWebInbox}. */
 export interface WebInboxOptions {
   /** Redis for the users' lists. @defaultValue the process-wide shared `producer` connection */
-  connection?: Redis;
+  connection?: RedisClient;
   /** Key prefix (`<keyPrefix>:notify-web:…`). @defaultValue `REDIS_KEY_PREFIX`, else `''` */
   keyPrefix?: string;
 }
@@ -50,12 +50,19 @@ export interface WebInbox {
   subscribe(tenantId: string, userId: string, onNotification: (notification: WebNotification) => void): Promise<() => Promise<void>>;
 }
 
-function keysOf(prefix: string, tenantId: string, userId: string) {
+/**
+ * A user's inbox keys. On a Redis Cluster they carry the user's hash tag (the channel name, in which
+ * `redisKey` escapes every brace), so the script that writes all three runs in one slot; standalone
+ * keys are unchanged.
+ */
+function keysOf(prefix: string, tenantId: string, userId: string, cluster: boolean) {
+  const channel = namespacedKey(prefix, 'notify-web', tenantId, userId);
+  const tag = cluster ? `{${channel}}` : '';
   return {
-    list: namespacedKey(prefix, 'notify-web', tenantId, userId, 'items'),
-    unread: namespacedKey(prefix, 'notify-web', tenantId, userId, 'unread'),
-    ids: namespacedKey(prefix, 'notify-web', tenantId, userId, 'ids'),
-    channel: namespacedKey(prefix, 'notify-web', tenantId, userId),
+    list: `${namespacedKey(prefix, 'notify-web', tenantId, userId, 'items')}${tag}`,
+    unread: `${namespacedKey(prefix, 'notify-web', tenantId, userId, 'unread')}${tag}`,
+    ids: `${namespacedKey(prefix, 'notify-web', tenantId, userId, 'ids')}${tag}`,
+    channel,
   };
 }
 
@@ -81,7 +88,8 @@ export function createWebSender(options: WebSenderOptions = {}): NotificationSen
   return {
     provider: 'redis-inbox',
     async send(message, context) {
-      const keys = keysOf(prefix, context.tenantId, message.userId);
+      const redis = options.connection ?? getSharedConnection('producer');
+      const keys = keysOf(prefix, context.tenantId, message.userId, redis.isCluster);
       const item: WebNotification = {
         id: context.idempotencyKey,
         type: context.type,
@@ -90,7 +98,6 @@ export function createWebSender(options: WebSenderOptions = {}): NotificationSen
         ...(message.url !== undefined ? { url: message.url } : {}),
         createdAt: Date.now(),
       };
-      const redis = options.connection ?? getSharedConnection('producer');
       try {
         await pushWebNotificationScript.run(redis, [keys.list, keys.unread, keys.ids], [item.id, JSON.stringify(item), maxItems, ttlMs, keys.channel]);
       } catch (error) {
@@ -108,7 +115,7 @@ export function createWebInbox(options: WebInboxOptions = {}): WebInbox {
   return {
     async list(tenantId, userId, listOptions = {}) {
       const limit = checkInteger('limit', listOptions.limit ?? 50, 1, 10_000);
-      const keys = keysOf(prefix, tenantId, userId);
+      const keys = keysOf(prefix, tenantId, userId, redis().isCluster);
       const result = await redis()
         .multi()
         .lrange(keys.list, 0, limit - 1)
@@ -123,10 +130,10 @@ export function createWebInbox(options: WebInboxOptions = {}): WebInbox {
       });
     },
     async unreadCount(tenantId, userId) {
-      return redis().scard(keysOf(prefix, tenantId, userId).unread).catch(unavailable('web inbox unreadCount'));
+      return redis().scard(keysOf(prefix, tenantId, userId, redis().isCluster).unread).catch(unavailable('web inbox unreadCount'));
     },
     async markRead(tenantId, userId, ids) {
-      const keys = keysOf(prefix, tenantId, userId);
+      const keys = keysOf(prefix, tenantId, userId, redis().isCluster);
       if (ids === 'all') {
         const [[, count]] = (await redis().multi().scard(keys.unread).del(keys.unread).exec().catch(unavailable('web inbox markRead'))) as [[unknown, number]];
         return count;
@@ -135,8 +142,9 @@ export function createWebInbox(options: WebInboxOptions = {}): WebInbox {
       return redis().srem(keys.unread, ...ids).catch(unavailable('web inbox markRead'));
     },
     async subscribe(tenantId, userId, onNotification) {
-      const channel = keysOf(prefix, tenantId, userId).channel;
-      const subscriber = redis().duplicate();
+      const channel = keysOf(prefix, tenantId, userId, redis().isCluster).channel;
+      const parent = redis();
+      const subscriber: RedisClient = parent.isCluster ? (parent as Cluster).duplicate() : (parent as Redis).duplicate();
       subscriber.on('error', () => undefined);
       subscriber.on('message', (from: string, text: string) => {
         if (from !== channel) return;

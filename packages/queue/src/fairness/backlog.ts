@@ -1,5 +1,5 @@
 import { Job, type JobState, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import type { FairKeys } from './keys';
 import { fairScripts } from './scripts';
 
@@ -7,7 +7,7 @@ import { fairScripts } from './scripts';
 export type FairJobState = JobState | 'pending' | 'unknown';
 
 /** Whether `id` waits in the fair backlog: stored and not yet handed to BullMQ. */
-async function isPending(client: Redis, keys: FairKeys, id: string): Promise<boolean> {
+async function isPending(client: RedisClient, keys: FairKeys, id: string): Promise<boolean> {
   const replies = (await client.multi().hexists(keys.jobs, id).zscore(keys.inflight, id).exec()) ?? [];
   const [exists, inflight] = replies.map(([error, value]) => {
     if (error) throw error;
@@ -17,7 +17,7 @@ async function isPending(client: Redis, keys: FairKeys, id: string): Promise<boo
 }
 
 interface BacklogRef {
-  client: () => Redis;
+  client: () => RedisClient;
   keys: FairKeys;
 }
 
@@ -65,7 +65,7 @@ function escapeGlob(text: string): string {
 }
 
 /** The backlog of the fair queue with keys `keys`, on the producer connection `client()`. */
-export function fairBacklog(keys: FairKeys, client: () => Redis): FairBacklog {
+export function fairBacklog(keys: FairKeys, client: () => RedisClient): FairBacklog {
   const backlog = { client, keys };
   return {
     async count() {
