@@ -47,7 +47,7 @@ export function useRedisCluster(): ClusterContext {
       const client = createRedisConnection(this.config, { role, commandTimeoutMs: 30_000 });
       clients.push(client);
       if (!client.isCluster) throw new Error('expected a Cluster connection');
-      return client;
+      return client as Cluster;
     },
   };
 }
@@ -55,6 +55,7 @@ export function useRedisCluster(): ClusterContext {
 /** How many keys matching `pattern` each master holds, by port (SCAN on each master). */
 export async function keysPerMaster(client: Cluster, pattern: string): Promise<Map<number, number>> {
   const counts = new Map<number, number>();
+  await client.ping(); // the node list is known once the slots are loaded
   for (const node of client.nodes('master')) {
     let cursor = '0';
     let count = 0;

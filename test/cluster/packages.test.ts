@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { acquireLock, withLock } from '@platform/locks';
 import { closeNotificationQueues, notifyOnce } from '@platform/notifications';
 import { createRateLimiter } from '@platform/ratelimit';
+import { checkRedisServer } from '@platform/redis';
 import { clusterOptionsFor, createRedisConnection, closeConnection } from '../../packages/redis/src/connection';
 import { createSessionStore } from '@platform/sessions';
 import { uniquePrefix } from '@platform/testing';
@@ -35,6 +36,18 @@ describe('connections on a cluster', () => {
     expect([...spread.values()].every((count) => count > 0)).toBe(true);
     await closeConnection(client);
     expect(client.status).toBe('end');
+  });
+});
+
+describe('doctor on a cluster', () => {
+  it('checks every master and replica, and that all slots are served and each master has a replica', async () => {
+    const report = await checkRedisServer(ctx.connect(), { rttSamples: 3 });
+    const modes = report.checks.filter((check) => check.id === 'mode');
+    expect(modes).toHaveLength(6);
+    expect(modes.every((check) => check.status === 'PASS')).toBe(true);
+    expect(modes.filter((check) => check.value.includes(' replica: '))).toHaveLength(3);
+    expect(report.checks.find((check) => check.id === 'cluster-slots')).toMatchObject({ status: 'PASS', value: '16384/16384, state ok' });
+    expect(report.checks.find((check) => check.id === 'cluster-replicas')?.status).toBe('PASS');
   });
 });
 

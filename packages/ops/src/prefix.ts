@@ -33,6 +33,8 @@ export function queueOfMetaKey(base: string, key: string): string | undefined {
  * each holds only its own slots. A key may be reported twice (SCAN's own guarantee); callers dedupe.
  */
 export async function scanKeys(redis: RedisClient, pattern: string, onKeys: (keys: string[]) => void | Promise<void>): Promise<void> {
+  // A cluster client knows its nodes only once its slots are loaded: a PING waits for that.
+  if (redis.isCluster) await redis.ping();
   const nodes: Redis[] = redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis];
   for (const node of nodes) {
     let cursor = '0';

@@ -324,7 +324,10 @@ export function evaluateRedisFacts(facts: RedisFacts, options: RedisCheckOptions
  */
 export async function checkRedisServer(redis: DoctorClient, options: RedisCheckOptions = {}): Promise<RedisCheckReport> {
   const cluster = redis as Partial<Pick<Cluster, 'isCluster' | 'nodes'>>;
-  if (cluster.isCluster && typeof cluster.nodes === 'function') return checkCluster(cluster.nodes('all'), options);
+  if (cluster.isCluster && typeof cluster.nodes === 'function') {
+    await redis.ping(); // a cluster client knows its nodes once its slots are loaded
+    return checkCluster(cluster.nodes('all'), options);
+  }
   const facts = await gatherRedisFacts(redis, options.rttSamples ?? defaultRedisCheckOptions.rttSamples);
   return evaluateRedisFacts(facts, options);
 }

@@ -17,6 +17,7 @@ export function uniquePrefix(label = 't'): string {
  */
 export async function deleteKeysByPrefix(redis: RedisClient, prefix: string): Promise<number> {
   if (redis.isCluster) {
+    await redis.ping(); // the node list is known once the slots are loaded
     let deleted = 0;
     for (const node of (redis as Cluster).nodes('master')) {
       deleted += await scanAndDelete(node, prefix, (keys) => Promise.all(keys.map((key) => node.unlink(key))).then((n) => n.reduce((a, b) => a + b, 0)));
