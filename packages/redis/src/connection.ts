@@ -218,7 +218,10 @@ export function toUnavailableError(
   return wrap(`${what}: Redis is unavailable (${reason})`, error);
 }
 
-/** True for errors that mean "Redis cannot be reached right now" rather than "the command is wrong". */
+/**
+ * True for errors that mean "Redis cannot be reached right now" rather than "the command is wrong"
+ * (on a cluster also a slot whose master is being failed over: redirections exhausted, CLUSTERDOWN).
+ */
 export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error instanceof RedisUnavailableError) return true;
@@ -228,6 +231,6 @@ export function isConnectionError(error: unknown): boolean {
   }
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Command timed out|Stream isn't writeable|connect ETIMEDOUT|ECONNREFUSED|enableOfflineQueue/i.test(error.message)
+    /Connection is closed|Command timed out|Stream isn't writeable|connect ETIMEDOUT|ECONNREFUSED|enableOfflineQueue|Too many Cluster redirections|CLUSTERDOWN|Failed to refresh slots cache/i.test(error.message)
   );
 }
