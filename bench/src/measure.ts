@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { Worker } from 'bullmq';
 
 /** min / median / max of a list of samples. */
 export interface Summary {
@@ -61,4 +62,22 @@ export async function seconds(fn: () => Promise<unknown>): Promise<number> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves once `worker` completed `count` jobs; rejects on a failed job or after `timeoutMs`. */
+export function completions(worker: Worker, count: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = 0;
+    const timer = setTimeout(() => reject(new Error(`end-to-end: ${done}/${count} jobs completed after ${timeoutMs} ms`)), timeoutMs);
+    worker.on('completed', () => {
+      if (++done === count) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    worker.on('failed', (_job, error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
 }

@@ -3,7 +3,7 @@ import { agentQueue, createWorker, defaultJobOptions } from '@platform/queue';
 import { closeConnection } from '@platform/redis';
 import { Queue, Worker } from 'bullmq';
 import type { BenchContext } from './context';
-import { throughput } from './measure';
+import { completions, throughput } from './measure';
 import { alternate } from './results';
 
 /** Same payload on both sides: what an agent job carries. */
@@ -64,24 +64,6 @@ async function fillRaw(queue: Queue, name: string, total: number): Promise<void>
     const chunk = Array.from({ length: Math.min(1000, total - start) }, (_, k) => ({ name, data: payload(start + k) }));
     await queue.addBulk(chunk);
   }
-}
-
-/** Resolves once `count` jobs completed; rejects after `timeoutMs`. */
-function completions(worker: Worker, count: number, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let done = 0;
-    const timer = setTimeout(() => reject(new Error(`end-to-end: ${done}/${count} jobs completed after ${timeoutMs} ms`)), timeoutMs);
-    worker.on('completed', () => {
-      if (++done === count) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    worker.on('failed', (_job, error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
 }
 
 /** Section 1: enqueue (one at a time, 50 in flight, bulk) and end-to-end processing. */

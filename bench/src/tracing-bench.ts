@@ -5,26 +5,12 @@ import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, InMemorySpanE
 import { agentQueue, createWorker } from '@platform/queue';
 import { closeConnection } from '@platform/redis';
 import { configureTelemetry } from '@platform/telemetry';
-import type { Worker } from 'bullmq';
 import type { BenchContext } from './context';
-import { throughput } from './measure';
+import { completions, throughput } from './measure';
 import { alternate } from './results';
 
 function payload(i: number) {
   return { tenantId: `tenant-${i % 100}`, activityId: `activity-${i}`, input: {} as Record<string, unknown> };
-}
-
-function completions(worker: Worker, count: number, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let done = 0;
-    const timer = setTimeout(() => reject(new Error(`end-to-end: ${done}/${count} jobs completed after ${timeoutMs} ms`)), timeoutMs);
-    worker.on('completed', () => {
-      if (++done === count) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
 }
 
 type Mode = 'on' | 'off' | 'disabled';

@@ -1,7 +1,6 @@
 import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
+import { startRedisServer, waitFor } from '@platform/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -11,22 +10,9 @@ import { createQueueMetrics, QUEUE_METRIC_NAMES } from './metrics';
 import { createMetricsHandler } from './metrics-handler';
 import { defaultPrefix } from './prefix';
 import { getQueueStats, listPlatformQueues } from './stats';
+import { useOpsTestContext } from './test-support';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
-const prefixes: string[] = [];
-
-function newPrefix(): string {
-  const prefix = uniquePrefix('ops');
-  prefixes.push(prefix);
-  return prefix;
-}
-
-afterAll(async () => {
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-  await workerConnection.quit();
-});
+const { redis, workerConnection, newPrefix } = useOpsTestContext('ops');
 
 const schema = z.object({ n: z.number() });
 

@@ -1,27 +1,14 @@
-import { createRedisConnection, DeferJobError, loadRedisConfig } from '@platform/redis';
+import { DeferJobError } from '@platform/redis';
 import { createWorker, defineQueue } from '@platform/queue';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { waitFor } from '@platform/testing';
 import { z } from 'zod';
 import { quantileSeconds } from './job-stats-sum';
 import { createQueueMetrics, QUEUE_METRIC_NAMES } from './metrics';
 import { getTenantStats, sortTenantStats } from './tenants';
+import { useOpsTestContext } from './test-support';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
-const prefixes: string[] = [];
+const { redis, workerConnection, newPrefix } = useOpsTestContext('opst');
 const schema = z.object({ n: z.number() });
-
-function newPrefix(): string {
-  const prefix = uniquePrefix('opst');
-  prefixes.push(prefix);
-  return prefix;
-}
-
-afterAll(async () => {
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-  await workerConnection.quit();
-});
 
 interface Sample {
   name: string;
