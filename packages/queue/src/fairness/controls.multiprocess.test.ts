@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
@@ -7,11 +7,12 @@ import { defineQueue, type QueueDefinition } from '../define-queue';
 import { defineConcurrencyPool, type ConcurrencyPoolOptions } from '../pools/pool';
 import { pauseTenant, resetTenantLimits, resumeTenant, setTenantLimits } from './controls';
 import type { FairnessOptions } from './options';
+import { WorkerProcesses } from './worker-processes';
 
 // Worker processes run test-fixtures/tenant-worker.js against the built package (npm test builds first).
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const prefixes: string[] = [];
-const children = new Set<ChildProcess>();
+const children = new WorkerProcesses(join(__dirname, '../../test-fixtures/tenant-worker.js'));
 const schema = z.object({ n: z.number() });
 
 interface LogEntry {
@@ -61,22 +62,7 @@ function setup(config: FixtureConfig) {
       }),
     ]),
   );
-  const start = async (processes: number): Promise<ChildProcess[]> =>
-    Promise.all(
-      Array.from({ length: processes }, async () => {
-        const child = fork(join(__dirname, '../../test-fixtures/tenant-worker.js'), [prefix, JSON.stringify(config)], {
-          env: { ...process.env },
-          stdio: 'ignore',
-        });
-        children.add(child);
-        child.once('exit', () => children.delete(child));
-        await new Promise((resolve, reject) => {
-          child.once('message', resolve);
-          child.once('exit', (code) => reject(new Error(`tenant-worker.js exited with ${code} before it was ready`)));
-        });
-        return child;
-      }),
-    );
+  const start = (processes: number): Promise<ChildProcess[]> => children.start(processes, [prefix, JSON.stringify(config)]);
   const readLog = async (): Promise<LogEntry[]> => (await redis.lrange(`${prefix}:log`, 0, -1)).map((l) => JSON.parse(l) as LogEntry);
   /** Runs from the log; a run without an end lasts until `openUntil(entry)` (Infinity: still running). */
   const runs = async (openUntil: (s: LogEntry) => number = () => Infinity): Promise<Run[]> => {
@@ -87,15 +73,7 @@ function setup(config: FixtureConfig) {
       .map((s) => ({ id: s.id, q: s.q, t: s.t, pid: s.pid, from: s.at, to: ends.get(s.run) ?? openUntil(s) }));
   };
   const stop = async (): Promise<void> => {
-    await Promise.all(
-      [...children].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await children.stop();
     await Promise.all([...definitions.values()].map((d) => d.close()));
   };
   const enqueue = (queue: string, tenantId: string, count: number, from = 0) =>
@@ -120,7 +98,7 @@ function peakConcurrency(runs: readonly Run[], from = -Infinity, to = Infinity):
 }
 
 afterAll(async () => {
-  for (const child of children) if (child.pid) process.kill(child.pid, 'SIGKILL');
+  children.killAll();
   for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
   await redis.quit();
   await closeSharedConnections();

@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
@@ -6,11 +6,12 @@ import { z } from 'zod';
 import { defineQueue } from '../define-queue';
 import { fairKeys } from './keys';
 import type { FairnessOptions, TenantRate } from './options';
+import { WorkerProcesses } from './worker-processes';
 
 // Worker processes run test-fixtures/fair-worker.js against the built package (npm test builds first).
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const prefixes: string[] = [];
-const children = new Set<ChildProcess>();
+const children = new WorkerProcesses(join(__dirname, '../../test-fixtures/fair-worker.js'));
 
 interface LogEntry {
   e: 's' | 'e';
@@ -42,33 +43,10 @@ function setup(config: FixtureConfig) {
     connection: redis,
     fairness: { ...config.fairness, ...(rateTenants ? { tenantRate: (t: string) => rateTenants[t] } : {}) },
   });
-  const start = async (processes: number): Promise<ChildProcess[]> =>
-    Promise.all(
-      Array.from({ length: processes }, async () => {
-        const child = fork(join(__dirname, '../../test-fixtures/fair-worker.js'), [prefix, JSON.stringify(config)], {
-          env: { ...process.env },
-          stdio: 'ignore',
-        });
-        children.add(child);
-        child.once('exit', () => children.delete(child));
-        await new Promise((resolve, reject) => {
-          child.once('message', resolve);
-          child.once('exit', (code) => reject(new Error(`fair-worker.js exited with ${code} before it was ready`)));
-        });
-        return child;
-      }),
-    );
+  const start = (processes: number): Promise<ChildProcess[]> => children.start(processes, [prefix, JSON.stringify(config)]);
   const readLog = async (): Promise<LogEntry[]> => (await redis.lrange(`${prefix}:log`, 0, -1)).map((l) => JSON.parse(l) as LogEntry);
   const stop = async (): Promise<void> => {
-    await Promise.all(
-      [...children].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await children.stop();
     await definition.close();
   };
   const enqueue = (tenantId: string, count: number) =>
@@ -86,7 +64,7 @@ async function handOuts(prefix: string, idToTenant: Map<string, string>): Promis
 }
 
 afterAll(async () => {
-  for (const child of children) if (child.pid) process.kill(child.pid, 'SIGKILL');
+  children.killAll();
   for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
   await redis.quit();
   await closeSharedConnections();
