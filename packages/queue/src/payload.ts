@@ -1,4 +1,5 @@
-import { assertTenantId, describeValue, InvalidArgumentError } from '@platform/redis';
+import { assertTenantId } from '@platform/redis';
+import type { ZodObjectSchema } from '@platform/redis/internal';
 import { z } from 'zod';
 import { PayloadTooLargeError, PayloadValidationError, type PayloadIssue } from './errors';
 
@@ -17,39 +18,14 @@ function isTenantId(value: string): boolean {
   }
 }
 
-/** Any zod object schema (checked by shape, not `instanceof`, so two zod copies still work). */
-export type AnyObjectSchema = z.ZodObject<z.ZodRawShape>;
+/** Any zod object schema. */
+export type AnyObjectSchema = ZodObjectSchema;
 
 /** The payload type of a queue: `{ tenantId: string } & z.output<schema>`. */
 export type TenantPayload<S extends AnyObjectSchema> = z.output<S> & { tenantId: string };
 
 /** What callers pass to `enqueue`: `{ tenantId: string } & z.input<schema>`. */
 export type TenantPayloadInput<S extends AnyObjectSchema> = z.input<S> & { tenantId: string };
-
-export function isObjectSchema(value: unknown): value is AnyObjectSchema {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { safeParse?: unknown }).safeParse === 'function' &&
-    typeof (value as { extend?: unknown }).extend === 'function' &&
-    typeof (value as { shape?: unknown }).shape === 'object'
-  );
-}
-
-/**
- * Refuses a schema made with another major version of zod than the one this package runs on (its
- * `zod` peer, ^4). A zod 4 schema carries `_zod.version.major === 4`; a zod 3 one does not, and
- * would otherwise fail deep inside parsing (`keyValidator._parse is not a function`).
- */
-export function assertZod4Schema(schema: object, argument: string, where: string): void {
-  const version = (schema as { _zod?: { version?: { major?: unknown } } })._zod?.version;
-  if (version?.major === 4) return;
-  const made = version ? `zod ${describeValue(version.major)}` : 'zod 3';
-  throw new InvalidArgumentError(
-    argument,
-    `${where}: this schema was made with ${made}, and @platform/queue needs zod 4. Install it (npm install zod@^4) and build the schema with \`import { z } from 'zod'\` (zod 3.25 also has it as 'zod/v4').`,
-  );
-}
 
 /** Adds `tenantId` to a queue's schema. */
 export function withTenantId(schema: AnyObjectSchema): AnyObjectSchema {
