@@ -1,22 +1,6 @@
-import { assertTenantId } from '@platform/redis';
-import type { ZodObjectSchema } from '@platform/redis/internal';
-import { z } from 'zod';
+import { tenantIdSchema, type ZodObjectSchema } from '@platform/redis/internal';
+import type { z } from 'zod';
 import { PayloadTooLargeError, PayloadValidationError, type PayloadIssue } from './errors';
-
-/** The zod schema of `tenantId` in every payload (1–128 of `[A-Za-z0-9_.@-]`, no `:`). */
-export const tenantIdSchema = z
-  .string({ error: 'tenantId is required and must be a string' })
-  .refine(isTenantId, 'tenantId must be 1-128 characters of letters, digits, "_", ".", "@" or "-" (no ":")');
-
-/** The one tenant id rule of `@platform/redis`, as a predicate. */
-function isTenantId(value: string): boolean {
-  try {
-    assertTenantId(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Any zod object schema. */
 export type AnyObjectSchema = ZodObjectSchema;

@@ -1,5 +1,11 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { describeValue, InvalidArgumentError } from './errors';
+import { TENANT_ID_PATTERN } from './keys';
+
+/** The zod schema of `tenantId` in payloads and records: the rule of `assertTenantId` (1–128 of `[A-Za-z0-9_.@-]`, no `:`). */
+export const tenantIdSchema = z
+  .string({ error: 'tenantId is required and must be a string' })
+  .regex(TENANT_ID_PATTERN, 'tenantId must be 1-128 characters of letters, digits, "_", ".", "@" or "-" (no ":")');
 
 /** Any zod object schema. */
 export type ZodObjectSchema = z.ZodObject<z.ZodRawShape>;

@@ -1,5 +1,4 @@
-import { assertTenantId } from '@platform/redis';
-import { checkZodObjectSchema, type ZodObjectSchema } from '@platform/redis/internal';
+import { checkZodObjectSchema, tenantIdSchema, type ZodObjectSchema } from '@platform/redis/internal';
 import { z } from 'zod';
 import { SessionTooLargeError, SessionValidationError } from './errors';
 import { USER_ID_PATTERN } from './keys';
@@ -31,16 +30,6 @@ export interface SessionCodec<S extends SessionSchema> {
   parse(json: string): SessionData<S>;
 }
 
-/** The platform's tenant-id rule (`assertTenantId`) as a predicate for zod. */
-function isTenantId(value: string): boolean {
-  try {
-    assertTenantId(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function issuesOf(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
 }
@@ -49,7 +38,7 @@ function issuesOf(error: z.ZodError): { path: string; message: string }[] {
 export function createCodec<S extends SessionSchema>(schema: S, maxBytes: number): SessionCodec<S> {
   checkZodObjectSchema(schema, 'schema', 'createSessionStore', '@platform/sessions');
   const record = schema.extend({
-    tenantId: z.string({ error: 'tenantId is required and must be a string' }).refine(isTenantId, 'tenantId must be 1-128 characters of letters, digits, "_", ".", "@" or "-"'),
+    tenantId: tenantIdSchema,
     userId: z.string({ error: 'userId is required and must be a string' }).regex(USER_ID_PATTERN, 'userId must be 1-128 characters without control characters'),
   }) as unknown as SessionSchema;
 
