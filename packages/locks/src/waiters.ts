@@ -160,7 +160,7 @@ function isReady(state: ChannelState): boolean {
  * waiters (renewed when a later one arrives) and is removed when the last waiter leaves.
  */
 /** A client that can open a Pub/Sub connection (see {@link LockClient}). */
-type SubscribingClient = LockClient & Required<Pick<LockClient, 'duplicate' | 'on'>>;
+export type SubscribingClient = LockClient & Required<Pick<LockClient, 'duplicate' | 'on'>>;
 
 function canSubscribe(client: LockClient): client is SubscribingClient {
   return typeof client.duplicate === 'function' && typeof client.on === 'function';
@@ -365,7 +365,7 @@ class ReleaseSubscriber {
  * Cluster `duplicate(startupNodes, options)` with the name in its nodes' `redisOptions` (a Cluster
  * given `{ connectionName }` as its first argument would take it for its startup nodes).
  */
-function duplicateForPubSub(client: SubscribingClient, connectionName: string): LockSubscriberConnection {
+export function duplicateForPubSub(client: SubscribingClient, connectionName: string): LockSubscriberConnection {
   if (client.isCluster === true) {
     const { redisOptions } = (client as { options?: { redisOptions?: object } }).options ?? {};
     const duplicate = client.duplicate as (nodes: undefined, options: object) => LockSubscriberConnection;
