@@ -24,6 +24,7 @@ interface Manifest {
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
 
 function readJson<T>(file: string): T {
@@ -128,6 +129,20 @@ describe.each(libraries.map((p) => [p.manifest.name, p] as const))('%s', (_name,
     }
     // A peer is also a dev dependency, so the workspace builds and tests against it.
     for (const peer of Object.keys(manifest.peerDependencies ?? {})) expect(manifest.devDependencies?.[peer]).toBeDefined();
+  });
+
+  it('takes @opentelemetry/api as a required peer wherever its code imports it, from the version the tests run', () => {
+    // The API keeps the context manager and the tracer provider in process globals that a copy of a
+    // later minor version than the service's refuses (it falls back to no-ops): one copy, the
+    // service's, or npm refuses the install.
+    const api = '@opentelemetry/api';
+    expect(manifest.dependencies?.[api]).toBeUndefined();
+    if (!importsOf(dir).has(api)) return;
+    const range = manifest.peerDependencies?.[api];
+    expect(range).toBe('^1.9.1');
+    expect(manifest.peerDependenciesMeta?.[api]?.optional).toBeUndefined();
+    const lock = readJson<{ packages: Record<string, { version?: string }> }>(join(root, 'package-lock.json'));
+    expect(semver.minVersion(range!)?.version).toBe(lock.packages[`node_modules/${api}`]?.version);
   });
 
   it('declares every package its code imports', () => {

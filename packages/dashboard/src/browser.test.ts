@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRedisConnection, defineQueue, loadRedisConfig } from '@platform/queue';
+import { createRedisConnection, defineConcurrencyPool, defineQueue, loadRedisConfig } from '@platform/queue';
 import { deleteKeysByPrefix, waitFor } from '@platform/testing';
 import { Queue } from 'bullmq';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -28,7 +28,12 @@ let page: Page;
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   fixture = await seedThreeTenants(redis, workerRedis);
+  // Slots of a concurrency pool: initech 3, globex 1, acme none.
+  const pool = defineConcurrencyPool({ name: 'llm', max: 8, perTenant: 4, keyPrefix: fixture.keyRoot });
+  const until = Number((await redis.time())[0]) * 1000 + 600_000;
+  await redis.zadd(pool.key, until, 'initech|agent__blog-writer|i1', until, 'initech|agent__blog-writer|i2', until, 'initech|rag__ingestion|i3', until, 'globex|rag__ingestion|g1');
   dashboard = await serveDashboard({
+    pools: [pool],
     port: 0,
     redis,
     env: {},
@@ -108,6 +113,22 @@ describe('the dashboard in headless Chromium', () => {
     expect(page.url()).toContain('q=LOB');
     await page.fill('#tenant-search', '');
     await waitFor(async () => (await page.locator('#tenants tbody tr[data-tenant]').count()) === 3, 10_000, 100);
+  });
+
+  it('shows each tenant\u2019s concurrency pool slots in the tenants table and sorts by them', async () => {
+    await page.goto(`${dashboard.url}tenants`);
+    expect(await cell('#tenants th[data-sort="poolSlots"]')).toBe('pool slots');
+    expect(await cell('#tenants tr[data-tenant="initech"] [data-field="pool-slots"]')).toBe('3');
+    expect(await cell('#tenants tr[data-tenant="globex"] [data-field="pool-slots"]')).toBe('1');
+    expect(await cell('#tenants tr[data-tenant="acme"] [data-field="pool-slots"]')).toBe('0');
+    await page.click('#tenants th[data-sort="poolSlots"] a');
+    await page.waitForURL(/sort=poolSlots&dir=desc/);
+    expect(await tenantColumn()).toEqual(['initech', 'globex', 'acme']);
+    await page.click('#tenants th[data-sort="poolSlots"] a');
+    await page.waitForURL(/sort=poolSlots&dir=asc/);
+    expect(await tenantColumn()).toEqual(['acme', 'globex', 'initech']);
+    await page.goto(`${dashboard.url}tenants/initech`);
+    expect(await cell('#tenant-pools tr[data-pool="llm"] [data-field="in-use"]')).toBe('3');
   });
 
   it('pauses and resumes a tenant with its buttons (through the controls, in Redis)', async () => {

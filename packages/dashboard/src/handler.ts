@@ -168,10 +168,11 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
     : cached(defaultDashboardOptions.queueListMs, () => listPlatformQueues(redis, { prefix }));
   const providerHealth = cached(defaultDashboardOptions.healthMs, () => readProviderHealth(redis, keyPrefix, options.notificationProviders));
   const redisHealth = cached(defaultDashboardOptions.healthMs, () => readRedisHealth(redis, defaultDashboardOptions.rttSamples));
+  const poolUsage = () => Promise.all((options.pools ?? []).map((pool) => pool.usage(redis)));
   const overview = cached(cacheMs, async (): Promise<Overview> => {
     const now = Date.now();
     const queues = await readQueues(redis, { prefix, queues: await listQueues(), thresholds, sampleSize, now });
-    const [health, providers, pools] = await Promise.all([redisHealth(), providerHealth(), Promise.all((options.pools ?? []).map((pool) => pool.usage(redis)))]);
+    const [health, providers, pools] = await Promise.all([redisHealth(), providerHealth(), poolUsage()]);
     return {
       at: now,
       queues,
@@ -181,7 +182,10 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
       ...(options.pools && options.pools.length > 0 ? { pools } : {}),
     };
   });
-  const snapshot = cached(cacheMs, async (): Promise<TenantSnapshot> => readTenantSnapshot(redis, { prefix, queues: await listQueues(), sampleSize, now: Date.now() }));
+  const snapshot = cached(cacheMs, async (): Promise<TenantSnapshot> => {
+    const [queues, pools] = await Promise.all([listQueues(), poolUsage()]);
+    return readTenantSnapshot(redis, { prefix, queues, sampleSize, now: Date.now(), pools });
+  });
   const controlledTenants = cached(cacheMs, async (): Promise<Map<string, TenantControlState> | undefined> => {
     if (!controls?.listControlledTenants) return undefined;
     return new Map((await controls.listControlledTenants()).map((state) => [state.tenantId, state]));
@@ -202,7 +206,7 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
     const sampledHere = snap.sampled.some((s) => row?.queues.some((q) => q.queue === s.queue));
     // Provider errors may name another tenant's recipient: the tenant page shows states only.
     const providerStates = providers.map(({ channel, provider, state, consecutiveFailures, trips }) => ({ channel, provider, state, consecutiveFailures, trips, probes: 0 }));
-    return { tenantId, row, exact: !sampledHere, failures, rateLimiters, control, queues, providers: providerStates, at: now };
+    return { tenantId, row, exact: !sampledHere, failures, rateLimiters, control, queues, pools: snap.pools, providers: providerStates, at: now };
   }
 
   function tenantQuery(url: URL): TenantQuery {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRedisConnection, defineQueue, loadRedisConfig } from '@platform/queue';
+import { createRedisConnection, defineConcurrencyPool, defineQueue, loadRedisConfig } from '@platform/queue';
 import { ConfigError } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
 import { Queue } from 'bullmq';
@@ -263,6 +263,69 @@ describe('writes', () => {
     const again = await call(base, '/tenants/globex/retry', { method: 'POST', headers, body: JSON.stringify({ queue: 'notifications__email', jobId: globexJob }) });
     expect(again.status).toBe(409);
     await queue.close();
+  });
+});
+
+describe('concurrency pool slots per tenant', () => {
+  type PoolRow = { tenantId: string; backlog: number; poolSlots: number; pools: Array<{ pool: string; inUse: number; perTenant: number | null }> };
+  let poolBase: string;
+  let scopedBase: string;
+
+  beforeAll(async () => {
+    const pool = defineConcurrencyPool({ name: 'llm', max: 8, perTenant: 4, keyPrefix: fixture.keyRoot });
+    const until = Number((await redis.time())[0]) * 1000 + 600_000;
+    // initech 3, umbrella 2 (no jobs at all), globex 1, acme none; one expired lease of acme.
+    await redis.zadd(pool.key, until, 'initech|agent__blog-writer|i1', until, 'initech|agent__blog-writer|i2', until, 'initech|rag__ingestion|i3');
+    await redis.zadd(pool.key, until, 'umbrella|agent__blog-writer|u1', until, 'umbrella|agent__blog-writer|u2', until, 'globex|rag__ingestion|g1', 1, 'acme|rag__ingestion|a1');
+    poolBase = await listen(createDashboard(options(fixture, { token: ADMIN, viewerToken: VIEWER, pools: [pool], jobs: false })));
+    scopedBase = await listen(
+      createDashboard(
+        options(fixture, {
+          authorize: (request) => (request.headers.authorization === `Bearer ${SCOPED}` ? { role: 'viewer', tenantId: 'initech' } : null),
+          pools: [pool],
+          jobs: false,
+        }),
+      ),
+    );
+  });
+
+  it('adds each tenant\u2019s pool slots to its row, sortable, and shows them in the tenants table', async () => {
+    const sorted = JSON.parse((await call(poolBase, '/api/tenants?sort=poolSlots&dir=desc', { headers: bearer(VIEWER) })).body) as { rows: PoolRow[] };
+    expect(sorted.rows.map((r) => [r.tenantId, r.poolSlots])).toEqual([
+      ['initech', 3],
+      ['umbrella', 2],
+      ['globex', 1],
+      ['acme', 0],
+    ]);
+    const byId = new Map(sorted.rows.map((r) => [r.tenantId, r]));
+    expect(byId.get('initech')!.pools).toEqual([{ pool: 'llm', inUse: 3, perTenant: 4 }]);
+    expect(byId.get('acme')!.pools).toEqual([]);
+    // A tenant that holds slots without any job still has a row.
+    expect(byId.get('umbrella')).toMatchObject({ backlog: 0, poolSlots: 2 });
+
+    const page = await call(poolBase, '/tenants?sort=poolSlots&dir=asc', { headers: bearer(VIEWER) });
+    expect(page.body).toContain('data-sort="poolSlots"');
+    expect(page.body).toMatch(/<tr data-tenant="initech">[^]*?<td data-field="pool-slots" title="llm 3\/4">3<\/td>/);
+    expect(page.body.indexOf('data-tenant="acme"')).toBeLessThan(page.body.indexOf('data-tenant="initech"'));
+    // Without pools the column is not there.
+    expect((await call(base, '/tenants', { headers: bearer(VIEWER) })).body).not.toContain('data-field="pool-slots"');
+  });
+
+  it('shows a tenant-scoped viewer its own slots and never another tenant\u2019s id or figures', async () => {
+    const own = JSON.parse((await call(scopedBase, '/api/tenants/initech', { headers: bearer(SCOPED) })).body) as { row: PoolRow; pools: unknown };
+    expect(own.row.poolSlots).toBe(3);
+    expect(own.row.pools).toEqual([{ pool: 'llm', inUse: 3, perTenant: 4 }]);
+    expect(own.pools).toEqual([{ pool: 'llm', perTenant: 4 }]);
+    const html = (await call(scopedBase, '/tenants/initech', { headers: bearer(SCOPED) })).body;
+    expect(html).toMatch(/<table id="tenant-pools">[^]*<tr data-pool="llm"><td class="text">llm<\/td><td data-field="in-use">3<\/td><td>4<\/td><\/tr>/);
+    for (const path of ['/tenants/initech', '/api/tenants/initech', '/api/tenants?sort=poolSlots', '/api/overview', '/']) {
+      for (const headers of [bearer(SCOPED), { ...bearer(SCOPED), 'x-dashboard-partial': '1' }]) {
+        const body = (await call(scopedBase, path, { headers })).body;
+        for (const other of ['acme', 'globex', 'umbrella']) expect([path, other, body.includes(other)]).toEqual([path, other, false]);
+        // The pool's total (6 slots held) and per-tenant breakdown are the overview's, admins' only.
+        expect([path, /byTenant|"active":6\b/.test(body)]).toEqual([path, false]);
+      }
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { TENANT_LIMIT_NAMES } from './controls';
 import type { RateLimiterState, TenantFailures } from './detail';
 import { formatCount, formatDuration, html, type Html } from './html';
 import type { Overview } from './overview';
-import type { TenantPage, TenantQuery, TenantRow, TenantSnapshot, TenantSortKey } from './tenants';
+import type { TenantPage, TenantPoolFigures, TenantQuery, TenantRow, TenantSnapshot, TenantSortKey } from './tenants';
 
 /** URL of a tenant's page. */
 export function tenantHref(base: string, tenantId: string): string {
@@ -93,6 +93,14 @@ const TENANT_COLUMNS: Array<{ key: TenantSortKey; label: string }> = [
   { key: 'completedLastHour', label: 'done (1 h)' },
 ];
 
+/** The column shown when the dashboard was given concurrency pools. */
+const POOL_COLUMN: { key: TenantSortKey; label: string } = { key: 'poolSlots', label: 'pool slots' };
+
+/** A tenant's slots per pool, as `llm 2/3, embed 1` (held / per-tenant cap). */
+function poolSlotsText(pools: readonly TenantPoolFigures[]): string {
+  return pools.map((p) => `${p.pool} ${formatCount(p.inUse)}${p.perTenant === null ? '' : `/${formatCount(p.perTenant)}`}`).join(', ');
+}
+
 function tenantsQueryString(query: TenantQuery, change: Partial<TenantQuery>): string {
   const merged = { ...query, ...change };
   const params = new URLSearchParams();
@@ -122,7 +130,9 @@ export function tenantsLive(params: {
   const { base, page, query, snapshot, controls } = params;
   const sort = query.sort ?? 'backlog';
   const dir = query.dir ?? (sort === 'tenantId' ? 'asc' : 'desc');
-  const headers = TENANT_COLUMNS.map((column) => {
+  const showPools = snapshot.pools.length > 0;
+  const columns = showPools ? [...TENANT_COLUMNS, POOL_COLUMN] : TENANT_COLUMNS;
+  const headers = columns.map((column) => {
     const active = column.key === sort;
     const nextDir = active ? (dir === 'asc' ? 'desc' : 'asc') : column.key === 'tenantId' ? 'asc' : 'desc';
     const arrow = active ? (dir === 'asc' ? ' ▲' : ' ▼') : '';
@@ -138,10 +148,11 @@ export function tenantsLive(params: {
 <td data-field="oldest">${formatDuration(row.oldestWaitingAgeMs)}</td>
 <td data-field="failed">${formatCount(row.failedLastHour)}</td>
 <td data-field="completed">${formatCount(row.completedLastHour)}</td>
+${showPools ? html`<td data-field="pool-slots" title="${poolSlotsText(row.pools)}">${formatCount(row.poolSlots)}</td>` : ''}
 ${controls ? html`<td data-field="paused">${state?.paused ? html`<span class="badge paused">paused</span>` : ''}</td><td class="text" data-field="overrides">${overridesText(state)}</td>` : ''}
 </tr>`;
   });
-  const span = TENANT_COLUMNS.length + (controls ? 2 : 0);
+  const span = columns.length + (controls ? 2 : 0);
   return html`<table id="tenants">
 <thead><tr>${headers}${controls ? html`<th>paused</th><th class="text">overrides</th>` : ''}</tr></thead>
 <tbody>${rows.length > 0 ? rows : html`<tr><td class="text" colspan="${span}">no tenant${query.search ? ' matches' : ' has jobs'}</td></tr>`}</tbody>
@@ -178,6 +189,8 @@ export interface TenantDetail {
   control: TenantControlState | undefined;
   /** Every platform queue (for the controls' queue selector). */
   queues: readonly string[];
+  /** The dashboard's concurrency pools and their per-tenant caps (the tenant's own slots are in `row.pools`). */
+  pools: ReadonlyArray<Omit<TenantPoolFigures, 'inUse'>>;
   /** Notification providers' breaker states (no error texts: they may name other tenants' recipients). */
   providers: ProviderHealth[];
   at: number;
@@ -214,6 +227,7 @@ export function tenantLive(base: string, detail: TenantDetail, can: TenantPageAb
     : html`<tr><td class="text" colspan="8">no jobs of this tenant in any queue</td></tr>`}</tbody>
 </table>
 ${detail.exact ? '' : html`<p class="note">Large queues are sampled: figures come from at most a fixed number of jobs per queue and state.</p>`}
+${detail.pools.length > 0 ? tenantPoolTable(detail.pools, detail.row?.pools ?? []) : ''}
 <h2>Recent failures (24 h)</h2>
 ${detail.failures.length === 0
     ? html`<p class="note" id="no-failures">No failed job in the last 24 hours.</p>`
@@ -241,6 +255,15 @@ ${notifications.length === 0
 <h3>Provider health</h3>
 ${providerTable(detail.providers, false)}
 <p class="note">Read at ${new Date(detail.at).toISOString()}.</p>`;
+}
+
+/** The tenant's slots in each pool: its own figures and the per-tenant cap, never the pool's total. */
+function tenantPoolTable(pools: ReadonlyArray<Omit<TenantPoolFigures, 'inUse'>>, mine: readonly TenantPoolFigures[]): Html {
+  return html`<h2>Concurrency pools</h2>
+<table id="tenant-pools"><thead><tr><th class="text">pool</th><th>slots held</th><th>per-tenant cap</th></tr></thead><tbody>${pools.map(({ pool, perTenant }) => {
+    const held = mine.find((p) => p.pool === pool)?.inUse ?? 0;
+    return html`<tr data-pool="${pool}"><td class="text">${pool}</td><td data-field="in-use">${formatCount(held)}</td><td>${perTenant === null ? '-' : formatCount(perTenant)}</td></tr>`;
+  })}</tbody></table>`;
 }
 
 function queueSelect(queues: readonly string[]): Html {

@@ -1,3 +1,4 @@
+import type { ConcurrencyPoolUsage } from '@platform/queue';
 import type { Redis } from 'ioredis';
 
 /** What is read per queue to compute the per-tenant figures. */
@@ -14,6 +15,8 @@ export interface TenantScanOptions {
   sampleSize: number;
   /** Clock (ms since the epoch). */
   now: number;
+  /** Usage of the concurrency pools (`pool.usage()`): each tenant's slots go into its row. @defaultValue none */
+  pools?: readonly ConcurrencyPoolUsage[];
 }
 
 /** A tenant's job figures (in one queue, or summed across queues). */
@@ -37,6 +40,15 @@ export interface TenantQueueFigures extends TenantFigures {
   queue: string;
 }
 
+/** A tenant's slots in one concurrency pool: its own figure only, never the pool's total. */
+export interface TenantPoolFigures {
+  pool: string;
+  /** Slots the tenant holds now. */
+  inUse: number;
+  /** The pool's cap per tenant; `null` without one. */
+  perTenant: number | null;
+}
+
 /** One row of the tenants table: a tenant's figures summed across queues. */
 export interface TenantRow extends TenantFigures {
   tenantId: string;
@@ -44,6 +56,10 @@ export interface TenantRow extends TenantFigures {
   backlog: number;
   /** Per-queue figures, only queues where the tenant has something. */
   queues: TenantQueueFigures[];
+  /** Concurrency pool slots the tenant holds now, across the dashboard's pools (0 without pools). */
+  poolSlots: number;
+  /** Per-pool slots, only pools where the tenant holds one. */
+  pools: TenantPoolFigures[];
 }
 
 /** How much of a queue's state was read. */
@@ -65,6 +81,8 @@ export interface TenantSnapshot {
   exact: boolean;
   /** The states that were sampled (read < total); empty when exact. */
   sampled: SampleCoverage[];
+  /** The concurrency pools read, with their per-tenant caps (the tenants table shows pool slots when there are any). */
+  pools: Array<Omit<TenantPoolFigures, 'inUse'>>;
 }
 
 type JobState = 'waiting' | 'active' | 'delayed' | 'failed' | 'completed';
@@ -221,26 +239,32 @@ async function scanQueue(
 export async function readTenantSnapshot(redis: Redis, options: TenantScanOptions): Promise<TenantSnapshot> {
   const coverage: SampleCoverage[] = [];
   const rows = new Map<string, TenantRow & { allWaits: number[] }>();
+  const rowOf = (tenantId: string): TenantRow & { allWaits: number[] } => {
+    let row = rows.get(tenantId);
+    if (!row) {
+      row = {
+        tenantId,
+        backlog: 0,
+        waiting: 0,
+        active: 0,
+        delayed: 0,
+        failedLastHour: 0,
+        completedLastHour: 0,
+        waitP95Ms: null,
+        oldestWaitingAgeMs: null,
+        queues: [],
+        poolSlots: 0,
+        pools: [],
+        allWaits: [],
+      };
+      rows.set(tenantId, row);
+    }
+    return row;
+  };
   for (const queue of options.queues) {
     const byTenant = await scanQueue(redis, queue, options, coverage);
     for (const [tenantId, a] of byTenant) {
-      let row = rows.get(tenantId);
-      if (!row) {
-        row = {
-          tenantId,
-          backlog: 0,
-          waiting: 0,
-          active: 0,
-          delayed: 0,
-          failedLastHour: 0,
-          completedLastHour: 0,
-          waitP95Ms: null,
-          oldestWaitingAgeMs: null,
-          queues: [],
-          allWaits: [],
-        };
-        rows.set(tenantId, row);
-      }
+      const row = rowOf(tenantId);
       const oldestAge = a.oldest === null ? null : Math.max(0, options.now - a.oldest);
       row.queues.push({
         queue,
@@ -262,14 +286,24 @@ export async function readTenantSnapshot(redis: Redis, options: TenantScanOption
       if (oldestAge !== null) row.oldestWaitingAgeMs = Math.max(row.oldestWaitingAgeMs ?? 0, oldestAge);
     }
   }
+  // A tenant holding pool slots has a row even without jobs in the queues read.
+  const pools = options.pools ?? [];
+  for (const usage of pools) {
+    for (const [tenantId, inUse] of Object.entries(usage.byTenant)) {
+      if (inUse <= 0) continue;
+      const row = rowOf(tenantId);
+      row.pools.push({ pool: usage.name, inUse, perTenant: usage.perTenant ?? null });
+      row.poolSlots += inUse;
+    }
+  }
   const tenants: TenantRow[] = [];
   for (const { allWaits, ...row } of rows.values()) tenants.push({ ...row, waitP95Ms: percentile(allWaits, 0.95) });
   tenants.sort((a, b) => (a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : 0));
-  return { at: options.now, tenants, exact: coverage.length === 0, sampled: coverage };
+  return { at: options.now, tenants, exact: coverage.length === 0, sampled: coverage, pools: pools.map((usage) => ({ pool: usage.name, perTenant: usage.perTenant ?? null })) };
 }
 
 /** Sort keys of the tenants table. */
-export const TENANT_SORT_KEYS = ['tenantId', 'backlog', 'active', 'waitP95Ms', 'failedLastHour', 'completedLastHour', 'oldestWaitingAgeMs'] as const;
+export const TENANT_SORT_KEYS = ['tenantId', 'backlog', 'active', 'waitP95Ms', 'failedLastHour', 'completedLastHour', 'oldestWaitingAgeMs', 'poolSlots'] as const;
 
 /** One of {@link TENANT_SORT_KEYS}. */
 export type TenantSortKey = (typeof TENANT_SORT_KEYS)[number];

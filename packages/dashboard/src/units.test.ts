@@ -8,7 +8,7 @@ function request(headers: Record<string, string>): IncomingMessage {
 }
 
 function row(tenantId: string, backlog: number, waitP95Ms: number | null): TenantRow {
-  return { tenantId, backlog, waiting: backlog, active: 0, delayed: 0, failedLastHour: 0, completedLastHour: 0, waitP95Ms, oldestWaitingAgeMs: null, queues: [] };
+  return { tenantId, backlog, waiting: backlog, active: 0, delayed: 0, failedLastHour: 0, completedLastHour: 0, waitP95Ms, oldestWaitingAgeMs: null, queues: [], poolSlots: 0, pools: [] };
 }
 
 describe('escaping', () => {

@@ -9,6 +9,7 @@ export {
   type ActivityLockOptions,
 } from './with-lock';
 export { acquireSemaphore, withSemaphore, SemaphoreLease, type LeasedFn } from './semaphore';
+export { type LockClient, type LockSubscriberConnection } from './client';
 export {
   LockNotAcquiredError,
   LockLostError,

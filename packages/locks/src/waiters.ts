@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { LockClient, LockSubscriberConnection } from './client';
 import { registerWaitersScript } from './scripts';
 
 /** How long the shared subscriber connection stays open after its last waiter left. */
@@ -159,14 +159,21 @@ function isReady(state: ChannelState): boolean {
  * from before their first attempt. The registration lasts past the latest deadline of the process's
  * waiters (renewed when a later one arrives) and is removed when the last waiter leaves.
  */
+/** A client that can open a Pub/Sub connection (see {@link LockClient}). */
+export type SubscribingClient = LockClient & Required<Pick<LockClient, 'duplicate' | 'on'>>;
+
+function canSubscribe(client: LockClient): client is SubscribingClient {
+  return typeof client.duplicate === 'function' && typeof client.on === 'function';
+}
+
 class ReleaseSubscriber {
   /** This client's id in waiters keys: random, one per client and process. */
   readonly id = randomUUID();
-  private connection: Redis | undefined;
+  private connection: LockSubscriberConnection | undefined;
   private readonly channels = new Map<string, ChannelState>();
   private idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly parent: Redis) {
+  constructor(private readonly parent: SubscribingClient) {
     parent.on('end', () => this.close());
   }
 
@@ -314,10 +321,10 @@ class ReleaseSubscriber {
     for (const waiter of state.waiters) waiter.notify();
   }
 
-  private connect(): Redis | undefined {
+  private connect(): LockSubscriberConnection | undefined {
     if (this.connection && this.connection.status !== 'end') return this.connection;
     try {
-      const connection = this.parent.duplicate({ connectionName: 'platform:locks-subscriber' });
+      const connection = duplicateForPubSub(this.parent, 'platform:locks-subscriber');
       connection.on('error', () => undefined);
       connection.on('message', (channel: string) => this.onMessage(channel));
       this.connection = connection;
@@ -353,22 +360,37 @@ class ReleaseSubscriber {
   }
 }
 
-const subscribers = new WeakMap<Redis, ReleaseSubscriber>();
+/**
+ * A new connection like `client`'s, named `connectionName`: `Redis.duplicate(options)`, or for a
+ * Cluster `duplicate(startupNodes, options)` with the name in its nodes' `redisOptions` (a Cluster
+ * given `{ connectionName }` as its first argument would take it for its startup nodes).
+ */
+export function duplicateForPubSub(client: SubscribingClient, connectionName: string): LockSubscriberConnection {
+  if (client.isCluster === true) {
+    const { redisOptions } = (client as { options?: { redisOptions?: object } }).options ?? {};
+    const duplicate = client.duplicate as (nodes: undefined, options: object) => LockSubscriberConnection;
+    return duplicate.call(client, undefined, { redisOptions: { ...redisOptions, connectionName } });
+  }
+  const duplicate = client.duplicate as (options: object) => LockSubscriberConnection;
+  return duplicate.call(client, { connectionName });
+}
+
+const subscribers = new WeakMap<LockClient, ReleaseSubscriber>();
 
 /** The subscriber of `redis` if one was ever needed (no allocation otherwise). */
-export function existingSubscriberOf(redis: Redis): ReleaseSubscriber | undefined {
+export function existingSubscriberOf(redis: LockClient): ReleaseSubscriber | undefined {
   return subscribers.get(redis);
 }
 
 /** Release messages seen for `channel` on `redis` so far (-1 when not subscribed). Cheap. */
-export function releaseSeq(redis: Redis, channel: string): number {
+export function releaseSeq(redis: LockClient, channel: string): number {
   return subscribers.get(redis)?.seqOf(channel) ?? -1;
 }
 
-function subscriberFor(redis: Redis): ReleaseSubscriber | undefined {
+function subscriberFor(redis: LockClient): ReleaseSubscriber | undefined {
   let subscriber = subscribers.get(redis);
   if (!subscriber) {
-    if (typeof redis.duplicate !== 'function' || typeof redis.once !== 'function') return undefined;
+    if (!canSubscribe(redis)) return undefined;
     subscriber = new ReleaseSubscriber(redis);
     subscribers.set(redis, subscriber);
   }
@@ -387,7 +409,7 @@ export function hintOf(code: number): number {
  * @returns the last attempt's code.
  */
 export async function waitForRelease(
-  redis: Redis,
+  redis: LockClient,
   channel: string,
   attempt: () => Promise<number>,
   first: number,

@@ -2,6 +2,7 @@ import type { AnyObjectSchema, EnqueueOptions, QueueDefinition, TenantPayloadInp
 import type { ClientBase } from 'pg';
 import { toDatabaseError } from './errors';
 import { resolveSchema } from './schema';
+import { traceOutboxWrite } from './trace';
 import { checkJobOptions, newRowId, validateForQueue } from './validate';
 
 /** A `pg` client (a `PoolClient` or `Client`) with a transaction open, or any object with its `query`. */
@@ -31,6 +32,8 @@ export interface OutboxEnqueueResult {
  * `InvalidArgumentError`, each before any statement is sent. The relay calls `definition.enqueue`
  * with the same payload and options, so fairness, defaults and job options apply as usual.
  * Called outside a transaction, the row is committed at once (still enqueued exactly once).
+ * With tracing on, the write is a `create <queue>` span whose context is stored in the row: the
+ * job continues that trace when the relay moves it.
  *
  * @example
  * await client.query('BEGIN');
@@ -50,14 +53,16 @@ export async function enqueueInTransaction<S extends AnyObjectSchema>(
   const customJobId = checkJobOptions(jobOptions);
   const id = newRowId();
   const jobId = customJobId ?? id;
-  try {
-    await client.query(
-      `INSERT INTO ${schema.outbox} (id, kind, queue, tenant_id, job_id, payload, options)
-       VALUES ($1, 'job', $2, $3, $4, $5, $6)`,
-      [id, definition.name, data.tenantId, jobId, JSON.stringify(payload), JSON.stringify(jobOptions)],
-    );
-  } catch (error) {
-    throw toDatabaseError('enqueueInTransaction', error);
-  }
+  await traceOutboxWrite(definition.name, data.tenantId, id, async (trace) => {
+    try {
+      await client.query(
+        `INSERT INTO ${schema.outbox} (id, kind, queue, tenant_id, job_id, payload, options, traceparent, tracestate)
+         VALUES ($1, 'job', $2, $3, $4, $5, $6, $7, $8)`,
+        [id, definition.name, data.tenantId, jobId, JSON.stringify(payload), JSON.stringify(jobOptions), trace.traceparent, trace.tracestate],
+      );
+    } catch (error) {
+      throw toDatabaseError('enqueueInTransaction', error);
+    }
+  });
   return { id, jobId };
 }

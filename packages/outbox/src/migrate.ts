@@ -3,6 +3,7 @@ import { toDatabaseError } from './errors';
 import { resolveSchema, type OutboxSchemaOptions, type ResolvedSchema } from './schema';
 import outboxSql from './sql/001_outbox.sql';
 import sendLogSql from './sql/002_send_log.sql';
+import traceContextSql from './sql/003_trace_context.sql';
 
 /** One shipped migration. */
 export interface OutboxMigration {
@@ -16,6 +17,7 @@ export interface OutboxMigration {
 export const OUTBOX_MIGRATIONS: readonly OutboxMigration[] = Object.freeze([
   { version: 1, name: 'outbox', sql: outboxSql },
   { version: 2, name: 'send_log', sql: sendLogSql },
+  { version: 3, name: 'trace_context', sql: traceContextSql },
 ]);
 
 /** What {@link migrateOutbox} did. */

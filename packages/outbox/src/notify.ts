@@ -4,6 +4,7 @@ import { checkInteger } from '@platform/redis';
 import type { OutboxClient } from './enqueue';
 import { toDatabaseError } from './errors';
 import { resolveSchema } from './schema';
+import { traceOutboxWrite } from './trace';
 import { checkJobOptions, newRowId, validateForQueue } from './validate';
 
 /**
@@ -68,32 +69,34 @@ export async function notifyOnceInTransaction(
   validateForQueue(definition, { tenantId, type, dedupeKey, payload });
 
   const id = newRowId();
-  try {
-    if (sendLog) {
-      const existing = await client.query<{ status: string; provider_message_id: string | null }>(
-        `SELECT status, provider_message_id FROM ${schema.sendLog}
-          WHERE tenant_id = $1 AND channel = $2 AND type = $3 AND dedupe_key = $4`,
-        [tenantId, channel, type, dedupeKey],
-      );
-      const row = existing.rows[0];
-      if (row?.status === 'delivered') return { written: false, reason: 'already-delivered', providerMessageId: row.provider_message_id };
-      // A failed or expired notification may be queued again; a queued one stays as it is.
+  return traceOutboxWrite(definition.name, tenantId, id, async (trace): Promise<OutboxNotifyResult> => {
+    try {
+      if (sendLog) {
+        const existing = await client.query<{ status: string; provider_message_id: string | null }>(
+          `SELECT status, provider_message_id FROM ${schema.sendLog}
+            WHERE tenant_id = $1 AND channel = $2 AND type = $3 AND dedupe_key = $4`,
+          [tenantId, channel, type, dedupeKey],
+        );
+        const row = existing.rows[0];
+        if (row?.status === 'delivered') return { written: false, reason: 'already-delivered', providerMessageId: row.provider_message_id };
+        // A failed or expired notification may be queued again; a queued one stays as it is.
+        await client.query(
+          `INSERT INTO ${schema.sendLog} (tenant_id, channel, type, dedupe_key, status)
+           VALUES ($1, $2, $3, $4, 'queued')
+           ON CONFLICT (tenant_id, channel, type, dedupe_key) DO UPDATE
+             SET status = 'queued', last_error = NULL, updated_at = clock_timestamp()
+             WHERE ${schema.sendLog}.status IN ('failed', 'expired')`,
+          [tenantId, channel, type, dedupeKey],
+        );
+      }
       await client.query(
-        `INSERT INTO ${schema.sendLog} (tenant_id, channel, type, dedupe_key, status)
-         VALUES ($1, $2, $3, $4, 'queued')
-         ON CONFLICT (tenant_id, channel, type, dedupe_key) DO UPDATE
-           SET status = 'queued', last_error = NULL, updated_at = clock_timestamp()
-           WHERE ${schema.sendLog}.status IN ('failed', 'expired')`,
-        [tenantId, channel, type, dedupeKey],
+        `INSERT INTO ${schema.outbox} (id, kind, queue, tenant_id, job_id, payload, options, traceparent, tracestate)
+         VALUES ($1::uuid, 'notify', $2, $3, $1::text, $4, $5, $6, $7)`,
+        [id, definition.name, tenantId, JSON.stringify(notification), JSON.stringify(notifyOptions), trace.traceparent, trace.tracestate],
       );
+    } catch (error) {
+      throw toDatabaseError('notifyOnceInTransaction', error);
     }
-    await client.query(
-      `INSERT INTO ${schema.outbox} (id, kind, queue, tenant_id, job_id, payload, options)
-       VALUES ($1::uuid, 'notify', $2, $3, $1::text, $4, $5)`,
-      [id, definition.name, tenantId, JSON.stringify(notification), JSON.stringify(notifyOptions)],
-    );
-  } catch (error) {
-    throw toDatabaseError('notifyOnceInTransaction', error);
-  }
-  return { written: true, id };
+    return { written: true, id };
+  });
 }

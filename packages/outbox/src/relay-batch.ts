@@ -4,10 +4,11 @@ import { PlatformError } from '@platform/redis';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { ResolvedSchema } from './schema';
+import { jobTelemetryOf, traceRelayBatch, traceRelayNotification, type RowTraceContext } from './trace';
 import { validateForQueue } from './validate';
 
 /** One claimed outbox row. */
-interface OutboxRow {
+interface OutboxRow extends RowTraceContext {
   id: string;
   kind: 'job' | 'notify';
   queue: string;
@@ -65,10 +66,17 @@ async function moveJobs(definition: QueueDefinition, rows: OutboxRow[], moved: M
   }
   if (valid.length === 0) return;
   // The row's job id makes a repeated move (after a relay died before its commit) a no-op in BullMQ.
-  const options = valid.map((row) => ({ ...(row.options as EnqueueOptions), jobId: row.job_id }));
-  await definition.enqueueBulk(
-    valid.map((row) => row.payload as never),
-    options,
+  // The job carries the context of the span that wrote the row (kept by the enqueue's own tracing).
+  const options = valid.map((row) => {
+    const own = row.options as EnqueueOptions;
+    const telemetry = own.telemetry ?? jobTelemetryOf(row);
+    return { ...own, ...(telemetry ? { telemetry } : {}), jobId: row.job_id };
+  });
+  await traceRelayBatch(definition.name, valid, () =>
+    definition.enqueueBulk(
+      valid.map((row) => row.payload as never),
+      options,
+    ),
   );
   for (const row of valid) moved.set(row.id, row.job_id);
 }
@@ -81,7 +89,7 @@ async function moveNotification(
 ): Promise<void> {
   try {
     // notifyOnce's own dedupe makes a repeated move (after a relay died before its commit) a no-op.
-    const result = await notifyOnce(row.payload as NotificationInput, { ...(row.options as NotifyOnceOptions), ...notifications });
+    const result = await traceRelayNotification(row.queue, row, () => notifyOnce(row.payload as NotificationInput, { ...(row.options as NotifyOnceOptions), ...notifications }));
     moved.set(row.id, result.jobId ?? '');
   } catch (error) {
     if (!isPermanent(error)) throw error;
@@ -102,7 +110,7 @@ export async function relayBatch(context: BatchContext): Promise<BatchResult> {
   try {
     await client.query('BEGIN');
     const claimed = await client.query<OutboxRow>(
-      `SELECT id, kind, queue, job_id, payload, options,
+      `SELECT id, kind, queue, job_id, payload, options, traceparent, tracestate,
               (extract(epoch FROM clock_timestamp() - created_at) * 1000)::float8 AS age_ms
          FROM ${schema.outbox}
         WHERE moved_at IS NULL AND failed_at IS NULL

@@ -1,5 +1,6 @@
 import { Worker, type Job, type Processor, type WorkerOptions } from 'bullmq';
 import { JobTimeoutError } from './errors';
+import { lendAttemptContext } from './telemetry';
 
 /** What BullMQ's child pool gives out: a child process or worker thread running the processor file. */
 interface PoolChild {
@@ -50,9 +51,12 @@ class SandboxedWorker<D, R> extends Worker<D, R> {
       let child: PoolChild | undefined;
       let killed = false;
       const isHardLimit = () => signal.reason instanceof JobTimeoutError && signal.reason.limit === 'hard';
+      // Runs inside the attempt's span (see traceAttempt): the child gets its context.
+      const lent = lendAttemptContext(job);
       const kill = () => {
         if (killed || !child) return;
         killed = true;
+        lent.noteKilled(child.pid);
         void pool.kill(child, 'SIGKILL').catch(() => undefined);
       };
       claim = (retained) => {
@@ -61,7 +65,10 @@ class SandboxedWorker<D, R> extends Worker<D, R> {
       };
       signal.addEventListener('abort', () => isHardLimit() && kill(), { once: true });
       try {
-        return (sandboxed as (job: Job, token?: string, signal?: AbortSignal) => Promise<unknown>)(job, token, signal);
+        return (sandboxed as (job: Job, token?: string, signal?: AbortSignal) => Promise<unknown>)(job, token, signal).finally(lent.restore);
+      } catch (error) {
+        lent.restore();
+        throw error;
       } finally {
         claim = undefined;
       }

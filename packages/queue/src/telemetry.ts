@@ -83,6 +83,29 @@ export async function traceAttempt<R>(queue: string, job: Job, run: () => Promis
   );
 }
 
+/**
+ * For a sandboxed run: while the child runs, the job's `opts.telemetry.metadata` (which the child
+ * receives with the job) holds the context of the attempt's span instead of the enqueue's, so a
+ * processor file that starts an SDK of its own continues the attempt's trace with
+ * `fromJobMetadata(job.opts.telemetry.metadata)`. Only the job object in this process changes,
+ * never the job in Redis. Returns what puts the enqueue's context back and, for the sandbox's kill
+ * at the hard limit, a note on the attempt's span. Tracing off (or no span): nothing changes.
+ */
+export function lendAttemptContext(job: Job): { restore: () => void; noteKilled: (pid: number | undefined) => void } {
+  const span = trace.getSpan(context.active());
+  if (!platformTracer() || !span?.isRecording()) return { restore: () => undefined, noteKilled: () => undefined };
+  const opts = job.opts as { telemetry?: JobTelemetry };
+  const before = opts.telemetry;
+  opts.telemetry = { ...before, metadata: toJobMetadata(span) };
+  return {
+    restore: () => {
+      if (before === undefined) delete opts.telemetry;
+      else opts.telemetry = before;
+    },
+    noteKilled: (pid) => span.addEvent('job.sandbox_killed', pid === undefined ? {} : { 'sandbox.child.pid': pid }),
+  };
+}
+
 /** Notes a deferral (rate limit, busy tenant, busy lock, full pool, open circuit…) on the attempt's span. */
 export function recordDeferral(reason: string | undefined, retryAfterMs: number): void {
   spanEvent('job.deferred', { 'deferral.reason': reason ?? 'deferred', 'deferral.retry_after_ms': retryAfterMs });

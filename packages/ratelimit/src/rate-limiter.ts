@@ -1,12 +1,14 @@
-import { ConfigError, InvalidArgumentError, assertTenantId, checkInteger, describeValue, isConnectionError } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { ConfigError, InvalidArgumentError, assertTenantId, checkInteger, describeValue, isConnectionError, type ScriptClient } from '@platform/redis';
 import { unavailableError } from './errors';
 import { limiterKeys } from './keys';
 import { RATE_LIMIT_ALGORITHMS, defaultRateLimiterOptions, windowMsOf, withDefaults, type RateLimitAlgorithm } from './options';
 import { decisionScripts, resetKeyScript, type DecisionReply } from './scripts';
 
-/** The narrowest client a limiter needs: any ioredis `Redis` or `Cluster` will do. */
-export type LimiterClient = Pick<Redis, 'evalsha' | 'eval' | 'del'>;
+/**
+ * The narrowest client a limiter needs: `EVALSHA` and `EVAL` (every decision and reset is one
+ * script). Structural: any ioredis `Redis` or `Cluster` the peer range allows will do.
+ */
+export type LimiterClient = ScriptClient;
 
 /** Options of {@link createRateLimiter}. */
 export interface RateLimiterOptions {

@@ -23,7 +23,8 @@ export {
   type ConnectionOptions,
 } from './connection';
 export { redisKey, assertTenantId, type KeyPart } from './keys';
-export { defineScript, type LuaScript, type ScriptSource, type ScriptClient } from './scripts';
+export { defineScript, type LuaScript, type ScriptSource } from './scripts';
+export { type ScriptClient, type RedisArgument } from './client';
 export { leases, type LeaseTake } from './leases';
 export {
   checkRedisServer,

@@ -1,12 +1,19 @@
-import { closeConnection, createRedisConnection, loadRedisConfig, toUnavailableError } from '@platform/redis';
+import { closeConnection, createRedisConnection, loadRedisConfig, toUnavailableError, type ScriptClient } from '@platform/redis';
 import type { Redis } from 'ioredis';
 import { SessionStoreUnavailableError } from './errors';
 
 /**
- * The narrowest client the package needs: any ioredis `Redis` or `Cluster` will do. Each command
- * touches one key, so a Cluster works without hash tags.
+ * The narrowest client the package needs: the scripts, plus `ZRANGE` (a user's sessions), and
+ * `SET ... PX`, `GET`, `DEL` (the resume-id cache). Structural, not ioredis's `Redis` class: any
+ * ioredis `Redis` or `Cluster` the peer range allows will do. Each command touches one key, so a
+ * Cluster works without hash tags.
  */
-export type SessionClient = Pick<Redis, 'evalsha' | 'eval' | 'zrange' | 'set' | 'get' | 'del'>;
+export interface SessionClient extends ScriptClient {
+  zrange(key: string, start: string, stop: string): Promise<string[]>;
+  set(key: string, value: string, millisecondsToken: 'PX', milliseconds: number): Promise<unknown>;
+  get(key: string): Promise<string | null>;
+  del(key: string): Promise<number>;
+}
 
 /** A client given by the caller, or one made on first use (and closed by `close()`). */
 export interface ClientHolder {
