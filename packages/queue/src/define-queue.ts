@@ -5,7 +5,7 @@ import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
 import { createGuardedWrite, resolveWaitForReplicas, type WaitForReplicasOptions } from './guarded-write';
-import { deleteJobStats, enqueuedIncrements, recordJobStats } from './job-stats';
+import { createStatsRecorder, deleteJobStats } from './job-stats';
 import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 import { checkTimeouts, type JobTimeouts } from './timeouts';
 import { queueName as buildQueueName } from './names';
@@ -83,8 +83,8 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
    */
   onError?: (error: Error) => void;
   /**
-   * Count enqueued jobs per tenant in Redis (read by `@platform/ops` and the CLI): one unawaited
-   * script call per `enqueue`/`enqueueBulk` after it resolves. @defaultValue `true`
+   * Count enqueued jobs per tenant in Redis (read by `@platform/ops` and the CLI): buffered in
+   * process and written by one unawaited script call every 100 ms and on `close()`. @defaultValue `true`
    */
   recordStats?: boolean;
   /** Where the queue logs (pino's shape). @defaultValue the logger of `configureTelemetry`, else JSON lines on stderr */
@@ -202,9 +202,11 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     : undefined;
   const producer: Producer<Data> = scheduler ? fairProducer(getQueue, scheduler, connection) : plainProducer(getQueue);
 
+  const stats = options.recordStats === false ? undefined : createStatsRecorder(connection, prefix, name);
   const countEnqueued = (entries: ReadonlyArray<JobEntry<Data>>): void => {
-    if (options.recordStats === false) return;
-    void recordJobStats(connection(), prefix, name, enqueuedIncrements(entries.map((e) => e.data.tenantId)));
+    if (!stats) return;
+    const now = Date.now();
+    for (const entry of entries) stats.increment(entry.data.tenantId, 'e', 1, now);
   };
   const parse = (payload: unknown): Data => validatePayload(name, payloadSchema, payload);
   const toEntry = (payload: TenantPayloadInput<S>, opts: EnqueueOptions | undefined): JobEntry<Data> => {
@@ -260,10 +262,12 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     drain: (delayed = false) => producer.drain(delayed),
     async obliterate(opts = {}) {
       await producer.obliterate(opts);
+      await stats?.flush();
       await deleteJobStats(connection(), prefix, name);
     },
     async close() {
       await producer.idle();
+      await stats?.flush();
       if (queue) await queue.close();
       queue = undefined;
     },

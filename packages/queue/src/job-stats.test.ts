@@ -2,7 +2,7 @@ import { createRedisConnection, DeferJobError, loadRedisConfig } from '@platform
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
 import { defineQueue } from './define-queue';
-import { attemptIncrements, bucketOf, jobStats, JOB_STATS_BUCKETS, JOB_STATS_SLOT_MS, type readJobStats, type TenantJobStats } from './job-stats';
+import { attemptIncrements, bucketOf, jobStats, JOB_STATS_BUCKETS, JOB_STATS_SLOT_MS, createStatsRecorder, recordScript, type readJobStats, type TenantJobStats } from './job-stats';
 import { createWorker } from './worker';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
@@ -75,6 +75,43 @@ describe('job stats recorded by producers and createWorker (no extra call)', () 
       expect(ttl).toBeLessThanOrEqual((jobStats.retentionSlots + 1) * JOB_STATS_SLOT_MS);
     }
     await q.close();
+  });
+
+  it('a recorder buffers increments until its flush: 200 events, one script call', async () => {
+    const prefix = uniquePrefix('jstats');
+    prefixes.push(prefix);
+    let statsCalls = 0;
+    // The real connection, with the stats script's calls counted.
+    const counted = new Proxy(redis, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        if (property !== 'evalsha') return value.bind(target);
+        return (sha: string, ...rest: unknown[]) => {
+          if (sha === recordScript.sha) statsCalls++;
+          return (value as (...a: unknown[]) => unknown).call(target, sha, ...rest);
+        };
+      },
+    });
+    const recorder = createStatsRecorder(() => counted, prefix, 'agent__batched', 60_000);
+    for (let n = 0; n < 200; n++) recorder.increment(n % 2 === 0 ? 'acme' : 'globex', 'e', 1);
+    expect(statsCalls).toBe(0);
+    await recorder.flush();
+    expect(statsCalls).toBe(1);
+    await recorder.flush();
+    expect(statsCalls).toBe(1);
+    const slots = await jobStats.read(redis, 'agent__batched', { prefix });
+    expect([sum(slots, 'acme').enqueued, sum(slots, 'globex').enqueued]).toEqual([100, 100]);
+  });
+
+  it('close() writes the increments still buffered', async () => {
+    const prefix = uniquePrefix('jstats');
+    prefixes.push(prefix);
+    const q = defineQueue({ namespace: 'agent', name: 'flushed', schema: z.object({ n: z.number() }), prefix, connection: redis });
+    await q.enqueueBulk([{ tenantId: 'acme', n: 1 }, { tenantId: 'acme', n: 2 }]);
+    await q.close();
+    // No waiting: close() resolved after the write.
+    expect(sum(await jobStats.read(redis, q.name, { prefix }), 'acme').enqueued).toBe(2);
   });
 
   it('recordStats: false records nothing', async () => {

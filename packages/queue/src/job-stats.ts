@@ -61,6 +61,58 @@ export function recordJobStats(
   );
 }
 
+/**
+ * How long increments wait in process before they are written: every event of this window goes
+ * out in one script call per queue, so recording costs a fraction of a command per job instead
+ * of one command per enqueue and per attempt.
+ */
+export const JOB_STATS_FLUSH_MS = 100;
+
+/** Buffers a queue's increments and writes them every {@link JOB_STATS_FLUSH_MS} (see {@link createStatsRecorder}). */
+export interface StatsRecorder {
+  /** Adds `by` to `<tenantId>|<series>` (no I/O). */
+  increment(tenantId: string, series: JobStatsField, by: number, now?: number): void;
+  /** Writes what is buffered now (one script call per slot); never rejects. */
+  flush(): Promise<void>;
+}
+
+/**
+ * A buffer of increments for one queue, written by one unawaited script call per slot once per
+ * `flushMs` (timer unref'd), and on `flush()` (queue and worker close call it). A process that
+ * dies loses at most its last `flushMs` of counts: a metric, never a job.
+ */
+export function createStatsRecorder(client: () => ScriptClient, prefix: string, queueName: string, flushMs = JOB_STATS_FLUSH_MS): StatsRecorder {
+  let pending = new Map<number, Map<string, number>>();
+  let timer: NodeJS.Timeout | undefined;
+  const bufferOf = (now: number): Map<string, number> => {
+    const slot = Math.floor(now / JOB_STATS_SLOT_MS);
+    let buffer = pending.get(slot);
+    if (!buffer) pending.set(slot, (buffer = new Map()));
+    if (!timer) {
+      timer = setTimeout(() => void flush(), flushMs);
+      timer.unref();
+    }
+    return buffer;
+  };
+  const flush = (): Promise<void> => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (pending.size === 0) return Promise.resolve();
+    const slots = pending;
+    pending = new Map();
+    const redis = client();
+    return Promise.all([...slots].map(([slot, increments]) => recordJobStats(redis, prefix, queueName, increments, slot * JOB_STATS_SLOT_MS))).then(() => undefined);
+  };
+  return {
+    increment(tenantId, series, by, now = Date.now()) {
+      const buffer = bufferOf(now);
+      const field = `${tenantId}|${series}`;
+      buffer.set(field, (buffer.get(field) ?? 0) + by);
+    },
+    flush,
+  };
+}
+
 /** Deletes every retained stats slot of a queue (its `obliterate`): one DEL of computed keys, no SCAN. */
 export async function deleteJobStats(redis: Pick<Redis, 'del'>, prefix: string, queueName: string, now = Date.now()): Promise<void> {
   const current = Math.floor(now / JOB_STATS_SLOT_MS);
@@ -69,13 +121,6 @@ export async function deleteJobStats(redis: Pick<Redis, 'del'>, prefix: string, 
   for (let slot = current - JOB_STATS_RETENTION_SLOTS - 1; slot <= current + 1; slot++) keys.push(jobStatsKey(prefix, queueName, slot));
   // One key per call: on a cluster each slot key may live elsewhere.
   await Promise.all(keys.map((key) => redis.del(key)));
-}
-
-/** Counts enqueued jobs per tenant. */
-export function enqueuedIncrements(tenantIds: readonly string[]): Map<string, number> {
-  const increments = new Map<string, number>();
-  for (const tenantId of tenantIds) increments.set(`${tenantId}|e`, (increments.get(`${tenantId}|e`) ?? 0) + 1);
-  return increments;
 }
 
 /**
@@ -91,30 +136,43 @@ export function attemptIncrements(
   outcome: { error?: unknown },
 ): Map<string, number> {
   const increments = new Map<string, number>();
-  const add = (series: JobStatsField, by = 1) => increments.set(`${tenantId}|${series}`, (increments.get(`${tenantId}|${series}`) ?? 0) + by);
+  forEachAttemptIncrement(job, startedAt, endedAt, outcome, (series, by) => {
+    const field = `${tenantId}|${series}`;
+    increments.set(field, (increments.get(field) ?? 0) + by);
+  });
+  return increments;
+}
+
+/** What {@link attemptIncrements} adds, one series at a time (the worker feeds its recorder with it, no Map per job). */
+export function forEachAttemptIncrement(
+  job: Pick<Job, 'timestamp' | 'attemptsMade' | 'opts'>,
+  startedAt: number,
+  endedAt: number,
+  outcome: { error?: unknown },
+  add: (series: JobStatsField, by: number) => void,
+): void {
   const { error } = outcome;
   // BullMQ's own control-flow errors (a handler that moved its job itself) are not outcomes.
-  if (error instanceof DelayedError || error instanceof WaitingChildrenError || error instanceof WaitingError || error instanceof RateLimitError) return increments;
+  if (error instanceof DelayedError || error instanceof WaitingChildrenError || error instanceof WaitingError || error instanceof RateLimitError) return;
   if ('error' in outcome && isDeferral(outcome.error)) {
-    add(`d:${deferralReasonOf(outcome.error)}`);
-    return increments;
+    add(`d:${deferralReasonOf(outcome.error)}`, 1);
+    return;
   }
   if (job.attemptsMade === 0 && job.timestamp > 0) {
     const waitMs = Math.max(0, startedAt - job.timestamp - Math.max(0, job.opts.delay ?? 0));
-    add(`w${bucketOf(waitMs / 1000)}`);
+    add(`w${bucketOf(waitMs / 1000)}`, 1);
     add('ws', waitMs);
   }
   const runMs = Math.max(0, endedAt - startedAt);
-  add(`r${bucketOf(runMs / 1000)}`);
+  add(`r${bucketOf(runMs / 1000)}`, 1);
   add('rs', runMs);
   if (!('error' in outcome)) {
-    add('c');
-    return increments;
+    add('c', 1);
+    return;
   }
-  add('a');
+  add('a', 1);
   const attempts = Math.max(1, job.opts.attempts ?? 1);
-  if (outcome.error instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts) add('f');
-  return increments;
+  if (outcome.error instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts) add('f', 1);
 }
 
 /** One tenant's sums over some slots (see {@link readJobStats}). */
