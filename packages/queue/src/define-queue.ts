@@ -209,14 +209,13 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     for (const entry of entries) stats.increment(entry.data.tenantId, 'e', 1, now);
   };
   const parse = (payload: unknown): Data => validatePayload(name, payloadSchema, payload);
+  // One zod pass, a size bound that serialises only near the limit, and no copy of the options
+  // unless they carry the platform's own keys (BullMQ copies them into the job anyway).
   const toEntry = (payload: TenantPayloadInput<S>, opts: EnqueueOptions | undefined): JobEntry<Data> => {
     const data = parse(payload);
     checkPayloadSize(name, data, maxPayloadBytes);
-    const { jobName, timeouts: jobTimeouts, ...jobOptions } = opts ?? {};
-    // Kept in the job's BullMQ options (stored with the job), where the worker reads them.
-    const checked = checkTimeouts('timeouts', jobTimeouts);
-    if (checked) (jobOptions as EnqueueOptions).timeouts = checked;
-    return { name: jobName ?? options.name, data, opts: opts ? jobOptions : undefined };
+    if (opts === undefined) return { name: options.name, data, opts: undefined };
+    return { name: opts.jobName ?? options.name, data, opts: jobOptionsOf(opts) };
   };
 
   const definition: QueueDefinition<S> = {
@@ -276,6 +275,15 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   if (scheduler) registerFairScheduler(definition, scheduler);
   producerConnections.set(definition, connection);
   return definition;
+}
+
+/** BullMQ's options of a job: `opts` without `jobName`, with `timeouts` checked (kept in the job, where the worker reads them). */
+function jobOptionsOf(opts: EnqueueOptions): JobsOptions {
+  if (!('jobName' in opts) && !('timeouts' in opts)) return opts;
+  const { jobName: _jobName, timeouts, ...jobOptions } = opts;
+  const checked = checkTimeouts('timeouts', timeouts);
+  if (checked) (jobOptions as EnqueueOptions).timeouts = checked;
+  return jobOptions;
 }
 
 const producerConnections = new WeakMap<object, () => Redis>();

@@ -150,7 +150,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
       const limits = timeoutsOf(job, definition.settings.timeouts);
       return runWithTimeouts(definition.name, job, limits, context.signal, (signal) => {
         if (limits) watchTimeLimits(signal, logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId });
-        return jobHandler(job, { ...context, signal });
+        return jobHandler(job, { tenantId: context.tenantId, token: context.token, signal });
       });
     };
     // Pool slots inside the tenant's slot: a job deferred for a full pool gives its tenant slot back.
