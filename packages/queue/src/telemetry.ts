@@ -89,25 +89,19 @@ export function recordDeferral(reason: string | undefined, retryAfterMs: number)
 }
 
 /**
- * Watches a handler's signal for its time limits: a `job.time_limit` event on the attempt's span,
- * and a `warn` line at the hard limit (the job fails with `JobTimeoutError`).
+ * What a job's time limits report when reached (`runWithTimeouts`' `onLimit`): a `job.time_limit`
+ * event on the attempt's span (the active one now), and a `warn` line at the hard limit (the job
+ * fails with `JobTimeoutError`).
  */
-export function watchTimeLimits(signal: AbortSignal, logger: Logger, fields: { queue: string; jobId: string | undefined; tenantId: string }): void {
-  if (signal.aborted) return;
-  const span = trace.getSpan(context.active());
-  signal.addEventListener(
-    'abort',
-    () => {
-      const reason: unknown = signal.reason;
-      if (!(reason instanceof JobTimeoutError)) return;
-      span?.addEvent('job.time_limit', { 'time_limit.kind': reason.limit, 'time_limit.ms': reason.limitMs });
-      if (reason.limit !== 'hard') return;
-      const write = () => logLine(logger, 'warn', { ...fields, limitMs: reason.limitMs }, 'job reached its hard time limit');
-      if (span) context.with(trace.setSpan(context.active(), span), write);
-      else write();
-    },
-    { once: true },
-  );
+export function timeLimitReporter(logger: Logger, fields: { queue: string; jobId: string | undefined; tenantId: string }): (reason: JobTimeoutError) => void {
+  const span = platformTracer() ? trace.getSpan(context.active()) : undefined;
+  return (reason) => {
+    span?.addEvent('job.time_limit', { 'time_limit.kind': reason.limit, 'time_limit.ms': reason.limitMs });
+    if (reason.limit !== 'hard') return;
+    const write = () => logLine(logger, 'warn', { ...fields, limitMs: reason.limitMs }, 'job reached its hard time limit');
+    if (span) context.with(trace.setSpan(context.active(), span), write);
+    else write();
+  };
 }
 
 /**

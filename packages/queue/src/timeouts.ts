@@ -50,7 +50,8 @@ export function timeoutsOf(job: Job, queueTimeouts: JobTimeouts | undefined): Jo
  * Runs `fn(signal)` under the job's limits. The signal aborts when `outer` does (BullMQ's signal),
  * at the soft limit (reason: a soft {@link JobTimeoutError}, logged to the job) and at the hard
  * limit, where the returned promise rejects with a hard {@link JobTimeoutError} even if `fn` never
- * settles (a later rejection of `fn` is ignored).
+ * settles (a later rejection of `fn` is ignored). `onLimit` is told of each limit reached. Without
+ * limits, `fn` gets `outer` itself: no controller, timer or listener per job.
  */
 export async function runWithTimeouts<R>(
   queueName: string,
@@ -58,7 +59,9 @@ export async function runWithTimeouts<R>(
   limits: JobTimeouts | undefined,
   outer: AbortSignal | undefined,
   fn: (signal: AbortSignal) => Promise<R>,
+  onLimit?: (reason: JobTimeoutError) => void,
 ): Promise<R> {
+  if (limits?.softMs === undefined && limits?.hardMs === undefined) return fn(outer ?? new AbortController().signal);
   const controller = new AbortController();
   const onOuterAbort = () => controller.abort(outer?.reason);
   if (outer?.aborted) onOuterAbort();
@@ -67,23 +70,25 @@ export async function runWithTimeouts<R>(
 
   let softTimer: NodeJS.Timeout | undefined;
   let hardTimer: NodeJS.Timeout | undefined;
-  if (limits?.softMs !== undefined) {
+  if (limits.softMs !== undefined) {
     const softMs = limits.softMs;
     softTimer = setTimeout(() => {
       const reason = new JobTimeoutError(queueName, job.id, 'soft', softMs);
       log(`${reason.message}: signal aborted`);
+      onLimit?.(reason);
       controller.abort(reason);
     }, softMs);
   }
   try {
     const running = fn(controller.signal);
-    if (limits?.hardMs === undefined) return await running;
+    if (limits.hardMs === undefined) return await running;
     const hardMs = limits.hardMs;
     running.catch(() => undefined);
     const hard = new Promise<never>((_, reject) => {
       hardTimer = setTimeout(() => {
         const error = new JobTimeoutError(queueName, job.id, 'hard', hardMs);
         log(`${error.message}: job failed`);
+        onLimit?.(error);
         controller.abort(error);
         reject(error);
       }, hardMs);

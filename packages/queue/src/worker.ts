@@ -9,7 +9,7 @@ import { createStatsRecorder, forEachAttemptIncrement } from './job-stats';
 import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 import { withPools } from './pools/pool';
 import { createSandboxedWorker } from './sandbox';
-import { recordDeferral, traceAttempt, watchTimeLimits } from './telemetry';
+import { recordDeferral, timeLimitReporter, traceAttempt } from './telemetry';
 import { runWithTimeouts, timeoutsOf } from './timeouts';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
@@ -148,10 +148,15 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     // Time limits inside the fair lease, so a job failed at its hard limit gives its slot back.
     const limited = (job: Job<TenantPayload<S>, R>, context: JobContext): Promise<R> => {
       const limits = timeoutsOf(job, definition.settings.timeouts);
-      return runWithTimeouts(definition.name, job, limits, context.signal, (signal) => {
-        if (limits) watchTimeLimits(signal, logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId });
-        return jobHandler(job, { tenantId: context.tenantId, token: context.token, signal });
-      });
+      if (!limits) return jobHandler(job, context);
+      return runWithTimeouts(
+        definition.name,
+        job,
+        limits,
+        context.signal,
+        (signal) => jobHandler(job, { tenantId: context.tenantId, token: context.token, signal }),
+        timeLimitReporter(logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId }),
+      );
     };
     // Pool slots inside the tenant's slot: a job deferred for a full pool gives its tenant slot back.
     const pooled = withPools(definition.name, definition.settings.pools ?? [], () => producerConnectionOf(definition), limited);
