@@ -17,6 +17,8 @@ async function main() {
   const raw = new Queue(def.name, { connection: rawConn, prefix: 'pr', defaultJobOptions: def.settings.defaultJobOptions });
   for (let i = 0; i < 300; i++) await def.enqueue(p(i));
   for (let i = 0; i < 300; i++) await raw.add('x', p(i));
+  const admin = new Redis(server.url);
+  await admin.config('RESETSTAT');
   const t = Date.now();
   const cpu = process.cpuUsage();
   if (mode === 'platform') for (let i = 0; i < n; i++) await def.enqueue(p(i));
@@ -38,6 +40,9 @@ async function main() {
     wc.disconnect();
   }
   const used = process.cpuUsage(cpu);
+  const stats = (await admin.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat_')).map((l) => { const m = /cmdstat_([^:]+):calls=(\d+)/.exec(l); return m === null ? '' : `${m[1]}=${(Number(m[2]) / n).toFixed(2)}`; });
+  console.log(stats.join(' '));
+  admin.disconnect();
   console.log(mode, `${((n * 1000) / (Date.now() - t)).toFixed(0)} ops/s`, `${((used.user + used.system) / n).toFixed(1)} µs CPU/op`);
   await def.close();
   await raw.close();

@@ -238,7 +238,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     async enqueue(payload, opts) {
       const entry = toEntry(payload, opts);
       const job = await traceEnqueue(name, [entry], () => write(() => producer.add(entry)));
-      countEnqueued([entry]);
+      stats?.increment(entry.data.tenantId, 'e', 1);
       return job;
     },
     async enqueueBulk(payloads, opts) {

@@ -68,40 +68,52 @@ export function recordJobStats(
  */
 export const JOB_STATS_FLUSH_MS = 100;
 
-/** Buffers a queue's increments and writes them every {@link JOB_STATS_FLUSH_MS} (see {@link createStatsRecorder}). */
+/** Buffers a queue's increments (see {@link createStatsRecorder}). */
 export interface StatsRecorder {
   /** Adds `by` to `<tenantId>|<series>` (no I/O). */
   increment(tenantId: string, series: JobStatsField, by: number, now?: number): void;
-  /** Writes what is buffered now (one script call per slot); never rejects. */
+  /** Writes what every recorder of the process has buffered now (one script call per queue and slot); never rejects. */
   flush(): Promise<void>;
 }
 
+/** Flushes of the recorders holding increments, written together so that one process's counts land in the order they happened. */
+const dirty = new Set<() => Promise<void>>();
+let flushTimer: NodeJS.Timeout | undefined;
+
+function flushAll(): Promise<void> {
+  if (flushTimer) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  const flushes = [...dirty];
+  dirty.clear();
+  return Promise.all(flushes.map((flush) => flush())).then(() => undefined);
+}
+
 /**
- * A buffer of increments for one queue, written by one unawaited script call per slot once per
- * `flushMs` (timer unref'd), and on `flush()` (queue and worker close call it). A process that
- * dies loses at most its last `flushMs` of counts: a metric, never a job.
+ * A buffer of increments for one queue. Every recorder of the process is written together by one
+ * unawaited script call per queue and slot, {@link JOB_STATS_FLUSH_MS} after the first buffered
+ * event (timer unref'd), and on `flush()` (queue and worker close call it). A process that dies
+ * loses at most its last 100 ms of counts: a metric, never a job.
  */
-export function createStatsRecorder(client: () => ScriptClient, prefix: string, queueName: string, flushMs = JOB_STATS_FLUSH_MS): StatsRecorder {
+export function createStatsRecorder(client: () => ScriptClient, prefix: string, queueName: string): StatsRecorder {
   let pending = new Map<number, Map<string, number>>();
-  let timer: NodeJS.Timeout | undefined;
-  const bufferOf = (now: number): Map<string, number> => {
-    const slot = Math.floor(now / JOB_STATS_SLOT_MS);
-    let buffer = pending.get(slot);
-    if (!buffer) pending.set(slot, (buffer = new Map()));
-    if (!timer) {
-      timer = setTimeout(() => void flush(), flushMs);
-      timer.unref();
-    }
-    return buffer;
-  };
-  const flush = (): Promise<void> => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    if (pending.size === 0) return Promise.resolve();
+  const write = (): Promise<void> => {
     const slots = pending;
     pending = new Map();
     const redis = client();
     return Promise.all([...slots].map(([slot, increments]) => recordJobStats(redis, prefix, queueName, increments, slot * JOB_STATS_SLOT_MS))).then(() => undefined);
+  };
+  const bufferOf = (now: number): Map<string, number> => {
+    const slot = Math.floor(now / JOB_STATS_SLOT_MS);
+    let buffer = pending.get(slot);
+    if (!buffer) pending.set(slot, (buffer = new Map()));
+    if (!dirty.has(write)) {
+      dirty.add(write);
+      if (!flushTimer) {
+        flushTimer = setTimeout(() => void flushAll(), JOB_STATS_FLUSH_MS);
+        flushTimer.unref();
+      }
+    }
+    return buffer;
   };
   return {
     increment(tenantId, series, by, now = Date.now()) {
@@ -109,7 +121,7 @@ export function createStatsRecorder(client: () => ScriptClient, prefix: string, 
       const field = `${tenantId}|${series}`;
       buffer.set(field, (buffer.get(field) ?? 0) + by);
     },
-    flush,
+    flush: flushAll,
   };
 }
 

@@ -19,8 +19,13 @@ function tenantOf(data: unknown): string | undefined {
  * Runs an enqueue in an `enqueue <queue>` producer span and stores the span's W3C context in each
  * job (`opts.telemetry.metadata`, kept when the caller set it or `omitContext`). Tracing off: `add()`.
  */
-export async function traceEnqueue<T, R extends Job | Job[]>(queue: string, entries: JobEntry<T>[], add: () => Promise<R>): Promise<R> {
+export function traceEnqueue<T, R extends Job | Job[]>(queue: string, entries: JobEntry<T>[], add: () => Promise<R>): Promise<R> {
+  // Tracing off: the add itself, no async frame.
   if (!platformTracer()) return add();
+  return tracedEnqueue(queue, entries, add);
+}
+
+async function tracedEnqueue<T, R extends Job | Job[]>(queue: string, entries: JobEntry<T>[], add: () => Promise<R>): Promise<R> {
   const tenants = new Set(entries.map((entry) => tenantOf(entry.data)));
   const attributes: Attributes = { [A.system]: 'bullmq', [A.operation]: 'send', [A.queue]: queue };
   if (tenants.size === 1) attributes[A.tenant] = [...tenants][0];
@@ -51,8 +56,12 @@ export function attemptOutcome(job: Job, error: unknown): 'deferred' | 'retry' |
  * enqueued it (one span per attempt, all under that enqueue), or, for a job of a schedule, the
  * root of a new trace linked to the span that set the schedule up. Tracing off: `run()`.
  */
-export async function traceAttempt<R>(queue: string, job: Job, run: () => Promise<R>): Promise<R> {
+export function traceAttempt<R>(queue: string, job: Job, run: () => Promise<R>): Promise<R> {
   if (!platformTracer()) return run();
+  return tracedAttempt(queue, job, run);
+}
+
+async function tracedAttempt<R>(queue: string, job: Job, run: () => Promise<R>): Promise<R> {
   const stored = fromJobMetadata((job.opts as { telemetry?: JobTelemetry }).telemetry?.metadata);
   const scheduled = job.repeatJobKey !== undefined;
   const attributes: Attributes = {

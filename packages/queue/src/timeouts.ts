@@ -53,7 +53,7 @@ export function timeoutsOf(job: Job, queueTimeouts: JobTimeouts | undefined): Jo
  * settles (a later rejection of `fn` is ignored). `onLimit` is told of each limit reached. Without
  * limits, `fn` gets `outer` itself: no controller, timer or listener per job.
  */
-export async function runWithTimeouts<R>(
+export function runWithTimeouts<R>(
   queueName: string,
   job: Job,
   limits: JobTimeouts | undefined,
@@ -70,6 +70,11 @@ export async function runWithTimeouts<R>(
 
   let softTimer: NodeJS.Timeout | undefined;
   let hardTimer: NodeJS.Timeout | undefined;
+  const cleanup = (): void => {
+    clearTimeout(softTimer);
+    clearTimeout(hardTimer);
+    outer?.removeEventListener('abort', onOuterAbort);
+  };
   if (limits.softMs !== undefined) {
     const softMs = limits.softMs;
     softTimer = setTimeout(() => {
@@ -79,24 +84,36 @@ export async function runWithTimeouts<R>(
       controller.abort(reason);
     }, softMs);
   }
-  try {
-    const running = fn(controller.signal);
-    if (limits.hardMs === undefined) return await running;
-    const hardMs = limits.hardMs;
-    running.catch(() => undefined);
-    const hard = new Promise<never>((_, reject) => {
+  const hardMs = limits.hardMs;
+  // One promise, settled by the handler or by the hard limit, whichever comes first (no race, no async frame).
+  return new Promise<R>((resolve, reject) => {
+    if (hardMs !== undefined) {
       hardTimer = setTimeout(() => {
         const error = new JobTimeoutError(queueName, job.id, 'hard', hardMs);
         log(`${error.message}: job failed`);
         onLimit?.(error);
         controller.abort(error);
+        cleanup();
         reject(error);
       }, hardMs);
-    });
-    return await Promise.race([running, hard]);
-  } finally {
-    clearTimeout(softTimer);
-    clearTimeout(hardTimer);
-    outer?.removeEventListener('abort', onOuterAbort);
-  }
+    }
+    let running: Promise<R>;
+    try {
+      running = fn(controller.signal);
+    } catch (error) {
+      cleanup();
+      reject(error);
+      return;
+    }
+    running.then(
+      (result) => {
+        cleanup();
+        resolve(result);
+      },
+      (error: unknown) => {
+        cleanup();
+        reject(error);
+      },
+    );
+  });
 }
