@@ -12,7 +12,7 @@ async function main() {
   const config = loadRedisConfig({ REDIS_URL: server.url });
   const producer = createRedisConnection(config, { role: 'producer' });
   const p = (i: number) => ({ tenantId: `tenant-${i % 100}`, activityId: `activity-${i}`, input: {} });
-  const def = agentQueue('prof', { connection: producer, prefix: 'pp', onError: () => undefined, ...(process.env.NOSTATS ? { recordStats: false } : {}) });
+  const def = agentQueue('prof', { connection: producer, prefix: 'pp', onError: () => undefined, ...(process.env.NOSTATS ? { recordStats: false } : {}), ...(process.env.NOLIMITS ? { timeouts: undefined } : {}) });
   const rawConn = process.env.RAWPROD ? createRedisConnection(config, { role: 'producer' }) : new Redis(server.url);
   const raw = new Queue(def.name, { connection: rawConn, prefix: 'pr', defaultJobOptions: def.settings.defaultJobOptions });
   for (let i = 0; i < 300; i++) await def.enqueue(p(i));

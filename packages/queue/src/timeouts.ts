@@ -51,7 +51,9 @@ export function timeoutsOf(job: Job, queueTimeouts: JobTimeouts | undefined): Jo
  * at the soft limit (reason: a soft {@link JobTimeoutError}, logged to the job) and at the hard
  * limit, where the returned promise rejects with a hard {@link JobTimeoutError} even if `fn` never
  * settles (a later rejection of `fn` is ignored). `onLimit` is told of each limit reached. Without
- * limits, `fn` gets `outer` itself: no controller, timer or listener per job.
+ * limits, `fn` gets `outer` itself: no controller, timer or listener per job. With `abortOuter`
+ * (BullMQ's `worker.cancelJob`, which aborts the job's own signal with a reason), `fn` gets `outer`
+ * too and the limits abort it: no second controller or listener per job.
  */
 export function runWithTimeouts<R>(
   queueName: string,
@@ -60,12 +62,24 @@ export function runWithTimeouts<R>(
   outer: AbortSignal | undefined,
   fn: (signal: AbortSignal) => Promise<R>,
   onLimit?: (reason: JobTimeoutError) => void,
+  abortOuter?: (reason: JobTimeoutError) => boolean,
 ): Promise<R> {
   if (limits?.softMs === undefined && limits?.hardMs === undefined) return fn(outer ?? new AbortController().signal);
-  const controller = new AbortController();
-  const onOuterAbort = () => controller.abort(outer?.reason);
-  if (outer?.aborted) onOuterAbort();
-  else outer?.addEventListener('abort', onOuterAbort, { once: true });
+  let signal: AbortSignal;
+  let abort: (reason: JobTimeoutError) => void;
+  let cleanupOuter: (() => void) | undefined;
+  if (outer && abortOuter && !outer.aborted) {
+    signal = outer;
+    abort = (reason) => void abortOuter(reason);
+  } else {
+    const controller = new AbortController();
+    const onOuterAbort = () => controller.abort(outer?.reason);
+    if (outer?.aborted) onOuterAbort();
+    else outer?.addEventListener('abort', onOuterAbort, { once: true });
+    cleanupOuter = () => outer?.removeEventListener('abort', onOuterAbort);
+    signal = controller.signal;
+    abort = (reason) => controller.abort(reason);
+  }
   const log = (message: string) => void job.log(message).catch(() => undefined);
 
   let softTimer: NodeJS.Timeout | undefined;
@@ -73,7 +87,7 @@ export function runWithTimeouts<R>(
   const cleanup = (): void => {
     clearTimeout(softTimer);
     clearTimeout(hardTimer);
-    outer?.removeEventListener('abort', onOuterAbort);
+    cleanupOuter?.();
   };
   if (limits.softMs !== undefined) {
     const softMs = limits.softMs;
@@ -81,7 +95,7 @@ export function runWithTimeouts<R>(
       const reason = new JobTimeoutError(queueName, job.id, 'soft', softMs);
       log(`${reason.message}: signal aborted`);
       onLimit?.(reason);
-      controller.abort(reason);
+      abort(reason);
     }, softMs);
   }
   const hardMs = limits.hardMs;
@@ -92,14 +106,14 @@ export function runWithTimeouts<R>(
         const error = new JobTimeoutError(queueName, job.id, 'hard', hardMs);
         log(`${error.message}: job failed`);
         onLimit?.(error);
-        controller.abort(error);
+        abort(error);
         cleanup();
         reject(error);
       }, hardMs);
     }
     let running: Promise<R>;
     try {
-      running = fn(controller.signal);
+      running = fn(signal);
     } catch (error) {
       cleanup();
       reject(error);

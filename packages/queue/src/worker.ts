@@ -67,6 +67,8 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
 }
 
 const liveWorkers = new Map<Worker, number>();
+/** Signals BullMQ handed to a processor (its own per job, which `worker.cancelJob` aborts). */
+const bullSignals = new WeakSet<AbortSignal>();
 let signalsInstalled = false;
 
 async function closeWithTimeout(worker: Worker, timeoutMs: number): Promise<void> {
@@ -156,6 +158,10 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
         context.signal,
         (signal) => jobHandler(job, { tenantId: context.tenantId, token: context.token, signal }),
         timeLimitReporter(logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId }),
+        // The limits abort BullMQ's own signal of the job (the one the handler gets), so no second
+        // controller per job. BullMQ types the reason as a string but hands it to `abort(reason)` as
+        // is; the time-limit tests check that the handler sees the JobTimeoutError.
+        bullSignals.has(context.signal) ? (reason) => job.id !== undefined && worker.cancelJob(job.id, reason as unknown as string) : undefined,
       );
     };
     // Pool slots inside the tenant's slot: a job deferred for a full pool gives its tenant slot back.
@@ -176,6 +182,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
       }
       job.data = data;
       try {
+        if (signal) bullSignals.add(signal);
         const result = await run(job, { tenantId: data.tenantId, token, signal: signal ?? new AbortController().signal });
         record(job, data.tenantId, startedAt, {});
         return result;
