@@ -7,6 +7,18 @@ import { Redis } from 'ioredis';
 
 async function main() {
   const mode = process.argv[2] ?? 'platform';
+  if (process.env.TRACE) {
+    const { context } = await import('@opentelemetry/api');
+    const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+    const { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } = await import('@opentelemetry/sdk-trace-base');
+    const { configureTelemetry } = await import('@platform/telemetry');
+    const exporter = new InMemorySpanExporter();
+    const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 512, scheduledDelayMillis: 200 });
+    const provider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [processor] });
+    if (process.env.TRACE !== 'noals') context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    if (process.env.TRACE !== 'alsonly') configureTelemetry({ tracerProvider: provider });
+    setInterval(() => exporter.reset(), 500).unref();
+  }
   const n = Number(process.argv[3] ?? 5000);
   const server = await startRedisServer();
   const config = loadRedisConfig({ REDIS_URL: server.url });

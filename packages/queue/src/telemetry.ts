@@ -26,9 +26,9 @@ export function traceEnqueue<T, R extends Job | Job[]>(queue: string, entries: J
 }
 
 async function tracedEnqueue<T, R extends Job | Job[]>(queue: string, entries: JobEntry<T>[], add: () => Promise<R>): Promise<R> {
-  const tenants = new Set(entries.map((entry) => tenantOf(entry.data)));
   const attributes: Attributes = { [A.system]: 'bullmq', [A.operation]: 'send', [A.queue]: queue };
-  if (tenants.size === 1) attributes[A.tenant] = [...tenants][0];
+  const tenant = tenantOf(entries[0]?.data);
+  if (entries.every((entry) => tenantOf(entry.data) === tenant)) attributes[A.tenant] = tenant;
   if (entries.length > 1) attributes[A.batchSize] = entries.length;
   return inSpan(`enqueue ${queue}`, { kind: SpanKind.PRODUCER, attributes }, async (span) => {
     const metadata = toJobMetadata(span!);
