@@ -28,8 +28,8 @@ export function jobStatsKey(prefix: string, queueName: string, slot: number): st
 }
 
 export function bucketOf(seconds: number): number {
-  const i = JOB_STATS_BUCKETS.findIndex((bound) => seconds <= bound);
-  return i === -1 ? JOB_STATS_BUCKETS.length : i;
+  for (let i = 0; i < JOB_STATS_BUCKETS.length; i++) if (seconds <= JOB_STATS_BUCKETS[i]!) return i;
+  return JOB_STATS_BUCKETS.length;
 }
 
 /** A deferral's reason as a label value: its `deferralReason`, else its `code`, else `unspecified`. */
@@ -95,14 +95,21 @@ function flushAll(): Promise<void> {
  * loses at most its last 100 ms of counts: a metric, never a job.
  */
 export function createStatsRecorder(client: () => ScriptClient, prefix: string, queueName: string): StatsRecorder {
-  let pending = new Map<number, Map<string, number>>();
+  // slot -> tenant -> series -> count: no string built per event; fields are joined once per flush.
+  let pending = new Map<number, Map<string, Map<string, number>>>();
   const write = (): Promise<void> => {
     const slots = pending;
     pending = new Map();
     const redis = client();
-    return Promise.all([...slots].map(([slot, increments]) => recordJobStats(redis, prefix, queueName, increments, slot * JOB_STATS_SLOT_MS))).then(() => undefined);
+    return Promise.all(
+      [...slots].map(([slot, tenants]) => {
+        const increments = new Map<string, number>();
+        for (const [tenantId, series] of tenants) for (const [name, by] of series) increments.set(`${tenantId}|${name}`, by);
+        return recordJobStats(redis, prefix, queueName, increments, slot * JOB_STATS_SLOT_MS);
+      }),
+    ).then(() => undefined);
   };
-  const bufferOf = (now: number): Map<string, number> => {
+  const bufferOf = (now: number): Map<string, Map<string, number>> => {
     const slot = Math.floor(now / JOB_STATS_SLOT_MS);
     let buffer = pending.get(slot);
     if (!buffer) pending.set(slot, (buffer = new Map()));
@@ -118,8 +125,9 @@ export function createStatsRecorder(client: () => ScriptClient, prefix: string, 
   return {
     increment(tenantId, series, by, now = Date.now()) {
       const buffer = bufferOf(now);
-      const field = `${tenantId}|${series}`;
-      buffer.set(field, (buffer.get(field) ?? 0) + by);
+      let counts = buffer.get(tenantId);
+      if (!counts) buffer.set(tenantId, (counts = new Map()));
+      counts.set(series, (counts.get(series) ?? 0) + by);
     },
     flush: flushAll,
   };
