@@ -147,3 +147,50 @@ describe('job time limits', () => {
     expect(agentQueue('blog-writer', { timeouts: { hardMs: 60_000 } }).settings.timeouts).toEqual({ hardMs: 60_000 });
   });
 });
+
+describe('the handler signal', () => {
+  it('worker.cancelJob aborts that job\'s signal with the reason, cancelAllJobs every running one; a signal first read after the abort is born aborted', async () => {
+    const definition = testQueue({ defaultJobOptions: { attempts: 1 } });
+    const reasons = new Map<string, unknown>();
+    const started = new Set<string>();
+    let readLate!: () => void;
+    const lateRead = new Promise<void>((resolve) => (readLate = resolve));
+    const worker = createWorker(
+      definition,
+      async (job, context) => {
+        started.add(job.data.activityId);
+        // 'late' does not touch its signal until after it was cancelled.
+        if (job.data.activityId === 'late') await lateRead;
+        const { signal } = context;
+        if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        reasons.set(job.data.activityId, signal.reason);
+      },
+      { connection: workerConnection, handleSignals: false, concurrency: 3 },
+    );
+    try {
+      const [one, two, late] = await definition.enqueueBulk([
+        { tenantId: 'acme', activityId: 'one', hang: true },
+        { tenantId: 'acme', activityId: 'two', hang: true },
+        { tenantId: 'acme', activityId: 'late', hang: true },
+      ]);
+      await waitFor(() => started.size === 3);
+      expect(worker.cancelJob(one!.id!, 'stop one')).toBe(true);
+      await waitFor(() => reasons.has('one'));
+      expect(reasons.get('one')).toBe('stop one');
+      expect(reasons.has('two')).toBe(false);
+      expect(worker.cancelJob(late!.id!, 'stop late')).toBe(true);
+      readLate();
+      await waitFor(() => reasons.has('late'));
+      expect(reasons.get('late')).toBe('stop late');
+      worker.cancelAllJobs('stop all');
+      await waitFor(() => reasons.has('two'));
+      expect(reasons.get('two')).toBe('stop all');
+      await waitFor(async () => (await definition.queue.getCompletedCount()) === 3);
+      // Finished jobs are no longer cancellable.
+      expect(worker.cancelJob(two!.id!, 'gone')).toBe(false);
+    } finally {
+      await worker.close();
+      await definition.close();
+    }
+  });
+});

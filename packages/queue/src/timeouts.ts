@@ -47,47 +47,27 @@ export function timeoutsOf(job: Job, queueTimeouts: JobTimeouts | undefined): Jo
 }
 
 /**
- * Runs `fn(signal)` under the job's limits. The signal aborts when `outer` does (BullMQ's signal),
- * at the soft limit (reason: a soft {@link JobTimeoutError}, logged to the job) and at the hard
- * limit, where the returned promise rejects with a hard {@link JobTimeoutError} even if `fn` never
- * settles (a later rejection of `fn` is ignored). `onLimit` is told of each limit reached. Without
- * limits, `fn` gets `outer` itself: no controller, timer or listener per job. With `abortOuter`
- * (BullMQ's `worker.cancelJob`, which aborts the job's own signal with a reason), `fn` gets `outer`
- * too and the limits abort it: no second controller or listener per job.
+ * Runs `run()` under the job's limits: at the soft limit `abort` is called with a soft
+ * {@link JobTimeoutError} (logged to the job), and at the hard limit with a hard one, where the
+ * returned promise rejects with it even if `run` never settles (a later rejection of `run` is
+ * ignored). `onLimit` is told of each limit reached. The caller owns the signal `abort` aborts (the
+ * worker's lazily created signal of the job), so this adds no controller or listener per job.
  */
 export function runWithTimeouts<R>(
   queueName: string,
   job: Job,
   limits: JobTimeouts | undefined,
-  outer: AbortSignal | undefined,
-  fn: (signal: AbortSignal) => Promise<R>,
+  abort: (reason: JobTimeoutError) => void,
+  run: () => Promise<R>,
   onLimit?: (reason: JobTimeoutError) => void,
-  abortOuter?: (reason: JobTimeoutError) => boolean,
 ): Promise<R> {
-  if (limits?.softMs === undefined && limits?.hardMs === undefined) return fn(outer ?? new AbortController().signal);
-  let signal: AbortSignal;
-  let abort: (reason: JobTimeoutError) => void;
-  let cleanupOuter: (() => void) | undefined;
-  if (outer && abortOuter && !outer.aborted) {
-    signal = outer;
-    abort = (reason) => void abortOuter(reason);
-  } else {
-    const controller = new AbortController();
-    const onOuterAbort = () => controller.abort(outer?.reason);
-    if (outer?.aborted) onOuterAbort();
-    else outer?.addEventListener('abort', onOuterAbort, { once: true });
-    cleanupOuter = () => outer?.removeEventListener('abort', onOuterAbort);
-    signal = controller.signal;
-    abort = (reason) => controller.abort(reason);
-  }
+  if (limits?.softMs === undefined && limits?.hardMs === undefined) return run();
   const log = (message: string) => void job.log(message).catch(() => undefined);
-
   let softTimer: NodeJS.Timeout | undefined;
   let hardTimer: NodeJS.Timeout | undefined;
   const cleanup = (): void => {
     clearTimeout(softTimer);
     clearTimeout(hardTimer);
-    cleanupOuter?.();
   };
   if (limits.softMs !== undefined) {
     const softMs = limits.softMs;
@@ -113,7 +93,7 @@ export function runWithTimeouts<R>(
     }
     let running: Promise<R>;
     try {
-      running = fn(signal);
+      running = run();
     } catch (error) {
       cleanup();
       reject(error);
@@ -130,4 +110,31 @@ export function runWithTimeouts<R>(
       },
     );
   });
+}
+
+/**
+ * The signal of one job, created only when something reads it (most handlers never do, and an
+ * `AbortController` per job is a measurable share of a short job's cost). An abort before the first
+ * read is remembered: the signal is then born aborted, with the same reason.
+ */
+export class LazyJobSignal {
+  private controller: AbortController | undefined;
+  private aborted = false;
+  private reason: unknown;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Aborts the signal (the first call wins, as with `AbortController`). */
+  abort(reason?: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
 }

@@ -10,7 +10,7 @@ import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemet
 import { withPools } from './pools/pool';
 import { createSandboxedWorker } from './sandbox';
 import { recordDeferral, timeLimitReporter, traceAttempt } from './telemetry';
-import { runWithTimeouts, timeoutsOf } from './timeouts';
+import { LazyJobSignal, runWithTimeouts, timeoutsOf } from './timeouts';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
 /** What a handler gets besides the job. */
@@ -67,8 +67,8 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
 }
 
 const liveWorkers = new Map<Worker, number>();
-/** Signals BullMQ handed to a processor (its own per job, which `worker.cancelJob` aborts). */
-const bullSignals = new WeakSet<AbortSignal>();
+/** The abort side of each handler context's signal (the time limits abort it). */
+const jobSignals = new WeakMap<JobContext, LazyJobSignal>();
 let signalsInstalled = false;
 
 async function closeWithTimeout(worker: Worker, timeoutMs: number): Promise<void> {
@@ -150,25 +150,22 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     // Time limits inside the fair lease, so a job failed at its hard limit gives its slot back.
     const limited = (job: Job<TenantPayload<S>, R>, context: JobContext): Promise<R> => {
       const limits = timeoutsOf(job, definition.settings.timeouts);
-      if (!limits) return jobHandler(job, context);
+      const jobSignal = limits ? jobSignals.get(context) : undefined;
+      if (!limits || !jobSignal) return jobHandler(job, context);
       return runWithTimeouts(
         definition.name,
         job,
         limits,
-        context.signal,
-        (signal) => jobHandler(job, { tenantId: context.tenantId, token: context.token, signal }),
+        (reason) => jobSignal.abort(reason),
+        () => jobHandler(job, context),
         timeLimitReporter(logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId }),
-        // The limits abort BullMQ's own signal of the job (the one the handler gets), so no second
-        // controller per job. BullMQ types the reason as a string but hands it to `abort(reason)` as
-        // is; the time-limit tests check that the handler sees the JobTimeoutError.
-        bullSignals.has(context.signal) ? (reason) => job.id !== undefined && worker.cancelJob(job.id, reason as unknown as string) : undefined,
       );
     };
     // Pool slots inside the tenant's slot: a job deferred for a full pool gives its tenant slot back.
     const pooled = withPools(definition.name, definition.settings.pools ?? [], () => producerConnectionOf(definition), limited);
     const run = fair ? fair.wrapHandler(pooled) : pooled;
 
-    const attempt = async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
+    const attempt = async (job: Job<TenantPayload<S>, R>, token?: string): Promise<R> => {
       const startedAt = Date.now();
       let data: TenantPayload<S>;
       try {
@@ -181,9 +178,21 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
         throw invalid;
       }
       job.data = data;
+      // The job's signal: aborted by the time limits and by worker.cancelJob / cancelAllJobs, and
+      // created only if the handler (or a sandbox) reads it.
+      const jobSignal = new LazyJobSignal();
+      const context: JobContext = {
+        tenantId: data.tenantId,
+        token,
+        get signal() {
+          return jobSignal.signal;
+        },
+      };
+      jobSignals.set(context, jobSignal);
+      const id = job.id;
+      if (id !== undefined) activeSignals.set(id, jobSignal);
       try {
-        if (signal) bullSignals.add(signal);
-        const result = await run(job, { tenantId: data.tenantId, token, signal: signal ?? new AbortController().signal });
+        const result = await run(job, context);
         record(job, data.tenantId, startedAt, {});
         return result;
       } catch (error) {
@@ -194,12 +203,16 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
           throw new DelayedError();
         }
         throw error;
+      } finally {
+        if (id !== undefined && activeSignals.get(id) === jobSignal) activeSignals.delete(id);
       }
     };
-    // One span per attempt when tracing is on (see telemetry.ts).
-    return (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> =>
-      traceAttempt(definition.name, job, () => attempt(job, token, signal));
+    // One span per attempt when tracing is on (see telemetry.ts). Two parameters on purpose: BullMQ
+    // creates an AbortController per job only for a processor declaring a third (the signal).
+    return (job: Job<TenantPayload<S>, R>, token?: string): Promise<R> => traceAttempt(definition.name, job, () => attempt(job, token));
   };
+  // The jobs' signals this worker runs, by job id, for cancelJob / cancelAllJobs.
+  const activeSignals = new Map<string, LazyJobSignal>();
 
   const bullOptions = {
     concurrency: 1,
@@ -217,6 +230,16 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
           (runner) => makeProcessor((job, context) => runner(job, context.token, context.signal) as Promise<R>) as never,
           bullOptions,
         );
+  // BullMQ's cancelJob / cancelAllJobs abort the controllers it creates for processors taking a
+  // signal; ours takes none (see makeProcessor), so they abort the jobs' own signals instead.
+  worker.cancelJob = (jobId: string, reason?: string): boolean => {
+    const jobSignal = activeSignals.get(jobId);
+    jobSignal?.abort(reason);
+    return jobSignal !== undefined;
+  };
+  worker.cancelAllJobs = (reason?: string): void => {
+    for (const jobSignal of activeSignals.values()) jobSignal.abort(reason);
+  };
   // Without a listener, an 'error' event (e.g. Redis down) would crash the process.
   worker.on('error', onError);
   fair?.attach(worker as unknown as Worker, onError);
