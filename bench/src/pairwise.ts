@@ -6,7 +6,8 @@
  *
  *   node bench/dist/pairwise.js <scenario> [--rounds N]
  *
- * Scenarios: enqueue1, enqueue50, bulk, e2e (platform / raw BullMQ); fair10, fair1000, fair10000
+ * Scenarios: enqueue1, enqueue50, bulk, e2e (platform / raw BullMQ; suffix -prod: raw on a platform
+ * producer connection too; -nolimits: the platform queue without time limits); fair10, fair1000, fair10000
  * (fair / plain, no-op jobs); controls (fair with controls / fair without); trace-enqueue1,
  * trace-e2e (tracing on / off) and trace-off-enqueue1, trace-off-e2e (off / tracerProvider false).
  */
@@ -50,8 +51,15 @@ async function inFlight(total: number, concurrency: number, fn: (i: number) => P
   );
 }
 
-async function queuePair(ctx: BenchContext, scenario: string): Promise<[Batch, Batch, () => Promise<void>]> {
-  const sides = queueSides(ctx, 'ab');
+async function queuePair(ctx: BenchContext, name: string): Promise<[Batch, Batch, () => Promise<void>]> {
+  // `<scenario>-prod`: raw BullMQ on a platform producer connection too (commandTimeout: a timer per
+  // command), to tell the queue layer's cost from the connection's. `<scenario>-nolimits`: the
+  // platform queue without the agent queues' default time limits.
+  const [scenario = name, variant] = name.split('-') as [string, string | undefined];
+  const sides = queueSides(ctx, 'ab', {
+    rawConnection: variant === 'prod' ? ctx.platformClient('producer') : undefined,
+    noTimeLimits: variant === 'nolimits',
+  });
   const { platform, raw, role } = sides;
   const cleanup = async () => {
     await ctx.deleteKeys(`${sides.platformPrefix}:`);

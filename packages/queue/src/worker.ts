@@ -67,8 +67,9 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
 }
 
 const liveWorkers = new Map<Worker, number>();
-/** The abort side of each handler context's signal (the time limits abort it). */
-const jobSignals = new WeakMap<JobContext, LazyJobSignal>();
+/** Where a handler context keeps the abort side of its signal (the time limits abort it): a symbol, not a WeakMap entry per job. */
+const JOB_SIGNAL = Symbol('jobSignal');
+type ContextWithSignal = JobContext & { [JOB_SIGNAL]?: LazyJobSignal };
 let signalsInstalled = false;
 
 async function closeWithTimeout(worker: Worker, timeoutMs: number): Promise<void> {
@@ -150,7 +151,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     // Time limits inside the fair lease, so a job failed at its hard limit gives its slot back.
     const limited = (job: Job<TenantPayload<S>, R>, context: JobContext): Promise<R> => {
       const limits = timeoutsOf(job, definition.settings.timeouts);
-      const jobSignal = limits ? jobSignals.get(context) : undefined;
+      const jobSignal = limits ? (context as ContextWithSignal)[JOB_SIGNAL] : undefined;
       if (!limits || !jobSignal) return jobHandler(job, context);
       return runWithTimeouts(
         definition.name,
@@ -181,14 +182,14 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
       // The job's signal: aborted by the time limits and by worker.cancelJob / cancelAllJobs, and
       // created only if the handler (or a sandbox) reads it.
       const jobSignal = new LazyJobSignal();
-      const context: JobContext = {
+      const context: ContextWithSignal = {
         tenantId: data.tenantId,
         token,
         get signal() {
           return jobSignal.signal;
         },
+        [JOB_SIGNAL]: jobSignal,
       };
-      jobSignals.set(context, jobSignal);
       const id = job.id;
       if (id !== undefined) activeSignals.set(id, jobSignal);
       try {
