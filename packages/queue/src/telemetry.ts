@@ -1,7 +1,7 @@
 import { SpanKind, context, trace, type Attributes } from '@opentelemetry/api';
 import { fromJobMetadata, inSpan, logLine, platformTracer, spanAttributes as A, spanEvent, toJobMetadata, type Logger } from '@platform/telemetry';
 import type { Job } from 'bullmq';
-import { JobTimeoutError } from './errors';
+import type { JobTimeoutError } from './errors';
 import type { JobEntry } from './producer/producer';
 
 /** `opts.telemetry` of a BullMQ job: `metadata` is the W3C context of the span that enqueued it. */
