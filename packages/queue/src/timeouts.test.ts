@@ -132,6 +132,33 @@ describe('job time limits', () => {
     }
   });
 
+  it('with both limits, a handler that ignores the soft one is failed at the hard one (soft abort first, then the hard failure)', async () => {
+    const definition = testQueue({ timeouts: { softMs: 100, hardMs: 400 }, defaultJobOptions: { attempts: 1 } });
+    let reason: unknown;
+    const worker = createWorker(
+      definition,
+      async (_job, { signal }) => {
+        signal.addEventListener('abort', () => (reason = signal.reason), { once: true });
+        return new Promise<string>(() => undefined); // ignores its signal, never settles
+      },
+      { connection: workerConnection, handleSignals: false },
+    );
+    try {
+      const job = await definition.enqueue({ tenantId: 'acme', activityId: 'a4', hang: true });
+      await waitFor(async () => (await definition.queue.getJobState(job.id!)) === 'failed', 10_000);
+      expect(reason).toMatchObject({ limit: 'soft', limitMs: 100 });
+      expect((await definition.queue.getJob(job.id!))?.failedReason).toBe(`Job ${job.id} of queue agent__timed reached its hard time limit of 400 ms`);
+      const { logs } = await definition.queue.getJobLogs(job.id!);
+      expect(logs).toEqual([
+        `Job ${job.id} of queue agent__timed reached its soft time limit of 100 ms: signal aborted`,
+        `Job ${job.id} of queue agent__timed reached its hard time limit of 400 ms: job failed`,
+      ]);
+    } finally {
+      await worker.close(true);
+      await definition.close();
+    }
+  });
+
   it('refuses bad limits with a typed error before anything is written', async () => {
     expect(() => testQueue({ timeouts: { hardMs: -1 } })).toThrow(InvalidArgumentError);
     const definition = testQueue();

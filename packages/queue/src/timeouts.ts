@@ -63,33 +63,32 @@ export function runWithTimeouts<R>(
 ): Promise<R> {
   if (limits?.softMs === undefined && limits?.hardMs === undefined) return run();
   const log = (message: string) => void job.log(message).catch(() => undefined);
-  let softTimer: NodeJS.Timeout | undefined;
-  let hardTimer: NodeJS.Timeout | undefined;
-  const cleanup = (): void => {
-    clearTimeout(softTimer);
-    clearTimeout(hardTimer);
-  };
-  if (limits.softMs !== undefined) {
-    const softMs = limits.softMs;
-    softTimer = setTimeout(() => {
-      const reason = new JobTimeoutError(queueName, job.id, 'soft', softMs);
-      log(`${reason.message}: signal aborted`);
-      onLimit?.(reason);
-      abort(reason);
-    }, softMs);
-  }
-  const hardMs = limits.hardMs;
+  const { softMs, hardMs } = limits;
+  // One timer at a time: the soft limit's, which arms the hard limit's for the time left (most
+  // jobs end before either, and pay for one timer, not two).
+  let timer: NodeJS.Timeout | undefined;
+  const cleanup = (): void => clearTimeout(timer);
   // One promise, settled by the handler or by the hard limit, whichever comes first (no race, no async frame).
   return new Promise<R>((resolve, reject) => {
-    if (hardMs !== undefined) {
-      hardTimer = setTimeout(() => {
-        const error = new JobTimeoutError(queueName, job.id, 'hard', hardMs);
+    const armHard = (limitMs: number, inMs: number): void => {
+      timer = setTimeout(() => {
+        const error = new JobTimeoutError(queueName, job.id, 'hard', limitMs);
         log(`${error.message}: job failed`);
         onLimit?.(error);
         abort(error);
-        cleanup();
         reject(error);
-      }, hardMs);
+      }, inMs);
+    };
+    if (softMs !== undefined && (hardMs === undefined || softMs < hardMs)) {
+      timer = setTimeout(() => {
+        const reason = new JobTimeoutError(queueName, job.id, 'soft', softMs);
+        log(`${reason.message}: signal aborted`);
+        onLimit?.(reason);
+        abort(reason);
+        if (hardMs !== undefined) armHard(hardMs, hardMs - softMs);
+      }, softMs);
+    } else if (hardMs !== undefined) {
+      armHard(hardMs, hardMs);
     }
     let running: Promise<R>;
     try {
