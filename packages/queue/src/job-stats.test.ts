@@ -114,6 +114,20 @@ describe('job stats recorded by producers and createWorker (no extra call)', () 
     expect(sum(await jobStats.read(redis, q.name, { prefix }), 'acme').enqueued).toBe(2);
   });
 
+  it('close() waits for its own increments only: a recorder whose Redis is down does not hold it up', async () => {
+    const prefix = uniquePrefix('jstats');
+    prefixes.push(prefix);
+    // A worker-role connection to nowhere: its writes wait for Redis without bound.
+    const nowhere = createRedisConnection(loadRedisConfig({ REDIS_URL: 'redis://127.0.0.1:1' }), { role: 'worker' });
+    const stuck = createStatsRecorder(() => nowhere, prefix, 'agent__nowhere');
+    stuck.increment('acme', 'c', 1);
+    const q = defineQueue({ namespace: 'agent', name: 'closing', schema: z.object({ n: z.number() }), prefix, connection: redis });
+    await q.enqueue({ tenantId: 'acme', n: 1 });
+    await q.close(); // resolves (with the stuck write still pending), else this test times out
+    expect(sum(await jobStats.read(redis, q.name, { prefix }), 'acme').enqueued).toBe(1);
+    nowhere.disconnect();
+  });
+
   it('recordStats: false records nothing', async () => {
     const prefix = uniquePrefix('jstats');
     prefixes.push(prefix);

@@ -72,7 +72,12 @@ export const JOB_STATS_FLUSH_MS = 100;
 export interface StatsRecorder {
   /** Adds `by` to `<tenantId>|<series>` (no I/O). */
   increment(tenantId: string, series: JobStatsField, by: number, now?: number): void;
-  /** Writes what every recorder of the process has buffered now (one script call per queue and slot); never rejects. */
+  /**
+   * Writes what every recorder of the process has buffered now (one script call per queue and
+   * slot) and resolves once this recorder's own part is written; never rejects. Only its own part
+   * is awaited: another recorder's connection (a worker's, which retries without bound) cannot
+   * hold up the caller while Redis is down.
+   */
   flush(): Promise<void>;
 }
 
@@ -80,12 +85,14 @@ export interface StatsRecorder {
 const dirty = new Set<() => Promise<void>>();
 let flushTimer: NodeJS.Timeout | undefined;
 
-function flushAll(): Promise<void> {
+/** Starts every pending write; answers each recorder's write by its flush function. */
+function flushAll(): Map<() => Promise<void>, Promise<void>> {
   if (flushTimer) clearTimeout(flushTimer);
   flushTimer = undefined;
-  const flushes = [...dirty];
+  const writes = new Map<() => Promise<void>, Promise<void>>();
+  for (const flush of dirty) writes.set(flush, flush());
   dirty.clear();
-  return Promise.all(flushes.map((flush) => flush())).then(() => undefined);
+  return writes;
 }
 
 /**
@@ -97,6 +104,7 @@ function flushAll(): Promise<void> {
 export function createStatsRecorder(client: () => ScriptClient, prefix: string, queueName: string): StatsRecorder {
   // slot -> tenant -> series -> count: no string built per event; fields are joined once per flush.
   let pending = new Map<number, Map<string, Map<string, number>>>();
+  // `recordJobStats` never rejects, so neither does a write.
   const write = (): Promise<void> => {
     const slots = pending;
     pending = new Map();
@@ -116,7 +124,9 @@ export function createStatsRecorder(client: () => ScriptClient, prefix: string, 
     if (!dirty.has(write)) {
       dirty.add(write);
       if (!flushTimer) {
-        flushTimer = setTimeout(() => void flushAll(), JOB_STATS_FLUSH_MS);
+        flushTimer = setTimeout(() => {
+          flushAll();
+        }, JOB_STATS_FLUSH_MS);
         flushTimer.unref();
       }
     }
@@ -129,7 +139,7 @@ export function createStatsRecorder(client: () => ScriptClient, prefix: string, 
       if (!counts) buffer.set(tenantId, (counts = new Map()));
       counts.set(series, (counts.get(series) ?? 0) + by);
     },
-    flush: flushAll,
+    flush: () => flushAll().get(write) ?? Promise.resolve(),
   };
 }
 
