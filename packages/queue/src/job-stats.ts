@@ -117,8 +117,17 @@ export function createStatsRecorder(client: () => ScriptClient, prefix: string, 
       }),
     ).then(() => undefined);
   };
+  // The first increment of each slot is written at once: it may create the slot's hash, and a key
+  // should appear right after the call that caused it, not during a later one (the buffered
+  // increments after it only change fields of that hash).
+  let lastSlot = -1;
+  let writeNow = false;
   const bufferOf = (now: number): Map<string, Map<string, number>> => {
     const slot = Math.floor(now / JOB_STATS_SLOT_MS);
+    if (slot > lastSlot) {
+      lastSlot = slot;
+      writeNow = true;
+    }
     let buffer = pending.get(slot);
     if (!buffer) pending.set(slot, (buffer = new Map()));
     if (!dirty.has(write)) {
@@ -138,6 +147,11 @@ export function createStatsRecorder(client: () => ScriptClient, prefix: string, 
       let counts = buffer.get(tenantId);
       if (!counts) buffer.set(tenantId, (counts = new Map()));
       counts.set(series, (counts.get(series) ?? 0) + by);
+      if (writeNow) {
+        writeNow = false;
+        dirty.delete(write);
+        void write();
+      }
     },
     flush: () => flushAll().get(write) ?? Promise.resolve(),
   };
