@@ -31,7 +31,19 @@ export const FAIR_OVERHEAD_JOB_MS = 2;
 
 const schema = z.object({ documentId: z.string() });
 
-async function runOnce(redisUrl: string, jobsPerTenant: number, mode: FairOverheadMode): Promise<number> {
+/** One run's jobs/s and this process's CPU per job (`process.cpuUsage`, user + system, µs). */
+export interface RunFigures {
+  jobsPerSecond: number;
+  cpuUsPerJob: number;
+}
+
+function cpuSince(start: NodeJS.CpuUsage, jobs: number): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / jobs;
+}
+
+/** One run of the uniform scenario in one mode. */
+export async function runFairOverheadOnce(redisUrl: string, jobsPerTenant: number, mode: FairOverheadMode): Promise<RunFigures> {
   const config = loadRedisConfig({ REDIS_URL: redisUrl });
   const producer = createRedisConnection(config, { role: 'producer' });
   const workerConnection = createRedisConnection(config, { role: 'worker' });
@@ -64,6 +76,7 @@ async function runOnce(redisUrl: string, jobsPerTenant: number, mode: FairOverhe
     },
     { connection: workerConnection, concurrency: FAIR_OVERHEAD_CONCURRENCY, handleSignals: false },
   );
+  let cpuStart = process.cpuUsage();
   try {
     await worker.waitUntilReady();
     if (mode === 'controls') {
@@ -71,6 +84,7 @@ async function runOnce(redisUrl: string, jobsPerTenant: number, mode: FairOverhe
       for (const tenantId of tenants.slice(0, 10)) await setTenantLimits(definition, tenantId, { weight: 2 }, { actor: 'bench' });
       await definition.enqueueBulk(Array.from({ length: jobsPerTenant }, (_, k) => ({ tenantId: 'paused-one', documentId: `p-${k}` })));
     }
+    cpuStart = process.cpuUsage();
     // Interleaved batches of 100 jobs, 5 per tenant.
     for (let k = 0; k < jobsPerTenant; k += 5) {
       const batch = tenants.flatMap((tenantId) =>
@@ -79,6 +93,7 @@ async function runOnce(redisUrl: string, jobsPerTenant: number, mode: FairOverhe
       await definition.enqueueBulk(batch);
     }
     await allDone;
+    return { jobsPerSecond: (total * 1000) / Math.max(lastEnd - firstStart, 1), cpuUsPerJob: cpuSince(cpuStart, total) };
   } finally {
     await worker.close();
     await definition.close();
@@ -87,14 +102,68 @@ async function runOnce(redisUrl: string, jobsPerTenant: number, mode: FairOverhe
     producer.disconnect();
     workerConnection.disconnect();
   }
-  return (total * 1000) / Math.max(lastEnd - firstStart, 1);
 }
 
 /** Runs plain, fair and fair with controls once each (in that order) on the same Redis. */
 export async function runFairOverhead({ redisUrl, quick = false }: { redisUrl: string; quick?: boolean }): Promise<FairOverheadResult> {
   const jobsPerTenant = quick ? 25 : 250;
-  const plain = await runOnce(redisUrl, jobsPerTenant, 'plain');
-  const fair = await runOnce(redisUrl, jobsPerTenant, 'fair');
-  const controls = await runOnce(redisUrl, jobsPerTenant, 'controls');
+  const plain = (await runFairOverheadOnce(redisUrl, jobsPerTenant, 'plain')).jobsPerSecond;
+  const fair = (await runFairOverheadOnce(redisUrl, jobsPerTenant, 'fair')).jobsPerSecond;
+  const controls = (await runFairOverheadOnce(redisUrl, jobsPerTenant, 'controls')).jobsPerSecond;
   return { plain, fair, controls };
+}
+
+/** Tenant counts of the scale scenario (issue: fair >= 0.9x plain at each). */
+export const FAIR_SCALE_TENANTS = [10, 1000, 10_000] as const;
+export const FAIR_SCALE_CONCURRENCY = 50;
+
+/**
+ * The scheduler's overhead at scale, as the queue section's end-to-end figure: `jobs` no-op jobs of
+ * `tenants` uniform tenants (job i belongs to tenant i mod tenants) queued beforehand in batches of
+ * 1,000, then one worker of concurrency 50, timed from `run()` to the last completion. Plain queue
+ * and `fairness: 'per-tenant'` (defaults) on the same Redis, in the given order.
+ */
+export async function runFairScaleOnce(options: { redisUrl: string; tenants: number; jobs: number; fair: boolean }): Promise<RunFigures> {
+  const { redisUrl, tenants, jobs, fair } = options;
+  const config = loadRedisConfig({ REDIS_URL: redisUrl });
+  const producer = createRedisConnection(config, { role: 'producer' });
+  const workerConnection = createRedisConnection(config, { role: 'worker' });
+  const prefix = uniquePrefix(`bench-fs-${fair ? 'fair' : 'plain'}`);
+  const definition = defineQueue({
+    namespace: 'bench',
+    name: 'scale',
+    schema,
+    prefix,
+    connection: producer,
+    ...(fair ? { fairness: 'per-tenant' as const } : {}),
+    defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
+  });
+  let done = 0;
+  let finished!: () => void;
+  const allDone = new Promise<void>((resolve) => (finished = resolve));
+  const worker = createWorker(
+    definition,
+    async () => {
+      if (++done === jobs) finished();
+    },
+    { connection: workerConnection, concurrency: FAIR_SCALE_CONCURRENCY, handleSignals: false, autorun: false },
+  );
+  try {
+    for (let start = 0; start < jobs; start += 1000) {
+      await definition.enqueueBulk(
+        Array.from({ length: Math.min(1000, jobs - start) }, (_, k) => ({ tenantId: `t${(start + k) % tenants}`, documentId: `d${start + k}` })),
+      );
+    }
+    const started = Date.now();
+    const cpuStart = process.cpuUsage();
+    void worker.run().catch(() => undefined);
+    await allDone;
+    return { jobsPerSecond: (jobs * 1000) / Math.max(Date.now() - started, 1), cpuUsPerJob: cpuSince(cpuStart, jobs) };
+  } finally {
+    await worker.close();
+    await definition.close();
+    await deleteKeysByPrefix(producer, `${prefix}:`);
+    producer.disconnect();
+    workerConnection.disconnect();
+  }
 }

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { agentQueue, createWorker, defaultJobOptions } from '@platform/queue';
 import { closeConnection } from '@platform/redis';
 import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { BenchContext } from './context';
 import { completions, throughput } from './measure';
 import { alternate } from './results';
@@ -28,13 +29,18 @@ export interface QueueSides {
  * enqueue timeout, job defaults). Raw: a BullMQ `Queue` on a plain ioredis client with the same
  * job options, so the ratio is the cost of the layer, not of different retention settings.
  */
-export function queueSides(ctx: BenchContext, label: string): QueueSides {
+export function queueSides(ctx: BenchContext, label: string, variant: { rawConnection?: Redis | undefined; noTimeLimits?: boolean } = {}): QueueSides {
   const role = `${ctx.runId}-${label}`;
   const platformPrefix = `${ctx.runId}-${label}-p`;
   const rawPrefix = `${ctx.runId}-${label}-r`;
-  const platform = agentQueue(role, { connection: ctx.platformClient('producer'), prefix: platformPrefix, onError: () => undefined });
+  const platform = agentQueue(role, {
+    connection: ctx.platformClient('producer'),
+    prefix: platformPrefix,
+    onError: () => undefined,
+    ...(variant.noTimeLimits ? { timeouts: undefined } : {}),
+  });
   const raw = new Queue(platform.name, {
-    connection: ctx.plainClient(),
+    connection: variant.rawConnection ?? ctx.plainClient(),
     prefix: rawPrefix,
     defaultJobOptions: { ...defaultJobOptions },
   });

@@ -19,7 +19,7 @@ import { runLockBenchmarks } from './locks-bench';
 import { machineInfo } from './machine';
 import { runMemoryBenchmarks } from './memory-bench';
 import { runNotifyBenchmarks } from './notify-bench';
-import { runFairOverhead } from './fair-overhead';
+import { FAIR_SCALE_CONCURRENCY, FAIR_SCALE_TENANTS, runFairOverhead, runFairScaleOnce } from './fair-overhead';
 import { runNoisyNeighbour } from './noisy-neighbour';
 import { runOutboxBenchmarks } from './outbox-bench';
 import { runQueueBenchmarks } from './queue-bench';
@@ -102,6 +102,24 @@ async function runFairness(ctx: BenchContext): Promise<void> {
     ctx.results.add('fair.uniform.plain', r.plain);
     ctx.results.add('fair.uniform.controls', r.controls);
     ctx.log(`    uniform round ${round + 1}: plain ${r.plain.toFixed(0)}, fair ${r.fair.toFixed(0)}, controls ${r.controls.toFixed(0)} jobs/s`);
+  }
+  // The same at scale, as the queue section's end-to-end figure (no-op jobs, concurrency 50).
+  const scaleJobs = ctx.size(20_000, 500);
+  for (const tenants of FAIR_SCALE_TENANTS) {
+    const benchmark = `end-to-end ${scaleJobs} no-op jobs, ${tenants} uniform tenants, 1 worker x concurrency ${FAIR_SCALE_CONCURRENCY}`;
+    fig(`fair.scale${tenants}.fair`, benchmark, "fairness: 'per-tenant'", 'jobs/s', 'higher');
+    fig(`fair.scale${tenants}.plain`, benchmark, 'plain queue (BullMQ FIFO)', 'jobs/s', 'higher');
+    ctx.results.compare({ label: `${tenants} uniform tenants: fair / plain`, platform: `fair.scale${tenants}.fair`, anchor: `fair.scale${tenants}.plain`, op: '>=', target: 0.9 });
+  }
+  for (let round = 0; round < ctx.rounds; round++) {
+    for (const tenants of FAIR_SCALE_TENANTS) {
+      // Alternate which side goes first, so machine noise hits both alike.
+      for (const fair of round % 2 === 0 ? [false, true] : [true, false]) {
+        const { jobsPerSecond } = await runFairScaleOnce({ redisUrl: ctx.redisUrl, tenants, jobs: scaleJobs, fair });
+        ctx.results.add(`fair.scale${tenants}.${fair ? 'fair' : 'plain'}`, jobsPerSecond);
+      }
+    }
+    ctx.log(`    scale round ${round + 1}/${ctx.rounds} done`);
   }
 }
 

@@ -6,7 +6,7 @@ import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
 import { createGuardedWrite, resolveWaitForReplicas, type WaitForReplicasOptions } from './guarded-write';
-import { deleteJobStats, enqueuedIncrements, recordJobStats } from './job-stats';
+import { createStatsRecorder, deleteJobStats } from './job-stats';
 import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 import { checkTimeouts, type JobTimeouts } from './timeouts';
 import { queueName as buildQueueName } from './names';
@@ -82,8 +82,8 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
    */
   onError?: (error: Error) => void;
   /**
-   * Count enqueued jobs per tenant in Redis (read by `@platform/ops` and the CLI): one unawaited
-   * script call per `enqueue`/`enqueueBulk` after it resolves. @defaultValue `true`
+   * Count enqueued jobs per tenant in Redis (read by `@platform/ops` and the CLI): buffered in
+   * process and written by one unawaited script call every 100 ms and on `close()`. @defaultValue `true`
    */
   recordStats?: boolean;
   /** Where the queue logs (pino's shape). @defaultValue the logger of `configureTelemetry`, else JSON lines on stderr */
@@ -198,19 +198,20 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     : undefined;
   const producer: Producer<Data> = scheduler ? fairProducer(getQueue, scheduler, connection) : plainProducer(getQueue);
 
+  const stats = options.recordStats === false ? undefined : createStatsRecorder(connection, prefix, name);
   const countEnqueued = (entries: ReadonlyArray<JobEntry<Data>>): void => {
-    if (options.recordStats === false) return;
-    void recordJobStats(connection(), prefix, name, enqueuedIncrements(entries.map((e) => e.data.tenantId)));
+    if (!stats) return;
+    const now = Date.now();
+    for (const entry of entries) stats.increment(entry.data.tenantId, 'e', 1, now);
   };
   const parse = (payload: unknown): Data => validatePayload(name, payloadSchema, payload);
+  // One zod pass, a size bound that serialises only near the limit, and no copy of the options
+  // unless they carry the platform's own keys (BullMQ copies them into the job anyway).
   const toEntry = (payload: TenantPayloadInput<S>, opts: EnqueueOptions | undefined): JobEntry<Data> => {
     const data = parse(payload);
     checkPayloadSize(name, data, maxPayloadBytes);
-    const { jobName, timeouts: jobTimeouts, ...jobOptions } = opts ?? {};
-    // Kept in the job's BullMQ options (stored with the job), where the worker reads them.
-    const checked = checkTimeouts('timeouts', jobTimeouts);
-    if (checked) (jobOptions as EnqueueOptions).timeouts = checked;
-    return { name: jobName ?? options.name, data, opts: opts ? jobOptions : undefined };
+    if (opts === undefined) return { name: options.name, data, opts: undefined };
+    return { name: opts.jobName ?? options.name, data, opts: jobOptionsOf(opts) };
   };
 
   const definition: QueueDefinition<S> = {
@@ -233,7 +234,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     async enqueue(payload, opts) {
       const entry = toEntry(payload, opts);
       const job = await traceEnqueue(name, [entry], () => write(() => producer.add(entry)));
-      countEnqueued([entry]);
+      stats?.increment(entry.data.tenantId, 'e', 1);
       return job;
     },
     async enqueueBulk(payloads, opts) {
@@ -256,10 +257,12 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     drain: (delayed = false) => producer.drain(delayed),
     async obliterate(opts = {}) {
       await producer.obliterate(opts);
+      await stats?.flush();
       await deleteJobStats(connection(), prefix, name);
     },
     async close() {
       await producer.idle();
+      await stats?.flush();
       if (queue) await queue.close();
       queue = undefined;
     },
@@ -268,6 +271,15 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   if (scheduler) registerFairScheduler(definition, scheduler);
   producerConnections.set(definition, connection);
   return definition;
+}
+
+/** BullMQ's options of a job: `opts` without `jobName`, with `timeouts` checked (kept in the job, where the worker reads them). */
+function jobOptionsOf(opts: EnqueueOptions): JobsOptions {
+  if (!('jobName' in opts) && !('timeouts' in opts)) return opts;
+  const { jobName: _jobName, timeouts, ...jobOptions } = opts;
+  const checked = checkTimeouts('timeouts', timeouts);
+  if (checked) (jobOptions as EnqueueOptions).timeouts = checked;
+  return jobOptions;
 }
 
 const producerConnections = new WeakMap<object, () => Redis>();

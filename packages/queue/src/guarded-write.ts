@@ -106,17 +106,23 @@ export function createGuardedWrite(params: {
     return result;
   };
 
-  return async (add) => {
-    const work = waitForReplicas ? () => replicated(add, waitForReplicas) : add;
+  const reportUnavailable = (error: unknown): never => {
+    if (error instanceof QueueUnavailableError) throw error;
+    if (isConnectionError(error)) throw new QueueUnavailableError(name, (error as Error).message, { cause: error });
+    throw error;
+  };
+  return <T>(add: () => Promise<T>): Promise<T> => {
+    // No async wrapper: the hot path is the add's own promise plus one rejection handler.
     try {
-      if (queueCreated() && selfBounded()) return await work();
-      return await withTimeout(work(), enqueueTimeoutMs, () =>
-        new QueueUnavailableError(name, `Redis did not accept the job within ${enqueueTimeoutMs} ms`),
+      // Decided before the add: the add creates the Queue, whose first command waits for "ready" unbounded.
+      const bounded = queueCreated() && selfBounded();
+      const work = waitForReplicas ? replicated(add, waitForReplicas) : add();
+      if (bounded) return work.catch(reportUnavailable);
+      return withTimeout(work, enqueueTimeoutMs, () => new QueueUnavailableError(name, `Redis did not accept the job within ${enqueueTimeoutMs} ms`)).catch(
+        reportUnavailable,
       );
     } catch (error) {
-      if (error instanceof QueueUnavailableError) throw error;
-      if (isConnectionError(error)) throw new QueueUnavailableError(name, (error as Error).message, { cause: error });
-      throw error;
+      return Promise.reject(error).catch(reportUnavailable);
     }
   };
 }

@@ -2,7 +2,7 @@ import { createRedisConnection, DeferJobError, loadRedisConfig } from '@platform
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
 import { defineQueue } from './define-queue';
-import { attemptIncrements, bucketOf, jobStats, JOB_STATS_BUCKETS, JOB_STATS_SLOT_MS, type readJobStats, type TenantJobStats } from './job-stats';
+import { attemptIncrements, bucketOf, jobStats, JOB_STATS_BUCKETS, JOB_STATS_SLOT_MS, createStatsRecorder, recordScript, type readJobStats, type TenantJobStats } from './job-stats';
 import { createWorker } from './worker';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
@@ -61,7 +61,7 @@ describe('job stats recorded by producers and createWorker (no extra call)', () 
       const slots = await jobStats.read(redis, q.name, { prefix });
       acme = sum(slots, 'acme');
       globex = sum(slots, 'globex');
-      return acme.completed === 3 && globex.failed === 1 && globex.completed === 1;
+      return acme.completed === 3 && globex.failed === 1 && globex.completed === 1 && acme.enqueued === 3 && globex.enqueued === 2;
     });
     expect(acme).toEqual({ enqueued: 3, completed: 3, failed: 0, failedAttempts: 0, deferred: { 'rate-limit': 1 }, waited: 3, ran: 3 });
     // One job failed twice (2 attempts): 2 failed attempts, 1 failed for good; wait is counted once per job.
@@ -75,6 +75,59 @@ describe('job stats recorded by producers and createWorker (no extra call)', () 
       expect(ttl).toBeLessThanOrEqual((jobStats.retentionSlots + 1) * JOB_STATS_SLOT_MS);
     }
     await q.close();
+  });
+
+  it('a recorder writes the first increment of a slot at once, then buffers until its flush: 200 events, two script calls', async () => {
+    const prefix = uniquePrefix('jstats');
+    prefixes.push(prefix);
+    let statsCalls = 0;
+    // The real connection, with the stats script's calls counted.
+    const counted = new Proxy(redis, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        if (property !== 'evalsha') return value.bind(target);
+        return (sha: string, ...rest: unknown[]) => {
+          if (sha === recordScript.sha) statsCalls++;
+          return (value as (...a: unknown[]) => unknown).call(target, sha, ...rest);
+        };
+      },
+    });
+    const recorder = createStatsRecorder(() => counted, prefix, 'agent__batched');
+    const now = Date.now();
+    for (let n = 0; n < 200; n++) recorder.increment(n % 2 === 0 ? 'acme' : 'globex', 'e', 1, now);
+    // The slot's first increment went out at once (it may create the slot's hash); the other 199 wait.
+    expect(statsCalls).toBe(1);
+    await recorder.flush();
+    expect(statsCalls).toBe(2);
+    await recorder.flush();
+    expect(statsCalls).toBe(2);
+    const slots = await jobStats.read(redis, 'agent__batched', { prefix });
+    expect([sum(slots, 'acme').enqueued, sum(slots, 'globex').enqueued]).toEqual([100, 100]);
+  });
+
+  it('close() writes the increments still buffered', async () => {
+    const prefix = uniquePrefix('jstats');
+    prefixes.push(prefix);
+    const q = defineQueue({ namespace: 'agent', name: 'flushed', schema: z.object({ n: z.number() }), prefix, connection: redis });
+    await q.enqueueBulk([{ tenantId: 'acme', n: 1 }, { tenantId: 'acme', n: 2 }]);
+    await q.close();
+    // No waiting: close() resolved after the write.
+    expect(sum(await jobStats.read(redis, q.name, { prefix }), 'acme').enqueued).toBe(2);
+  });
+
+  it('close() waits for its own increments only: a recorder whose Redis is down does not hold it up', async () => {
+    const prefix = uniquePrefix('jstats');
+    prefixes.push(prefix);
+    // A worker-role connection to nowhere: its writes wait for Redis without bound.
+    const nowhere = createRedisConnection(loadRedisConfig({ REDIS_URL: 'redis://127.0.0.1:1' }), { role: 'worker' });
+    const stuck = createStatsRecorder(() => nowhere, prefix, 'agent__nowhere');
+    stuck.increment('acme', 'c', 1);
+    const q = defineQueue({ namespace: 'agent', name: 'closing', schema: z.object({ n: z.number() }), prefix, connection: redis });
+    await q.enqueue({ tenantId: 'acme', n: 1 });
+    await q.close(); // resolves (with the stuck write still pending), else this test times out
+    expect(sum(await jobStats.read(redis, q.name, { prefix }), 'acme').enqueued).toBe(1);
+    nowhere.disconnect();
   });
 
   it('recordStats: false records nothing', async () => {

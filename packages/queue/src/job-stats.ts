@@ -28,8 +28,8 @@ export function jobStatsKey(prefix: string, queueName: string, slot: number): st
 }
 
 export function bucketOf(seconds: number): number {
-  const i = JOB_STATS_BUCKETS.findIndex((bound) => seconds <= bound);
-  return i === -1 ? JOB_STATS_BUCKETS.length : i;
+  for (let i = 0; i < JOB_STATS_BUCKETS.length; i++) if (seconds <= JOB_STATS_BUCKETS[i]!) return i;
+  return JOB_STATS_BUCKETS.length;
 }
 
 /** A deferral's reason as a label value: its `deferralReason`, else its `code`, else `unspecified`. */
@@ -61,6 +61,102 @@ export function recordJobStats(
   );
 }
 
+/**
+ * How long increments wait in process before they are written: every event of this window goes
+ * out in one script call per queue, so recording costs a fraction of a command per job instead
+ * of one command per enqueue and per attempt.
+ */
+export const JOB_STATS_FLUSH_MS = 100;
+
+/** Buffers a queue's increments (see {@link createStatsRecorder}). */
+export interface StatsRecorder {
+  /** Adds `by` to `<tenantId>|<series>` (no I/O). */
+  increment(tenantId: string, series: JobStatsField, by: number, now?: number): void;
+  /**
+   * Writes what every recorder of the process has buffered now (one script call per queue and
+   * slot) and resolves once this recorder's own part is written; never rejects. Only its own part
+   * is awaited: another recorder's connection (a worker's, which retries without bound) cannot
+   * hold up the caller while Redis is down.
+   */
+  flush(): Promise<void>;
+}
+
+/** Flushes of the recorders holding increments, written together so that one process's counts land in the order they happened. */
+const dirty = new Set<() => Promise<void>>();
+let flushTimer: NodeJS.Timeout | undefined;
+
+/** Starts every pending write; answers each recorder's write by its flush function. */
+function flushAll(): Map<() => Promise<void>, Promise<void>> {
+  if (flushTimer) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  const writes = new Map<() => Promise<void>, Promise<void>>();
+  for (const flush of dirty) writes.set(flush, flush());
+  dirty.clear();
+  return writes;
+}
+
+/**
+ * A buffer of increments for one queue. Every recorder of the process is written together by one
+ * unawaited script call per queue and slot, {@link JOB_STATS_FLUSH_MS} after the first buffered
+ * event (timer unref'd), and on `flush()` (queue and worker close call it). A process that dies
+ * loses at most its last 100 ms of counts: a metric, never a job.
+ */
+export function createStatsRecorder(client: () => ScriptClient, prefix: string, queueName: string): StatsRecorder {
+  // slot -> tenant -> series -> count: no string built per event; fields are joined once per flush.
+  let pending = new Map<number, Map<string, Map<string, number>>>();
+  // `recordJobStats` never rejects, so neither does a write.
+  const write = (): Promise<void> => {
+    const slots = pending;
+    pending = new Map();
+    const redis = client();
+    return Promise.all(
+      [...slots].map(([slot, tenants]) => {
+        const increments = new Map<string, number>();
+        for (const [tenantId, series] of tenants) for (const [name, by] of series) increments.set(`${tenantId}|${name}`, by);
+        return recordJobStats(redis, prefix, queueName, increments, slot * JOB_STATS_SLOT_MS);
+      }),
+    ).then(() => undefined);
+  };
+  // The first increment of each slot is written at once: it may create the slot's hash, and a key
+  // should appear right after the call that caused it, not during a later one (the buffered
+  // increments after it only change fields of that hash).
+  let lastSlot = -1;
+  let writeNow = false;
+  const bufferOf = (now: number): Map<string, Map<string, number>> => {
+    const slot = Math.floor(now / JOB_STATS_SLOT_MS);
+    if (slot > lastSlot) {
+      lastSlot = slot;
+      writeNow = true;
+    }
+    let buffer = pending.get(slot);
+    if (!buffer) pending.set(slot, (buffer = new Map()));
+    if (!dirty.has(write)) {
+      dirty.add(write);
+      if (!flushTimer) {
+        flushTimer = setTimeout(() => {
+          flushAll();
+        }, JOB_STATS_FLUSH_MS);
+        flushTimer.unref();
+      }
+    }
+    return buffer;
+  };
+  return {
+    increment(tenantId, series, by, now = Date.now()) {
+      const buffer = bufferOf(now);
+      let counts = buffer.get(tenantId);
+      if (!counts) buffer.set(tenantId, (counts = new Map()));
+      counts.set(series, (counts.get(series) ?? 0) + by);
+      if (writeNow) {
+        writeNow = false;
+        dirty.delete(write);
+        void write();
+      }
+    },
+    flush: () => flushAll().get(write) ?? Promise.resolve(),
+  };
+}
+
 /** Deletes every retained stats slot of a queue (its `obliterate`): one DEL of computed keys, no SCAN. */
 export async function deleteJobStats(redis: Pick<Redis, 'del'>, prefix: string, queueName: string, now = Date.now()): Promise<void> {
   const current = Math.floor(now / JOB_STATS_SLOT_MS);
@@ -69,13 +165,6 @@ export async function deleteJobStats(redis: Pick<Redis, 'del'>, prefix: string, 
   for (let slot = current - JOB_STATS_RETENTION_SLOTS - 1; slot <= current + 1; slot++) keys.push(jobStatsKey(prefix, queueName, slot));
   // One key per call: on a cluster each slot key may live elsewhere.
   await Promise.all(keys.map((key) => redis.del(key)));
-}
-
-/** Counts enqueued jobs per tenant. */
-export function enqueuedIncrements(tenantIds: readonly string[]): Map<string, number> {
-  const increments = new Map<string, number>();
-  for (const tenantId of tenantIds) increments.set(`${tenantId}|e`, (increments.get(`${tenantId}|e`) ?? 0) + 1);
-  return increments;
 }
 
 /**
@@ -91,30 +180,43 @@ export function attemptIncrements(
   outcome: { error?: unknown },
 ): Map<string, number> {
   const increments = new Map<string, number>();
-  const add = (series: JobStatsField, by = 1) => increments.set(`${tenantId}|${series}`, (increments.get(`${tenantId}|${series}`) ?? 0) + by);
+  forEachAttemptIncrement(job, startedAt, endedAt, outcome, (series, by) => {
+    const field = `${tenantId}|${series}`;
+    increments.set(field, (increments.get(field) ?? 0) + by);
+  });
+  return increments;
+}
+
+/** What {@link attemptIncrements} adds, one series at a time (the worker feeds its recorder with it, no Map per job). */
+export function forEachAttemptIncrement(
+  job: Pick<Job, 'timestamp' | 'attemptsMade' | 'opts'>,
+  startedAt: number,
+  endedAt: number,
+  outcome: { error?: unknown },
+  add: (series: JobStatsField, by: number) => void,
+): void {
   const { error } = outcome;
   // BullMQ's own control-flow errors (a handler that moved its job itself) are not outcomes.
-  if (error instanceof DelayedError || error instanceof WaitingChildrenError || error instanceof WaitingError || error instanceof RateLimitError) return increments;
+  if (error instanceof DelayedError || error instanceof WaitingChildrenError || error instanceof WaitingError || error instanceof RateLimitError) return;
   if ('error' in outcome && isDeferral(outcome.error)) {
-    add(`d:${deferralReasonOf(outcome.error)}`);
-    return increments;
+    add(`d:${deferralReasonOf(outcome.error)}`, 1);
+    return;
   }
   if (job.attemptsMade === 0 && job.timestamp > 0) {
     const waitMs = Math.max(0, startedAt - job.timestamp - Math.max(0, job.opts.delay ?? 0));
-    add(`w${bucketOf(waitMs / 1000)}`);
+    add(`w${bucketOf(waitMs / 1000)}`, 1);
     add('ws', waitMs);
   }
   const runMs = Math.max(0, endedAt - startedAt);
-  add(`r${bucketOf(runMs / 1000)}`);
+  add(`r${bucketOf(runMs / 1000)}`, 1);
   add('rs', runMs);
   if (!('error' in outcome)) {
-    add('c');
-    return increments;
+    add('c', 1);
+    return;
   }
-  add('a');
+  add('a', 1);
   const attempts = Math.max(1, job.opts.attempts ?? 1);
-  if (outcome.error instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts) add('f');
-  return increments;
+  if (outcome.error instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts) add('f', 1);
 }
 
 /** One tenant's sums over some slots (see {@link readJobStats}). */

@@ -63,9 +63,15 @@ class SandboxedWorker<D, R> extends Worker<D, R> {
         child = retained;
         if (signal.aborted && isHardLimit()) kill();
       };
-      signal.addEventListener('abort', () => isHardLimit() && kill(), { once: true });
+      // BullMQ's sandbox sends the child a cancel message when the signal it gets aborts, without
+      // handling that send's rejection: at the hard limit, where the child is killed, it would race
+      // the kill (an unhandled EPIPE). So the child's signal follows every abort but that one.
+      const forChild = new AbortController();
+      const onAbort = () => (isHardLimit() ? kill() : forChild.abort(signal.reason));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
       try {
-        return (sandboxed as (job: Job, token?: string, signal?: AbortSignal) => Promise<unknown>)(job, token, signal).finally(lent.restore);
+        return (sandboxed as (job: Job, token?: string, signal?: AbortSignal) => Promise<unknown>)(job, token, forChild.signal).finally(lent.restore);
       } catch (error) {
         lent.restore();
         throw error;

@@ -1,7 +1,7 @@
 import { SpanKind, context, trace, type Attributes } from '@opentelemetry/api';
 import { fromJobMetadata, inSpan, logLine, platformTracer, spanAttributes as A, spanEvent, toJobMetadata, type Logger } from '@platform/telemetry';
 import type { Job } from 'bullmq';
-import { JobTimeoutError } from './errors';
+import type { JobTimeoutError } from './errors';
 import type { JobEntry } from './producer/producer';
 
 /** `opts.telemetry` of a BullMQ job: `metadata` is the W3C context of the span that enqueued it. */
@@ -19,11 +19,16 @@ function tenantOf(data: unknown): string | undefined {
  * Runs an enqueue in an `enqueue <queue>` producer span and stores the span's W3C context in each
  * job (`opts.telemetry.metadata`, kept when the caller set it or `omitContext`). Tracing off: `add()`.
  */
-export async function traceEnqueue<T, R extends Job | Job[]>(queue: string, entries: JobEntry<T>[], add: () => Promise<R>): Promise<R> {
+export function traceEnqueue<T, R extends Job | Job[]>(queue: string, entries: JobEntry<T>[], add: () => Promise<R>): Promise<R> {
+  // Tracing off: the add itself, no async frame.
   if (!platformTracer()) return add();
-  const tenants = new Set(entries.map((entry) => tenantOf(entry.data)));
+  return tracedEnqueue(queue, entries, add);
+}
+
+async function tracedEnqueue<T, R extends Job | Job[]>(queue: string, entries: JobEntry<T>[], add: () => Promise<R>): Promise<R> {
   const attributes: Attributes = { [A.system]: 'bullmq', [A.operation]: 'send', [A.queue]: queue };
-  if (tenants.size === 1) attributes[A.tenant] = [...tenants][0];
+  const tenant = tenantOf(entries[0]?.data);
+  if (entries.every((entry) => tenantOf(entry.data) === tenant)) attributes[A.tenant] = tenant;
   if (entries.length > 1) attributes[A.batchSize] = entries.length;
   return inSpan(`enqueue ${queue}`, { kind: SpanKind.PRODUCER, attributes }, async (span) => {
     const metadata = toJobMetadata(span!);
@@ -51,8 +56,12 @@ export function attemptOutcome(job: Job, error: unknown): 'deferred' | 'retry' |
  * enqueued it (one span per attempt, all under that enqueue), or, for a job of a schedule, the
  * root of a new trace linked to the span that set the schedule up. Tracing off: `run()`.
  */
-export async function traceAttempt<R>(queue: string, job: Job, run: () => Promise<R>): Promise<R> {
+export function traceAttempt<R>(queue: string, job: Job, run: () => Promise<R>): Promise<R> {
   if (!platformTracer()) return run();
+  return tracedAttempt(queue, job, run);
+}
+
+async function tracedAttempt<R>(queue: string, job: Job, run: () => Promise<R>): Promise<R> {
   const stored = fromJobMetadata((job.opts as { telemetry?: JobTelemetry }).telemetry?.metadata);
   const scheduled = job.repeatJobKey !== undefined;
   const attributes: Attributes = {
@@ -112,25 +121,19 @@ export function recordDeferral(reason: string | undefined, retryAfterMs: number)
 }
 
 /**
- * Watches a handler's signal for its time limits: a `job.time_limit` event on the attempt's span,
- * and a `warn` line at the hard limit (the job fails with `JobTimeoutError`).
+ * What a job's time limits report when reached (`runWithTimeouts`' `onLimit`): a `job.time_limit`
+ * event on the attempt's span (the active one now), and a `warn` line at the hard limit (the job
+ * fails with `JobTimeoutError`).
  */
-export function watchTimeLimits(signal: AbortSignal, logger: Logger, fields: { queue: string; jobId: string | undefined; tenantId: string }): void {
-  if (signal.aborted) return;
-  const span = trace.getSpan(context.active());
-  signal.addEventListener(
-    'abort',
-    () => {
-      const reason: unknown = signal.reason;
-      if (!(reason instanceof JobTimeoutError)) return;
-      span?.addEvent('job.time_limit', { 'time_limit.kind': reason.limit, 'time_limit.ms': reason.limitMs });
-      if (reason.limit !== 'hard') return;
-      const write = () => logLine(logger, 'warn', { ...fields, limitMs: reason.limitMs }, 'job reached its hard time limit');
-      if (span) context.with(trace.setSpan(context.active(), span), write);
-      else write();
-    },
-    { once: true },
-  );
+export function timeLimitReporter(logger: Logger, fields: { queue: string; jobId: string | undefined; tenantId: string }): (reason: JobTimeoutError) => void {
+  const span = platformTracer() ? trace.getSpan(context.active()) : undefined;
+  return (reason) => {
+    span?.addEvent('job.time_limit', { 'time_limit.kind': reason.limit, 'time_limit.ms': reason.limitMs });
+    if (reason.limit !== 'hard') return;
+    const write = () => logLine(logger, 'warn', { ...fields, limitMs: reason.limitMs }, 'job reached its hard time limit');
+    if (span) context.with(trace.setSpan(context.active(), span), write);
+    else write();
+  };
 }
 
 /**

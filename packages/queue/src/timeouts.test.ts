@@ -132,6 +132,33 @@ describe('job time limits', () => {
     }
   });
 
+  it('with both limits, a handler that ignores the soft one is failed at the hard one (soft abort first, then the hard failure)', async () => {
+    const definition = testQueue({ timeouts: { softMs: 100, hardMs: 400 }, defaultJobOptions: { attempts: 1 } });
+    let reason: unknown;
+    const worker = createWorker(
+      definition,
+      async (_job, { signal }) => {
+        signal.addEventListener('abort', () => (reason = signal.reason), { once: true });
+        return new Promise<string>(() => undefined); // ignores its signal, never settles
+      },
+      { connection: workerConnection, handleSignals: false },
+    );
+    try {
+      const job = await definition.enqueue({ tenantId: 'acme', activityId: 'a4', hang: true });
+      await waitFor(async () => (await definition.queue.getJobState(job.id!)) === 'failed', 10_000);
+      expect(reason).toMatchObject({ limit: 'soft', limitMs: 100 });
+      expect((await definition.queue.getJob(job.id!))?.failedReason).toBe(`Job ${job.id} of queue agent__timed reached its hard time limit of 400 ms`);
+      const { logs } = await definition.queue.getJobLogs(job.id!);
+      expect(logs).toEqual([
+        `Job ${job.id} of queue agent__timed reached its soft time limit of 100 ms: signal aborted`,
+        `Job ${job.id} of queue agent__timed reached its hard time limit of 400 ms: job failed`,
+      ]);
+    } finally {
+      await worker.close(true);
+      await definition.close();
+    }
+  });
+
   it('refuses bad limits with a typed error before anything is written', async () => {
     expect(() => testQueue({ timeouts: { hardMs: -1 } })).toThrow(InvalidArgumentError);
     const definition = testQueue();
@@ -145,5 +172,52 @@ describe('job time limits', () => {
   it('gives agent queues of the catalog soft 3,000 s and hard 3,600 s unless told otherwise', () => {
     expect(agentQueue('blog-writer').settings.timeouts).toEqual({ softMs: 3_000_000, hardMs: 3_600_000 });
     expect(agentQueue('blog-writer', { timeouts: { hardMs: 60_000 } }).settings.timeouts).toEqual({ hardMs: 60_000 });
+  });
+});
+
+describe('the handler signal', () => {
+  it('worker.cancelJob aborts that job\'s signal with the reason, cancelAllJobs every running one; a signal first read after the abort is born aborted', async () => {
+    const definition = testQueue({ defaultJobOptions: { attempts: 1 } });
+    const reasons = new Map<string, unknown>();
+    const started = new Set<string>();
+    let readLate!: () => void;
+    const lateRead = new Promise<void>((resolve) => (readLate = resolve));
+    const worker = createWorker(
+      definition,
+      async (job, context) => {
+        started.add(job.data.activityId);
+        // 'late' does not touch its signal until after it was cancelled.
+        if (job.data.activityId === 'late') await lateRead;
+        const { signal } = context;
+        if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        reasons.set(job.data.activityId, signal.reason);
+      },
+      { connection: workerConnection, handleSignals: false, concurrency: 3 },
+    );
+    try {
+      const [one, two, late] = await definition.enqueueBulk([
+        { tenantId: 'acme', activityId: 'one', hang: true },
+        { tenantId: 'acme', activityId: 'two', hang: true },
+        { tenantId: 'acme', activityId: 'late', hang: true },
+      ]);
+      await waitFor(() => started.size === 3);
+      expect(worker.cancelJob(one!.id!, 'stop one')).toBe(true);
+      await waitFor(() => reasons.has('one'));
+      expect(reasons.get('one')).toBe('stop one');
+      expect(reasons.has('two')).toBe(false);
+      expect(worker.cancelJob(late!.id!, 'stop late')).toBe(true);
+      readLate();
+      await waitFor(() => reasons.has('late'));
+      expect(reasons.get('late')).toBe('stop late');
+      worker.cancelAllJobs('stop all');
+      await waitFor(() => reasons.has('two'));
+      expect(reasons.get('two')).toBe('stop all');
+      await waitFor(async () => (await definition.queue.getCompletedCount()) === 3);
+      // Finished jobs are no longer cancellable.
+      expect(worker.cancelJob(two!.id!, 'gone')).toBe(false);
+    } finally {
+      await worker.close();
+      await definition.close();
+    }
   });
 });

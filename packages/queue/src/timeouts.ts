@@ -47,51 +47,93 @@ export function timeoutsOf(job: Job, queueTimeouts: JobTimeouts | undefined): Jo
 }
 
 /**
- * Runs `fn(signal)` under the job's limits. The signal aborts when `outer` does (BullMQ's signal),
- * at the soft limit (reason: a soft {@link JobTimeoutError}, logged to the job) and at the hard
- * limit, where the returned promise rejects with a hard {@link JobTimeoutError} even if `fn` never
- * settles (a later rejection of `fn` is ignored).
+ * Runs `run()` under the job's limits: at the soft limit `abort` is called with a soft
+ * {@link JobTimeoutError} (logged to the job), and at the hard limit with a hard one, where the
+ * returned promise rejects with it even if `run` never settles (a later rejection of `run` is
+ * ignored). `onLimit` is told of each limit reached. The caller owns the signal `abort` aborts (the
+ * worker's lazily created signal of the job), so this adds no controller or listener per job.
  */
-export async function runWithTimeouts<R>(
+export function runWithTimeouts<R>(
   queueName: string,
   job: Job,
   limits: JobTimeouts | undefined,
-  outer: AbortSignal | undefined,
-  fn: (signal: AbortSignal) => Promise<R>,
+  abort: (reason: JobTimeoutError) => void,
+  run: () => Promise<R>,
+  onLimit?: (reason: JobTimeoutError) => void,
 ): Promise<R> {
-  const controller = new AbortController();
-  const onOuterAbort = () => controller.abort(outer?.reason);
-  if (outer?.aborted) onOuterAbort();
-  else outer?.addEventListener('abort', onOuterAbort, { once: true });
+  if (limits?.softMs === undefined && limits?.hardMs === undefined) return run();
   const log = (message: string) => void job.log(message).catch(() => undefined);
-
-  let softTimer: NodeJS.Timeout | undefined;
-  let hardTimer: NodeJS.Timeout | undefined;
-  if (limits?.softMs !== undefined) {
-    const softMs = limits.softMs;
-    softTimer = setTimeout(() => {
-      const reason = new JobTimeoutError(queueName, job.id, 'soft', softMs);
-      log(`${reason.message}: signal aborted`);
-      controller.abort(reason);
-    }, softMs);
-  }
-  try {
-    const running = fn(controller.signal);
-    if (limits?.hardMs === undefined) return await running;
-    const hardMs = limits.hardMs;
-    running.catch(() => undefined);
-    const hard = new Promise<never>((_, reject) => {
-      hardTimer = setTimeout(() => {
-        const error = new JobTimeoutError(queueName, job.id, 'hard', hardMs);
+  const { softMs, hardMs } = limits;
+  // One timer at a time: the soft limit's, which arms the hard limit's for the time left (most
+  // jobs end before either, and pay for one timer, not two).
+  let timer: NodeJS.Timeout | undefined;
+  const cleanup = (): void => clearTimeout(timer);
+  // One promise, settled by the handler or by the hard limit, whichever comes first (no race, no async frame).
+  return new Promise<R>((resolve, reject) => {
+    const armHard = (limitMs: number, inMs: number): void => {
+      timer = setTimeout(() => {
+        const error = new JobTimeoutError(queueName, job.id, 'hard', limitMs);
         log(`${error.message}: job failed`);
-        controller.abort(error);
+        onLimit?.(error);
+        abort(error);
         reject(error);
-      }, hardMs);
-    });
-    return await Promise.race([running, hard]);
-  } finally {
-    clearTimeout(softTimer);
-    clearTimeout(hardTimer);
-    outer?.removeEventListener('abort', onOuterAbort);
+      }, inMs);
+    };
+    if (softMs !== undefined && (hardMs === undefined || softMs < hardMs)) {
+      timer = setTimeout(() => {
+        const reason = new JobTimeoutError(queueName, job.id, 'soft', softMs);
+        log(`${reason.message}: signal aborted`);
+        onLimit?.(reason);
+        abort(reason);
+        if (hardMs !== undefined) armHard(hardMs, hardMs - softMs);
+      }, softMs);
+    } else if (hardMs !== undefined) {
+      armHard(hardMs, hardMs);
+    }
+    let running: Promise<R>;
+    try {
+      running = run();
+    } catch (error) {
+      cleanup();
+      reject(error);
+      return;
+    }
+    running.then(
+      (result) => {
+        cleanup();
+        resolve(result);
+      },
+      (error: unknown) => {
+        cleanup();
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * The signal of one job, created only when something reads it (most handlers never do, and an
+ * `AbortController` per job is a measurable share of a short job's cost). An abort before the first
+ * read is remembered: the signal is then born aborted, with the same reason.
+ */
+export class LazyJobSignal {
+  private controller: AbortController | undefined;
+  private aborted = false;
+  private reason: unknown;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Aborts the signal (the first call wins, as with `AbortController`). */
+  abort(reason?: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
   }
 }

@@ -5,12 +5,12 @@ import { producerConnectionOf, type QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
-import { attemptIncrements, recordJobStats } from './job-stats';
+import { createStatsRecorder, forEachAttemptIncrement } from './job-stats';
 import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemetry';
 import { withPools } from './pools/pool';
 import { createSandboxedWorker } from './sandbox';
-import { recordDeferral, traceAttempt, watchTimeLimits } from './telemetry';
-import { runWithTimeouts, timeoutsOf } from './timeouts';
+import { recordDeferral, timeLimitReporter, traceAttempt } from './telemetry';
+import { LazyJobSignal, runWithTimeouts, timeoutsOf } from './timeouts';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
 /** What a handler gets besides the job. */
@@ -55,8 +55,8 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
   onError?: (error: Error) => void;
   /**
    * Record each job's wait and run time and outcome (completed, failed attempt, failed for good,
-   * deferred by reason) per tenant in Redis, where `@platform/ops` and the CLI read them. One
-   * unawaited script call per attempt. @defaultValue `true`
+   * deferred by reason) per tenant in Redis, where `@platform/ops` and the CLI read them. Buffered
+   * and written by one unawaited script call every 100 ms and when the worker closes. @defaultValue `true`
    */
   recordStats?: boolean;
   /**
@@ -67,6 +67,9 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
 }
 
 const liveWorkers = new Map<Worker, number>();
+/** Where a handler context keeps the abort side of its signal (the time limits abort it): a symbol, not a WeakMap entry per job. */
+const JOB_SIGNAL = Symbol('jobSignal');
+type ContextWithSignal = JobContext & { [JOB_SIGNAL]?: LazyJobSignal };
 let signalsInstalled = false;
 
 async function closeWithTimeout(worker: Worker, timeoutMs: number): Promise<void> {
@@ -135,9 +138,11 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   const logger = resolveLogger(loggerOption);
   const onError = onErrorOption ?? throttledErrorLog(logger, { queue: definition.name, component: 'worker' });
   const workerConnection = connection ?? getSharedConnection('worker');
+  const stats = recordStats ? createStatsRecorder(() => workerConnection, definition.settings.prefix, definition.name) : undefined;
   const record = (job: Job, tenantId: string, startedAt: number, outcome: { error?: unknown }): void => {
-    if (!recordStats) return;
-    void recordJobStats(workerConnection, definition.settings.prefix, definition.name, attemptIncrements(job, tenantId, startedAt, Date.now(), outcome));
+    if (!stats) return;
+    const now = Date.now();
+    forEachAttemptIncrement(job, startedAt, now, outcome, (series, by) => stats.increment(tenantId, series, by, now));
   };
 
   // Fair queues: slot/rate check and lease around the handler, dispatch loop in `attach`.
@@ -146,16 +151,22 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     // Time limits inside the fair lease, so a job failed at its hard limit gives its slot back.
     const limited = (job: Job<TenantPayload<S>, R>, context: JobContext): Promise<R> => {
       const limits = timeoutsOf(job, definition.settings.timeouts);
-      return runWithTimeouts(definition.name, job, limits, context.signal, (signal) => {
-        if (limits) watchTimeLimits(signal, logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId });
-        return jobHandler(job, { ...context, signal });
-      });
+      const jobSignal = limits ? (context as ContextWithSignal)[JOB_SIGNAL] : undefined;
+      if (!limits || !jobSignal) return jobHandler(job, context);
+      return runWithTimeouts(
+        definition.name,
+        job,
+        limits,
+        (reason) => jobSignal.abort(reason),
+        () => jobHandler(job, context),
+        timeLimitReporter(logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId }),
+      );
     };
     // Pool slots inside the tenant's slot: a job deferred for a full pool gives its tenant slot back.
     const pooled = withPools(definition.name, definition.settings.pools ?? [], () => producerConnectionOf(definition), limited);
     const run = fair ? fair.wrapHandler(pooled) : pooled;
 
-    const attempt = async (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> => {
+    const attempt = async (job: Job<TenantPayload<S>, R>, token?: string): Promise<R> => {
       const startedAt = Date.now();
       let data: TenantPayload<S>;
       try {
@@ -168,8 +179,21 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
         throw invalid;
       }
       job.data = data;
+      // The job's signal: aborted by the time limits and by worker.cancelJob / cancelAllJobs, and
+      // created only if the handler (or a sandbox) reads it.
+      const jobSignal = new LazyJobSignal();
+      const context: ContextWithSignal = {
+        tenantId: data.tenantId,
+        token,
+        get signal() {
+          return jobSignal.signal;
+        },
+        [JOB_SIGNAL]: jobSignal,
+      };
+      const id = job.id;
+      if (id !== undefined) activeSignals.set(id, jobSignal);
       try {
-        const result = await run(job, { tenantId: data.tenantId, token, signal: signal ?? new AbortController().signal });
+        const result = await run(job, context);
         record(job, data.tenantId, startedAt, {});
         return result;
       } catch (error) {
@@ -180,12 +204,16 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
           throw new DelayedError();
         }
         throw error;
+      } finally {
+        if (id !== undefined && activeSignals.get(id) === jobSignal) activeSignals.delete(id);
       }
     };
-    // One span per attempt when tracing is on (see telemetry.ts).
-    return (job: Job<TenantPayload<S>, R>, token?: string, signal?: AbortSignal): Promise<R> =>
-      traceAttempt(definition.name, job, () => attempt(job, token, signal));
+    // One span per attempt when tracing is on (see telemetry.ts). Two parameters on purpose: BullMQ
+    // creates an AbortController per job only for a processor declaring a third (the signal).
+    return (job: Job<TenantPayload<S>, R>, token?: string): Promise<R> => traceAttempt(definition.name, job, () => attempt(job, token));
   };
+  // The jobs' signals this worker runs, by job id, for cancelJob / cancelAllJobs.
+  const activeSignals = new Map<string, LazyJobSignal>();
 
   const bullOptions = {
     concurrency: 1,
@@ -203,11 +231,24 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
           (runner) => makeProcessor((job, context) => runner(job, context.token, context.signal) as Promise<R>) as never,
           bullOptions,
         );
+  // BullMQ's cancelJob / cancelAllJobs abort the controllers it creates for processors taking a
+  // signal; ours takes none (see makeProcessor), so they abort the jobs' own signals instead.
+  worker.cancelJob = (jobId: string, reason?: string): boolean => {
+    const jobSignal = activeSignals.get(jobId);
+    jobSignal?.abort(reason);
+    return jobSignal !== undefined;
+  };
+  worker.cancelAllJobs = (reason?: string): void => {
+    for (const jobSignal of activeSignals.values()) jobSignal.abort(reason);
+  };
   // Without a listener, an 'error' event (e.g. Redis down) would crash the process.
   worker.on('error', onError);
   fair?.attach(worker as unknown as Worker, onError);
   liveWorkers.set(worker, shutdownTimeoutMs);
-  worker.on('closed', () => liveWorkers.delete(worker));
+  worker.on('closed', () => {
+    liveWorkers.delete(worker);
+    void stats?.flush();
+  });
   if (handleSignals) installSignalHandlers();
   return worker;
 }

@@ -79,6 +79,12 @@ describe('W3C trace context', () => {
       expect(parseTraceHeaders({ traceparent })).toBeUndefined();
     }
     expect(fromJobMetadata('{not json')).toBeUndefined();
+    expect(fromJobMetadata('{"traceparent":"00-00000000000000000000000000000000-b7ad6b7169203331-01"}')).toBeUndefined();
+    expect(fromJobMetadata('{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"}')).toBeUndefined();
+    // The fast path and the JSON path read the same context.
+    expect(fromJobMetadata('{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}')).toEqual(
+      fromJobMetadata('{ "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }'),
+    );
     expect(fromJobMetadata(undefined)).toBeUndefined();
   });
 });

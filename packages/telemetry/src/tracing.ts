@@ -12,6 +12,7 @@ import {
   type Link,
   type Span,
   type SpanContext,
+  type SpanOptions,
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
@@ -110,9 +111,21 @@ export function toJobMetadata(span: Span): string {
   return JSON.stringify(traceHeaders(span.spanContext()));
 }
 
+/** The metadata {@link toJobMetadata} writes for a span without `tracestate`: read without JSON.parse. */
+const PLAIN_METADATA = /^\{"traceparent":"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})"\}$/;
+const INVALID_TRACE_ID = '0'.repeat(32);
+const INVALID_SPAN_ID = '0'.repeat(16);
+
 /** The span context stored by {@link toJobMetadata}, or `undefined` (none, or not valid). */
 export function fromJobMetadata(metadata: unknown): SpanContext | undefined {
   if (typeof metadata !== 'string' || metadata === '') return undefined;
+  // Fast path (one regex, no JSON.parse): the exact form toJobMetadata writes without tracestate.
+  const plain = PLAIN_METADATA.exec(metadata);
+  if (plain) {
+    const [, traceId, spanId, flags] = plain as unknown as [string, string, string, string];
+    if (traceId === INVALID_TRACE_ID || spanId === INVALID_SPAN_ID) return undefined;
+    return { traceId, spanId, traceFlags: parseInt(flags, 16), isRemote: true };
+  }
   try {
     const parsed: unknown = JSON.parse(metadata);
     return typeof parsed === 'object' && parsed !== null ? parseTraceHeaders(parsed) : undefined;
@@ -143,11 +156,10 @@ export async function inSpan<R>(name: string, options: InSpanOptions, fn: (span:
   let parent: Context = context.active();
   if (options.parent === 'root') parent = ROOT_CONTEXT;
   else if (options.parent) parent = trace.setSpanContext(ROOT_CONTEXT, options.parent);
-  const span = tracer.startSpan(
-    name,
-    { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}), ...(options.links ? { links: options.links } : {}) },
-    parent,
-  );
+  const spanOptions: SpanOptions = { kind: options.kind ?? SpanKind.INTERNAL };
+  if (options.attributes) spanOptions.attributes = options.attributes;
+  if (options.links) spanOptions.links = options.links;
+  const span = tracer.startSpan(name, spanOptions, parent);
   try {
     return await context.with(trace.setSpan(parent, span), () => fn(span));
   } catch (error) {

@@ -1,0 +1,264 @@
+/**
+ * Pairwise A/B on a noisy machine: short batches of two contenders back to back, the order swapped
+ * every round, on a private redis-server. Prints the median of the per-round throughput ratios
+ * (A / B, interquartile range in brackets) and the median CPU per operation of this process
+ * (`process.cpuUsage`, user + system), which a loaded machine moves far less than throughput.
+ *
+ *   node bench/dist/pairwise.js <scenario> [--rounds N]
+ *
+ * Scenarios: enqueue1, enqueue50, bulk, e2e (platform / raw BullMQ; suffix -prod: raw on a platform
+ * producer connection too; -nolimits: the platform queue without time limits); fair10, fair1000, fair10000
+ * (fair / plain, no-op jobs); controls (fair with controls / fair without); trace-enqueue1,
+ * trace-e2e (tracing on / off) and trace-off-enqueue1, trace-off-e2e (off / tracerProvider false).
+ */
+import { performance } from 'node:perf_hooks';
+import { context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { agentQueue, createWorker } from '@platform/queue';
+import { closeConnection } from '@platform/redis';
+import { configureTelemetry } from '@platform/telemetry';
+import { startRedisServer } from '@platform/testing';
+import { Worker } from 'bullmq';
+import { createContext, type BenchContext } from './context';
+import { runFairOverheadOnce, runFairScaleOnce, type RunFigures } from './fair-overhead';
+import { completions, summarize } from './measure';
+import { queueSides } from './queue-bench';
+import { Results } from './results';
+
+type Batch = () => Promise<RunFigures>;
+
+function payload(i: number) {
+  return { tenantId: `tenant-${i % 100}`, activityId: `activity-${i}`, input: {} as Record<string, unknown> };
+}
+
+/** Times `fn` (which performs `ops` operations): ops/s and CPU µs per op. */
+async function timed(ops: number, fn: () => Promise<unknown>): Promise<RunFigures> {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  await fn();
+  const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { jobsPerSecond: ops / seconds, cpuUsPerJob: (used.user + used.system) / ops };
+}
+
+async function inFlight(total: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, total) }, async () => {
+      while (next < total) await fn(next++);
+    }),
+  );
+}
+
+async function queuePair(ctx: BenchContext, name: string): Promise<[Batch, Batch, () => Promise<void>]> {
+  // `<scenario>-prod`: raw BullMQ on a platform producer connection too (commandTimeout: a timer per
+  // command), to tell the queue layer's cost from the connection's. `<scenario>-nolimits`: the
+  // platform queue without the agent queues' default time limits.
+  const [scenario = name, variant] = name.split('-') as [string, string | undefined];
+  const sides = queueSides(ctx, 'ab', {
+    rawConnection: variant === 'prod' ? ctx.platformClient('producer') : undefined,
+    noTimeLimits: variant === 'nolimits',
+  });
+  const { platform, raw, role } = sides;
+  const cleanup = async () => {
+    await ctx.deleteKeys(`${sides.platformPrefix}:`);
+    await ctx.deleteKeys(`${sides.rawPrefix}:`);
+  };
+  await inFlight(300, 20, (i) => platform.enqueue(payload(i)));
+  await inFlight(300, 20, (i) => raw.add(role, payload(i)));
+  await cleanup();
+  const after = async <T>(figures: Promise<T>) => {
+    const result = await figures;
+    await cleanup();
+    return result;
+  };
+  const close = async () => {
+    await sides.close();
+    await cleanup();
+  };
+  if (scenario === 'enqueue1' || scenario === 'enqueue50') {
+    const [n, c] = scenario === 'enqueue1' ? [1000, 1] : [3000, 50];
+    return [
+      () => after(timed(n, () => inFlight(n, c, (i) => platform.enqueue(payload(i))))),
+      () => after(timed(n, () => inFlight(n, c, (i) => raw.add(role, payload(i))))),
+      close,
+    ];
+  }
+  if (scenario === 'bulk') {
+    const n = 3000;
+    const chunks = (make: (i: number) => unknown) => Array.from({ length: n / 1000 }, (_, b) => Array.from({ length: 1000 }, (_, k) => make(b * 1000 + k)));
+    return [
+      () => {
+        const input = chunks(payload) as ReturnType<typeof payload>[][];
+        return after(timed(n, async () => { for (const batch of input) await platform.enqueueBulk(batch); }));
+      },
+      () => {
+        const input = chunks((i) => ({ name: role, data: payload(i) })) as { name: string; data: ReturnType<typeof payload> }[][];
+        return after(timed(n, async () => { for (const batch of input) await raw.addBulk(batch); }));
+      },
+      close,
+    ];
+  }
+  if (scenario === 'e2e') {
+    const n = 5000;
+    return [
+      async () => {
+        for (let s = 0; s < n; s += 1000) await platform.enqueueBulk(Array.from({ length: 1000 }, (_, k) => payload(s + k)));
+        const connection = ctx.platformClient('worker');
+        const worker = createWorker(platform, async () => undefined, { connection, concurrency: 50, autorun: false, handleSignals: false, onError: () => undefined });
+        const done = completions(worker, n, 120_000);
+        const figures = await timed(n, async () => {
+          void worker.run().catch(() => undefined);
+          await done;
+        });
+        await worker.close();
+        await closeConnection(connection);
+        return after(Promise.resolve(figures));
+      },
+      async () => {
+        for (let s = 0; s < n; s += 1000) await raw.addBulk(Array.from({ length: 1000 }, (_, k) => ({ name: role, data: payload(s + k) })));
+        const connection = ctx.plainClient({ maxRetriesPerRequest: null });
+        const worker = new Worker(raw.name, async () => undefined, { connection, prefix: sides.rawPrefix, concurrency: 50, autorun: false });
+        worker.on('error', () => undefined);
+        const done = completions(worker, n, 120_000);
+        const figures = await timed(n, async () => {
+          void worker.run().catch(() => undefined);
+          await done;
+        });
+        await worker.close();
+        await closeConnection(connection);
+        return after(Promise.resolve(figures));
+      },
+      close,
+    ];
+  }
+  throw new Error(`unknown scenario ${scenario}`);
+}
+
+type TraceMode = 'on' | 'off' | 'disabled';
+
+async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, Batch, () => Promise<void>]> {
+  const exporter = new InMemorySpanExporter();
+  const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 512, scheduledDelayMillis: 200 });
+  const provider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [processor] });
+  const manager = new AsyncLocalStorageContextManager();
+  const use = async (mode: TraceMode) => {
+    await processor.forceFlush();
+    exporter.reset();
+    if (mode === 'on') {
+      context.setGlobalContextManager(manager.enable());
+      configureTelemetry({ tracerProvider: provider });
+    } else {
+      context.disable();
+      configureTelemetry(mode === 'disabled' ? { tracerProvider: false } : {});
+    }
+  };
+  const prefix = `${ctx.runId}-ab-trace`;
+  const queue = agentQueue(`${ctx.runId}-abt`, { connection: ctx.platformClient('producer'), prefix, onError: () => undefined });
+  const cleanup = () => ctx.deleteKeys(`${prefix}:`);
+  const [a, b]: [TraceMode, TraceMode] = scenario.startsWith('trace-off') ? ['off', 'disabled'] : ['on', 'off'];
+  const e2e = scenario.endsWith('e2e');
+  await use('off');
+  await inFlight(300, 20, (i) => queue.enqueue(payload(i)));
+  await cleanup();
+  const run = (mode: TraceMode): Batch => async () => {
+    await use(mode);
+    let figures: RunFigures;
+    if (!e2e) {
+      figures = await timed(1000, () => inFlight(1000, 1, (i) => queue.enqueue(payload(i))));
+    } else {
+      const n = 5000;
+      for (let s = 0; s < n; s += 1000) await queue.enqueueBulk(Array.from({ length: 1000 }, (_, k) => payload(s + k)));
+      const connection = ctx.platformClient('worker');
+      const worker = createWorker(queue, async () => undefined, { connection, concurrency: 50, autorun: false, handleSignals: false, onError: () => undefined });
+      const done = completions(worker, n, 120_000);
+      figures = await timed(n, async () => {
+        void worker.run().catch(() => undefined);
+        await done;
+      });
+      await worker.close();
+      await closeConnection(connection);
+    }
+    await cleanup();
+    return figures;
+  };
+  return [
+    run(a),
+    run(b),
+    async () => {
+      await use('off');
+      await queue.close();
+      await cleanup();
+      await provider.shutdown();
+    },
+  ];
+}
+
+function fairPair(ctx: BenchContext, scenario: string): [Batch, Batch, () => Promise<void>] {
+  if (scenario === 'controls') {
+    return [() => runFairOverheadOnce(ctx.redisUrl, 100, 'controls'), () => runFairOverheadOnce(ctx.redisUrl, 100, 'fair'), async () => undefined];
+  }
+  const tenants = Number(scenario.slice('fair'.length));
+  const jobs = 10_000;
+  return [
+    () => runFairScaleOnce({ redisUrl: ctx.redisUrl, tenants, jobs, fair: true }),
+    () => runFairScaleOnce({ redisUrl: ctx.redisUrl, tenants, jobs, fair: false }),
+    async () => undefined,
+  ];
+}
+
+const quartile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))]!;
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const scenario = args[0] ?? 'enqueue1';
+  const roundsAt = args.indexOf('--rounds');
+  const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 15;
+  const server = await startRedisServer();
+  const ctx = createContext({ quick: false, rounds, redisUrl: server.url, privateServer: true, results: new Results(), log: console.log });
+  try {
+    const [a, b, close] = scenario.startsWith('trace')
+      ? await tracePair(ctx, scenario)
+      : scenario.startsWith('fair') || scenario === 'controls'
+        ? fairPair(ctx, scenario)
+        : await queuePair(ctx, scenario);
+    const ratios: number[] = [];
+    const cpuA: number[] = [];
+    const cpuB: number[] = [];
+    const opsA: number[] = [];
+    const opsB: number[] = [];
+    await a();
+    await b();
+    for (let round = 0; round < rounds; round++) {
+      const first = round % 2 === 0;
+      const ra = first ? await a() : undefined;
+      const rb = await b();
+      const fa = ra ?? (await a());
+      ratios.push(fa.jobsPerSecond / rb.jobsPerSecond);
+      opsA.push(fa.jobsPerSecond);
+      opsB.push(rb.jobsPerSecond);
+      cpuA.push(fa.cpuUsPerJob);
+      cpuB.push(rb.cpuUsPerJob);
+    }
+    await close();
+    const sorted = [...ratios].sort((x, y) => x - y);
+    const f = (x: number, d = 3) => x.toFixed(d);
+    console.log(
+      `${scenario}: A/B median ${f(summarize(ratios).median)} (IQR ${f(quartile(sorted, 0.25))}..${f(quartile(sorted, 0.75))}), ` +
+        `ops/s median A ${f(summarize(opsA).median, 0)} B ${f(summarize(opsB).median, 0)}, ` +
+        `CPU µs/op median A ${f(summarize(cpuA).median, 1)} B ${f(summarize(cpuB).median, 1)} (ratio B/A ${f(summarize(cpuB).median / summarize(cpuA).median)}), ${rounds} rounds`,
+    );
+  } finally {
+    await ctx.close();
+    await server.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
