@@ -34,68 +34,65 @@ export interface ClaimRequest {
   options: NotificationQueueOptions;
 }
 
-/** Another job id a stale claim named, checked as absent from its queue by this call. */
-interface Checked {
+/** What the next script call is about. */
+interface Step {
+  mode: 'own' | 'adopt' | 'clear';
   jobId: string;
-  jobKey: string;
-  sameChannel: boolean;
+  /** The queue holding `jobId`. */
+  definition: NotificationQueueDefinition;
 }
 
-// Replies 2 (clock) and 3 (check a job) each need one more call; a few bound a pathological loop.
-const MAX_CALLS = 4;
+// Replies 2 (clock, key changed) and 3 (check a job) each need one more call; a few bound a
+// pathological loop.
+const MAX_CALLS = 5;
 
 /**
  * Claims the dedupe key for the whole window, in one script call on the common path (see
- * `claimNotification-5.lua`): ids derive from the window bucket, the script checks the bucket
- * against Redis time and the named job against the queue and its status.
+ * `claimNotification-3.lua`): the job id derives from the window bucket, the script checks the
+ * bucket against Redis time and, for a claim already there, its job against the queue and status.
  */
 export async function claimNotification(request: ClaimRequest): Promise<HeldClaim | TwinClaim> {
   const { redis, key, keyPrefix, channel, definition, windowMs, pendingTtlMs } = request;
-  const queue = definition.queue;
   const fair = definition.settings.fairness === 'per-tenant' ? '1' : '0';
   let nowMs = Date.now();
-  let checked: Checked | undefined;
+  let step: Step | undefined;
   for (let call = 0; call < MAX_CALLS; call++) {
     const bucket = Math.floor(nowMs / windowMs);
-    const own = notificationJobId(channel, key, windowMs, bucket * windowMs);
-    const other = checked?.jobId ?? notificationJobId(channel, key, windowMs, (bucket - 1) * windowMs);
-    const ownKeys = [queue.toKey(own), statusKey(keyPrefix, own)];
-    const otherKeys = [checked?.jobKey ?? queue.toKey(other), statusKey(keyPrefix, other)];
-    const mode = checked ? (checked.sameChannel ? 'same' : 'other') : 'prev';
-    const reply = await claimNotificationScript.run(redis, [key, ...ownKeys, ...otherKeys], [windowMs, pendingTtlMs, bucket, own, other, mode, fair]);
+    const { mode, jobId, definition: queueOfJob } = step ?? { mode: 'own', jobId: notificationJobId(channel, key, windowMs, bucket * windowMs), definition };
+    const jobKey = queueOfJob.queue.toKey(jobId);
+    const status = statusKey(keyPrefix, jobId);
+    const reply = await claimNotificationScript.run(redis, [key, jobKey, status], [windowMs, pendingTtlMs, bucket, jobId, mode, fair]);
     const code = Number(reply[0]);
     if (code === 1) {
-      const jobId = String(reply[1]);
       const claimedAtMs = Number(reply[2]);
-      const [jobKey, status] = jobId === own ? ownKeys : otherKeys;
-      return { claimed: true, jobId, claimedAtMs, value: `claim.${claimedAtMs + pendingTtlMs}.${jobId}`, jobKey: jobKey!, statusKey: status! };
+      return { claimed: true, jobId, claimedAtMs, value: `claim.${claimedAtMs + pendingTtlMs}.${jobId}`, jobKey, statusKey: status };
     }
     if (code === 0) return reply[1] ? { claimed: false, jobId: String(reply[1]) } : { claimed: false };
     if (code === 2) {
       nowMs = Number(reply[1]);
+      step = undefined;
       continue;
     }
-    const found = await checkJob(String(reply[1]), request);
-    if (!('jobKey' in found)) return found;
-    checked = found;
+    const next = await checkStaleClaim(String(reply[1]), request);
+    if (!('mode' in next)) return next;
+    step = next;
   }
   return { claimed: false };
 }
 
 /**
- * A stale claim named `jobId`, which the script could not find by itself (another channel's job,
- * or a fair queue's backlog): a twin result when the job is in its queue or cannot be looked up,
- * else what the next script call needs to take the claim over.
+ * A stale claim names `jobId`. Same channel: the script checks BullMQ's hash itself, but a fair
+ * queue's backlog only the queue can see. Another channel: its queue is looked up here (a given
+ * `queue` is one channel's, so such a claim stands). A twin when the job is there.
  */
-async function checkJob(jobId: string, request: ClaimRequest): Promise<TwinClaim | Checked> {
+async function checkStaleClaim(jobId: string, request: ClaimRequest): Promise<TwinClaim | Step> {
   const channel = channelOfJobId(jobId);
   if (channel === undefined || !(NOTIFICATION_CHANNELS as readonly string[]).includes(channel)) return { claimed: false };
   const sameChannel = channel === request.channel;
-  // A given queue is one channel's: another channel's job cannot be looked up, so the claim stands.
   if (!sameChannel && request.options.queue) return { claimed: false };
   const definition = sameChannel ? request.definition : resolveNotificationQueue(channel as NotificationChannel, request.options);
-  if (await definition.getJob(jobId)) return { claimed: false, jobId };
-  return { jobId, jobKey: definition.queue.toKey(jobId), sameChannel };
+  if ((!sameChannel || definition.settings.fairness === 'per-tenant') && (await definition.getJob(jobId))) return { claimed: false, jobId };
+  return { mode: sameChannel ? 'adopt' : 'clear', jobId, definition };
 }
 
 /**

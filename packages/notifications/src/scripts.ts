@@ -1,5 +1,5 @@
 import { defineScript } from '@platform/redis';
-import claimLua from './lua/claimNotification-5.lua';
+import claimLua from './lua/claimNotification-3.lua';
 import releaseLua from './lua/releaseNotification-3.lua';
 import pushWebLua from './lua/pushWebNotification-3.lua';
 import circuitAllowLua from './lua/circuitAllow-1.lua';
@@ -11,13 +11,13 @@ import takeDigestLua from './lua/takeDigestBatch-1.lua';
 import finishDigestLua from './lua/finishDigestBatch-1.lua';
 
 /**
- * `[1, jobId, nowMs]` claimed; `[0, jobId | '']` held by a twin; `[2, nowMs]` wrong bucket, call
- * again; `[3, jobId]` a stale claim names a job to check in its queue first (see the script).
+ * `[1, jobId, nowMs]` claimed; `[0, jobId | '']` held by a twin; `[2, nowMs]` call again with ids
+ * from nowMs; `[3, jobId]` a stale claim names a job to check in its queue first (see the script).
  */
 export type ClaimReply = [1, string, number] | [0, string] | [2, number] | [3, string];
 
 /** Claims a dedupe key for the whole window, naming its job; takes over a dead claimer's claim. */
-export const claimNotificationScript = defineScript<ClaimReply>({ name: 'claimNotification', numberOfKeys: 5, lua: claimLua });
+export const claimNotificationScript = defineScript<ClaimReply>({ name: 'claimNotification', numberOfKeys: 3, lua: claimLua });
 
 /** Gives a claim back after a failed enqueue (keeps it, marked, when the job is there after all). */
 export const releaseNotificationScript = defineScript<number>({ name: 'releaseNotification', numberOfKeys: 3, lua: releaseLua });
