@@ -8,7 +8,7 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import { NotificationValidationError } from './errors';
 import { notificationJobId, notifyKey } from './keys';
 import { notifyOnce, type NotifyOnceOptions } from './notify';
-import { resolveNotificationQueue } from './queues';
+import { closeNotificationQueues, resolveNotificationQueue } from './queues';
 import type { NotificationInput } from './schemas';
 import { notificationScripts } from './scripts';
 import { updateStatus } from './status-store';
@@ -122,6 +122,22 @@ describe('notifyOnce', () => {
     expect(await jobCount(options)).toBe(1);
     // A later duplicate learns the first one's job id.
     expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: winners[0]!.jobId });
+  });
+
+  it('on an auto-pipelined producer connection: 200 concurrent calls with one key enqueue one job, 200 keys 200 jobs', async () => {
+    const { options, tenant } = setup();
+    const piped = createRedisConnection(loadRedisConfig(), { role: 'producer', redisOptions: { enableAutoPipelining: true } });
+    try {
+      const opts = { ...options, connection: piped };
+      const same = await Promise.all(Array.from({ length: 200 }, () => notifyOnce(email(tenant), opts)));
+      expect(same.filter((r) => r.enqueued)).toHaveLength(1);
+      const many = await Promise.all(Array.from({ length: 200 }, (_, i) => notifyOnce(email(tenant, `many-${i}`), opts)));
+      expect(many.every((r) => r.enqueued)).toBe(true);
+      expect(await jobCount(opts)).toBe(201);
+    } finally {
+      await closeNotificationQueues();
+      piped.disconnect();
+    }
   });
 
   it('200 concurrent calls with 200 keys enqueue 200 jobs', async () => {
