@@ -1,6 +1,6 @@
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from '@platform/queue';
 import type { Redis } from 'ioredis';
-import { channelOfJobId, notificationJobId } from './keys';
+import { NOTIFICATION_JOB_ID_PREFIX, channelOfJobId, notificationJobId } from './keys';
 import { resolveNotificationQueue, type NotificationQueueDefinition, type NotificationQueueOptions } from './queues';
 import { claimNotificationScript, releaseNotificationScript } from './scripts';
 import { statusKey } from './status-store';
@@ -65,7 +65,7 @@ export async function claimNotification(request: ClaimRequest): Promise<HeldClai
     const code = Number(reply[0]);
     if (code === 1) {
       const claimedAtMs = Number(reply[2]);
-      return { claimed: true, jobId, claimedAtMs, value: `claim.${claimedAtMs + pendingTtlMs}.${jobId}`, jobKey, statusKey: status };
+      return { claimed: true, jobId, claimedAtMs, value: `${claimedAtMs + pendingTtlMs}.${jobId.slice(NOTIFICATION_JOB_ID_PREFIX.length)}`, jobKey, statusKey: status };
     }
     if (code === 0) return reply[1] ? { claimed: false, jobId: String(reply[1]) } : { claimed: false };
     if (code === 2) {

@@ -41,9 +41,9 @@ function email(tenantId: string, dedupeKey = 'activity-1', type = 'activity-comp
   };
 }
 
-/** The value of a claim for `jobId` that no caller has seen enqueued yet: `claim.<staleAtMs>.<jobId>`. */
+/** The value of a claim for `jobId` that no caller has seen enqueued yet: `<staleAtMs>.<jobId without "notify-">`. */
 function claimOf(jobId: string): RegExp {
-  return new RegExp(`^claim\\.\\d+\\.${jobId}$`);
+  return new RegExp(`^\\d+\\.${jobId.slice('notify-'.length)}$`);
 }
 
 /** Redis server time in ms. */
@@ -55,7 +55,7 @@ async function redisNow(): Promise<number> {
 /** The time (Redis clock) after which the claim in `key` may be taken over. */
 async function staleAt(key: string): Promise<number> {
   const value = await redis.get(key);
-  const match = /^claim\.(\d+)\./.exec(value ?? '');
+  const match = /^(\d+)\./.exec(value ?? '');
   if (!match) throw new Error(`no claim in ${key}: ${value}`);
   return Number(match[1]);
 }
@@ -357,7 +357,7 @@ describe('notifyOnce', () => {
     const { options, tenant, key } = setup();
     const now = await redisNow();
     const previous = notificationJobId('email', key(), 86_400_000, now - 86_400_000);
-    await redis.set(key(), `claim.${now - 1}.${previous}`, 'PX', 60_000);
+    await redis.set(key(), `${now - 1}.${previous.slice('notify-'.length)}`, 'PX', 60_000);
     const result = await notifyOnce(email(tenant), options);
     expect(result).toEqual({ enqueued: true, jobId: previous });
     expect(await redis.pttl(key())).toBeLessThanOrEqual(60_000);
@@ -367,7 +367,7 @@ describe('notifyOnce', () => {
     const { options, tenant, key } = setup();
     const now = await redisNow();
     const smsJobId = notificationJobId('sms', key(), 86_400_000, now);
-    await redis.set(key(), `claim.${now - 1}.${smsJobId}`, 'PX', 60_000);
+    await redis.set(key(), `${now - 1}.${smsJobId.slice('notify-'.length)}`, 'PX', 60_000);
     const sms = resolveNotificationQueue('sms', options);
     await sms.enqueue({ tenantId: tenant, type: 'activity-completed', dedupeKey: 'activity-1', payload: { to: '+4915112345678', body: 'x' } }, { jobId: smsJobId });
     expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: smsJobId });

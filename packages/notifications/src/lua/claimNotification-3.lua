@@ -5,7 +5,8 @@
   worker (its claimer died between claim and enqueue) is taken over, keeping the claim's job id (a
   late add by the first claimer is then a BullMQ no-op) and its TTL.
 
-  Values: "claim.<staleAtMs>.<jobId>" until a caller has seen the job queued; "job.<jobId>" after.
+  Values: "<staleAtMs>.<jobId without its "notify-" prefix>" until a caller has seen the job queued
+  (60 bytes for an e-mail: within jemalloc's 64-byte class); "job.<jobId>" after.
 
   KEYS[1]  the dedupe key, notify:{tenantId}:{type}:{dedupeKey}
   KEYS[2]  the BullMQ job hash of ARGV[4]
@@ -23,7 +24,7 @@
 
   Returns
     { 1, jobId, nowMs }  claimed (own, or taken over): enqueue jobId; the value written is
-                         "claim.<nowMs + ARGV[2]>.<jobId>"
+                         "<nowMs + ARGV[2]>.<jobId without "notify-">"
     { 0, jobId }         held by a twin; jobId is '' while its job is not known to be queued
     { 2, nowMs }         call again as "own" with ids derived from nowMs (ARGV[3] is not the current
                          bucket by Redis time, or the key changed since reply 3, or it was cleared)
@@ -34,6 +35,11 @@ local now = nowMs()
 local window = tonumber(ARGV[1])
 local staleAt = now + tonumber(ARGV[2])
 local mode = ARGV[5]
+local PREFIX = 'notify-'
+
+local function claimValue(jobId)
+  return staleAt .. '.' .. string.sub(jobId, #PREFIX + 1)
+end
 
 local function initStatus()
   if redis.call('EXISTS', KEYS[3]) == 0 then
@@ -47,18 +53,19 @@ if not value then
   if mode ~= 'own' or math.floor(now / window) ~= tonumber(ARGV[3]) then
     return { 2, now }
   end
-  redis.call('SET', KEYS[1], 'claim.' .. staleAt .. '.' .. ARGV[4], 'PX', window)
+  redis.call('SET', KEYS[1], claimValue(ARGV[4]), 'PX', window)
   initStatus()
   return { 1, ARGV[4], now }
 end
 if string.sub(value, 1, 4) == 'job.' then
   return { 0, string.sub(value, 5) }
 end
-local claimStaleAt, jobId = string.match(value, '^claim%.(%d+)%.(.+)$')
-if not jobId then
+local claimStaleAt, rest = string.match(value, '^(%d+)%.(.+)$')
+if not rest then
   -- Another format (an older version's "pending.<token>", which expires by itself).
   return { 0, '' }
 end
+local jobId = PREFIX .. rest
 local stale = now >= tonumber(claimStaleAt)
 if jobId ~= ARGV[4] then
   if mode ~= 'own' then
@@ -94,6 +101,6 @@ end
 if mode == 'own' and ARGV[6] == '1' then
   return { 3, jobId }
 end
-redis.call('SET', KEYS[1], 'claim.' .. staleAt .. '.' .. jobId, 'KEEPTTL')
+redis.call('SET', KEYS[1], claimValue(jobId), 'KEEPTTL')
 initStatus()
 return { 1, jobId, now }

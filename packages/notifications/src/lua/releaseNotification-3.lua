@@ -6,7 +6,7 @@
   KEYS[1]  the dedupe key
   KEYS[2]  the BullMQ job hash of the claimed job
   KEYS[3]  the status hash of the claimed job
-  ARGV[1]  the caller's claim value, "claim.<staleAtMs>.<jobId>"
+  ARGV[1]  the caller's claim value, "<staleAtMs>.<jobId without \"notify-\">"
   ARGV[2]  the claimed job id
 
   Returns
