@@ -441,6 +441,16 @@ describe('notifyOnce', () => {
     expect(await jobCount(options)).toBe(1);
   });
 
+  it('if the dedupe key is lost after a worker handled the job and BullMQ removed it, the twin is still refused', async () => {
+    const { options, tenant, key } = setup();
+    const first = await notifyOnce(email(tenant), options);
+    await updateStatus(redis, `${options.keyPrefix}:notify-status:${first.jobId}`, { state: 'delivered', attempts: 1 });
+    await resolveNotificationQueue('email', options).queue.remove(first.jobId!);
+    await redis.del(key());
+    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: first.jobId });
+    expect(await jobCount(options)).toBe(0);
+  });
+
   it('getNotificationStatus: queued for a new notification, null for an unknown job', async () => {
     const { options, tenant } = setup();
     const { jobId } = await notifyOnce(email(tenant), options);

@@ -41,8 +41,13 @@ local function claimValue(jobId)
   return staleAt .. '.' .. string.sub(jobId, #PREFIX + 1)
 end
 
-local function initStatus()
-  if redis.call('EXISTS', KEYS[3]) == 0 then
+-- The job's status: false (none), "queued" (a claim made it), or what a worker recorded.
+local function statusState()
+  return redis.call('HGET', KEYS[3], 'state')
+end
+
+local function initStatus(state)
+  if state == false then
     redis.call('HSET', KEYS[3], 'state', 'queued', 'attempts', '0', 'updatedAt', now)
     redis.call('PEXPIRE', KEYS[3], window)
   end
@@ -53,8 +58,14 @@ if not value then
   if mode ~= 'own' or math.floor(now / window) ~= tonumber(ARGV[3]) then
     return { 2, now }
   end
+  -- A worker already handled this window's job (the key was lost, e.g. deleted by hand): a twin.
+  local state = statusState()
+  if state ~= false and state ~= 'queued' then
+    redis.call('SET', KEYS[1], 'job.' .. ARGV[4], 'PX', window)
+    return { 0, ARGV[4] }
+  end
   redis.call('SET', KEYS[1], claimValue(ARGV[4]), 'PX', window)
-  initStatus()
+  initStatus(state)
   return { 1, ARGV[4], now }
 end
 if string.sub(value, 1, 4) == 'job.' then
@@ -79,11 +90,8 @@ end
 
 -- The claim names ARGV[4]. In the queue, or taken by a worker (its status outlives a job removed
 -- after it finished): the notification is on its way.
-local seen = redis.call('EXISTS', KEYS[2]) == 1
-if not seen then
-  local state = redis.call('HGET', KEYS[3], 'state')
-  seen = state ~= false and state ~= 'queued'
-end
+local state = statusState()
+local seen = (state ~= false and state ~= 'queued') or redis.call('EXISTS', KEYS[2]) == 1
 if seen then
   redis.call('SET', KEYS[1], 'job.' .. jobId, 'KEEPTTL')
   return { 0, jobId }
@@ -93,7 +101,7 @@ if not stale then
 end
 if mode == 'clear' then
   redis.call('DEL', KEYS[1])
-  if redis.call('HGET', KEYS[3], 'state') == 'queued' then
+  if state == 'queued' then
     redis.call('DEL', KEYS[3])
   end
   return { 2, now }
@@ -102,5 +110,5 @@ if mode == 'own' and ARGV[6] == '1' then
   return { 3, jobId }
 end
 redis.call('SET', KEYS[1], claimValue(jobId), 'KEEPTTL')
-initStatus()
+initStatus(state)
 return { 1, jobId, now }
