@@ -29,11 +29,6 @@ export function notificationJobId(channel: NotificationChannel, key: string, win
   return `${NOTIFICATION_JOB_ID_PREFIX}${channel}-${sha1(`${key}\n${windowMs}\n${bucket}`)}`;
 }
 
-/** BullMQ deduplication id of a notification (the dedupe key, hashed: no `:`). */
-export function notificationDeduplicationId(key: string): string {
-  return `${NOTIFICATION_JOB_ID_PREFIX}${sha1(key)}`;
-}
-
 /** The channel encoded in a job id made by {@link notificationJobId}, if any. */
 export function channelOfJobId(jobId: string): string | undefined {
   const match = /^notify-([a-z]+)-[0-9a-f]{40}$/.exec(jobId);

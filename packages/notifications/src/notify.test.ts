@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, RedisUnavailableError, bullPrefixFor, createRedisConnection, loadRedisConfig } from '@platform/redis';
@@ -7,11 +6,12 @@ import { QueueUnavailableError, notificationQueue } from '@platform/queue';
 import { startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { NotificationValidationError } from './errors';
-import { notifyKey } from './keys';
+import { notificationJobId, notifyKey } from './keys';
 import { notifyOnce, type NotifyOnceOptions } from './notify';
-import { resolveNotificationQueue } from './queues';
+import { closeNotificationQueues, resolveNotificationQueue } from './queues';
 import type { NotificationInput } from './schemas';
-import { claimNotificationScript, notificationScripts } from './scripts';
+import { notificationScripts } from './scripts';
+import { updateStatus } from './status-store';
 import { getNotificationStatus } from './status';
 import { useNotificationTestContext } from './test-support';
 
@@ -39,6 +39,25 @@ function email(tenantId: string, dedupeKey = 'activity-1', type = 'activity-comp
     channel: 'email',
     payload: { to: 'ada@example.test', subject: 'Your report is ready', text: 'See the dashboard.' },
   };
+}
+
+/** The value of a claim for `jobId` that no caller has seen enqueued yet: `<staleAtMs>.<jobId without "notify-">`. */
+function claimOf(jobId: string): RegExp {
+  return new RegExp(`^\\d+\\.${jobId.slice('notify-'.length)}$`);
+}
+
+/** Redis server time in ms. */
+async function redisNow(): Promise<number> {
+  const [s, us] = await redis.time();
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+}
+
+/** The time (Redis clock) after which the claim in `key` may be taken over. */
+async function staleAt(key: string): Promise<number> {
+  const value = await redis.get(key);
+  const match = /^(\d+)\./.exec(value ?? '');
+  if (!match) throw new Error(`no claim in ${key}: ${value}`);
+  return Number(match[1]);
 }
 
 async function jobCount(options: NotifyOnceOptions, channel: 'email' | 'sms' = 'email'): Promise<number> {
@@ -75,8 +94,9 @@ describe('notifyOnce', () => {
     const ttl = await redis.ttl(key);
     expect(ttl).toBeGreaterThanOrEqual(86_340);
     expect(ttl).toBeLessThanOrEqual(86_400);
-    // The key names the job, and the job carries the validated notification.
-    expect(await redis.get(key)).toBe(`job.${result.jobId}`);
+    // The key names the job (a claim until a caller has seen the job), and the job carries the
+    // validated notification.
+    expect(await redis.get(key)).toMatch(claimOf(result.jobId!));
     const job = await resolveNotificationQueue('email', options).queue.getJob(result.jobId!);
     expect(job?.data).toEqual({
       tenantId: tenant,
@@ -102,6 +122,22 @@ describe('notifyOnce', () => {
     expect(await jobCount(options)).toBe(1);
     // A later duplicate learns the first one's job id.
     expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: winners[0]!.jobId });
+  });
+
+  it('on an auto-pipelined producer connection: 200 concurrent calls with one key enqueue one job, 200 keys 200 jobs', async () => {
+    const { options, tenant } = setup();
+    const piped = createRedisConnection(loadRedisConfig(), { role: 'producer', redisOptions: { enableAutoPipelining: true } });
+    try {
+      const opts = { ...options, connection: piped };
+      const same = await Promise.all(Array.from({ length: 200 }, () => notifyOnce(email(tenant), opts)));
+      expect(same.filter((r) => r.enqueued)).toHaveLength(1);
+      const many = await Promise.all(Array.from({ length: 200 }, (_, i) => notifyOnce(email(tenant, `many-${i}`), opts)));
+      expect(many.every((r) => r.enqueued)).toBe(true);
+      expect(await jobCount(opts)).toBe(201);
+    } finally {
+      await closeNotificationQueues();
+      piped.disconnect();
+    }
   });
 
   it('200 concurrent calls with 200 keys enqueue 200 jobs', async () => {
@@ -202,49 +238,80 @@ describe('notifyOnce', () => {
     expect(await jobCount(options)).toBe(1);
   });
 
-  it('the key is claimed (pending) while the enqueue runs, and released when it throws', async () => {
+  it('the key is claimed for the window, naming its job, while the enqueue runs, and released when it throws', async () => {
     const { options, tenant, key: keyOf } = setup();
     const key = keyOf();
     const real = resolveNotificationQueue('email', options);
-    let during: { value: string | null; pttl: number } | undefined;
+    let during: { value: string | null; pttl: number; status: Record<string, string> } | undefined;
+    let jobId: string | undefined;
     const failing = {
       ...real,
       settings: real.settings,
       parse: real.parse,
       queue: real.queue,
-      enqueue: async () => {
-        during = { value: await redis.get(key), pttl: await redis.pttl(key) };
+      enqueue: async (_data: unknown, opts: { jobId: string }) => {
+        jobId = opts.jobId;
+        during = { value: await redis.get(key), pttl: await redis.pttl(key), status: await redis.hgetall(`${options.keyPrefix}:notify-status:${jobId}`) };
         throw new Error('enqueue exploded');
       },
     } as unknown as typeof real;
     await expect(notifyOnce(email(tenant), { ...options, queue: failing })).rejects.toThrow('enqueue exploded');
-    expect(during?.value).toMatch(/^pending\./);
-    expect(during?.pttl).toBeGreaterThan(0);
-    expect(during?.pttl).toBeLessThanOrEqual(30_000);
-    expect(await redis.exists(key)).toBe(0);
+    expect(during?.value).toMatch(claimOf(jobId!));
+    expect(during?.pttl).toBeGreaterThan(86_000_000);
+    expect(during?.status).toMatchObject({ state: 'queued', attempts: '0' });
+    // Released: the key and the status of the job that never made it are gone.
+    expect(await redis.exists(key, `${options.keyPrefix}:notify-status:${jobId}`)).toBe(0);
     expect((await notifyOnce(email(tenant), options)).enqueued).toBe(true);
   });
 
-  it('a process that died between claim and enqueue blocks the notification only for the pending TTL', async () => {
-    const { options, tenant, key: keyOf } = setup();
-    const key = keyOf();
-    // What a killed process leaves behind: a claim that was never enqueued nor confirmed.
-    const claim = await claimNotificationScript.run(redis, [key], [`pending.${randomUUID()}`, 300]);
-    expect(Number(claim[0])).toBe(1);
-    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false });
-    const pttl = await redis.pttl(key);
-    expect(pttl).toBeGreaterThan(0);
-    expect(pttl).toBeLessThanOrEqual(300);
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    const result = await notifyOnce(email(tenant), options);
-    expect(result.enqueued).toBe(true);
+  it('an enqueue that throws after its job reached the queue keeps the claim: a retry is a twin, not a second job', async () => {
+    const { options, tenant, key } = setup();
+    const real = resolveNotificationQueue('email', options);
+    const lostReply = {
+      ...real,
+      settings: real.settings,
+      parse: real.parse,
+      queue: real.queue,
+      enqueue: async (data: never, opts: never) => {
+        await real.enqueue(data, opts);
+        throw new Error('reply lost');
+      },
+    } as unknown as typeof real;
+    await expect(notifyOnce(email(tenant), { ...options, queue: lostReply })).rejects.toThrow('reply lost');
+    const [job] = await real.queue.getJobs(['waiting']);
+    expect(await redis.get(key())).toBe(`job.${job!.id}`);
+    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: job!.id });
     expect(await jobCount(options)).toBe(1);
   });
 
-  it('a process killed between claim and enqueue (SIGKILL) blocks the notification only for the pending TTL', async () => {
+  it('a process that died between claim and enqueue blocks the notification for its pending time, not before and not longer', async () => {
+    const { options, tenant, key: keyOf } = setup();
+    const key = keyOf();
+    const real = resolveNotificationQueue('email', options);
+    // The claimer "dies" in its enqueue: the job is never added, the claim is never released.
+    const hanging = { ...real, settings: real.settings, parse: real.parse, queue: real.queue, enqueue: () => new Promise(() => undefined) } as unknown as typeof real;
+    void notifyOnce(email(tenant), { ...options, queue: hanging, pendingTtlMs: 2000 });
+    await waitFor(async () => (await redis.exists(key)) === 1, 5000);
+    const takeoverAt = await staleAt(key);
+    // Before the pending time: a twin, the claim untouched (without the pending time this would be a takeover).
+    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false });
+    expect(await redisNow()).toBeLessThan(takeoverAt);
+    expect(await staleAt(key)).toBe(takeoverAt);
+    // After it: taken over under the claim's job id, within the same window (TTL kept).
+    const ttlBefore = await redis.pttl(key);
+    await waitFor(async () => (await redisNow()) >= takeoverAt, 10_000);
+    const result = await notifyOnce(email(tenant), options);
+    expect(result.enqueued).toBe(true);
+    expect(await redis.get(key)).toMatch(claimOf(result.jobId!));
+    expect(await redis.pttl(key)).toBeLessThanOrEqual(ttlBefore);
+    expect(await jobCount(options)).toBe(1);
+    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: result.jobId });
+  });
+
+  it('a process killed between claim and enqueue (SIGKILL) blocks the notification only for its pending time', async () => {
     const { options, tenant, key: keyOf } = setup();
     const fixture = join(__dirname, '..', 'test-fixtures', 'claim-and-hang.js');
-    const child = spawn(process.execPath, [fixture, process.env.REDIS_URL!, tenant, '500', options.keyPrefix], {
+    const child = spawn(process.execPath, [fixture, process.env.REDIS_URL!, tenant, '1500', options.keyPrefix], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';
@@ -257,11 +324,91 @@ describe('notifyOnce', () => {
       await exited;
     }
     const key = keyOf();
-    expect(await redis.get(key)).toMatch(/^pending\./);
-    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false });
-    await waitFor(async () => (await redis.exists(key)) === 0, 5000);
+    const takeoverAt = await staleAt(key);
+    const twin = await notifyOnce(email(tenant), options);
+    if ((await redisNow()) < takeoverAt) expect(twin).toEqual({ enqueued: false });
+    await waitFor(async () => (await redisNow()) >= takeoverAt, 10_000);
     expect((await notifyOnce(email(tenant), options)).enqueued).toBe(true);
     expect(await jobCount(options)).toBe(1);
+  });
+
+  it('a claim past its pending time whose job is in the queue is not taken over; the twin learns the job id', async () => {
+    const { options, tenant, key } = setup();
+    const first = await notifyOnce(email(tenant), { ...options, pendingTtlMs: 1 });
+    await waitFor(async () => (await redisNow()) >= (await staleAt(key())), 5000);
+    // Without the job check this would be a takeover (enqueued: true, BullMQ refusing the twin job).
+    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: first.jobId });
+    expect(await redis.get(key())).toBe(`job.${first.jobId}`);
+    expect(await jobCount(options)).toBe(1);
+  });
+
+  it('a job a worker handled and BullMQ then removed still blocks its twins for the window', async () => {
+    const { options, tenant, key } = setup();
+    const first = await notifyOnce(email(tenant), { ...options, pendingTtlMs: 1 });
+    // What a worker leaves when the job is removed on completion: a status other than "queued".
+    await updateStatus(redis, `${options.keyPrefix}:notify-status:${first.jobId}`, { state: 'delivered', attempts: 1 });
+    await resolveNotificationQueue('email', options).queue.remove(first.jobId!);
+    await waitFor(async () => (await redisNow()) >= (await staleAt(key())), 5000);
+    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: first.jobId });
+    expect(await jobCount(options)).toBe(0);
+  });
+
+  it("a stale claim of the previous window's job is taken over under that job id", async () => {
+    const { options, tenant, key } = setup();
+    const now = await redisNow();
+    const previous = notificationJobId('email', key(), 86_400_000, now - 86_400_000);
+    await redis.set(key(), `${now - 1}.${previous.slice('notify-'.length)}`, 'PX', 60_000);
+    const result = await notifyOnce(email(tenant), options);
+    expect(result).toEqual({ enqueued: true, jobId: previous });
+    expect(await redis.pttl(key())).toBeLessThanOrEqual(60_000);
+  });
+
+  it("a stale claim of another channel's job: a twin while that job is queued, taken over for this channel once it is not", async () => {
+    const { options, tenant, key } = setup();
+    const now = await redisNow();
+    const smsJobId = notificationJobId('sms', key(), 86_400_000, now);
+    await redis.set(key(), `${now - 1}.${smsJobId.slice('notify-'.length)}`, 'PX', 60_000);
+    const sms = resolveNotificationQueue('sms', options);
+    await sms.enqueue({ tenantId: tenant, type: 'activity-completed', dedupeKey: 'activity-1', payload: { to: '+4915112345678', body: 'x' } }, { jobId: smsJobId });
+    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: smsJobId });
+    await sms.queue.remove(smsJobId);
+    const result = await notifyOnce(email(tenant), options);
+    expect(result.enqueued).toBe(true);
+    expect(result.jobId).toBe(notificationJobId('email', key(), 86_400_000, await redisNow()));
+    // A claim of its own: the whole window from now.
+    expect(await redis.pttl(key())).toBeGreaterThan(86_000_000);
+  });
+
+  it("derives the job id from Redis time, not from a wrong local clock", async () => {
+    const { options, tenant, key } = setup();
+    const spy = jest.spyOn(Date, 'now').mockReturnValue(Date.now() - 3 * 86_400_000);
+    let result: Awaited<ReturnType<typeof notifyOnce>>;
+    try {
+      result = await notifyOnce(email(tenant), options);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(result.enqueued).toBe(true);
+    expect(result.jobId).toBe(notificationJobId('email', key(), 86_400_000, await redisNow()));
+  });
+
+  it('on a fair queue, a stale claim whose job waits in the fair backlog is not taken over', async () => {
+    const { options, tenant, key } = setup();
+    // Window 1: one job released into BullMQ at a time, so with no worker the second job stays pending.
+    const fair = notificationQueue('email', { connection: redis, prefix: `${bullPrefixFor(options.keyPrefix)}-fair`, fairness: { window: 1 } });
+    try {
+      expect((await notifyOnce(email(tenant, 'released-first'), { ...options, queue: fair })).enqueued).toBe(true);
+      const first = await notifyOnce(email(tenant), { ...options, queue: fair, pendingTtlMs: 1 });
+      // Still in the backlog (no worker takes jobs from it): BullMQ has no hash for it yet.
+      expect(await (await fair.getJob(first.jobId!))?.getState()).toBe('pending');
+      await waitFor(async () => (await redisNow()) >= (await staleAt(key())), 5000);
+      expect(await notifyOnce(email(tenant), { ...options, queue: fair })).toEqual({ enqueued: false, jobId: first.jobId });
+      const counts = await fair.counts();
+      expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(2);
+    } finally {
+      await fair.obliterate({ force: true }).catch(() => undefined);
+      await fair.close();
+    }
   });
 
   it('a re-send after the window is a new job, not a no-op against the old job kept under its id', async () => {
@@ -285,13 +432,23 @@ describe('notifyOnce', () => {
     expect(await jobCount(options)).toBe(2);
   });
 
-  it('if the dedupe key is lost after the enqueue (confirm never ran), BullMQ refuses the twin job', async () => {
+  it('if the dedupe key is lost after the enqueue (deleted by hand), BullMQ refuses the twin job', async () => {
     const { options, tenant, key } = setup();
     const first = await notifyOnce(email(tenant), options);
     await redis.del(key());
     const second = await notifyOnce(email(tenant), options);
     expect(second.jobId).toBe(first.jobId);
     expect(await jobCount(options)).toBe(1);
+  });
+
+  it('if the dedupe key is lost after a worker handled the job and BullMQ removed it, the twin is still refused', async () => {
+    const { options, tenant, key } = setup();
+    const first = await notifyOnce(email(tenant), options);
+    await updateStatus(redis, `${options.keyPrefix}:notify-status:${first.jobId}`, { state: 'delivered', attempts: 1 });
+    await resolveNotificationQueue('email', options).queue.remove(first.jobId!);
+    await redis.del(key());
+    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: first.jobId });
+    expect(await jobCount(options)).toBe(0);
   });
 
   it('getNotificationStatus: queued for a new notification, null for an unknown job', async () => {
@@ -312,7 +469,7 @@ describe('one key namespace', () => {
   it('keyPrefix moves the dedupe key and the channel queue together', async () => {
     const { options, tenant } = setup();
     const { jobId } = await notifyOnce(email(tenant), options);
-    expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toBe(`job.${jobId}`);
+    expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toMatch(claimOf(jobId!));
     expect(await redis.exists(`notify:${tenant}:activity-completed:activity-1`)).toBe(0);
     expect(await redis.exists(`${options.keyPrefix}:bull:notifications__email:${jobId}`)).toBe(1);
     expect(await getNotificationStatus(jobId!, options)).toEqual({ state: 'queued', attempts: 0 });
@@ -324,7 +481,7 @@ describe('one key namespace', () => {
     process.env.REDIS_KEY_PREFIX = options.keyPrefix;
     try {
       const { jobId } = await notifyOnce(email(tenant), { connection: redis });
-      expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toBe(`job.${jobId}`);
+      expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toMatch(claimOf(jobId!));
       expect(await redis.exists(`${options.keyPrefix}:bull:notifications__email:${jobId}`)).toBe(1);
     } finally {
       if (before === undefined) delete process.env.REDIS_KEY_PREFIX;

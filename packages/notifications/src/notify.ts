@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   PlatformError,
   RedisUnavailableError,
@@ -10,21 +9,22 @@ import {
 } from '@platform/redis';
 import { PayloadTooLargeError, type EnqueueOptions } from '@platform/queue';
 import { inSpan, spanAttributes as A, spanEvent } from '@platform/telemetry';
-import { notificationDeduplicationId, notificationJobId, notifyKey } from './keys';
+import { claimNotification, releaseClaim } from './claim';
+import { notifyKey } from './keys';
 import { DEFAULT_DEDUPE_TTL_SECONDS, DEFAULT_PENDING_TTL_MS } from './options';
 import { backoffFor, resolveRetryPolicy, type RetryPolicyOptions } from './retry';
 import { resolveNotificationQueue, type NotificationQueueOptions } from './queues';
 import { validateNotification, type NotificationInput } from './schemas';
-import { claimNotificationScript, confirmNotificationScript, releaseNotificationScript } from './scripts';
-import { initStatus, statusKey } from './status-store';
 
 /** Options of {@link notifyOnce}. */
 export interface NotifyOnceOptions extends NotificationQueueOptions {
   /** Dedupe window: twins are suppressed this long after the first is enqueued. @defaultValue `86400` (24 h) */
   ttlSeconds?: number;
   /**
-   * How long a claim may stay pending before its job is in the queue; bounds how long a process
-   * that dies between claim and enqueue can block the notification. @defaultValue `30000`
+   * How long this call's claim is safe from takeover before its job is in the queue: a later call
+   * that finds the claim older than this and its job neither queued nor handled by a worker takes
+   * it over. Bounds how long a process that dies between claim and enqueue can block the
+   * notification. @defaultValue `30000`
    */
   pendingTtlMs?: number;
   /**
@@ -52,8 +52,6 @@ export interface NotifyOnceResult {
   jobId?: string;
 }
 
-const CONFIRMED_PREFIX = 'job.';
-
 function unavailable(message: string, cause: unknown): RedisUnavailableError {
   return new RedisUnavailableError(message, { cause });
 }
@@ -75,16 +73,20 @@ function enqueueFailure(error: unknown, what: string): unknown {
  * or `{ enqueued: false }` when a twin already did.
  *
  * How: validates everything first (a bad notification throws `NotificationValidationError`, a too
- * large one `PayloadTooLargeError`, and nothing is written); claims `notify:{tenantId}:{type}:{dedupeKey}` (behind the key prefix, if any)
- * with a short pending TTL in one script (exactly one concurrent caller wins); enqueues the job with
- * an id derived from the key and the window, plus BullMQ deduplication for the window; then raises
- * the key's TTL to the full window if it still holds this call's claim. If the enqueue fails, the
- * claim is released and the call rejects, so the caller can try again.
+ * large one `PayloadTooLargeError`, and nothing is written); then two round trips. One script claims
+ * `notify:{tenantId}:{type}:{dedupeKey}` (behind the key prefix, if any) for the whole window,
+ * naming the job it is for (an id derived from the key and the window; exactly one concurrent
+ * caller wins) and recording the status as queued; then the job is enqueued under that id. If the
+ * enqueue fails, the claim is released and the call rejects, so the caller can try again. A claim
+ * older than `pendingTtlMs` whose job is neither in the queue nor handled by a worker (its claimer
+ * died before enqueueing) is taken over by the next call, under the same job id.
  *
  * When Redis cannot be reached, the call rejects with `RedisUnavailableError` (code
  * `REDIS_UNAVAILABLE`, or a subclass such as the queue's `QueueUnavailableError`) within the
  * producer connection's `commandTimeoutMs` (claim), plus the queue's `enqueueTimeoutMs` and one
- * more `commandTimeoutMs` (release) when Redis goes away between claim and enqueue.
+ * more `commandTimeoutMs` (release) when Redis goes away between claim and enqueue. (A claim that
+ * meets a stale claim of another channel's job, or of a fair queue's job, looks that job up first:
+ * a few more calls, each bounded the same way.)
  *
  * @example
  * await notifyOnce({
@@ -107,58 +109,42 @@ export async function notifyOnce(input: NotificationInput, options: NotifyOnceOp
 async function claimAndEnqueue(notification: ReturnType<typeof validateNotification>, options: NotifyOnceOptions): Promise<NotifyOnceResult> {
   const ttlSeconds = checkInteger('ttlSeconds', options.ttlSeconds ?? DEFAULT_DEDUPE_TTL_SECONDS, 1);
   const pendingTtlMs = checkInteger('pendingTtlMs', options.pendingTtlMs ?? DEFAULT_PENDING_TTL_MS, 1);
-  const jobOptions = { ...options.jobOptions } as EnqueueOptions;
-  delete jobOptions.attempts;
-  delete jobOptions.backoff;
   const windowMs = ttlSeconds * 1000;
   const keyPrefix = resolveKeyPrefix(options.keyPrefix);
 
   const { tenantId, type, dedupeKey, channel, payload } = notification;
   const policy = resolveRetryPolicy(channel, type, options.retry);
   const definition = resolveNotificationQueue(channel, options);
-  const data = definition.parse({ tenantId, type, dedupeKey, payload });
+  // Validated already (validateNotification is stricter than the queue's schema); the size is
+  // checked here so that a too large notification writes nothing, not even a claim.
+  const data = { tenantId, type, dedupeKey, payload };
   const maxBytes = definition.settings.maxPayloadBytes;
   const size = Buffer.byteLength(JSON.stringify(data), 'utf8');
   if (size > maxBytes) throw new PayloadTooLargeError(definition.name, size, maxBytes);
 
   const redis = options.connection ?? getSharedConnection('producer');
   const key = notifyKey(keyPrefix, tenantId, type, dedupeKey);
-  const token = `pending.${randomUUID()}`;
-  let claim: Awaited<ReturnType<typeof claimNotificationScript.run>>;
+  let claim: Awaited<ReturnType<typeof claimNotification>>;
   try {
-    claim = await claimNotificationScript.run(redis, [key], [token, pendingTtlMs]);
+    claim = await claimNotification({ redis, key, keyPrefix, channel, definition, windowMs, pendingTtlMs, options });
   } catch (error) {
     throw toUnavailableError(error, `notifyOnce ${definition.name}`, unavailable);
   }
-  if (Number(claim[0]) !== 1) {
-    const value = String(claim[1]);
-    return value.startsWith(CONFIRMED_PREFIX) ? { enqueued: false, jobId: value.slice(CONFIRMED_PREFIX.length) } : { enqueued: false };
-  }
-  const claimedAtMs = Number(claim[1]);
+  if (!claim.claimed) return claim.jobId === undefined ? { enqueued: false } : { enqueued: false, jobId: claim.jobId };
 
-  let jobId: string;
+  // The job id names the claim's window, so BullMQ itself refuses a twin of the same window:
+  // no BullMQ deduplication option on top. The status ("queued", kept for the window) was
+  // written by the claim.
+  const jobOptions: EnqueueOptions = { ...options.jobOptions, jobId: claim.jobId, attempts: policy.attempts, backoff: backoffFor(policy, claim.claimedAtMs) };
+  delete jobOptions.deduplication;
   try {
-    const job = await definition.enqueue(data, {
-      ...jobOptions,
-      jobId: notificationJobId(channel, key, windowMs, claimedAtMs),
-      deduplication: { id: notificationDeduplicationId(key), ttl: windowMs },
-      attempts: policy.attempts,
-      backoff: backoffFor(policy, claimedAtMs),
-    });
-    jobId = String(job.id);
+    const job = await definition.enqueue(data, jobOptions);
+    return { enqueued: true, jobId: String(job.id) };
   } catch (error) {
-    // Give the key back so a retry is not deduplicated against a notification that never made it.
-    // Should Redis refuse even that, the claim still ends with its pending TTL.
-    await releaseNotificationScript.run(redis, [key], [token]).catch(() => undefined);
+    // Give the key back so a retry is not deduplicated against a notification that never made it
+    // (kept when the job is there after all). Should Redis refuse even that, the claim can be taken
+    // over once its pending time is past.
+    await releaseClaim(redis, key, claim);
     throw enqueueFailure(error, `notifyOnce ${definition.name}`);
   }
-  // The job is in the queue: a failure to raise the TTL must not make the caller send it again.
-  // The pending claim then expires early, and BullMQ's job id and deduplication refuse a twin.
-  // The status starts as queued for the window unless a fast worker already wrote one (sent
-  // together with the confirm: one round trip).
-  await Promise.all([
-    confirmNotificationScript.run(redis, [key], [token, `${CONFIRMED_PREFIX}${jobId}`, windowMs]).catch(() => undefined),
-    initStatus(redis, statusKey(keyPrefix, jobId), { state: 'queued', attempts: 0 }, windowMs).catch(() => undefined),
-  ]);
-  return { enqueued: true, jobId };
 }

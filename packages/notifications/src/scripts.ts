@@ -1,7 +1,6 @@
 import { defineScript } from '@platform/redis';
-import claimLua from './lua/claimNotification-1.lua';
-import confirmLua from './lua/confirmNotification-1.lua';
-import releaseLua from './lua/releaseNotification-1.lua';
+import claimLua from './lua/claimNotification-3.lua';
+import releaseLua from './lua/releaseNotification-3.lua';
 import pushWebLua from './lua/pushWebNotification-3.lua';
 import circuitAllowLua from './lua/circuitAllow-1.lua';
 import circuitSuccessLua from './lua/circuitSuccess-1.lua';
@@ -11,17 +10,17 @@ import addDigestLua from './lua/addDigestItem-1.lua';
 import takeDigestLua from './lua/takeDigestBatch-1.lua';
 import finishDigestLua from './lua/finishDigestBatch-1.lua';
 
-/** `[1, claimedAtMs]` when claimed, `[0, value, pttlMs]` when the key is already held. */
-export type ClaimReply = [1, number] | [0, string, number];
+/**
+ * `[1, jobId, nowMs]` claimed; `[0, jobId | '']` held by a twin; `[2, nowMs]` call again with ids
+ * from nowMs; `[3, jobId]` a stale claim names a job to check in its queue first (see the script).
+ */
+export type ClaimReply = [1, string, number] | [0, string] | [2, number] | [3, string];
 
-/** Claims a dedupe key for the pending TTL (SET NX PX) and reports Redis time. */
-export const claimNotificationScript = defineScript<ClaimReply>({ name: 'claimNotification', numberOfKeys: 1, lua: claimLua });
+/** Claims a dedupe key for the whole window, naming its job; takes over a dead claimer's claim. */
+export const claimNotificationScript = defineScript<ClaimReply>({ name: 'claimNotification', numberOfKeys: 3, lua: claimLua });
 
-/** Raises a claimed key to the full window (only if it still holds our token, or expired). */
-export const confirmNotificationScript = defineScript<number>({ name: 'confirmNotification', numberOfKeys: 1, lua: confirmLua });
-
-/** Deletes a claimed key only if it still holds our token. */
-export const releaseNotificationScript = defineScript<number>({ name: 'releaseNotification', numberOfKeys: 1, lua: releaseLua });
+/** Gives a claim back after a failed enqueue (keeps it, marked, when the job is there after all). */
+export const releaseNotificationScript = defineScript<number>({ name: 'releaseNotification', numberOfKeys: 3, lua: releaseLua });
 
 /** Stores an in-app notification in the user's bounded list (once per id) and publishes it. */
 export const pushWebNotificationScript = defineScript<number>({ name: 'pushWebNotification', numberOfKeys: 3, lua: pushWebLua });
@@ -50,7 +49,6 @@ export const finishDigestBatchScript = defineScript<number>({ name: 'finishDiges
 /** Every script of this package (for the script test). */
 export const notificationScripts = [
   claimNotificationScript,
-  confirmNotificationScript,
   releaseNotificationScript,
   pushWebNotificationScript,
   circuitAllowScript,

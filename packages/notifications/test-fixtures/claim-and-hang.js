@@ -8,12 +8,13 @@ const { notificationQueue } = require('@platform/queue');
 
 const [redisUrl, tenantId, pendingTtlMs, keyPrefix] = process.argv.slice(2);
 const connection = new Redis(redisUrl);
-const real = notificationQueue('email', { connection, prefix: 'never-used' });
+const real = notificationQueue('email', { connection, prefix: `${keyPrefix}:bull` });
 const hanging = {
   name: real.name,
   payloadSchema: real.payloadSchema,
   settings: real.settings,
   parse: real.parse,
+  queue: real.queue,
   enqueue: () => {
     process.stdout.write('claimed\n');
     return new Promise(() => {});

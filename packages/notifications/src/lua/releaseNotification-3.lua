@@ -1,0 +1,28 @@
+--[[
+  Gives a claimed dedupe key back after its enqueue failed, so the caller can try again at once.
+  Only while the key still holds this caller's claim; and if the job is in the queue after all (the
+  add reached Redis but its reply was lost), the claim is kept and marked as enqueued instead.
+
+  KEYS[1]  the dedupe key
+  KEYS[2]  the BullMQ job hash of the claimed job
+  KEYS[3]  the status hash of the claimed job
+  ARGV[1]  the caller's claim value, "<staleAtMs>.<jobId without \"notify-\">"
+  ARGV[2]  the claimed job id
+
+  Returns
+    1  released (the key and the job's "queued" status are deleted)
+    2  the job is in the queue: the key now says "job.<jobId>"
+    0  the key holds another value (or none); nothing was changed
+]]
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('SET', KEYS[1], 'job.' .. ARGV[2], 'KEEPTTL')
+  return 2
+end
+redis.call('DEL', KEYS[1])
+if redis.call('HGET', KEYS[3], 'state') == 'queued' then
+  redis.call('DEL', KEYS[3])
+end
+return 1
