@@ -1,6 +1,6 @@
 import { uniquePrefix, waitFor } from '@platform/testing';
 import { pauseTenant, resetTenantLimits, resumeTenant, setTenantLimits } from './controls';
-import { useWorkerProcessFixture, type Run } from './worker-processes';
+import { useWorkerProcessFixture, type Run } from './test-support';
 
 const { redis, setup, cleanUpAfter } = useWorkerProcessFixture('ctlmp');
 

@@ -1,6 +1,6 @@
 import { waitFor } from '@platform/testing';
 import { fairKeys } from './keys';
-import { useWorkerProcessFixture, type WorkerFixtureConfig } from './worker-processes';
+import { useWorkerProcessFixture, type WorkerFixtureConfig } from './test-support';
 
 const fixture = useWorkerProcessFixture('fairmp');
 const { redis } = fixture;
