@@ -19,13 +19,13 @@ const run = runMain;
 test('platform outbox migrate applies the migrations once, into the schema given, and is idempotent', async () => {
   const first = await run(['outbox', 'migrate', '--schema', 'cli_outbox', '--json'], { DATABASE_URL: server.url });
   expect(first).toMatchObject({ code: 0, stderr: '' });
-  expect(JSON.parse(first.stdout)).toMatchObject({ schema: 'cli_outbox', applied: [1, 2], alreadyApplied: [] });
+  expect(JSON.parse(first.stdout)).toMatchObject({ schema: 'cli_outbox', applied: [1, 2, 3], alreadyApplied: [] });
   const tables = await pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'cli_outbox' ORDER BY 1`);
   expect(tables.rows.map((r) => r.table_name)).toEqual(['outbox', 'outbox_migrations', 'send_log']);
 
   const second = await run(['outbox', 'migrate', '--schema', 'cli_outbox'], { DATABASE_URL: server.url });
   expect(second.code).toBe(0);
-  expect(second.stdout).toContain('up to date (versions 1, 2)');
+  expect(second.stdout).toContain('up to date (versions 1, 2, 3)');
 });
 
 test('platform outbox migrate: a missing DATABASE_URL or a bad schema is a usage error; an unreachable database exits 1 without the password', async () => {
