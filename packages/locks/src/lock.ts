@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidArgumentError, checkMs, describeValue } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { InvalidArgumentError, checkMs, describeValue, type RedisClient } from '@platform/redis';
 import { orUnavailable } from './errors';
 import { fenceKeyFor, releaseChannelFor, waitersKeyFor } from './keys';
 import { checkKey, checkOptions, defaultLockOptions, type AcquireLockOptions } from './options';
@@ -28,11 +27,11 @@ export class Lock {
   readonly ttlMs: number;
   /** `performance.now()` just before the acquiring request was sent: the lock is valid until at least this + `ttlMs`. */
   readonly acquiredAt: number;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly fenceKey: string;
 
   /** @internal Use {@link acquireLock}. */
-  constructor(redis: Redis, key: string, fenceKey: string, token: string, fence: number, ttlMs: number, acquiredAt: number) {
+  constructor(redis: RedisClient, key: string, fenceKey: string, token: string, fence: number, ttlMs: number, acquiredAt: number) {
     this.redis = redis;
     this.key = key;
     this.fenceKey = fenceKey;
@@ -88,11 +87,11 @@ export class Lock {
  * @internal The lock, or the ms until the holder's TTL runs out. A connection failure rejects with
  * a {@link LockUnavailableError}.
  */
-export function tryAcquireLock(redis: Redis, key: string, options: AcquireLockOptions): Promise<Lock | number> {
+export function tryAcquireLock(redis: RedisClient, key: string, options: AcquireLockOptions): Promise<Lock | number> {
   return orUnavailable(key, acquire(redis, key, options));
 }
 
-async function acquire(redis: Redis, key: string, options: AcquireLockOptions): Promise<Lock | number> {
+async function acquire(redis: RedisClient, key: string, options: AcquireLockOptions): Promise<Lock | number> {
   checkKey(key);
   checkOptions(options);
   const ttlMs = checkMs('ttlMs', options.ttlMs, 1);
@@ -150,7 +149,7 @@ async function acquire(redis: Redis, key: string, options: AcquireLockOptions): 
  *   try { await store.write(data, { fence: lock.fence }); } finally { await lock.release(); }
  * }
  */
-export async function acquireLock(redis: Redis, key: string, options: AcquireLockOptions): Promise<Lock | null> {
+export async function acquireLock(redis: RedisClient, key: string, options: AcquireLockOptions): Promise<Lock | null> {
   const result = await tryAcquireLock(redis, key, options);
   return typeof result === 'number' ? null : result;
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { checkInteger, checkMs, leases } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { checkInteger, checkMs, leases, type RedisClient } from '@platform/redis';
 import { orUnavailable, SemaphoreNotAcquiredError } from './errors';
 import { runAcquired } from './hold';
 import { releaseChannelFor } from './keys';
@@ -27,10 +26,10 @@ export class SemaphoreLease {
   readonly ttlMs: number;
   /** `performance.now()` just before the acquiring request was sent. */
   readonly acquiredAt: number;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
   /** @internal Use {@link acquireSemaphore}. */
-  constructor(redis: Redis, key: string, id: string, ttlMs: number, acquiredAt: number) {
+  constructor(redis: RedisClient, key: string, id: string, ttlMs: number, acquiredAt: number) {
     this.redis = redis;
     this.key = key;
     this.id = id;
@@ -53,11 +52,11 @@ export class SemaphoreLease {
   }
 }
 
-function tryAcquireSemaphore(redis: Redis, key: string, options: AcquireSemaphoreOptions): Promise<SemaphoreLease | number> {
+function tryAcquireSemaphore(redis: RedisClient, key: string, options: AcquireSemaphoreOptions): Promise<SemaphoreLease | number> {
   return orUnavailable(key, acquire(redis, key, options));
 }
 
-async function acquire(redis: Redis, key: string, options: AcquireSemaphoreOptions): Promise<SemaphoreLease | number> {
+async function acquire(redis: RedisClient, key: string, options: AcquireSemaphoreOptions): Promise<SemaphoreLease | number> {
   checkKey(key);
   checkOptions(options);
   const limit = checkInteger('limit', options.limit, 1);
@@ -98,7 +97,7 @@ async function acquire(redis: Redis, key: string, options: AcquireSemaphoreOptio
  * const lease = await acquireSemaphore(redis, 'sem:openai', { limit: 5, ttlMs: 30_000, waitMs: 10_000 });
  * if (lease) { try { await callOpenAI(); } finally { await lease.release(); } }
  */
-export async function acquireSemaphore(redis: Redis, key: string, options: AcquireSemaphoreOptions): Promise<SemaphoreLease | null> {
+export async function acquireSemaphore(redis: RedisClient, key: string, options: AcquireSemaphoreOptions): Promise<SemaphoreLease | null> {
   const result = await tryAcquireSemaphore(redis, key, options);
   return typeof result === 'number' ? null : result;
 }
@@ -111,7 +110,7 @@ export async function acquireSemaphore(redis: Redis, key: string, options: Acqui
  * `delayJobWhenBusy`); {@link LockLostError} when the lease was lost while `fn` ran;
  * {@link LockUnavailableError} when Redis cannot be reached; whatever `fn` throws.
  */
-export async function withSemaphore<T>(redis: Redis, key: string, fn: LeasedFn<T>, options: WithSemaphoreOptions): Promise<T> {
+export async function withSemaphore<T>(redis: RedisClient, key: string, fn: LeasedFn<T>, options: WithSemaphoreOptions): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('withSemaphore: fn must be a function');
   return runAcquired(await tryAcquireSemaphore(redis, key, options), fn, options, (details) => new SemaphoreNotAcquiredError(key, details));
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
+import type { Cluster, Redis } from 'ioredis';
 import { registerWaitersScript } from './scripts';
 
 /** How long the shared subscriber connection stays open after its last waiter left. */
@@ -162,11 +163,11 @@ function isReady(state: ChannelState): boolean {
 class ReleaseSubscriber {
   /** This client's id in waiters keys: random, one per client and process. */
   readonly id = randomUUID();
-  private connection: Redis | undefined;
+  private connection: RedisClient | undefined;
   private readonly channels = new Map<string, ChannelState>();
   private idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly parent: Redis) {
+  constructor(private readonly parent: RedisClient) {
     parent.on('end', () => this.close());
   }
 
@@ -314,10 +315,14 @@ class ReleaseSubscriber {
     for (const waiter of state.waiters) waiter.notify();
   }
 
-  private connect(): Redis | undefined {
+  private connect(): RedisClient | undefined {
     if (this.connection && this.connection.status !== 'end') return this.connection;
     try {
-      const connection = this.parent.duplicate({ connectionName: 'platform:locks-subscriber' });
+      const parent = this.parent;
+      const connectionName = 'platform:locks-subscriber';
+      const connection: RedisClient = parent.isCluster
+        ? (parent as Cluster).duplicate(undefined, { redisOptions: { ...(parent as Cluster).options.redisOptions, connectionName } })
+        : (parent as Redis).duplicate({ connectionName });
       connection.on('error', () => undefined);
       connection.on('message', (channel: string) => this.onMessage(channel));
       this.connection = connection;
@@ -353,19 +358,19 @@ class ReleaseSubscriber {
   }
 }
 
-const subscribers = new WeakMap<Redis, ReleaseSubscriber>();
+const subscribers = new WeakMap<RedisClient, ReleaseSubscriber>();
 
 /** The subscriber of `redis` if one was ever needed (no allocation otherwise). */
-export function existingSubscriberOf(redis: Redis): ReleaseSubscriber | undefined {
+export function existingSubscriberOf(redis: RedisClient): ReleaseSubscriber | undefined {
   return subscribers.get(redis);
 }
 
 /** Release messages seen for `channel` on `redis` so far (-1 when not subscribed). Cheap. */
-export function releaseSeq(redis: Redis, channel: string): number {
+export function releaseSeq(redis: RedisClient, channel: string): number {
   return subscribers.get(redis)?.seqOf(channel) ?? -1;
 }
 
-function subscriberFor(redis: Redis): ReleaseSubscriber | undefined {
+function subscriberFor(redis: RedisClient): ReleaseSubscriber | undefined {
   let subscriber = subscribers.get(redis);
   if (!subscriber) {
     if (typeof redis.duplicate !== 'function' || typeof redis.once !== 'function') return undefined;
@@ -387,7 +392,7 @@ export function hintOf(code: number): number {
  * @returns the last attempt's code.
  */
 export async function waitForRelease(
-  redis: Redis,
+  redis: RedisClient,
   channel: string,
   attempt: () => Promise<number>,
   first: number,

@@ -1,5 +1,4 @@
-import { resolveKeyPrefix } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { resolveKeyPrefix, type RedisClient } from '@platform/redis';
 import { LockNotAcquiredError } from './errors';
 import { runAcquired } from './hold';
 import { activityLockKey } from './keys';
@@ -25,7 +24,7 @@ export type LockedFn<T> = (signal: AbortSignal, lock: Lock) => Promise<T> | T;
  *   await reports.save(await buildReport({ signal }), { fence: lock.fence });
  * }, { ttlMs: 15_000, waitMs: 5_000 });
  */
-export async function withLock<T>(redis: Redis, key: string, fn: LockedFn<T>, options: WithLockOptions): Promise<T> {
+export async function withLock<T>(redis: RedisClient, key: string, fn: LockedFn<T>, options: WithLockOptions): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('withLock: fn must be a function');
   return runAcquired(await tryAcquireLock(redis, key, options), fn, options, (details) => new LockNotAcquiredError(key, details));
 }
@@ -45,7 +44,7 @@ export type ActivityLockOptions = Omit<WithLockOptions, 'ttlMs'> & {
  * {@link withLock} on `lock:activity:<activityId>` (built with `redisKey`, behind the key prefix),
  * so that two workers never process the same activity at once. `fn(signal, lock)` as in `withLock`.
  */
-export function activityLock<T>(redis: Redis, activityId: string, fn: LockedFn<T>, options: ActivityLockOptions = {}): Promise<T> {
+export function activityLock<T>(redis: RedisClient, activityId: string, fn: LockedFn<T>, options: ActivityLockOptions = {}): Promise<T> {
   const { keyPrefix, ...lockOptions } = options;
   const key = activityLockKey(activityId, resolveKeyPrefix(keyPrefix));
   return withLock(redis, key, fn, { ...lockOptions, ttlMs: options.ttlMs ?? defaultLockOptions.activityTtlMs });
@@ -67,7 +66,7 @@ export function activityLock<T>(redis: Redis, activityId: string, fn: LockedFn<T
  *   async (job, ctx, signal, lock) => runAgent(job.data, { signal, fence: lock.fence })));
  */
 export function activityLockHandler<J, C, R>(
-  redis: Redis,
+  redis: RedisClient,
   activityIdOf: (job: J) => string,
   handler: (job: J, context: C, signal: AbortSignal, lock: Lock) => Promise<R>,
   options: ActivityLockOptions = {},

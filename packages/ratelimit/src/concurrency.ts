@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { assertTenantId, checkInteger, isConnectionError, leases, type LeaseTake } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { assertTenantId, checkInteger, isConnectionError, leases, type LeaseTake, type RedisClient } from '@platform/redis';
 import { ConcurrencyLimitError, unavailableError } from './errors';
 import { limiterKeys } from './keys';
 import { defaultConcurrencyLimiterOptions, withDefaults } from './options';
 import { resetKeyScript } from './scripts';
 
 /** The narrowest client a concurrency limiter needs. */
-export type ConcurrencyClient = Pick<Redis, 'evalsha' | 'eval' | 'del'>;
+export type ConcurrencyClient = Pick<RedisClient, 'evalsha' | 'eval' | 'del'>;
 
 /** Options of {@link createConcurrencyLimiter}. */
 export interface ConcurrencyLimiterOptions {

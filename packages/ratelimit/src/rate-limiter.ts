@@ -1,12 +1,11 @@
-import { ConfigError, InvalidArgumentError, assertTenantId, checkInteger, describeValue, isConnectionError } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { ConfigError, InvalidArgumentError, assertTenantId, checkInteger, describeValue, isConnectionError, type RedisClient } from '@platform/redis';
 import { unavailableError } from './errors';
 import { limiterKeys } from './keys';
 import { RATE_LIMIT_ALGORITHMS, defaultRateLimiterOptions, windowMsOf, withDefaults, type RateLimitAlgorithm } from './options';
 import { decisionScripts, resetKeyScript, type DecisionReply } from './scripts';
 
 /** The narrowest client a limiter needs: any ioredis `Redis` or `Cluster` will do. */
-export type LimiterClient = Pick<Redis, 'evalsha' | 'eval' | 'del'>;
+export type LimiterClient = Pick<RedisClient, 'evalsha' | 'eval' | 'del'>;
 
 /** Options of {@link createRateLimiter}. */
 export interface RateLimiterOptions {

@@ -21,6 +21,7 @@ export {
   toUnavailableError,
   type ConnectionRole,
   type ConnectionOptions,
+  type RedisClient,
 } from './connection';
 export { redisKey, assertTenantId, type KeyPart } from './keys';
 export { defineScript, type LuaScript, type ScriptSource, type ScriptClient } from './scripts';
@@ -35,5 +36,6 @@ export {
   type DoctorClient,
 } from './doctor';
 export { isDeferral, DeferJobError, type Deferral, type DeferralReason } from './deferral';
-export { resolveKeyPrefix, namespacedKey, bullPrefixFor } from './namespace';
+export { resolveKeyPrefix, namespacedKey, bullPrefixFor, clusterQueuePrefix } from './namespace';
+export { scanKeys } from './scan';
 export { checkInteger, checkNumber, checkMs } from './validate';

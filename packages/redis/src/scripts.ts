@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import leasesLua from './lua/includes/leases.lua';
 import nowMsLua from './lua/includes/nowMs.lua';
 import nowUsLua from './lua/includes/nowUs.lua';
 import { untilFirstReady } from './ready';
 
 /** The narrowest client a script needs: any ioredis client (or a compatible object) will do. */
-export type ScriptClient = Pick<Redis, 'evalsha' | 'eval'>;
+export type ScriptClient = Pick<RedisClient, 'evalsha' | 'eval'>;
 
 /** A Lua script loaded once per server and called by SHA. See {@link defineScript}. */
 export interface LuaScript<TResult> {

@@ -1,12 +1,11 @@
-import { closeConnection, createRedisConnection, loadRedisConfig, toUnavailableError } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { closeConnection, createRedisConnection, loadRedisConfig, toUnavailableError, type RedisClient } from '@platform/redis';
 import { SessionStoreUnavailableError } from './errors';
 
 /**
  * The narrowest client the package needs: any ioredis `Redis` or `Cluster` will do. Each command
  * touches one key, so a Cluster works without hash tags.
  */
-export type SessionClient = Pick<Redis, 'evalsha' | 'eval' | 'zrange' | 'set' | 'get' | 'del'>;
+export type SessionClient = Pick<RedisClient, 'evalsha' | 'eval' | 'zrange' | 'set' | 'get' | 'del'>;
 
 /** A client given by the caller, or one made on first use (and closed by `close()`). */
 export interface ClientHolder {
@@ -16,7 +15,7 @@ export interface ClientHolder {
 
 /** Holds `given`, or creates a producer connection from the environment on first use. */
 export function holdClient(given: SessionClient | undefined, connectionName: string): ClientHolder {
-  let own: Redis | undefined;
+  let own: RedisClient | undefined;
   return {
     client() {
       if (given) return given;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import type { FairKeys } from './keys';
 
 /** A worker's view of which tenants have runtime controls, re-read only when `ctlver` moves. */
@@ -11,7 +11,7 @@ export interface ControlsCache {
   refresh(): Promise<void>;
 }
 
-export function createControlsCache(keys: FairKeys, client: () => Redis): ControlsCache {
+export function createControlsCache(keys: FairKeys, client: () => RedisClient): ControlsCache {
   let version: string | null | undefined;
   let tenants = new Set<string>();
   return {
