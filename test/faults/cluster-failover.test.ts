@@ -22,7 +22,7 @@ function connect(role: 'producer' | 'worker'): Cluster {
 }
 
 beforeAll(async () => {
-  cluster = await startRedisCluster({ nodeTimeoutMs: 1000 });
+  cluster = await startRedisCluster({ nodeTimeoutMs: 2000 });
 }, 120_000);
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
-import { notificationQueue, queueName, type NotificationChannel, type notificationJobSchema, type QueueDefinition } from '@platform/queue';
-import { bullPrefixFor, getSharedConnection, resolveKeyPrefix, type RedisClient } from '@platform/redis';
+import { notificationQueue, type NotificationChannel, type notificationJobSchema, type QueueDefinition } from '@platform/queue';
+import { bullPrefixFor, resolveKeyPrefix, type RedisClient } from '@platform/redis';
 
 /** The queue definition of a notification channel (`notifications__<channel>`). */
 export type NotificationQueueDefinition = QueueDefinition<typeof notificationJobSchema>;
@@ -46,11 +46,10 @@ export function resolveNotificationQueue(channel: NotificationChannel, options: 
   const id = `${keyPrefix}|${channel}`;
   let definition = perConnection.get(id);
   if (!definition) {
-    // On a cluster the queue's prefix carries its hash tag, as defineQueue's default does.
-    const cluster = (options.connection ?? getSharedConnection('producer')).isCluster;
+    // On a cluster defineQueue appends the queue's hash tag to this base prefix.
     definition = notificationQueue(channel, {
       ...(options.connection ? { connection: options.connection } : {}),
-      prefix: bullPrefixFor(keyPrefix, cluster ? queueName('notifications', channel) : undefined),
+      prefix: bullPrefixFor(keyPrefix),
     });
     perConnection.set(id, definition);
   }

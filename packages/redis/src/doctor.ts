@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import type { RedisClient } from './connection';
 import { PlatformError } from './errors';
 
@@ -323,35 +323,61 @@ export function evaluateRedisFacts(facts: RedisFacts, options: RedisCheckOptions
  * for (const c of report.checks) console.log(c.status, c.id, c.value, c.fix);
  */
 export async function checkRedisServer(redis: DoctorClient, options: RedisCheckOptions = {}): Promise<RedisCheckReport> {
-  const cluster = redis as Partial<Pick<Cluster, 'isCluster' | 'nodes'>>;
-  if (cluster.isCluster && typeof cluster.nodes === 'function') {
-    await redis.ping(); // a cluster client knows its nodes once its slots are loaded
-    return checkCluster(cluster.nodes('all'), options);
-  }
+  const cluster = redis as Partial<Cluster>;
+  if (cluster.isCluster && typeof cluster.nodes === 'function') return checkCluster(cluster as Cluster, options);
   const facts = await gatherRedisFacts(redis, options.rttSamples ?? defaultRedisCheckOptions.rttSamples);
   return evaluateRedisFacts(facts, options);
 }
 
+/** `host:port` of every node `CLUSTER NODES` lists that is not failed, masters first. */
+function liveNodeAddresses(clusterNodes: string): Array<{ host: string; port: number; master: boolean }> {
+  return clusterNodes
+    .split('\n')
+    .map((line) => line.trim().split(' '))
+    .filter((f) => f.length >= 8 && !f[2]!.split(',').some((flag) => flag === 'fail' || flag === 'noaddr' || flag === 'handshake'))
+    .map((f) => {
+      const address = f[1]!.split(',')[0]!.split('@')[0]!;
+      const colon = address.lastIndexOf(':');
+      return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)), master: f[2]!.split(',').includes('master') };
+    })
+    .sort((a, b) => Number(b.master) - Number(a.master));
+}
+
 /**
  * The checks of a cluster: every node's own checks (each row's value names the node and its role),
- * then whether all 16,384 slots are served and whether every master has a replica in sync.
+ * then whether all 16,384 slots are served and whether every master has a replica in sync. The
+ * nodes come from `CLUSTER NODES` (a client's own node list can lag behind replicas that just
+ * joined); nodes the client has no connection to get a short-lived one with the client's options.
  */
-async function checkCluster(nodes: readonly Redis[], options: RedisCheckOptions): Promise<RedisCheckReport> {
-  const checks: RedisCheck[] = [];
-  let clusterFacts: ClusterFacts | undefined;
-  for (const node of nodes) {
-    const facts = await gatherRedisFacts(node, options.rttSamples ?? defaultRedisCheckOptions.rttSamples);
-    const name = `${node.options.host}:${node.options.port} ${facts.info.role === 'slave' ? 'replica' : 'master'}`;
-    for (const check of evaluateRedisFacts(facts, { ...options, clusterHashTags: true }).checks) {
-      checks.push({ ...check, value: `${name}: ${check.value}` });
-    }
-    clusterFacts ??= {
-      info: parseInfo(String(await node.call('CLUSTER', 'INFO'))),
-      nodes: String(await node.call('CLUSTER', 'NODES')),
-    };
+async function checkCluster(cluster: Cluster, options: RedisCheckOptions): Promise<RedisCheckReport> {
+  await cluster.ping(); // a cluster client knows its nodes once its slots are loaded
+  const [first] = cluster.nodes('master');
+  if (!first) {
+    const check: RedisCheck = { id: 'cluster-slots', status: 'FAIL', value: 'no nodes', message: 'the cluster client knows no master', fix: 'check REDIS_CLUSTER_NODES' };
+    return { ok: false, checks: [check] };
   }
-  if (clusterFacts) checks.push(...evaluateClusterFacts(clusterFacts));
-  else checks.push({ id: 'cluster-slots', status: 'FAIL', value: 'no nodes', message: 'the cluster client knows no node', fix: 'check REDIS_CLUSTER_NODES' });
+  const clusterFacts: ClusterFacts = {
+    info: parseInfo(String(await first.call('CLUSTER', 'INFO'))),
+    nodes: String(await first.call('CLUSTER', 'NODES')),
+  };
+  const known = new Map(cluster.nodes('all').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+  const checks: RedisCheck[] = [];
+  for (const { host, port } of liveNodeAddresses(clusterFacts.nodes)) {
+    let node = known.get(`${host}:${port}`);
+    const own = node === undefined;
+    node ??= new Redis({ ...cluster.options.redisOptions, host, port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    node.on('error', () => undefined);
+    try {
+      const facts = await gatherRedisFacts(node, options.rttSamples ?? defaultRedisCheckOptions.rttSamples);
+      const name = `${host}:${port} ${facts.info.role === 'slave' ? 'replica' : 'master'}`;
+      for (const check of evaluateRedisFacts(facts, { ...options, clusterHashTags: true }).checks) {
+        checks.push({ ...check, value: `${name}: ${check.value}` });
+      }
+    } finally {
+      if (own) node.disconnect();
+    }
+  }
+  checks.push(...evaluateClusterFacts(clusterFacts));
   return { ok: checks.every((check) => check.status !== 'FAIL'), checks };
 }
 
@@ -381,11 +407,11 @@ export function evaluateClusterFacts(facts: ClusterFacts): RedisCheck[] {
       fix: 'assign the missing slots (redis-cli --cluster fix) or bring the failed master back',
     });
   }
-  const lines = facts.nodes.split('\n').filter((line) => line.trim() !== '').map((line) => line.split(' '));
-  const masters = lines.filter((f) => f[2]!.includes('master') && !f[2]!.includes('fail'));
-  const orphans = masters.filter(
-    (master) => !lines.some((f) => f[2]!.includes('slave') && !f[2]!.includes('fail') && f[3] === master[0] && f[7] === 'connected'),
-  );
+  // Flags are a comma list (`myself,master`, `slave,fail`); `fail?` is only a suspicion.
+  const lines = facts.nodes.split('\n').filter((line) => line.trim() !== '').map((line) => line.trim().split(' '));
+  const has = (f: string[], flag: string) => f[2]!.split(',').includes(flag);
+  const masters = lines.filter((f) => has(f, 'master') && !has(f, 'fail'));
+  const orphans = masters.filter((master) => !lines.some((f) => has(f, 'slave') && !has(f, 'fail') && f[3] === master[0] && f[7] === 'connected'));
   const address = (f: string[]) => f[1]!.split('@')[0]!;
   if (masters.length > 0 && orphans.length === 0) {
     checks.push({ id: 'cluster-replicas', status: 'PASS', value: `${masters.length} masters, each with a replica`, message: 'every master can fail over', fix: '' });

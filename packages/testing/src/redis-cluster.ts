@@ -11,7 +11,7 @@ export interface StartRedisClusterOptions {
   masters?: number;
   /** Replicas per master. @defaultValue `1` */
   replicasPerMaster?: number;
-  /** `cluster-node-timeout`: how long a master may be silent before its replica takes over. @defaultValue `1000` */
+  /** `cluster-node-timeout`: how long a master may be silent before its replica takes over (long enough that a busy 2-core machine causes no failover by itself). @defaultValue `5000` */
   nodeTimeoutMs?: number;
   /** Extra `redis-server` arguments for every node, e.g. `['--appendonly', 'yes']`. */
   args?: string[];
@@ -37,6 +37,24 @@ export interface RedisCluster {
   waitUntilOk(timeoutMs?: number): Promise<void>;
   /** Stops every node by PID and removes their directories. */
   stop(): Promise<void>;
+}
+
+/**
+ * The ports of the masters that serve slots, from a `CLUSTER NODES` reply, sorted. Each line is
+ * `<id> <ip:port@cport[,hostname]> <flags> <master-id> <ping> <pong> <epoch> <link> [<slot>...]`;
+ * flags are a comma list (`myself,master`, `master,fail`, `slave`). A master flagged `fail` (its
+ * failover is decided) is left out; one only suspected (`fail?`) still serves its slots.
+ */
+export function servingMasterPorts(clusterNodes: string): number[] {
+  return clusterNodes
+    .split('\n')
+    .map((line) => line.trim().split(' '))
+    .filter((fields) => {
+      const flags = (fields[2] ?? '').split(',');
+      return flags.includes('master') && !flags.includes('fail') && !flags.includes('noaddr') && fields.length > 8;
+    })
+    .map((fields) => Number(fields[1]!.split(',')[0]!.split('@')[0]!.split(':').pop()))
+    .sort((a, b) => a - b);
 }
 
 function runRedisCli(args: string[], timeoutMs: number): Promise<string> {
@@ -93,7 +111,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
         args: [
           '--cluster-enabled', 'yes',
           '--cluster-config-file', join(dir, 'nodes.conf'),
-          '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000),
+          '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 5000),
           // A replica that lost its master for a while still takes over (tests kill masters on purpose).
           '--cluster-replica-validity-factor', '0',
           ...(options.args ?? []),
@@ -108,16 +126,13 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
       nodesEnv: addresses.join(','),
       async masterPorts() {
         for (const node of nodes) {
+          let text: string;
           try {
-            const text = await nodeCommand(node.port, 'CLUSTER', 'NODES');
-            return text
-              .split('\n')
-              .filter((line) => / master/.test(line) && !/fail/.test(line) && line.split(' ')[8] !== undefined)
-              .map((line) => Number(line.split(' ')[1]!.split('@')[0]!.split(':')[1]))
-              .sort((a, b) => a - b);
+            text = await nodeCommand(node.port, 'CLUSTER', 'NODES');
           } catch {
-            // this node is down: ask the next one
+            continue; // this node is down: ask the next one
           }
+          return servingMasterPorts(text);
         }
         throw new Error('no cluster node answered CLUSTER NODES');
       },
