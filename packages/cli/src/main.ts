@@ -54,7 +54,7 @@ const PREFIX_HELP = 'BullMQ key prefix (default: bull, or <REDIS_KEY_PREFIX>:bul
 
 function buildProgram(ctx: CliContext): Command {
   const program = new Command('platform')
-    .description('Operations tooling for @platform: Redis doctor, queue stats, failed-job replay, Prometheus metrics.\nReads REDIS_URL, REDIS_PASSWORD, REDIS_DB, REDIS_SENTINEL_HOSTS, REDIS_SENTINEL_NAME, REDIS_TLS_CA_FILE, REDIS_KEY_PREFIX.')
+    .description('Operations tooling for @platform: Redis doctor, queue stats, failed-job replay, Prometheus metrics.\nReads REDIS_URL, REDIS_PASSWORD, REDIS_DB, REDIS_SENTINEL_HOSTS, REDIS_SENTINEL_NAME, REDIS_CLUSTER_NODES, REDIS_TLS_CA_FILE, REDIS_KEY_PREFIX.')
     .version(cliVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({
