@@ -17,6 +17,7 @@ module.exports = {
   },
   moduleFileExtensions: ['ts', 'js', 'json', 'lua', 'sql'],
   moduleNameMapper: {
+    '^@platform/redis/internal$': '<rootDir>/packages/redis/src/internal.ts',
     [`^@platform/(${packages})$`]: '<rootDir>/packages/$1/src/index.ts',
   },
   testMatch: [

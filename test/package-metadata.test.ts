@@ -77,11 +77,15 @@ describe.each(libraries.map((p) => [p.manifest.name, p] as const))('%s', (_name,
     expect(manifest.engines?.node).toBe('>=20.0.0');
     expect(manifest.main).toBe('./dist/index.js');
     expect(manifest.types).toBe('./dist/index.d.ts');
+    // @platform/redis alone has a second entry point, `./internal`: helpers its sibling libraries
+    // share (no semver promise), with an `internal/package.json` for Node 10 style resolution.
+    const internal = manifest.name === '@platform/redis' ? { './internal': { types: './dist/internal.d.ts', default: './dist/internal.js' } } : {};
     expect(manifest.exports).toEqual({
       '.': {
         import: { types: './dist/index.d.mts', default: './dist/index.mjs' },
         require: { types: './dist/index.d.ts', default: './dist/index.js' },
       },
+      ...internal,
       './package.json': './package.json',
     });
     expect(manifest.files).toContain('dist');

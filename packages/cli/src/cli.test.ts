@@ -7,33 +7,7 @@ import { deleteKeysByPrefix, findFreePort, startRedisServer, uniquePrefix, waitF
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { main } from './main';
-
-// The built binary: `npm test` builds every package first (or: npx turbo run build --filter=@platform/cli...).
-const BIN = join(__dirname, '..', 'dist', 'bin.js');
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('REDIS_')) delete env[key];
-  return { ...env, ...extra };
-}
-
-function run(args: string[], redisUrl: string, extraEnv: Record<string, string> = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv({ REDIS_URL: redisUrl, ...extraEnv }) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { BIN, cleanEnv, runBin as run, type CliRun } from './test-support';
 
 interface DoctorJson {
   ok: boolean;
@@ -62,7 +36,7 @@ describe('the platform binary npm links', () => {
     expect(pkg.bin.platform).not.toMatch(/dist/);
     expect(pkg.files).toContain('bin');
     expect(existsSync(shim)).toBe(true);
-    const result = await new Promise<RunResult>((resolve, reject) => {
+    const result = await new Promise<CliRun>((resolve, reject) => {
       const child = spawn(process.execPath, [shim, '--help'], { cwd: root, env: cleanEnv({}) });
       let stdout = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -1,18 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { get } from 'node:http';
-import { join } from 'node:path';
 import { waitFor } from '@platform/testing';
+import { BIN, cleanEnv } from './test-support';
 
-// The built binary: `npm test` builds every package first (or: npx turbo run build --filter=@platform/cli...).
-const BIN = join(__dirname, '..', 'dist', 'bin.js');
 const TOKEN = 'cli-dashboard-token-0123456789';
-
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('REDIS_') || key.startsWith('PLATFORM_DASHBOARD_')) delete env[key];
-  return { ...env, REDIS_URL: process.env.REDIS_URL!, ...extra };
-}
 
 function status(url: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -24,7 +16,7 @@ function status(url: string, headers: Record<string, string> = {}): Promise<numb
 }
 
 function start(args: string[], env: Record<string, string>): { child: ChildProcess; stderr: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env) });
+  const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv({ REDIS_URL: process.env.REDIS_URL!, ...env }) });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   child.stdout!.resume();

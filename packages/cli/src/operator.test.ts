@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -6,34 +5,17 @@ import { createRedisConnection, createWorker, defineQueue, loadRedisConfig, paus
 import { deleteKeysByPrefix, findFreePort, uniquePrefix, waitFor } from '@platform/testing';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
+import { BIN, runBin, type CliRun } from './test-support';
 import { closeNotificationQueues, createNotificationWorker, getProviderHealth, notifyOnce, NotificationSendError } from '@platform/notifications';
 
-// The built binary: `npm test` builds every package first (or: npx turbo run build --filter=@platform/cli...).
-const BIN = join(__dirname, '..', 'dist', 'bin.js');
 const url = process.env.REDIS_URL!;
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
 const prefixes: string[] = [];
 const schema = z.object({ n: z.number() });
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], redisUrl = url, extraEnv: Record<string, string> = {}): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('REDIS_')) delete env[key];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv, REDIS_URL: redisUrl } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(args: string[], redisUrl = url, extraEnv: Record<string, string> = {}): Promise<CliRun> {
+  return runBin(args, redisUrl, extraEnv);
 }
 
 function newPrefix(): string {

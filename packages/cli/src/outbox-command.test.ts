@@ -1,7 +1,7 @@
 import { startPostgresServer, type PostgresServer } from '@platform/testing';
 import { Pool } from 'pg';
-import { redactDatabaseUrl } from './commands/outbox';
-import { main } from './main';
+import { redactUrlPassword } from '@platform/redis/internal';
+import { runMain } from './test-support';
 
 let server: PostgresServer;
 let pool: Pool;
@@ -14,12 +14,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function run(args: string[], env: NodeJS.ProcessEnv) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env });
-  return { code, stdout, stderr };
-}
+const run = runMain;
 
 test('platform outbox migrate applies the migrations once, into the schema given, and is idempotent', async () => {
   const first = await run(['outbox', 'migrate', '--schema', 'cli_outbox', '--json'], { DATABASE_URL: server.url });
@@ -43,5 +38,5 @@ test('platform outbox migrate: a missing DATABASE_URL or a bad schema is a usage
   expect(unreachable.code).toBe(1);
   expect(unreachable.stderr).toContain('OutboxDatabaseError');
   expect(unreachable.stderr).not.toContain('s3cret');
-  expect(redactDatabaseUrl('postgres://app:s3cret@db:5432/app')).toBe('postgres://app:***@db:5432/app');
+  expect(redactUrlPassword('postgres://app:s3cret@db:5432/app')).toBe('postgres://app:***@db:5432/app');
 });

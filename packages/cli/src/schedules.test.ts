@@ -1,7 +1,7 @@
 import { defineQueue, createRedisConnection, loadRedisConfig, tenantSchedules } from '@platform/queue';
 import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
 import { z } from 'zod';
-import { main } from './main';
+import { runMain } from './test-support';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const prefix = uniquePrefix('clisch');
@@ -13,12 +13,7 @@ afterAll(async () => {
   await redis.quit();
 });
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { env: { REDIS_URL: process.env.REDIS_URL! }, stdout: (t) => (out += t), stderr: (t) => (err += t) });
-  return { code, out, err };
-}
+const cli = runMain;
 
 describe('platform schedules list', () => {
   it('lists the tenant schedules of every queue, or of one tenant, and refuses a bad tenant id', async () => {
@@ -27,7 +22,7 @@ describe('platform schedules list', () => {
 
     const all = await cli(['schedules', 'list', '--prefix', prefix, '--json']);
     expect(all.code).toBe(0);
-    const parsed = JSON.parse(all.out) as { schedules: Array<{ queue: string; tenantId: string; scheduleId: string; every?: number; pattern?: string; tz?: string }> };
+    const parsed = JSON.parse(all.stdout) as { schedules: Array<{ queue: string; tenantId: string; scheduleId: string; every?: number; pattern?: string; tz?: string }> };
     expect(parsed.schedules.map((s) => [s.queue, s.tenantId, s.scheduleId, s.every ?? s.pattern, s.tz])).toEqual([
       ['agent__reports', 'acme', 'daily', 86_400_000, undefined],
       ['agent__reports', 'globex', 'weekly', '0 6 * * 1', 'Europe/Berlin'],
@@ -35,11 +30,11 @@ describe('platform schedules list', () => {
 
     const globex = await cli(['schedules', 'list', '--prefix', prefix, '--tenant', 'globex']);
     expect(globex.code).toBe(0);
-    expect(globex.out).toMatch(/agent__reports\s+globex\s+weekly\s+0 6 \* \* 1 \(Europe\/Berlin\)/);
-    expect(globex.out).not.toContain('acme');
+    expect(globex.stdout).toMatch(/agent__reports\s+globex\s+weekly\s+0 6 \* \* 1 \(Europe\/Berlin\)/);
+    expect(globex.stdout).not.toContain('acme');
 
     const bad = await cli(['schedules', 'list', '--prefix', prefix, '--tenant', 'a:b']);
     expect(bad.code).toBe(2);
-    expect(bad.err).toContain('--tenant');
+    expect(bad.stderr).toContain('--tenant');
   });
 });

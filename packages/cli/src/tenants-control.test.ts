@@ -2,7 +2,7 @@ import { defineQueue, createRedisConnection, getTenantAudit, getTenantLimits, lo
 import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
 import { z } from 'zod';
 import { parseDuration, parseRate } from './commands/tenants-control';
-import { main } from './main';
+import { runMain } from './test-support';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const prefix = uniquePrefix('clitc');
@@ -17,12 +17,7 @@ afterAll(async () => {
   await redis.quit();
 });
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { env: { REDIS_URL: process.env.REDIS_URL! }, stdout: (t) => (out += t), stderr: (t) => (err += t) });
-  return { code, out, err };
-}
+const cli = runMain;
 
 describe('platform tenants pause|resume|set-limits|reset', () => {
   it('writes the controls the queue API reads, with an audit entry per change', async () => {
@@ -32,7 +27,7 @@ describe('platform tenants pause|resume|set-limits|reset', () => {
 
     const paused = await cli(['tenants', 'pause', 'acme', '--queue', 'agent__writer', '--for', '10m', '--actor', 'oncall', '--prefix', prefix, '--json']);
     expect(paused.code).toBe(0);
-    const { changes } = JSON.parse(paused.out) as { changes: Array<{ queue: string; action: string; current: { untilMs: number; by: string } }> };
+    const { changes } = JSON.parse(paused.stdout) as { changes: Array<{ queue: string; action: string; current: { untilMs: number; by: string } }> };
     expect(changes).toHaveLength(1);
     expect(changes[0]).toMatchObject({ queue: 'agent__writer', action: 'pause', current: { by: 'oncall' } });
     const limits = await getTenantLimits(fair, 'acme');
@@ -41,8 +36,8 @@ describe('platform tenants pause|resume|set-limits|reset', () => {
 
     const resumed = await cli(['tenants', 'resume', 'acme', '--all', '--actor', 'oncall', '--prefix', prefix]);
     expect(resumed.code).toBe(0);
-    expect(resumed.out).toMatch(/agent__writer\s+acme\s+resume\s+resumed/);
-    expect(resumed.out).toMatch(/agent__reader\s+acme\s+resume\s+was not paused/);
+    expect(resumed.stdout).toMatch(/agent__writer\s+acme\s+resume\s+resumed/);
+    expect(resumed.stdout).toMatch(/agent__reader\s+acme\s+resume\s+was not paused/);
     expect((await getTenantLimits(fair, 'acme')).paused).toBeUndefined();
 
     const set = await cli(['tenants', 'set-limits', 'acme', '--queue', 'agent__writer', '--max-active', '1', '--rate', '100/1m', '--prefix', prefix, '--actor', 'oncall']);
@@ -68,10 +63,10 @@ describe('platform tenants pause|resume|set-limits|reset', () => {
     await plain.enqueue({ tenantId: 'acme', r: 'x' });
     const refused = await cli(['tenants', 'pause', 'acme', '--queue', 'agent__plain', '--prefix', prefix, '--json']);
     expect(refused.code).toBe(2);
-    expect(JSON.parse(refused.out)).toMatchObject({ error: { code: 'FAIRNESS_REQUIRED', queue: 'agent__plain' } });
+    expect(JSON.parse(refused.stdout)).toMatchObject({ error: { code: 'FAIRNESS_REQUIRED', queue: 'agent__plain' } });
     const text = await cli(['tenants', 'reset', 'acme', '--queue', 'agent__plain', '--prefix', prefix]);
     expect(text.code).toBe(2);
-    expect(text.err).toContain("fairness: 'per-tenant'");
+    expect(text.stderr).toContain("fairness: 'per-tenant'");
 
     expect((await cli(['tenants', 'pause', 'acme', '--prefix', prefix])).code).toBe(2);
     expect((await cli(['tenants', 'pause', 'a:b', '--all', '--prefix', prefix])).code).toBe(2);

@@ -1,4 +1,4 @@
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRedisConnection, defineQueue, loadRedisConfig } from '@platform/queue';
 import { ConfigError } from '@platform/redis';
@@ -11,7 +11,7 @@ import { expressDashboard, fastifyDashboard } from './adapters';
 import { CSRF_COOKIE } from './auth';
 import { createDashboard, type DashboardHandler } from './handler';
 import type { DashboardOptions } from './options';
-import { redisKeyControls, seedThreeTenants, type SeededFixture } from './test-fixture';
+import { httpCall, redisKeyControls, seedThreeTenants, type SeededFixture } from './test-fixture';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const workerRedis = createRedisConnection(loadRedisConfig(), { role: 'worker' });
@@ -21,25 +21,7 @@ const SCOPED = 'scoped-token-0123456789abcdef';
 const roots: string[] = [];
 const servers: Array<{ close(): Promise<void> }> = [];
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-function call(base: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${base}${path}`, { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    if (init.body !== undefined) req.write(init.body);
-    req.end();
-  });
-}
+const call = httpCall;
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 

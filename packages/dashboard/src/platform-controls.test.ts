@@ -1,10 +1,11 @@
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRedisConnection, defineConcurrencyPool, defineQueue, getTenantAudit, getTenantLimits, loadRedisConfig } from '@platform/queue';
 import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
 import { z } from 'zod';
 import { createDashboard } from './handler';
 import { platformTenantControls } from './platform-controls';
+import { httpCall } from './test-fixture';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
 const ADMIN = 'admin-token-0123456789abcdef';
@@ -17,17 +18,7 @@ let server: Server;
 let base: string;
 
 function call(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
-  return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-    const req = httpRequest(`${base}${path}`, { method: init.method ?? 'GET', headers: { authorization: `Bearer ${ADMIN}`, ...init.headers }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    if (init.body !== undefined) req.write(init.body);
-    req.end();
-  });
+  return httpCall(base, path, { ...init, headers: { authorization: `Bearer ${ADMIN}`, ...init.headers } });
 }
 
 async function post(path: string, body: Record<string, unknown>) {

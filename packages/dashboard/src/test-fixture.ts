@@ -1,3 +1,4 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createWorker, defineQueue } from '@platform/queue';
 import { uniquePrefix, waitFor } from '@platform/testing';
 import { UnrecoverableError } from 'bullmq';
@@ -147,4 +148,26 @@ export function redisKeyControls(redis: RedisClient, root: string): TenantContro
       await redis.del(limitsKey(tenantId));
     },
   };
+}
+
+/** A reply of {@link httpCall}. */
+export interface HttpReply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One HTTP request to `base + path` (no keep-alive agent), resolving with the whole reply. */
+export function httpCall(base: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpReply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}${path}`, { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    if (init.body !== undefined) req.write(init.body);
+    req.end();
+  });
 }

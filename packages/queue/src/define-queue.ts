@@ -1,4 +1,5 @@
 import { InvalidArgumentError, bullPrefixFor, clusterQueuePrefix, describeValue, getSharedConnection, loadRedisConfig, resolveKeyPrefix, type RedisClient } from '@platform/redis';
+import { checkZodObjectSchema } from '@platform/redis/internal';
 import { Queue, type DefaultJobOptions, type Job, type JobsOptions } from 'bullmq';
 import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
@@ -11,9 +12,7 @@ import { queueName as buildQueueName } from './names';
 import { traceEnqueue } from './telemetry';
 import { DEFAULT_ENQUEUE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD_BYTES, defaultJobOptions as platformJobDefaults } from './options';
 import {
-  assertZod4Schema,
   checkPayloadSize,
-  isObjectSchema,
   validatePayload,
   withTenantId,
   type AnyObjectSchema,
@@ -175,10 +174,7 @@ function clusterConfigured(): boolean {
 export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptions<S>): QueueDefinition<S> {
   type Data = TenantPayload<S>;
   const name = buildQueueName(options.namespace, options.name);
-  if (!isObjectSchema(options.schema)) {
-    throw new InvalidArgumentError('schema', `defineQueue(${name}): must be a zod object schema (z.object({...}))`);
-  }
-  assertZod4Schema(options.schema, 'schema', `defineQueue(${name})`);
+  checkZodObjectSchema(options.schema, 'schema', `defineQueue(${name})`, '@platform/queue');
   const payloadSchema = withTenantId(options.schema);
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? DEFAULT_ENQUEUE_TIMEOUT_MS;

@@ -1,55 +1,15 @@
-import { assertTenantId, describeValue, InvalidArgumentError } from '@platform/redis';
-import { z } from 'zod';
+import { tenantIdSchema, type ZodObjectSchema } from '@platform/redis/internal';
+import type { z } from 'zod';
 import { PayloadTooLargeError, PayloadValidationError, type PayloadIssue } from './errors';
 
-/** The zod schema of `tenantId` in every payload (1–128 of `[A-Za-z0-9_.@-]`, no `:`). */
-export const tenantIdSchema = z
-  .string({ error: 'tenantId is required and must be a string' })
-  .refine(isTenantId, 'tenantId must be 1-128 characters of letters, digits, "_", ".", "@" or "-" (no ":")');
-
-/** The one tenant id rule of `@platform/redis`, as a predicate. */
-function isTenantId(value: string): boolean {
-  try {
-    assertTenantId(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Any zod object schema (checked by shape, not `instanceof`, so two zod copies still work). */
-export type AnyObjectSchema = z.ZodObject<z.ZodRawShape>;
+/** Any zod object schema. */
+export type AnyObjectSchema = ZodObjectSchema;
 
 /** The payload type of a queue: `{ tenantId: string } & z.output<schema>`. */
 export type TenantPayload<S extends AnyObjectSchema> = z.output<S> & { tenantId: string };
 
 /** What callers pass to `enqueue`: `{ tenantId: string } & z.input<schema>`. */
 export type TenantPayloadInput<S extends AnyObjectSchema> = z.input<S> & { tenantId: string };
-
-export function isObjectSchema(value: unknown): value is AnyObjectSchema {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { safeParse?: unknown }).safeParse === 'function' &&
-    typeof (value as { extend?: unknown }).extend === 'function' &&
-    typeof (value as { shape?: unknown }).shape === 'object'
-  );
-}
-
-/**
- * Refuses a schema made with another major version of zod than the one this package runs on (its
- * `zod` peer, ^4). A zod 4 schema carries `_zod.version.major === 4`; a zod 3 one does not, and
- * would otherwise fail deep inside parsing (`keyValidator._parse is not a function`).
- */
-export function assertZod4Schema(schema: object, argument: string, where: string): void {
-  const version = (schema as { _zod?: { version?: { major?: unknown } } })._zod?.version;
-  if (version?.major === 4) return;
-  const made = version ? `zod ${describeValue(version.major)}` : 'zod 3';
-  throw new InvalidArgumentError(
-    argument,
-    `${where}: this schema was made with ${made}, and @platform/queue needs zod 4. Install it (npm install zod@^4) and build the schema with \`import { z } from 'zod'\` (zod 3.25 also has it as 'zod/v4').`,
-  );
-}
 
 /** Adds `tenantId` to a queue's schema. */
 export function withTenantId(schema: AnyObjectSchema): AnyObjectSchema {

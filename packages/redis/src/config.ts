@@ -94,14 +94,17 @@ function parseDb(text: string, variable: string): number {
   return Number(text);
 }
 
-/** Replaces the password of a redis URL with `***` (best effort for unparsable input). */
-export function redactRedisUrl(url: string): string {
+/**
+ * A URL (redis://, rediss://, postgres://, …) with its password replaced by `***`, for messages and
+ * logs. Input that does not parse as a URL loses everything between `//` and the last `@`.
+ */
+export function redactUrlPassword(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
     return parsed.toString();
   } catch {
-    return url.replace(/\/\/([^@/]*)@/, '//***@');
+    return url.replace(/\/\/.*@/, '//***@');
   }
 }
 
@@ -195,7 +198,7 @@ export function loadRedisConfig(env: RedisEnv | NodeJS.ProcessEnv = process.env)
     host,
     port,
     db,
-    displayUrl: redactRedisUrl(rawUrl),
+    displayUrl: redactUrlPassword(rawUrl),
     keyPrefix: loadKeyPrefix(env),
     ...(username ? { username } : {}),
     ...(tls ? { tls } : {}),

@@ -1,10 +1,10 @@
-import { assertTenantId, describeValue, InvalidArgumentError } from '@platform/redis';
+import { checkZodObjectSchema, tenantIdSchema, type ZodObjectSchema } from '@platform/redis/internal';
 import { z } from 'zod';
 import { SessionTooLargeError, SessionValidationError } from './errors';
 import { USER_ID_PATTERN } from './keys';
 
-/** Any zod object schema (checked by shape, not `instanceof`, so two zod copies still work). */
-export type SessionSchema = z.ZodObject<z.ZodRawShape>;
+/** Any zod object schema. */
+export type SessionSchema = ZodObjectSchema;
 
 /** Whose session it is. Every session belongs to one user of one tenant. */
 export interface SessionOwner {
@@ -20,32 +20,6 @@ export type SessionData<S extends SessionSchema> = z.output<S> & SessionOwner;
 /** What `create` and `set` take: the schema's input plus the owner. */
 export type SessionInput<S extends SessionSchema> = z.input<S> & SessionOwner;
 
-/** True for a zod object schema (by shape). */
-export function isObjectSchema(value: unknown): value is SessionSchema {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { safeParse?: unknown }).safeParse === 'function' &&
-    typeof (value as { extend?: unknown }).extend === 'function' &&
-    typeof (value as { shape?: unknown }).shape === 'object'
-  );
-}
-
-/**
- * Refuses a schema made with another major version of zod than the one this package runs on (its
- * `zod` peer, ^4). A zod 4 schema carries `_zod.version.major === 4`; a zod 3 one does not, and
- * would otherwise fail deep inside parsing (`keyValidator._parse is not a function`).
- */
-export function assertZod4Schema(schema: object, argument: string, where: string): void {
-  const version = (schema as { _zod?: { version?: { major?: unknown } } })._zod?.version;
-  if (version?.major === 4) return;
-  const made = version ? `zod ${describeValue(version.major)}` : 'zod 3';
-  throw new InvalidArgumentError(
-    argument,
-    `${where}: this schema was made with ${made}, and @platform/sessions needs zod 4. Install it (npm install zod@^4) and build the schema with \`import { z } from 'zod'\` (zod 3.25 also has it as 'zod/v4').`,
-  );
-}
-
 /** Validates and serialises session records of one schema. */
 export interface SessionCodec<S extends SessionSchema> {
   /** Validates `input` (the schema plus `tenantId`/`userId`); throws SessionValidationError. */
@@ -56,26 +30,15 @@ export interface SessionCodec<S extends SessionSchema> {
   parse(json: string): SessionData<S>;
 }
 
-/** The platform's tenant-id rule (`assertTenantId`) as a predicate for zod. */
-function isTenantId(value: string): boolean {
-  try {
-    assertTenantId(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function issuesOf(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
 }
 
 /** A codec for `schema` extended with the owner fields, refusing JSON over `maxBytes`. */
 export function createCodec<S extends SessionSchema>(schema: S, maxBytes: number): SessionCodec<S> {
-  if (!isObjectSchema(schema)) throw new InvalidArgumentError('schema', 'must be a zod object schema (z.object({...}))');
-  assertZod4Schema(schema, 'schema', 'createSessionStore');
+  checkZodObjectSchema(schema, 'schema', 'createSessionStore', '@platform/sessions');
   const record = schema.extend({
-    tenantId: z.string({ error: 'tenantId is required and must be a string' }).refine(isTenantId, 'tenantId must be 1-128 characters of letters, digits, "_", ".", "@" or "-"'),
+    tenantId: tenantIdSchema,
     userId: z.string({ error: 'userId is required and must be a string' }).regex(USER_ID_PATTERN, 'userId must be 1-128 characters without control characters'),
   }) as unknown as SessionSchema;
 

@@ -1,5 +1,6 @@
 import { migrateOutbox, OutboxDatabaseError } from '@platform/outbox';
 import { ConfigError } from '@platform/redis';
+import { redactUrlPassword } from '@platform/redis/internal';
 import type { Command } from 'commander';
 import { Pool } from 'pg';
 import type { CliContext } from '../context';
@@ -11,22 +12,11 @@ export interface OutboxMigrateCommandOptions {
   json?: boolean;
 }
 
-/** A PostgreSQL URL with its password replaced by `***`, for messages. */
-export function redactDatabaseUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
-}
-
 /** `platform outbox migrate`: applies the outbox's SQL migrations to `DATABASE_URL` (one transaction, idempotent). */
 export async function outboxMigrateCommand(ctx: CliContext, options: OutboxMigrateCommandOptions): Promise<void> {
   const url = options.databaseUrl ?? ctx.io.env.DATABASE_URL;
   if (!url) throw new ConfigError('DATABASE_URL', 'is not set (or pass --database-url)');
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigError('DATABASE_URL', `must be a postgres:// URL, got ${redactDatabaseUrl(url)}`);
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigError('DATABASE_URL', `must be a postgres:// URL, got ${redactUrlPassword(url)}`);
   const pool = new Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 10_000 });
   pool.on('error', () => undefined);
   try {
@@ -36,14 +26,14 @@ export async function outboxMigrateCommand(ctx: CliContext, options: OutboxMigra
     } catch (error) {
       // Reported here: the CLI's generic handler would take a connection error for Redis's.
       if (!(error instanceof OutboxDatabaseError)) throw error;
-      ctx.err(`platform: ${error.name} at ${redactDatabaseUrl(url)}: ${error.message}`);
+      ctx.err(`platform: ${error.name} at ${redactUrlPassword(url)}: ${error.message}`);
       ctx.exitCode = 1;
       return;
     }
     if (options.json) {
-      ctx.out(JSON.stringify({ database: redactDatabaseUrl(url), ...result }));
+      ctx.out(JSON.stringify({ database: redactUrlPassword(url), ...result }));
     } else {
-      ctx.out(`platform outbox migrate: ${redactDatabaseUrl(url)}, schema ${result.schema}`);
+      ctx.out(`platform outbox migrate: ${redactUrlPassword(url)}, schema ${result.schema}`);
       ctx.out(
         result.applied.length === 0
           ? `up to date (versions ${result.alreadyApplied.join(', ')})`

@@ -1,86 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
-import { z } from 'zod';
-import { defineQueue, type QueueDefinition } from '../define-queue';
-import { defineConcurrencyPool, type ConcurrencyPoolOptions } from '../pools/pool';
+import { uniquePrefix, waitFor } from '@platform/testing';
 import { pauseTenant, resetTenantLimits, resumeTenant, setTenantLimits } from './controls';
-import type { FairnessOptions } from './options';
-import { WorkerProcesses } from './worker-processes';
+import { useWorkerProcessFixture, type Run } from './worker-processes';
 
-// Worker processes run test-fixtures/tenant-worker.js against the built package (npm test builds first).
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const prefixes: string[] = [];
-const children = new WorkerProcesses(join(__dirname, '../../test-fixtures/tenant-worker.js'));
-const schema = z.object({ n: z.number() });
-
-interface LogEntry {
-  e: 's' | 'e';
-  run: string;
-  id: string;
-  q: string;
-  t: string;
-  pid: number;
-  at: number;
-}
-
-interface Run {
-  id: string;
-  q: string;
-  t: string;
-  pid: number;
-  from: number;
-  to: number;
-}
-
-interface FixtureConfig {
-  queues: Array<{ name: string; fair: boolean }>;
-  concurrency: number;
-  jobMs: number;
-  fairness?: FairnessOptions;
-  pool?: ConcurrencyPoolOptions;
-  lockDuration?: number;
-  stalledInterval?: number;
-}
-
-function setup(config: FixtureConfig) {
-  const prefix = uniquePrefix('ctlmp');
-  prefixes.push(prefix);
-  const pool = config.pool ? defineConcurrencyPool(config.pool) : undefined;
-  const definitions = new Map<string, QueueDefinition<typeof schema>>(
-    config.queues.map((q) => [
-      q.name,
-      defineQueue({
-        namespace: 'agent',
-        name: q.name,
-        schema,
-        prefix,
-        connection: redis,
-        ...(q.fair ? { fairness: { ...config.fairness } } : {}),
-        ...(pool ? { pools: [pool] } : {}),
-      }),
-    ]),
-  );
-  const start = (processes: number): Promise<ChildProcess[]> => children.start(processes, [prefix, JSON.stringify(config)]);
-  const readLog = async (): Promise<LogEntry[]> => (await redis.lrange(`${prefix}:log`, 0, -1)).map((l) => JSON.parse(l) as LogEntry);
-  /** Runs from the log; a run without an end lasts until `openUntil(entry)` (Infinity: still running). */
-  const runs = async (openUntil: (s: LogEntry) => number = () => Infinity): Promise<Run[]> => {
-    const log = await readLog();
-    const ends = new Map(log.filter((e) => e.e === 'e').map((e) => [e.run, e.at]));
-    return log
-      .filter((e) => e.e === 's')
-      .map((s) => ({ id: s.id, q: s.q, t: s.t, pid: s.pid, from: s.at, to: ends.get(s.run) ?? openUntil(s) }));
-  };
-  const stop = async (): Promise<void> => {
-    await children.stop();
-    await Promise.all([...definitions.values()].map((d) => d.close()));
-  };
-  const enqueue = (queue: string, tenantId: string, count: number, from = 0) =>
-    definitions.get(queue)!.enqueueBulk(Array.from({ length: count }, (_, n) => ({ tenantId, n: from + n })));
-  const completed = async (queue: string): Promise<number> => (await definitions.get(queue)!.queue.getJobCounts('completed')).completed ?? 0;
-  return { prefix, pool, definitions, start, readLog, runs, stop, enqueue, completed };
-}
+const { redis, setup, cleanUpAfter } = useWorkerProcessFixture('ctlmp');
 
 /** Most runs active at once among `runs` within [from, to). */
 function peakConcurrency(runs: readonly Run[], from = -Infinity, to = Infinity): number {
@@ -96,13 +18,6 @@ function peakConcurrency(runs: readonly Run[], from = -Infinity, to = Infinity):
   for (const p of points) peak = Math.max(peak, (active += p.d));
   return peak;
 }
-
-afterAll(async () => {
-  children.killAll();
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-  await closeSharedConnections();
-});
 
 describe('tenant controls with several worker processes', () => {
   it("pauseTenant: A's jobs do not start while B's run (from 1 s after the call); resume runs them; forMs resumes by itself; nothing lost or duplicated", async () => {
@@ -173,7 +88,7 @@ describe('tenant controls with several worker processes', () => {
   it('a pool of 2 joined by two queues: never more than 2 of its jobs at once across both; a SIGKILLed worker frees its slot within the lease time', async () => {
     const leaseMs = 1500;
     const keyPrefix = uniquePrefix('pool');
-    prefixes.push(keyPrefix);
+    cleanUpAfter(keyPrefix);
     const t = setup({
       queues: [
         { name: 'writer', fair: true },

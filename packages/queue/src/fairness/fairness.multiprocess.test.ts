@@ -1,57 +1,14 @@
-import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
-import { z } from 'zod';
-import { defineQueue } from '../define-queue';
+import { waitFor } from '@platform/testing';
 import { fairKeys } from './keys';
-import type { FairnessOptions, TenantRate } from './options';
-import { WorkerProcesses } from './worker-processes';
+import { useWorkerProcessFixture, type WorkerFixtureConfig } from './worker-processes';
 
-// Worker processes run test-fixtures/fair-worker.js against the built package (npm test builds first).
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const prefixes: string[] = [];
-const children = new WorkerProcesses(join(__dirname, '../../test-fixtures/fair-worker.js'));
+const fixture = useWorkerProcessFixture('fairmp');
+const { redis } = fixture;
 
-interface LogEntry {
-  e: 's' | 'e';
-  run: string;
-  id: string;
-  t: string;
-  pid: number;
-  at: number;
-}
-
-interface FixtureConfig {
-  concurrency: number;
-  jobMs: number;
-  fairness: FairnessOptions;
-  rateTenants?: Record<string, TenantRate>;
-  lockDuration?: number;
-  stalledInterval?: number;
-}
-
-function setup(config: FixtureConfig) {
-  const prefix = uniquePrefix('fairmp');
-  prefixes.push(prefix);
-  const { rateTenants } = config;
-  const definition = defineQueue({
-    namespace: 'agent',
-    name: 'fair',
-    schema: z.object({ n: z.number() }),
-    prefix,
-    connection: redis,
-    fairness: { ...config.fairness, ...(rateTenants ? { tenantRate: (t: string) => rateTenants[t] } : {}) },
-  });
-  const start = (processes: number): Promise<ChildProcess[]> => children.start(processes, [prefix, JSON.stringify(config)]);
-  const readLog = async (): Promise<LogEntry[]> => (await redis.lrange(`${prefix}:log`, 0, -1)).map((l) => JSON.parse(l) as LogEntry);
-  const stop = async (): Promise<void> => {
-    await children.stop();
-    await definition.close();
-  };
-  const enqueue = (tenantId: string, count: number) =>
-    definition.enqueueBulk(Array.from({ length: count }, (_, n) => ({ tenantId, n })));
-  return { prefix, definition, start, readLog, stop, enqueue };
+/** One fair queue `agent__fair` and its worker processes. */
+function setup(config: Omit<WorkerFixtureConfig, 'queues'>) {
+  const t = fixture.setup({ ...config, queues: [{ name: 'fair', fair: true }] });
+  return { ...t, definition: t.definitions.get('fair')!, enqueue: (tenantId: string, count: number) => t.enqueue('fair', tenantId, count) };
 }
 
 /** The jobs handed to BullMQ, in order, from the queue's event stream. */
@@ -62,13 +19,6 @@ async function handOuts(prefix: string, idToTenant: Map<string, string>): Promis
     .filter((fields) => fields[1] === 'added')
     .map((fields) => idToTenant.get(fields[3] ?? '') ?? '?');
 }
-
-afterAll(async () => {
-  children.killAll();
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-  await closeSharedConnections();
-});
 
 describe('fair scheduling with several worker processes', () => {
   it('interleaving: with three tenants backlogged, consecutive hand-outs rotate across tenants', async () => {

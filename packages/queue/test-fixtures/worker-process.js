@@ -1,6 +1,8 @@
-// A worker process for the tenant-control tests: workers for one or more queues of a prefix.
-// argv: prefix, JSON config { queues: [{ name, fair }], concurrency, jobMs, fairness?, pool?,
-//   lockDuration?, stalledInterval? } where pool = { name, max, perTenant?, leaseMs?, keyPrefix }.
+// A worker process for the multi-process fairness and tenant-control tests: workers for one or
+// more queues of a prefix.
+// argv: prefix, JSON config { queues: [{ name, fair }], concurrency, jobMs, fairness?, rateTenants?,
+//   pool?, lockDuration?, stalledInterval? } where pool = { name, max, perTenant?, leaseMs?, keyPrefix }
+//   and rateTenants = { [tenantId]: tenantRate } (the fair queues' `tenantRate`).
 // Logs every run to the list `<prefix>:log` as JSON: { e: 's' | 'e', run, id, q, t, pid, at }.
 const { randomUUID } = require('node:crypto');
 const { createWorker, defineQueue, defineConcurrencyPool, createRedisConnection, loadRedisConfig } = require('@platform/queue');
@@ -11,6 +13,8 @@ const config = JSON.parse(configJson);
 const redisConfig = loadRedisConfig();
 const producer = createRedisConnection(redisConfig);
 const pool = config.pool ? defineConcurrencyPool(config.pool) : undefined;
+const fairness = { ...config.fairness };
+if (config.rateTenants) fairness.tenantRate = (tenantId) => config.rateTenants[tenantId];
 const log = (entry) => producer.rpush(`${prefix}:log`, JSON.stringify({ ...entry, pid: process.pid, at: Date.now() }));
 for (const queue of config.queues) {
   const definition = defineQueue({
@@ -19,7 +23,7 @@ for (const queue of config.queues) {
     schema: z.object({ n: z.number() }),
     prefix,
     connection: producer,
-    ...(queue.fair ? { fairness: { ...config.fairness } } : {}),
+    ...(queue.fair ? { fairness } : {}),
     ...(pool ? { pools: [pool] } : {}),
   });
   createWorker(

@@ -1,0 +1,4 @@
+// @platform/redis/internal: helpers the other @platform libraries share. Not part of the public API
+// (no semver promise, not in the README's API table); services import from '@platform/redis'.
+export { checkZodObjectSchema, tenantIdSchema, type ZodObjectSchema } from './schema';
+export { redactUrlPassword } from './config';
