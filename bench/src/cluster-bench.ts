@@ -14,6 +14,7 @@ import { closeConnection, createRedisConnection, loadRedisConfig, type RedisClie
 import { createWorker, defineQueue, type QueueDefinition } from '@platform/queue';
 import { createRateLimiter } from '@platform/ratelimit';
 import { deleteKeysByPrefix, startRedisCluster, uniquePrefix } from '@platform/testing';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import type { BenchContext } from './context';
 import { throughput } from './measure';
@@ -23,8 +24,27 @@ import { alternate } from './results';
 export const CLUSTER_BENCH_QUEUES = ['bench__cluster-a', 'bench__cluster-b', 'bench__cluster-c'] as const;
 const schema = z.object({ documentId: z.string() });
 
+/** CPU seconds (user + sys) the Redis servers behind `client` have used: every master of a cluster. */
+async function redisCpuSeconds(client: RedisClient): Promise<number> {
+  if (client.isCluster) await client.ping(); // the node list is known once the slots are loaded
+  const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+  let total = 0;
+  for (const node of nodes) {
+    const info = await node.info('cpu');
+    for (const field of ['used_cpu_sys', 'used_cpu_user']) total += Number(new RegExp(`^${field}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  }
+  return total;
+}
+
+/** What {@link endToEnd} measures: throughput, and CPU per job of this process and of Redis. */
+export interface EndToEndResult {
+  jobsPerSecond: number;
+  nodeCpuUsPerJob: number;
+  redisCpuUsPerJob: number;
+}
+
 /** Jobs/s of 3 queues end to end on the Redis of `config` (cluster or standalone). */
-export async function endToEnd(config: RedisConfig, jobsPerQueue: number, runId: string): Promise<number> {
+export async function endToEnd(config: RedisConfig, jobsPerQueue: number, runId: string): Promise<EndToEndResult> {
   const producer = createRedisConnection(config, { role: 'producer' });
   const workerConnections: RedisClient[] = [];
   const prefix = `${runId}-${uniquePrefix('cl')}`;
@@ -55,6 +75,8 @@ export async function endToEnd(config: RedisConfig, jobsPerQueue: number, runId:
   });
   try {
     await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+    const redisCpuBefore = await redisCpuSeconds(producer);
+    const cpuBefore = process.cpuUsage();
     const start = Date.now();
     await Promise.all(
       definitions.map(async (definition) => {
@@ -64,7 +86,10 @@ export async function endToEnd(config: RedisConfig, jobsPerQueue: number, runId:
       }),
     );
     await allDone;
-    return (total * 1000) / Math.max(Date.now() - start, 1);
+    const elapsedMs = Math.max(Date.now() - start, 1);
+    const cpu = process.cpuUsage(cpuBefore);
+    const redisCpu = (await redisCpuSeconds(producer)) - redisCpuBefore;
+    return { jobsPerSecond: (total * 1000) / elapsedMs, nodeCpuUsPerJob: (cpu.user + cpu.system) / total, redisCpuUsPerJob: (redisCpu * 1e6) / total };
   } finally {
     await Promise.all(workers.map((worker) => worker.close()));
     await Promise.all(definitions.map((definition) => definition.close()));
@@ -94,6 +119,14 @@ export async function runClusterBenchmarks(ctx: BenchContext): Promise<void> {
   results.figure({ id: 'cluster.e2e.cluster', section, benchmark: e2e, subject: '3-master cluster', unit: 'jobs/s', better: 'higher' });
   results.figure({ id: 'cluster.e2e.standalone', section, benchmark: e2e, subject: 'one standalone Redis', unit: 'jobs/s', better: 'higher' });
   results.compare({ label: 'end to end, 3 queues: cluster / standalone', platform: 'cluster.e2e.cluster', anchor: 'cluster.e2e.standalone', op: '>=', target: 0.8 });
+  // CPU per job moves far less than throughput on a loaded machine: where the difference comes from.
+  const cpu = 'end to end, CPU per job';
+  results.figure({ id: 'cluster.cpu.node.cluster', section, benchmark: cpu, subject: 'this Node process, 3-master cluster', unit: 'µs', better: 'lower' });
+  results.figure({ id: 'cluster.cpu.node.standalone', section, benchmark: cpu, subject: 'this Node process, standalone', unit: 'µs', better: 'lower' });
+  results.figure({ id: 'cluster.cpu.redis.cluster', section, benchmark: cpu, subject: 'Redis, 3 masters together', unit: 'µs', better: 'lower' });
+  results.figure({ id: 'cluster.cpu.redis.standalone', section, benchmark: cpu, subject: 'Redis, standalone', unit: 'µs', better: 'lower' });
+  results.compare({ label: 'Node CPU per job: cluster / standalone', platform: 'cluster.cpu.node.cluster', anchor: 'cluster.cpu.node.standalone' });
+  results.compare({ label: 'Redis CPU per job: cluster / standalone', platform: 'cluster.cpu.redis.cluster', anchor: 'cluster.cpu.redis.standalone' });
   const rl = 'limiter decisions/s (fixed window, 1,000 tenants, 50 in flight)';
   results.figure({ id: 'cluster.rl.cluster', section, benchmark: rl, subject: '3-master cluster', unit: 'decisions/s', better: 'higher' });
   results.figure({ id: 'cluster.rl.standalone', section, benchmark: rl, subject: 'one standalone Redis', unit: 'decisions/s', better: 'higher' });
@@ -109,11 +142,16 @@ export async function runClusterBenchmarks(ctx: BenchContext): Promise<void> {
     await endToEnd(clusterConfig, Math.min(200, jobsPerQueue), ctx.runId);
     await endToEnd(standaloneConfig, Math.min(200, jobsPerQueue), ctx.runId);
     const rounds = Math.min(ctx.rounds, 3);
+    const record = (side: 'cluster' | 'standalone', r: EndToEndResult): void => {
+      results.add(`cluster.e2e.${side}`, r.jobsPerSecond);
+      results.add(`cluster.cpu.node.${side}`, r.nodeCpuUsPerJob);
+      results.add(`cluster.cpu.redis.${side}`, r.redisCpuUsPerJob);
+    };
     await alternate(
       rounds,
       [
-        { name: 'cluster e2e', run: async () => results.add('cluster.e2e.cluster', await endToEnd(clusterConfig, jobsPerQueue, ctx.runId)) },
-        { name: 'standalone e2e', run: async () => results.add('cluster.e2e.standalone', await endToEnd(standaloneConfig, jobsPerQueue, ctx.runId)) },
+        { name: 'cluster e2e', run: async () => record('cluster', await endToEnd(clusterConfig, jobsPerQueue, ctx.runId)) },
+        { name: 'standalone e2e', run: async () => record('standalone', await endToEnd(standaloneConfig, jobsPerQueue, ctx.runId)) },
       ],
       log,
     );
