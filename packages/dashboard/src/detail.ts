@@ -1,4 +1,5 @@
-import { listFailedJobs, queuePrefix, retryFailedJobs, scanKeys, type FailedJobInfo } from '@platform/ops';
+import { listFailedJobs, queuePrefix, retryFailedJobs, type FailedJobInfo } from '@platform/ops';
+import { scanKeys } from '@platform/redis/internal';
 import { PlatformError, redisKey, type RedisClient } from '@platform/redis';
 import { Job, Queue } from 'bullmq';
 

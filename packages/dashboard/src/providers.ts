@@ -1,6 +1,6 @@
 import { getProviderHealth, NOTIFICATION_CHANNELS, type NotificationChannel, type ProviderHealth } from '@platform/notifications';
 import { namespacedKey, type RedisClient } from '@platform/redis';
-import { scanKeys } from '@platform/ops';
+import { scanKeys } from '@platform/redis/internal';
 
 /** Most circuit breaker keys read per refresh. */
 const MAX_PROVIDERS = 100;

@@ -1,6 +1,7 @@
-import { checkInteger, getSharedConnection, namespacedKey, resolveKeyPrefix, scanKeys, toUnavailableError, type RedisClient } from '@platform/redis';
+import { checkInteger, getSharedConnection, namespacedKey, resolveKeyPrefix, toUnavailableError, type RedisClient } from '@platform/redis';
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from '@platform/queue';
 import { InvalidArgumentError } from '@platform/redis';
+import { scanKeys } from '@platform/redis/internal';
 import { checkOptionsObject, checkProviderName } from './retry';
 import { circuitAllowScript, circuitFailureScript, circuitSuccessScript } from './scripts';
 

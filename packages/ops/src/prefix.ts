@@ -1,4 +1,5 @@
-import { bullPrefixFor, clusterQueuePrefix, resolveKeyPrefix, scanKeys, type RedisClient } from '@platform/redis';
+import { bullPrefixFor, resolveKeyPrefix, type RedisClient } from '@platform/redis';
+import { clusterQueuePrefix, scanKeys } from '@platform/redis/internal';
 
 /**
  * The BullMQ prefix the platform's queues use when none is given: `bull`, or

@@ -1,5 +1,5 @@
-import { InvalidArgumentError, bullPrefixFor, clusterQueuePrefix, describeValue, getSharedConnection, loadRedisConfig, resolveKeyPrefix, type RedisClient } from '@platform/redis';
-import { checkZodObjectSchema } from '@platform/redis/internal';
+import { InvalidArgumentError, bullPrefixFor, describeValue, getSharedConnection, loadRedisConfig, resolveKeyPrefix, type RedisClient } from '@platform/redis';
+import { checkZodObjectSchema, clusterQueuePrefix } from '@platform/redis/internal';
 import { Queue, type DefaultJobOptions, type Job, type JobsOptions } from 'bullmq';
 import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';

@@ -36,6 +36,5 @@ export {
   type DoctorClient,
 } from './doctor';
 export { isDeferral, DeferJobError, type Deferral, type DeferralReason } from './deferral';
-export { resolveKeyPrefix, namespacedKey, bullPrefixFor, clusterQueuePrefix } from './namespace';
-export { scanKeys } from './scan';
+export { resolveKeyPrefix, namespacedKey, bullPrefixFor } from './namespace';
 export { checkInteger, checkNumber, checkMs } from './validate';

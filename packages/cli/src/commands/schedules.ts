@@ -1,5 +1,6 @@
 import { tenantSchedules } from '@platform/queue';
-import { queueOfMetaKey, queuePrefix, scanKeys } from '@platform/ops';
+import { queueOfMetaKey, queuePrefix } from '@platform/ops';
+import { scanKeys } from '@platform/redis/internal';
 import { assertTenantId } from '@platform/redis';
 import { Queue } from 'bullmq';
 import type { CliContext } from '../context';

@@ -1,5 +1,6 @@
 import { Job, type JobState, type Queue } from 'bullmq';
-import { scanKeys, type RedisClient } from '@platform/redis';
+import type { RedisClient } from '@platform/redis';
+import { scanKeys } from '@platform/redis/internal';
 import type { FairKeys } from './keys';
 import { fairScripts, runWithTenantKeys } from './scripts';
 

@@ -4,13 +4,13 @@ import {
   assertTenantId,
   bullPrefixFor,
   checkInteger,
-  clusterQueuePrefix,
   checkMs,
   describeValue,
   getSharedConnection,
   resolveKeyPrefix,
   type RedisClient,
 } from '@platform/redis';
+import { clusterQueuePrefix } from '@platform/redis/internal';
 import type { QueueDefinition } from '../define-queue';
 import { FairnessRequiredError } from '../errors';
 import type { AnyObjectSchema } from '../payload';
