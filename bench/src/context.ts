@@ -66,7 +66,8 @@ export function createContext(options: {
       return track(new Redis(options.redisUrl, { ...extra }));
     },
     platformClient(role) {
-      return track(createRedisConnection(config, { role, connectionName: `bench:${role}` }));
+      // The bench's config comes from a redis:// URL (never REDIS_CLUSTER_NODES): a standalone client.
+      return track(createRedisConnection(config, { role, connectionName: `bench:${role}` }) as Redis);
     },
     async deleteKeys(prefix) {
       const redis = adminClient();

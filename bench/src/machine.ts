@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 
 export interface MachineInfo {
   cpu: string;
@@ -45,7 +45,7 @@ export function versionOf(name: string): string {
   return 'unknown';
 }
 
-export async function machineInfo(redis: Redis): Promise<MachineInfo> {
+export async function machineInfo(redis: RedisClient): Promise<MachineInfo> {
   const info = await redis.info('server');
   const redisVersion = /^redis_version:(.+)$/m.exec(info)?.[1]?.trim() ?? 'unknown';
   const packages: Record<string, string> = {};

@@ -1,7 +1,7 @@
 import { closeNotificationQueues, notifyOnce } from '@platform/notifications';
 import { defaultJobOptions } from '@platform/queue';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import type { BenchContext } from './context';
 import { throughput } from './measure';
 import { alternate } from './results';
@@ -30,7 +30,7 @@ export function notifySides(ctx: BenchContext, label: string): NotifySides {
   const rawPrefix = `${ctx.runId}-${label}-r`;
   const platformKeyPrefix = `${platformPrefix}:notify:${tenantId}:`;
   const rawKeyPrefix = `${ctx.runId}-${label}-dedupe:`;
-  const connection: Redis = ctx.platformClient('producer');
+  const connection: RedisClient = ctx.platformClient('producer');
   const rawClient = ctx.plainClient();
   const rawQueue = new Queue('notifications__email', { connection: rawClient, prefix: rawPrefix, defaultJobOptions: { ...defaultJobOptions } });
   rawQueue.on('error', () => undefined);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { BenchContext } from './context';
 import { percentile, sequentialLatencies, throughput } from './measure';
@@ -30,7 +30,7 @@ interface Subject {
 }
 
 /** Wraps a client so the first EVALSHA a limiter sends can be replayed by redis-benchmark. */
-function recordingClient(client: Redis, calls: unknown[][]): Redis {
+function recordingClient(client: RedisClient, calls: unknown[][]): RedisClient {
   return new Proxy(client, {
     get(target, prop) {
       if (prop === 'evalsha') {

@@ -25,11 +25,12 @@ import { runOutboxBenchmarks } from './outbox-bench';
 import { runQueueBenchmarks } from './queue-bench';
 import { runRatelimitBenchmarks } from './ratelimit-bench';
 import { runTracingBenchmarks } from './tracing-bench';
+import { runClusterBenchmarks } from './cluster-bench';
 import { renderReport } from './report';
 import { Results, type EvaluatedComparison } from './results';
 
 /** The sections, in the order they run. */
-export const SECTIONS = ['queue', 'ratelimit', 'locks', 'notify', 'memory', 'fairness', 'outbox', 'tracing'] as const;
+export const SECTIONS = ['queue', 'ratelimit', 'locks', 'notify', 'memory', 'fairness', 'outbox', 'tracing', 'cluster'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -132,6 +133,7 @@ const RUNNERS: Record<SectionName, (ctx: BenchContext) => Promise<void>> = {
   fairness: runFairness,
   outbox: runOutboxBenchmarks,
   tracing: runTracingBenchmarks,
+  cluster: runClusterBenchmarks,
 };
 
 /** Runs the benchmarks and writes the report. Never throws for a section that fails: see `errors`. */

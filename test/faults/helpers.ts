@@ -6,7 +6,6 @@ import { mkdtempSync } from 'node:fs';
 import { createServer, Socket, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import {
   createRedisConnection,
@@ -16,7 +15,7 @@ import {
   type QueueDefinition,
   type RedisConfig,
 } from '@platform/queue';
-import { closeConnection } from '@platform/redis';
+import { closeConnection, type RedisClient } from '@platform/redis';
 import { pingRedis, startRedisServer, type RedisServer } from '@platform/testing';
 
 /** `FAULTS=full` selects the sizes of the issue; otherwise lean sizes for `npm test`. */
@@ -286,12 +285,12 @@ export async function untilStable(value: () => Promise<number>, quietMs: number,
 }
 
 /** The job ids the worker fixtures recorded as done (one HSETNX per job id: the idempotent effect). */
-export async function effectIds(redis: Redis, prefix: string): Promise<Set<string>> {
+export async function effectIds(redis: RedisClient, prefix: string): Promise<Set<string>> {
   return new Set(await redis.hkeys(`${prefix}:effects`));
 }
 
 /** What the worker fixtures counted: handler runs, effects applied, duplicate effects refused. */
-export async function effectCounts(redis: Redis, prefix: string): Promise<{ runs: number; effects: number; repeats: number }> {
+export async function effectCounts(redis: RedisClient, prefix: string): Promise<{ runs: number; effects: number; repeats: number }> {
   const [runs, effects, repeats] = await Promise.all([
     redis.hlen(`${prefix}:runs`),
     redis.hlen(`${prefix}:effects`),
@@ -308,7 +307,7 @@ export function missing(expected: Iterable<string>, seen: Set<string>): string[]
 }
 
 /** When each job id completed (ms, from the fixtures' `completed` events), sorted, per job id. */
-export async function completionTimes(redis: Redis, prefix: string): Promise<Map<string, number[]>> {
+export async function completionTimes(redis: RedisClient, prefix: string): Promise<Map<string, number[]>> {
   const perJob = new Map<string, number[]>();
   for (const [field, at] of Object.entries(await redis.hgetall(`${prefix}:completions`))) {
     const jobId = field.slice(0, field.lastIndexOf('|'));
@@ -321,7 +320,7 @@ export async function completionTimes(redis: Redis, prefix: string): Promise<Map
 }
 
 /** How many job ids completed more than once (from the fixtures' `completed` events). */
-export async function duplicateCompletions(redis: Redis, prefix: string): Promise<number> {
+export async function duplicateCompletions(redis: RedisClient, prefix: string): Promise<number> {
   return [...(await completionTimes(redis, prefix)).values()].filter((times) => times.length > 1).length;
 }
 
@@ -350,7 +349,7 @@ export interface Held {
   /** Queue definitions (their BullMQ `Queue`s). */
   definitions?: Iterable<{ close(): Promise<void> } | undefined>;
   /** Redis connections, closed after the queues and workers that use them. */
-  clients?: Iterable<Redis | undefined>;
+  clients?: Iterable<RedisClient | undefined>;
   /** Servers, last: a `RedisServer` is stopped with SIGKILL (its temporary directory removed), a `RawRedis` killed. */
   servers?: Iterable<RedisServer | RawRedis | undefined>;
 }
@@ -395,9 +394,9 @@ export interface FaultEnvironment {
   /** `loadRedisConfig` of the server's URL. */
   readonly config: RedisConfig;
   /** A `worker`-role connection straight to the server, to read what the fixtures recorded. */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** The `producer`-role connection of `definition` (to `clientUrl` when given). */
-  readonly producer: Redis;
+  readonly producer: RedisClient;
   /** `faults__<name>`, the queue the worker fixtures consume. */
   readonly definition: QueueDefinition<typeof faultJobSchema>;
   /** Worker fixtures, SIGKILLed by {@link FaultEnvironment.close}; {@link FaultEnvironment.startWorker} adds to it. */
@@ -418,7 +417,7 @@ export async function faultEnvironment(options: FaultEnvironmentOptions): Promis
   const server = await startRedisServer({ args: options.serverArgs });
   const config = loadRedisConfig({ REDIS_URL: server.url });
   const redis = createRedisConnection(config, { role: 'worker' });
-  let producer: Redis | undefined;
+  let producer: RedisClient | undefined;
   try {
     const url = options.clientUrl ? await options.clientUrl(server) : server.url;
     producer = createRedisConnection(url === server.url ? config : loadRedisConfig({ REDIS_URL: url }), { role: 'producer' });

@@ -9,7 +9,7 @@ import { createRedisConnection, createWorker, defineQueue, loadRedisConfig, type
 import { createConcurrencyLimiter, type Lease } from '@platform/ratelimit';
 import { startRedisServer, type RedisServer } from '@platform/testing';
 import type { Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import { z } from 'zod';
 import { FAULT_TEST_TIMEOUT_MS, FULL, closeAll, size, sleep, startFixture, until, type Fixture } from './helpers';
 import { printSummaryIfComplete, recordScenario } from './summary';
@@ -27,16 +27,16 @@ const QUEUE_PREFIX = 'faults__locks-';
 const EXEMPT = new RegExp(`^bull:${QUEUE_PREFIX}r[0-9]+:(id|meta|events|wait|paused|active|prioritized|delayed|completed|failed|stalled|marker|pc|[0-9]+)$`);
 
 let server: RedisServer;
-let redis: Redis;
+let redis: RedisClient;
 const lockJobSchema = z.object({ activityId: z.string() });
 const definitions: QueueDefinition<typeof lockJobSchema>[] = [];
 let config: ReturnType<typeof loadRedisConfig>;
 const fixtures = new Set<Fixture>();
 const workers: Worker[] = [];
-const connections: Redis[] = [];
+const connections: RedisClient[] = [];
 
 /** A connection this file closes in afterAll (queues and workers never close what they are given). */
-function connection(role: 'producer' | 'worker'): Redis {
+function connection(role: 'producer' | 'worker'): RedisClient {
   const client = createRedisConnection(config, { role });
   connections.push(client);
   return client;

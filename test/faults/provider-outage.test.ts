@@ -5,10 +5,9 @@
 // more than 2 attempts.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeConnection, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { closeConnection, createRedisConnection, loadRedisConfig, type RedisClient } from '@platform/redis';
 import { startRedisServer, type RedisServer } from '@platform/testing';
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { closeNotificationQueues, createNotificationWorker, createResendSender, getNotificationStatus, getProviderHealth, notifyOnce } from '@platform/notifications';
 import { notificationQueue } from '@platform/queue';
 import { FAULT_TEST_TIMEOUT_MS, FULL, size, sleep, until } from './helpers';
@@ -81,8 +80,8 @@ class Provider {
 }
 
 let server: RedisServer;
-let redis: Redis;
-let workerConnection: Redis;
+let redis: RedisClient;
+let workerConnection: RedisClient;
 const workers: Worker[] = [];
 const provider = new Provider();
 

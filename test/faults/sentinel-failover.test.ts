@@ -144,10 +144,11 @@ test('a master killed while its replica lags fails over; clients follow; every c
   };
   const config = loadRedisConfig(sentinelEnv);
   // Plain and confirmed producers on connections of their own: WAIT blocks the connection it runs on.
-  const producer = createRedisConnection(config, { role: 'producer' });
-  const confirmedProducer = createRedisConnection(config, { role: 'producer' });
-  const reader = createRedisConnection(config, { role: 'worker' });
-  const ledgerClient = createRedisConnection(loadRedisConfig({ REDIS_URL: ledger.url }), { role: 'worker' });
+  // Sentinel and standalone configs: every one of these is a Redis (not a Cluster) client.
+  const producer = createRedisConnection(config, { role: 'producer' }) as Redis;
+  const confirmedProducer = createRedisConnection(config, { role: 'producer' }) as Redis;
+  const reader = createRedisConnection(config, { role: 'worker' }) as Redis;
+  const ledgerClient = createRedisConnection(loadRedisConfig({ REDIS_URL: ledger.url }), { role: 'worker' }) as Redis;
   clients.push(producer, confirmedProducer, reader, ledgerClient);
   const queueOptions = { namespace: 'faults', name: 'sentinel', schema: faultJobSchema, enqueueTimeoutMs: 2000, onError: () => {} };
   const plain = defineQueue({ ...queueOptions, connection: producer });

@@ -17,6 +17,7 @@ export const SCENARIOS = [
   'bad-input',
   'locks-limiters',
   'provider-outage',
+  'cluster-failover',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 

@@ -15,7 +15,7 @@ import {
 } from '@platform/queue';
 import { findFreePort } from '@platform/testing';
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import {
   FAULT_TEST_TIMEOUT_MS,
   FULL,
@@ -42,7 +42,7 @@ const JOBS = size(1000, 100);
 const PREFIX = 'tls';
 const dir = tempDir('tls');
 const servers: RawRedis[] = [];
-const clients: Redis[] = [];
+const clients: RedisClient[] = [];
 const workers = new Set<Fixture>();
 const definitions: QueueDefinition[] = [];
 

@@ -11,15 +11,15 @@ import { createSessionStore } from '@platform/sessions';
 import { notifyOnce } from '@platform/notifications';
 import { closeNotificationQueues } from '../../packages/notifications/src/queues';
 import { deleteKeysByPrefix, findFreePort, uniquePrefix } from '@platform/testing';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import { z } from 'zod';
 
 const prefix = uniquePrefix('first-call');
 const config = loadRedisConfig();
-const made: Redis[] = [];
+const made: RedisClient[] = [];
 
 /** A fresh fail-fast connection, used at once: no `await once(redis, 'ready')`. */
-function failFast(options: ConnectionOptions = {}): Redis {
+function failFast(options: ConnectionOptions = {}): RedisClient {
   const redis = createRedisConnection(config, { ...options, redisOptions: { enableOfflineQueue: false, ...options.redisOptions } });
   made.push(redis);
   return redis;

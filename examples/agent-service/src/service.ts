@@ -5,7 +5,7 @@ import { agentQueue, createWorker, ragIngestionQueue, type QueueDefinition } fro
 import { createRateLimiter, RateLimitError, withRateLimit } from '@platform/ratelimit';
 import { createResumeCache } from '@platform/sessions';
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 
 /** The agent roles this service runs, one queue each (`agent__<role>`). */
 export const AGENT_ROLES = ['activity-planner', 'keyword-researcher', 'blog-writer', 'social-post-writer'] as const;
@@ -19,9 +19,9 @@ export type ClaudeRunner = (run: { sessionId: string; resume: boolean; tenantId:
 /** Options of {@link startAgentService}. */
 export interface AgentServiceOptions {
   /** Connection for producers, the limiter, the locks and notifyOnce. */
-  redis: Redis;
+  redis: RedisClient;
   /** Connection for the workers (role `worker`). */
-  workerConnection: Redis;
+  workerConnection: RedisClient;
   /** Base URL of the SEMrush API (or the local stub). */
   semrushUrl: string;
   /** Per-tenant SEMrush limit. @defaultValue `{ limit: 10, windowSeconds: 60 }` */

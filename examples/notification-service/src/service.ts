@@ -7,14 +7,14 @@ import {
   type NotificationSender,
 } from '@platform/notifications';
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/queue';
 
 /** Options of {@link startNotificationService}. */
 export interface NotificationServiceOptions {
   /** Key prefix of the notification queues and keys (see `@platform/notifications`). @defaultValue `REDIS_KEY_PREFIX`, else none */
   prefix?: string;
   /** Worker connection. @defaultValue the shared `worker` connection */
-  connection?: Redis;
+  connection?: RedisClient;
   /** Where the webhook sender posts. @defaultValue none: every channel uses the console sender */
   webhookUrl?: string;
   /** The channel delivered through the webhook sender. @defaultValue `'web'` */

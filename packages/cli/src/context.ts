@@ -1,8 +1,7 @@
-import { closeConnection, createRedisConnection, loadRedisConfig, type RedisConfig } from '@platform/redis';
+import { closeConnection, createRedisConnection, loadRedisConfig, type RedisClient, type RedisConfig } from '@platform/redis';
 import { defaultPrefix, listQueues } from '@platform/ops';
 import { listProviderHealth, type ProviderHealth } from '@platform/notifications';
 import { InvalidArgumentError, resolveKeyPrefix } from '@platform/redis';
-import type { Redis } from 'ioredis';
 
 /** A `--queue` that names no queue under the prefix; `known` lists those that exist. */
 export class UnknownQueueError extends InvalidArgumentError {
@@ -36,7 +35,7 @@ export class CliContext {
   json = false;
   /** The last error the connection reported (e.g. ECONNREFUSED), more telling than a command's own error. */
   lastConnectionError: Error | undefined;
-  private connection: Redis | undefined;
+  private connection: RedisClient | undefined;
   private resolvedConfig: RedisConfig | undefined;
 
   constructor(readonly io: CliIo) {}
@@ -48,7 +47,7 @@ export class CliContext {
   }
 
   /** The command's Redis connection (producer role: fails fast while Redis is down). */
-  redis(): Redis {
+  redis(): RedisClient {
     this.connection ??= createRedisConnection(this.config, {
       role: 'producer',
       connectionName: 'platform:cli',

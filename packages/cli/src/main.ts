@@ -54,7 +54,7 @@ const PREFIX_HELP = 'BullMQ key prefix (default: bull, or <REDIS_KEY_PREFIX>:bul
 
 function buildProgram(ctx: CliContext): Command {
   const program = new Command('platform')
-    .description('Operations tooling for @platform: Redis doctor, queue stats, failed-job replay, Prometheus metrics.\nReads REDIS_URL, REDIS_PASSWORD, REDIS_DB, REDIS_SENTINEL_HOSTS, REDIS_SENTINEL_NAME, REDIS_TLS_CA_FILE, REDIS_KEY_PREFIX.')
+    .description('Operations tooling for @platform: Redis doctor, queue stats, failed-job replay, Prometheus metrics.\nReads REDIS_URL, REDIS_PASSWORD, REDIS_DB, REDIS_SENTINEL_HOSTS, REDIS_SENTINEL_NAME, REDIS_CLUSTER_NODES, REDIS_TLS_CA_FILE, REDIS_KEY_PREFIX.')
     .version(cliVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({
@@ -70,7 +70,7 @@ function buildProgram(ctx: CliContext): Command {
     .description('check that Redis is fit for the platform (PASS/WARN/FAIL with the fix); exit 1 on any FAIL')
     .option('--json', 'print the report as JSON')
     .option('--strict', 'exit 1 on WARN too')
-    .option('--cluster-hash-tags', 'accept Redis Cluster: every prefix is a hash tag such as {bull}')
+    .option('--cluster-hash-tags', 'accept a Redis Cluster node reached through REDIS_URL (with REDIS_CLUSTER_NODES set, every node is checked anyway)')
     .option('--samples <n>', 'PINGs used to measure the round-trip time', '20')
     .option('--rtt-warn-ms <ms>', 'median round trip above which RTT is WARN (default 1)')
     .option('--rtt-fail-ms <ms>', 'median round trip above which RTT is FAIL (default 5)')

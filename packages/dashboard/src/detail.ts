@@ -1,7 +1,7 @@
-import { listFailedJobs, retryFailedJobs, type FailedJobInfo } from '@platform/ops';
-import { PlatformError, redisKey } from '@platform/redis';
+import { listFailedJobs, queuePrefix, retryFailedJobs, type FailedJobInfo } from '@platform/ops';
+import { scanKeys } from '@platform/redis/internal';
+import { PlatformError, redisKey, type RedisClient } from '@platform/redis';
 import { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 
 /** Recent failures of one tenant in one queue. */
 export interface TenantFailures {
@@ -23,7 +23,7 @@ export interface RateLimiterState {
 const FAILURE_WINDOW_MS = 24 * 3_600_000;
 
 /** The tenant's most recent failures (last 24 h) per queue, newest first, at most `limit` per queue. */
-export async function readTenantFailures(redis: Redis, prefix: string, queues: readonly string[], tenantId: string, limit: number, now: number): Promise<TenantFailures[]> {
+export async function readTenantFailures(redis: RedisClient, prefix: string, queues: readonly string[], tenantId: string, limit: number, now: number): Promise<TenantFailures[]> {
   const result: TenantFailures[] = [];
   for (const queue of queues) {
     const jobs = await listFailedJobs(redis, queue, { prefix, tenantId, since: now - FAILURE_WINDOW_MS, limit });
@@ -40,17 +40,14 @@ function escapeGlob(text: string): string {
  * The tenant's rate limiter keys (`<ratelimit prefix>:<tenant>:<provider>[:inflight]`), found with
  * SCAN, each read without changing it.
  */
-export async function readRateLimiters(redis: Redis, rateLimitPrefix: string, tenantId: string, nowMs: number): Promise<RateLimiterState[]> {
+export async function readRateLimiters(redis: RedisClient, rateLimitPrefix: string, tenantId: string, nowMs: number): Promise<RateLimiterState[]> {
   const head = `${rateLimitPrefix}:${redisKey(tenantId)}:`;
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${escapeGlob(head)}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...found);
-    if (keys.length >= 200) break;
-  } while (cursor !== '0');
-  keys.sort();
+  const found = new Set<string>();
+  // Every master on a cluster (the keys spread by tenant and provider).
+  await scanKeys(redis, `${escapeGlob(head)}*`, (batch) => {
+    for (const key of batch) if (found.size < 200) found.add(key);
+  });
+  const keys = [...found].sort();
   const states: RateLimiterState[] = [];
   for (const key of keys.slice(0, 200)) {
     const rest = key.slice(head.length);
@@ -82,8 +79,8 @@ export class JobNotFoundError extends PlatformError {
 }
 
 /** Moves one failed job of the tenant back to waiting (BullMQ's `job.retry('failed')`). */
-export async function retryTenantJob(redis: Redis, prefix: string, queueName: string, tenantId: string, jobId: string): Promise<void> {
-  const queue = new Queue(queueName, { connection: redis, prefix });
+export async function retryTenantJob(redis: RedisClient, prefix: string, queueName: string, tenantId: string, jobId: string): Promise<void> {
+  const queue = new Queue(queueName, { connection: redis, prefix: queuePrefix(redis, prefix, queueName) });
   try {
     const job = await Job.fromId(queue, jobId);
     const data = job?.data as { tenantId?: unknown } | undefined;
@@ -95,7 +92,7 @@ export async function retryTenantJob(redis: Redis, prefix: string, queueName: st
 }
 
 /** Replays every failed job of the tenant in one queue once; returns how many were moved back. */
-export async function retryTenantJobs(redis: Redis, prefix: string, queueName: string, tenantId: string): Promise<number> {
+export async function retryTenantJobs(redis: RedisClient, prefix: string, queueName: string, tenantId: string): Promise<number> {
   const result = await retryFailedJobs(redis, queueName, { prefix, tenantId });
   return result.retried.length;
 }

@@ -10,8 +10,8 @@ import {
   loadRedisConfig,
   namespacedKey,
   resolveKeyPrefix,
+  type RedisClient,
 } from '@platform/redis';
-import type { Redis } from 'ioredis';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets';
 import { createAuthenticator, CSRF_COOKIE, CsrfGuard, isSameOrigin, parseCookies, type DashboardPrincipal } from './auth';
 import { TENANT_LIMIT_NAMES, type TenantControlState, type TenantLimits } from './controls';
@@ -160,7 +160,7 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const rateLimitPrefix = options.rateLimitPrefix ?? namespacedKey(keyPrefix, 'ratelimit');
   const controls = options.controls;
   const ownsRedis = options.redis === undefined;
-  const redis: Redis = options.redis ?? createRedisConnection(loadRedisConfig(env), { role: 'producer', connectionName: 'platform:dashboard' });
+  const redis: RedisClient = options.redis ?? createRedisConnection(loadRedisConfig(env), { role: 'producer', connectionName: 'platform:dashboard' });
   const csrf = new CsrfGuard(options.csrfSecret);
 
   const listQueues = options.queues

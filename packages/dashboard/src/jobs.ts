@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
+import { queuePrefix } from '@platform/ops';
 import { Queue } from 'bullmq';
 import express from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 
 /** bull-board mounted at `mountPath`, with the platform's queues registered (kept in sync with Redis). */
 export interface JobsBoard {
@@ -18,7 +19,7 @@ export interface JobsBoard {
  * can serve it from a plain Node handler. The queue list is re-read at most every `refreshMs`.
  */
 export function createJobsBoard(params: {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   mountPath: string;
   listQueues: () => Promise<readonly string[]>;
@@ -43,7 +44,7 @@ export function createJobsBoard(params: {
     const key = names.join('\n');
     if (key === listed) return;
     listed = key;
-    for (const name of names) if (!queues.has(name)) queues.set(name, new Queue(name, { connection: redis, prefix }));
+    for (const name of names) if (!queues.has(name)) queues.set(name, new Queue(name, { connection: redis, prefix: queuePrefix(redis, prefix, name) }));
     board.replaceQueues(names.map((name) => new BullMQAdapter(queues.get(name)!)));
   }
 

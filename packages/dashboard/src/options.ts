@@ -1,7 +1,7 @@
 import type { NotificationChannel } from '@platform/notifications';
 import type { ConcurrencyPool } from '@platform/queue';
 import type { QueueDepthThresholds } from '@platform/ops';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import type { AuthorizeHook } from './auth';
 import type { TenantControls } from './controls';
 import type { Logger } from '@platform/telemetry';
@@ -14,7 +14,7 @@ export interface DashboardOptions {
    * Connection the dashboard reads with (not closed by `close()`).
    * @defaultValue a producer connection from `loadRedisConfig(env)`, closed by `close()`
    */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Environment read for `REDIS_*`, `REDIS_KEY_PREFIX` and the tokens. @defaultValue `process.env` */
   env?: NodeJS.ProcessEnv;
   /** Token that signs in as admin (Bearer, or the password of Basic). @defaultValue `env.PLATFORM_DASHBOARD_TOKEN` */

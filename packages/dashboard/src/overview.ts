@@ -1,8 +1,7 @@
 import type { ConcurrencyPoolUsage } from '@platform/queue';
-import { getQueueStats, type QueueDepthThresholds, type QueueStats } from '@platform/ops';
+import { getQueueStats, queuePrefix, type QueueDepthThresholds, type QueueStats } from '@platform/ops';
 import type { ProviderHealth } from '@platform/notifications';
-import { checkRedisServer, type RedisCheckReport } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { checkRedisServer, type RedisCheckReport, type RedisClient } from '@platform/redis';
 
 /** Jobs finished per window, from the scores (finish times) of BullMQ's completed and failed sets. */
 export interface QueueThroughput {
@@ -35,8 +34,8 @@ export interface Overview {
 }
 
 /** Throughput of one queue: ZCOUNTs over the finish times, exact (bounded only by the retention of finished jobs). */
-export async function readThroughput(redis: Redis, prefix: string, queue: string, now: number): Promise<QueueThroughput & { paused: boolean }> {
-  const base = `${prefix}:${queue}:`;
+export async function readThroughput(redis: RedisClient, prefix: string, queue: string, now: number): Promise<QueueThroughput & { paused: boolean }> {
+  const base = `${queuePrefix(redis, prefix, queue)}:${queue}:`;
   const replies = (await redis
     .multi()
     .zcount(`${base}completed`, now - 60_000, '+inf')
@@ -62,7 +61,7 @@ export async function readThroughput(redis: Redis, prefix: string, queue: string
 
 /** Reads every queue's counts, oldest waiting age, depth status and throughput. */
 export async function readQueues(
-  redis: Redis,
+  redis: RedisClient,
   options: { prefix: string; queues: readonly string[]; thresholds: Partial<QueueDepthThresholds>; sampleSize: number; now: number },
 ): Promise<QueueOverview[]> {
   const stats = await getQueueStats(redis, {
@@ -82,7 +81,7 @@ export async function readQueues(
 }
 
 /** The doctor's checks of the Redis server (memory %, evictions, policy, persistence, RTT, ...). */
-export async function readRedisHealth(redis: Redis, rttSamples: number): Promise<{ report: RedisCheckReport | null; error?: string }> {
+export async function readRedisHealth(redis: RedisClient, rttSamples: number): Promise<{ report: RedisCheckReport | null; error?: string }> {
   try {
     return { report: await checkRedisServer(redis, { rttSamples }) };
   } catch (error) {

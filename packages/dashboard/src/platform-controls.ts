@@ -7,13 +7,13 @@ import {
   type TenantControlEntry,
   type TenantControlOptions,
 } from '@platform/queue';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import type { TenantControls, TenantControlState } from './controls';
 
 /** Options of {@link platformTenantControls}. */
 export interface PlatformTenantControlsOptions {
   /** Connection the controls are written and read with. */
-  redis: Redis;
+  redis: RedisClient;
   /** BullMQ key prefix of the fair queues. @defaultValue `bull` (or `<REDIS_KEY_PREFIX>:bull`) */
   prefix?: string;
   /** Who the audit trail names for changes made here. @defaultValue `'dashboard'` */

@@ -1,6 +1,6 @@
 import { getProviderHealth, NOTIFICATION_CHANNELS, type NotificationChannel, type ProviderHealth } from '@platform/notifications';
-import { namespacedKey } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { namespacedKey, type RedisClient } from '@platform/redis';
+import { scanKeys } from '@platform/redis/internal';
 
 /** Most circuit breaker keys read per refresh. */
 const MAX_PROVIDERS = 100;
@@ -15,7 +15,7 @@ function escapeGlob(text: string): string {
  * `providers` names them.
  */
 export async function readProviderHealth(
-  redis: Redis,
+  redis: RedisClient,
   keyPrefix: string,
   providers?: ReadonlyArray<{ channel: NotificationChannel; provider: string }>,
 ): Promise<ProviderHealth[]> {
@@ -23,12 +23,9 @@ export async function readProviderHealth(
   if (!providers) {
     const head = `${namespacedKey(keyPrefix, 'notify-circuit')}:`;
     const keys = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `${escapeGlob(head)}*`, 'COUNT', 1000);
-      cursor = next;
-      for (const key of batch) keys.add(key);
-    } while (cursor !== '0' && keys.size < MAX_PROVIDERS);
+    await scanKeys(redis, `${escapeGlob(head)}*`, (batch) => {
+      for (const key of batch) if (keys.size < MAX_PROVIDERS) keys.add(key);
+    });
     found = [...keys].flatMap((key) => {
       const [channel, provider, ...rest] = key.slice(head.length).split(':');
       if (rest.length > 0 || provider === undefined || !(NOTIFICATION_CHANNELS as readonly string[]).includes(channel!)) return [];

@@ -1,5 +1,6 @@
 import type { ConcurrencyPoolUsage } from '@platform/queue';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
+import { queuePrefix } from '@platform/ops';
 
 /** What is read per queue to compute the per-tenant figures. */
 export interface TenantScanOptions {
@@ -137,8 +138,8 @@ function emptyAcc(): Acc {
  * every tenant with pending work is in the scheduler's `ready` or `blocked` set, so one ZCARD per
  * such tenant counts them without scanning the keyspace.
  */
-async function fairPending(redis: Redis, prefix: string, queue: string): Promise<Map<string, number>> {
-  const head = `${prefix}:${queue}:fair:`;
+async function fairPending(redis: RedisClient, prefix: string, queue: string): Promise<Map<string, number>> {
+  const head = `${queuePrefix(redis, prefix, queue)}:${queue}:fair:`;
   const [ready, blocked] = await Promise.all([redis.zrange(`${head}ready`, '0', '-1'), redis.zrange(`${head}blocked`, '0', '-1')]);
   const tenants = [...new Set([...ready, ...blocked])];
   const counts = new Map<string, number>();
@@ -155,7 +156,7 @@ async function fairPending(redis: Redis, prefix: string, queue: string): Promise
 }
 
 /** The ids to read per state (bounded by `n`) and the totals they come from. */
-async function idsByState(redis: Redis, base: string, n: number, since: number): Promise<Array<{ state: JobState; ids: string[]; total: number }>> {
+async function idsByState(redis: RedisClient, base: string, n: number, since: number): Promise<Array<{ state: JobState; ids: string[]; total: number }>> {
   const m = redis.multi();
   m.lrange(`${base}wait`, -n, -1);
   m.zrange(`${base}prioritized`, 0, String(n - 1));
@@ -189,12 +190,12 @@ async function idsByState(redis: Redis, base: string, n: number, since: number):
 
 /** Reads the figures of every tenant in one queue. */
 async function scanQueue(
-  redis: Redis,
+  redis: RedisClient,
   queue: string,
   options: TenantScanOptions,
   coverage: SampleCoverage[],
 ): Promise<Map<string, Acc>> {
-  const base = `${options.prefix}:${queue}:`;
+  const base = `${queuePrefix(redis, options.prefix, queue)}:${queue}:`;
   const since = options.now - HOUR_MS;
   const byTenant = new Map<string, Acc>();
   const acc = (tenantId: string) => {
@@ -236,7 +237,7 @@ async function scanQueue(
  * `processedOn` fields, in pipelines of 500), plus one ZCARD per tenant for fair queues' pending
  * sets. `exact` says whether anything was sampled.
  */
-export async function readTenantSnapshot(redis: Redis, options: TenantScanOptions): Promise<TenantSnapshot> {
+export async function readTenantSnapshot(redis: RedisClient, options: TenantScanOptions): Promise<TenantSnapshot> {
   const coverage: SampleCoverage[] = [];
   const rows = new Map<string, TenantRow & { allWaits: number[] }>();
   const rowOf = (tenantId: string): TenantRow & { allWaits: number[] } => {

@@ -2,7 +2,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createWorker, defineQueue } from '@platform/queue';
 import { uniquePrefix, waitFor } from '@platform/testing';
 import { UnrecoverableError } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import { z } from 'zod';
 import type { TenantControls, TenantControlState, TenantLimits } from './controls';
 
@@ -31,7 +31,7 @@ const schema = z.object({ n: z.number(), fail: z.boolean().default(false), secre
  * delayed, completed and failed jobs in known numbers (a worker runs and fails some of them), and
  * a rate limiter key of acme.
  */
-export async function seedThreeTenants(redis: Redis, workerRedis: Redis): Promise<SeededFixture> {
+export async function seedThreeTenants(redis: RedisClient, workerRedis: RedisClient): Promise<SeededFixture> {
   const keyRoot = uniquePrefix('dash');
   const prefix = `${keyRoot}:bull`;
   const [writer, email, rag] = FIXTURE_QUEUES.map((full) => {
@@ -107,7 +107,7 @@ export async function seedThreeTenants(redis: Redis, workerRedis: Redis): Promis
  * A real {@link TenantControls} for tests: a pause is a Redis key `<root>:paused:<tenant>` (with
  * the queue list as its value, and a TTL for a timed pause), limits a hash `<root>:limits:<tenant>`.
  */
-export function redisKeyControls(redis: Redis, root: string): TenantControls {
+export function redisKeyControls(redis: RedisClient, root: string): TenantControls {
   const pausedKey = (tenantId: string) => `${root}:paused:${tenantId}`;
   const limitsKey = (tenantId: string) => `${root}:limits:${tenantId}`;
   const state = async (tenantId: string): Promise<TenantControlState> => {

@@ -1,7 +1,7 @@
-import { checkInteger, getSharedConnection, namespacedKey, resolveKeyPrefix, toUnavailableError } from '@platform/redis';
+import { checkInteger, getSharedConnection, namespacedKey, resolveKeyPrefix, toUnavailableError, type RedisClient } from '@platform/redis';
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from '@platform/queue';
 import { InvalidArgumentError } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { scanKeys } from '@platform/redis/internal';
 import { checkOptionsObject, checkProviderName } from './retry';
 import { circuitAllowScript, circuitFailureScript, circuitSuccessScript } from './scripts';
 
@@ -47,7 +47,7 @@ export function resolveCircuitBreaker(options: CircuitBreakerOptions = {}): Requ
 }
 
 /** The breaker of one channel and provider on `redis`. */
-export function createCircuitBreaker(redis: Redis, key: string, settings: Required<CircuitBreakerOptions>): CircuitBreaker {
+export function createCircuitBreaker(redis: RedisClient, key: string, settings: Required<CircuitBreakerOptions>): CircuitBreaker {
   return {
     async allow() {
       const [decision, waitMs] = await circuitAllowScript.run(redis, [key], [settings.probeTimeoutMs, BREAKER_TTL_MS]);
@@ -76,18 +76,18 @@ export interface ProviderHealth {
   trips: number;
   /** How many probe calls were let through. */
   probes: number;
-  /** While open: when the next probe may go, ms since the epoch (Redis time). */
+  /** While open: when the next probe may go, ms since the epoch (RedisClient time). */
   openUntil?: number;
   /** The last retryable failure's reason. */
   lastError?: string;
-  /** When the state last changed, ms since the epoch (Redis time). */
+  /** When the state last changed, ms since the epoch (RedisClient time). */
   changedAt?: number;
 }
 
 /** Options of {@link getProviderHealth}. */
 export interface ProviderHealthOptions {
   /** Redis to read from. @defaultValue the shared `producer` connection */
-  connection?: Redis;
+  connection?: RedisClient;
   /** Key prefix (must match the workers'). @defaultValue `REDIS_KEY_PREFIX`, else `''` */
   keyPrefix?: string;
 }
@@ -133,17 +133,15 @@ export async function listProviderHealth(options: ProviderHealthOptions = {}): P
   const base = namespacedKey(resolveKeyPrefix(options.keyPrefix), 'notify-circuit');
   const found: Array<[NotificationChannel, string]> = [];
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${base.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}:*`, 'COUNT', 1000);
-      cursor = next;
+    // Every master on a cluster: breakers spread by channel and provider.
+    await scanKeys(redis, `${base.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}:*`, (keys) => {
       for (const key of keys) {
         const [channel, provider, extra] = key.slice(base.length + 1).split(':');
         if (extra !== undefined || provider === undefined || !(NOTIFICATION_CHANNELS as readonly string[]).includes(channel!)) continue;
         if (!/^[A-Za-z0-9_.-]{1,64}$/.test(provider)) continue;
         found.push([channel as NotificationChannel, provider]);
       }
-    } while (cursor !== '0');
+    });
   } catch (error) {
     throw toUnavailableError(error, 'listProviderHealth');
   }

@@ -1,5 +1,5 @@
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from '@platform/queue';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import { NOTIFICATION_JOB_ID_PREFIX, channelOfJobId, notificationJobId } from './keys';
 import { resolveNotificationQueue, type NotificationQueueDefinition, type NotificationQueueOptions } from './queues';
 import { claimNotificationScript, releaseNotificationScript } from './scripts';
@@ -24,7 +24,7 @@ export interface TwinClaim {
 }
 
 export interface ClaimRequest {
-  redis: Redis;
+  redis: RedisClient;
   key: string;
   keyPrefix: string;
   channel: NotificationChannel;
@@ -100,7 +100,7 @@ async function checkStaleClaim(jobId: string, request: ClaimRequest): Promise<Tw
  * the queue (the claim is kept, marked as enqueued). Never rejects: should Redis refuse, the claim
  * can be taken over once its pending time is past.
  */
-export async function releaseClaim(redis: Redis, key: string, claim: HeldClaim): Promise<boolean> {
+export async function releaseClaim(redis: RedisClient, key: string, claim: HeldClaim): Promise<boolean> {
   const released = await releaseNotificationScript.run(redis, [key, claim.jobKey, claim.statusKey], [claim.value, claim.jobId]).catch(() => 0);
   return Number(released) === 2;
 }

@@ -8,11 +8,11 @@ import {
   namespacedKey,
   resolveKeyPrefix,
   toUnavailableError,
+  type RedisClient,
 } from '@platform/redis';
 import { NOTIFICATION_CHANNELS, PayloadTooLargeError, type NotificationChannel } from '@platform/queue';
 import type { Span } from '@opentelemetry/api';
 import { inSpan, spanAttributes as A, toJobMetadata } from '@platform/telemetry';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { NotificationValidationError } from './errors';
 import { digestJobId } from './keys';
@@ -155,7 +155,7 @@ async function addItem(
   options: NotifyDigestOptions,
 ): Promise<NotifyDigestResult> {
   const { tenantId, type, recipientKey, channel, json, windowMs, maxWaitMs, maxItems, span } = input;
-  const redis: Redis = options.connection ?? getSharedConnection('producer');
+  const redis: RedisClient = options.connection ?? getSharedConnection('producer');
   const key = namespacedKey(keyPrefix, 'notify-digest', tenantId, type, recipientKey, channel);
   const itemKey = input.itemKey ?? randomUUID();
   // `tc`: this call's trace context, so the delivery's span links to every item's trace.

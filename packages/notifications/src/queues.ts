@@ -1,6 +1,5 @@
 import { notificationQueue, type NotificationChannel, type notificationJobSchema, type QueueDefinition } from '@platform/queue';
-import { bullPrefixFor, resolveKeyPrefix } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { bullPrefixFor, resolveKeyPrefix, type RedisClient } from '@platform/redis';
 
 /** The queue definition of a notification channel (`notifications__<channel>`). */
 export type NotificationQueueDefinition = QueueDefinition<typeof notificationJobSchema>;
@@ -11,7 +10,7 @@ export interface NotificationQueueOptions {
    * Producer connection, used for the dedupe keys and (unless `queue` is given) the channel queue.
    * @defaultValue the process-wide shared `producer` connection
    */
-  connection?: Redis;
+  connection?: RedisClient;
   /**
    * The key prefix of everything this package writes: the dedupe keys become
    * `<keyPrefix>:notify:…` and the channel queues live under the BullMQ prefix `<keyPrefix>:bull`.
@@ -28,7 +27,7 @@ export interface NotificationQueueOptions {
   queue?: NotificationQueueDefinition;
 }
 
-const memo = new Map<Redis | undefined, Map<string, NotificationQueueDefinition>>();
+const memo = new Map<RedisClient | undefined, Map<string, NotificationQueueDefinition>>();
 
 /**
  * The queue definition for a channel: `options.queue`, the catalog's shared definition when no
@@ -47,6 +46,7 @@ export function resolveNotificationQueue(channel: NotificationChannel, options: 
   const id = `${keyPrefix}|${channel}`;
   let definition = perConnection.get(id);
   if (!definition) {
+    // On a cluster defineQueue appends the queue's hash tag to this base prefix.
     definition = notificationQueue(channel, {
       ...(options.connection ? { connection: options.connection } : {}),
       prefix: bullPrefixFor(keyPrefix),

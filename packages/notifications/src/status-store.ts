@@ -1,5 +1,4 @@
-import { namespacedKey } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { namespacedKey, type RedisClient } from '@platform/redis';
 import { setNotificationStatusScript } from './scripts';
 
 /** Where a notification is in its life (see `getNotificationStatus`). */
@@ -35,17 +34,17 @@ function pairs(status: StoredStatus): string[] {
 }
 
 /** Creates the status unless there is one (kept `ttlMs`). Resolves whether it wrote. */
-export async function initStatus(redis: Redis, key: string, status: StoredStatus, ttlMs: number): Promise<boolean> {
+export async function initStatus(redis: RedisClient, key: string, status: StoredStatus, ttlMs: number): Promise<boolean> {
   return Number(await setNotificationStatusScript.run(redis, [key], ['init', ttlMs, ...pairs(status)])) === 1;
 }
 
 /** Replaces the state and its details, keeping the status's TTL (creating it for `ttlMs` if missing). */
-export async function updateStatus(redis: Redis, key: string, status: StoredStatus, ttlMs = DEFAULT_STATUS_TTL_MS): Promise<void> {
+export async function updateStatus(redis: RedisClient, key: string, status: StoredStatus, ttlMs = DEFAULT_STATUS_TTL_MS): Promise<void> {
   await setNotificationStatusScript.run(redis, [key], ['update', ttlMs, ...pairs(status)]);
 }
 
 /** Reads a status, or `null` when there is none. */
-export async function readStatus(redis: Redis, key: string): Promise<(StoredStatus & { updatedAt?: number }) | null> {
+export async function readStatus(redis: RedisClient, key: string): Promise<(StoredStatus & { updatedAt?: number }) | null> {
   const fields = await redis.hgetall(key);
   if (!fields.state) return null;
   const status: StoredStatus & { updatedAt?: number } = { state: fields.state as NotificationState };

@@ -1,6 +1,6 @@
-import { defaultPrefix } from './prefix';
+import { defaultPrefix, queuePrefix } from './prefix';
 import { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 
 /** Options of {@link listFailedJobs} and {@link retryFailedJobs}. */
 export interface FailedJobsFilter {
@@ -67,7 +67,7 @@ function toInfo(job: Job): FailedJobInfo {
 }
 
 /** Walks the failed set newest first, yielding the jobs that match the filter. */
-async function* failedJobs(queue: Queue, redis: Redis, filter: FailedJobsFilter): AsyncGenerator<Job> {
+async function* failedJobs(queue: Queue, redis: RedisClient, filter: FailedJobsFilter): AsyncGenerator<Job> {
   const key = queue.toKey('failed');
   const min = filter.since !== undefined ? String(filter.since) : '-inf';
   let offset = 0;
@@ -89,9 +89,9 @@ async function* failedJobs(queue: Queue, redis: Redis, filter: FailedJobsFilter)
  * Lists failed jobs of a queue, newest failure first, with their reasons; filtered by tenant and
  * failure time. Reads the failed set in batches of 200.
  */
-export async function listFailedJobs(redis: Redis, queueName: string, filter: FailedJobsFilter = {}): Promise<FailedJobInfo[]> {
+export async function listFailedJobs(redis: RedisClient, queueName: string, filter: FailedJobsFilter = {}): Promise<FailedJobInfo[]> {
   const limit = filter.limit ?? 50;
-  const queue = new Queue(queueName, { connection: redis, prefix: filter.prefix ?? defaultPrefix() });
+  const queue = new Queue(queueName, { connection: redis, prefix: queuePrefix(redis, filter.prefix ?? defaultPrefix(), queueName) });
   // Connection errors reach the caller through the calls below; unheard 'error' events would be printed with their stacks.
   queue.on('error', () => undefined);
   try {
@@ -118,8 +118,8 @@ function leftFailedSet(error: unknown): boolean {
  * A job that another run (or a concurrent one) already replayed is therefore skipped, never
  * replayed twice.
  */
-export async function retryFailedJobs(redis: Redis, queueName: string, options: RetryFailedJobsOptions = {}): Promise<RetryFailedJobsResult> {
-  const queue = new Queue(queueName, { connection: redis, prefix: options.prefix ?? defaultPrefix() });
+export async function retryFailedJobs(redis: RedisClient, queueName: string, options: RetryFailedJobsOptions = {}): Promise<RetryFailedJobsResult> {
+  const queue = new Queue(queueName, { connection: redis, prefix: queuePrefix(redis, options.prefix ?? defaultPrefix(), queueName) });
   queue.on('error', () => undefined);
   const result: RetryFailedJobsResult = { matched: 0, retried: [], skipped: [], errors: [] };
   try {

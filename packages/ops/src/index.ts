@@ -40,4 +40,4 @@ export {
   type MetricsHandlerOptions,
   type HealthStatus,
 } from './metrics-handler';
-export { defaultPrefix } from './prefix';
+export { defaultPrefix, queueOfMetaKey, queuePrefix } from './prefix';

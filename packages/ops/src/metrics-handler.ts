@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import type { Registry } from 'prom-client';
 
 /** Options of {@link createMetricsHandler}. */
@@ -7,7 +7,7 @@ export interface MetricsHandlerOptions {
   /** The registry to serve (e.g. `createQueueMetrics().registry`). */
   registry: Registry;
   /** Redis PINGed by `/healthz`. Without it `/healthz` always answers 200. */
-  redis?: Pick<Redis, 'ping'>;
+  redis?: Pick<RedisClient, 'ping'>;
   /** `/healthz` answers 503 when PING takes longer than this. @defaultValue `1000` */
   healthTimeoutMs?: number;
   /** Path of the metrics endpoint. @defaultValue `'/metrics'` */

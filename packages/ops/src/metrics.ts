@@ -1,5 +1,5 @@
 import { Gauge, Registry } from 'prom-client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import { defaultPrefix } from './prefix';
 import {
   DEFAULT_TENANT_SAMPLE_SIZE,
@@ -17,7 +17,7 @@ export interface QueueMetricsOptions {
   /** Registry the metrics are registered in. @defaultValue a new `Registry` */
   registry?: Registry;
   /** Connection used to read the queues and job statistics on each scrape. Without it, only the thresholds are exported. */
-  redis?: Redis;
+  redis?: RedisClient;
   /** BullMQ key prefix of the queues. @defaultValue `bullPrefixFor(REDIS_KEY_PREFIX)`: `'bull'`, or `'<REDIS_KEY_PREFIX>:bull'` */
   prefix?: string;
   /** Only these queues. @defaultValue every queue found under `prefix` on each scrape (platform and plain BullMQ) */

@@ -1,6 +1,6 @@
-import { defaultPrefix } from './prefix';
+import { defaultPrefix, queueOfMetaKey, queuePrefix, scanKeys } from './prefix';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 
 /** True for platform queue names: `namespace__name` (see `queueName`), never containing `:`. */
 export function isPlatformQueueName(name: string): boolean {
@@ -97,19 +97,16 @@ function escapeGlob(text: string): string {
  * Every BullMQ queue under a prefix (found by scanning `<prefix>:*:meta`), platform queues
  * (`namespace__name`) first, then plain BullMQ queues, each sorted by name.
  */
-export async function listQueues(redis: Redis, options: Pick<QueueStatsOptions, 'prefix' | 'includePlain'> = {}): Promise<Array<{ name: string; kind: QueueKind }>> {
+export async function listQueues(redis: RedisClient, options: Pick<QueueStatsOptions, 'prefix' | 'includePlain'> = {}): Promise<Array<{ name: string; kind: QueueKind }>> {
   const prefix = options.prefix ?? defaultPrefix();
   const found = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}:*:meta`, 'COUNT', 1000);
-    cursor = next;
+  await scanKeys(redis, `${escapeGlob(prefix)}:*:meta`, (keys) => {
     for (const key of keys) {
-      const name = key.slice(prefix.length + 1, -':meta'.length);
+      const name = queueOfMetaKey(prefix, key);
       // BullMQ queue names never contain ':' (v5 refuses them).
-      if (name !== '' && !name.includes(':')) found.add(name);
+      if (name !== undefined && name !== '' && !name.includes(':')) found.add(name);
     }
-  } while (cursor !== '0');
+  });
   const names = [...found].sort();
   const platform = names.filter(isPlatformQueueName).map((name) => ({ name, kind: 'platform' as const }));
   const plain = options.includePlain === false ? [] : names.filter((n) => !isPlatformQueueName(n)).map((name) => ({ name, kind: 'bullmq' as const }));
@@ -117,7 +114,7 @@ export async function listQueues(redis: Redis, options: Pick<QueueStatsOptions, 
 }
 
 /** Finds every platform queue (`namespace__name`) under a prefix by scanning `<prefix>:*:meta`. */
-export async function listPlatformQueues(redis: Redis, options: Pick<QueueStatsOptions, 'prefix'> = {}): Promise<string[]> {
+export async function listPlatformQueues(redis: RedisClient, options: Pick<QueueStatsOptions, 'prefix'> = {}): Promise<string[]> {
   return (await listQueues(redis, { ...options, includePlain: false })).map((q) => q.name);
 }
 
@@ -138,7 +135,7 @@ function tenantOf(data: string | null): string | undefined {
 }
 
 /** Tenant counts and the oldest `timestamp` of some jobs (their `data` and `timestamp` only, 200 per round trip). */
-export async function tenantsOfJobs(redis: Redis, queue: Pick<Queue, 'toKey'>, ids: readonly string[]): Promise<{ tenants: Map<string, number>; oldest: number | null }> {
+export async function tenantsOfJobs(redis: RedisClient, queue: Pick<Queue, 'toKey'>, ids: readonly string[]): Promise<{ tenants: Map<string, number>; oldest: number | null }> {
   const tenants = new Map<string, number>();
   let oldest: number | null = null;
   for (let i = 0; i < ids.length; i += 200) {
@@ -164,7 +161,7 @@ export async function tenantsOfJobs(redis: Redis, queue: Pick<Queue, 'toKey'>, i
  * `sampleSize` whatever the queue's size.
  */
 export async function sampleWaitingJobs(
-  redis: Redis,
+  redis: RedisClient,
   queue: Pick<Queue, 'toKey'>,
   sampleSize: number,
   hasPrioritized: boolean,
@@ -180,14 +177,14 @@ export async function sampleWaitingJobs(
 }
 
 /** Statistics of one queue (see {@link getQueueStats}). */
-export async function getOneQueueStats(redis: Redis, name: string, options: QueueStatsOptions = {}): Promise<QueueStats> {
+export async function getOneQueueStats(redis: RedisClient, name: string, options: QueueStatsOptions = {}): Promise<QueueStats> {
   const prefix = options.prefix ?? defaultPrefix();
   const thresholds = { ...defaultQueueDepthThresholds, ...options.thresholds };
   const sampleSize = Math.max(0, options.tenantSampleSize ?? DEFAULT_TENANT_SAMPLE_SIZE);
   const top = Math.max(0, options.topTenants ?? DEFAULT_TOP_TENANTS);
   const now = options.now ?? Date.now;
   // A Queue on a caller's connection does not close that connection on close().
-  const queue = new Queue(name, { connection: redis, prefix });
+  const queue = new Queue(name, { connection: redis, prefix: queuePrefix(redis, prefix, name) });
   // Connection errors reach the caller through the calls below; unheard 'error' events would be printed with their stacks.
   queue.on('error', () => undefined);
   try {
@@ -238,7 +235,7 @@ export async function getOneQueueStats(redis: Redis, name: string, options: Queu
  * of the head of the queue beyond it (`tenantSample.exact` says which). The oldest-waiting age is
  * exact for FIFO jobs; for prioritized-only queues it is the oldest job within the sample.
  */
-export async function getQueueStats(redis: Redis, options: QueueStatsOptions = {}): Promise<QueueStats[]> {
+export async function getQueueStats(redis: RedisClient, options: QueueStatsOptions = {}): Promise<QueueStats[]> {
   const names = options.queues ? [...options.queues] : (await listQueues(redis, options)).map((q) => q.name);
   const stats: QueueStats[] = [];
   for (const name of names) stats.push(await getOneQueueStats(redis, name, options));

@@ -8,9 +8,9 @@ import {
   type TenantPauseState,
 } from '@platform/queue';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import { quantileSeconds, sumSlots } from './job-stats-sum';
-import { defaultPrefix } from './prefix';
+import { defaultPrefix, queuePrefix } from './prefix';
 import { DEFAULT_TENANT_SAMPLE_SIZE, listQueues, sampleWaitingJobs, tenantsOfJobs } from './stats';
 
 /** Options of {@link getTenantStats}. */
@@ -72,7 +72,7 @@ export interface TenantStatsReport {
  * any process sees the same numbers. Bounded work per queue: one sample of waiting and of active
  * jobs, one ZCARD per tenant pending in a fair backlog, one HGETALL per 5-minute slot.
  */
-export async function getTenantStats(redis: Redis, options: TenantStatsOptions = {}): Promise<TenantStatsReport> {
+export async function getTenantStats(redis: RedisClient, options: TenantStatsOptions = {}): Promise<TenantStatsReport> {
   const prefix = options.prefix ?? defaultPrefix();
   const now = options.now ?? Date.now();
   const windowMs = options.windowMs ?? 3_600_000;
@@ -105,7 +105,7 @@ export interface QueueTenantData {
 }
 
 /** Live tenant controls of a queue; none on a queue without fair scheduling. */
-async function controlsOf(redis: Redis, name: string, prefix: string): Promise<QueueTenantData['controls']> {
+async function controlsOf(redis: RedisClient, name: string, prefix: string): Promise<QueueTenantData['controls']> {
   try {
     const list = await listTenantControls(name, { connection: redis, prefix });
     return new Map(list.map(({ tenantId, paused, override }) => [tenantId, { paused, override }]));
@@ -117,21 +117,23 @@ async function controlsOf(redis: Redis, name: string, prefix: string): Promise<Q
 
 /** Reads {@link QueueTenantData} of one queue: bounded by the samples and the retained slots. */
 export async function readQueueTenantData(
-  redis: Redis,
+  redis: RedisClient,
   name: string,
   options: { prefix: string; sinceMs?: number; now?: number; tenantSampleSize?: number; activeSampleSize?: number },
 ): Promise<QueueTenantData> {
-  const queue = new Queue(name, { connection: redis, prefix: options.prefix });
+  // options.prefix is the base prefix; on a cluster the queue's keys carry its hash tag.
+  const prefix = queuePrefix(redis, options.prefix, name);
+  const queue = new Queue(name, { connection: redis, prefix });
   queue.on('error', () => undefined);
   try {
     const [counts, paused] = await Promise.all([queue.getJobCounts('wait', 'prioritized'), queue.isPaused()]);
     const sampleSize = Math.max(0, options.tenantSampleSize ?? DEFAULT_TENANT_SAMPLE_SIZE);
     const [waiting, pending, activeIds, slots, controls] = await Promise.all([
       sampleWaitingJobs(redis, queue, sampleSize, (counts.prioritized ?? 0) > 0),
-      jobStats.pendingByTenant(redis, name, { prefix: options.prefix }),
+      jobStats.pendingByTenant(redis, name, { prefix }),
       redis.lrange(queue.toKey('active'), 0, Math.max(0, options.activeSampleSize ?? 1000) - 1),
       jobStats.read(redis, name, {
-        prefix: options.prefix,
+        prefix,
         ...(options.sinceMs !== undefined ? { sinceMs: options.sinceMs } : {}),
         ...(options.now !== undefined ? { now: options.now } : {}),
       }),
@@ -158,7 +160,7 @@ export function backlogOf(data: QueueTenantData, tenantId: string): number {
   return (data.waiting.get(tenantId) ?? 0) + (data.pending.get(tenantId) ?? 0);
 }
 
-async function queueTenants(redis: Redis, name: string, prefix: string, now: number, sinceMs: number, options: TenantStatsOptions): Promise<TenantQueueStats[]> {
+async function queueTenants(redis: RedisClient, name: string, prefix: string, now: number, sinceMs: number, options: TenantStatsOptions): Promise<TenantQueueStats[]> {
   const data = await readQueueTenantData(redis, name, {
     prefix,
     sinceMs,

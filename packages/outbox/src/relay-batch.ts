@@ -1,7 +1,6 @@
 import { notifyOnce, type NotificationInput, type NotifyOnceOptions } from '@platform/notifications';
 import type { EnqueueOptions, QueueDefinition } from '@platform/queue';
-import { PlatformError } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { PlatformError, type RedisClient } from '@platform/redis';
 import type { Pool } from 'pg';
 import type { ResolvedSchema } from './schema';
 import { jobTelemetryOf, traceRelayBatch, traceRelayNotification, type RowTraceContext } from './trace';
@@ -21,7 +20,7 @@ interface OutboxRow extends RowTraceContext {
 /** Where notification rows go (passed to `notifyOnce`). */
 export interface RelayNotificationOptions {
   /** Producer connection for the dedupe keys and channel queues. @defaultValue the shared `producer` connection */
-  connection?: Redis;
+  connection?: RedisClient;
   /**
    * Key prefix of the dedupe keys and channel queues (`notifyOnce`'s `keyPrefix`).
    * @defaultValue `REDIS_KEY_PREFIX` from the environment, else `''`

@@ -4,7 +4,7 @@ import { SpanKind, context as otelContext, type SpanContext } from '@opentelemet
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { closeNotificationQueues } from '@platform/notifications';
-import { createWorker, defineQueue, notificationQueue } from '@platform/queue';
+import { createRedisConnection, createWorker, defineQueue, loadRedisConfig, notificationQueue } from '@platform/queue';
 import { configureTelemetry } from '@platform/telemetry';
 import { uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
@@ -78,7 +78,7 @@ test('a job written in a transaction continues the writer\u2019s trace: request 
   expect(stored.rows.map((row) => row.traceparent)).toEqual(creates.map((span) => `00-${traceOf(span)}-${idOf(span)}-01`));
 
   expect(await relay.drain()).toBe(2);
-  const connection = context.redis.duplicate({ maxRetriesPerRequest: null });
+  const connection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
   const worker = createWorker(definition, async () => 'done', { connection, handleSignals: false });
   workers.push({ close: async () => { await worker.close(); await connection.quit(); } });
   await waitFor(() => named(`process ${definition.name}`).length === 2, 15_000);

@@ -1,7 +1,6 @@
-import { InvalidArgumentError, bullPrefixFor, describeValue, getSharedConnection, resolveKeyPrefix } from '@platform/redis';
-import { checkZodObjectSchema } from '@platform/redis/internal';
+import { InvalidArgumentError, bullPrefixFor, describeValue, getSharedConnection, loadRedisConfig, resolveKeyPrefix, type RedisClient } from '@platform/redis';
+import { checkZodObjectSchema, clusterQueuePrefix } from '@platform/redis/internal';
 import { Queue, type DefaultJobOptions, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
@@ -70,9 +69,12 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
    */
   timeouts?: JobTimeouts;
   /** Producer connection. @defaultValue the process-wide shared `producer` connection */
-  connection?: Redis;
+  connection?: RedisClient;
   /**
-   * BullMQ key prefix; the fair scheduler's keys live under it too.
+   * BullMQ key prefix; the fair scheduler's keys live under it too. On a Redis Cluster (a `Cluster`
+   * connection, or `REDIS_CLUSTER_NODES` set) the queue's own hash tag is appended to it, default or
+   * not (`'bull:{agent__blog-writer}'`): BullMQ's scripts need every key of a queue in one slot.
+   * `settings.prefix` is the prefix in effect.
    * @defaultValue `bullPrefixFor(REDIS_KEY_PREFIX)`: `'bull'`, or `'<REDIS_KEY_PREFIX>:bull'`
    */
   prefix?: string;
@@ -152,6 +154,15 @@ export interface QueueDefinition<S extends AnyObjectSchema = AnyObjectSchema> {
   close(): Promise<void>;
 }
 
+/** Whether the environment names a Redis Cluster. A bad config is reported where the connection is made, not here. */
+function clusterConfigured(): boolean {
+  try {
+    return loadRedisConfig().clusterNodes !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Defines a tenant-aware queue named `` `${namespace}__${name}` ``. Every payload is
  * `{ tenantId, ...schema }`, validated before it reaches Redis.
@@ -168,11 +179,15 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? DEFAULT_ENQUEUE_TIMEOUT_MS;
   const waitForReplicas = resolveWaitForReplicas(name, options.waitForReplicas, enqueueTimeoutMs);
-  const prefix = options.prefix ?? bullPrefixFor(resolveKeyPrefix());
+  const onCluster = options.connection ? options.connection.isCluster : clusterConfigured();
+  // On a cluster the queue's hash tag follows the base prefix (the default or the caller's), so all
+  // of the queue's keys share one slot and different queues spread over the masters.
+  const basePrefix = options.prefix ?? bullPrefixFor(resolveKeyPrefix());
+  const prefix = onCluster ? clusterQueuePrefix(basePrefix, name) : basePrefix;
   const jobDefaults: DefaultJobOptions = { ...platformJobDefaults, ...options.defaultJobOptions };
   const fairness = resolveFairnessOption(name, options.fairness);
   const timeouts = checkTimeouts(`defineQueue(${name}): timeouts`, options.timeouts);
-  const connection = (): Redis => options.connection ?? getSharedConnection('producer');
+  const connection = (): RedisClient => options.connection ?? getSharedConnection('producer');
   const pools = checkPools(name, options.pools);
 
   const logError = throttledErrorLog(resolveLogger(options.logger), { queue: name, component: 'queue' });
@@ -185,11 +200,19 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     return queue;
   };
 
-  const write = createGuardedWrite({ name, enqueueTimeoutMs, waitForReplicas, connection, queueCreated: () => queue !== undefined });
+  const write = createGuardedWrite({
+    name,
+    enqueueTimeoutMs,
+    waitForReplicas,
+    connection,
+    queueCreated: () => queue !== undefined,
+    slotKey: `${prefix}:${name}:meta`,
+  });
   const scheduler = fairness
     ? createFairScheduler({
         queueName: name,
         prefix,
+        registryPrefix: basePrefix,
         settings: resolveFairness(fairness),
         getQueue: getQueue as () => Queue,
         getClient: connection,
@@ -282,10 +305,10 @@ function jobOptionsOf(opts: EnqueueOptions): JobsOptions {
   return jobOptions;
 }
 
-const producerConnections = new WeakMap<object, () => Redis>();
+const producerConnections = new WeakMap<object, () => RedisClient>();
 
 /** The producer connection of a definition (workers run pool scripts on it). */
-export function producerConnectionOf(definition: object): Redis {
+export function producerConnectionOf(definition: object): RedisClient {
   const connection = producerConnections.get(definition);
   return connection ? connection() : getSharedConnection('producer');
 }

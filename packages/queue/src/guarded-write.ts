@@ -1,7 +1,8 @@
-import { InvalidArgumentError, describeValue, isConnectionError } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { InvalidArgumentError, describeValue, isConnectionError, type RedisClient } from '@platform/redis';
 import { QueueNotReplicatedError, QueueUnavailableError } from './errors';
 import { DEFAULT_REPLICA_WAIT_TIMEOUT_MS } from './options';
+import { masterFor } from './slot';
+import type { Cluster, Redis } from 'ioredis';
 
 /** How many replicas must confirm an enqueue, and how long to wait for them. */
 export interface WaitForReplicasOptions {
@@ -46,10 +47,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error)
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-const readyWaits = new WeakMap<Redis, Promise<void>>();
+const readyWaits = new WeakMap<RedisClient, Promise<void>>();
 
 /** Resolves once `client` is ready; one listener per client however many callers wait (they bound it). */
-function untilReady(client: Redis): Promise<void> {
+function untilReady(client: RedisClient): Promise<void> {
   let wait = readyWaits.get(client);
   if (!wait) {
     wait = new Promise((resolve) =>
@@ -74,32 +75,43 @@ export function createGuardedWrite(params: {
   enqueueTimeoutMs: number;
   waitForReplicas: Required<WaitForReplicasOptions> | undefined;
   /** The producer connection. */
-  connection: () => Redis;
+  connection: () => RedisClient;
+  /** A key of the queue: on a cluster, `WAIT` goes to the master of its slot. */
+  slotKey: string;
   /** Whether the BullMQ `Queue` exists already (a new one first waits for "ready", unbounded). */
   queueCreated: () => boolean;
 }): GuardedWrite {
-  const { name, enqueueTimeoutMs, waitForReplicas, connection, queueCreated } = params;
+  const { name, enqueueTimeoutMs, waitForReplicas, connection, queueCreated, slotKey } = params;
 
   // A ready connection whose commands time out by themselves (every producer connection) needs no
   // timer of ours; one that is still connecting needs it, since BullMQ waits for "ready" unbounded.
   const selfBounded = (): boolean => {
     const client = connection();
-    const timeout = client.options.commandTimeout;
+    const timeout = client.isCluster ? (client as Cluster).options.redisOptions?.commandTimeout : (client as Redis).options.commandTimeout;
     return client.status === 'ready' && typeof timeout === 'number' && timeout <= enqueueTimeoutMs;
   };
 
   // The add, then WAIT on the same connection. WAIT counts the replicas that acknowledged every
   // write this connection made, so it only proves something about the add when both travelled on
   // the same socket: after a reconnect (to a new master, after a failover) WAIT would count writes
-  // the new connection never made. Hence the socket is compared.
+  // the new connection never made. Hence the socket is compared. On a cluster, "the connection" is
+  // the one to the master of the queue's slot, looked up before and after the add.
   const replicated = async <T>(add: () => Promise<T>, { replicas, timeoutMs }: Required<WaitForReplicasOptions>): Promise<T> => {
     const client = connection();
     if (client.status === 'wait') client.connect().catch(() => undefined); // lazyConnect: nothing else would connect it
     if (client.status !== 'ready') await untilReady(client);
-    const socket = client.stream;
+    const nodeOf = (): Redis | undefined => (client.isCluster ? masterFor(client as Cluster, slotKey) : (client as Redis));
+    const before = nodeOf();
+    // A cluster opens its node connections on first use: the socket may only exist after the add.
+    const socketBefore = before?.stream;
     const result = await add();
-    const confirmed = Number(await client.call('WAIT', replicas, timeoutMs));
-    if (client.stream !== socket) {
+    const node = nodeOf();
+    if (!node || node !== before) {
+      throw new QueueNotReplicatedError(name, 0, replicas, "the queue's slot moved to another master before WAIT (a failover?)");
+    }
+    const socket = socketBefore ?? node.stream;
+    const confirmed = Number(await node.call('WAIT', replicas, timeoutMs));
+    if (node.stream !== socket) {
       throw new QueueNotReplicatedError(name, 0, replicas, 'the connection was re-established before WAIT (a failover?)');
     }
     if (confirmed < replicas) throw new QueueNotReplicatedError(name, confirmed, replicas, `WAIT timed out after ${timeoutMs} ms`);

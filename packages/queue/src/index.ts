@@ -79,4 +79,5 @@ export {
   type RedisConfig,
   type ConnectionRole,
   type ConnectionOptions,
+  type RedisClient,
 } from '@platform/redis';

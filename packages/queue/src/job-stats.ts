@@ -1,6 +1,5 @@
-import { defineScript, isDeferral, type ScriptClient } from '@platform/redis';
+import { defineScript, isDeferral, type ScriptClient, type RedisClient } from '@platform/redis';
 import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError, WaitingError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { fairKeys } from './fairness/keys';
 import recordLua from './lua/recordJobStats-1.lua';
 
@@ -41,7 +40,7 @@ export function deferralReasonOf(error: unknown): string {
 
 /**
  * Adds increments to the current slot. Never throws and is not awaited by callers on the job path:
- * a lost increment (Redis down) costs a metric, never a job.
+ * a lost increment (RedisClient down) costs a metric, never a job.
  */
 export function recordJobStats(
   client: ScriptClient,
@@ -158,7 +157,7 @@ export function createStatsRecorder(client: () => ScriptClient, prefix: string, 
 }
 
 /** Deletes every retained stats slot of a queue (its `obliterate`): one DEL of computed keys, no SCAN. */
-export async function deleteJobStats(redis: Pick<Redis, 'del'>, prefix: string, queueName: string, now = Date.now()): Promise<void> {
+export async function deleteJobStats(redis: Pick<RedisClient, 'del'>, prefix: string, queueName: string, now = Date.now()): Promise<void> {
   const current = Math.floor(now / JOB_STATS_SLOT_MS);
   const keys: string[] = [];
   // One slot beyond each end, for clocks a little apart between processes.
@@ -303,7 +302,7 @@ export function decodeJobStats(fields: Record<string, string>): Map<string, Tena
  * Reads the retained stats slots of a queue, oldest first (one HGETALL per slot, pipelined), for
  * readers such as `@platform/ops` that sum them or turn them into Prometheus series.
  */
-export async function readJobStats(redis: Redis, queueName: string, options: ReadJobStatsOptions): Promise<JobStatsSlot[]> {
+export async function readJobStats(redis: RedisClient, queueName: string, options: ReadJobStatsOptions): Promise<JobStatsSlot[]> {
   const now = options.now ?? Date.now();
   const current = Math.floor(now / JOB_STATS_SLOT_MS);
   const slots: number[] = [];
@@ -324,7 +323,7 @@ export async function readJobStats(redis: Redis, queueName: string, options: Rea
  * Jobs of each tenant still pending in a fair queue's backlog (not yet handed to BullMQ): exact,
  * one ZCARD per tenant with pending work. Empty for a plain queue.
  */
-export async function pendingByTenant(redis: Redis, queueName: string, options: { prefix: string }): Promise<Map<string, number>> {
+export async function pendingByTenant(redis: RedisClient, queueName: string, options: { prefix: string }): Promise<Map<string, number>> {
   const keys = fairKeys(options.prefix, queueName);
   const [ready, blocked] = await Promise.all([redis.zrange(keys.ready, '0', '-1'), redis.zrange(keys.blocked, '0', '-1')]);
   const tenants = [...new Set([...ready, ...blocked])];

@@ -1,7 +1,7 @@
 // waitForReplicas: an enqueue resolves only once a replica has the job (Redis WAIT on the producer
 // connection), so a failover cannot lose it. A master and a replica of our own; the replica is
 // frozen with SIGSTOP to play a replica that has fallen behind.
-import { closeConnection, createRedisConnection, InvalidArgumentError, loadRedisConfig } from '@platform/redis';
+import { closeConnection, createRedisConnection, InvalidArgumentError, loadRedisConfig, type RedisClient } from '@platform/redis';
 import { startRedisServer, waitFor, type RedisServer } from '@platform/testing';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -12,7 +12,7 @@ let master: RedisServer;
 let replica: RedisServer;
 let replicaClient: Redis;
 let frozen = false;
-const clients: Redis[] = [];
+const clients: RedisClient[] = [];
 const schema = z.object({ n: z.number() });
 
 function freezeReplica(): void {
@@ -24,7 +24,7 @@ function thawReplica(): void {
   frozen = false;
 }
 
-function producer(): Redis {
+function producer(): RedisClient {
   const client = createRedisConnection(loadRedisConfig({ REDIS_URL: master.url }), { role: 'producer' });
   clients.push(client);
   return client;
@@ -94,7 +94,7 @@ describe('waitForReplicas', () => {
     const spy = jest.spyOn(connection, 'call').mockImplementation((async (...args: unknown[]) => {
       if (String(args[0]).toUpperCase() === 'WAIT') {
         const ready = new Promise((resolve) => connection.once('ready', resolve));
-        connection.stream.destroy();
+        (connection as Redis).stream.destroy();
         await ready;
       }
       return call(...args);

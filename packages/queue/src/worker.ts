@@ -1,6 +1,5 @@
-import { getSharedConnection, isDeferral } from '@platform/redis';
+import { getSharedConnection, isDeferral, type RedisClient } from '@platform/redis';
 import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { producerConnectionOf, type QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
@@ -36,7 +35,7 @@ export type JobHandler<S extends AnyObjectSchema, R = unknown> = (
 /** Options of {@link createWorker}: BullMQ's worker options plus the platform's. */
 export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 'prefix' | 'autorun'> {
   /** Worker connection (role `worker`). @defaultValue the process-wide shared `worker` connection */
-  connection?: Redis;
+  connection?: RedisClient;
   /** Close gracefully on SIGTERM and SIGINT. @defaultValue `true` */
   handleSignals?: boolean;
   /** How long a graceful close lets active jobs finish before force-closing. @defaultValue `30000` */

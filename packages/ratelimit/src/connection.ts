@@ -1,5 +1,4 @@
-import { createRedisConnection, type ConnectionOptions, type RedisConfig } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { createRedisConnection, type ConnectionOptions, type RedisConfig, type RedisClient } from '@platform/redis';
 
 /** Defaults of {@link createLimiterConnection}. */
 export const defaultLimiterConnectionOptions = {
@@ -23,7 +22,7 @@ export const defaultLimiterConnectionOptions = {
  * const redis = createLimiterConnection(loadRedisConfig());
  * const semrush = createRateLimiter({ redis, provider: 'semrush', limit: 10, windowSeconds: 60 });
  */
-export function createLimiterConnection(config?: RedisConfig, options: ConnectionOptions = {}): Redis {
+export function createLimiterConnection(config?: RedisConfig, options: ConnectionOptions = {}): RedisClient {
   return createRedisConnection(config, {
     commandTimeoutMs: defaultLimiterConnectionOptions.commandTimeoutMs,
     connectTimeoutMs: defaultLimiterConnectionOptions.connectTimeoutMs,

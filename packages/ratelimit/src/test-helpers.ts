@@ -1,15 +1,14 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
-import { createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { createRedisConnection, loadRedisConfig, type RedisClient } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
-import type { Redis } from 'ioredis';
 import type { RateLimiter, RateLimitResult } from './rate-limiter';
 
 /**
  * A test file's connection and key prefix: keys under `<prefix>:` (and under every prefix passed to
  * `own`) are deleted, and the connection closed, after all its tests.
  */
-export function testRedis(): { redis: Redis; prefix: string; own: (prefix: string) => string } {
+export function testRedis(): { redis: RedisClient; prefix: string; own: (prefix: string) => string } {
   const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
   const prefixes = [uniquePrefix('rl')];
   afterAll(async () => {
@@ -51,7 +50,7 @@ function micros(time: ReadonlyArray<string | number>): number {
  * Consumes with the decision bracketed by two `TIME` commands on the same connection: Redis runs
  * them in the order they were written, so the script's own `TIME` lies in [before, after].
  */
-export async function timedConsume(redis: Redis, limiter: RateLimiter, tenantId: string): Promise<TimedResult> {
+export async function timedConsume(redis: RedisClient, limiter: RateLimiter, tenantId: string): Promise<TimedResult> {
   // One after another: sent together, the second TIME could run before the limiter's script when
   // the limiter awaits anything before sending it, and the bounds would not hold.
   const before = await redis.time();

@@ -1,12 +1,11 @@
 import { once } from 'node:events';
-import { createRedisConnection, loadRedisConfig, closeConnection, RedisUnavailableError } from '@platform/redis';
+import { createRedisConnection, loadRedisConfig, closeConnection, RedisUnavailableError, type RedisClient } from '@platform/redis';
 import { rejectionOf, startRedisServer, type RedisServer } from '@platform/testing';
-import type { Redis } from 'ioredis';
 import { createConcurrencyLimiter, createLimiterConnection, createRateLimiter, RateLimiterUnavailableError, withRateLimit } from './index';
 
 // A private server this test can stop without disturbing the others.
 let server: RedisServer;
-const clients: Redis[] = [];
+const clients: RedisClient[] = [];
 
 beforeAll(async () => {
   server = await startRedisServer();
@@ -17,7 +16,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-async function connect(kind: 'limiter' | 'producer'): Promise<Redis> {
+async function connect(kind: 'limiter' | 'producer'): Promise<RedisClient> {
   const config = loadRedisConfig({ REDIS_URL: server.url });
   // A short disconnectTimeout: ioredis otherwise keeps a 2 s timer for the dead socket on close.
   const redisOptions = { disconnectTimeout: 50 };

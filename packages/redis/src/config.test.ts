@@ -45,7 +45,21 @@ describe('loadRedisConfig', () => {
     expect(configError({ REDIS_SENTINEL_HOSTS: 's1:26379' }).variable).toBe('REDIS_SENTINEL_NAME');
   });
 
+  it('reads Redis Cluster seed nodes from REDIS_CLUSTER_NODES, with credentials and TLS from REDIS_URL', () => {
+    const config = loadRedisConfig({ REDIS_CLUSTER_NODES: 'n1:7000, n2:7001', REDIS_URL: 'rediss://app@ignored:1', REDIS_PASSWORD: 'pw' });
+    expect(config.clusterNodes).toEqual([
+      { host: 'n1', port: 7000 },
+      { host: 'n2', port: 7001 },
+    ]);
+    expect(config).toMatchObject({ username: 'app', db: 0, tls: { servername: 'ignored' } });
+    expect(config.password).toBe('pw');
+    expect(loadRedisConfig({}).clusterNodes).toBeUndefined();
+  });
+
   it.each([
+    [{ REDIS_CLUSTER_NODES: 'n1' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_SENTINEL_HOSTS: 's1:26379', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_DB: '3' }, 'REDIS_DB'],
     [{ REDIS_URL: 'http://localhost:6379' }, 'REDIS_URL'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
     [{ REDIS_URL: 'redis://localhost:99999' }, 'REDIS_URL'],

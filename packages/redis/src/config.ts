@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors';
 import { loadKeyPrefix } from './namespace';
 
-/** A Sentinel address from `REDIS_SENTINEL_HOSTS`. */
+/** A `host:port` address from `REDIS_SENTINEL_HOSTS` or `REDIS_CLUSTER_NODES`. */
 export interface SentinelAddress {
   host: string;
   port: number;
@@ -30,6 +30,12 @@ export interface RedisConfig {
   readonly sentinels?: readonly SentinelAddress[];
   /** Master name from `REDIS_SENTINEL_NAME`; required with `sentinels`. */
   readonly sentinelName?: string;
+  /**
+   * Redis Cluster seed nodes from `REDIS_CLUSTER_NODES`; when set, connections are ioredis
+   * `Cluster`s (`host`/`port` are then unused; TLS, user and password still come from
+   * `REDIS_URL`/`REDIS_PASSWORD`, and `db` is always 0).
+   */
+  readonly clusterNodes?: readonly SentinelAddress[];
   /** The URL with any password replaced by `***`, safe to log. */
   readonly displayUrl: string;
   /** The key prefix of every package, from `REDIS_KEY_PREFIX`. @defaultValue `''` (none) */
@@ -44,6 +50,7 @@ export type RedisEnv = Partial<Record<
   | 'REDIS_SENTINEL_HOSTS'
   | 'REDIS_SENTINEL_NAME'
   | 'REDIS_TLS_CA_FILE'
+  | 'REDIS_CLUSTER_NODES'
   | 'REDIS_KEY_PREFIX',
   string | undefined
 >>;
@@ -61,6 +68,7 @@ const envSchema = z.object({
   REDIS_SENTINEL_HOSTS: optional,
   REDIS_SENTINEL_NAME: optional,
   REDIS_TLS_CA_FILE: optional,
+  REDIS_CLUSTER_NODES: optional,
 });
 
 function parsePort(text: string, variable: string): number {
@@ -68,6 +76,15 @@ function parsePort(text: string, variable: string): number {
   const port = Number(text);
   if (port < 1 || port > 65535) throw new ConfigError(variable, 'port must be a number from 1 to 65535');
   return port;
+}
+
+function parseAddressList(text: string, variable: string, example: string): SentinelAddress[] {
+  return text.split(',').map((entry) => {
+    const trimmed = entry.trim();
+    const match = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(trimmed);
+    if (!match) throw new ConfigError(variable, `entry "${trimmed}" is not host:port (list them as ${example})`);
+    return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: parsePort(match[2]!, variable) };
+  });
 }
 
 function parseDb(text: string, variable: string): number {
@@ -102,6 +119,7 @@ export function redactUrlPassword(url: string): string {
  * | `REDIS_SENTINEL_HOSTS` | `host1:26379,host2:26379` | none (standalone) |
  * | `REDIS_SENTINEL_NAME` | Sentinel master name; required with hosts | none |
  * | `REDIS_TLS_CA_FILE` | PEM file of the CA that signed the server certificate | system CAs |
+ * | `REDIS_CLUSTER_NODES` | Redis Cluster seed nodes `host1:7000,host2:7001` (REDIS_URL then gives only scheme, user, password) | none (not a cluster) |
  * | `REDIS_KEY_PREFIX` | prefix of every key of every package (`acme` → `acme:notify:…`, `acme:bull:…`) | none |
  *
  * @throws {@link ConfigError} naming the variable for any bad value. Messages never contain a password.
@@ -114,6 +132,7 @@ export function loadRedisConfig(env: RedisEnv | NodeJS.ProcessEnv = process.env)
     REDIS_SENTINEL_HOSTS: env.REDIS_SENTINEL_HOSTS,
     REDIS_SENTINEL_NAME: env.REDIS_SENTINEL_NAME,
     REDIS_TLS_CA_FILE: env.REDIS_TLS_CA_FILE,
+    REDIS_CLUSTER_NODES: env.REDIS_CLUSTER_NODES,
   });
 
   const rawUrl = vars.REDIS_URL ?? DEFAULT_REDIS_URL;
@@ -142,18 +161,21 @@ export function loadRedisConfig(env: RedisEnv | NodeJS.ProcessEnv = process.env)
 
   let sentinels: SentinelAddress[] | undefined;
   if (vars.REDIS_SENTINEL_HOSTS !== undefined) {
-    sentinels = vars.REDIS_SENTINEL_HOSTS.split(',').map((entry) => {
-      const trimmed = entry.trim();
-      const match = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(trimmed);
-      if (!match) throw new ConfigError('REDIS_SENTINEL_HOSTS', `entry "${trimmed}" is not host:port (list them as h1:26379,h2:26379)`);
-      return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: parsePort(match[2]!, 'REDIS_SENTINEL_HOSTS') };
-    });
+    sentinels = parseAddressList(vars.REDIS_SENTINEL_HOSTS, 'REDIS_SENTINEL_HOSTS', 'h1:26379,h2:26379');
     if (!vars.REDIS_SENTINEL_NAME) {
       throw new ConfigError('REDIS_SENTINEL_NAME', 'is required when REDIS_SENTINEL_HOSTS is set');
     }
   }
   if (vars.REDIS_SENTINEL_NAME !== undefined && !/^[A-Za-z0-9_.-]{1,128}$/.test(vars.REDIS_SENTINEL_NAME)) {
     throw new ConfigError('REDIS_SENTINEL_NAME', 'must be 1-128 characters of letters, digits, "_", "." or "-"');
+  }
+
+  let clusterNodes: SentinelAddress[] | undefined;
+  if (vars.REDIS_CLUSTER_NODES !== undefined) {
+    clusterNodes = parseAddressList(vars.REDIS_CLUSTER_NODES, 'REDIS_CLUSTER_NODES', 'h1:7000,h2:7001');
+    if (sentinels) throw new ConfigError('REDIS_CLUSTER_NODES', 'cannot be combined with REDIS_SENTINEL_HOSTS (a deployment is either a cluster or Sentinel)');
+    // A cluster has database 0 only; SELECT fails there.
+    if (db !== 0) throw new ConfigError(vars.REDIS_DB !== undefined ? 'REDIS_DB' : 'REDIS_URL', 'must be 0 on a Redis Cluster (it has only database 0)');
   }
 
   let tls: RedisConfig['tls'];
@@ -181,6 +203,7 @@ export function loadRedisConfig(env: RedisEnv | NodeJS.ProcessEnv = process.env)
     ...(username ? { username } : {}),
     ...(tls ? { tls } : {}),
     ...(sentinels ? { sentinels, sentinelName: vars.REDIS_SENTINEL_NAME } : {}),
+    ...(clusterNodes ? { clusterNodes } : {}),
   };
   if (password !== undefined) {
     Object.defineProperty(config, 'password', { value: password, enumerable: false });

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { rejectionOf, startRedisServer, type RedisServer } from '@platform/testing';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import { loadRedisConfig } from './config';
 import { closeConnection, createRedisConnection, isConnectionError, toUnavailableError } from './connection';
 import { PlatformError, RedisUnavailableError } from './errors';
@@ -8,7 +8,7 @@ import { leases } from './leases';
 
 // A private server this test can stop without disturbing the others.
 let server: RedisServer;
-let client: Redis;
+let client: RedisClient;
 
 beforeAll(async () => {
   server = await startRedisServer();

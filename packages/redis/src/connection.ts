@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { loadRedisConfig, type RedisConfig } from './config';
 import { RedisUnavailableError } from './errors';
 
@@ -11,6 +11,13 @@ import { RedisUnavailableError } from './errors';
  *   be answered within `commandTimeoutMs` rejects instead of hanging the caller.
  */
 export type ConnectionRole = 'worker' | 'producer';
+
+/**
+ * What {@link createRedisConnection} and {@link getSharedConnection} return: a `Redis` for a
+ * standalone server or Sentinel, a `Cluster` when `REDIS_CLUSTER_NODES` is set. Both speak the same
+ * commands and both have `duplicate()`; code that needs one of them checks `isCluster`.
+ */
+export type RedisClient = Redis | Cluster;
 
 /** Options of {@link createRedisConnection}. */
 export interface ConnectionOptions {
@@ -27,8 +34,10 @@ export interface ConnectionOptions {
    * already report them to their callers. Messages never contain the password.
    */
   onError?: (error: Error) => void;
-  /** Extra ioredis options, applied last (for example `lazyConnect`). */
+  /** Extra ioredis options, applied last (for example `lazyConnect`); on a cluster, to every node. */
   redisOptions?: RedisOptions;
+  /** Extra ioredis `Cluster` options, applied last (cluster only). */
+  clusterOptions?: ClusterOptions;
 }
 
 /** Defaults of {@link ConnectionOptions}. */
@@ -95,27 +104,67 @@ export function redisOptionsFor(config: RedisConfig, options: ConnectionOptions 
 }
 
 /**
- * Creates an ioredis connection for a role (see {@link ConnectionRole}).
+ * The ioredis `Cluster` options for a config with `clusterNodes` and a role. Per role, as on a
+ * standalone server, plus what only a cluster has:
+ * - every node connection gets the role's options (`worker`: `maxRetriesPerRequest: null`, which
+ *   BullMQ checks on `redisOptions`; `producer`: bounded retries and `commandTimeoutMs`);
+ * - `enableReadyCheck`: `producer` true (ready once `CLUSTER INFO` says `cluster_state:ok`),
+ *   `worker` false (as BullMQ asks; commands wait in the offline queue until the slots are known);
+ * - `scaleReads: 'master'` for both: BullMQ and the platform's scripts read what they just wrote, and
+ *   a replica lags; replicas are for failover here, not for reads;
+ * - `clusterRetryStrategy` reconnects forever with the same capped backoff, and a command that hits a
+ *   node being failed over is retried every `retryDelayOnFailover` ms (100) up to `maxRedirections`
+ *   (16) times, which carries it over a replica promotion of up to a couple of seconds.
+ */
+export function clusterOptionsFor(config: RedisConfig, options: ConnectionOptions = {}): ClusterOptions {
+  const role = options.role ?? defaultConnectionOptions.role;
+  const {
+    db: _db,
+    host: _host,
+    port: _port,
+    retryStrategy: _retry,
+    sentinels: _sentinels,
+    name: _name,
+    enableReadyCheck: _ready,
+    ...node
+  } = redisOptionsFor(config, { ...options, redisOptions: undefined });
+  return {
+    redisOptions: { ...node, ...options.redisOptions } as ClusterOptions['redisOptions'],
+    enableReadyCheck: role !== 'worker',
+    scaleReads: 'master',
+    clusterRetryStrategy: reconnectDelay,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    maxRedirections: 16,
+    ...options.clusterOptions,
+  };
+}
+
+/**
+ * Creates an ioredis connection for a role (see {@link ConnectionRole}): a `Cluster` when the config
+ * has `clusterNodes` (see {@link clusterOptionsFor}), else a `Redis`.
  *
  * @param config - from {@link loadRedisConfig}; read from the environment when omitted.
  * @example
  * const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
  */
-export function createRedisConnection(config?: RedisConfig, options: ConnectionOptions = {}): Redis {
+export function createRedisConnection(config?: RedisConfig, options: ConnectionOptions = {}): RedisClient {
   const resolved = config ?? loadRedisConfig();
-  const client = new Redis(redisOptionsFor(resolved, options));
+  const client: RedisClient = resolved.clusterNodes
+    ? new Cluster(resolved.clusterNodes.map((node) => ({ host: node.host, port: node.port })), clusterOptionsFor(resolved, options))
+    : new Redis(redisOptionsFor(resolved, options));
   // Without a listener ioredis prints every reconnect error; commands already surface them.
   client.on('error', (error: Error) => options.onError?.(error));
   return client;
 }
 
-const shared = new Map<ConnectionRole, Redis>();
+const shared = new Map<ConnectionRole, RedisClient>();
 
 /**
  * One connection per process and role, created on first use from the environment
  * (or from `config` on that first call). Close them all with {@link closeSharedConnections}.
  */
-export function getSharedConnection(role: ConnectionRole = 'producer', config?: RedisConfig): Redis {
+export function getSharedConnection(role: ConnectionRole = 'producer', config?: RedisConfig): RedisClient {
   let client = shared.get(role);
   if (!client || client.status === 'end') {
     client = createRedisConnection(config, { role, connectionName: `platform:shared-${role}` });
@@ -135,7 +184,7 @@ export async function closeSharedConnections(): Promise<void> {
  * Closes a connection politely (QUIT) when it is up, at once when it is not, and resolves once the
  * client has ended (`status === 'end'`; at most 1 s after the disconnect). Never throws.
  */
-export async function closeConnection(client: Redis): Promise<void> {
+export async function closeConnection(client: RedisClient): Promise<void> {
   if (client.status === 'end') return;
   const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
   if (client.status === 'ready') {
@@ -169,7 +218,10 @@ export function toUnavailableError(
   return wrap(`${what}: Redis is unavailable (${reason})`, error);
 }
 
-/** True for errors that mean "Redis cannot be reached right now" rather than "the command is wrong". */
+/**
+ * True for errors that mean "Redis cannot be reached right now" rather than "the command is wrong"
+ * (on a cluster also a slot whose master is being failed over: redirections exhausted, CLUSTERDOWN).
+ */
 export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error instanceof RedisUnavailableError) return true;
@@ -179,6 +231,6 @@ export function isConnectionError(error: unknown): boolean {
   }
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Command timed out|Stream isn't writeable|connect ETIMEDOUT|ECONNREFUSED|enableOfflineQueue/i.test(error.message)
+    /Connection is closed|Command timed out|Stream isn't writeable|connect ETIMEDOUT|ECONNREFUSED|enableOfflineQueue|Too many Cluster redirections|CLUSTERDOWN|Failed to refresh slots cache/i.test(error.message)
   );
 }

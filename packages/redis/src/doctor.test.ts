@@ -4,6 +4,7 @@ import {
   assertRedisReady,
   checkRedisServer,
   defaultRedisCheckOptions,
+  evaluateClusterFacts,
   evaluateRedisFacts,
   RedisNotReadyError,
   type RedisFacts,
@@ -174,5 +175,30 @@ describe('checkRedisServer against real servers', () => {
       await a.quit();
       await server.stop();
     }
+  });
+});
+
+describe('evaluateClusterFacts', () => {
+  const nodes = [
+    'aaa 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460',
+    'bbb 127.0.0.1:7001@17001 master - 0 0 2 connected 5461-10922',
+    'ccc 127.0.0.1:7002@17002 master - 0 0 3 connected 10923-16383',
+    'ddd 127.0.0.1:7003@17003 slave aaa 0 0 1 connected',
+    'eee 127.0.0.1:7004@17004 slave bbb 0 0 2 connected',
+    'fff 127.0.0.1:7005@17005 slave ccc 0 0 3 connected',
+  ];
+  const statusOfCluster = (info: Record<string, string>, lines: string[]) =>
+    Object.fromEntries(evaluateClusterFacts({ info, nodes: lines.join('\n') }).map((c) => [c.id, c.status]));
+
+  it('passes a cluster serving every slot with a replica per master', () => {
+    expect(statusOfCluster({ cluster_state: 'ok', cluster_slots_ok: '16384' }, nodes)).toEqual({ 'cluster-slots': 'PASS', 'cluster-replicas': 'PASS' });
+  });
+
+  it('fails missing slots, and a master whose replica failed or is missing', () => {
+    expect(statusOfCluster({ cluster_state: 'fail', cluster_slots_ok: '10923' }, nodes)['cluster-slots']).toBe('FAIL');
+    const failedReplica = nodes.map((line) => (line.startsWith('fff') ? 'fff 127.0.0.1:7005@17005 slave,fail ccc 0 0 3 disconnected' : line));
+    const report = evaluateClusterFacts({ info: { cluster_state: 'ok', cluster_slots_ok: '16384' }, nodes: failedReplica.join('\n') });
+    expect(report.find((c) => c.id === 'cluster-replicas')).toMatchObject({ status: 'FAIL', value: expect.stringContaining('127.0.0.1:7002') });
+    expect(statusOfCluster({ cluster_state: 'ok', cluster_slots_ok: '16384' }, nodes.slice(0, 5))['cluster-replicas']).toBe('FAIL');
   });
 });

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
+import type { RedisClient } from './connection';
 import { PlatformError } from './errors';
 
 /** Outcome of one server check. */
@@ -14,7 +15,9 @@ export type RedisCheckId =
   | 'rtt'
   | 'memory'
   | 'evicted-keys'
-  | 'rejected-connections';
+  | 'rejected-connections'
+  | 'cluster-slots'
+  | 'cluster-replicas';
 
 /** One row of the doctor's report. */
 export interface RedisCheck {
@@ -43,8 +46,9 @@ export interface RedisCheckOptions {
   /** Versions below this WARN: BullMQ 6 logs a warning below it. @defaultValue `'6.2.0'` */
   recommendedVersion?: string;
   /**
-   * Set when every key prefix the services use is a Redis Cluster hash tag (e.g. BullMQ
-   * `prefix: '{bull}'`), so a cluster is acceptable. @defaultValue `false`
+   * Set when the node is reached through a cluster client, whose queues carry hash-tagged prefixes
+   * (`bull:{<queue>}`), so a cluster node is acceptable. Set by {@link checkRedisServer} itself for
+   * each node of a `Cluster` client. @defaultValue `false`
    */
   clusterHashTags?: boolean;
   /** PINGs sent to measure the round-trip time. @defaultValue `20` */
@@ -89,7 +93,7 @@ export const defaultRedisCheckOptions: Readonly<Required<RedisCheckOptions>> = O
 });
 
 /** The narrow client {@link checkRedisServer} needs: any ioredis `Redis`. */
-export type DoctorClient = Pick<Redis, 'info' | 'ping' | 'call'>;
+export type DoctorClient = Pick<RedisClient, 'info' | 'ping' | 'call'>;
 
 /**
  * What the checks are computed from. Gathered by {@link gatherRedisFacts}; a `null` config value
@@ -218,10 +222,10 @@ export function evaluateRedisFacts(facts: RedisFacts, options: RedisCheckOptions
   const mode = info.redis_mode ?? 'standalone';
   const role = info.role ?? 'master';
   if (mode === 'cluster') {
-    if (o.clusterHashTags) add('mode', 'PASS', 'cluster', 'Redis Cluster, and the caller declared hash-tagged prefixes');
+    if (o.clusterHashTags) add('mode', 'PASS', 'cluster', 'Redis Cluster node, reached through a cluster client (queues carry their own hash tags)');
     else
-      add('mode', 'FAIL', 'cluster', 'Redis Cluster: BullMQ scripts touch several keys of one queue, which must share a hash slot',
-        "use a hash-tag prefix (BullMQ prefix '{bull}') and pass clusterHashTags, or use standalone/Sentinel");
+      add('mode', 'FAIL', 'cluster', 'a Redis Cluster node reached as a standalone server: keys of other slots are refused (MOVED)',
+        'set REDIS_CLUSTER_NODES=host1:port1,host2:port2 so every package uses a cluster client and hash-tagged queue prefixes');
   } else if (mode === 'sentinel') {
     add('mode', 'FAIL', 'sentinel', 'connected to a Sentinel process, not to a Redis master',
       'set REDIS_SENTINEL_HOSTS and REDIS_SENTINEL_NAME instead of pointing REDIS_URL at a Sentinel');
@@ -319,8 +323,108 @@ export function evaluateRedisFacts(facts: RedisFacts, options: RedisCheckOptions
  * for (const c of report.checks) console.log(c.status, c.id, c.value, c.fix);
  */
 export async function checkRedisServer(redis: DoctorClient, options: RedisCheckOptions = {}): Promise<RedisCheckReport> {
+  const cluster = redis as Partial<Cluster>;
+  if (cluster.isCluster && typeof cluster.nodes === 'function') return checkCluster(cluster as Cluster, options);
   const facts = await gatherRedisFacts(redis, options.rttSamples ?? defaultRedisCheckOptions.rttSamples);
   return evaluateRedisFacts(facts, options);
+}
+
+/** `host:port` of every node `CLUSTER NODES` lists that is not failed, masters first. */
+function liveNodeAddresses(clusterNodes: string): Array<{ host: string; port: number; master: boolean }> {
+  return clusterNodes
+    .split('\n')
+    .map((line) => line.trim().split(' '))
+    .filter((f) => f.length >= 8 && !f[2]!.split(',').some((flag) => flag === 'fail' || flag === 'noaddr' || flag === 'handshake'))
+    .map((f) => {
+      const address = f[1]!.split(',')[0]!.split('@')[0]!;
+      const colon = address.lastIndexOf(':');
+      return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)), master: f[2]!.split(',').includes('master') };
+    })
+    .sort((a, b) => Number(b.master) - Number(a.master));
+}
+
+/**
+ * The checks of a cluster: every node's own checks (each row's value names the node and its role),
+ * then whether all 16,384 slots are served and whether every master has a replica in sync. The
+ * nodes come from `CLUSTER NODES` (a client's own node list can lag behind replicas that just
+ * joined); nodes the client has no connection to get a short-lived one with the client's options.
+ */
+async function checkCluster(cluster: Cluster, options: RedisCheckOptions): Promise<RedisCheckReport> {
+  await cluster.ping(); // a cluster client knows its nodes once its slots are loaded
+  const [first] = cluster.nodes('master');
+  if (!first) {
+    const check: RedisCheck = { id: 'cluster-slots', status: 'FAIL', value: 'no nodes', message: 'the cluster client knows no master', fix: 'check REDIS_CLUSTER_NODES' };
+    return { ok: false, checks: [check] };
+  }
+  const clusterFacts: ClusterFacts = {
+    info: parseInfo(String(await first.call('CLUSTER', 'INFO'))),
+    nodes: String(await first.call('CLUSTER', 'NODES')),
+  };
+  const known = new Map(cluster.nodes('all').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+  const checks: RedisCheck[] = [];
+  for (const { host, port } of liveNodeAddresses(clusterFacts.nodes)) {
+    let node = known.get(`${host}:${port}`);
+    const own = node === undefined;
+    node ??= new Redis({ ...cluster.options.redisOptions, host, port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    node.on('error', () => undefined);
+    try {
+      const facts = await gatherRedisFacts(node, options.rttSamples ?? defaultRedisCheckOptions.rttSamples);
+      const name = `${host}:${port} ${facts.info.role === 'slave' ? 'replica' : 'master'}`;
+      for (const check of evaluateRedisFacts(facts, { ...options, clusterHashTags: true }).checks) {
+        checks.push({ ...check, value: `${name}: ${check.value}` });
+      }
+    } finally {
+      if (own) node.disconnect();
+    }
+  }
+  checks.push(...evaluateClusterFacts(clusterFacts));
+  return { ok: checks.every((check) => check.status !== 'FAIL'), checks };
+}
+
+/** What the cluster-wide checks are computed from: `CLUSTER INFO` (parsed) and `CLUSTER NODES` (raw). */
+export interface ClusterFacts {
+  info: Record<string, string>;
+  nodes: string;
+}
+
+/**
+ * The cluster-wide checks: `cluster-slots` (all 16,384 slots assigned and served, `cluster_state:ok`)
+ * and `cluster-replicas` (every master has at least one connected replica, so a failover has
+ * somewhere to go).
+ */
+export function evaluateClusterFacts(facts: ClusterFacts): RedisCheck[] {
+  const checks: RedisCheck[] = [];
+  const ok = Number(facts.info.cluster_slots_ok ?? 0);
+  const state = facts.info.cluster_state ?? 'unknown';
+  if (state === 'ok' && ok === 16384) {
+    checks.push({ id: 'cluster-slots', status: 'PASS', value: `${ok}/16384, state ok`, message: 'every slot is served', fix: '' });
+  } else {
+    checks.push({
+      id: 'cluster-slots',
+      status: 'FAIL',
+      value: `${ok}/16384, state ${state}`,
+      message: 'not every slot is served: commands on keys of the missing slots fail (CLUSTERDOWN)',
+      fix: 'assign the missing slots (redis-cli --cluster fix) or bring the failed master back',
+    });
+  }
+  // Flags are a comma list (`myself,master`, `slave,fail`); `fail?` is only a suspicion.
+  const lines = facts.nodes.split('\n').filter((line) => line.trim() !== '').map((line) => line.trim().split(' '));
+  const has = (f: string[], flag: string) => f[2]!.split(',').includes(flag);
+  const masters = lines.filter((f) => has(f, 'master') && !has(f, 'fail'));
+  const orphans = masters.filter((master) => !lines.some((f) => has(f, 'slave') && !has(f, 'fail') && f[3] === master[0] && f[7] === 'connected'));
+  const address = (f: string[]) => f[1]!.split('@')[0]!;
+  if (masters.length > 0 && orphans.length === 0) {
+    checks.push({ id: 'cluster-replicas', status: 'PASS', value: `${masters.length} masters, each with a replica`, message: 'every master can fail over', fix: '' });
+  } else {
+    checks.push({
+      id: 'cluster-replicas',
+      status: 'FAIL',
+      value: `${orphans.length} of ${masters.length} masters without a replica: ${orphans.map(address).join(', ')}`,
+      message: 'a master without a replica loses its slots (and their jobs) when it fails',
+      fix: 'add a replica to each of these masters (redis-cli --cluster add-node --cluster-slave)',
+    });
+  }
+  return checks;
 }
 
 /**

@@ -21,6 +21,7 @@ export {
   toUnavailableError,
   type ConnectionRole,
   type ConnectionOptions,
+  type RedisClient,
 } from './connection';
 export { redisKey, assertTenantId, type KeyPart } from './keys';
 export { defineScript, type LuaScript, type ScriptSource } from './scripts';

@@ -2,3 +2,5 @@
 // (no semver promise, not in the README's API table); services import from '@platform/redis'.
 export { checkZodObjectSchema, tenantIdSchema, type ZodObjectSchema } from './schema';
 export { redactUrlPassword } from './config';
+export { clusterQueuePrefix } from './namespace';
+export { scanKeys } from './scan';

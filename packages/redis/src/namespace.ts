@@ -52,7 +52,24 @@ export function namespacedKey(prefix: string, ...parts: KeyPart[]): string {
   return prefix ? `${prefix}:${key}` : key;
 }
 
-/** BullMQ's `prefix` option for a key prefix: `bull`, or `<prefix>:bull`. */
-export function bullPrefixFor(prefix: string): string {
-  return prefix ? `${prefix}:${BULLMQ_PREFIX}` : BULLMQ_PREFIX;
+/**
+ * BullMQ's `prefix` option for a key prefix: `bull`, or `<prefix>:bull`. Given the queue's name for
+ * a Redis Cluster, the prefix also carries the queue's own hash tag, `bull:{<queue>}` (or
+ * `<prefix>:bull:{<queue>}`): every key of the queue (`bull:{agent__x}:agent__x:wait`, …) then lies in
+ * one slot, as BullMQ's scripts need, and different queues hash to different slots, so they spread
+ * over the masters. Standalone and Sentinel deployments pass no queue and keep their keys.
+ */
+export function bullPrefixFor(prefix: string, clusterQueue?: string): string {
+  const bull = prefix ? `${prefix}:${BULLMQ_PREFIX}` : BULLMQ_PREFIX;
+  return clusterQueue === undefined ? bull : clusterQueuePrefix(bull, clusterQueue);
+}
+
+/**
+ * The BullMQ prefix of one queue on a Redis Cluster, given the base BullMQ prefix (`bull`,
+ * `<REDIS_KEY_PREFIX>:bull`, or a caller's own): `<base>:{<queue>}`. The braces are the queue's hash
+ * tag (queue names are `[A-Za-z0-9_-]`, so the tag is the whole name). Every package that opens a
+ * queue on a cluster (defineQueue, workers, ops, dashboard, CLI) derives the prefix here.
+ */
+export function clusterQueuePrefix(base: string, queue: string): string {
+  return `${base}:{${queue}}`;
 }

@@ -1,5 +1,4 @@
-import { closeConnection, createRedisConnection, loadRedisConfig, toUnavailableError, type ScriptClient } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { closeConnection, createRedisConnection, loadRedisConfig, toUnavailableError, type RedisClient, type ScriptClient } from '@platform/redis';
 import { SessionStoreUnavailableError } from './errors';
 
 /**
@@ -23,7 +22,7 @@ export interface ClientHolder {
 
 /** Holds `given`, or creates a producer connection from the environment on first use. */
 export function holdClient(given: SessionClient | undefined, connectionName: string): ClientHolder {
-  let own: Redis | undefined;
+  let own: RedisClient | undefined;
   return {
     client() {
       if (given) return given;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+
+type RedisClient = Redis | Cluster;
 
 /** A unique, colon-free prefix for one test's keys and queue names, e.g. `t-3f2a9c1b`. */
 export function uniquePrefix(label = 't'): string {
@@ -9,15 +11,29 @@ export function uniquePrefix(label = 't'): string {
 
 /**
  * Deletes the keys that match `prefix*` with SCAN (never FLUSHDB: other tests share the server).
+ * On a cluster, SCANs every master and deletes key by key (keys of different slots cannot share
+ * one UNLINK).
  * @returns how many keys were deleted.
  */
-export async function deleteKeysByPrefix(redis: Redis, prefix: string): Promise<number> {
+export async function deleteKeysByPrefix(redis: RedisClient, prefix: string): Promise<number> {
+  if (redis.isCluster) {
+    await redis.ping(); // the node list is known once the slots are loaded
+    let deleted = 0;
+    for (const node of (redis as Cluster).nodes('master')) {
+      deleted += await scanAndDelete(node, prefix, (keys) => Promise.all(keys.map((key) => node.unlink(key))).then((n) => n.reduce((a, b) => a + b, 0)));
+    }
+    return deleted;
+  }
+  return scanAndDelete(redis as Redis, prefix, (keys) => (redis as Redis).unlink(...keys));
+}
+
+async function scanAndDelete(node: Redis, prefix: string, unlink: (keys: string[]) => Promise<number>): Promise<number> {
   let cursor = '0';
   let deleted = 0;
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
     cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
+    if (keys.length > 0) deleted += await unlink(keys);
   } while (cursor !== '0');
   return deleted;
 }

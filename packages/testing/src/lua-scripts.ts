@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** What {@link luaScriptProblems} reads of a script (the shape of `@platform/redis`'s `LuaScript`). */
 export interface CheckedLuaScript {
@@ -21,7 +21,7 @@ export interface CheckedLuaScript {
  * - no file of `luaDir` or `luaDir/includes` reads `TIME` itself (the clock comes from the shared
  *   `nowMs`/`nowUs` includes).
  */
-export async function luaScriptProblems(redis: Redis, scripts: readonly CheckedLuaScript[], luaDir: string): Promise<string[]> {
+export async function luaScriptProblems(redis: Redis | Cluster, scripts: readonly CheckedLuaScript[], luaDir: string): Promise<string[]> {
   const problems: string[] = [];
   for (const script of scripts) {
     const sha = await redis.script('LOAD', script.lua);

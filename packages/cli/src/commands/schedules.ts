@@ -1,4 +1,6 @@
 import { tenantSchedules } from '@platform/queue';
+import { queueOfMetaKey, queuePrefix } from '@platform/ops';
+import { scanKeys } from '@platform/redis/internal';
 import { assertTenantId } from '@platform/redis';
 import { Queue } from 'bullmq';
 import type { CliContext } from '../context';
@@ -25,15 +27,13 @@ interface Row {
 async function queuesWithSchedulers(ctx: CliContext, prefix: string): Promise<string[]> {
   const redis = ctx.redis();
   const names = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*:repeat`, 'COUNT', 1000);
-    cursor = next;
+  // Every master on a cluster; there each queue's keys carry its hash tag.
+  await scanKeys(redis, `${prefix}:*:repeat`, (keys) => {
     for (const key of keys) {
-      const name = key.slice(prefix.length + 1, -':repeat'.length);
-      if (name.length > 0 && !name.includes(':')) names.add(name);
+      const name = queueOfMetaKey(prefix, key, ':repeat');
+      if (name !== undefined && name.length > 0 && !name.includes(':')) names.add(name);
     }
-  } while (cursor !== '0');
+  });
   return [...names].sort();
 }
 
@@ -43,7 +43,7 @@ export async function schedulesListCommand(ctx: CliContext, options: SchedulesCo
   const prefix = ctx.bullPrefix(options.prefix);
   const rows: Row[] = [];
   for (const name of await queuesWithSchedulers(ctx, prefix)) {
-    const queue = new Queue(name, { connection: ctx.redis(), prefix });
+    const queue = new Queue(name, { connection: ctx.redis(), prefix: queuePrefix(ctx.redis(), prefix, name) });
     try {
       for (const scheduler of await queue.getJobSchedulers(0, -1, true)) {
         const ids = tenantSchedules.parseSchedulerId(scheduler.key);

@@ -1,5 +1,5 @@
-import { checkInteger, getSharedConnection, namespacedKey, redisKey, resolveKeyPrefix, toUnavailableError } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { checkInteger, getSharedConnection, namespacedKey, redisKey, resolveKeyPrefix, toUnavailableError, type RedisClient } from '@platform/redis';
+import type { Cluster, Redis } from 'ioredis';
 import { NotificationSendError } from '../errors';
 import type { NotificationSender } from '../sender';
 import { pushWebNotificationScript } from '../scripts';
@@ -7,7 +7,7 @@ import { pushWebNotificationScript } from '../scripts';
 /** Where in-app notifications live. Shared by {@link createWebSender} and {@link createWebInbox}. */
 export interface WebInboxOptions {
   /** Redis for the users' lists. @defaultValue the process-wide shared `producer` connection */
-  connection?: Redis;
+  connection?: RedisClient;
   /** Key prefix (`<keyPrefix>:notify-web:…`). @defaultValue `REDIS_KEY_PREFIX`, else `''` */
   keyPrefix?: string;
 }
@@ -143,7 +143,9 @@ export function createWebInbox(options: WebInboxOptions = {}): WebInbox {
     },
     async subscribe(tenantId, userId, onNotification) {
       const channel = webInboxKeys(prefix, tenantId, userId).channel;
-      const subscriber = redis().duplicate();
+      const parent = redis();
+      // duplicate() has one signature per client class; TypeScript cannot call it on the union.
+      const subscriber: RedisClient = parent.isCluster ? (parent as Cluster).duplicate() : (parent as Redis).duplicate();
       subscriber.on('error', () => undefined);
       subscriber.on('message', (from: string, text: string) => {
         if (from !== channel) return;

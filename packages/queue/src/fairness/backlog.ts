@@ -1,5 +1,6 @@
 import { Job, type JobState, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
+import { scanKeys } from '@platform/redis/internal';
 import type { FairKeys } from './keys';
 import { fairScripts, runWithTenantKeys } from './scripts';
 
@@ -7,7 +8,7 @@ import { fairScripts, runWithTenantKeys } from './scripts';
 export type FairJobState = JobState | 'pending' | 'unknown';
 
 /** Whether `id` waits in the fair backlog: stored and not yet handed to BullMQ. */
-async function isPending(client: Redis, keys: FairKeys, id: string): Promise<boolean> {
+async function isPending(client: RedisClient, keys: FairKeys, id: string): Promise<boolean> {
   const replies = (await client.multi().hexists(keys.jobs, id).zscore(keys.inflight, id).exec()) ?? [];
   const [exists, inflight] = replies.map(([error, value]) => {
     if (error) throw error;
@@ -17,7 +18,7 @@ async function isPending(client: Redis, keys: FairKeys, id: string): Promise<boo
 }
 
 interface BacklogRef {
-  client: () => Redis;
+  client: () => RedisClient;
   keys: FairKeys;
 }
 
@@ -65,7 +66,7 @@ function escapeGlob(text: string): string {
 }
 
 /** The backlog of the fair queue with keys `keys`, on the producer connection `client()`. */
-export function fairBacklog(keys: FairKeys, client: () => Redis): FairBacklog {
+export function fairBacklog(keys: FairKeys, client: () => RedisClient): FairBacklog {
   const backlog = { client, keys };
   return {
     async count() {
@@ -101,13 +102,10 @@ export function fairBacklog(keys: FairKeys, client: () => Redis): FairBacklog {
       return removed;
     },
     async obliterate() {
-      const redis = client();
-      let cursor = '0';
-      do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', `${escapeGlob(keys.tenantPrefix)}*`, 'COUNT', 1000);
-        cursor = next;
-        if (found.length > 0) await redis.unlink(...found);
-      } while (cursor !== '0');
+      // On a cluster every key found shares the queue's hash tag, so one UNLINK takes a batch.
+      await scanKeys(client(), `${escapeGlob(keys.tenantPrefix)}*`, async (found, node) => {
+        await node.unlink(...found);
+      });
     },
     job(queue, name, data, opts, id) {
       return new FairJob(queue, name, data, opts, id, backlog);

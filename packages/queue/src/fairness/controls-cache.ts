@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import type { FairKeys } from './keys';
 
 /**
@@ -31,7 +31,7 @@ export function needsStartCheck(json: string): boolean {
   return values !== undefined && Object.keys(values).some((key) => key !== 'weight' && key !== 'maxPending');
 }
 
-export function createControlsCache(keys: FairKeys, client: () => Redis): ControlsCache {
+export function createControlsCache(keys: FairKeys, client: () => RedisClient): ControlsCache {
   let version: string | null | undefined;
   let tenants = new Set<string>();
   return {

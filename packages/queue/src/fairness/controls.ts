@@ -8,8 +8,9 @@ import {
   describeValue,
   getSharedConnection,
   resolveKeyPrefix,
+  type RedisClient,
 } from '@platform/redis';
-import type { Redis } from 'ioredis';
+import { clusterQueuePrefix } from '@platform/redis/internal';
 import type { QueueDefinition } from '../define-queue';
 import { FairnessRequiredError } from '../errors';
 import type { AnyObjectSchema } from '../payload';
@@ -34,7 +35,7 @@ export interface TenantControlOptions {
    * Connection for queue names and `'all'` (a definition uses its own producer connection).
    * @defaultValue the process-wide shared `producer` connection
    */
-  connection?: Redis;
+  connection?: RedisClient;
   /** BullMQ prefix for queue names and `'all'`. @defaultValue `bullPrefixFor(REDIS_KEY_PREFIX)` */
   prefix?: string;
   /** Who makes the change, for the audit stream. @defaultValue `PLATFORM_ACTOR`, else `<user>@<host>` */
@@ -130,7 +131,7 @@ export interface TenantAuditEntry {
 interface ResolvedQueue {
   name: string;
   keys: FairKeys;
-  client: Redis;
+  client: RedisClient;
   settings: ResolvedFairness | undefined;
   register: () => Promise<void>;
 }
@@ -151,13 +152,15 @@ function isDefinition(value: unknown): value is QueueDefinition<AnyObjectSchema>
 
 async function resolveTargets(target: TenantControlTarget, options: TenantControlOptions, call: string): Promise<ResolvedQueue[]> {
   const prefix = options.prefix ?? bullPrefixFor(resolveKeyPrefix());
-  const connection = (): Redis => options.connection ?? getSharedConnection('producer');
+  const connection = (): RedisClient => options.connection ?? getSharedConnection('producer');
+  // The registry lists queue names under the base prefix; on a cluster each queue's keys carry its hash tag.
+  const keysOf = (client: RedisClient, name: string): FairKeys => fairKeys(client.isCluster ? clusterQueuePrefix(prefix, name) : prefix, name);
   const byName = async (name: string): Promise<ResolvedQueue> => {
     const client = connection();
     if ((await client.sismember(fairRegistryKey(prefix), name)) !== 1) {
       throw new FairnessRequiredError(name, ` (no producer or worker with fairness has registered it under the prefix ${prefix})`);
     }
-    return { name, keys: fairKeys(prefix, name), client, settings: undefined, register: async () => undefined };
+    return { name, keys: keysOf(client, name), client, settings: undefined, register: async () => undefined };
   };
   const one = async (item: unknown): Promise<ResolvedQueue> => {
     if (typeof item === 'string') return byName(item);
@@ -168,7 +171,7 @@ async function resolveTargets(target: TenantControlTarget, options: TenantContro
   };
   if (target === 'all') {
     const names = (await connection().smembers(fairRegistryKey(prefix))).sort();
-    return names.map((name) => ({ name, keys: fairKeys(prefix, name), client: connection(), settings: undefined, register: async () => undefined }));
+    return names.map((name) => ({ name, keys: keysOf(connection(), name), client: connection(), settings: undefined, register: async () => undefined }));
   }
   if (Array.isArray(target)) return Promise.all((target as readonly unknown[]).map(one));
   return [await one(target)];

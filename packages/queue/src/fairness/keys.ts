@@ -59,9 +59,10 @@ export function fairKeys(prefix: string, queueName: string): FairKeys {
 }
 
 /**
- * The set of fair queue names under BullMQ prefix `prefix` (written by producers, workers and
+ * The set of fair queue names under BullMQ base prefix `prefix` (written by producers, workers and
  * controls of each fair queue), read by `'all'` targets and by name-only targets. It has two parts,
- * so it never looks like a BullMQ queue key (`<prefix>:<queue>:<suffix>`).
+ * so it never looks like a BullMQ queue key (`<prefix>:<queue>:<suffix>`). On a cluster `prefix` is
+ * the base without the queues' hash tags: one set for all queues (only ever touched alone).
  */
 export function fairRegistryKey(prefix: string): string {
   return `${prefix}:fair-queues`;

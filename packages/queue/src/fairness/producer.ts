@@ -1,5 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@platform/redis';
 import { countJobs, type JobEntry, type Producer } from '../producer/producer';
 import { fairBacklog } from './backlog';
 import type { FairScheduler } from './scheduler';
@@ -12,7 +12,7 @@ import type { FairScheduler } from './scheduler';
 export function fairProducer<T extends { tenantId: string }>(
   getQueue: () => Queue<T>,
   scheduler: FairScheduler,
-  client: () => Redis,
+  client: () => RedisClient,
 ): Producer<T> {
   const backlog = fairBacklog(scheduler.keys, client);
   const queue = (): Queue => getQueue() as Queue;

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { DeferJobError, type ScriptClient } from '@platform/redis';
+import { DeferJobError, type ScriptClient, type RedisClient } from '@platform/redis';
 import { Job, type JobsOptions, type Queue, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { TenantBacklogFullError } from '../errors';
 import { createControlsCache, type ControlsCache } from './controls-cache';
 import { fairKeys, fairRegistryKey, type FairKeys } from './keys';
@@ -41,7 +40,7 @@ export interface FairScheduler {
   readonly keys: FairKeys;
   readonly settings: ResolvedFairness;
   /** The producer connection of the queue. */
-  client(): Redis;
+  client(): RedisClient;
   /** Adds the queue to the fair-queue registry of its prefix (once per process). */
   register(): Promise<void>;
   /** Puts jobs into their tenants' pending sets (one script call), then releases some if the window has room. */
@@ -59,15 +58,17 @@ export interface FairScheduler {
 export function createFairScheduler(params: {
   queueName: string;
   prefix: string;
+  /** The base prefix whose fair-queue registry lists the queue (the queue's prefix without its cluster hash tag). */
+  registryPrefix: string;
   settings: ResolvedFairness;
   getQueue: () => Queue;
   /** The producer connection the queue uses. */
-  getClient: () => Redis;
+  getClient: () => RedisClient;
   defaultJobOptions: JobsOptions;
 }): FairScheduler {
-  const { queueName, prefix, settings, getQueue, getClient, defaultJobOptions } = params;
+  const { queueName, prefix, registryPrefix, settings, getQueue, getClient, defaultJobOptions } = params;
   const keys = fairKeys(prefix, queueName);
-  const client = async (): Promise<ScriptClient & Redis> => getClient();
+  const client = async (): Promise<ScriptClient & RedisClient> => getClient();
   const controls: ControlsCache = createControlsCache(keys, getClient);
 
   let running: Promise<void> | undefined;
@@ -82,7 +83,7 @@ export function createFairScheduler(params: {
 
   const register = (): Promise<void> => {
     registered ??= getClient()
-      .sadd(fairRegistryKey(prefix), queueName)
+      .sadd(fairRegistryKey(registryPrefix), queueName)
       .then(() => undefined)
       .catch((error: unknown) => {
         registered = undefined;

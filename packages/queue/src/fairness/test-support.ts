@@ -2,9 +2,8 @@
 // multi-process fairness and tenant-control tests.
 import { fork, type ChildProcess } from 'node:child_process';
 import { basename, join } from 'node:path';
-import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { closeSharedConnections, createRedisConnection, loadRedisConfig, type RedisClient } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { defineQueue, type QueueDefinition } from '../define-queue';
 import { defineConcurrencyPool, type ConcurrencyPool, type ConcurrencyPoolOptions } from '../pools/pool';
@@ -107,7 +106,7 @@ export interface WorkerFixture {
  * test-fixtures/worker-process.js (against the built package: `npm test` builds first), and an
  * `afterAll` that kills what still runs and deletes every key the tests wrote.
  */
-export function useWorkerProcessFixture(tag: string): { redis: Redis; setup(config: WorkerFixtureConfig): WorkerFixture; cleanUpAfter(keyPrefix: string): void } {
+export function useWorkerProcessFixture(tag: string): { redis: RedisClient; setup(config: WorkerFixtureConfig): WorkerFixture; cleanUpAfter(keyPrefix: string): void } {
   const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
   const prefixes: string[] = [];
   const children = new WorkerProcesses(join(__dirname, '../../test-fixtures/worker-process.js'));

@@ -9,8 +9,8 @@ import {
   namespacedKey,
   resolveKeyPrefix,
   type ScriptClient,
+  type RedisClient,
 } from '@platform/redis';
-import type { Redis } from 'ioredis';
 import { poolAcquireScript } from './scripts';
 
 /** Options of {@link defineConcurrencyPool}. */
@@ -50,7 +50,7 @@ export interface ConcurrencyPool {
   /** The pool's Redis key (one sorted set of leases, `<tenantId>|<queue>|<jobId>` -> expiry). */
   readonly key: string;
   /** Slots held now, in total and by tenant (one ZRANGEBYSCORE). */
-  usage(client?: Redis): Promise<ConcurrencyPoolUsage>;
+  usage(client?: RedisClient): Promise<ConcurrencyPoolUsage>;
 }
 
 const POOL_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
@@ -83,7 +83,7 @@ export function defineConcurrencyPool(options: ConcurrencyPoolOptions): Concurre
     perTenant,
     leaseMs,
     key,
-    async usage(client: Redis = getSharedConnection('producer')): Promise<ConcurrencyPoolUsage> {
+    async usage(client: RedisClient = getSharedConnection('producer')): Promise<ConcurrencyPoolUsage> {
       const [time, members] = await Promise.all([client.time(), client.zrangebyscore(key, '-inf', '+inf', 'WITHSCORES')]);
       const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
       const byTenant: Record<string, number> = {};
