@@ -2,7 +2,8 @@
 // REDIS_CLUSTER_NODES. Every key of one script must share a slot, or the cluster answers CROSSSLOT.
 import { z } from 'zod';
 import { acquireLock, withLock } from '@platform/locks';
-import { closeNotificationQueues, notifyOnce } from '@platform/notifications';
+import { closeNotificationQueues, getNotificationStatus, notifyOnce } from '@platform/notifications';
+import { notificationJobId, notifyKey } from '../../packages/notifications/src/keys';
 import { createRateLimiter } from '@platform/ratelimit';
 import { checkRedisServer } from '@platform/redis';
 import { clusterOptionsFor, createRedisConnection, closeConnection } from '../../packages/redis/src/connection';
@@ -129,6 +130,25 @@ describe('notifyOnce on a cluster', () => {
     expect([...waiting.values()].reduce((a, b) => a + b, 0)).toBe(1);
     const jobs = await redis.llen(`${keyPrefix}:bull:{notifications__email}:notifications__email:wait`);
     expect(jobs).toBe(tenants.length);
+  });
+
+  it('takes over a claim whose claimer died before its enqueue (past its pending time), under its job id, and writes its status', async () => {
+    // The dedupe key, the job and its status are in three slots: the claim script touches the key
+    // only and the caller checks the job and status itself.
+    const redis = ctx.connect();
+    const keyPrefix = uniquePrefix('nq');
+    const input = { tenantId: 'acme', type: 'welcome', dedupeKey: 'u2', channel: 'email' as const, payload: { to: 'a@example.com', subject: 'hi', text: 'welcome' } };
+    const windowMs = 86_400_000;
+    const key = notifyKey(keyPrefix, 'acme', 'welcome', 'u2');
+    const jobId = notificationJobId('email', key, windowMs, Date.now());
+    // A live claim (pending time not past) holds: a twin, nothing enqueued.
+    await redis.set(key, `${Date.now() + 60_000}.${jobId.slice('notify-'.length)}`, 'PX', windowMs);
+    expect(await notifyOnce(input, { connection: redis, keyPrefix })).toEqual({ enqueued: false });
+    // The claimer died: its pending time is past and its job never reached the queue.
+    await redis.set(key, `${Date.now() - 1}.${jobId.slice('notify-'.length)}`, 'PX', windowMs);
+    expect(await notifyOnce(input, { connection: redis, keyPrefix })).toEqual({ enqueued: true, jobId });
+    expect(await notifyOnce(input, { connection: redis, keyPrefix })).toEqual({ enqueued: false, jobId });
+    expect((await getNotificationStatus(jobId, { connection: redis, keyPrefix }))?.state).toBe('queued');
   });
 });
 

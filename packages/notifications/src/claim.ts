@@ -15,6 +15,11 @@ export interface HeldClaim {
   value: string;
   jobKey: string;
   statusKey: string;
+  /**
+   * On a Redis Cluster the dedupe key, the job and its status live in different slots: the scripts
+   * touch the dedupe key only, the caller writes the "queued" status after its enqueue.
+   */
+  split: boolean;
 }
 
 /** A twin holds the key; `jobId` once its job is known to be queued. */
@@ -32,6 +37,11 @@ export interface ClaimRequest {
   windowMs: number;
   pendingTtlMs: number;
   options: NotificationQueueOptions;
+}
+
+/** True for an ioredis `Cluster` (its keys of one notification are in different slots). */
+export function isClusterClient(redis: RedisClient): boolean {
+  return (redis as { isCluster?: boolean }).isCluster === true;
 }
 
 /** What the next script call is about. */
@@ -54,6 +64,7 @@ const MAX_CALLS = 5;
 export async function claimNotification(request: ClaimRequest): Promise<HeldClaim | TwinClaim> {
   const { redis, key, keyPrefix, channel, definition, windowMs, pendingTtlMs } = request;
   const fair = definition.settings.fairness === 'per-tenant' ? '1' : '0';
+  const split = isClusterClient(redis);
   let nowMs = Date.now();
   let step: Step | undefined;
   for (let call = 0; call < MAX_CALLS; call++) {
@@ -61,11 +72,13 @@ export async function claimNotification(request: ClaimRequest): Promise<HeldClai
     const { mode, jobId, definition: queueOfJob } = step ?? { mode: 'own', jobId: notificationJobId(channel, key, windowMs, bucket * windowMs), definition };
     const jobKey = queueOfJob.queue.toKey(jobId);
     const status = statusKey(keyPrefix, jobId);
-    const reply = await claimNotificationScript.run(redis, [key, jobKey, status], [windowMs, pendingTtlMs, bucket, jobId, mode, fair]);
+    // On a cluster only the dedupe key is touched (and named three times: one slot).
+    const keys = split ? [key, key, key] : [key, jobKey, status];
+    const reply = await claimNotificationScript.run(redis, keys, [windowMs, pendingTtlMs, bucket, jobId, mode, fair, split ? '1' : '0']);
     const code = Number(reply[0]);
     if (code === 1) {
       const claimedAtMs = Number(reply[2]);
-      return { claimed: true, jobId, claimedAtMs, value: `${claimedAtMs + pendingTtlMs}.${jobId.slice(NOTIFICATION_JOB_ID_PREFIX.length)}`, jobKey, statusKey: status };
+      return { claimed: true, jobId, claimedAtMs, value: `${claimedAtMs + pendingTtlMs}.${jobId.slice(NOTIFICATION_JOB_ID_PREFIX.length)}`, jobKey, statusKey: status, split };
     }
     if (code === 0) return reply[1] ? { claimed: false, jobId: String(reply[1]) } : { claimed: false };
     if (code === 2) {
@@ -73,7 +86,7 @@ export async function claimNotification(request: ClaimRequest): Promise<HeldClai
       step = undefined;
       continue;
     }
-    const next = await checkStaleClaim(String(reply[1]), request);
+    const next = await checkStaleClaim(String(reply[1]), request, split);
     if (!('mode' in next)) return next;
     step = next;
   }
@@ -85,13 +98,19 @@ export async function claimNotification(request: ClaimRequest): Promise<HeldClai
  * queue's backlog only the queue can see. Another channel: its queue is looked up here (a given
  * `queue` is one channel's, so such a claim stands). A twin when the job is there.
  */
-async function checkStaleClaim(jobId: string, request: ClaimRequest): Promise<TwinClaim | Step> {
+async function checkStaleClaim(jobId: string, request: ClaimRequest, split: boolean): Promise<TwinClaim | Step> {
   const channel = channelOfJobId(jobId);
   if (channel === undefined || !(NOTIFICATION_CHANNELS as readonly string[]).includes(channel)) return { claimed: false };
   const sameChannel = channel === request.channel;
   if (!sameChannel && request.options.queue) return { claimed: false };
   const definition = sameChannel ? request.definition : resolveNotificationQueue(channel as NotificationChannel, request.options);
-  if ((!sameChannel || definition.settings.fairness === 'per-tenant') && (await definition.getJob(jobId))) return { claimed: false, jobId };
+  if ((split || !sameChannel || definition.settings.fairness === 'per-tenant') && (await definition.getJob(jobId))) return { claimed: false, jobId };
+  if (split) {
+    // What the script checks itself on one slot: a worker recorded a status (the job ran, then
+    // BullMQ removed it).
+    const state = await request.redis.hget(statusKey(request.keyPrefix, jobId), 'state');
+    if (state !== null && state !== 'queued') return { claimed: false, jobId };
+  }
   return { mode: sameChannel ? 'adopt' : 'clear', jobId, definition };
 }
 
@@ -101,6 +120,21 @@ async function checkStaleClaim(jobId: string, request: ClaimRequest): Promise<Tw
  * can be taken over once its pending time is past.
  */
 export async function releaseClaim(redis: RedisClient, key: string, claim: HeldClaim): Promise<boolean> {
-  const released = await releaseNotificationScript.run(redis, [key, claim.jobKey, claim.statusKey], [claim.value, claim.jobId]).catch(() => 0);
-  return Number(released) === 2;
+  try {
+    const released = claim.split
+      ? await releaseNotificationScript.run(redis, [key, key, key], [claim.value, claim.jobId, (await redis.exists(claim.jobKey)) === 1 ? 'queued' : 'absent'])
+      : await releaseNotificationScript.run(redis, [key, claim.jobKey, claim.statusKey], [claim.value, claim.jobId, '']);
+    return Number(released) === 2;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * On a cluster, after the enqueue: writes "job.<jobId>" over the caller's claim (compare-and-set,
+ * the release script's "queued" branch), so twins learn the job id at once, as on one slot where
+ * the claim script checks the job itself. Never rejects: the claim stands either way.
+ */
+export async function markClaimEnqueued(redis: RedisClient, key: string, claim: HeldClaim): Promise<void> {
+  await releaseNotificationScript.run(redis, [key, key, key], [claim.value, claim.jobId, 'queued']).catch(() => 0);
 }

@@ -9,11 +9,12 @@ import {
 } from '@platform/redis';
 import { PayloadTooLargeError, type EnqueueOptions } from '@platform/queue';
 import { inSpan, spanAttributes as A, spanEvent } from '@platform/telemetry';
-import { claimNotification, releaseClaim } from './claim';
+import { claimNotification, markClaimEnqueued, releaseClaim } from './claim';
 import { notifyKey } from './keys';
 import { DEFAULT_DEDUPE_TTL_SECONDS, DEFAULT_PENDING_TTL_MS } from './options';
 import { backoffFor, resolveRetryPolicy, type RetryPolicyOptions } from './retry';
 import { resolveNotificationQueue, type NotificationQueueOptions } from './queues';
+import { initStatus } from './status-store';
 import { validateNotification, type NotificationInput } from './schemas';
 
 /** Options of {@link notifyOnce}. */
@@ -139,6 +140,12 @@ async function claimAndEnqueue(notification: ReturnType<typeof validateNotificat
   delete jobOptions.deduplication;
   try {
     const job = await definition.enqueue(data, jobOptions);
+    // On a cluster the claim could not write the status or see the job (other slots): the status
+    // is created now (never over what a worker already wrote) and the key marked as enqueued.
+    // Best effort: the notification is queued either way.
+    if (claim.split) {
+      await Promise.all([initStatus(redis, claim.statusKey, { state: 'queued', attempts: 0 }, windowMs).catch(() => false), markClaimEnqueued(redis, key, claim)]);
+    }
     return { enqueued: true, jobId: String(job.id) };
   } catch (error) {
     // Give the key back so a retry is not deduplicated against a notification that never made it

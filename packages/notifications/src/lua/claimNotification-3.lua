@@ -21,6 +21,11 @@
            job, checked absent by the caller), then call again as "own"
   ARGV[6]  "1" when the queue may hold a job outside its BullMQ hash (a fair queue's backlog): the
            caller checks there before a takeover (reply 3)
+  ARGV[7]  "1" on a Redis Cluster, where the three keys live in different slots: only KEYS[1] is
+           passed and touched. The caller checks the job and its status before a takeover (every
+           stale claim of ARGV[4] answers reply 3 in "own" mode) and writes the "queued" status
+           after its enqueue; a lost dedupe key is then refused by the job id alone (BullMQ keeps a
+           finished job for the window by default).
 
   Returns
     { 1, jobId, nowMs }  claimed (own, or taken over): enqueue jobId; the value written is
@@ -36,6 +41,7 @@ local window = tonumber(ARGV[1])
 local staleAt = now + tonumber(ARGV[2])
 local mode = ARGV[5]
 local PREFIX = 'notify-'
+local split = ARGV[7] == '1'
 
 local function claimValue(jobId)
   return staleAt .. '.' .. string.sub(jobId, #PREFIX + 1)
@@ -43,11 +49,14 @@ end
 
 -- The job's status: false (none), "queued" (a claim made it), or what a worker recorded.
 local function statusState()
+  if split then
+    return false
+  end
   return redis.call('HGET', KEYS[3], 'state')
 end
 
 local function initStatus(state)
-  if state == false then
+  if state == false and not split then
     redis.call('HSET', KEYS[3], 'state', 'queued', 'attempts', '0', 'updatedAt', now)
     redis.call('PEXPIRE', KEYS[3], window)
   end
@@ -91,7 +100,7 @@ end
 -- The claim names ARGV[4]. In the queue, or taken by a worker (its status outlives a job removed
 -- after it finished): the notification is on its way.
 local state = statusState()
-local seen = (state ~= false and state ~= 'queued') or redis.call('EXISTS', KEYS[2]) == 1
+local seen = not split and ((state ~= false and state ~= 'queued') or redis.call('EXISTS', KEYS[2]) == 1)
 if seen then
   redis.call('SET', KEYS[1], 'job.' .. jobId, 'KEEPTTL')
   return { 0, jobId }
@@ -101,12 +110,12 @@ if not stale then
 end
 if mode == 'clear' then
   redis.call('DEL', KEYS[1])
-  if state == 'queued' then
+  if state == 'queued' and not split then
     redis.call('DEL', KEYS[3])
   end
   return { 2, now }
 end
-if mode == 'own' and ARGV[6] == '1' then
+if mode == 'own' and (ARGV[6] == '1' or split) then
   return { 3, jobId }
 end
 redis.call('SET', KEYS[1], claimValue(jobId), 'KEEPTTL')

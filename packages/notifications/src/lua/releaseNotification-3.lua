@@ -8,6 +8,8 @@
   KEYS[3]  the status hash of the claimed job
   ARGV[1]  the caller's claim value, "<staleAtMs>.<jobId without \"notify-\">"
   ARGV[2]  the claimed job id
+  ARGV[3]  on a Redis Cluster (keys in different slots, only KEYS[1] passed): "queued" when the
+           caller found the job in the queue, "absent" when not; empty otherwise
 
   Returns
     1  released (the key and the job's "queued" status are deleted)
@@ -17,12 +19,13 @@
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
-if redis.call('EXISTS', KEYS[2]) == 1 then
+local split = ARGV[3] == 'queued' or ARGV[3] == 'absent'
+if (split and ARGV[3] == 'queued') or (not split and redis.call('EXISTS', KEYS[2]) == 1) then
   redis.call('SET', KEYS[1], 'job.' .. ARGV[2], 'KEEPTTL')
   return 2
 end
 redis.call('DEL', KEYS[1])
-if redis.call('HGET', KEYS[3], 'state') == 'queued' then
+if not split and redis.call('HGET', KEYS[3], 'state') == 'queued' then
   redis.call('DEL', KEYS[3])
 end
 return 1
