@@ -68,6 +68,13 @@ async function tenantColumn(): Promise<string[]> {
   return page.locator('#tenants tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-tenant') ?? ''));
 }
 
+/** Clicks the tenants table's `field` header, waits for the URL to say `dir`, and answers the tenant column. */
+async function sortBy(field: string, dir: 'asc' | 'desc'): Promise<string[]> {
+  await page.click(`#tenants th[data-sort="${field}"] a`);
+  await page.waitForURL(new RegExp(`sort=${field}&dir=${dir}`));
+  return tenantColumn();
+}
+
 describe('the dashboard in headless Chromium', () => {
   it('shows every queue with the right counts, and refreshes them without reloading', async () => {
     await page.goto(dashboard.url);
@@ -96,15 +103,9 @@ describe('the dashboard in headless Chromium', () => {
     expect(await tenantColumn()).toEqual(['acme', 'globex', 'initech']);
     expect(await cell('#tenants tr[data-tenant="acme"] [data-field="backlog"]')).toBe('7');
     expect(await cell('#tenants tr[data-tenant="acme"] [data-field="failed"]')).toBe('2');
-    await page.click('#tenants th[data-sort="tenantId"] a');
-    await page.waitForURL(/sort=tenantId&dir=asc/);
-    expect(await tenantColumn()).toEqual(['acme', 'globex', 'initech']);
-    await page.click('#tenants th[data-sort="tenantId"] a');
-    await page.waitForURL(/sort=tenantId&dir=desc/);
-    expect(await tenantColumn()).toEqual(['initech', 'globex', 'acme']);
-    await page.click('#tenants th[data-sort="failedLastHour"] a');
-    await page.waitForURL(/sort=failedLastHour&dir=desc/);
-    expect(await tenantColumn()).toEqual(['acme', 'globex', 'initech']);
+    expect(await sortBy('tenantId', 'asc')).toEqual(['acme', 'globex', 'initech']);
+    expect(await sortBy('tenantId', 'desc')).toEqual(['initech', 'globex', 'acme']);
+    expect(await sortBy('failedLastHour', 'desc')).toEqual(['acme', 'globex', 'initech']);
     if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, 'tenants.png'), fullPage: true });
 
     await page.fill('#tenant-search', 'LOB');
@@ -121,12 +122,8 @@ describe('the dashboard in headless Chromium', () => {
     expect(await cell('#tenants tr[data-tenant="initech"] [data-field="pool-slots"]')).toBe('3');
     expect(await cell('#tenants tr[data-tenant="globex"] [data-field="pool-slots"]')).toBe('1');
     expect(await cell('#tenants tr[data-tenant="acme"] [data-field="pool-slots"]')).toBe('0');
-    await page.click('#tenants th[data-sort="poolSlots"] a');
-    await page.waitForURL(/sort=poolSlots&dir=desc/);
-    expect(await tenantColumn()).toEqual(['initech', 'globex', 'acme']);
-    await page.click('#tenants th[data-sort="poolSlots"] a');
-    await page.waitForURL(/sort=poolSlots&dir=asc/);
-    expect(await tenantColumn()).toEqual(['acme', 'globex', 'initech']);
+    expect(await sortBy('poolSlots', 'desc')).toEqual(['initech', 'globex', 'acme']);
+    expect(await sortBy('poolSlots', 'asc')).toEqual(['acme', 'globex', 'initech']);
     await page.goto(`${dashboard.url}tenants/initech`);
     expect(await cell('#tenant-pools tr[data-pool="llm"] [data-field="in-use"]')).toBe('3');
   });

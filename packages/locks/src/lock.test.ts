@@ -17,6 +17,21 @@ function prefix(): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Holds `key` on `redis`, starts a waiter on `waiter` (its fallback poll a minute away), releases
+ * after `afterMs`: the waiter's lock, which must carry the next fence.
+ */
+async function releaseToWaiter(key: string, waiter: Redis, ttlMs: number, afterMs: number) {
+  const holder = await acquireLock(redis, key, { ttlMs: 60_000 });
+  const waiting = acquireLock(waiter, key, { ttlMs, waitMs: 10_000, retryDelayMs: 60_000 });
+  await sleep(afterMs);
+  expect(await holder!.release()).toBe(true);
+  const next = await waiting;
+  expect(next).not.toBeNull();
+  expect(next!.fence).toBe(holder!.fence + 1);
+  return { holder: holder!, next: next! };
+}
+
 afterAll(async () => {
   for (const p of prefixes) await deleteKeysByPrefix(redis, p);
   await redis.quit();
@@ -91,31 +106,18 @@ describe('acquireLock', () => {
   });
 
   it('a waiter wakes on release (Pub/Sub), long before its fallback poll or the TTL', async () => {
-    const key = `${prefix()}:wake`;
-    const holder = await acquireLock(redis, key, { ttlMs: 60_000 });
-    const waiting = acquireLock(other, key, { ttlMs: 5000, waitMs: 10_000, retryDelayMs: 60_000 });
-    await sleep(200);
-    expect(await holder!.release()).toBe(true);
-    const next = await waiting;
-    expect(next).not.toBeNull();
-    expect(next!.fence).toBe(holder!.fence + 1);
-    await next!.release();
+    const { next } = await releaseToWaiter(`${prefix()}:wake`, other, 5000, 200);
+    await next.release();
   });
 
   it('a release hands the lock straight to a waiter on the same client, with the next fence', async () => {
     const key = `${prefix()}:handover`;
-    const holder = await acquireLock(redis, key, { ttlMs: 60_000 });
-    const waiting = acquireLock(redis, key, { ttlMs: 4000, waitMs: 10_000, retryDelayMs: 60_000 });
-    await sleep(100);
-    expect(await holder!.release()).toBe(true);
-    const next = await waiting;
-    expect(next).not.toBeNull();
-    expect(next!.fence).toBe(holder!.fence + 1);
-    expect(await redis.get(key)).toBe(next!.token);
+    const { next } = await releaseToWaiter(key, redis, 4000, 100);
+    expect(await redis.get(key)).toBe(next.token);
     const pttl = await redis.pttl(key);
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(4000);
-    expect(await next!.release()).toBe(true);
+    expect(await next.release()).toBe(true);
     expect(await redis.exists(key)).toBe(0);
   });
 

@@ -9,7 +9,7 @@ import {
   type QueueDepthThresholds,
   type QueueStats,
 } from './stats';
-import { createTenantSeries, TENANT_SERIES_NAMES } from './tenant-series';
+import { createTenantSeries, registerComputedMetric, TENANT_SERIES_NAMES } from './tenant-series';
 import { readQueueTenantData, type QueueTenantData } from './tenants';
 
 /** Options of {@link createQueueMetrics}. */
@@ -235,19 +235,12 @@ export function createQueueMetrics(options: QueueMetricsOptions = {}): QueueMetr
       },
     });
     const fromBreakers = (name: string, help: string, type: 'counter' | 'gauge', pick: (b: ProviderBreaker) => number) =>
-      registry.registerMetric({
-        name,
-        help,
-        type,
-        aggregator: 'sum',
-        async get() {
-          const values = (await readBreakers()).map((b) => ({ labels: { channel: b.channel, provider: b.provider }, value: pick(b) }));
-          return { name, help, type, aggregator: 'sum', values };
-        },
-        reset() {
-          breakers = undefined;
-        },
-      } as never);
+      registerComputedMetric(
+        registry,
+        { name, help, type },
+        async () => (await readBreakers()).map((b) => ({ labels: { channel: b.channel, provider: b.provider }, value: pick(b) })),
+        () => (breakers = undefined),
+      );
     fromBreakers(names.circuitTrips, 'Times each provider\'s breaker opened from closed (kept in Redis)', 'counter', (b) => b.trips);
     fromBreakers(names.circuitProbes, 'Probe calls each provider\'s breaker let through (kept in Redis)', 'counter', (b) => b.probes);
     fromBreakers(names.circuitFailures, 'Retryable failures in a row per provider', 'gauge', (b) => b.consecutiveFailures);

@@ -19,7 +19,7 @@ export const TENANT_SERIES_NAMES = Object.freeze({
   active: 'platform_tenant_active_jobs',
 });
 
-interface Sample {
+export interface Sample {
   value: number;
   labels: Record<string, string | number>;
   metricName?: string;
@@ -120,22 +120,14 @@ export function createTenantSeries(registry: Registry, topTenants: number, refre
     for (const [queue, byLabel] of totals) for (const [tenant, stats] of byLabel) fn(queue, tenant, stats);
   };
 
-  const define = (name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => Sample[]) => {
-    registry.registerMetric({
-      name,
-      help,
-      type,
-      aggregator: 'sum',
-      async get() {
-        await update();
-        return { name, help, type, aggregator: 'sum', values: values() };
-      },
-      reset() {
-        totals.clear();
-        seen.clear();
-      },
-    } as never);
-  };
+  const define = (name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => Sample[]) =>
+    registerComputedMetric(registry, { name, help, type }, async () => {
+      await update();
+      return values();
+    }, () => {
+      totals.clear();
+      seen.clear();
+    });
 
   const counter = (name: string, help: string, pick: (s: TenantJobStats) => number) =>
     define(name, help, 'counter', () => {
@@ -181,4 +173,27 @@ export function createTenantSeries(registry: Registry, topTenants: number, refre
   define(n.active, 'Jobs running per queue and tenant (top N tenants, the rest as "other")', 'gauge', () =>
     gauges.map((g) => ({ labels: { queue: g.queue, tenant: g.tenant }, value: g.active })),
   );
+}
+
+/**
+ * Registers a series whose samples are computed at scrape time (prom-client's custom-metric shape:
+ * `get` answers the samples, `reset` forgets what was cached), summed across cluster workers.
+ */
+export function registerComputedMetric(
+  registry: Registry,
+  metric: { name: string; help: string; type: 'counter' | 'gauge' | 'histogram' },
+  samples: () => Promise<Sample[]>,
+  reset: () => void,
+): void {
+  const { name, help, type } = metric;
+  registry.registerMetric({
+    name,
+    help,
+    type,
+    aggregator: 'sum',
+    async get() {
+      return { name, help, type, aggregator: 'sum', values: await samples() };
+    },
+    reset,
+  } as never);
 }

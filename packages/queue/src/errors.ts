@@ -84,17 +84,13 @@ export type TimeLimit = 'soft' | 'hard';
  * `limit: 'soft'` it is the `reason` of the handler's `signal`, asking the handler to stop.
  */
 export class JobTimeoutError extends PlatformError {
-  readonly queueName: string;
-  readonly jobId: string | undefined;
-  readonly limit: TimeLimit;
-  readonly limitMs: number;
-
-  constructor(queueName: string, jobId: string | undefined, limit: TimeLimit, limitMs: number) {
+  constructor(
+    readonly queueName: string,
+    readonly jobId: string | undefined,
+    readonly limit: TimeLimit,
+    readonly limitMs: number,
+  ) {
     super('JOB_TIMEOUT', `Job ${jobId ?? '(no id)'} of queue ${queueName} reached its ${limit} time limit of ${limitMs} ms`);
-    this.queueName = queueName;
-    this.jobId = jobId;
-    this.limit = limit;
-    this.limitMs = limitMs;
   }
 }
 
@@ -103,22 +99,18 @@ export class JobTimeoutError extends PlatformError {
  * BullMQ) over its `maxPending`. Nothing was written: with `enqueueBulk`, no job of the batch.
  */
 export class TenantBacklogFullError extends PlatformError {
-  readonly queueName: string;
-  readonly tenantId: string;
-  /** The tenant's `maxPending` in effect (code default or runtime override). */
-  readonly limit: number;
-  /** Jobs of the tenant pending when the enqueue was refused. */
-  readonly pending: number;
-
-  constructor(queueName: string, tenantId: string, limit: number, pending: number) {
+  constructor(
+    readonly queueName: string,
+    readonly tenantId: string,
+    /** The tenant's `maxPending` in effect (code default or runtime override). */
+    readonly limit: number,
+    /** Jobs of the tenant pending when the enqueue was refused. */
+    readonly pending: number,
+  ) {
     super(
       'TENANT_BACKLOG_FULL',
       `Tenant ${tenantId} has ${pending} pending jobs on queue ${queueName}; its maxPending is ${limit}, so the enqueue was refused and nothing was written`,
     );
-    this.queueName = queueName;
-    this.tenantId = tenantId;
-    this.limit = limit;
-    this.pending = pending;
   }
 }
 

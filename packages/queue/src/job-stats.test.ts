@@ -1,19 +1,13 @@
 import { createRedisConnection, DeferJobError, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
 import { defineQueue } from './define-queue';
 import { attemptIncrements, bucketOf, jobStats, JOB_STATS_BUCKETS, JOB_STATS_SLOT_MS, createStatsRecorder, recordScript, type readJobStats, type TenantJobStats } from './job-stats';
 import { createWorker } from './worker';
+import { useQueueTestContext } from './test-support';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
-const prefixes: string[] = [];
+const { redis, workerConnection, prefixes } = useQueueTestContext();
 
-afterAll(async () => {
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-  await workerConnection.quit();
-});
 
 function sum(slots: Awaited<ReturnType<typeof readJobStats>>, tenantId: string): Omit<TenantJobStats, 'wait' | 'run'> & { waited: number; ran: number } {
   const total = { enqueued: 0, completed: 0, failed: 0, failedAttempts: 0, deferred: {} as Record<string, number>, waited: 0, ran: 0 };

@@ -1,14 +1,13 @@
-import { closeSharedConnections, createRedisConnection, DeferJobError, loadRedisConfig } from '@platform/redis';
-import { uniquePrefix, deleteKeysByPrefix, waitFor } from '@platform/testing';
+import { DeferJobError } from '@platform/redis';
+import { uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
 import { defineQueue } from './define-queue';
 import { PayloadTooLargeError, PayloadValidationError, QueueNameError } from './errors';
 import { queueName } from './names';
 import { createWorker } from './worker';
+import { useQueueTestContext } from './test-support';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
-const prefixes: string[] = [];
+const { redis, workerConnection, prefixes } = useQueueTestContext();
 const topicSchema = z.object({ topic: z.string() });
 
 function testQueue<S extends z.ZodObject<z.ZodRawShape>>(schema: S, extra: { maxPayloadBytes?: number } = {}) {
@@ -17,12 +16,6 @@ function testQueue<S extends z.ZodObject<z.ZodRawShape>>(schema: S, extra: { max
   return defineQueue({ namespace: 'agent', name: 'blog-writer', schema, prefix, connection: redis, ...extra });
 }
 
-afterAll(async () => {
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-  await workerConnection.quit();
-  await closeSharedConnections();
-});
 
 describe('queueName', () => {
   it('joins namespace and name with a double underscore', () => {

@@ -1,25 +1,24 @@
 import { activityLock, activityLockHandler } from '@platform/locks';
 import {
-  closeSharedConnections,
   createRedisConnection,
   InvalidArgumentError,
   loadRedisConfig,
   namespacedKey,
   resolveKeyPrefix,
 } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { uniquePrefix, waitFor } from '@platform/testing';
 import type { Job } from 'bullmq';
 import { z } from 'zod';
 import { agentQueue } from './catalog';
 import { defineQueue, type DefineQueueOptions } from './define-queue';
 import { JobTimeoutError } from './errors';
 import { createWorker } from './worker';
+import { useQueueTestContext } from './test-support';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
+const { redis, workerConnection, prefixes, keyPrefixes } = useQueueTestContext();
 const otherWorkerRedis = createRedisConnection(loadRedisConfig(), { role: 'worker' });
-const prefixes: string[] = [];
-const lockKeys: string[] = [];
+// The activity locks' keys and their companions (fence counter), deleted after the file.
+const lockKeys = keyPrefixes;
 const schema = z.object({ activityId: z.string(), hang: z.boolean() });
 type Payload = { tenantId: string; activityId: string; hang: boolean };
 
@@ -30,13 +29,7 @@ function testQueue(extra: Partial<DefineQueueOptions<typeof schema>> = {}) {
 }
 
 afterAll(async () => {
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  // The activity lock's key and its companions (fence counter).
-  for (const key of lockKeys) await deleteKeysByPrefix(redis, key);
-  await redis.quit();
-  await workerConnection.quit();
   await otherWorkerRedis.quit();
-  await closeSharedConnections();
 });
 
 describe('job time limits', () => {

@@ -1,5 +1,4 @@
-import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { uniquePrefix, waitFor } from '@platform/testing';
 import type { Worker } from 'bullmq';
 import { z } from 'zod';
 import { defineQueue } from '../define-queue';
@@ -18,10 +17,9 @@ import {
 import { fairRegistryKey } from './keys';
 import type { FairnessOptions } from './options';
 import { fairSchedulerOf } from './scheduler';
+import { useQueueTestContext } from '../test-support';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
-const prefixes: string[] = [];
+const { redis, workerConnection, prefixes } = useQueueTestContext();
 const workers: Worker[] = [];
 const schema = z.object({ n: z.number() });
 
@@ -34,12 +32,6 @@ afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.close()));
 });
 
-afterAll(async () => {
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-  await workerConnection.quit();
-  await closeSharedConnections();
-});
 
 /** Number of keys under the queue's fair prefix and jobs stored (what an enqueue writes). */
 async function stored(q: ReturnType<typeof fairQueue>) {

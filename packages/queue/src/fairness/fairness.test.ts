@@ -1,5 +1,5 @@
-import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { deleteKeysByPrefix, luaScriptProblems, uniquePrefix, waitFor } from '@platform/testing';
+import { createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { luaScriptProblems, uniquePrefix, waitFor } from '@platform/testing';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineQueue } from '../define-queue';
@@ -9,10 +9,9 @@ import { fairSchedulerOf } from './scheduler';
 import { recordScript } from '../job-stats';
 import { poolAcquireScript } from '../pools/scripts';
 import { fairScripts } from './scripts';
+import { useQueueTestContext } from '../test-support';
 
-const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
-const workerConnection = createRedisConnection(loadRedisConfig(), { role: 'worker' });
-const prefixes: string[] = [];
+const { redis, workerConnection, prefixes } = useQueueTestContext();
 const schema = z.object({ n: z.number() });
 
 function fairQueue(fairness: FairnessOptions = {}) {
@@ -29,12 +28,6 @@ function fairQueue(fairness: FairnessOptions = {}) {
   });
 }
 
-afterAll(async () => {
-  for (const prefix of prefixes) await deleteKeysByPrefix(redis, `${prefix}:`);
-  await redis.quit();
-  await workerConnection.quit();
-  await closeSharedConnections();
-});
 
 describe('fair scheduling and pool scripts', () => {
   it('keep the Lua conventions: file names with key counts, complete headers, SHAs, the clock from nowMs', async () => {
