@@ -12,12 +12,8 @@
  * trace-e2e (tracing on / off) and trace-off-enqueue1, trace-off-e2e (off / tracerProvider false).
  */
 import { performance } from 'node:perf_hooks';
-import { context } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { agentQueue, createWorker } from '@platform/queue';
 import { closeConnection } from '@platform/redis';
-import { configureTelemetry } from '@platform/telemetry';
 import { startRedisServer } from '@platform/testing';
 import { Worker } from 'bullmq';
 import { createContext, type BenchContext } from './context';
@@ -25,6 +21,7 @@ import { runFairOverheadOnce, runFairScaleOnce, type RunFigures } from './fair-o
 import { completions, summarize } from './measure';
 import { queueSides } from './queue-bench';
 import { Results } from './results';
+import { tracingModes, type TracingMode } from './tracing-bench';
 
 type Batch = () => Promise<RunFigures>;
 
@@ -107,28 +104,14 @@ async function queuePair(ctx: BenchContext, name: string): Promise<[Batch, Batch
         for (let s = 0; s < n; s += 1000) await platform.enqueueBulk(Array.from({ length: 1000 }, (_, k) => payload(s + k)));
         const connection = ctx.platformClient('worker');
         const worker = createWorker(platform, async () => undefined, { connection, concurrency: 50, autorun: false, handleSignals: false, onError: () => undefined });
-        const done = completions(worker, n, 120_000);
-        const figures = await timed(n, async () => {
-          void worker.run().catch(() => undefined);
-          await done;
-        });
-        await worker.close();
-        await closeConnection(connection);
-        return after(Promise.resolve(figures));
+        return after(runToCompletion(worker, connection, n));
       },
       async () => {
         for (let s = 0; s < n; s += 1000) await raw.addBulk(Array.from({ length: 1000 }, (_, k) => ({ name: role, data: payload(s + k) })));
         const connection = ctx.plainClient({ maxRetriesPerRequest: null });
         const worker = new Worker(raw.name, async () => undefined, { connection, prefix: sides.rawPrefix, concurrency: 50, autorun: false });
         worker.on('error', () => undefined);
-        const done = completions(worker, n, 120_000);
-        const figures = await timed(n, async () => {
-          void worker.run().catch(() => undefined);
-          await done;
-        });
-        await worker.close();
-        await closeConnection(connection);
-        return after(Promise.resolve(figures));
+        return after(runToCompletion(worker, connection, n));
       },
       close,
     ];
@@ -136,24 +119,22 @@ async function queuePair(ctx: BenchContext, name: string): Promise<[Batch, Batch
   throw new Error(`unknown scenario ${scenario}`);
 }
 
-type TraceMode = 'on' | 'off' | 'disabled';
+type TraceMode = TracingMode;
+
+/** Runs `worker` until it completed `n` jobs (timed), then closes it and its connection. */
+async function runToCompletion(worker: Worker, connection: Parameters<typeof closeConnection>[0], n: number): Promise<Awaited<ReturnType<typeof timed>>> {
+  const done = completions(worker, n, 120_000);
+  const figures = await timed(n, async () => {
+    void worker.run().catch(() => undefined);
+    await done;
+  });
+  await worker.close();
+  await closeConnection(connection);
+  return figures;
+}
 
 async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, Batch, () => Promise<void>]> {
-  const exporter = new InMemorySpanExporter();
-  const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 512, scheduledDelayMillis: 200 });
-  const provider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [processor] });
-  const manager = new AsyncLocalStorageContextManager();
-  const use = async (mode: TraceMode) => {
-    await processor.forceFlush();
-    exporter.reset();
-    if (mode === 'on') {
-      context.setGlobalContextManager(manager.enable());
-      configureTelemetry({ tracerProvider: provider });
-    } else {
-      context.disable();
-      configureTelemetry(mode === 'disabled' ? { tracerProvider: false } : {});
-    }
-  };
+  const { use, shutdown } = tracingModes();
   const prefix = `${ctx.runId}-ab-trace`;
   const queue = agentQueue(`${ctx.runId}-abt`, { connection: ctx.platformClient('producer'), prefix, onError: () => undefined });
   const cleanup = () => ctx.deleteKeys(`${prefix}:`);
@@ -190,7 +171,7 @@ async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, B
       await use('off');
       await queue.close();
       await cleanup();
-      await provider.shutdown();
+      await shutdown();
     },
   ];
 }

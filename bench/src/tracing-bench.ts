@@ -13,7 +13,35 @@ function payload(i: number) {
   return { tenantId: `tenant-${i % 100}`, activityId: `activity-${i}`, input: {} as Record<string, unknown> };
 }
 
-type Mode = 'on' | 'off' | 'disabled';
+/** `on`: an SDK provider; `off`: none configured; `disabled`: `tracerProvider: false`. */
+export type TracingMode = 'on' | 'off' | 'disabled';
+type Mode = TracingMode;
+
+/**
+ * The three tracing set-ups of this section and of the pairwise runner: `use(mode)` flushes and
+ * resets the in-memory exporter, then switches; `shutdown()` stops the provider.
+ */
+export function tracingModes(): { use(mode: TracingMode): Promise<void>; shutdown(): Promise<void> } {
+  const exporter = new InMemorySpanExporter();
+  // Batched export, as a service runs it (a SimpleSpanProcessor exports on every span's end).
+  const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 512, scheduledDelayMillis: 200 });
+  const provider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [processor] });
+  const manager = new AsyncLocalStorageContextManager();
+  return {
+    async use(mode) {
+      await processor.forceFlush();
+      exporter.reset();
+      if (mode === 'on') {
+        context.setGlobalContextManager(manager.enable());
+        configureTelemetry({ tracerProvider: provider });
+      } else {
+        context.disable();
+        configureTelemetry(mode === 'disabled' ? { tracerProvider: false } : {});
+      }
+    },
+    shutdown: () => provider.shutdown(),
+  };
+}
 
 /**
  * Section: the cost of tracing. The same queue, alternating within every round:
@@ -26,22 +54,7 @@ type Mode = 'on' | 'off' | 'disabled';
 export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
   const { results, log } = ctx;
   const section = '8. Tracing';
-  const exporter = new InMemorySpanExporter();
-  // Batched export, as a service runs it (a SimpleSpanProcessor exports on every span's end).
-  const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 512, scheduledDelayMillis: 200 });
-  const provider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [processor] });
-  const manager = new AsyncLocalStorageContextManager();
-  const use = async (mode: Mode) => {
-    await processor.forceFlush();
-    exporter.reset();
-    if (mode === 'on') {
-      context.setGlobalContextManager(manager.enable());
-      configureTelemetry({ tracerProvider: provider });
-    } else {
-      context.disable();
-      configureTelemetry(mode === 'disabled' ? { tracerProvider: false } : {});
-    }
-  };
+  const { use, shutdown } = tracingModes();
 
   const role = `${ctx.runId}-trace`;
   const prefix = `${ctx.runId}-trace-p`;
@@ -92,7 +105,7 @@ export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
     await use('off');
     await queue.close();
     await cleanup();
-    await provider.shutdown();
+    await shutdown();
   }
   results.notes.push(
     `Tracing: agentQueue() as in section 1; "on" records two spans per job (enqueue, process; BatchSpanProcessor into the in-memory exporter, AlwaysOn sampler, AsyncLocalStorage context manager) with the W3C context in the job; ` +
