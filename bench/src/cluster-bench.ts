@@ -17,7 +17,7 @@ import { deleteKeysByPrefix, startRedisCluster, uniquePrefix } from '@platform/t
 import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import type { BenchContext } from './context';
-import { throughput } from './measure';
+import { endQueueRun, throughput } from './measure';
 import { alternate } from './results';
 
 /** Queue names whose hash tags fall in the three slot ranges `redis-cli --cluster create` assigns. */
@@ -91,10 +91,7 @@ export async function endToEnd(config: RedisConfig, jobsPerQueue: number, runId:
     const redisCpu = (await redisCpuSeconds(producer)) - redisCpuBefore;
     return { jobsPerSecond: (total * 1000) / elapsedMs, nodeCpuUsPerJob: (cpu.user + cpu.system) / total, redisCpuUsPerJob: (redisCpu * 1e6) / total };
   } finally {
-    await Promise.all(workers.map((worker) => worker.close()));
-    await Promise.all(definitions.map((definition) => definition.close()));
-    await deleteKeysByPrefix(producer, `${prefix}:`);
-    await Promise.all([producer, ...workerConnections].map((client) => closeConnection(client)));
+    await endQueueRun({ workers, definitions, producer, connections: [producer, ...workerConnections], prefix });
   }
 }
 

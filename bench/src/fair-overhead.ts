@@ -17,8 +17,9 @@ import {
   pauseTenant,
   setTenantLimits,
 } from '@platform/queue';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
+import { uniquePrefix } from '@platform/testing';
 import { z } from 'zod';
+import { endQueueRun } from './measure';
 
 export type FairOverheadMode = 'plain' | 'fair' | 'controls';
 
@@ -95,12 +96,8 @@ export async function runFairOverheadOnce(redisUrl: string, jobsPerTenant: numbe
     await allDone;
     return { jobsPerSecond: (total * 1000) / Math.max(lastEnd - firstStart, 1), cpuUsPerJob: cpuSince(cpuStart, total) };
   } finally {
-    await worker.close();
-    await definition.close();
-    await deleteKeysByPrefix(producer, `${prefix}:`);
     await producer.del(pool.key);
-    producer.disconnect();
-    workerConnection.disconnect();
+    await endQueueRun({ workers: [worker], definitions: [definition], producer, connections: [producer, workerConnection], prefix });
   }
 }
 
@@ -160,10 +157,6 @@ export async function runFairScaleOnce(options: { redisUrl: string; tenants: num
     await allDone;
     return { jobsPerSecond: (jobs * 1000) / Math.max(Date.now() - started, 1), cpuUsPerJob: cpuSince(cpuStart, jobs) };
   } finally {
-    await worker.close();
-    await definition.close();
-    await deleteKeysByPrefix(producer, `${prefix}:`);
-    producer.disconnect();
-    workerConnection.disconnect();
+    await endQueueRun({ workers: [worker], definitions: [definition], producer, connections: [producer, workerConnection], prefix });
   }
 }

@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Worker } from 'bullmq';
+import { closeConnection, type RedisClient } from '@platform/redis';
+import { deleteKeysByPrefix } from '@platform/testing';
 
 /** min / median / max of a list of samples. */
 export interface Summary {
@@ -80,4 +82,24 @@ export function completions(worker: Worker, count: number, timeoutMs: number): P
       reject(error);
     });
   });
+}
+
+/** What one queue run of a bench holds, to end with {@link endQueueRun}. */
+export interface QueueRun {
+  workers: ReadonlyArray<{ close(): Promise<unknown> }>;
+  definitions: ReadonlyArray<{ close(): Promise<unknown> }>;
+  /** The connection the run's keys are deleted with. */
+  producer: RedisClient;
+  /** Every connection of the run (the producer too), closed at the end. */
+  connections: readonly RedisClient[];
+  /** Every key under `<prefix>:` is the run's. */
+  prefix: string;
+}
+
+/** Ends a queue run: workers, then definitions closed, the run's keys deleted, its connections closed. */
+export async function endQueueRun(run: QueueRun): Promise<void> {
+  await Promise.all(run.workers.map((worker) => worker.close()));
+  await Promise.all(run.definitions.map((definition) => definition.close()));
+  await deleteKeysByPrefix(run.producer, `${run.prefix}:`);
+  await Promise.all(run.connections.map((client) => closeConnection(client)));
 }

@@ -4,8 +4,9 @@
  * and the total throughput, under plain FIFO and with `fairness: 'per-tenant'`, on the same Redis.
  */
 import { createRedisConnection, createWorker, defineQueue, loadRedisConfig } from '@platform/queue';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
+import { uniquePrefix } from '@platform/testing';
 import { z } from 'zod';
+import { endQueueRun } from './measure';
 
 /** Result of {@link runNoisyNeighbour}; ratios are fair / FIFO. */
 export interface NoisyNeighbourResult {
@@ -89,11 +90,7 @@ async function runOnce(redisUrl: string, bigJobs: number, fair: boolean): Promis
     }
     await allDone;
   } finally {
-    await worker.close();
-    await definition.close();
-    await deleteKeysByPrefix(producer, `${prefix}:`);
-    producer.disconnect();
-    workerConnection.disconnect();
+    await endQueueRun({ workers: [worker], definitions: [definition], producer, connections: [producer, workerConnection], prefix });
   }
   return { p95WaitMs: p95(smallWaits), throughput: (total * 1000) / Math.max(lastEnd - firstStart, 1) };
 }
