@@ -149,6 +149,11 @@ describe('notifyOnce on a cluster', () => {
     expect(await notifyOnce(input, { connection: redis, keyPrefix })).toEqual({ enqueued: true, jobId });
     expect(await notifyOnce(input, { connection: redis, keyPrefix })).toEqual({ enqueued: false, jobId });
     expect((await getNotificationStatus(jobId, { connection: redis, keyPrefix }))?.state).toBe('queued');
+    // A stale claim whose job is in the queue (its claimer was only slow) is not taken over: the
+    // caller's own check of the job (another slot) answers a twin.
+    await redis.set(key, `${Date.now() - 1}.${jobId.slice('notify-'.length)}`, 'PX', windowMs);
+    expect(await notifyOnce(input, { connection: redis, keyPrefix })).toEqual({ enqueued: false, jobId });
+    expect(await redis.llen(`${keyPrefix}:bull:{notifications__email}:notifications__email:wait`)).toBe(1);
   });
 });
 
