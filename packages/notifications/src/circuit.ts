@@ -76,11 +76,11 @@ export interface ProviderHealth {
   trips: number;
   /** How many probe calls were let through. */
   probes: number;
-  /** While open: when the next probe may go, ms since the epoch (RedisClient time). */
+  /** While open: when the next probe may go, ms since the epoch (Redis time). */
   openUntil?: number;
   /** The last retryable failure's reason. */
   lastError?: string;
-  /** When the state last changed, ms since the epoch (RedisClient time). */
+  /** When the state last changed, ms since the epoch (Redis time). */
   changedAt?: number;
 }
 

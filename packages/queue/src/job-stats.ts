@@ -40,7 +40,7 @@ export function deferralReasonOf(error: unknown): string {
 
 /**
  * Adds increments to the current slot. Never throws and is not awaited by callers on the job path:
- * a lost increment (RedisClient down) costs a metric, never a job.
+ * a lost increment (Redis down) costs a metric, never a job.
  */
 export function recordJobStats(
   client: ScriptClient,
