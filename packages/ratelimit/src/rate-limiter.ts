@@ -2,7 +2,7 @@ import { ConfigError, InvalidArgumentError, assertTenantId, checkInteger, descri
 import { unavailableError } from './errors';
 import { limiterKeys } from './keys';
 import { RATE_LIMIT_ALGORITHMS, defaultRateLimiterOptions, windowMsOf, withDefaults, type RateLimitAlgorithm } from './options';
-import { decisionScripts, resetKeyScript, type DecisionReply } from './scripts';
+import { decisionScripts, fixedWindowBatchScript, resetKeyScript, type DecisionReply } from './scripts';
 
 /**
  * The narrowest client a limiter needs: `EVALSHA` and `EVAL` (every decision and reset is one
@@ -46,6 +46,15 @@ export interface RateLimiterOptions {
    * `RateLimiterUnavailableError`. @defaultValue `false`
    */
   failOpen?: boolean;
+  /**
+   * `fixed-window` on a standalone or Sentinel connection: the `consume` calls of one event-loop
+   * turn go to Redis as one script call that decides them in order, atomically, each exactly as a
+   * call of its own would be (a tenant named twice sees its earlier decision). One command instead
+   * of one per call: less CPU in this process and in Redis when many calls are in flight; a lone
+   * call is sent as it always was. Not used on a Redis Cluster (tenants' counters live in different
+   * slots). @defaultValue `true`
+   */
+  batching?: boolean;
 }
 
 /** Options of one `consume` or `peek` call. */
@@ -105,6 +114,16 @@ interface Refusal {
 // Bounds the memory of the in-process short-circuit; expired entries are dropped first.
 const MAX_REMEMBERED_REFUSALS = 10_000;
 
+/** Most decisions in one batched script call. */
+const MAX_BATCH = 256;
+
+interface QueuedCall {
+  key: string;
+  cost: number;
+  resolve(result: RateLimitResult): void;
+  reject(error: unknown): void;
+}
+
 /** `sliding-window` keeps both bucket counts in one integer, so `limit` must stay below 2^26. */
 const SLIDING_WINDOW_MAX_LIMIT = 2 ** 26;
 
@@ -162,6 +181,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const { decide, peek: peekScript } = decisionScripts[algorithm];
   const { sha, lua } = decide;
   const refusals = shortCircuit ? new Map<string, Refusal>() : undefined;
+  const batching = algorithm === 'fixed-window' && options.batching !== false && (redis as { isCluster?: boolean }).isCluster !== true;
 
   const costOf = (consumeOptions: ConsumeOptions | undefined): number => {
     const cost = consumeOptions?.cost;
@@ -204,6 +224,77 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     refusals!.set(key, { until: Date.now() + result.retryAfterMs, cost, remaining: result.remaining, resetAt: result.resetAt });
   };
 
+  const decided = (key: string, cost: number, reply: DecisionReply): RateLimitResult => {
+    const result = toResult(reply);
+    if (reply[0] !== 1 && refusals !== undefined && result.retryAfterMs > 0) remember(key, cost, result);
+    return result;
+  };
+
+  /** One decision, one script call: EVALSHA straight on the client (EVAL once on NOSCRIPT), no wrapper promise. */
+  const decideOne = (key: string, cost: number): Promise<RateLimitResult> => {
+    const onReply = (reply: DecisionReply): RateLimitResult => decided(key, cost, reply);
+    // Not ready (startup, outage): the script runner waits for a fail-fast client's first `ready`.
+    if ((redis as { status?: string }).status !== 'ready') {
+      return decide.run(redis, [key], [arg1, arg2, cost]).then(onReply, (error: unknown) => unavailable(error, key, cost));
+    }
+    return (redis.evalsha(sha, 1, key, arg1, arg2, cost) as Promise<DecisionReply>).then(onReply, (error: unknown) =>
+      isNoScript(error)
+        ? (redis.eval(lua, 1, key, arg1, arg2, cost) as Promise<DecisionReply>).then(onReply, (retried: unknown) => unavailable(retried, key, cost))
+        : unavailable(error, key, cost),
+    );
+  };
+
+  // The calls of this event-loop turn, sent together by `flush` (see the `batching` option).
+  let queued: QueuedCall[] = [];
+
+  const settle = (call: QueuedCall, outcome: () => RateLimitResult): void => {
+    try {
+      call.resolve(outcome());
+    } catch (error) {
+      call.reject(error);
+    }
+  };
+
+  const decideMany = (calls: QueuedCall[]): void => {
+    const args: Array<string | number> = new Array<string | number>(2 * calls.length + 2);
+    for (let i = 0; i < calls.length; i++) {
+      args[i] = calls[i]!.key;
+      args[calls.length + 2 + i] = calls[i]!.cost;
+    }
+    args[calls.length] = arg1;
+    args[calls.length + 1] = arg2;
+    const onReply = (reply: Array<number | string>): void => {
+      for (let i = 0; i < calls.length; i++) {
+        const call = calls[i]!;
+        const code = reply[4 * i];
+        if (code === -1) {
+          const message = String(reply[4 * i + 1]);
+          settle(call, () => unavailable(new Error(message), call.key, call.cost));
+        } else {
+          settle(call, () => decided(call.key, call.cost, [code as number, reply[4 * i + 1] as number, reply[4 * i + 2] as number, reply[4 * i + 3] as number]));
+        }
+      }
+    };
+    const onError = (error: unknown): void => {
+      for (const call of calls) settle(call, () => unavailable(error, call.key, call.cost));
+    };
+    (redis.evalsha(fixedWindowBatchScript.sha, calls.length, ...args) as Promise<Array<number | string>>).then(onReply, (error: unknown) => {
+      if (!isNoScript(error)) return onError(error);
+      (redis.eval(fixedWindowBatchScript.lua, calls.length, ...args) as Promise<Array<number | string>>).then(onReply, onError);
+    });
+  };
+
+  const flush = (): void => {
+    const calls = queued;
+    queued = [];
+    if (calls.length === 1) {
+      const call = calls[0]!;
+      decideOne(call.key, call.cost).then(call.resolve, call.reject);
+      return;
+    }
+    for (let i = 0; i < calls.length; i += MAX_BATCH) decideMany(calls.slice(i, i + MAX_BATCH));
+  };
+
   return {
     provider,
     limit,
@@ -236,21 +327,11 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
           }
         }
       }
-      // EVALSHA straight on the client (EVAL once on NOSCRIPT): no wrapper promise, no argument arrays.
-      const decided = (reply: DecisionReply): RateLimitResult => {
-        const result = toResult(reply);
-        if (reply[0] !== 1 && refusals !== undefined && result.retryAfterMs > 0) remember(key, cost, result);
-        return result;
-      };
-      // Not ready (startup, outage): the script runner waits for a fail-fast client's first `ready`.
-      if ((redis as { status?: string }).status !== 'ready') {
-        return decide.run(redis, [key], [arg1, arg2, cost]).then(decided, (error: unknown) => unavailable(error, key, cost));
-      }
-      return (redis.evalsha(sha, 1, key, arg1, arg2, cost) as Promise<DecisionReply>).then(decided, (error: unknown) =>
-        isNoScript(error)
-          ? (redis.eval(lua, 1, key, arg1, arg2, cost) as Promise<DecisionReply>).then(decided, (retried: unknown) => unavailable(retried, key, cost))
-          : unavailable(error, key, cost),
-      );
+      if (!batching || (redis as { status?: string }).status !== 'ready') return decideOne(key, cost);
+      return new Promise<RateLimitResult>((resolve, reject) => {
+        if (queued.length === 0) process.nextTick(flush);
+        queued.push({ key, cost, resolve, reject });
+      });
     },
     async peek(tenantId, consumeOptions) {
       assertTenantId(tenantId);

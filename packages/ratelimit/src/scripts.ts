@@ -1,5 +1,6 @@
 import { defineScript, type LuaScript } from '@platform/redis';
 import fixedWindowLua from './lua/fixedWindow-1.lua';
+import fixedWindowBatchLua from './lua/fixedWindowBatch-0.lua';
 import fixedWindowPeekLua from './lua/fixedWindowPeek-1.lua';
 import resetKeyLua from './lua/resetKey-1.lua';
 import slidingLogLua from './lua/slidingLog-1.lua';
@@ -27,11 +28,19 @@ export const decisionScripts: Readonly<Record<RateLimitAlgorithm, { decide: LuaS
   'token-bucket': { decide: script('tokenBucket', tokenBucketLua), peek: script('tokenBucketPeek', tokenBucketPeekLua) },
 };
 
+/**
+ * Many fixed-window decisions in one call: the counters are all of the call's keys (so
+ * `numberOfKeys` is 0 here and the caller passes their count); replies are flattened
+ * {@link DecisionReply}s, with `[-1, errorMessage, 0, 0]` for a counter that holds another type.
+ */
+export const fixedWindowBatchScript = defineScript<Array<number | string>>({ name: 'fixedWindowBatch', numberOfKeys: 0, lua: fixedWindowBatchLua });
+
 /** `reset` of both limiter kinds: deletes the key (1 if it existed). */
 export const resetKeyScript = defineScript<number>({ name: 'resetKey', numberOfKeys: 1, lua: resetKeyLua });
 
 /** Every script of the package (for the SCRIPT LOAD and header tests). */
 export const ratelimitScripts: readonly LuaScript<unknown>[] = [
   ...Object.values(decisionScripts).flatMap(({ decide, peek }) => [decide, peek]),
+  fixedWindowBatchScript,
   resetKeyScript,
 ];
