@@ -2,7 +2,7 @@ import { ConfigError, InvalidArgumentError, assertTenantId, checkInteger, descri
 import { unavailableError } from './errors';
 import { limiterKeys } from './keys';
 import { RATE_LIMIT_ALGORITHMS, defaultRateLimiterOptions, windowMsOf, withDefaults, type RateLimitAlgorithm } from './options';
-import { decisionScripts, fixedWindowBatchScript, resetKeyScript, type DecisionReply } from './scripts';
+import { decisionScripts, resetKeyScript, type BatchReply, type DecisionReply } from './scripts';
 
 /**
  * The narrowest client a limiter needs: `EVALSHA` and `EVAL` (every decision and reset is one
@@ -47,12 +47,12 @@ export interface RateLimiterOptions {
    */
   failOpen?: boolean;
   /**
-   * `fixed-window` on a standalone or Sentinel connection: the `consume` calls of one event-loop
-   * turn go to Redis as one script call that decides them in order, atomically, each exactly as a
-   * call of its own would be (a tenant named twice sees its earlier decision). One command instead
-   * of one per call: less CPU in this process and in Redis when many calls are in flight; a lone
-   * call is sent as it always was. Not used on a Redis Cluster (tenants' counters live in different
-   * slots). @defaultValue `true`
+   * On a standalone or Sentinel connection, the `consume` calls of one event-loop turn go to Redis
+   * as one script call that decides them in order, atomically, each exactly as a call of its own
+   * would be (a tenant named twice sees its earlier decision). One command instead of one per call:
+   * less CPU in this process and in Redis when many calls are in flight; a lone call is sent as it
+   * always was. Not used on a Redis Cluster (tenants' keys live in different slots).
+   * @defaultValue `true`
    */
   batching?: boolean;
 }
@@ -178,10 +178,10 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     arg1 = String(limit);
     arg2 = String(windowMs);
   }
-  const { decide, peek: peekScript } = decisionScripts[algorithm];
+  const { decide, peek: peekScript, batch: batchScript } = decisionScripts[algorithm];
   const { sha, lua } = decide;
   const refusals = shortCircuit ? new Map<string, Refusal>() : undefined;
-  const batching = algorithm === 'fixed-window' && options.batching !== false && (redis as { isCluster?: boolean }).isCluster !== true;
+  const batching = options.batching !== false && (redis as { isCluster?: boolean }).isCluster !== true;
 
   const costOf = (consumeOptions: ConsumeOptions | undefined): number => {
     const cost = consumeOptions?.cost;
@@ -263,7 +263,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     }
     args[calls.length] = arg1;
     args[calls.length + 1] = arg2;
-    const onReply = (reply: Array<number | string>): void => {
+    const onReply = (reply: BatchReply): void => {
       for (let i = 0; i < calls.length; i++) {
         const call = calls[i]!;
         const code = reply[4 * i];
@@ -278,9 +278,9 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     const onError = (error: unknown): void => {
       for (const call of calls) settle(call, () => unavailable(error, call.key, call.cost));
     };
-    (redis.evalsha(fixedWindowBatchScript.sha, calls.length, ...args) as Promise<Array<number | string>>).then(onReply, (error: unknown) => {
+    (redis.evalsha(batchScript.sha, calls.length, ...args) as Promise<BatchReply>).then(onReply, (error: unknown) => {
       if (!isNoScript(error)) return onError(error);
-      (redis.eval(fixedWindowBatchScript.lua, calls.length, ...args) as Promise<Array<number | string>>).then(onReply, onError);
+      (redis.eval(batchScript.lua, calls.length, ...args) as Promise<BatchReply>).then(onReply, onError);
     });
   };
 

@@ -1,6 +1,5 @@
 import { defineScript, type LuaScript } from '@platform/redis';
 import fixedWindowLua from './lua/fixedWindow-1.lua';
-import fixedWindowBatchLua from './lua/fixedWindowBatch-0.lua';
 import fixedWindowPeekLua from './lua/fixedWindowPeek-1.lua';
 import resetKeyLua from './lua/resetKey-1.lua';
 import slidingLogLua from './lua/slidingLog-1.lua';
@@ -9,38 +8,64 @@ import slidingWindowLua from './lua/slidingWindow-1.lua';
 import slidingWindowPeekLua from './lua/slidingWindowPeek-1.lua';
 import tokenBucketLua from './lua/tokenBucket-1.lua';
 import tokenBucketPeekLua from './lua/tokenBucketPeek-1.lua';
+import fixedWindowBatchLua from './lua/fixedWindowBatch-0.lua';
+import slidingLogBatchLua from './lua/slidingLogBatch-0.lua';
+import slidingWindowBatchLua from './lua/slidingWindowBatch-0.lua';
+import tokenBucketBatchLua from './lua/tokenBucketBatch-0.lua';
+import decideEachLua from './lua/includes/decideEach.lua';
+import fixedWindowDecideLua from './lua/includes/fixedWindowDecide.lua';
+import slidingLogDecideLua from './lua/includes/slidingLogDecide.lua';
 import slidingWindowCounterLua from './lua/includes/slidingWindowCounter.lua';
+import slidingWindowDecideLua from './lua/includes/slidingWindowDecide.lua';
+import tokenBucketDecideLua from './lua/includes/tokenBucketDecide.lua';
 import type { RateLimitAlgorithm } from './options';
 
 /** Reply of every decision script: `[allowed (1|0), remaining, retryAfterMs, resetMs]`. */
 export type DecisionReply = [number, number, number, number];
 
 /** Package-local Lua includes (`--- @include "name"`). */
-const includes = { slidingWindowCounter: slidingWindowCounterLua };
-
-const script = (name: string, lua: string) => defineScript<DecisionReply>({ name, numberOfKeys: 1, lua, includes });
-
-/** The decision script of each algorithm, and its read-only twin for `peek`. */
-export const decisionScripts: Readonly<Record<RateLimitAlgorithm, { decide: LuaScript<DecisionReply>; peek: LuaScript<DecisionReply> }>> = {
-  'fixed-window': { decide: script('fixedWindow', fixedWindowLua), peek: script('fixedWindowPeek', fixedWindowPeekLua) },
-  'sliding-window': { decide: script('slidingWindow', slidingWindowLua), peek: script('slidingWindowPeek', slidingWindowPeekLua) },
-  'sliding-log': { decide: script('slidingLog', slidingLogLua), peek: script('slidingLogPeek', slidingLogPeekLua) },
-  'token-bucket': { decide: script('tokenBucket', tokenBucketLua), peek: script('tokenBucketPeek', tokenBucketPeekLua) },
+const includes = {
+  slidingWindowCounter: slidingWindowCounterLua,
+  fixedWindowDecide: fixedWindowDecideLua,
+  slidingWindowDecide: slidingWindowDecideLua,
+  slidingLogDecide: slidingLogDecideLua,
+  tokenBucketDecide: tokenBucketDecideLua,
+  decideEach: decideEachLua,
 };
 
 /**
- * Many fixed-window decisions in one call: the counters are all of the call's keys (so
- * `numberOfKeys` is 0 here and the caller passes their count); replies are flattened
- * {@link DecisionReply}s, with `[-1, errorMessage, 0, 0]` for a counter that holds another type.
+ * Reply of a batch script: per decision, in order, a {@link DecisionReply} flattened, or
+ * `[-1, errorMessage, 0, 0]` for a key that holds another type.
  */
-export const fixedWindowBatchScript = defineScript<Array<number | string>>({ name: 'fixedWindowBatch', numberOfKeys: 0, lua: fixedWindowBatchLua });
+export type BatchReply = Array<number | string>;
+
+const script = (name: string, lua: string) => defineScript<DecisionReply>({ name, numberOfKeys: 1, lua, includes });
+
+// A batch script's keys are all of its call's keys: `numberOfKeys` 0, the caller passes their count.
+const batch = (name: string, lua: string) => defineScript<BatchReply>({ name, numberOfKeys: 0, lua, includes });
+
+/**
+ * The decision script of each algorithm, its read-only twin for `peek`, and its batch twin that
+ * takes many decisions in one call (the same decision for each key in turn).
+ */
+export const decisionScripts: Readonly<
+  Record<RateLimitAlgorithm, { decide: LuaScript<DecisionReply>; peek: LuaScript<DecisionReply>; batch: LuaScript<BatchReply> }>
+> = {
+  'fixed-window': { decide: script('fixedWindow', fixedWindowLua), peek: script('fixedWindowPeek', fixedWindowPeekLua), batch: batch('fixedWindowBatch', fixedWindowBatchLua) },
+  'sliding-window': {
+    decide: script('slidingWindow', slidingWindowLua),
+    peek: script('slidingWindowPeek', slidingWindowPeekLua),
+    batch: batch('slidingWindowBatch', slidingWindowBatchLua),
+  },
+  'sliding-log': { decide: script('slidingLog', slidingLogLua), peek: script('slidingLogPeek', slidingLogPeekLua), batch: batch('slidingLogBatch', slidingLogBatchLua) },
+  'token-bucket': { decide: script('tokenBucket', tokenBucketLua), peek: script('tokenBucketPeek', tokenBucketPeekLua), batch: batch('tokenBucketBatch', tokenBucketBatchLua) },
+};
 
 /** `reset` of both limiter kinds: deletes the key (1 if it existed). */
 export const resetKeyScript = defineScript<number>({ name: 'resetKey', numberOfKeys: 1, lua: resetKeyLua });
 
 /** Every script of the package (for the SCRIPT LOAD and header tests). */
 export const ratelimitScripts: readonly LuaScript<unknown>[] = [
-  ...Object.values(decisionScripts).flatMap(({ decide, peek }) => [decide, peek]),
-  fixedWindowBatchScript,
+  ...Object.values(decisionScripts).flatMap(({ decide, peek, batch }) => [decide, peek, batch]),
   resetKeyScript,
 ];

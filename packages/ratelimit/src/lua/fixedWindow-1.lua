@@ -9,16 +9,5 @@
   ARGV[3] cost
   Returns {allowed (1|0), remaining, retryAfterMs, resetMs}; resetMs: until the window closes.
 ]]
-local used = redis.call('INCRBY', KEYS[1], ARGV[3])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  -- A new counter, or one left without TTL by other code: the window starts now.
-  ttl = tonumber(ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-local limit = tonumber(ARGV[1])
-if used > limit then
-  used = redis.call('DECRBY', KEYS[1], ARGV[3])
-  return {0, limit - used, ttl, ttl}
-end
-return {1, limit - used, 0, ttl}
+--- @include "fixedWindowDecide"
+return {fixedWindowDecide(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))}

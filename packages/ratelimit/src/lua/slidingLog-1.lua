@@ -10,23 +10,5 @@
   Returns {allowed (1|0), remaining, retryAfterMs, resetMs}; resetMs: until the log is empty.
 ]]
 --- @include "nowUs"
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2]) * 1000
-local cost = tonumber(ARGV[3])
-local now = nowUs()
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local used = redis.call('ZCARD', KEYS[1])
-if used + cost <= limit then
-  -- Unique members: within one µs the count only grows, so (time, count) never repeats.
-  local stamp = string.format('%.0f', now) .. '-'
-  for i = 1, cost do
-    redis.call('ZADD', KEYS[1], now, stamp .. (used + i))
-  end
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {1, limit - used - cost, 0, tonumber(ARGV[2])}
-end
--- Enough room appears when the (used + cost - limit)-th oldest unit leaves the window.
-local index = used + cost - limit - 1
-local oldest = redis.call('ZRANGE', KEYS[1], index, index, 'WITHSCORES')
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-return {0, limit - used, math.ceil((oldest[2] + window - now) / 1000), math.ceil((newest[2] + window - now) / 1000)}
+--- @include "slidingLogDecide"
+return {slidingLogDecide(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))}

@@ -13,17 +13,5 @@
   Returns {allowed (1|0), remaining, retryAfterMs, resetMs}; resetMs: until the estimate is 0.
 ]]
 --- @include "slidingWindowCounter"
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local prev, cur, ttl = slidingWindowState(KEYS[1], window)
-local elapsed = 2 * window - ttl
-local used = prev * (window - elapsed) / window + cur
-if used + cost <= limit then
-  cur = cur + cost
-  redis.call('SET', KEYS[1], string.format('%.0f', prev * SLIDING_WINDOW_M + cur), 'PX', ttl)
-  return {1, math.floor(limit - used - cost), 0, ttl}
-end
-local resetMs = ttl
-if cur == 0 then resetMs = ttl - window end
-return {0, math.floor(limit - used), slidingWindowRetry(limit, cost, window, elapsed, prev, cur), resetMs}
+--- @include "slidingWindowDecide"
+return {slidingWindowDecide(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))}

@@ -1,0 +1,75 @@
+import { ConfigError } from '@platform/redis';
+import { RATE_LIMIT_ALGORITHMS } from './options';
+import { createRateLimiter, type RateLimitResult } from './rate-limiter';
+import { testRedis } from './test-helpers';
+
+const { redis, prefix } = testRedis();
+
+/** EVALSHA/EVAL calls Redis has answered so far (INFO commandstats). */
+async function scriptCalls(): Promise<number> {
+  const stats = await redis.info('commandstats');
+  let calls = 0;
+  for (const match of stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(match[1]);
+  return calls;
+}
+
+/** What a result says, without the times (the two runs happen a few ms apart). */
+const shape = (r: RateLimitResult) => ({ allowed: r.allowed, remaining: r.remaining, retries: r.retryAfterMs > 0 });
+
+describe('batching: the calls of one event-loop turn in one script call', () => {
+  it.each(RATE_LIMIT_ALGORITHMS)('%s: a batch decides exactly as the same calls one by one would', async (algorithm) => {
+    // 60 calls in one turn over 3 tenants (20 each, limit 7, costs 1-3): the batched limiter and an
+    // unbatched one on their own keys must give the same decisions in the same order.
+    const calls = Array.from({ length: 60 }, (_, i) => ({ tenant: `t${i % 3}`, cost: 1 + (i % 3 === 0 ? i % 2 : 0) + (i % 5 === 0 ? 1 : 0) }));
+    const options = { redis, limit: 7, windowSeconds: 3600, algorithm, shortCircuit: false } as const;
+    const batched = createRateLimiter({ ...options, provider: `b-${algorithm}`, prefix });
+    const single = createRateLimiter({ ...options, provider: `s-${algorithm}`, prefix, batching: false });
+    const before = await scriptCalls();
+    const fromBatch = await Promise.all(calls.map((c) => batched.consume(c.tenant, { cost: c.cost })));
+    const batchScripts = (await scriptCalls()) - before;
+    const fromSingles: RateLimitResult[] = [];
+    for (const c of calls) fromSingles.push(await single.consume(c.tenant, { cost: c.cost }));
+    expect(fromBatch.map(shape)).toEqual(fromSingles.map(shape));
+    expect(fromBatch.filter((r) => r.allowed).length).toBeGreaterThan(0);
+    expect(fromBatch.filter((r) => !r.allowed).length).toBeGreaterThan(0);
+    // One script call for the whole turn (two if the first EVALSHA met NOSCRIPT and EVAL followed).
+    expect(batchScripts).toBeGreaterThanOrEqual(1);
+    expect(batchScripts).toBeLessThanOrEqual(2);
+  });
+
+  it('100 concurrent callers of one key in one turn: exactly the limit is allowed, and the counter says so', async () => {
+    const limiter = createRateLimiter({ redis, provider: 'burst', limit: 25, windowSeconds: 3600, prefix, shortCircuit: false });
+    const results = await Promise.all(Array.from({ length: 100 }, () => limiter.consume('tenant-burst')));
+    expect(results.filter((r) => r.allowed)).toHaveLength(25);
+    expect(results.filter((r) => r.allowed).map((r) => r.remaining).sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    expect(await redis.get(limiter.key('tenant-burst'))).toBe('25');
+    expect(await redis.pttl(limiter.key('tenant-burst'))).toBeGreaterThan(0);
+  });
+
+  it('more calls in one turn than one batch holds: every call is decided, the total stays exact', async () => {
+    const limiter = createRateLimiter({ redis, provider: 'many', limit: 600, windowSeconds: 3600, prefix, shortCircuit: false });
+    const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => limiter.consume(`tenant-${i % 2}`)));
+    expect(results.filter((r) => r.allowed)).toHaveLength(1000);
+    const again = await Promise.all(Array.from({ length: 500 }, () => limiter.consume('tenant-0')));
+    expect(again.filter((r) => r.allowed)).toHaveLength(100);
+  });
+
+  it('a key that holds another type fails only its own calls in the batch, with the typed error, and stays unchanged', async () => {
+    const limiter = createRateLimiter({ redis, provider: 'wrongtype', limit: 5, windowSeconds: 60, prefix });
+    await redis.hset(limiter.key('tenant-bad'), 'field', 'value');
+    const settled = await Promise.allSettled([limiter.consume('tenant-ok'), limiter.consume('tenant-bad'), limiter.consume('tenant-ok')]);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(ConfigError);
+    expect(settled.filter((s): s is PromiseFulfilledResult<RateLimitResult> => s.status === 'fulfilled').map((s) => s.value.remaining)).toEqual([4, 3]);
+    expect(await redis.hgetall(limiter.key('tenant-bad'))).toEqual({ field: 'value' });
+  });
+
+  it('a lone call is one script call, as without batching', async () => {
+    const limiter = createRateLimiter({ redis, provider: 'lone', limit: 5, windowSeconds: 60, prefix });
+    await limiter.consume('tenant-lone');
+    const before = await scriptCalls();
+    const result = await limiter.consume('tenant-lone');
+    expect(await scriptCalls()).toBe(before + 1);
+    expect(result).toMatchObject({ allowed: true, remaining: 3 });
+  });
+});
