@@ -36,6 +36,8 @@ export interface ProviderLimitsOptions<P extends string> {
   shortCircuit?: boolean;
   /** See `RateLimiterOptions.failOpen`. @defaultValue `false` */
   failOpen?: boolean;
+  /** See `RateLimiterOptions.batching`. @defaultValue `true` */
+  batching?: boolean;
 }
 
 /** A service's provider limits. See {@link defineProviderLimits}. */
@@ -68,11 +70,11 @@ export function defineProviderLimits<P extends string>(
   providers: Record<P, ProviderLimit>,
   options: ProviderLimitsOptions<P>,
 ): ProviderLimits<P> {
-  const { redis, tiers = {}, tierOf, prefix, keyPrefix, shortCircuit, failOpen } = options;
+  const { redis, tiers = {}, tierOf, prefix, keyPrefix, shortCircuit, failOpen, batching } = options;
   const names = Object.keys(providers) as P[];
   if (names.length === 0) throw new InvalidArgumentError('providers', 'declare at least one provider');
   const make = (provider: P, spec: ProviderLimit): RateLimiter =>
-    createRateLimiter({ ...spec, redis, provider, prefix, keyPrefix, shortCircuit, failOpen });
+    createRateLimiter({ ...spec, redis, provider, prefix, keyPrefix, shortCircuit, failOpen, batching });
 
   const limiters = {} as Record<P, RateLimiter>;
   for (const provider of names) {
