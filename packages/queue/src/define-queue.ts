@@ -20,6 +20,8 @@ import {
   type TenantPayloadInput,
 } from './payload';
 import { checkPools, type ConcurrencyPool } from './pools/pool';
+import { PoolSlots } from './pools/slots';
+import { keySlot } from './slot';
 import { plainProducer, type JobEntry, type ObliterateOptions, type Producer, type QueueJobCounts } from './producer/producer';
 
 export type { WaitForReplicasOptions } from './guarded-write';
@@ -208,6 +210,12 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     queueCreated: () => queue !== undefined,
     slotKey: `${prefix}:${name}:meta`,
   });
+  const slots = pools.length > 0 ? new PoolSlots(name, pools, connection) : undefined;
+  // The dispatch script takes pool slots at hand-out only when it may touch the pool keys: always
+  // on one server, and on a cluster only when every pool key is in the queue's slot (else the
+  // worker takes them, a script per pool and job).
+  const queueSlot = keySlot(`${prefix}:${name}:meta`);
+  const dispatchPools = onCluster && pools.some((p) => keySlot(p.key) !== queueSlot) ? undefined : slots;
   const scheduler = fairness
     ? createFairScheduler({
         queueName: name,
@@ -217,6 +225,8 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
         getQueue: getQueue as () => Queue,
         getClient: connection,
         defaultJobOptions: jobDefaults,
+        poolSlots: slots,
+        dispatchPools: dispatchPools !== undefined,
       })
     : undefined;
   const producer: Producer<Data> = scheduler ? fairProducer(getQueue, scheduler, connection) : plainProducer(getQueue);
@@ -292,7 +302,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   };
 
   if (scheduler) registerFairScheduler(definition, scheduler);
-  producerConnections.set(definition, connection);
+  if (slots) poolSlotsByDefinition.set(definition, slots);
   return definition;
 }
 
@@ -305,12 +315,11 @@ function jobOptionsOf(opts: EnqueueOptions): JobsOptions {
   return jobOptions;
 }
 
-const producerConnections = new WeakMap<object, () => RedisClient>();
+const poolSlotsByDefinition = new WeakMap<object, PoolSlots>();
 
-/** The producer connection of a definition (workers run pool scripts on it). */
-export function producerConnectionOf(definition: object): RedisClient {
-  const connection = producerConnections.get(definition);
-  return connection ? connection() : getSharedConnection('producer');
+/** The pool slots of a definition that joined pools (its workers take, refresh and give back slots through it). */
+export function poolSlotsOf(definition: object): PoolSlots | undefined {
+  return poolSlotsByDefinition.get(definition);
 }
 
 /** `fairness` as options (`'per-tenant'` is all defaults), or `undefined` for a plain queue. */

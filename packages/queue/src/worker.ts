@@ -1,6 +1,6 @@
 import { getSharedConnection, isDeferral, type RedisClient } from '@platform/redis';
 import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
-import { producerConnectionOf, type QueueDefinition } from './define-queue';
+import { poolSlotsOf, type QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
@@ -162,7 +162,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
       );
     };
     // Pool slots inside the tenant's slot: a job deferred for a full pool gives its tenant slot back.
-    const pooled = withPools(definition.name, definition.settings.pools ?? [], () => producerConnectionOf(definition), limited);
+    const pooled = withPools(poolSlotsOf(definition), limited);
     const run = fair ? fair.wrapHandler(pooled) : pooled;
 
     const attempt = async (job: Job<TenantPayload<S>, R>, token?: string): Promise<R> => {

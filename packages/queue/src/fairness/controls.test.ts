@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { defineQueue } from '../define-queue';
 import { FairnessRequiredError, TenantBacklogFullError } from '../errors';
 import { createWorker } from '../worker';
+import { defineConcurrencyPool } from '../pools/pool';
+import { POOL_HANDOUT_OPTION } from '../pools/slots';
 import {
   getTenantAudit,
   getTenantLimits,
@@ -235,6 +237,50 @@ describe('workers apply controls from their periodic view', () => {
     // Without the release, the slot would stay taken until the lease expires (leaseMs, 30 s).
     await waitFor(() => done.length === 3, 8000, 50);
     await waitFor(async () => (await redis.zcard(keys.leases('acme'))) === 0, 3000, 50);
+  });
+});
+
+describe('concurrency pools on a fair queue: slots taken at hand-out', () => {
+  it('the dispatch takes the slots while the pool is at most half full; those jobs start with no pool script, the rest take theirs at start', async () => {
+    const prefix = uniquePrefix('ctl');
+    prefixes.push(prefix);
+    const pool = defineConcurrencyPool({ name: 'handout', max: 6, leaseMs: 5000, keyPrefix: prefix });
+    const q = defineQueue({ namespace: 'agent', name: 'pooled', schema, prefix, connection: redis, fairness: { window: 5 }, pools: [pool] });
+    await q.enqueueBulk(Array.from({ length: 5 }, (_, n) => ({ tenantId: n < 3 ? 'acme' : 'globex', n })));
+    await fairSchedulerOf(q)!.idle();
+    // 5 handed out (window 5), the first 3 with their slots (6 / 2), the other 2 without.
+    expect((await pool.usage(redis)).active).toBe(3);
+    const jobs = await q.queue.getJobs(['waiting']);
+    expect(jobs).toHaveLength(5);
+    const marked = jobs.filter((j) => typeof (j.opts as Record<string, unknown>)[POOL_HANDOUT_OPTION] === 'number');
+    expect(marked).toHaveLength(3);
+    const scripts: string[] = [];
+    const monitor = await redis.monitor();
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (/^(evalsha|eval)$/i.test(args[0] ?? '') && args.some((a) => a.includes(pool.key))) scripts.push(args.find((a) => a.includes('|')) ?? '');
+    });
+    let running = 0;
+    let peak = 0;
+    const done: number[] = [];
+    workers.push(
+      createWorker(
+        q,
+        async (job) => {
+          peak = Math.max(peak, ++running);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          running -= 1;
+          done.push(job.data.n);
+        },
+        { connection: workerConnection, concurrency: 5, handleSignals: false },
+      ),
+    );
+    await waitFor(() => done.length === 5, 10_000);
+    await monitor.disconnect();
+    // Only the two jobs handed out without slots ran the acquire script; every slot is back.
+    expect(scripts.filter((a) => a.includes(`|${q.name}|`)).length).toBe(2);
+    expect(peak).toBe(5);
+    await waitFor(async () => (await pool.usage(redis)).active === 0, 5000);
+    await q.close();
   });
 });
 

@@ -5,6 +5,7 @@ import { TenantBacklogFullError } from '../errors';
 import { createControlsCache, type ControlsCache } from './controls-cache';
 import { fairKeys, fairRegistryKey, type FairKeys } from './keys';
 import { encodeTenantSettings, type ResolvedFairness } from './options';
+import { POOL_HANDOUT_OPTION, poolMember, type PoolSlots } from '../pools/slots';
 import { fairScripts, runWithTenantKeys } from './scripts';
 
 /** An unconfirmed hand-out (its adder died between the dispatch script and `queue.add`) is redone after this. */
@@ -65,8 +66,12 @@ export function createFairScheduler(params: {
   /** The producer connection the queue uses. */
   getClient: () => RedisClient;
   defaultJobOptions: JobsOptions;
+  /** The pool slots of the queue's jobs, when it joined pools. */
+  poolSlots?: PoolSlots | undefined;
+  /** Whether the dispatch script may take pool slots at hand-out (every pool key reachable from the queue's slot). */
+  dispatchPools?: boolean;
 }): FairScheduler {
-  const { queueName, prefix, registryPrefix, settings, getQueue, getClient, defaultJobOptions } = params;
+  const { queueName, prefix, registryPrefix, settings, getQueue, getClient, defaultJobOptions, poolSlots } = params;
   const keys = fairKeys(prefix, queueName);
   const client = async (): Promise<ScriptClient & RedisClient> => getClient();
   const controls: ControlsCache = createControlsCache(keys, getClient);
@@ -100,30 +105,42 @@ export function createFairScheduler(params: {
     keys.ready, keys.blocked, keys.pass, keys.cfg, keys.jobs, keys.inflight, keys.dedup, keys.jobDedup,
     keys.wait, keys.paused, keys.prioritized, keys.ctl, keys.workers, keys.workerConcurrency,
   ];
+  const handOutPools = params.dispatchPools && poolSlots ? poolSlots.pools : [];
+  const poolKeys = handOutPools.map((p) => p.key);
+  const poolArgs = [queueName, handOutPools.length, ...handOutPools.flatMap((p) => [p.max, p.perTenant ?? 0, p.leaseMs])];
 
   /** One dispatch step: hands jobs to BullMQ; answers whether another step may find more room. */
   const dispatchOnce = async (): Promise<boolean> => {
     const redis = await client();
     const named = candidates;
+    // Before the call: slots the script takes expire no earlier than leaseMs after this.
+    const sentAt = Date.now();
     const [reply, next, more] = await runWithTenantKeys(
       fairScripts.dispatch,
       redis,
       dispatchKeys,
-      named.flatMap((t) => [keys.pending(t), keys.leases(t), keys.rateLog(t)]),
-      [settings.window, FAIR_INFLIGHT_TIMEOUT_MS, settings.leaseMs, MAX_PER_STEP, CANDIDATES, ...named],
+      [...poolKeys, ...named.flatMap((t) => [keys.pending(t), keys.leases(t), keys.rateLog(t)])],
+      [settings.window, FAIR_INFLIGHT_TIMEOUT_MS, settings.leaseMs, MAX_PER_STEP, CANDIDATES, ...poolArgs, ...named],
     );
     candidates = next;
     if (reply.length > 0) {
       const queue = getQueue();
       const added: string[] = [];
       const results = await Promise.allSettled(
-        Array.from({ length: reply.length / 2 }, async (_, i) => {
-          const id = reply[2 * i]!;
-          const stored = JSON.parse(reply[2 * i + 1]!) as StoredJob;
-          const job = await queue.add(stored.name as never, stored.data as never, { ...stored.opts, jobId: id });
+        Array.from({ length: reply.length / 3 }, async (_, i) => {
+          const id = String(reply[3 * i]);
+          const stored = JSON.parse(String(reply[3 * i + 1])) as StoredJob;
+          const pooled = Number(reply[3 * i + 2]) === 1;
+          const opts: JobsOptions = { ...stored.opts, jobId: id };
+          // Kept by BullMQ with the job's options (unknown ones pass through), read at its first start.
+          if (pooled) (opts as Record<string, unknown>)[POOL_HANDOUT_OPTION] = sentAt;
+          const job = await queue.add(stored.name as never, stored.data as never, opts);
           added.push(id);
           // Deduplicated by BullMQ (another job with its deduplication id is there): it holds no slot.
-          if (job.id !== id) await releaseLease(id, stored.data.tenantId);
+          if (job.id !== id) {
+            await releaseLease(id, stored.data.tenantId);
+            if (pooled) await poolSlots?.release(poolMember(stored.data.tenantId, queueName, id));
+          }
         }),
       );
       // Jobs whose add failed stay in flight and are handed out again after FAIR_INFLIGHT_TIMEOUT_MS.
@@ -230,8 +247,10 @@ export function createFairScheduler(params: {
           [keys.leases(ctx.tenantId), keys.rateLog(ctx.tenantId), keys.ctl],
           [jobId, settings.leaseMs, ctx.tenantId, encodeTenantSettings(tenant)],
         );
-        if (code === 3) throw new DeferJobError(Math.min(waitMs, MAX_SLOT_WAIT_MS), 'tenant-paused', `tenant ${ctx.tenantId} is paused`);
-        if (code === 2) {
+        if (code === 2 || code === 3) {
+          // The job does not run now: pool slots it took at hand-out go back at once.
+          if (poolSlots?.handedOut(job)) await poolSlots.release(poolMember(ctx.tenantId, queueName, jobId));
+          if (code === 3) throw new DeferJobError(Math.min(waitMs, MAX_SLOT_WAIT_MS), 'tenant-paused', `tenant ${ctx.tenantId} is paused`);
           throw new DeferJobError(Math.min(waitMs, MAX_SLOT_WAIT_MS), 'tenant-busy', `tenant ${ctx.tenantId} is at its maxActive or rate`);
         }
         if (code !== 1) return handler(job, ctx);

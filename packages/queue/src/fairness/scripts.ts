@@ -22,7 +22,7 @@ const includes = { tenantSettings: tenantSettingsLua, fairWindow: fairWindowLua,
  */
 export const fairScripts = {
   enqueue: defineScript<Array<string | number | string[]>>({ name: 'fairEnqueue', numberOfKeys: 15, lua: enqueueLua, includes }),
-  dispatch: defineScript<[string[], string[], number]>({ name: 'fairDispatch', numberOfKeys: 14, lua: dispatchLua, includes }),
+  dispatch: defineScript<[Array<string | number>, string[], number]>({ name: 'fairDispatch', numberOfKeys: 14, lua: dispatchLua, includes }),
   drain: defineScript<number>({ name: 'fairDrain', numberOfKeys: 8, lua: drainLua }),
   confirm: defineScript<number>({ name: 'fairConfirm', numberOfKeys: 2, lua: confirmLua }),
   acquire: defineScript<[number, number]>({ name: 'fairAcquire', numberOfKeys: 3, lua: acquireLua, includes }),

@@ -22,8 +22,9 @@
   KEYS[12] ctl       hash  tenant -> runtime controls JSON
   KEYS[13] workers   zset  workerId -> heartbeat expiry ms
   KEYS[14] wconc     hash  workerId -> concurrency
-  KEYS[15..]  three per candidate tenant i (ARGV[5 + i]): KEYS[12 + 3i] pending set,
-           KEYS[13 + 3i] leases, KEYS[14 + 3i] rate log
+  KEYS[14 + j]  pool j (j = 1..P, P = ARGV[7])  zset  "<tenantId>|<queue>|<jobId>" -> lease expiry ms
+  KEYS[15 + P..]  three per candidate tenant i (ARGV[7 + 3P + i]): KEYS[12 + P + 3i] pending set,
+           KEYS[13 + P + 3i] leases, KEYS[14 + P + 3i] rate log
 
   ARGV[1]  fixed window (0 = the live workers' total concurrency): most jobs released into BullMQ
            and not yet started
@@ -31,12 +32,23 @@
   ARGV[3]  lease ms (maxActive slot taken at hand-out)
   ARGV[4]  most jobs to return
   ARGV[5]  how many candidates to answer for the next call
-  ARGV[6..] candidate tenant ids
+  ARGV[6]  queue name (the middle part of pool members)
+  ARGV[7]  P: number of pools the queue's jobs run under (0 = none)
+  ARGV[5 + 3j], ARGV[6 + 3j], ARGV[7 + 3j]  pool j's max, perTenant (0 = none), lease ms
+  ARGV[8 + 3P..] candidate tenant ids
 
-  Returns { { jobId_1, json_1, ... }, { next candidate tenants }, again } where again = 1 when the
-  step stopped with room left (head tenant not a candidate, or ARGV[4] jobs returned).
+  Pools: a job picked from a pending set (not a stale one) also takes its slot in every pool when
+  each has headroom (live slots + 1 <= max / 2, and the tenant's + 1 <= perTenant / 2), so its
+  worker starts it with no pool script. Otherwise it goes out without pool slots and its worker
+  takes them (or defers the job): slots taken at hand-out never fill a pool past half, so jobs
+  waiting in BullMQ never keep a nearly full pool from jobs that could start.
+
+  Returns { { jobId_1, json_1, pooled_1, ... }, { next candidate tenants }, again } where pooled = 1
+  when the job holds its pool slots, and again = 1 when the step stopped with room left (head
+  tenant not a candidate, or ARGV[4] jobs returned).
 ]]
 --- @include "nowMs"
+--- @include "leases"
 --- @include "tenantSettings"
 --- @include "fairWindow"
 --- @include "unblockTenant"
@@ -45,10 +57,50 @@ local now = nowMs()
 local leaseMs = tonumber(ARGV[3])
 local maxOut = tonumber(ARGV[4])
 local answer = tonumber(ARGV[5])
+local queueName = ARGV[6]
+local poolCount = tonumber(ARGV[7])
+local pools = {}
+for j = 1, poolCount do
+  local perTenant = tonumber(ARGV[6 + 3 * j])
+  pools[j] = { key = KEYS[14 + j], cap = math.floor(tonumber(ARGV[5 + 3 * j]) / 2), perTenant = perTenant,
+    tenantCap = math.floor(perTenant / 2), lease = tonumber(ARGV[7 + 3 * j]), live = nil, mine = nil, added = false }
+end
+local firstCandidate = 8 + 3 * poolCount
 local candidate = {}
-for i = 6, #ARGV do candidate[ARGV[i]] = 12 + 3 * (i - 5) end
+for i = firstCandidate, #ARGV do candidate[ARGV[i]] = 12 + poolCount + 3 * (i - firstCandidate + 1) end
 local out = {}
 local again = 0
+
+-- Whether every pool has headroom for one more job of the tenant (counts read once per call).
+local function poolRoom(tenant)
+  for _, p in ipairs(pools) do
+    if p.cap < 1 then return false end
+    if not p.live then p.live = leaseLive(p.key, now) end
+    if p.live + 1 > p.cap then return false end
+    if p.perTenant > 0 then
+      if p.tenantCap < 1 then return false end
+      if not p.mine then
+        p.mine = {}
+        for _, m in ipairs(rcall('ZRANGE', p.key, 0, -1)) do
+          local t = string.match(m, '^([^|]*)|')
+          if t then p.mine[t] = (p.mine[t] or 0) + 1 end
+        end
+      end
+      if (p.mine[tenant] or 0) + 1 > p.tenantCap then return false end
+    end
+  end
+  return true
+end
+
+local function poolTake(tenant, id)
+  local member = tenant .. '|' .. queueName .. '|' .. id
+  for _, p in ipairs(pools) do
+    rcall('ZADD', p.key, string.format('%.0f', now + p.lease), member)
+    p.live = p.live + 1
+    if p.mine then p.mine[tenant] = (p.mine[tenant] or 0) + 1 end
+    p.added = true
+  end
+end
 
 -- 1. In-flight jobs nobody confirmed: hand them out again (adding with the same jobId is idempotent).
 local stale = rcall('ZRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[2]), 'LIMIT', 0, maxOut)
@@ -58,6 +110,7 @@ for _, id in ipairs(stale) do
     rcall('ZADD', KEYS[6], now, id)
     out[#out + 1] = id
     out[#out + 1] = json
+    out[#out + 1] = 0
   else
     rcall('ZREM', KEYS[6], id)
   end
@@ -70,8 +123,8 @@ for _, tenant in ipairs(due) do unblockTenant(KEYS[2], KEYS[1], KEYS[3], tenant)
 -- 3. Fill the window.
 local room = fairWindow(KEYS[13], KEYS[14], now, tonumber(ARGV[1])) - rcall('LLEN', KEYS[9])
   - rcall('LLEN', KEYS[10]) - rcall('ZCARD', KEYS[11]) - rcall('ZCARD', KEYS[6])
-if room > maxOut - #out / 2 then
-  room = maxOut - #out / 2
+if room > maxOut - #out / 3 then
+  room = maxOut - #out / 3
   again = 1
 end
 local guard = room * 4 + 1000
@@ -131,8 +184,14 @@ while room > 0 and guard > 0 do
         rcall('ZADD', rateKey, now, id)
         rcall('PEXPIRE', rateKey, s.rateDur + 1000)
       end
+      local pooled = 0
+      if poolCount > 0 and poolRoom(tenant) then
+        poolTake(tenant, id)
+        pooled = 1
+      end
       out[#out + 1] = id
       out[#out + 1] = json
+      out[#out + 1] = pooled
       room = room - 1
       rcall('HSET', KEYS[3], ':vt', pass)
     end
@@ -142,6 +201,12 @@ while room > 0 and guard > 0 do
     elseif json then
       rcall('ZADD', KEYS[1], pass + 1 / s.weight, tenant)
     end
+  end
+end
+for _, p in ipairs(pools) do
+  if p.added then
+    local last = rcall('ZRANGE', p.key, -1, -1, 'WITHSCORES')
+    rcall('PEXPIRE', p.key, math.max(tonumber(last[2]) - now, 1))
   end
 end
 return { out, rcall('ZRANGE', KEYS[1], 0, answer - 1), again }

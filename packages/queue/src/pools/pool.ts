@@ -1,17 +1,14 @@
 import {
-  DeferJobError,
   InvalidArgumentError,
   checkInteger,
   checkMs,
   describeValue,
   getSharedConnection,
-  leases,
   namespacedKey,
   resolveKeyPrefix,
-  type ScriptClient,
   type RedisClient,
 } from '@platform/redis';
-import { poolAcquireScript } from './scripts';
+import { poolMember, type PoolSlots } from './slots';
 
 /** Options of {@link defineConcurrencyPool}. */
 export interface ConcurrencyPoolOptions {
@@ -108,42 +105,25 @@ export function checkPools(queueName: string, pools: unknown): readonly Concurre
   return pools as readonly ConcurrencyPool[];
 }
 
-/** Jitter so that jobs deferred together do not all come back in the same millisecond. */
-const retryMs = (waitMs: number): number => Math.min(waitMs, 200) + Math.floor(Math.random() * 100);
-
 /**
  * Wraps a handler so that it runs only holding a slot of every pool (taken in order; a full pool
- * gives back the slots taken and defers the job), refreshing them while it runs.
+ * gives back the slots taken and defers the job), kept alive while it runs and given back after.
+ * A job whose fair dispatch took its slots at hand-out ({@link PoolSlots.handedOut}) starts with no
+ * pool script.
  */
-export function withPools<J extends { id?: string | undefined }, C extends { tenantId: string }, R>(
-  queueName: string,
-  pools: readonly ConcurrencyPool[],
-  client: () => ScriptClient,
+export function withPools<J extends { id?: string | undefined; opts?: object; attemptsStarted?: number }, C extends { tenantId: string }, R>(
+  slots: PoolSlots | undefined,
   handler: (job: J, ctx: C) => Promise<R>,
 ): (job: J, ctx: C) => Promise<R> {
-  if (pools.length === 0) return handler;
+  if (!slots) return handler;
   return async (job, ctx) => {
-    const redis = client();
-    const member = `${ctx.tenantId}|${queueName}|${job.id ?? ''}`;
-    const held: ConcurrencyPool[] = [];
-    const releaseAll = (): Promise<unknown> => Promise.allSettled(held.map((pool) => leases.release(redis, pool.key, member)));
-    for (const pool of pools) {
-      const waitMs = await poolAcquireScript.run(redis, [pool.key], [member, `${ctx.tenantId}|`, pool.max, pool.perTenant ?? 0, pool.leaseMs]);
-      if (waitMs > 0) {
-        await releaseAll();
-        throw new DeferJobError(retryMs(waitMs), 'concurrency', `concurrency pool ${pool.name} is full`);
-      }
-      held.push(pool);
-    }
-    const refresh = setInterval(
-      () => void Promise.allSettled(held.map((pool) => leases.refresh(redis, pool.key, member, pool.leaseMs))),
-      Math.max(Math.floor(Math.min(...held.map((p) => p.leaseMs)) / 3), 10),
-    );
+    const member = poolMember(ctx.tenantId, slots.queueName, job.id ?? '');
+    if (slots.handedOut(job)) slots.hold(member);
+    else await slots.acquire(member, ctx.tenantId);
     try {
       return await handler(job, ctx);
     } finally {
-      clearInterval(refresh);
-      await releaseAll();
+      await slots.release(member);
     }
   };
 }
