@@ -1,5 +1,6 @@
 import { uniquePrefix, waitFor } from '@platform/testing';
 import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { defineQueue } from '../define-queue';
 import { FairnessRequiredError, TenantBacklogFullError } from '../errors';
@@ -255,7 +256,7 @@ describe('concurrency pools on a fair queue: slots taken at hand-out', () => {
     const marked = jobs.filter((j) => typeof (j.opts as Record<string, unknown>)[POOL_HANDOUT_OPTION] === 'number');
     expect(marked).toHaveLength(3);
     const scripts: string[] = [];
-    const monitor = await redis.monitor();
+    const monitor = await (redis as Redis).monitor();
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (/^(evalsha|eval)$/i.test(args[0] ?? '') && args.some((a) => a.includes(pool.key))) scripts.push(args.find((a) => a.includes('|')) ?? '');
     });
