@@ -9,7 +9,9 @@
  * Scenarios: enqueue1, enqueue50, bulk, e2e (platform / raw BullMQ; suffix -prod: raw on a platform
  * producer connection too; -nolimits: the platform queue without time limits); fair10, fair1000, fair10000
  * (fair / plain, no-op jobs); controls (fair with controls / fair without); trace-enqueue1,
- * trace-e2e (tracing on / off) and trace-off-enqueue1, trace-off-e2e (off / tracerProvider false).
+ * trace-e2e (tracing on / off), trace-off-enqueue1, trace-off-e2e (off / tracerProvider false),
+ * trace-als-enqueue1, trace-als-e2e (on / on without a context manager: the AsyncLocalStorage share)
+ * and trace-noals-enqueue1, trace-noals-e2e (on without a context manager / off: the spans' share).
  */
 import { performance } from 'node:perf_hooks';
 import { agentQueue, createWorker } from '@platform/queue';
@@ -138,7 +140,13 @@ async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, B
   const prefix = `${ctx.runId}-ab-trace`;
   const queue = agentQueue(`${ctx.runId}-abt`, { connection: ctx.platformClient('producer'), prefix, onError: () => undefined });
   const cleanup = () => ctx.deleteKeys(`${prefix}:`);
-  const [a, b]: [TraceMode, TraceMode] = scenario.startsWith('trace-off') ? ['off', 'disabled'] : ['on', 'off'];
+  const [a, b]: [TraceMode, TraceMode] = scenario.startsWith('trace-off')
+    ? ['off', 'disabled']
+    : scenario.startsWith('trace-als')
+      ? ['on', 'on-noals']
+      : scenario.startsWith('trace-noals')
+        ? ['on-noals', 'off']
+        : ['on', 'off'];
   const e2e = scenario.endsWith('e2e');
   await use('off');
   await inFlight(300, 20, (i) => queue.enqueue(payload(i)));

@@ -13,8 +13,12 @@ function payload(i: number) {
   return { tenantId: `tenant-${i % 100}`, activityId: `activity-${i}`, input: {} as Record<string, unknown> };
 }
 
-/** `on`: an SDK provider; `off`: none configured; `disabled`: `tracerProvider: false`. */
-export type TracingMode = 'on' | 'off' | 'disabled';
+/**
+ * `on`: an SDK provider with an AsyncLocalStorage context manager; `on-noals`: the same provider
+ * with no context manager (spans are made and exported, `context.with` is a no-op: what the spans
+ * cost without AsyncLocalStorage); `off`: none configured; `disabled`: `tracerProvider: false`.
+ */
+export type TracingMode = 'on' | 'on-noals' | 'off' | 'disabled';
 type Mode = TracingMode;
 
 /**
@@ -33,6 +37,10 @@ export function tracingModes(): { use(mode: TracingMode): Promise<void>; shutdow
       exporter.reset();
       if (mode === 'on') {
         context.setGlobalContextManager(manager.enable());
+        configureTelemetry({ tracerProvider: provider });
+      } else if (mode === 'on-noals') {
+        context.disable();
+        manager.disable();
         configureTelemetry({ tracerProvider: provider });
       } else {
         context.disable();
@@ -63,11 +71,18 @@ export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
   const nOne = ctx.size(3000, 100);
   const nE2e = ctx.size(10_000, 300);
   const unit = 'jobs/s';
-  const modes: Mode[] = ['on', 'off', 'disabled'];
-  const subjects: Record<Mode, string> = { on: 'tracing on (in-memory exporter, 100 %)', off: 'tracing off (no provider)', disabled: "tracerProvider: false" };
+  const modes: Mode[] = ['on', 'on-noals', 'off', 'disabled'];
+  const subjects: Record<Mode, string> = {
+    on: 'tracing on (in-memory exporter, 100 %)',
+    'on-noals': 'tracing on, no context manager (spans without AsyncLocalStorage)',
+    off: 'tracing off (no provider)',
+    disabled: 'tracerProvider: false',
+  };
   for (const [id, benchmark] of [['enqueue1', 'enqueue, one at a time'], ['e2e', `end-to-end ${nE2e} no-op jobs, concurrency 50`]] as const) {
     for (const mode of modes) results.figure({ id: `trace.${id}.${mode}`, section, benchmark, subject: subjects[mode], unit, better: 'higher' });
     results.compare({ label: `${benchmark}: tracing on / off`, platform: `trace.${id}.on`, anchor: `trace.${id}.off`, op: '>=', target: 0.9 });
+    results.compare({ label: `${benchmark}: tracing on / on without a context manager (AsyncLocalStorage share)`, platform: `trace.${id}.on`, anchor: `trace.${id}.on-noals` });
+    results.compare({ label: `${benchmark}: on without a context manager / off (spans' share)`, platform: `trace.${id}.on-noals`, anchor: `trace.${id}.off` });
     results.compare({ label: `${benchmark}: off / tracerProvider false`, platform: `trace.${id}.off`, anchor: `trace.${id}.disabled`, op: '>=', target: 0.99 });
   }
 

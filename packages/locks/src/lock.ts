@@ -4,7 +4,7 @@ import type { LockClient } from './client';
 import { orUnavailable } from './errors';
 import { fenceKeyFor, releaseChannelFor, waitersKeyFor } from './keys';
 import { checkKey, checkOptions, defaultLockOptions, type AcquireLockOptions } from './options';
-import { acquireLockScript, extendLockScript, handOverLockScript, releaseLockScript } from './scripts';
+import { acquireLockBatched, acquireLockScript, extendLockScript, handOverLockScript, releaseLockBatched } from './scripts';
 import { existingSubscriberOf, releaseSeq, waitForRelease, type HandoffOffer } from './waiters';
 import { spanEvent } from '@platform/telemetry';
 
@@ -56,7 +56,7 @@ export class Lock {
     const channel = releaseChannelFor(this.key);
     const next = existingSubscriberOf(this.redis)?.reserveForHandoff(channel);
     if (!next?.offer) {
-      return (await releaseLockScript.run(this.redis, [this.key, waitersKeyFor(this.key)], [this.token, channel])) === 1;
+      return (await releaseLockBatched.run(this.redis, [this.key, waitersKeyFor(this.key)], [this.token, channel])) === 1;
     }
     const { token, ttlMs, fenceTtlMs } = next.offer;
     const sentAt = performance.now();
@@ -114,7 +114,8 @@ async function acquire(redis: LockClient, key: string, options: AcquireLockOptio
 
   if (waitMs === 0) {
     const sentAt = performance.now();
-    const code = await acquireLockScript.run(redis, keys, args);
+    // Batched: the acquisitions of one event-loop turn on this client share one script call.
+    const code = await acquireLockBatched.run(redis, keys, args);
     return code > 0 ? new Lock(redis, key, fenceKey, token, fencing ? code : 0, ttlMs, sentAt) : -code - 1;
   }
   const channel = releaseChannelFor(key);
@@ -122,7 +123,7 @@ async function acquire(redis: LockClient, key: string, options: AcquireLockOptio
   const offer: HandoffOffer = { token, ttlMs, fenceTtlMs, acquiredAt: performance.now() };
   // Waiters of this process already queue for the key: join them rather than barge in. The lock is
   // handed over in turn (or a release wakes the queue), and a futile round trip is saved.
-  let code = existingSubscriberOf(redis)?.hasWaiters(channel) ? -1 : await acquireLockScript.run(redis, keys, args);
+  let code = existingSubscriberOf(redis)?.hasWaiters(channel) ? -1 : await acquireLockBatched.run(redis, keys, args);
   if (code <= 0) {
     const attempt = () => {
       offer.acquiredAt = performance.now();

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import eachCallLua from './lua/includes/eachCall.lua';
 import leasesLua from './lua/includes/leases.lua';
 import nowMsLua from './lua/includes/nowMs.lua';
 import nowUsLua from './lua/includes/nowUs.lua';
@@ -44,10 +45,11 @@ export interface ScriptSource {
 }
 
 /**
- * The fragments every script may include: `nowMs` and `nowUs` (the Redis clock from `TIME`) and
- * `leases` (expiring leases in a sorted set: take, refresh, release, count; see its header).
+ * The fragments every script may include: `nowMs` and `nowUs` (the Redis clock from `TIME`),
+ * `leases` (expiring leases in a sorted set: take, refresh, release, count; see its header) and
+ * `eachCall` (the loop of a batch script, see `createScriptBatcher` in `@platform/redis/internal`).
  */
-const SHARED_INCLUDES: Readonly<Record<string, string>> = { nowMs: nowMsLua, nowUs: nowUsLua, leases: leasesLua };
+const SHARED_INCLUDES: Readonly<Record<string, string>> = { nowMs: nowMsLua, nowUs: nowUsLua, leases: leasesLua, eachCall: eachCallLua };
 
 const INCLUDE_LINE = /^--- @include "([^"]*)"[ \t]*$/gm;
 
@@ -70,7 +72,7 @@ function spliceIncludes(name: string, lua: string, includes: Readonly<Record<str
 /**
  * Defines a Lua script that is called by SHA and loaded on demand. Scripts are plain `.lua`
  * files named `<camelName>-<numKeys>.lua`, imported as text; fragments are spliced in with
- * `--- @include "<name>"` lines: the shared `nowMs`, `nowUs` and `leases`, or the script's own
+ * `--- @include "<name>"` lines: the shared `nowMs`, `nowUs`, `leases` and `eachCall`, or the script's own
  * (see {@link ScriptSource.includes}). The SHA is that of the result.
  *
  * @example

@@ -14,10 +14,5 @@
 ]]
 --- @include "nowUs"
 --- @include "issueFence"
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  if ARGV[3] == '0' then return 1 end
-  return issueFence(KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]))
-end
-local pttl = redis.call('PTTL', KEYS[1])
-if pttl < 0 then pttl = 0 end
-return -1 - pttl
+--- @include "acquireLock"
+return acquireLock(KEYS, ARGV)

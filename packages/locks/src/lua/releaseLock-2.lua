@@ -11,7 +11,5 @@
     1  released
     0  not the owner (expired or taken over); nothing was changed
 ]]
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PUBLISH', ARGV[2], '1') end
-return 1
+--- @include "releaseLock"
+return releaseLock(KEYS, ARGV)

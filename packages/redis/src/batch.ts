@@ -1,0 +1,130 @@
+import { ReplyError } from 'ioredis';
+import type { ScriptClient } from './client';
+import type { LuaScript } from './scripts';
+
+/** Most calls sent in one batch script call; more calls of one turn go in several. */
+const MAX_BATCH_CALLS = 128;
+
+/**
+ * Runs a script like {@link LuaScript.run}, but the calls made in one event-loop turn on one client
+ * go to Redis as one call of a batch script (one round trip, one script invocation) instead of one
+ * each. See {@link createScriptBatcher}.
+ */
+export interface ScriptBatcher<TResult> {
+  /**
+   * Same contract as `single.run(client, keys, args)`: resolves to the single script's reply for
+   * this call, or rejects with the error that call alone would have met (a Redis error inside one
+   * call fails only that call; a lost connection fails every call of its batch).
+   */
+  run(client: ScriptClient, keys: readonly string[], args: readonly (string | number)[]): Promise<TResult>;
+}
+
+interface QueuedCall<TResult> {
+  keys: readonly string[];
+  args: readonly (string | number)[];
+  resolve(value: TResult): void;
+  reject(error: unknown): void;
+}
+
+/** What the batcher reads of a client: whether it is a ready standalone/Sentinel client. */
+interface BatchableClient {
+  status?: string;
+  isCluster?: boolean;
+}
+
+/** ioredis's class of Redis error replies (typed `any` by ioredis): a failed call rejects as it would alone. */
+const RedisReplyError = ReplyError as new (message: string) => Error;
+
+const isNoScript = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOSCRIPT');
+
+/**
+ * A batcher for `single`, a script taking `single.numberOfKeys` keys and a fixed number of
+ * arguments. `batch` is its twin for many calls: a script whose body is
+ * `return eachCall(fn)` (the shared include `eachCall`) where `fn(keys, argv)` is the single
+ * script's body as a function, so both run the same Lua. The batch script gets every call's keys in
+ * `KEYS`, in order, `ARGV[1]` = keys per call, `ARGV[2]` = arguments per call, then every call's
+ * arguments, and replies `{1, reply}` or `{0, error message}` per call, flattened.
+ *
+ * Calls are queued and sent on `process.nextTick`: a lone call goes through `single.run` (no
+ * batching cost at low load), two or more go in one batch script call (at most 128 per call). Not
+ * batched, each call sent on its own as `single.run` would: a Redis Cluster client (a batch's keys
+ * would span slots), and a client that is not `ready` (its first-ready wait and offline queue stay
+ * as they are).
+ *
+ * Atomicity is per call, as with the single script: each call's function runs to completion before
+ * the next one's starts, and the whole batch runs without another client's command in between.
+ * The single script's reply must not be `nil` (it would end the flattened reply).
+ *
+ * @param single - the script each call stands for; its reply type is the batcher's
+ * @param batch - the batch twin of `single` (see above); its `numberOfKeys` is ignored
+ */
+export function createScriptBatcher<TResult>(single: LuaScript<TResult>, batch: LuaScript<unknown>): ScriptBatcher<TResult> {
+  const perClient = new WeakMap<object, QueuedCall<TResult>[]>();
+
+  const sendMany = (client: ScriptClient, calls: QueuedCall<TResult>[]): void => {
+    const keysPerCall = single.numberOfKeys;
+    const nArgs = calls[0]!.args.length;
+    const params: Array<string | number> = [];
+    for (const call of calls) for (const key of call.keys) params.push(key);
+    params.push(keysPerCall, nArgs);
+    for (const call of calls) for (const arg of call.args) params.push(arg);
+    const numberOfKeys = keysPerCall * calls.length;
+    const onReply = (reply: unknown): void => {
+      const flat = reply as unknown[];
+      for (let i = 0; i < calls.length; i++) {
+        const call = calls[i]!;
+        if (flat[2 * i] === 1) call.resolve(flat[2 * i + 1] as TResult);
+        else call.reject(new RedisReplyError(String(flat[2 * i + 1] ?? `script ${single.name}: no reply in its batch`)));
+      }
+    };
+    const onError = (error: unknown): void => {
+      for (const call of calls) call.reject(error);
+    };
+    client.evalsha(batch.sha, numberOfKeys, ...params).then(onReply, (error: unknown) => {
+      if (!isNoScript(error)) return onError(error);
+      client.eval(batch.lua, numberOfKeys, ...params).then(onReply, onError);
+    });
+  };
+
+  const flush = (client: ScriptClient): void => {
+    const calls = perClient.get(client);
+    perClient.delete(client);
+    if (!calls) return;
+    if (calls.length === 1) {
+      const call = calls[0]!;
+      single.run(client, call.keys, call.args).then(call.resolve, call.reject);
+      return;
+    }
+    // Calls with another argument count than the first (optional trailing arguments) go alone.
+    const nArgs = calls[0]!.args.length;
+    const same: QueuedCall<TResult>[] = [];
+    for (const call of calls) {
+      if (call.args.length === nArgs) same.push(call);
+      else single.run(client, call.keys, call.args).then(call.resolve, call.reject);
+    }
+    for (let i = 0; i < same.length; i += MAX_BATCH_CALLS) {
+      const chunk = same.slice(i, i + MAX_BATCH_CALLS);
+      if (chunk.length === 1) single.run(client, chunk[0]!.keys, chunk[0]!.args).then(chunk[0]!.resolve, chunk[0]!.reject);
+      else sendMany(client, chunk);
+    }
+  };
+
+  return {
+    run(client, keys, args) {
+      const c = client as BatchableClient;
+      if (c.isCluster === true || c.status !== 'ready') return single.run(client, keys, args);
+      if (keys.length !== single.numberOfKeys) {
+        return Promise.reject(new TypeError(`script ${single.name} takes ${single.numberOfKeys} keys, got ${keys.length}`));
+      }
+      return new Promise<TResult>((resolve, reject) => {
+        let calls = perClient.get(client);
+        if (!calls) {
+          calls = [];
+          perClient.set(client, calls);
+          process.nextTick(flush, client);
+        }
+        calls.push({ keys, args, resolve, reject });
+      });
+    },
+  };
+}
