@@ -86,27 +86,22 @@ export function createScriptBatcher<TResult>(single: LuaScript<TResult>, batch: 
     });
   };
 
+  /** One call: the single script; two or more: the batch script. */
+  const send = (client: ScriptClient, calls: QueuedCall<TResult>[]): void => {
+    if (calls.length > 1) return sendMany(client, calls);
+    const call = calls[0]!;
+    single.run(client, call.keys, call.args).then(call.resolve, call.reject);
+  };
+
   const flush = (client: ScriptClient): void => {
     const calls = perClient.get(client);
     perClient.delete(client);
     if (!calls) return;
-    if (calls.length === 1) {
-      const call = calls[0]!;
-      single.run(client, call.keys, call.args).then(call.resolve, call.reject);
-      return;
-    }
-    // Calls with another argument count than the first (optional trailing arguments) go alone.
+    // The batch script takes one argument count; calls with another (optional trailing arguments) go alone.
     const nArgs = calls[0]!.args.length;
-    const same: QueuedCall<TResult>[] = [];
-    for (const call of calls) {
-      if (call.args.length === nArgs) same.push(call);
-      else single.run(client, call.keys, call.args).then(call.resolve, call.reject);
-    }
-    for (let i = 0; i < same.length; i += MAX_BATCH_CALLS) {
-      const chunk = same.slice(i, i + MAX_BATCH_CALLS);
-      if (chunk.length === 1) single.run(client, chunk[0]!.keys, chunk[0]!.args).then(chunk[0]!.resolve, chunk[0]!.reject);
-      else sendMany(client, chunk);
-    }
+    const same = calls.filter((call) => call.args.length === nArgs);
+    for (const call of calls) if (call.args.length !== nArgs) send(client, [call]);
+    for (let i = 0; i < same.length; i += MAX_BATCH_CALLS) send(client, same.slice(i, i + MAX_BATCH_CALLS));
   };
 
   return {
