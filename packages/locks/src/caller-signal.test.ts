@@ -1,8 +1,7 @@
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
-import { Redis } from 'ioredis';
+import { deleteKeysByPrefix, uniquePrefix, waitFor, connectTestRedis } from '@platform/testing';
 import { activityLockHandler, withLock } from './with-lock';
 
-const redis = new Redis(process.env.REDIS_URL!);
+const redis = connectTestRedis();
 const prefix = uniquePrefix('locksig');
 
 afterAll(async () => {

@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { closeConnection, createRedisConnection, isDeferral, loadRedisConfig, redisKey, RedisUnavailableError } from '@platform/redis';
-import { deleteKeysByPrefix, rejectionOf, startRedisServer, uniquePrefix } from '@platform/testing';
-import { Redis } from 'ioredis';
+import { deleteKeysByPrefix, rejectionOf, startRedisServer, uniquePrefix, connectTestRedis } from '@platform/testing';
 import {
   acquireLock,
   acquireSemaphore,
@@ -16,7 +15,7 @@ import {
   withSemaphore,
 } from './index';
 
-const redis = new Redis(process.env.REDIS_URL!);
+const redis = connectTestRedis();
 const prefix = uniquePrefix('locks-contracts');
 const savedPrefix = process.env.REDIS_KEY_PREFIX;
 

@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
-import { Redis } from 'ioredis';
+import { deleteKeysByPrefix, uniquePrefix, connectTestRedis, testRedisTarget } from '@platform/testing';
 import { acquireLock, acquireSemaphore } from './index';
 
 // Children require the built package: `npx turbo run build --filter=@platform/locks...` (npm test does).
 const FIXTURE = join(__dirname, '..', 'test-fixtures', 'holder.js');
 
-const redis = new Redis(process.env.REDIS_URL!);
+const redis = connectTestRedis();
 const prefix = uniquePrefix('crash');
 const children: ChildProcess[] = [];
 
@@ -20,7 +19,7 @@ afterAll(async () => {
 /** Starts a holder process and resolves with it and its first line once it holds the lock/slot. */
 function startHolder(args: string[]): Promise<{ child: ChildProcess; line: { acquired: boolean; fence?: number } }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FIXTURE, process.env.REDIS_URL!, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [FIXTURE, testRedisTarget(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
     let err = '';

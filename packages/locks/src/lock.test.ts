@@ -1,12 +1,12 @@
 import { InvalidArgumentError, PlatformError, redisKey } from '@platform/redis';
-import { deleteKeysByPrefix, startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
-import { Redis } from 'ioredis';
+import { deleteKeysByPrefix, startRedisServer, uniquePrefix, waitFor, connectTestRedis } from '@platform/testing';
+import { Redis, type Cluster } from 'ioredis';
 import { acquireLock, activityLock, LockLostError, LockNotAcquiredError, withLock } from './index';
 import { activityLockKey, fenceKeyFor, hashTagOf, waitersKeyFor } from './keys';
 import { acquireLockScript, handOverLockScript } from './scripts';
 
-const redis = new Redis(process.env.REDIS_URL!);
-const other = new Redis(process.env.REDIS_URL!);
+const redis = connectTestRedis();
+const other = connectTestRedis();
 const prefixes: string[] = [];
 
 function prefix(): string {
@@ -21,7 +21,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Holds `key` on `redis`, starts a waiter on `waiter` (its fallback poll a minute away), releases
  * after `afterMs`: the waiter's lock, which must carry the next fence.
  */
-async function releaseToWaiter(key: string, waiter: Redis, ttlMs: number, afterMs: number) {
+async function releaseToWaiter(key: string, waiter: Redis | Cluster, ttlMs: number, afterMs: number) {
   const holder = await acquireLock(redis, key, { ttlMs: 60_000 });
   const waiting = acquireLock(waiter, key, { ttlMs, waitMs: 10_000, retryDelayMs: 60_000 });
   await sleep(afterMs);

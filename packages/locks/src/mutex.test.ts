@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
-import { Redis } from 'ioredis';
+import { deleteKeysByPrefix, uniquePrefix, connectTestRedis, testRedisTarget } from '@platform/testing';
 
 // Children require the built package: `npx turbo run build --filter=@platform/locks...` (npm test does).
 const FIXTURE = join(__dirname, '..', 'test-fixtures', 'mutex-contender.js');
@@ -9,7 +8,7 @@ const PROCESSES = 2;
 const CONTENDERS_PER_PROCESS = 25;
 const ITERATIONS = 40; // 2 x 25 x 40 = 2,000 critical sections
 
-const redis = new Redis(process.env.REDIS_URL!);
+const redis = connectTestRedis();
 const prefix = uniquePrefix('mutex');
 
 afterAll(async () => {
@@ -36,7 +35,7 @@ describe('mutual exclusion across processes', () => {
   it(`${PROCESSES * CONTENDERS_PER_PROCESS} contenders in ${PROCESSES} processes run 2,000 critical sections that never overlap`, async () => {
     const key = `${prefix}:lock`;
     const counterKey = `${prefix}:counter`;
-    const args = [process.env.REDIS_URL!, key, counterKey, String(CONTENDERS_PER_PROCESS), String(ITERATIONS)];
+    const args = [testRedisTarget(), key, counterKey, String(CONTENDERS_PER_PROCESS), String(ITERATIONS)];
     const results = await Promise.all(Array.from({ length: PROCESSES }, () => runContenders(args)));
 
     const sections = results

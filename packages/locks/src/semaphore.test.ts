@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
-import { Redis } from 'ioredis';
+import { deleteKeysByPrefix, uniquePrefix, connectTestRedis, testRedisTarget } from '@platform/testing';
 import { acquireSemaphore, LockLostError, SemaphoreNotAcquiredError, withSemaphore } from './index';
 
-const redis = new Redis(process.env.REDIS_URL!);
-const clients = [new Redis(process.env.REDIS_URL!), new Redis(process.env.REDIS_URL!)];
+const redis = connectTestRedis();
+const clients = [connectTestRedis(), connectTestRedis()];
 const prefix = uniquePrefix('sem');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -97,7 +96,7 @@ describe('acquireSemaphore', () => {
     const fixture = join(__dirname, '..', 'test-fixtures', 'semaphore-contender.js');
     const run = () =>
       new Promise<{ max: number; sections: number }>((resolve, reject) => {
-        const child = spawn(process.execPath, [fixture, process.env.REDIS_URL!, key, insideKey, String(limit), '10', '20'], {
+        const child = spawn(process.execPath, [fixture, testRedisTarget(), key, insideKey, String(limit), '10', '20'], {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let out = '';

@@ -1,4 +1,4 @@
-import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
+import { deleteKeysByPrefix, uniquePrefix, waitFor, testRedisTarget } from '@platform/testing';
 import { Redis } from 'ioredis';
 import { acquireLock } from './index';
 import { releaseChannelFor, waitersKeyFor } from './keys';
@@ -27,7 +27,7 @@ function contender(overlap: { inside: number; max: number }, holdMs: number) {
   };
 }
 
-const url = process.env.REDIS_URL!;
+const url = testRedisTarget();
 const redis = new Redis(url);
 const clients: Redis[] = [];
 const prefix = uniquePrefix('waiters');

@@ -1,12 +1,13 @@
 // Child process of crash.test.ts: takes a lock (`lock`) or a semaphore slot (`semaphore`), prints
 // one JSON line once it holds it, then idles until it is killed.
 'use strict';
-const { Redis } = require('ioredis');
+// The test's Redis: a URL, or redis-cluster://… on a cluster run (@platform/testing's testRedisTarget).
+const { connectTestRedis } = require('@platform/testing');
 const { acquireLock, acquireSemaphore } = require('@platform/locks');
 
 async function main() {
   const [url, mode, key, ttlText, limitText] = process.argv.slice(2);
-  const redis = new Redis(url);
+  const redis = connectTestRedis(url);
   const ttlMs = Number(ttlText);
   if (mode === 'lock') {
     const lock = await acquireLock(redis, key, { ttlMs });

@@ -3,14 +3,15 @@
 // Inside each section it does a read-await-write of a shared counter: a second holder would lose
 // an update. hrtime is CLOCK_MONOTONIC, shared by every process on the machine.
 'use strict';
-const { Redis } = require('ioredis');
+// The test's Redis: a URL, or redis-cluster://… on a cluster run (@platform/testing's testRedisTarget).
+const { connectTestRedis } = require('@platform/testing');
 const { acquireLock } = require('@platform/locks');
 
 async function main() {
   const [url, key, counterKey, contendersText, iterationsText] = process.argv.slice(2);
   const contenders = Number(contendersText);
   const iterations = Number(iterationsText);
-  const redis = new Redis(url);
+  const redis = connectTestRedis(url);
   const records = [];
   const loop = async () => {
     for (let i = 0; i < iterations; i++) {

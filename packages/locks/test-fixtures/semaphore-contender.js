@@ -2,12 +2,13 @@
 // a semaphore of `limit` slots. Inside, INCR/DECR a shared counter of holders and print the highest
 // value it returned (JSON on stdout): it would exceed `limit` if the semaphore over-admitted.
 'use strict';
-const { Redis } = require('ioredis');
+// The test's Redis: a URL, or redis-cluster://… on a cluster run (@platform/testing's testRedisTarget).
+const { connectTestRedis } = require('@platform/testing');
 const { withSemaphore } = require('@platform/locks');
 
 async function main() {
   const [url, key, insideKey, limitText, contendersText, iterationsText] = process.argv.slice(2);
-  const redis = new Redis(url);
+  const redis = connectTestRedis(url);
   let max = 0;
   let sections = 0;
   const loop = async () => {

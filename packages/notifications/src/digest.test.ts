@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '@platform/redis';
-import { uniquePrefix, waitFor } from '@platform/testing';
+import { uniquePrefix, waitFor, testRedisTarget } from '@platform/testing';
 import { notifyDigest, type DigestInput } from './digest';
 import { NotificationValidationError } from './errors';
 import { createMemorySender, type MemorySender } from './memory-sender';
@@ -92,7 +92,7 @@ describe('notifyDigest', () => {
 
   it('a SIGKILL between items loses none: the items already added are sent with the later ones', async () => {
     const { keyPrefix, sender, item } = setup();
-    const child = spawn(process.execPath, [join(__dirname, '..', 'test-fixtures', 'digest-items.js'), process.env.REDIS_URL!, keyPrefix, 'acme', '5'], {
+    const child = spawn(process.execPath, [join(__dirname, '..', 'test-fixtures', 'digest-items.js'), testRedisTarget(), keyPrefix, 'acme', '5'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, RedisUnavailableError, bullPrefixFor, createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { QueueUnavailableError, notificationQueue } from '@platform/queue';
-import { startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
+import { startRedisServer, uniquePrefix, waitFor, testRedisTarget } from '@platform/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { NotificationValidationError } from './errors';
 import { notificationJobId, notifyKey } from './keys';
@@ -311,7 +311,7 @@ describe('notifyOnce', () => {
   it('a process killed between claim and enqueue (SIGKILL) blocks the notification only for its pending time', async () => {
     const { options, tenant, key: keyOf } = setup();
     const fixture = join(__dirname, '..', 'test-fixtures', 'claim-and-hang.js');
-    const child = spawn(process.execPath, [fixture, process.env.REDIS_URL!, tenant, '1500', options.keyPrefix], {
+    const child = spawn(process.execPath, [fixture, testRedisTarget(), tenant, '1500', options.keyPrefix], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';

@@ -2,12 +2,13 @@
 // "claimed" once the dedupe key is claimed, and waits to be killed (SIGKILL) by the test.
 // argv: redisUrl tenantId pendingTtlMs keyPrefix
 'use strict';
-const { Redis } = require('ioredis');
+// The test's Redis: a URL, or redis-cluster://… on a cluster run (@platform/testing's testRedisTarget).
+const { connectTestRedis } = require('@platform/testing');
 const { notifyOnce } = require('@platform/notifications');
 const { notificationQueue } = require('@platform/queue');
 
 const [redisUrl, tenantId, pendingTtlMs, keyPrefix] = process.argv.slice(2);
-const connection = new Redis(redisUrl);
+const connection = connectTestRedis(redisUrl);
 const real = notificationQueue('email', { connection, prefix: `${keyPrefix}:bull` });
 const hanging = {
   name: real.name,

@@ -2,11 +2,12 @@
 // after each, and waits to be killed (SIGKILL) by the test between two items.
 // argv: redisUrl keyPrefix tenantId count
 'use strict';
-const { Redis } = require('ioredis');
+// The test's Redis: a URL, or redis-cluster://… on a cluster run (@platform/testing's testRedisTarget).
+const { connectTestRedis } = require('@platform/testing');
 const { notifyDigest } = require('@platform/notifications');
 
 const [redisUrl, keyPrefix, tenantId, count] = process.argv.slice(2);
-const connection = new Redis(redisUrl);
+const connection = connectTestRedis(redisUrl);
 
 async function main() {
   for (let n = 1; n <= Number(count); n++) {

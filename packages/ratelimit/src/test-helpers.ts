@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { createRedisConnection, loadRedisConfig, type RedisClient } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
+import { deleteKeysByPrefix, uniquePrefix, testRedisTarget } from '@platform/testing';
 import type { RateLimiter, RateLimitResult } from './rate-limiter';
 
 /**
@@ -28,7 +28,7 @@ export function fixtureProcesses(): (fixture: string, args: string[], stdio?: St
     for (const child of children) if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
   });
   return (fixture, args, stdio = ['pipe', 'pipe', 'inherit']) => {
-    const child = spawn(process.execPath, [join(__dirname, '..', 'test-fixtures', fixture), process.env.REDIS_URL!, ...args], { stdio });
+    const child = spawn(process.execPath, [join(__dirname, '..', 'test-fixtures', fixture), testRedisTarget(), ...args], { stdio });
     children.push(child);
     return child;
   };

@@ -2,11 +2,12 @@
 // consumes on the built @platform/ratelimit and prints {"allowed": n} on stdout.
 // argv: redisUrl prefix provider tenantId algorithm limit windowSeconds count
 'use strict';
-const { Redis } = require('ioredis');
+// The test's Redis: a URL, or redis-cluster://… on a cluster run (@platform/testing's testRedisTarget).
+const { connectTestRedis } = require('@platform/testing');
 const { createRateLimiter } = require('@platform/ratelimit');
 
 const [redisUrl, prefix, provider, tenantId, algorithm, limit, windowSeconds, count] = process.argv.slice(2);
-const redis = new Redis(redisUrl);
+const redis = connectTestRedis(redisUrl);
 const limiter = createRateLimiter({
   redis,
   prefix,

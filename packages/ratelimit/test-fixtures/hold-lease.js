@@ -2,11 +2,12 @@
 // prints "acquired <id>" and then holds it forever (the test kills it with SIGKILL).
 // argv: redisUrl prefix provider tenantId maxInFlight leaseMs
 'use strict';
-const { Redis } = require('ioredis');
+// The test's Redis: a URL, or redis-cluster://… on a cluster run (@platform/testing's testRedisTarget).
+const { connectTestRedis } = require('@platform/testing');
 const { createConcurrencyLimiter } = require('@platform/ratelimit');
 
 const [redisUrl, prefix, provider, tenantId, maxInFlight, leaseMs] = process.argv.slice(2);
-const redis = new Redis(redisUrl);
+const redis = connectTestRedis(redisUrl);
 const limiter = createConcurrencyLimiter({ redis, prefix, provider, maxInFlight: Number(maxInFlight), leaseMs: Number(leaseMs) });
 
 limiter.acquire(tenantId).then((result) => {

@@ -1,5 +1,5 @@
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
-import { Redis } from 'ioredis';
+import { connectTestRedis, deleteKeysByPrefix, keysMatching, uniquePrefix } from '@platform/testing';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 
 /** The schema most tests use. */
@@ -10,8 +10,8 @@ export const cartSchema = z.object({
 });
 
 /** A client on the test Redis, and a unique key prefix whose keys are deleted after the test file. */
-export function testRedis(label: string): { redis: Redis; prefix: string; cleanup: () => Promise<void> } {
-  const redis = new Redis(process.env.REDIS_URL!);
+export function testRedis(label: string): { redis: Redis | Cluster; prefix: string; cleanup: () => Promise<void> } {
+  const redis = connectTestRedis();
   const prefix = uniquePrefix(label);
   return {
     redis,
@@ -23,14 +23,7 @@ export function testRedis(label: string): { redis: Redis; prefix: string; cleanu
   };
 }
 
-/** Every key under `prefix:` (SCAN). */
-export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found.sort();
+/** Every key under `prefix:` (SCAN; on every master of a cluster). */
+export function keysUnder(redis: Redis | Cluster, prefix: string): Promise<string[]> {
+  return keysMatching(redis, `${prefix}:*`);
 }

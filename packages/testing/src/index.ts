@@ -10,3 +10,4 @@ export {
   type StartPostgresServerOptions,
 } from './postgres-server';
 export { luaScriptProblems, type CheckedLuaScript } from './lua-scripts';
+export { TEST_CLUSTER_NODES_ENV, isClusterTestRun, testRedisTarget, connectTestRedis, keysMatching, standaloneOnly } from './test-redis';
