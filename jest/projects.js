@@ -19,7 +19,6 @@ const base = {
     '^@platform/redis/internal$': '<rootDir>/packages/redis/src/internal.ts',
     [`^@platform/(${packages})$`]: '<rootDir>/packages/$1/src/index.ts',
   },
-  testTimeout: 60_000,
 };
 
 /** Every test against one standalone Redis (REDIS_URL, or a private redis-server per run). */
@@ -68,8 +67,6 @@ function clusterProject(files) {
     setupFiles: ['<rootDir>/jest/cluster-env.ts'],
     globalSetup: '<rootDir>/jest/cluster-global-setup.ts',
     globalTeardown: '<rootDir>/jest/cluster-global-teardown.ts',
-    // Cluster commands go through more hops (redirections, slot refreshes) on a busy 2-core box.
-    testTimeout: 120_000,
   };
 }
 
@@ -96,6 +93,8 @@ const global = {
   rootDir,
   // Two cores: two workers keep Redis and the test processes from starving each other.
   maxWorkers: process.env.CI ? 2 : '50%',
+  // A top-level option: jest does not take it from a project.
+  testTimeout: 60_000,
 };
 
 module.exports = { standalone, clusterProject, CLUSTER_FULL, CLUSTER_REDUCED, STANDALONE_ONLY_FILES, global };

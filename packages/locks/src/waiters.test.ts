@@ -1,5 +1,5 @@
-import { deleteKeysByPrefix, uniquePrefix, waitFor, testRedisTarget } from '@platform/testing';
-import { Redis } from 'ioredis';
+import { connectTestRedis, deleteKeysByPrefix, uniquePrefix, waitFor, testRedisTarget } from '@platform/testing';
+import type { Cluster, Redis } from 'ioredis';
 import { acquireLock } from './index';
 import { releaseChannelFor, waitersKeyFor } from './keys';
 import { registerWaitersScript } from './scripts';
@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Takes the lock (waiting up to `waitMs`), keeps it for `holdMs`, releases it; counts overlaps. */
 function contender(overlap: { inside: number; max: number }, holdMs: number) {
-  return async (c: Redis, key: string, waitMs: number): Promise<boolean> => {
+  return async (c: Redis | Cluster, key: string, waitMs: number): Promise<boolean> => {
     const lock = await acquireLock(c, key, { ttlMs: HOLD_MS, waitMs, ...POLL_NEVER });
     if (!lock) return false;
     overlap.inside++;
@@ -28,12 +28,12 @@ function contender(overlap: { inside: number; max: number }, holdMs: number) {
 }
 
 const url = testRedisTarget();
-const redis = new Redis(url);
-const clients: Redis[] = [];
+const redis = connectTestRedis(url);
+const clients: Array<Redis | Cluster> = [];
 const prefix = uniquePrefix('waiters');
 
-function client(): Redis {
-  const c = new Redis(url);
+function client(): Redis | Cluster {
+  const c = connectTestRedis(url);
   clients.push(c);
   return c;
 }
@@ -43,6 +43,13 @@ afterAll(async () => {
   await Promise.all(clients.map((c) => c.quit().catch(() => undefined)));
   await redis.quit();
 });
+
+/** Subscribers of `channel`: on a cluster, summed over every node (a subscriber may sit on any of them). */
+async function numsub(channel: string): Promise<number> {
+  const nodes = redis.isCluster ? (await redis.ping(), (redis as Cluster).nodes('all')) : [redis as Redis];
+  const counts = await Promise.all(nodes.map(async (node) => Number((await node.pubsub('NUMSUB', channel))[1])));
+  return counts.reduce((a, b) => a + b, 0);
+}
 
 /** Collects the messages published on `channel` by anyone. */
 async function listen(channel: string): Promise<{ settle(): Promise<string[]> }> {
@@ -204,11 +211,11 @@ describe('no lost wake-ups', () => {
     const overlap = { inside: 0, max: 0 };
     const run = contender(overlap, 100);
     let settled = 0;
-    const waiting = Promise.all([0, 1, 2, 3].map(() => run(gated as Redis, key, 15_000).finally(() => settled++)));
+    const waiting = Promise.all([0, 1, 2, 3].map(() => run(gated, key, 15_000).finally(() => settled++)));
     await waitFor(() => held === 1);
     // Let the subscription complete: the retry it triggers by itself (in case a release was missed)
     // happens now, before the release, and fails.
-    await waitFor(async () => (await redis.pubsub('NUMSUB', channel))[1] === 1);
+    await waitFor(async () => (await numsub(channel)) === 1);
     await sleep(100);
     // Subscribed but not registered: this release is not announced, so only the retry on becoming
     // ready (registration confirmed) can get the waiters the lock.

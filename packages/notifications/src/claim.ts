@@ -72,13 +72,23 @@ export async function claimNotification(request: ClaimRequest): Promise<HeldClai
     const { mode, jobId, definition: queueOfJob } = step ?? { mode: 'own', jobId: notificationJobId(channel, key, windowMs, bucket * windowMs), definition };
     const jobKey = queueOfJob.queue.toKey(jobId);
     const status = statusKey(keyPrefix, jobId);
-    // On a cluster only the dedupe key is touched (and named three times: one slot).
+    // On a cluster only the dedupe key is touched (and named three times: one slot). The job's
+    // status, which the script reads itself on one slot, is read alongside (another slot).
     const keys = split ? [key, key, key] : [key, jobKey, status];
+    const handled = split && mode === 'own' ? redis.hget(status, 'state').catch(() => null) : undefined;
     const reply = await claimNotificationScript.run(redis, keys, [windowMs, pendingTtlMs, bucket, jobId, mode, fair, split ? '1' : '0']);
     const code = Number(reply[0]);
     if (code === 1) {
       const claimedAtMs = Number(reply[2]);
-      return { claimed: true, jobId, claimedAtMs, value: `${claimedAtMs + pendingTtlMs}.${jobId.slice(NOTIFICATION_JOB_ID_PREFIX.length)}`, jobKey, statusKey: status, split };
+      const claim: HeldClaim = { claimed: true, jobId, claimedAtMs, value: `${claimedAtMs + pendingTtlMs}.${jobId.slice(NOTIFICATION_JOB_ID_PREFIX.length)}`, jobKey, statusKey: status, split };
+      // A fresh claim, but a worker already handled this window's job (the dedupe key was lost and
+      // BullMQ removed the job; its status outlives both): a twin, as the script answers on one slot.
+      const state = await handled;
+      if (state !== undefined && state !== null && state !== 'queued') {
+        await markClaimEnqueued(redis, key, claim);
+        return { claimed: false, jobId };
+      }
+      return claim;
     }
     if (code === 0) return reply[1] ? { claimed: false, jobId: String(reply[1]) } : { claimed: false };
     if (code === 2) {

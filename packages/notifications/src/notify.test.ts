@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, RedisUnavailableError, bullPrefixFor, createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { clusterQueuePrefix } from '@platform/redis/internal';
 import { QueueUnavailableError, notificationQueue } from '@platform/queue';
-import { startRedisServer, uniquePrefix, waitFor, testRedisTarget } from '@platform/testing';
+import { keysMatching, startRedisServer, uniquePrefix, waitFor, testRedisTarget } from '@platform/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { NotificationValidationError } from './errors';
 import { notificationJobId, notifyKey } from './keys';
@@ -44,6 +45,30 @@ function email(tenantId: string, dedupeKey = 'activity-1', type = 'activity-comp
 /** The value of a claim for `jobId` that no caller has seen enqueued yet: `<staleAtMs>.<jobId without "notify-">`. */
 function claimOf(jobId: string): RegExp {
   return new RegExp(`^\\d+\\.${jobId.slice('notify-'.length)}$`);
+}
+
+/**
+ * The value of the dedupe key once notifyOnce resolved with `jobId` enqueued: a claim (as
+ * {@link claimOf}) on one Redis; on a cluster `job.<jobId>`, since there the caller marks its claim
+ * enqueued after the enqueue (the claim script cannot see the job's slot).
+ */
+function enqueuedClaimOf(jobId: string): RegExp {
+  return redis.isCluster ? new RegExp(`^job\\.${jobId}$`) : claimOf(jobId);
+}
+
+/**
+ * Waits until the claim in `key` is past its pending time. On a cluster a claim whose caller saw
+ * its job enqueued is already marked `job.<jobId>` and never goes stale; it stays a claim only when
+ * that caller died between its enqueue and the mark, which this writes (past its pending time) so
+ * the takeover checks still run.
+ */
+async function untilStale(key: string): Promise<void> {
+  const value = await redis.get(key);
+  if (redis.isCluster && value?.startsWith('job.notify-')) {
+    await redis.set(key, `${(await redisNow()) - 1}.${value.slice('job.notify-'.length)}`, 'KEEPTTL');
+    return;
+  }
+  await waitFor(async () => (await redisNow()) >= (await staleAt(key)), 5000);
 }
 
 /** Redis server time in ms. */
@@ -96,7 +121,7 @@ describe('notifyOnce', () => {
     expect(ttl).toBeLessThanOrEqual(86_400);
     // The key names the job (a claim until a caller has seen the job), and the job carries the
     // validated notification.
-    expect(await redis.get(key)).toMatch(claimOf(result.jobId!));
+    expect(await redis.get(key)).toMatch(enqueuedClaimOf(result.jobId!));
     const job = await resolveNotificationQueue('email', options).queue.getJob(result.jobId!);
     expect(job?.data).toEqual({
       tenantId: tenant,
@@ -169,7 +194,7 @@ describe('notifyOnce', () => {
     expect(error).toBeInstanceOf(NotificationValidationError);
     expect((error as NotificationValidationError).code).toBe('NOTIFICATION_INVALID');
     expect((error as NotificationValidationError).issues.map((i) => i.path)).toEqual(['tenantId']);
-    expect(await redis.keys(`${options.keyPrefix}:notify:${tenant}*`)).toEqual([]);
+    expect(await keysMatching(redis, `${options.keyPrefix}:notify:${tenant}*`)).toEqual([]);
     expect(await jobCount(options)).toBe(0);
     // ":" in type or dedupe key is escaped, so these two are different notifications.
     const a = await notifyOnce(email(tenant, 'k:x', 'welcome'), options);
@@ -193,7 +218,7 @@ describe('notifyOnce', () => {
       expect(error).toBeInstanceOf(NotificationValidationError);
       expect((error as NotificationValidationError).issues.map((i) => i.path).sort()).toEqual([...paths].sort());
     }
-    expect(await redis.keys(`${options.keyPrefix}:notify:${tenant}*`)).toEqual([]);
+    expect(await keysMatching(redis, `${options.keyPrefix}:notify:${tenant}*`)).toEqual([]);
     expect(await jobCount(options)).toBe(0);
     expect(await jobCount(options, 'sms')).toBe(0);
   });
@@ -214,7 +239,7 @@ describe('notifyOnce', () => {
     const { options, tenant } = setup();
     await expect(notifyOnce(email(tenant), { ...options, ttlSeconds: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(notifyOnce(email(tenant), { ...options, pendingTtlMs: 1.5 })).rejects.toBeInstanceOf(InvalidArgumentError);
-    expect(await redis.keys(`${options.keyPrefix}:notify:${tenant}*`)).toEqual([]);
+    expect(await keysMatching(redis, `${options.keyPrefix}:notify:${tenant}*`)).toEqual([]);
   });
 
   it('when the enqueue fails after the key was claimed, the key is removed and a retry succeeds', async () => {
@@ -258,9 +283,11 @@ describe('notifyOnce', () => {
     await expect(notifyOnce(email(tenant), { ...options, queue: failing })).rejects.toThrow('enqueue exploded');
     expect(during?.value).toMatch(claimOf(jobId!));
     expect(during?.pttl).toBeGreaterThan(86_000_000);
-    expect(during?.status).toMatchObject({ state: 'queued', attempts: '0' });
+    // On a cluster the caller writes the status after its enqueue (another slot than the claim).
+    if (redis.isCluster) expect(during?.status).toEqual({});
+    else expect(during?.status).toMatchObject({ state: 'queued', attempts: '0' });
     // Released: the key and the status of the job that never made it are gone.
-    expect(await redis.exists(key, `${options.keyPrefix}:notify-status:${jobId}`)).toBe(0);
+    expect([await redis.exists(key), await redis.exists(`${options.keyPrefix}:notify-status:${jobId}`)]).toEqual([0, 0]);
     expect((await notifyOnce(email(tenant), options)).enqueued).toBe(true);
   });
 
@@ -302,7 +329,7 @@ describe('notifyOnce', () => {
     await waitFor(async () => (await redisNow()) >= takeoverAt, 10_000);
     const result = await notifyOnce(email(tenant), options);
     expect(result.enqueued).toBe(true);
-    expect(await redis.get(key)).toMatch(claimOf(result.jobId!));
+    expect(await redis.get(key)).toMatch(enqueuedClaimOf(result.jobId!));
     expect(await redis.pttl(key)).toBeLessThanOrEqual(ttlBefore);
     expect(await jobCount(options)).toBe(1);
     expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: result.jobId });
@@ -335,7 +362,7 @@ describe('notifyOnce', () => {
   it('a claim past its pending time whose job is in the queue is not taken over; the twin learns the job id', async () => {
     const { options, tenant, key } = setup();
     const first = await notifyOnce(email(tenant), { ...options, pendingTtlMs: 1 });
-    await waitFor(async () => (await redisNow()) >= (await staleAt(key())), 5000);
+    await untilStale(key());
     // Without the job check this would be a takeover (enqueued: true, BullMQ refusing the twin job).
     expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: first.jobId });
     expect(await redis.get(key())).toBe(`job.${first.jobId}`);
@@ -348,7 +375,7 @@ describe('notifyOnce', () => {
     // What a worker leaves when the job is removed on completion: a status other than "queued".
     await updateStatus(redis, `${options.keyPrefix}:notify-status:${first.jobId}`, { state: 'delivered', attempts: 1 });
     await resolveNotificationQueue('email', options).queue.remove(first.jobId!);
-    await waitFor(async () => (await redisNow()) >= (await staleAt(key())), 5000);
+    await untilStale(key());
     expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: first.jobId });
     expect(await jobCount(options)).toBe(0);
   });
@@ -401,7 +428,7 @@ describe('notifyOnce', () => {
       const first = await notifyOnce(email(tenant), { ...options, queue: fair, pendingTtlMs: 1 });
       // Still in the backlog (no worker takes jobs from it): BullMQ has no hash for it yet.
       expect(await (await fair.getJob(first.jobId!))?.getState()).toBe('pending');
-      await waitFor(async () => (await redisNow()) >= (await staleAt(key())), 5000);
+      await untilStale(key());
       expect(await notifyOnce(email(tenant), { ...options, queue: fair })).toEqual({ enqueued: false, jobId: first.jobId });
       const counts = await fair.counts();
       expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(2);
@@ -417,7 +444,7 @@ describe('notifyOnce', () => {
     expect(first.enqueued).toBe(true);
     // The first job fails for good (kept 7 days in the failed set under its id).
     const queue = resolveNotificationQueue('email', options).queue;
-    const worker = new Worker(queue.name, null, { connection: workerConnection, prefix: bullPrefixFor(options.keyPrefix), autorun: false });
+    const worker = new Worker(queue.name, null, { connection: workerConnection, prefix: queue.opts.prefix, autorun: false });
     const job = await worker.getNextJob('test-token');
     expect(job?.id).toBe(first.jobId);
     await job!.moveToFailed(new UnrecoverableError('provider said no'), 'test-token', false);
@@ -466,12 +493,15 @@ describe('notifyOnce', () => {
 });
 
 describe('one key namespace', () => {
+  /** The BullMQ hash of an e-mail job under base prefix `base` (on a cluster the queue's prefix carries its hash tag). */
+  const emailJobKey = (base: string, jobId: string) => `${redis.isCluster ? clusterQueuePrefix(base, 'notifications__email') : base}:notifications__email:${jobId}`;
+
   it('keyPrefix moves the dedupe key and the channel queue together', async () => {
     const { options, tenant } = setup();
     const { jobId } = await notifyOnce(email(tenant), options);
-    expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toMatch(claimOf(jobId!));
+    expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toMatch(enqueuedClaimOf(jobId!));
     expect(await redis.exists(`notify:${tenant}:activity-completed:activity-1`)).toBe(0);
-    expect(await redis.exists(`${options.keyPrefix}:bull:notifications__email:${jobId}`)).toBe(1);
+    expect(await redis.exists(emailJobKey(`${options.keyPrefix}:bull`, jobId!))).toBe(1);
     expect(await getNotificationStatus(jobId!, options)).toEqual({ state: 'queued', attempts: 0 });
   });
 
@@ -481,8 +511,8 @@ describe('one key namespace', () => {
     process.env.REDIS_KEY_PREFIX = options.keyPrefix;
     try {
       const { jobId } = await notifyOnce(email(tenant), { connection: redis });
-      expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toMatch(claimOf(jobId!));
-      expect(await redis.exists(`${options.keyPrefix}:bull:notifications__email:${jobId}`)).toBe(1);
+      expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toMatch(enqueuedClaimOf(jobId!));
+      expect(await redis.exists(emailJobKey(`${options.keyPrefix}:bull`, jobId!))).toBe(1);
     } finally {
       if (before === undefined) delete process.env.REDIS_KEY_PREFIX;
       else process.env.REDIS_KEY_PREFIX = before;

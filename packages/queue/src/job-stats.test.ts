@@ -1,5 +1,5 @@
 import { createRedisConnection, DeferJobError, loadRedisConfig } from '@platform/redis';
-import { uniquePrefix, waitFor } from '@platform/testing';
+import { keysMatching, uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
 import { defineQueue } from './define-queue';
 import { attemptIncrements, bucketOf, jobStats, JOB_STATS_BUCKETS, JOB_STATS_SLOT_MS, createStatsRecorder, recordScript, type readJobStats, type TenantJobStats } from './job-stats';
@@ -52,7 +52,7 @@ describe('job stats recorded by producers and createWorker (no extra call)', () 
     let globex: ReturnType<typeof sum> | undefined;
     // Recording is not awaited by the job path: wait for the last increments to land.
     await waitFor(async () => {
-      const slots = await jobStats.read(redis, q.name, { prefix });
+      const slots = await jobStats.read(redis, q.name, { prefix: q.settings.prefix });
       acme = sum(slots, 'acme');
       globex = sum(slots, 'globex');
       return acme.completed === 3 && globex.failed === 1 && globex.completed === 1 && acme.enqueued === 3 && globex.enqueued === 2;
@@ -61,7 +61,7 @@ describe('job stats recorded by producers and createWorker (no extra call)', () 
     // One job failed twice (2 attempts): 2 failed attempts, 1 failed for good; wait is counted once per job.
     expect(globex).toEqual({ enqueued: 2, completed: 1, failed: 1, failedAttempts: 2, deferred: {}, waited: 2, ran: 3 });
 
-    const keys = await redis.keys(`${prefix}:${q.name}:stats:*`);
+    const keys = await keysMatching(redis, `${q.settings.prefix}:${q.name}:stats:*`);
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) {
       const ttl = await redis.pttl(key);
@@ -107,7 +107,7 @@ describe('job stats recorded by producers and createWorker (no extra call)', () 
     await q.enqueueBulk([{ tenantId: 'acme', n: 1 }, { tenantId: 'acme', n: 2 }]);
     await q.close();
     // No waiting: close() resolved after the write.
-    expect(sum(await jobStats.read(redis, q.name, { prefix }), 'acme').enqueued).toBe(2);
+    expect(sum(await jobStats.read(redis, q.name, { prefix: q.settings.prefix }), 'acme').enqueued).toBe(2);
   });
 
   it('close() waits for its own increments only: a recorder whose Redis is down does not hold it up', async () => {
@@ -120,7 +120,7 @@ describe('job stats recorded by producers and createWorker (no extra call)', () 
     const q = defineQueue({ namespace: 'agent', name: 'closing', schema: z.object({ n: z.number() }), prefix, connection: redis });
     await q.enqueue({ tenantId: 'acme', n: 1 });
     await q.close(); // resolves (with the stuck write still pending), else this test times out
-    expect(sum(await jobStats.read(redis, q.name, { prefix }), 'acme').enqueued).toBe(1);
+    expect(sum(await jobStats.read(redis, q.name, { prefix: q.settings.prefix }), 'acme').enqueued).toBe(1);
     nowhere.disconnect();
   });
 
@@ -133,7 +133,7 @@ describe('job stats recorded by producers and createWorker (no extra call)', () 
     await waitFor(async () => (await q.queue.getCompletedCount()) === 1);
     await worker.close();
     await new Promise((r) => setTimeout(r, 100));
-    expect(await redis.keys(`${prefix}:${q.name}:stats:*`)).toEqual([]);
+    expect(await keysMatching(redis, `${q.settings.prefix}:${q.name}:stats:*`)).toEqual([]);
     await q.close();
   });
 });

@@ -299,7 +299,8 @@ export function decodeJobStats(fields: Record<string, string>): Map<string, Tena
 }
 
 /**
- * Reads the retained stats slots of a queue, oldest first (one HGETALL per slot, pipelined), for
+ * Reads the retained stats slots of a queue, oldest first (one HGETALL per slot, pipelined; on a
+ * Cluster sent one by one, so that any `prefix` works), for
  * readers such as `@platform/ops` that sum them or turn them into Prometheus series.
  */
 export async function readJobStats(redis: RedisClient, queueName: string, options: ReadJobStatsOptions): Promise<JobStatsSlot[]> {
@@ -309,14 +310,21 @@ export async function readJobStats(redis: RedisClient, queueName: string, option
   for (let slot = current - JOB_STATS_RETENTION_SLOTS; slot <= current; slot++) {
     if (options.sinceMs === undefined || (slot + 1) * JOB_STATS_SLOT_MS > options.sinceMs) slots.push(slot);
   }
-  const pipeline = redis.pipeline();
-  for (const slot of slots) pipeline.hgetall(jobStatsKey(options.prefix, queueName, slot));
-  const replies = (await pipeline.exec()) ?? [];
-  return slots.map((slot, i) => {
-    const [error, fields] = replies[i] ?? [null, {}];
-    if (error) throw error;
-    return { slot, startMs: slot * JOB_STATS_SLOT_MS, tenants: decodeJobStats((fields ?? {}) as Record<string, string>) };
-  });
+  const keys = slots.map((slot) => jobStatsKey(options.prefix, queueName, slot));
+  let replies: Array<Record<string, string>>;
+  if (redis.isCluster) {
+    // One command per key: a pipeline of a Cluster must stay in one slot, and the keys share one
+    // only when `prefix` carries the queue's hash tag (a caller's untagged prefix spreads them).
+    replies = await Promise.all(keys.map((key) => redis.hgetall(key)));
+  } else {
+    const pipeline = redis.pipeline();
+    for (const key of keys) pipeline.hgetall(key);
+    replies = ((await pipeline.exec()) ?? []).map(([error, fields]) => {
+      if (error) throw error;
+      return (fields ?? {}) as Record<string, string>;
+    });
+  }
+  return slots.map((slot, i) => ({ slot, startMs: slot * JOB_STATS_SLOT_MS, tenants: decodeJobStats(replies[i] ?? {}) }));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { DeferJobError } from '@platform/redis';
-import { uniquePrefix, waitFor } from '@platform/testing';
+import { clusterQueuePrefix } from '@platform/redis/internal';
+import { keysMatching, uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
 import { defineQueue } from './define-queue';
 import { PayloadTooLargeError, PayloadValidationError, QueueNameError } from './errors';
@@ -80,7 +81,7 @@ describe('defineQueue + createWorker', () => {
     await expect(definition.enqueue({ tenantId: 'acme', topic: 'x'.repeat(2000) })).rejects.toBeInstanceOf(PayloadTooLargeError);
     const counts = await definition.queue.getJobCounts();
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
-    const keys = await redis.keys(`${definition.settings.prefix}:*`);
+    const keys = await keysMatching(redis, `${definition.settings.prefix}:*`);
     expect(keys.filter((k) => !k.endsWith(':meta'))).toEqual([]);
     await definition.close();
   });
@@ -110,10 +111,12 @@ describe('key namespace', () => {
   afterEach(() => void Object.assign(process.env, { REDIS_KEY_PREFIX: saved ?? '' }));
 
   it("puts a queue's BullMQ and fair-scheduler keys under REDIS_KEY_PREFIX (bull when empty); an explicit prefix wins", async () => {
+    // On a cluster each queue's prefix carries its own hash tag (docs/cluster.md).
+    const tagged = (base: string, queue: string) => (redis.isCluster ? clusterQueuePrefix(base, queue) : base);
     delete process.env.REDIS_KEY_PREFIX;
-    expect(defineQueue({ namespace: 'agent', name: 'ns', schema: topicSchema, connection: redis }).settings.prefix).toBe('bull');
+    expect(defineQueue({ namespace: 'agent', name: 'ns', schema: topicSchema, connection: redis }).settings.prefix).toBe(tagged('bull', 'agent__ns'));
     process.env.REDIS_KEY_PREFIX = '';
-    expect(defineQueue({ namespace: 'agent', name: 'ns', schema: topicSchema, connection: redis }).settings.prefix).toBe('bull');
+    expect(defineQueue({ namespace: 'agent', name: 'ns', schema: topicSchema, connection: redis }).settings.prefix).toBe(tagged('bull', 'agent__ns'));
 
     const keyPrefix = uniquePrefix('ns');
     prefixes.push(keyPrefix);
@@ -123,14 +126,14 @@ describe('key namespace', () => {
     await plain.enqueue({ tenantId: 'acme', topic: 'a' });
     await fair.enqueue({ tenantId: 'acme', topic: 'b' });
     await fair.enqueue({ tenantId: 'acme', topic: 'c' });
-    const keys = await redis.keys(`${keyPrefix}:*`);
-    expect(keys).toContain(`${keyPrefix}:bull:agent__plain:meta`);
-    expect(keys).toContain(`${keyPrefix}:bull:agent__fair:fair:jobs`);
-    expect(await redis.keys('bull:agent__fair:fair:*')).toEqual([]);
+    const keys = await keysMatching(redis, `${keyPrefix}:*`);
+    expect(keys).toContain(`${tagged(`${keyPrefix}:bull`, 'agent__plain')}:agent__plain:meta`);
+    expect(keys).toContain(`${tagged(`${keyPrefix}:bull`, 'agent__fair')}:agent__fair:fair:jobs`);
+    expect(await keysMatching(redis, `${tagged('bull', 'agent__fair')}:agent__fair:fair:*`)).toEqual([]);
 
     const explicit = defineQueue({ namespace: 'agent', name: 'plain', schema: topicSchema, connection: redis, prefix: `${keyPrefix}-own` });
     prefixes.push(`${keyPrefix}-own`);
-    expect(explicit.settings.prefix).toBe(`${keyPrefix}-own`);
+    expect(explicit.settings.prefix).toBe(tagged(`${keyPrefix}-own`, 'agent__plain'));
     await Promise.all([plain.close(), fair.close(), explicit.close()]);
   });
 });

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, isDeferral, redisKey } from '@platform/redis';
-import { uniquePrefix } from '@platform/testing';
+import { keysMatching, uniquePrefix } from '@platform/testing';
 import { createConcurrencyLimiter, createRateLimiter, defineProviderLimits, RateLimitError, withRateLimit, type LimiterClient, type RateLimitAlgorithm } from './index';
 import { RATE_LIMIT_ALGORITHMS } from './options';
 import { sleep, testRedis } from './test-helpers';
@@ -88,7 +88,7 @@ describe.each(RATE_LIMIT_ALGORITHMS)('%s', (algorithm) => {
       else if (r < 0.9) await limiter.peek(tenantId);
       else await limiter.reset(tenantId);
     }
-    const keys = await redis.keys(`${prefix}:*`);
+    const keys = await keysMatching(redis, `${prefix}:*`);
     expect(keys.length).toBeGreaterThan(0);
     // The sliding-window counter lives until the end of the bucket after the current one.
     const longest = algorithm === 'sliding-window' ? 60_000 : 30_000;

@@ -1,4 +1,4 @@
-import { uniquePrefix, waitFor } from '@platform/testing';
+import { uniquePrefix, waitFor, standaloneOnly } from '@platform/testing';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -242,7 +242,7 @@ describe('workers apply controls from their periodic view', () => {
 });
 
 describe('concurrency pools on a fair queue: slots taken at hand-out', () => {
-  it('the dispatch takes the slots while the pool is at most half full; those jobs start with no pool script, the rest take theirs at start', async () => {
+  standaloneOnly(it, 'counts pool scripts with MONITOR on one server; and a cluster dispatch takes pool slots at hand-out only for a pool key in the queue slot (docs/cluster.md)')('the dispatch takes the slots while the pool is at most half full; those jobs start with no pool script, the rest take theirs at start', async () => {
     const prefix = uniquePrefix('ctl');
     prefixes.push(prefix);
     const pool = defineConcurrencyPool({ name: 'handout', max: 6, leaseMs: 5000, keyPrefix: prefix });

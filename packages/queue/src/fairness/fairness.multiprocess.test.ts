@@ -31,7 +31,7 @@ describe('fair scheduling with several worker processes', () => {
     }
     await t.start(2);
     await waitFor(async () => (await t.definition.queue.getJobCounts('completed')).completed === 90, 30_000);
-    const order = await handOuts(t.prefix, idToTenant);
+    const order = await handOuts(t.definition.settings.prefix, idToTenant);
     expect(order).toHaveLength(90);
     // Alpha's first job went out before the others had enqueued; from then on, strict rotation
     // while all three tenants still have jobs.
@@ -112,7 +112,7 @@ describe('fair scheduling with several worker processes', () => {
     // The rate applies at hand-out, where the dispatch script records each job in the tenant's rate
     // log with the Redis clock. Each entry stays there for the rate's duration, so reading the log
     // every 25 ms sees every hand-out with its exact time (a start in a worker may lag its hand-out).
-    const rateLog = fairKeys(t.prefix, 'agent__fair').rateLog('slow');
+    const rateLog = fairKeys(t.definition.settings.prefix, 'agent__fair').rateLog('slow');
     const handedOut = new Map<string, number>();
     const watch = setInterval(() => {
       void redis.zrange(rateLog, '0', '-1', 'WITHSCORES').then((flat) => {

@@ -1,5 +1,5 @@
 import { createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { luaScriptProblems, uniquePrefix, waitFor } from '@platform/testing';
+import { keysMatching, luaScriptProblems, uniquePrefix, waitFor } from '@platform/testing';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineQueue } from '../define-queue';
@@ -138,7 +138,7 @@ describe("fairness: 'per-tenant'", () => {
     await worker.close();
     expect(seen.sort()).toEqual([0, 1, 3, 5]);
     // Nothing left behind in the fair keys but the sequence counter and the virtual time.
-    const left = (await redis.keys(`${q.settings.prefix}:${q.name}:fair:*`)).sort();
+    const left = (await keysMatching(redis, `${q.settings.prefix}:${q.name}:fair:*`)).sort();
     expect(left).toEqual([`${q.settings.prefix}:${q.name}:fair:pass`, `${q.settings.prefix}:${q.name}:fair:seq`]);
     await q.close();
   });
@@ -256,7 +256,7 @@ describe('a fair queue behaves like a queue', () => {
   it('obliterate() deletes the queue, its pending jobs and every fair key', async () => {
     const { q } = await backlogged();
     await q.obliterate();
-    expect(await redis.keys(`${q.settings.prefix}:${q.name}:*`)).toEqual([]);
+    expect(await keysMatching(redis, `${q.settings.prefix}:${q.name}:*`)).toEqual([]);
     expect(await q.counts()).toMatchObject({ pending: 0, waiting: 0 });
     await q.close();
   });
