@@ -78,7 +78,7 @@ const CLUSTER_FULL = CLUSTER_SUITES.map((suite) => `packages/${suite}/src/**/*.t
  * two on 2 cores.
  */
 const CLUSTER_REDUCED = [
-  'packages/queue/src/schedules.test.ts',
+  'packages/queue/src/queue.test.ts',
   'packages/queue/src/fairness/fairness.test.ts',
   'packages/ratelimit/src/rate-limiter.test.ts',
   'packages/locks/src/lock.test.ts',
