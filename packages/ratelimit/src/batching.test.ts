@@ -30,6 +30,8 @@ describe('batching: the calls of one event-loop turn in one script call', () => 
     // 60 calls in one turn over 3 tenants (20 each, limit 7, costs 1-3): the batched limiter and an
     // unbatched one on their own keys must give the same decisions in the same order.
     const calls = Array.from({ length: 60 }, (_, i) => ({ tenant: `t${i % 3}`, cost: 1 + (i % 3 === 0 ? i % 2 : 0) + (i % 5 === 0 ? 1 : 0) }));
+    // A ready client: calls made while it still connects are not batched.
+    await redis.ping();
     const counted = counting(redis);
     const options = { limit: 7, windowSeconds: 3600, algorithm, shortCircuit: false } as const;
     const batched = createRateLimiter({ ...options, redis: counted.client, provider: `b-${algorithm}`, prefix });
