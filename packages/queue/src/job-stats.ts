@@ -300,8 +300,8 @@ export function decodeJobStats(fields: Record<string, string>): Map<string, Tena
 
 /**
  * Reads the retained stats slots of a queue, oldest first (one HGETALL per slot, pipelined; on a
- * Cluster sent one by one, so that any `prefix` works), for
- * readers such as `@platform/ops` that sum them or turn them into Prometheus series.
+ * Cluster sent one by one, so that any `prefix` works), for readers such as `@platform/ops` that sum
+ * them or turn them into Prometheus series.
  */
 export async function readJobStats(redis: RedisClient, queueName: string, options: ReadJobStatsOptions): Promise<JobStatsSlot[]> {
   const now = options.now ?? Date.now();
