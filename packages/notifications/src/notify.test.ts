@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, RedisUnavailableError, bullPrefixFor, createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { QueueUnavailableError, notificationQueue } from '@platform/queue';
+import { QueueUnavailableError, fairPendingJobsKey, notificationQueue } from '@platform/queue';
 import { startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { NotificationValidationError } from './errors';
@@ -19,13 +19,18 @@ const { redis, workerConnection, prefixes, tenants } = useNotificationTestContex
 
 
 /** A unique key prefix and tenant per test, so tests never see each other's keys or jobs. */
-function setup(): { options: NotifyOnceOptions & { keyPrefix: string }; tenant: string; key: (type?: string, dedupeKey?: string) => string } {
+/**
+ * The channel queues are fair by default (`'per-tenant'`, the catalog's default); `fairness: 'none'`
+ * gives the test a plain FIFO e-mail queue under the same prefix.
+ */
+function setup(fairness: 'per-tenant' | 'none' = 'per-tenant'): { options: NotifyOnceOptions & { keyPrefix: string }; tenant: string; key: (type?: string, dedupeKey?: string) => string } {
   const keyPrefix = uniquePrefix('nq');
   const tenant = uniquePrefix('tenant');
   prefixes.push(keyPrefix);
   tenants.push(tenant);
+  const queue = fairness === 'none' ? { queue: plainEmailQueue(keyPrefix) } : {};
   return {
-    options: { connection: redis, keyPrefix },
+    options: { connection: redis, keyPrefix, ...queue },
     tenant,
     key: (type = 'activity-completed', dedupeKey = 'activity-1') => notifyKey(keyPrefix, tenant, type, dedupeKey),
   };
@@ -60,9 +65,34 @@ async function staleAt(key: string): Promise<number> {
   return Number(match[1]);
 }
 
+const plainQueues: ReturnType<typeof notificationQueue>[] = [];
+afterAll(async () => {
+  await Promise.all(plainQueues.map((queue) => queue.close()));
+});
+
+/** A plain FIFO e-mail queue (`fairness: 'none'`) under the test's prefix. */
+function plainEmailQueue(keyPrefix: string): ReturnType<typeof notificationQueue> {
+  const queue = notificationQueue('email', { connection: redis, prefix: bullPrefixFor(keyPrefix), fairness: 'none' });
+  plainQueues.push(queue);
+  return queue;
+}
+
+/** Removes a job as BullMQ does after it finished: once the fair scheduler released it into BullMQ. */
+async function removeFromBullMQ(definition: ReturnType<typeof resolveNotificationQueue>, jobId: string): Promise<void> {
+  await waitFor(async () => (await definition.queue.getJobState(jobId)) !== 'unknown', 5000);
+  await definition.queue.remove(jobId);
+}
+
+/**
+ * Every job of the channel queue, wherever it is: pending in the fair backlog (read first) or in
+ * BullMQ. A handed-out job enters BullMQ before the backlog forgets it, so none is missed or
+ * counted twice while the scheduler releases jobs.
+ */
 async function jobCount(options: NotifyOnceOptions, channel: 'email' | 'sms' = 'email'): Promise<number> {
-  const counts = await resolveNotificationQueue(channel, options).queue.getJobCounts();
-  return Object.values(counts).reduce((a, b) => a + b, 0);
+  const definition = resolveNotificationQueue(channel, options);
+  const pending = await redis.hkeys(fairPendingJobsKey(definition));
+  const inBull = await definition.queue.getJobs(['active', 'completed', 'delayed', 'failed', 'prioritized', 'waiting', 'waiting-children']);
+  return new Set([...pending, ...inBull.map((job) => String(job.id))]).size;
 }
 
 
@@ -97,7 +127,7 @@ describe('notifyOnce', () => {
     // The key names the job (a claim until a caller has seen the job), and the job carries the
     // validated notification.
     expect(await redis.get(key)).toMatch(claimOf(result.jobId!));
-    const job = await resolveNotificationQueue('email', options).queue.getJob(result.jobId!);
+    const job = await resolveNotificationQueue('email', options).getJob(result.jobId!);
     expect(job?.data).toEqual({
       tenantId: tenant,
       type: 'activity-completed',
@@ -114,8 +144,8 @@ describe('notifyOnce', () => {
     expect(ttl).toBeLessThanOrEqual(3600);
   });
 
-  it('200 concurrent calls with one key enqueue exactly one job', async () => {
-    const { options, tenant } = setup();
+  it.each(['per-tenant', 'none'] as const)('200 concurrent calls with one key enqueue exactly one job (fairness %s)', async (fairness) => {
+    const { options, tenant } = setup(fairness);
     const results = await Promise.all(Array.from({ length: 200 }, () => notifyOnce(email(tenant), options)));
     const winners = results.filter((r) => r.enqueued);
     expect(winners).toHaveLength(1);
@@ -140,8 +170,8 @@ describe('notifyOnce', () => {
     }
   });
 
-  it('200 concurrent calls with 200 keys enqueue 200 jobs', async () => {
-    const { options, tenant } = setup();
+  it.each(['per-tenant', 'none'] as const)('200 concurrent calls with 200 keys enqueue 200 jobs (fairness %s)', async (fairness) => {
+    const { options, tenant } = setup(fairness);
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => notifyOnce(email(tenant, `activity-${i}`), options)));
     expect(results.every((r) => r.enqueued)).toBe(true);
     expect(new Set(results.map((r) => r.jobId)).size).toBe(200);
@@ -217,13 +247,13 @@ describe('notifyOnce', () => {
     expect(await redis.keys(`${options.keyPrefix}:notify:${tenant}*`)).toEqual([]);
   });
 
-  it('when the enqueue fails after the key was claimed, the key is removed and a retry succeeds', async () => {
-    const { options, tenant, key } = setup();
+  it.each(['per-tenant', 'none'] as const)('when the enqueue fails after the key was claimed, the key is removed and a retry succeeds (fairness %s)', async (fairness) => {
+    const { options, tenant, key } = setup(fairness);
     // A queue whose producer connection is gone: the claim (on `redis`) succeeds, the enqueue cannot.
     const dead = createRedisConnection(loadRedisConfig(), { role: 'producer' });
     await dead.ping();
     dead.disconnect();
-    const broken = notificationQueue('email', { connection: dead, prefix: bullPrefixFor(options.keyPrefix), enqueueTimeoutMs: 1000, onError: () => undefined });
+    const broken = notificationQueue('email', { connection: dead, prefix: bullPrefixFor(options.keyPrefix), enqueueTimeoutMs: 1000, onError: () => undefined, fairness });
     const error = await notifyOnce(email(tenant), { ...options, queue: broken }).catch((e: unknown) => e);
     // "Redis is down" in the one shape; the queue's own error is kept (as it is, or as the cause).
     expect(error).toBeInstanceOf(RedisUnavailableError);
@@ -264,25 +294,33 @@ describe('notifyOnce', () => {
     expect((await notifyOnce(email(tenant), options)).enqueued).toBe(true);
   });
 
-  it('an enqueue that throws after its job reached the queue keeps the claim: a retry is a twin, not a second job', async () => {
-    const { options, tenant, key } = setup();
-    const real = resolveNotificationQueue('email', options);
-    const lostReply = {
-      ...real,
-      settings: real.settings,
-      parse: real.parse,
-      queue: real.queue,
-      enqueue: async (data: never, opts: never) => {
-        await real.enqueue(data, opts);
-        throw new Error('reply lost');
-      },
-    } as unknown as typeof real;
-    await expect(notifyOnce(email(tenant), { ...options, queue: lostReply })).rejects.toThrow('reply lost');
-    const [job] = await real.queue.getJobs(['waiting']);
-    expect(await redis.get(key())).toBe(`job.${job!.id}`);
-    expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: job!.id });
-    expect(await jobCount(options)).toBe(1);
-  });
+  it.each(['per-tenant', 'none'] as const)(
+    'an enqueue that throws after its job reached the queue keeps the claim: a retry is a twin, not a second job (fairness %s)',
+    async (fairness) => {
+      const { options, tenant, key } = setup(fairness);
+      const real = resolveNotificationQueue('email', options);
+      // On the fair queue the job waits in the fair backlog behind one released job (window 1, no
+      // worker), where the release must see it too.
+      if (fairness === 'per-tenant') await notifyOnce(email(tenant, 'released-first'), options);
+      let jobId: string | undefined;
+      const lostReply = {
+        ...real,
+        settings: real.settings,
+        parse: real.parse,
+        queue: real.queue,
+        enqueue: async (data: never, opts: { jobId: string }) => {
+          jobId = opts.jobId;
+          await real.enqueue(data, opts as never);
+          throw new Error('reply lost');
+        },
+      } as unknown as typeof real;
+      await expect(notifyOnce(email(tenant), { ...options, queue: lostReply })).rejects.toThrow('reply lost');
+      expect(await (await real.getJob(jobId!))?.getState()).toBe(fairness === 'per-tenant' ? 'pending' : 'waiting');
+      expect(await redis.get(key())).toBe(`job.${jobId}`);
+      expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId });
+      expect(await jobCount(options)).toBe(fairness === 'per-tenant' ? 2 : 1);
+    },
+  );
 
   it('a process that died between claim and enqueue blocks the notification for its pending time, not before and not longer', async () => {
     const { options, tenant, key: keyOf } = setup();
@@ -347,7 +385,7 @@ describe('notifyOnce', () => {
     const first = await notifyOnce(email(tenant), { ...options, pendingTtlMs: 1 });
     // What a worker leaves when the job is removed on completion: a status other than "queued".
     await updateStatus(redis, `${options.keyPrefix}:notify-status:${first.jobId}`, { state: 'delivered', attempts: 1 });
-    await resolveNotificationQueue('email', options).queue.remove(first.jobId!);
+    await removeFromBullMQ(resolveNotificationQueue('email', options), first.jobId!);
     await waitFor(async () => (await redisNow()) >= (await staleAt(key())), 5000);
     expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: first.jobId });
     expect(await jobCount(options)).toBe(0);
@@ -371,7 +409,7 @@ describe('notifyOnce', () => {
     const sms = resolveNotificationQueue('sms', options);
     await sms.enqueue({ tenantId: tenant, type: 'activity-completed', dedupeKey: 'activity-1', payload: { to: '+4915112345678', body: 'x' } }, { jobId: smsJobId });
     expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: smsJobId });
-    await sms.queue.remove(smsJobId);
+    await removeFromBullMQ(sms, smsJobId);
     const result = await notifyOnce(email(tenant), options);
     expect(result.enqueued).toBe(true);
     expect(result.jobId).toBe(notificationJobId('email', key(), 86_400_000, await redisNow()));
@@ -411,12 +449,15 @@ describe('notifyOnce', () => {
     }
   });
 
-  it('a re-send after the window is a new job, not a no-op against the old job kept under its id', async () => {
-    const { options, tenant } = setup();
+  it.each(['per-tenant', 'none'] as const)('a re-send after the window is a new job, not a no-op against the old job kept under its id (fairness %s)', async (fairness) => {
+    const { options, tenant } = setup(fairness);
     const first = await notifyOnce(email(tenant), { ...options, ttlSeconds: 1 });
     expect(first.enqueued).toBe(true);
-    // The first job fails for good (kept 7 days in the failed set under its id).
-    const queue = resolveNotificationQueue('email', options).queue;
+    // The first job fails for good (kept 7 days in the failed set under its id). On the fair queue
+    // it is in BullMQ once the scheduler released it from the fair backlog.
+    const definition = resolveNotificationQueue('email', options);
+    const queue = definition.queue;
+    await waitFor(async () => (await queue.getJobState(first.jobId!)) === 'waiting', 5000);
     const worker = new Worker(queue.name, null, { connection: workerConnection, prefix: bullPrefixFor(options.keyPrefix), autorun: false });
     const job = await worker.getNextJob('test-token');
     expect(job?.id).toBe(first.jobId);
@@ -428,7 +469,8 @@ describe('notifyOnce', () => {
     const second = await notifyOnce(email(tenant), { ...options, ttlSeconds: 1 });
     expect(second.enqueued).toBe(true);
     expect(second.jobId).not.toBe(first.jobId);
-    expect(await queue.getJobState(second.jobId!)).toBe('waiting');
+    // Waiting in BullMQ, or (fair) still pending in the fair backlog until the scheduler releases it.
+    expect(await (await definition.getJob(second.jobId!))?.getState()).toEqual(fairness === 'per-tenant' ? expect.stringMatching(/^(pending|waiting)$/) : 'waiting');
     expect(await jobCount(options)).toBe(2);
   });
 
@@ -445,7 +487,7 @@ describe('notifyOnce', () => {
     const { options, tenant, key } = setup();
     const first = await notifyOnce(email(tenant), options);
     await updateStatus(redis, `${options.keyPrefix}:notify-status:${first.jobId}`, { state: 'delivered', attempts: 1 });
-    await resolveNotificationQueue('email', options).queue.remove(first.jobId!);
+    await removeFromBullMQ(resolveNotificationQueue('email', options), first.jobId!);
     await redis.del(key());
     expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: first.jobId });
     expect(await jobCount(options)).toBe(0);
@@ -471,7 +513,8 @@ describe('one key namespace', () => {
     const { jobId } = await notifyOnce(email(tenant), options);
     expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toMatch(claimOf(jobId!));
     expect(await redis.exists(`notify:${tenant}:activity-completed:activity-1`)).toBe(0);
-    expect(await redis.exists(`${options.keyPrefix}:bull:notifications__email:${jobId}`)).toBe(1);
+    expect(resolveNotificationQueue('email', options).settings.prefix).toBe(`${options.keyPrefix}:bull`);
+    expect(await resolveNotificationQueue('email', options).getJob(jobId!)).toBeDefined();
     expect(await getNotificationStatus(jobId!, options)).toEqual({ state: 'queued', attempts: 0 });
   });
 
@@ -482,7 +525,10 @@ describe('one key namespace', () => {
     try {
       const { jobId } = await notifyOnce(email(tenant), { connection: redis });
       expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toMatch(claimOf(jobId!));
-      expect(await redis.exists(`${options.keyPrefix}:bull:notifications__email:${jobId}`)).toBe(1);
+      // In BullMQ under `<keyPrefix>:bull`, or pending in the fair backlog under the same prefix.
+      const definition = resolveNotificationQueue('email', { connection: redis });
+      expect(definition.settings.prefix).toBe(`${options.keyPrefix}:bull`);
+      expect(await definition.getJob(jobId!)).toBeDefined();
     } finally {
       if (before === undefined) delete process.env.REDIS_KEY_PREFIX;
       else process.env.REDIS_KEY_PREFIX = before;

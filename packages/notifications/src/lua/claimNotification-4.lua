@@ -1,9 +1,10 @@
 --[[
   Claims a notification's dedupe key for the whole dedupe window and names the job the claim is
   for, so exactly one of any number of concurrent callers enqueues it and no confirm step follows.
-  A claim past its pending time whose job is neither in the queue nor recorded as handled by a
-  worker (its claimer died between claim and enqueue) is taken over, keeping the claim's job id (a
-  late add by the first claimer is then a BullMQ no-op) and its TTL.
+  A claim past its pending time whose job is neither in the queue (BullMQ or the fair backlog) nor
+  recorded as handled by a worker (its claimer died between claim and enqueue) is taken over,
+  keeping the claim's job id (a late add by the first claimer is then refused as a duplicate id, by
+  BullMQ or by the fair backlog) and its TTL.
 
   Values: "<staleAtMs>.<jobId without its "notify-" prefix>" until a caller has seen the job queued
   (60 bytes for an e-mail: within jemalloc's 64-byte class); "job.<jobId>" after.
@@ -11,21 +12,26 @@
   KEYS[1]  the dedupe key, notify:{tenantId}:{type}:{dedupeKey}
   KEYS[2]  the BullMQ job hash of ARGV[4]
   KEYS[3]  the status hash of ARGV[4], notify-status:{jobId}
+  KEYS[4]  the fair backlog's jobs hash of ARGV[4]'s queue (jobId -> JSON of a pending or in-flight
+           job; never written for a plain queue): a job there counts as queued, checked in this
+           call, so a job entering the fair backlog cannot slip between a check and a takeover.
+           BullMQ adds a handed-out job before the backlog forgets it: the job is always in KEYS[2]
+           or KEYS[4]
   ARGV[1]  dedupe window in milliseconds
   ARGV[2]  pending time in milliseconds (how long this caller's claim is safe from takeover)
   ARGV[3]  "own" mode: the window bucket ARGV[4] derives from, floor(nowMs / window) by the
            caller's clock
   ARGV[4]  a job id: this call's own ("own"), or the one a reply 3 named ("adopt", "clear")
-  ARGV[5]  "own"; "adopt": take over a stale claim of ARGV[4] (same channel; a fair queue's backlog
-           was checked by the caller); "clear": delete a stale claim of ARGV[4] (another channel's
-           job, checked absent by the caller), then call again as "own"
-  ARGV[6]  "1" when the queue may hold a job outside its BullMQ hash (a fair queue's backlog): the
-           caller checks there before a takeover (reply 3)
-  ARGV[7]  "1" on a Redis Cluster, where the three keys live in different slots: only KEYS[1] is
-           passed and touched. The caller checks the job and its status before a takeover (every
-           stale claim of ARGV[4] answers reply 3 in "own" mode) and writes the "queued" status
-           after its enqueue; a lost dedupe key is then refused by the job id alone (BullMQ keeps a
-           finished job for the window by default).
+  ARGV[5]  "own"; "adopt": take over a stale claim of ARGV[4] (same channel, another window's job);
+           "clear": delete a stale claim of ARGV[4] (another channel's job), then call again as
+           "own". Either re-checks the job in KEYS[2..4] first
+  ARGV[6]  "1" on a Redis Cluster, where the keys live in different slots: only KEYS[1] is passed
+           (four times) and touched. The caller checks the job (BullMQ and the fair backlog, by
+           `getJob`) and its status before a takeover (every stale claim answers reply 3 in "own"
+           mode; a job entering the fair backlog between that check and the takeover is then
+           refused as a duplicate id) and writes the "queued" status after its enqueue; a lost
+           dedupe key is refused by the job id alone (BullMQ keeps a finished job for the window by
+           default)
 
   Returns
     { 1, jobId, nowMs }  claimed (own, or taken over): enqueue jobId; the value written is
@@ -33,7 +39,8 @@
     { 0, jobId }         held by a twin; jobId is '' while its job is not known to be queued
     { 2, nowMs }         call again as "own" with ids derived from nowMs (ARGV[3] is not the current
                          bucket by Redis time, or the key changed since reply 3, or it was cleared)
-    { 3, jobId }         a stale claim names jobId: check it in its queue, then call "adopt" or "clear"
+    { 3, jobId }         a stale claim names another job id: check it in its queue, then call
+                         "adopt" or "clear" with that job's keys
 ]]
 --- @include "nowMs"
 local now = nowMs()
@@ -41,7 +48,7 @@ local window = tonumber(ARGV[1])
 local staleAt = now + tonumber(ARGV[2])
 local mode = ARGV[5]
 local PREFIX = 'notify-'
-local split = ARGV[7] == '1'
+local split = ARGV[6] == '1'
 
 local function claimValue(jobId)
   return staleAt .. '.' .. string.sub(jobId, #PREFIX + 1)
@@ -97,10 +104,11 @@ if jobId ~= ARGV[4] then
   return { 0, '' }
 end
 
--- The claim names ARGV[4]. In the queue, or taken by a worker (its status outlives a job removed
--- after it finished): the notification is on its way.
+-- The claim names ARGV[4]. In the queue (BullMQ or the fair backlog), or taken by a worker (its
+-- status outlives a job removed after it finished): the notification is on its way.
 local state = statusState()
-local seen = not split and ((state ~= false and state ~= 'queued') or redis.call('EXISTS', KEYS[2]) == 1)
+local seen = not split and ((state ~= false and state ~= 'queued') or redis.call('EXISTS', KEYS[2]) == 1
+  or redis.call('HEXISTS', KEYS[4], jobId) == 1)
 if seen then
   redis.call('SET', KEYS[1], 'job.' .. jobId, 'KEEPTTL')
   return { 0, jobId }
@@ -115,7 +123,7 @@ if mode == 'clear' then
   end
   return { 2, now }
 end
-if mode == 'own' and (ARGV[6] == '1' or split) then
+if mode == 'own' and split then
   return { 3, jobId }
 end
 redis.call('SET', KEYS[1], claimValue(jobId), 'KEEPTTL')
