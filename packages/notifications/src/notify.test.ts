@@ -10,8 +10,8 @@ import { notificationJobId, notifyKey } from './keys';
 import { notifyOnce, type NotifyOnceOptions } from './notify';
 import { closeNotificationQueues, resolveNotificationQueue } from './queues';
 import type { NotificationInput } from './schemas';
-import { notificationScripts } from './scripts';
-import { updateStatus } from './status-store';
+import { claimNotificationScript, notificationScripts } from './scripts';
+import { statusKey, updateStatus } from './status-store';
 import { getNotificationStatus } from './status';
 import { useNotificationTestContext } from './test-support';
 
@@ -448,6 +448,66 @@ describe('notifyOnce', () => {
       await fair.close();
     }
   });
+
+  it('on a fair queue, a job entering the fair backlog between the stale-claim check and the adopt call is seen by the adopt call: no takeover', async () => {
+    const { options, tenant, key } = setup();
+    // Window 1: one job released into BullMQ at a time, so with no worker later jobs stay pending.
+    const fair = notificationQueue('email', { connection: redis, prefix: bullPrefixFor(options.keyPrefix), fairness: { window: 1 } });
+    plainQueues.push(fair);
+    const opts = { ...options, queue: fair };
+    expect((await notifyOnce(email(tenant, 'released-first'), opts)).enqueued).toBe(true);
+    // A stale claim of the previous window's job: the "own" call answers 3 (check that job), then "adopt".
+    const windowMs = 86_400_000;
+    const now = await redisNow();
+    const bucket = Math.floor(now / windowMs);
+    const previous = notificationJobId('email', key(), windowMs, now - windowMs);
+    const own = notificationJobId('email', key(), windowMs, now);
+    await redis.set(key(), `${now - 1}.${previous.slice('notify-'.length)}`, 'PX', 60_000);
+    const keysOf = (jobId: string): string[] => [key(), fair.queue.toKey(jobId), statusKey(options.keyPrefix, jobId), fairPendingJobsKey(fair)];
+    expect(await claimNotificationScript.run(redis, keysOf(own), [windowMs, 30_000, bucket, own, 'own', '0'])).toEqual([3, previous]);
+    // Right then the first claimer's late enqueue lands, in the fair backlog (not in BullMQ).
+    await fair.enqueue({ tenantId: tenant, type: 'activity-completed', dedupeKey: 'activity-1', payload: { to: 'ada@example.test', subject: 's', text: 't' } }, { jobId: previous });
+    expect(await (await fair.getJob(previous))?.getState()).toBe('pending');
+    // The adopt call sees it in the same call: a twin, and the key learns the job id.
+    expect(await claimNotificationScript.run(redis, keysOf(previous), [windowMs, 30_000, bucket, previous, 'adopt', '0'])).toEqual([0, previous]);
+    expect(await redis.get(key())).toBe(`job.${previous}`);
+    expect(await notifyOnce(email(tenant), opts)).toEqual({ enqueued: false, jobId: previous });
+    expect(await jobCount(opts)).toBe(2);
+  });
+
+  it.each(['per-tenant', 'none'] as const)(
+    'after a claimer died between claim and enqueue, 50 concurrent callers past its pending time enqueue exactly one job, and its late add is no twin (fairness %s)',
+    async (fairness) => {
+      const { options, tenant, key } = setup(fairness);
+      const real = resolveNotificationQueue('email', options);
+      // Fair: one job holds the window (no worker), so the taken-over job waits in the fair backlog.
+      if (fairness === 'per-tenant') await notifyOnce(email(tenant, 'released-first'), options);
+      let lateAdd: (() => Promise<unknown>) | undefined;
+      const dying = {
+        ...real,
+        settings: real.settings,
+        parse: real.parse,
+        queue: real.queue,
+        enqueue: (data: never, opts: never) => {
+          lateAdd = () => real.enqueue(data, opts);
+          return new Promise(() => undefined);
+        },
+      } as unknown as typeof real;
+      void notifyOnce(email(tenant), { ...options, queue: dying, pendingTtlMs: 500 });
+      await waitFor(() => lateAdd !== undefined, 5000);
+      await waitFor(async () => (await redisNow()) >= (await staleAt(key())), 5000);
+      const results = await Promise.all(Array.from({ length: 50 }, () => notifyOnce(email(tenant), options)));
+      const winners = results.filter((r) => r.enqueued);
+      expect(winners).toHaveLength(1);
+      expect(results.filter((r) => !r.enqueued && r.jobId !== undefined).every((r) => r.jobId === winners[0]!.jobId)).toBe(true);
+      // The "dead" claimer's add arrives after all, under the same job id: the fair backlog (HSETNX
+      // on its jobs hash) or BullMQ refuses the duplicate id.
+      if (fairness === 'per-tenant') expect(await (await real.getJob(winners[0]!.jobId!))?.getState()).toBe('pending');
+      await lateAdd!();
+      expect(await jobCount(options)).toBe(fairness === 'per-tenant' ? 2 : 1);
+      expect((await real.counts()).pending).toBe(fairness === 'per-tenant' ? 1 : 0);
+    },
+  );
 
   it.each(['per-tenant', 'none'] as const)('a re-send after the window is a new job, not a no-op against the old job kept under its id (fairness %s)', async (fairness) => {
     const { options, tenant } = setup(fairness);
