@@ -137,9 +137,7 @@ export function createNotificationWorker<C extends NotificationChannel>(
   if (typeof sender?.send !== 'function') throw new InvalidArgumentError('sender', 'must have a send(message, context) function');
   const { keyPrefix: keyPrefixOption, queue, retry, maxRetryAfterMs: maxRetryAfter, circuitBreaker, digests, ...workerOptions } = options;
   const keyPrefix = resolveKeyPrefix(keyPrefixOption);
-  // The worker's connection serves its queue definition too: a fair channel queue (the catalog's
-  // default) hands jobs out and heartbeats through it, on the worker's Redis, not the environment's.
-  const definition = resolveNotificationQueue(channel, queue ? { queue } : { keyPrefix, ...(workerOptions.connection ? { connection: workerOptions.connection } : {}) });
+  const definition = resolveNotificationQueue(channel, { ...(queue ? { queue } : { keyPrefix }) });
   const maxRetryAfterMs = checkInteger('maxRetryAfterMs', maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER_MS, 0);
   const backoffStrategy = notificationBackoffStrategy(retry ?? defaultRetryPolicy, maxRetryAfterMs);
   const provider = checkProviderName('sender.provider', sender.provider ?? 'default');
