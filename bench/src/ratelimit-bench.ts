@@ -171,7 +171,7 @@ export async function runRatelimitBenchmarks(ctx: BenchContext): Promise<void> {
     for (const c of ceilings) {
       if (c.id === 'bare') continue;
       const algorithm = ALGORITHMS.find((a) => a.short === c.id)!.algorithm;
-      results.compare({ label: `limiter ${algorithm} / redis-benchmark of its own script`, platform: `rl.tput.${c.id}`, anchor: `rl.ceiling.${c.id}` });
+      results.compare({ label: `limiter ${algorithm} (decisions of a turn batched) / redis-benchmark of its single-call script, one decision per request`, platform: `rl.tput.${c.id}`, anchor: `rl.ceiling.${c.id}` });
     }
     for (const { short, algorithm } of ALGORITHMS) {
       results.compare({ label: `limiter ${algorithm} / bare INCR+PEXPIRE ceiling`, platform: `rl.tput.${short}`, anchor: 'rl.ceiling.bare' });
@@ -190,6 +190,6 @@ export async function runRatelimitBenchmarks(ctx: BenchContext): Promise<void> {
   results.notes.push(
     `Rate limiter: limit ${limit} per ${windowSeconds} s (every call allowed, so every call is a full decision), tenants t0..t${tenants - 1} in turn; ` +
       `all subjects share one plain ioredis client. ${nDecisions} decisions per round at 50 in flight; latency over ${nLatency} sequential calls; ` +
-      `ceiling: redis-benchmark -c 50 -P 1 -r ${tenants} -n ${nCeiling}, replaying the exact EVALSHA each limiter sends (tenant randomised).`,
+      `ceiling: redis-benchmark -c 50 -P 1 -r ${tenants} -n ${nCeiling}, replaying the single-call EVALSHA of each limiter (tenant randomised); the limiters batch the decisions of one event-loop turn into one script call, so they can pass this "ceiling": it bounds one decision per request, not the limiter.`,
   );
 }

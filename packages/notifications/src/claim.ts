@@ -2,7 +2,7 @@ import { NOTIFICATION_CHANNELS, fairPendingJobsKey, type NotificationChannel } f
 import type { RedisClient } from '@platform/redis';
 import { NOTIFICATION_JOB_ID_PREFIX, channelOfJobId, notificationJobId } from './keys';
 import { resolveNotificationQueue, type NotificationQueueDefinition, type NotificationQueueOptions } from './queues';
-import { claimNotificationScript, releaseNotificationScript } from './scripts';
+import { claimNotificationBatched, releaseNotificationScript } from './scripts';
 import { statusKey } from './status-store';
 
 /** A dedupe key this call holds: enqueue `jobId`, or give the claim back with {@link releaseClaim}. */
@@ -77,7 +77,7 @@ export async function claimNotification(request: ClaimRequest): Promise<HeldClai
     const fairJobsKey = fairPendingJobsKey(queueOfJob);
     // On a cluster only the dedupe key is touched (and named four times: one slot).
     const keys = split ? [key, key, key, key] : [key, jobKey, status, fairJobsKey];
-    const reply = await claimNotificationScript.run(redis, keys, [windowMs, pendingTtlMs, bucket, jobId, mode, split ? '1' : '0']);
+    const reply = await claimNotificationBatched.run(redis, keys, [windowMs, pendingTtlMs, bucket, jobId, mode, split ? '1' : '0']);
     const code = Number(reply[0]);
     if (code === 1) {
       const claimedAtMs = Number(reply[2]);

@@ -1,16 +1,15 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, RedisUnavailableError, bullPrefixFor, createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { QueueUnavailableError, fairPendingJobsKey, notificationQueue } from '@platform/queue';
-import { startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
+import { luaScriptProblems, startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { NotificationValidationError } from './errors';
 import { notificationJobId, notifyKey } from './keys';
 import { notifyOnce, type NotifyOnceOptions } from './notify';
 import { closeNotificationQueues, resolveNotificationQueue } from './queues';
 import type { NotificationInput } from './schemas';
-import { claimNotificationScript, notificationScripts } from './scripts';
+import { claimNotificationBatchScript, claimNotificationScript, notificationScripts } from './scripts';
 import { statusKey, updateStatus } from './status-store';
 import { getNotificationStatus } from './status';
 import { useNotificationTestContext } from './test-support';
@@ -97,18 +96,8 @@ async function jobCount(options: NotifyOnceOptions, channel: 'email' | 'sms' = '
 
 
 describe('Lua scripts', () => {
-  it('each file has as many KEYS as its name says, and SCRIPT LOAD returns the expected SHA', async () => {
-    const dir = join(__dirname, 'lua');
-    const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));
-    expect(files).toHaveLength(notificationScripts.length);
-    for (const script of notificationScripts) {
-      const file = `${script.name}-${script.numberOfKeys}.lua`;
-      expect(files).toContain(file);
-      const source = readFileSync(join(dir, file), 'utf8');
-      const used = new Set([...source.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1])));
-      expect(Math.max(...used)).toBe(script.numberOfKeys);
-      expect(await redis.script('LOAD', script.lua)).toBe(script.sha);
-    }
+  it('keep the conventions (one file per script named by its keys, headers list every key and argument, SHA as called)', async () => {
+    expect(await luaScriptProblems(redis, notificationScripts, join(__dirname, 'lua'))).toEqual([]);
   });
 });
 
@@ -176,6 +165,26 @@ describe('notifyOnce', () => {
     expect(results.every((r) => r.enqueued)).toBe(true);
     expect(new Set(results.map((r) => r.jobId)).size).toBe(200);
     expect(await jobCount(options)).toBe(200);
+  });
+
+  it('the claims of one event-loop turn go to Redis as one script call (batched), each still exactly once', async () => {
+    const { options, tenant } = setup();
+    await notifyOnce(email(tenant, 'warm'), options); // loads the scripts: no NOSCRIPT retry counted
+    await notifyOnce(email(tenant, 'warm-2'), options);
+    const spy = jest.spyOn(redis, 'evalsha');
+    try {
+      // 60 new keys and, in the same turn, 20 callers of one key.
+      const calls = [...Array.from({ length: 60 }, (_, i) => email(tenant, `turn-${i}`)), ...Array.from({ length: 20 }, () => email(tenant, 'shared'))];
+      const results = await Promise.all(calls.map((input) => notifyOnce(input, options)));
+      const claimCalls = spy.mock.calls.filter(([sha]) => sha === claimNotificationScript.sha || sha === claimNotificationBatchScript.sha);
+      expect(claimCalls).toHaveLength(1);
+      expect(claimCalls[0]![0]).toBe(claimNotificationBatchScript.sha);
+      expect(results.slice(0, 60).every((r) => r.enqueued)).toBe(true);
+      expect(results.slice(60).filter((r) => r.enqueued)).toHaveLength(1);
+      expect(await jobCount(options)).toBe(2 + 60 + 1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('the same dedupe key for different tenants or types gives separate notifications', async () => {

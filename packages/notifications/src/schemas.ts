@@ -150,6 +150,21 @@ export function validateNotification(input: unknown): ValidNotification {
   if (typeof input !== 'object' || input === null) {
     throw new NotificationValidationError([{ path: '', message: 'must be an object' }]);
   }
+  // Fast path: one zod pass over envelope and payload together (about a third of the two passes
+  // below); the two passes only run to report the issues of an invalid notification.
+  const channel = (input as { channel?: unknown }).channel;
+  const whole = typeof channel === 'string' && Object.hasOwn(notificationSchemas, channel) ? notificationSchemas[channel as NotificationChannel].safeParse(input) : undefined;
+  if (whole?.success) return whole.data as ValidNotification;
+  return validateInParts(input);
+}
+
+/** The envelope and the payload of each channel, as one schema (the valid notification's shape). */
+const notificationSchemas = Object.fromEntries(
+  NOTIFICATION_CHANNELS.map((channel) => [channel, envelopeSchema.extend({ channel: z.literal(channel), payload: channelPayloadSchemas[channel] as z.ZodType })]),
+) as unknown as Record<NotificationChannel, z.ZodType>;
+
+/** Validates envelope and payload apart, so that an invalid notification reports every issue of both. */
+function validateInParts(input: object): ValidNotification {
   const issues: NotificationIssue[] = [];
   const envelope = envelopeSchema.safeParse(input);
   if (!envelope.success) issues.push(...issuesOf(envelope.error));

@@ -1,5 +1,8 @@
 import { defineScript } from '@platform/redis';
+import { createScriptBatcher } from '@platform/redis/internal';
 import claimLua from './lua/claimNotification-4.lua';
+import claimBatchLua from './lua/claimNotificationBatch-0.lua';
+import claimIncludeLua from './lua/includes/claimNotification.lua';
 import releaseLua from './lua/releaseNotification-4.lua';
 import pushWebLua from './lua/pushWebNotification-3.lua';
 import circuitAllowLua from './lua/circuitAllow-1.lua';
@@ -18,7 +21,17 @@ import finishDigestLua from './lua/finishDigestBatch-1.lua';
 export type ClaimReply = [1, string, number] | [0, string] | [2, number] | [3, string];
 
 /** Claims a dedupe key for the whole window, naming its job; takes over a dead claimer's claim. */
-export const claimNotificationScript = defineScript<ClaimReply>({ name: 'claimNotification', numberOfKeys: 4, lua: claimLua });
+export const claimNotificationScript = defineScript<ClaimReply>({ name: 'claimNotification', numberOfKeys: 4, lua: claimLua, includes: { claimNotification: claimIncludeLua } });
+
+/** The batch twin of {@link claimNotificationScript} (see `claimNotificationBatch-0.lua`). */
+export const claimNotificationBatchScript = defineScript<unknown>({ name: 'claimNotificationBatch', numberOfKeys: 0, lua: claimBatchLua, includes: { claimNotification: claimIncludeLua } });
+
+/**
+ * `claimNotificationScript`, with the claims of one event-loop turn on one standalone client sent
+ * as one script call (see `createScriptBatcher`): under load, one round trip and one socket write
+ * for many notifyOnce calls.
+ */
+export const claimNotificationBatched = createScriptBatcher(claimNotificationScript, claimNotificationBatchScript);
 
 /** Gives a claim back after a failed enqueue (keeps it, marked, when the job is there after all). */
 export const releaseNotificationScript = defineScript<number>({ name: 'releaseNotification', numberOfKeys: 4, lua: releaseLua });
@@ -50,6 +63,7 @@ export const finishDigestBatchScript = defineScript<number>({ name: 'finishDiges
 /** Every script of this package (for the script test). */
 export const notificationScripts = [
   claimNotificationScript,
+  claimNotificationBatchScript,
   releaseNotificationScript,
   pushWebNotificationScript,
   circuitAllowScript,

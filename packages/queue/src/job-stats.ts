@@ -26,6 +26,10 @@ export function jobStatsKey(prefix: string, queueName: string, slot: number): st
   return `${prefix}:${queueName}:stats:${slot}`;
 }
 
+/** The series names of the wait and run buckets, built once (no string built per job). */
+const WAIT_FIELDS = Array.from({ length: JOB_STATS_BUCKETS.length + 1 }, (_, i) => `w${i}` as const);
+const RUN_FIELDS = Array.from({ length: JOB_STATS_BUCKETS.length + 1 }, (_, i) => `r${i}` as const);
+
 export function bucketOf(seconds: number): number {
   for (let i = 0; i < JOB_STATS_BUCKETS.length; i++) if (seconds <= JOB_STATS_BUCKETS[i]!) return i;
   return JOB_STATS_BUCKETS.length;
@@ -140,11 +144,18 @@ export function createStatsRecorder(client: () => ScriptClient, prefix: string, 
     }
     return buffer;
   };
+  // The last tenant's counts in the last buffer: a job's attempt adds several series in a row.
+  let lastBuffer: Map<string, Map<string, number>> | undefined;
+  let lastTenant = '';
+  let lastCounts: Map<string, number> | undefined;
   return {
     increment(tenantId, series, by, now = Date.now()) {
       const buffer = bufferOf(now);
-      let counts = buffer.get(tenantId);
+      let counts = buffer === lastBuffer && tenantId === lastTenant ? lastCounts : buffer.get(tenantId);
       if (!counts) buffer.set(tenantId, (counts = new Map()));
+      lastBuffer = buffer;
+      lastTenant = tenantId;
+      lastCounts = counts;
       counts.set(series, (counts.get(series) ?? 0) + by);
       if (writeNow) {
         writeNow = false;
@@ -203,11 +214,11 @@ export function forEachAttemptIncrement(
   }
   if (job.attemptsMade === 0 && job.timestamp > 0) {
     const waitMs = Math.max(0, startedAt - job.timestamp - Math.max(0, job.opts.delay ?? 0));
-    add(`w${bucketOf(waitMs / 1000)}`, 1);
+    add(WAIT_FIELDS[bucketOf(waitMs / 1000)]!, 1);
     add('ws', waitMs);
   }
   const runMs = Math.max(0, endedAt - startedAt);
-  add(`r${bucketOf(runMs / 1000)}`, 1);
+  add(RUN_FIELDS[bucketOf(runMs / 1000)]!, 1);
   add('rs', runMs);
   if (!('error' in outcome)) {
     add('c', 1);

@@ -19,15 +19,19 @@ afterAll(async () => {
 });
 
 describe('sandboxed processors', () => {
-  it('kills a child stuck in an endless loop at the hard limit, fails the job with JobTimeoutError and runs the next job', async () => {
+  it.each([
+    ['a hard limit', { hardMs: 3000 }, 'sandboxed'],
+    // The soft limit aborts the signal first; the signal aborts once, and the hard limit must still kill.
+    ['a soft limit, then a hard limit', { softMs: 1000, hardMs: 3000 }, 'sandboxed-soft'],
+  ])('kills a child stuck in an endless loop at the hard limit (%s), fails the job with JobTimeoutError and runs the next job', async (_label, timeouts, name) => {
     const definition = defineQueue({
       namespace: 'agent',
-      name: 'sandboxed',
+      name,
       schema: z.object({ activityId: z.string(), loop: z.boolean() }),
       prefix,
       connection: redis,
       defaultJobOptions: { attempts: 1 },
-      timeouts: { hardMs: 3000 },
+      timeouts,
     });
     const failures: unknown[] = [];
     const worker = createWorker(definition, processorFile, { connection: workerConnection, handleSignals: false });
@@ -53,7 +57,7 @@ describe('sandboxed processors', () => {
 
       await waitFor(async () => (await definition.queue.getJobState(looping.id!)) === 'failed', 20_000);
       expect((await definition.queue.getJob(looping.id!))?.failedReason).toBe(
-        `Job ${looping.id} of queue agent__sandboxed reached its hard time limit of 3000 ms`,
+        `Job ${looping.id} of queue agent__${name} reached its hard time limit of 3000 ms`,
       );
       expect(failures[0]).toBeInstanceOf(JobTimeoutError);
       await waitFor(() => !isProcessAlive(pid), 10_000);

@@ -13,8 +13,16 @@ interface ChildPoolLike {
   kill(child: PoolChild, signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Runs the sandboxed processor for one job; the child running it is killed at the job's hard limit. */
-export type SandboxRunner = (job: Job, token: string | undefined, signal: AbortSignal) => Promise<unknown>;
+/**
+ * Runs the sandboxed processor for one job; the child running it is killed at the job's hard limit,
+ * which `onHardLimit` reports (also after the soft limit aborted the signal first).
+ */
+export type SandboxRunner = (
+  job: Job,
+  token: string | undefined,
+  signal: AbortSignal,
+  onHardLimit: (listener: (reason: JobTimeoutError) => void) => void,
+) => Promise<unknown>;
 
 type WrapSandbox = (runner: SandboxRunner) => Processor;
 
@@ -47,9 +55,10 @@ class SandboxedWorker<D, R> extends Worker<D, R> {
       return child;
     };
 
-    const runner: SandboxRunner = (job, token, signal) => {
+    const runner: SandboxRunner = (job, token, signal, onHardLimit) => {
       let child: PoolChild | undefined;
       let killed = false;
+      let hardLimitReached = false;
       const isHardLimit = () => signal.reason instanceof JobTimeoutError && signal.reason.limit === 'hard';
       // Runs inside the attempt's span (see traceAttempt): the child gets its context.
       const lent = lendAttemptContext(job);
@@ -61,8 +70,14 @@ class SandboxedWorker<D, R> extends Worker<D, R> {
       };
       claim = (retained) => {
         child = retained;
-        if (signal.aborted && isHardLimit()) kill();
+        if (hardLimitReached) kill();
       };
+      // The signal aborts once: after a soft limit it keeps the soft reason, so the hard limit comes
+      // through this listener.
+      onHardLimit(() => {
+        hardLimitReached = true;
+        kill();
+      });
       // BullMQ's sandbox sends the child a cancel message when the signal it gets aborts, without
       // handling that send's rejection: at the hard limit, where the child is killed, it would race
       // the kill (an unhandled EPIPE). So the child's signal follows every abort but that one.

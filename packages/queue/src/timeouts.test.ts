@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { agentQueue } from './catalog';
 import { defineQueue, type DefineQueueOptions } from './define-queue';
 import { JobTimeoutError } from './errors';
+import { LazyJobSignal } from './timeouts';
 import { createWorker } from './worker';
 import { useQueueTestContext } from './test-support';
 
@@ -212,5 +213,26 @@ describe('the handler signal', () => {
       await worker.close();
       await definition.close();
     }
+  });
+});
+
+describe('LazyJobSignal at the hard limit', () => {
+  it('tells its hard-limit listener also when the soft limit aborted the signal first (the signal keeps the soft reason)', () => {
+    const jobSignal = new LazyJobSignal();
+    const heard: JobTimeoutError[] = [];
+    const signal = jobSignal.signal;
+    jobSignal.onHardLimit((reason) => heard.push(reason));
+    const soft = new JobTimeoutError('agent__x', '1', 'soft', 10);
+    const hard = new JobTimeoutError('agent__x', '1', 'hard', 20);
+    jobSignal.abort(soft);
+    expect(heard).toEqual([]);
+    jobSignal.reachHardLimit(hard);
+    jobSignal.reachHardLimit(hard);
+    expect(heard).toEqual([hard]);
+    expect(signal.reason).toBe(soft);
+    // A listener that comes late hears it at once.
+    const late: JobTimeoutError[] = [];
+    jobSignal.onHardLimit((reason) => late.push(reason));
+    expect(late).toEqual([hard]);
   });
 });

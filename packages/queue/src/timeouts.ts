@@ -136,4 +136,25 @@ export class LazyJobSignal {
     this.reason = reason;
     this.controller?.abort(reason);
   }
+
+  private hardLimit: JobTimeoutError | undefined;
+  private hardLimitListener: ((reason: JobTimeoutError) => void) | undefined;
+
+  /**
+   * The job reached its hard limit: aborts the signal (a no-op when the soft limit aborted it
+   * already, whose reason the signal keeps) and tells the {@link onHardLimit} listener, which an
+   * aborted signal alone cannot (it aborts once).
+   */
+  reachHardLimit(reason: JobTimeoutError): void {
+    this.abort(reason);
+    if (this.hardLimit) return;
+    this.hardLimit = reason;
+    this.hardLimitListener?.(reason);
+  }
+
+  /** Calls `listener` at the hard limit (at once when it was reached already); one listener per job. */
+  onHardLimit(listener: (reason: JobTimeoutError) => void): void {
+    if (this.hardLimit) listener(this.hardLimit);
+    else this.hardLimitListener = listener;
+  }
 }

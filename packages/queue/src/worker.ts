@@ -156,7 +156,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
         definition.name,
         job,
         limits,
-        (reason) => jobSignal.abort(reason),
+        (reason) => (reason.limit === 'hard' ? jobSignal.reachHardLimit(reason) : jobSignal.abort(reason)),
         () => jobHandler(job, context),
         timeLimitReporter(logger, { queue: definition.name, jobId: job.id, tenantId: context.tenantId }),
       );
@@ -227,7 +227,11 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
       : createSandboxedWorker<TenantPayload<S>, R>(
           definition.name,
           handler,
-          (runner) => makeProcessor((job, context) => runner(job, context.token, context.signal) as Promise<R>) as never,
+          (runner) =>
+            makeProcessor(
+              (job, context) =>
+                runner(job, context.token, context.signal, (listener) => (context as ContextWithSignal)[JOB_SIGNAL]?.onHardLimit(listener)) as Promise<R>,
+            ) as never,
           bullOptions,
         );
   // BullMQ's cancelJob / cancelAllJobs abort the controllers it creates for processors taking a

@@ -127,8 +127,6 @@ interface QueuedCall {
 /** `sliding-window` keeps both bucket counts in one integer, so `limit` must stay below 2^26. */
 const SLIDING_WINDOW_MAX_LIMIT = 2 ** 26;
 
-const isNoScript = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOSCRIPT');
-
 /**
  * Creates a per-tenant rate limiter for one provider. Each decision is one Lua script called by
  * SHA, timed by Redis (`TIME`/`PTTL`), and every key it writes gets its TTL in that same script.
@@ -179,7 +177,6 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     arg2 = String(windowMs);
   }
   const { decide, peek: peekScript, batch: batchScript } = decisionScripts[algorithm];
-  const { sha, lua } = decide;
   const refusals = shortCircuit ? new Map<string, Refusal>() : undefined;
   const batching = options.batching !== false && (redis as { isCluster?: boolean }).isCluster !== true;
 
@@ -230,18 +227,14 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     return result;
   };
 
-  /** One decision, one script call: EVALSHA straight on the client (EVAL once on NOSCRIPT), no wrapper promise. */
+  /** One decision, one script call (`runWithKeyCount`: EVALSHA, EVAL once on NOSCRIPT), no wrapper promise. */
   const decideOne = (key: string, cost: number): Promise<RateLimitResult> => {
     const onReply = (reply: DecisionReply): RateLimitResult => decided(key, cost, reply);
     // Not ready (startup, outage): the script runner waits for a fail-fast client's first `ready`.
     if ((redis as { status?: string }).status !== 'ready') {
       return decide.run(redis, [key], [arg1, arg2, cost]).then(onReply, (error: unknown) => unavailable(error, key, cost));
     }
-    return (redis.evalsha(sha, 1, key, arg1, arg2, cost) as Promise<DecisionReply>).then(onReply, (error: unknown) =>
-      isNoScript(error)
-        ? (redis.eval(lua, 1, key, arg1, arg2, cost) as Promise<DecisionReply>).then(onReply, (retried: unknown) => unavailable(retried, key, cost))
-        : unavailable(error, key, cost),
-    );
+    return decide.runWithKeyCount(redis, 1, [key, arg1, arg2, cost]).then(onReply, (error: unknown) => unavailable(error, key, cost));
   };
 
   // The calls of this event-loop turn, sent together by `flush` (see the `batching` option).
@@ -278,10 +271,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     const onError = (error: unknown): void => {
       for (const call of calls) settle(call, () => unavailable(error, call.key, call.cost));
     };
-    (redis.evalsha(batchScript.sha, calls.length, ...args) as Promise<BatchReply>).then(onReply, (error: unknown) => {
-      if (!isNoScript(error)) return onError(error);
-      (redis.eval(batchScript.lua, calls.length, ...args) as Promise<BatchReply>).then(onReply, onError);
-    });
+    (batchScript.runWithKeyCount(redis, calls.length, args) as Promise<BatchReply>).then(onReply, onError);
   };
 
   const flush = (): void => {

@@ -35,8 +35,6 @@ interface BatchableClient {
 /** ioredis's class of Redis error replies (typed `any` by ioredis): a failed call rejects as it would alone. */
 const RedisReplyError = ReplyError as new (message: string) => Error;
 
-const isNoScript = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOSCRIPT');
-
 /**
  * A batcher for `single`, a script taking `single.numberOfKeys` keys and a fixed number of
  * arguments. `batch` is its twin for many calls: a script whose body is
@@ -80,10 +78,7 @@ export function createScriptBatcher<TResult>(single: LuaScript<TResult>, batch: 
     const onError = (error: unknown): void => {
       for (const call of calls) call.reject(error);
     };
-    client.evalsha(batch.sha, numberOfKeys, ...params).then(onReply, (error: unknown) => {
-      if (!isNoScript(error)) return onError(error);
-      client.eval(batch.lua, numberOfKeys, ...params).then(onReply, onError);
-    });
+    batch.runWithKeyCount(client, numberOfKeys, params).then(onReply, onError);
   };
 
   /** One call: the single script; two or more: the batch script. */

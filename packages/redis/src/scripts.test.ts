@@ -27,6 +27,20 @@ describe('defineScript', () => {
     await redis.del(key);
   });
 
+  it('runWithKeyCount takes any number of keys (first call loads the script on NOSCRIPT) and passes other errors through', async () => {
+    const many = defineScript<string[]>({
+      name: 'keysAndArgs',
+      numberOfKeys: 0,
+      lua: `return { #KEYS, #ARGV, KEYS[#KEYS], ARGV[1] } -- ${process.pid}-${Date.now()}`,
+    });
+    expect(await redis.script('EXISTS', many.sha)).toEqual([0]);
+    expect(await many.runWithKeyCount(redis, 3, ['a', 'b', 'c', 'x', 'y'])).toEqual([3, 2, 'c', 'x']);
+    expect(await redis.script('EXISTS', many.sha)).toEqual([1]);
+    expect(await many.runWithKeyCount(redis, 1, ['k', 'only'])).toEqual([1, 1, 'k', 'only']);
+    const failing = defineScript<number>({ name: 'failing', numberOfKeys: 0, lua: "return redis.call('INCR', KEYS[1], 'extra')" });
+    await expect(failing.runWithKeyCount(redis, 1, ['k'])).rejects.toThrow(/wrong number of arg/i);
+  });
+
   it('checks the number of keys', async () => {
     await expect(script.run(redis, [], [1])).rejects.toThrow(/takes 1 keys/);
   });

@@ -25,6 +25,18 @@ export interface LuaScript<TResult> {
    * client's connect timeout) instead of being refused.
    */
   run(client: ScriptClient, keys: readonly string[], args: readonly (string | number)[]): Promise<TResult>;
+  /**
+   * Runs the script with the first `numberOfKeys` of `params` as its keys, for scripts whose key
+   * count varies per call (batch scripts, per-tenant keys): EVALSHA, and EVAL once on `NOSCRIPT`,
+   * as {@link LuaScript.run}, but without its key-count check and without waiting for a first
+   * `ready` (a caller on a hot path checks the client's state itself). No `async` frame.
+   */
+  runWithKeyCount(client: ScriptClient, numberOfKeys: number, params: readonly (string | number)[]): Promise<TResult>;
+}
+
+/** True for Redis's answer to an EVALSHA of a script it does not have cached. */
+function isNoScriptError(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
 /** Definition of a Lua script for {@link defineScript}. */
@@ -84,6 +96,11 @@ export function defineScript<TResult>(source: ScriptSource): LuaScript<TResult> 
   const { name, numberOfKeys } = source;
   const lua = spliceIncludes(name, source.lua, source.includes ?? {});
   const sha = createHash('sha1').update(lua).digest('hex');
+  const runWithKeyCount = (client: ScriptClient, keyCount: number, params: readonly (string | number)[]): Promise<TResult> =>
+    (client.evalsha(sha, keyCount, ...params) as Promise<TResult>).then(undefined, (error: unknown) => {
+      if (!isNoScriptError(error)) throw error;
+      return client.eval(lua, keyCount, ...params) as Promise<TResult>;
+    });
   return {
     name,
     numberOfKeys,
@@ -96,14 +113,8 @@ export function defineScript<TResult>(source: ScriptSource): LuaScript<TResult> 
       // A fail-fast client (no offline queue) would refuse a call made before its first `ready`.
       const ready = untilFirstReady(client);
       if (ready) await ready;
-      try {
-        return (await client.evalsha(sha, numberOfKeys, ...keys, ...args)) as TResult;
-      } catch (error) {
-        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-          return (await client.eval(lua, numberOfKeys, ...keys, ...args)) as TResult;
-        }
-        throw error;
-      }
+      return runWithKeyCount(client, numberOfKeys, keys.length === 0 ? args : [...keys, ...args]);
     },
+    runWithKeyCount,
   };
 }

@@ -34,8 +34,8 @@ export const fairScripts = {
 
 /**
  * Runs a script whose fixed keys (`script.numberOfKeys`) are followed by per-tenant keys, all
- * declared in KEYS (so it runs on a cluster when they share the queue's hash tag). EVALSHA, and
- * EVAL once on NOSCRIPT, as `LuaScript.run` does.
+ * declared in KEYS (so it runs on a cluster when they share the queue's hash tag), through
+ * `LuaScript.runWithKeyCount`.
  */
 export async function runWithTenantKeys<T>(
   script: LuaScript<T>,
@@ -47,13 +47,5 @@ export async function runWithTenantKeys<T>(
   if (fixedKeys.length !== script.numberOfKeys) {
     throw new TypeError(`script ${script.name} takes ${script.numberOfKeys} fixed keys, got ${fixedKeys.length}`);
   }
-  const keys = [...fixedKeys, ...tenantKeys];
-  try {
-    return (await client.evalsha(script.sha, keys.length, ...keys, ...args)) as T;
-  } catch (error) {
-    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-      return (await client.eval(script.lua, keys.length, ...keys, ...args)) as T;
-    }
-    throw error;
-  }
+  return script.runWithKeyCount(client, fixedKeys.length + tenantKeys.length, [...fixedKeys, ...tenantKeys, ...args]);
 }
