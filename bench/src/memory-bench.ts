@@ -51,7 +51,8 @@ export async function runMemoryBenchmarks(ctx: BenchContext): Promise<void> {
   for (const v of variants) {
     const before = ctx.privateServer ? await ctx.usedMemory() : 0;
     if (v.id === 'platform') {
-      const def = agentQueue(role, { connection: ctx.platformClient('producer'), prefix: v.prefix, onError: () => undefined });
+      // FIFO (`fairness: 'none'`): compared with raw BullMQ's waiting jobs, not with jobs in a fair backlog.
+      const def = agentQueue(role, { connection: ctx.platformClient('producer'), prefix: v.prefix, fairness: 'none', onError: () => undefined });
       await throughput(nJobs, 50, (i) => def.enqueue(payload(i)));
       await def.close();
     } else {

@@ -1,7 +1,7 @@
 import { closeNotificationQueues, notifyOnce } from '@platform/notifications';
-import { defaultJobOptions } from '@platform/queue';
+import { defaultJobOptions, notificationQueue } from '@platform/queue';
 import { Queue } from 'bullmq';
-import type { RedisClient } from '@platform/redis';
+import { bullPrefixFor, type RedisClient } from '@platform/redis';
 import type { BenchContext } from './context';
 import { throughput } from './measure';
 import { alternate } from './results';
@@ -34,13 +34,17 @@ export function notifySides(ctx: BenchContext, label: string): NotifySides {
   const rawClient = ctx.plainClient();
   const rawQueue = new Queue('notifications__email', { connection: rawClient, prefix: rawPrefix, defaultJobOptions: { ...defaultJobOptions } });
   rawQueue.on('error', () => undefined);
+  // The raw side adds to a FIFO BullMQ queue, so the platform side's channel queue is FIFO too
+  // (`fairness: 'none'`; the catalog's channel queues are fair by default): the ratio is the cost of
+  // notifyOnce, not of fair scheduling, which the fairness section measures on its own.
+  const platformQueue = notificationQueue('email', { connection, prefix: bullPrefixFor(platformPrefix), fairness: 'none', onError: () => undefined });
   return {
     platformPrefix,
     rawPrefix,
     platformKeyPrefix,
     rawKeyPrefix,
     async platform(dedupeKey) {
-      const result = await notifyOnce({ tenantId, type: TYPE, dedupeKey, channel: 'email', payload: PAYLOAD }, { connection, keyPrefix: platformPrefix });
+      const result = await notifyOnce({ tenantId, type: TYPE, dedupeKey, channel: 'email', payload: PAYLOAD }, { connection, keyPrefix: platformPrefix, queue: platformQueue });
       return result.enqueued;
     },
     async raw(dedupeKey) {
@@ -54,6 +58,7 @@ export function notifySides(ctx: BenchContext, label: string): NotifySides {
     },
     async close() {
       await rawQueue.close();
+      await platformQueue.close();
       await closeNotificationQueues();
     },
   };
@@ -83,7 +88,8 @@ export async function runNotifyBenchmarks(ctx: BenchContext): Promise<void> {
   ], log);
   results.notes.push(
     `Notifications: e-mail channel, ${n} notifications per round, each with a new dedupe key (so each one is enqueued); ` +
-      `platform on a createRedisConnection producer connection, raw on a plain ioredis client with the platform's job options.`,
+      `platform on a createRedisConnection producer connection, its channel queue FIFO (fairness: 'none', as the raw side's BullMQ queue; the catalog's default is 'per-tenant'), ` +
+      `raw on a plain ioredis client with the platform's job options.`,
   );
   await sides.close();
   await sides.cleanup();

@@ -138,7 +138,8 @@ async function runToCompletion(worker: Worker, connection: Parameters<typeof clo
 async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, Batch, () => Promise<void>]> {
   const { use, shutdown } = tracingModes();
   const prefix = `${ctx.runId}-ab-trace`;
-  const queue = agentQueue(`${ctx.runId}-abt`, { connection: ctx.platformClient('producer'), prefix, onError: () => undefined });
+  // FIFO, as in the tracing section and its earlier rounds: the pair isolates tracing, not fair scheduling.
+  const queue = agentQueue(`${ctx.runId}-abt`, { connection: ctx.platformClient('producer'), prefix, fairness: 'none', onError: () => undefined });
   const cleanup = () => ctx.deleteKeys(`${prefix}:`);
   const [a, b]: [TraceMode, TraceMode] = scenario.startsWith('trace-off')
     ? ['off', 'disabled']

@@ -26,8 +26,9 @@ export interface QueueSides {
 
 /**
  * Platform: `agentQueue(role)` on a platform producer connection (validation, size check,
- * enqueue timeout, job defaults). Raw: a BullMQ `Queue` on a plain ioredis client with the same
- * job options, so the ratio is the cost of the layer, not of different retention settings.
+ * enqueue timeout, job defaults), FIFO (`fairness: 'none'`). Raw: a BullMQ `Queue` on a plain
+ * ioredis client with the same job options, so the ratio is the cost of the layer, not of
+ * different retention settings or of fair scheduling (measured apart: fair / plain).
  */
 export function queueSides(ctx: BenchContext, label: string, variant: { rawConnection?: Redis | undefined; noTimeLimits?: boolean } = {}): QueueSides {
   const role = `${ctx.runId}-${label}`;
@@ -36,6 +37,8 @@ export function queueSides(ctx: BenchContext, label: string, variant: { rawConne
   const platform = agentQueue(role, {
     connection: ctx.platformClient('producer'),
     prefix: platformPrefix,
+    // Compared with raw BullMQ FIFO: plain on both sides (the catalog's default is 'per-tenant').
+    fairness: 'none',
     onError: () => undefined,
     ...(variant.noTimeLimits ? { timeouts: undefined } : {}),
   });
@@ -192,7 +195,7 @@ export async function runQueueBenchmarks(ctx: BenchContext): Promise<void> {
   ], log);
 
   results.notes.push(
-    `Queue: payload { tenantId, activityId, input: {} }; platform = agentQueue() on a createRedisConnection producer connection; ` +
+    `Queue: payload { tenantId, activityId, input: {} }; platform = agentQueue({ fairness: 'none' }) (FIFO, as raw BullMQ; the catalog's default is 'per-tenant', measured apart as fair / plain) on a createRedisConnection producer connection; ` +
       `raw = BullMQ Queue on a plain ioredis client with the same job options (attempts 3, exponential backoff, removeOnComplete 24 h, removeOnFail 7 d). ` +
       `Sizes: ${nOne} sequential, ${nFlight} at 50 in flight, ${bulkBatches} x ${bulkSize} bulk, ${nE2e} end-to-end per round.`,
   );

@@ -66,7 +66,8 @@ export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
 
   const role = `${ctx.runId}-trace`;
   const prefix = `${ctx.runId}-trace-p`;
-  const queue = agentQueue(role, { connection: ctx.platformClient('producer'), prefix, onError: () => undefined });
+  // FIFO (`fairness: 'none'`), as the queue section's platform side: tracing on/off of the plain path.
+  const queue = agentQueue(role, { connection: ctx.platformClient('producer'), prefix, fairness: 'none', onError: () => undefined });
   const cleanup = () => ctx.deleteKeys(`${prefix}:`);
   const nOne = ctx.size(3000, 100);
   const nE2e = ctx.size(10_000, 300);
@@ -123,7 +124,7 @@ export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
     await shutdown();
   }
   results.notes.push(
-    `Tracing: agentQueue() as in section 1; "on" records two spans per job (enqueue, process; BatchSpanProcessor into the in-memory exporter, AlwaysOn sampler, AsyncLocalStorage context manager) with the W3C context in the job; ` +
+    `Tracing: agentQueue({ fairness: 'none' }) as in section 1; "on" records two spans per job (enqueue, process; BatchSpanProcessor into the in-memory exporter, AlwaysOn sampler, AsyncLocalStorage context manager) with the W3C context in the job; ` +
       `"off" is the default without a provider; "tracerProvider: false" is the hard switch. Sizes: ${nOne} sequential, ${nE2e} end-to-end per round.`,
   );
 }

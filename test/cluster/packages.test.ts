@@ -4,11 +4,12 @@ import { z } from 'zod';
 import { acquireLock, withLock } from '@platform/locks';
 import { closeNotificationQueues, getNotificationStatus, notifyOnce } from '@platform/notifications';
 import { notificationJobId, notifyKey } from '../../packages/notifications/src/keys';
+import { resolveNotificationQueue } from '../../packages/notifications/src/queues';
 import { createRateLimiter } from '@platform/ratelimit';
 import { checkRedisServer } from '@platform/redis';
 import { clusterOptionsFor, createRedisConnection, closeConnection } from '../../packages/redis/src/connection';
 import { createSessionStore } from '@platform/sessions';
-import { uniquePrefix } from '@platform/testing';
+import { uniquePrefix, waitFor } from '@platform/testing';
 import { CLUSTER_TEST_TIMEOUT_MS, keysPerMaster, size, useRedisCluster } from './cluster-setup';
 
 jest.setTimeout(CLUSTER_TEST_TIMEOUT_MS);
@@ -126,10 +127,17 @@ describe('notifyOnce on a cluster', () => {
       const results = await Promise.all(Array.from({ length: 20 }, () => notifyOnce(input, { connection: redis, keyPrefix })));
       expect(results.filter((result) => result.enqueued)).toHaveLength(1);
     }
+    // The channel queue is fair (the catalog's default): with no worker, jobs past the release
+    // window wait in the fair backlog, whose keys share the queue's slot.
     const waiting = await keysPerMaster(redis, `${keyPrefix}:bull:{notifications__email}:notifications__email:wait`);
     expect([...waiting.values()].reduce((a, b) => a + b, 0)).toBe(1);
-    const jobs = await redis.llen(`${keyPrefix}:bull:{notifications__email}:notifications__email:wait`);
-    expect(jobs).toBe(tenants.length);
+    // Read until no hand-out is in progress (a job being handed out is briefly in neither count).
+    const definition = resolveNotificationQueue('email', { connection: redis, keyPrefix });
+    const queued = async (): Promise<number> => {
+      const counts = await definition.counts();
+      return counts.waiting + counts.pending;
+    };
+    await waitFor(async () => (await queued()) === tenants.length, 5000);
   });
 
   it('takes over a claim whose claimer died before its enqueue (past its pending time), under its job id, and writes its status', async () => {
@@ -153,7 +161,29 @@ describe('notifyOnce on a cluster', () => {
     // caller's own check of the job (another slot) answers a twin.
     await redis.set(key, `${Date.now() - 1}.${jobId.slice('notify-'.length)}`, 'PX', windowMs);
     expect(await notifyOnce(input, { connection: redis, keyPrefix })).toEqual({ enqueued: false, jobId });
-    expect(await redis.llen(`${keyPrefix}:bull:{notifications__email}:notifications__email:wait`)).toBe(1);
+    const definition = resolveNotificationQueue('email', { connection: redis, keyPrefix });
+    await waitFor(async () => {
+      const counts = await definition.counts();
+      return counts.waiting + counts.pending === 1;
+    }, 5000);
+  });
+
+  it('a stale claim whose job waits in the fair backlog (another slot than the key) is not taken over', async () => {
+    const redis = ctx.connect();
+    const keyPrefix = uniquePrefix('nq');
+    const definition = resolveNotificationQueue('email', { connection: redis, keyPrefix });
+    const payload = { to: 'a@example.com', subject: 'hi', text: 'welcome' };
+    // One job released into BullMQ (no worker): the next one stays in the fair backlog.
+    await notifyOnce({ tenantId: 'acme', type: 'welcome', dedupeKey: 'first', channel: 'email', payload }, { connection: redis, keyPrefix });
+    const input = { tenantId: 'acme', type: 'welcome', dedupeKey: 'u3', channel: 'email' as const, payload };
+    const first = await notifyOnce(input, { connection: redis, keyPrefix, pendingTtlMs: 1 });
+    expect(await (await definition.getJob(first.jobId!))?.getState()).toBe('pending');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await notifyOnce(input, { connection: redis, keyPrefix })).toEqual({ enqueued: false, jobId: first.jobId });
+    await waitFor(async () => {
+      const counts = await definition.counts();
+      return counts.waiting + counts.pending === 2;
+    }, 5000);
   });
 });
 

@@ -119,8 +119,9 @@ describe('notifyDigest', () => {
     await expect(notifyDigest(item(1, { maxWaitMs: 100, windowMs: 500 }), options)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(notifyDigest(item(1, { render: 'nope' as never }), options)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(notifyDigest(item(1, { item: { lead: 'x'.repeat(70_000) } }), options)).rejects.toThrow(/over the limit/);
-    // Only the bookkeeping that setup()'s worker writes by itself (its queue's meta, stalled-check).
-    const written = (await keysMatching(redis, `${keyPrefix}:*`)).filter((key) => !/:(meta|stalled-check)$/.test(key));
+    // Only the bookkeeping that setup()'s worker writes by itself: its queue's meta and stalled-check,
+    // and on the fair channel queue its heartbeat keys and the fair-queue registry. notifyDigest wrote nothing.
+    const written = (await keysMatching(redis, `${keyPrefix}:*`)).filter((key) => !/:(meta|stalled-check)$|:fair:(workers|wconc)$|:fair-queues$/.test(key));
     expect(written).toEqual([]);
   });
 });

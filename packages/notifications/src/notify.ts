@@ -79,15 +79,16 @@ function enqueueFailure(error: unknown, what: string): unknown {
  * naming the job it is for (an id derived from the key and the window; exactly one concurrent
  * caller wins) and recording the status as queued; then the job is enqueued under that id. If the
  * enqueue fails, the claim is released and the call rejects, so the caller can try again. A claim
- * older than `pendingTtlMs` whose job is neither in the queue nor handled by a worker (its claimer
- * died before enqueueing) is taken over by the next call, under the same job id.
+ * older than `pendingTtlMs` whose job is neither in the queue (BullMQ or, on a fair queue such as
+ * the catalog's, the fair backlog) nor handled by a worker (its claimer died before enqueueing) is
+ * taken over by the next call, under the same job id.
  *
  * When Redis cannot be reached, the call rejects with `RedisUnavailableError` (code
  * `REDIS_UNAVAILABLE`, or a subclass such as the queue's `QueueUnavailableError`) within the
  * producer connection's `commandTimeoutMs` (claim), plus the queue's `enqueueTimeoutMs` and one
  * more `commandTimeoutMs` (release) when Redis goes away between claim and enqueue. (A claim that
- * meets a stale claim of another channel's job, or of a fair queue's job, looks that job up first:
- * a few more calls, each bounded the same way.)
+ * meets a stale claim of another window's or channel's job, or any stale claim on a Redis Cluster,
+ * looks that job up first: a few more calls, each bounded the same way.)
  *
  * @example
  * await notifyOnce({

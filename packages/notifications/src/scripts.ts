@@ -1,9 +1,9 @@
 import { defineScript } from '@platform/redis';
 import { createScriptBatcher } from '@platform/redis/internal';
-import claimLua from './lua/claimNotification-3.lua';
+import claimLua from './lua/claimNotification-4.lua';
 import claimBatchLua from './lua/claimNotificationBatch-0.lua';
 import claimIncludeLua from './lua/includes/claimNotification.lua';
-import releaseLua from './lua/releaseNotification-3.lua';
+import releaseLua from './lua/releaseNotification-4.lua';
 import pushWebLua from './lua/pushWebNotification-3.lua';
 import circuitAllowLua from './lua/circuitAllow-1.lua';
 import circuitSuccessLua from './lua/circuitSuccess-1.lua';
@@ -15,12 +15,13 @@ import finishDigestLua from './lua/finishDigestBatch-1.lua';
 
 /**
  * `[1, jobId, nowMs]` claimed; `[0, jobId | '']` held by a twin; `[2, nowMs]` call again with ids
- * from nowMs; `[3, jobId]` a stale claim names a job to check in its queue first (see the script).
+ * from nowMs; `[3, jobId]` a stale claim names another job (or, on a cluster, any job) to check in its queue
+ * first (see the script).
  */
 export type ClaimReply = [1, string, number] | [0, string] | [2, number] | [3, string];
 
 /** Claims a dedupe key for the whole window, naming its job; takes over a dead claimer's claim. */
-export const claimNotificationScript = defineScript<ClaimReply>({ name: 'claimNotification', numberOfKeys: 3, lua: claimLua, includes: { claimNotification: claimIncludeLua } });
+export const claimNotificationScript = defineScript<ClaimReply>({ name: 'claimNotification', numberOfKeys: 4, lua: claimLua, includes: { claimNotification: claimIncludeLua } });
 
 /** The batch twin of {@link claimNotificationScript} (see `claimNotificationBatch-0.lua`). */
 export const claimNotificationBatchScript = defineScript<unknown>({ name: 'claimNotificationBatch', numberOfKeys: 0, lua: claimBatchLua, includes: { claimNotification: claimIncludeLua } });
@@ -33,7 +34,7 @@ export const claimNotificationBatchScript = defineScript<unknown>({ name: 'claim
 export const claimNotificationBatched = createScriptBatcher(claimNotificationScript, claimNotificationBatchScript);
 
 /** Gives a claim back after a failed enqueue (keeps it, marked, when the job is there after all). */
-export const releaseNotificationScript = defineScript<number>({ name: 'releaseNotification', numberOfKeys: 3, lua: releaseLua });
+export const releaseNotificationScript = defineScript<number>({ name: 'releaseNotification', numberOfKeys: 4, lua: releaseLua });
 
 /** Stores an in-app notification in the user's bounded list (once per id) and publishes it. */
 export const pushWebNotificationScript = defineScript<number>({ name: 'pushWebNotification', numberOfKeys: 3, lua: pushWebLua });

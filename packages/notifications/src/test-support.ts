@@ -1,5 +1,5 @@
 // Shared by this package's tests (not exported from index.ts).
-import { createRedisConnection, loadRedisConfig } from '@platform/redis';
+import { closeSharedConnections, createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { deleteKeysByPrefix } from '@platform/testing';
 import type { Worker } from 'bullmq';
 import { closeNotificationQueues } from './queues';
@@ -20,7 +20,7 @@ export interface NotificationTestContext {
 
 /**
  * Registers the `afterAll` that closes workers and notification queues, deletes the keys of every
- * tracked prefix and tenant, and closes both connections. `afterFile` runs after the queues close.
+ * tracked prefix and tenant, and closes both connections and the shared ones. `afterFile` runs after the queues close.
  */
 export function useNotificationTestContext(afterFile?: () => Promise<void>): NotificationTestContext {
   const context: NotificationTestContext = {
@@ -38,6 +38,9 @@ export function useNotificationTestContext(afterFile?: () => Promise<void>): Not
     for (const tenant of context.tenants) await deleteKeysByPrefix(context.redis, `notify:${tenant}`);
     await context.redis.quit();
     await context.workerConnection.quit();
+    // A worker on a fair channel queue (the catalog's default) hands jobs out and heartbeats on the
+    // shared producer connection, which would otherwise keep the test process alive.
+    await closeSharedConnections();
   });
   return context;
 }

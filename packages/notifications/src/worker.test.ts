@@ -110,7 +110,9 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     expect(status.state).toBe('failed');
     expect(status.attempts).toBe(1);
     expect(status.lastError).toMatch(/400.*invalid phone number/);
-    const job = await resolveNotificationQueue('sms', options).queue.getJob(jobId!);
+    const queue = resolveNotificationQueue('sms', options).queue;
+    await waitFor(async () => (await queue.getJobState(jobId!)) === 'failed', 5000);
+    const job = await queue.getJob(jobId!);
     expect(job?.attemptsMade).toBe(1);
     expect(provider.on('/bad-request')).toHaveLength(1);
   });
@@ -123,6 +125,9 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     const status = await settled(jobId!, options.keyPrefix);
     expect(status).toMatchObject({ state: 'failed', attempts: 3 });
     const queue = resolveNotificationQueue('sms', options).queue;
+    // The status is written inside the handler; BullMQ moves the job once the handler returned (on a
+    // fair queue after the tenant's slot is given back).
+    await waitFor(async () => (await queue.getJobState(jobId!)) === 'failed', 5000);
     const failed = await queue.getFailed();
     expect(failed.map((j) => j.id)).toEqual([jobId]);
     expect(failed[0]!.failedReason).toMatch(/500: upstream exploded/);
@@ -233,7 +238,8 @@ describe('retries that outlast an outage', () => {
   it('notifyOnce gives the job the default policy: 25 attempts, 5 s doubling, capped at 30 min', async () => {
     const { options, tenant } = setup();
     const { jobId } = await notifyOnce(sms(tenant), { connection: redis, keyPrefix: options.keyPrefix });
-    const job = await resolveNotificationQueue('sms', options).queue.getJob(jobId!);
+    // The definition's getJob: on the (fair by default) channel queue the job may still wait in the fair backlog.
+    const job = await resolveNotificationQueue('sms', options).getJob(jobId!);
     expect(job!.opts.attempts).toBe(25);
     expect(job!.opts.backoff).toEqual({ type: 'notification', delay: 5000, maxDelay: 1_800_000, jitter: 0.2 });
   });
@@ -281,6 +287,8 @@ describe('delivery status', () => {
     startWorker(options.keyPrefix, sender);
     const { jobId } = await notifyOnce(sms(tenant), { ...options, ttlSeconds: 3600 });
     expect(await settled(jobId!, options.keyPrefix)).toEqual({ state: 'delivered', attempts: 1, providerMessageId: sender.messages[0]!.providerMessageId });
+    // Removed once BullMQ has finished it (the status is written inside the handler, before that).
+    await waitFor(async () => (await resolveNotificationQueue('sms', options).queue.getJobState(jobId!)) === 'completed', 5000);
     await resolveNotificationQueue('sms', options).queue.remove(jobId!);
     expect(await resolveNotificationQueue('sms', options).queue.getJob(jobId!)).toBeUndefined();
     expect(await getNotificationStatus(jobId!, options)).toMatchObject({ state: 'delivered', providerMessageId: 'memory-1' });

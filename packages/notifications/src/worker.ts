@@ -137,7 +137,10 @@ export function createNotificationWorker<C extends NotificationChannel>(
   if (typeof sender?.send !== 'function') throw new InvalidArgumentError('sender', 'must have a send(message, context) function');
   const { keyPrefix: keyPrefixOption, queue, retry, maxRetryAfterMs: maxRetryAfter, circuitBreaker, digests, ...workerOptions } = options;
   const keyPrefix = resolveKeyPrefix(keyPrefixOption);
-  const definition = resolveNotificationQueue(channel, { ...(queue ? { queue } : { keyPrefix }) });
+  // The worker's connection serves its queue definition too: a fair channel queue (the catalog's
+  // default) hands jobs out and heartbeats through it, so on the worker's Redis, whatever the
+  // environment's shared producer connection points at.
+  const definition = resolveNotificationQueue(channel, queue ? { queue } : { keyPrefix, ...(workerOptions.connection ? { connection: workerOptions.connection } : {}) });
   const maxRetryAfterMs = checkInteger('maxRetryAfterMs', maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER_MS, 0);
   const backoffStrategy = notificationBackoffStrategy(retry ?? defaultRetryPolicy, maxRetryAfterMs);
   const provider = checkProviderName('sender.provider', sender.provider ?? 'default');

@@ -52,8 +52,28 @@ export const notificationJobSchema = z.object({
   payload: z.record(z.string(), z.unknown()),
 });
 
-/** Options the catalog functions accept (everything of `defineQueue` but the name and schema). */
-export type CatalogQueueOptions = Omit<DefineQueueOptions<never>, 'namespace' | 'name' | 'schema'>;
+/**
+ * Options the catalog functions accept: everything of `defineQueue` but the name and schema, with
+ * one different default: `fairness` is `'per-tenant'` (fair hand-out across tenants; the bench's
+ * "uniform tenants: fair / plain" measures no loss against FIFO). `fairness: 'none'` opts out
+ * (plain BullMQ FIFO).
+ */
+export type CatalogQueueOptions = Omit<DefineQueueOptions<never>, 'namespace' | 'name' | 'schema' | 'fairness'> & {
+  /**
+   * Fair hand-out of waiting jobs across tenants, as `defineQueue`'s `fairness`; `'none'` for plain
+   * BullMQ FIFO. Producers and workers of one queue must agree on it.
+   * @defaultValue `'per-tenant'` (weight 1 per tenant, no slot limit, no rate, window 50)
+   */
+  fairness?: DefineQueueOptions<never>['fairness'];
+};
+
+/** The catalog queues' fairness when the options do not set one. */
+export const CATALOG_DEFAULT_FAIRNESS = 'per-tenant' as const;
+
+/** The options a catalog queue passes to `defineQueue`: the caller's, with the catalog's default fairness. */
+function withCatalogDefaults(options: CatalogQueueOptions | undefined): CatalogQueueOptions {
+  return { ...options, fairness: options?.fairness ?? CATALOG_DEFAULT_FAIRNESS };
+}
 
 const memo = new Map<string, QueueDefinition<z.ZodObject<z.ZodRawShape>>>();
 
@@ -75,21 +95,25 @@ function cached<S extends z.ZodObject<z.ZodRawShape>>(
 /**
  * `agent__<role>`: one queue per agent role, shared by all tenants. Its jobs have the time limits
  * soft 3,000 s and hard 3,600 s unless `options.timeouts` (or a job's `timeouts`) says otherwise.
+ * Fair across tenants unless `options.fairness` is `'none'`.
  */
 export function agentQueue(role: AgentRole, options?: CatalogQueueOptions): QueueDefinition<typeof agentJobSchema> {
   return cached(`agent__${role}`, options, () =>
-    defineQueue({ timeouts: { ...AGENT_JOB_TIMEOUTS }, ...options, namespace: 'agent', name: role, schema: agentJobSchema }),
+    defineQueue({ timeouts: { ...AGENT_JOB_TIMEOUTS }, ...withCatalogDefaults(options), namespace: 'agent', name: role, schema: agentJobSchema }),
   );
 }
 
-/** `rag__ingestion`: RAG document processing for all tenants. */
+/** `rag__ingestion`: RAG document processing for all tenants, fair across them unless `options.fairness` is `'none'`. */
 export function ragIngestionQueue(options?: CatalogQueueOptions): QueueDefinition<typeof ragIngestionJobSchema> {
   return cached('rag__ingestion', options, () =>
-    defineQueue({ ...options, namespace: 'rag', name: 'ingestion', schema: ragIngestionJobSchema }),
+    defineQueue({ ...withCatalogDefaults(options), namespace: 'rag', name: 'ingestion', schema: ragIngestionJobSchema }),
   );
 }
 
-/** `notifications__<channel>` for channels `email | sms | whatsapp | telegram | web`. */
+/**
+ * `notifications__<channel>` for channels `email | sms | whatsapp | telegram | web`, fair across
+ * tenants unless `options.fairness` is `'none'`.
+ */
 export function notificationQueue(
   channel: NotificationChannel,
   options?: CatalogQueueOptions,
@@ -98,7 +122,7 @@ export function notificationQueue(
     throw new QueueNameError(`unknown notification channel ${describeValue(channel)}; expected one of ${NOTIFICATION_CHANNELS.join(', ')}`);
   }
   return cached(`notifications__${channel}`, options, () =>
-    defineQueue({ ...options, namespace: 'notifications', name: channel, schema: notificationJobSchema }),
+    defineQueue({ ...withCatalogDefaults(options), namespace: 'notifications', name: channel, schema: notificationJobSchema }),
   );
 }
 

@@ -37,10 +37,12 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
   /**
    * Fair hand-out of waiting jobs across tenants: `'per-tenant'` (weight 1, no slot limit, no rate,
    * window 50) or {@link FairnessOptions} for weights, `maxActivePerTenant`, a per-tenant rate and
-   * the window. See the README, "Fair scheduling across tenants".
-   * @defaultValue `undefined`: plain BullMQ FIFO
+   * the window, or `'none'` for plain BullMQ FIFO (the same as leaving it out; the catalog queues,
+   * which are fair by default, take it as their opt-out). See the README, "Fair scheduling across
+   * tenants".
+   * @defaultValue `undefined`: plain BullMQ FIFO (`'none'`)
    */
-  fairness?: 'per-tenant' | FairnessOptions;
+  fairness?: 'none' | 'per-tenant' | FairnessOptions;
   /** Merged over the platform's {@link defaultJobOptions}. */
   defaultJobOptions?: DefaultJobOptions;
   /**
@@ -322,10 +324,10 @@ export function poolSlotsOf(definition: object): PoolSlots | undefined {
   return poolSlotsByDefinition.get(definition);
 }
 
-/** `fairness` as options (`'per-tenant'` is all defaults), or `undefined` for a plain queue. */
+/** `fairness` as options (`'per-tenant'` is all defaults), or `undefined` for a plain queue (`'none'` or left out). */
 function resolveFairnessOption(name: string, fairness: unknown): FairnessOptions | undefined {
-  if (fairness === undefined) return undefined;
+  if (fairness === undefined || fairness === 'none') return undefined;
   if (fairness === 'per-tenant') return {};
   if (typeof fairness === 'object' && fairness !== null && !Array.isArray(fairness)) return fairness as FairnessOptions;
-  throw new InvalidArgumentError('fairness', `defineQueue(${name}): must be 'per-tenant' or an object of fairness options, got ${describeValue(fairness)}`);
+  throw new InvalidArgumentError('fairness', `defineQueue(${name}): must be 'none', 'per-tenant' or an object of fairness options, got ${describeValue(fairness)}`);
 }

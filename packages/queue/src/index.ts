@@ -8,6 +8,7 @@ export {
 } from './define-queue';
 export type { QueueJobCounts, ObliterateOptions } from './producer/producer';
 export type { FairJobState } from './fairness/backlog';
+export { fairPendingJobsKey } from './fairness/keys';
 export type { FairnessOptions, TenantRate, PerTenant } from './fairness/options';
 export type { JobTimeouts } from './timeouts';
 export {

@@ -59,6 +59,17 @@ export function fairKeys(prefix: string, queueName: string): FairKeys {
 }
 
 /**
+ * The hash in which a fair queue keeps its pending and in-flight jobs (jobId -> job JSON) until
+ * they are in BullMQ: BullMQ adds a handed-out job before its entry here is deleted, so a job of
+ * the queue is in this hash or in BullMQ's job hash at every moment. For a script that must see a
+ * fair-pending job in the same call as its other checks (same slot as the queue's BullMQ keys). A
+ * plain queue never writes it.
+ */
+export function fairPendingJobsKey(definition: { readonly name: string; readonly settings: { readonly prefix: string } }): string {
+  return fairKeys(definition.settings.prefix, definition.name).jobs;
+}
+
+/**
  * The set of fair queue names under BullMQ base prefix `prefix` (written by producers, workers and
  * controls of each fair queue), read by `'all'` targets and by name-only targets. It has two parts,
  * so it never looks like a BullMQ queue key (`<prefix>:<queue>:<suffix>`). On a cluster `prefix` is

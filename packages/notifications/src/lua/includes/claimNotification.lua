@@ -1,5 +1,5 @@
 --[[
-  claimNotification(keys, argv): the body of claimNotification-3.lua as a function (keys and argv
+  claimNotification(keys, argv): the body of claimNotification-4.lua as a function (keys and argv
   as that script's KEYS and ARGV, documented there); the same reply. Shared by the single script
   and its batch twin claimNotificationBatch-0.lua. Include nowMs before it.
 ]]
@@ -9,7 +9,7 @@ local function claimNotification(keys, argv)
   local staleAt = now + tonumber(argv[2])
   local mode = argv[5]
   local PREFIX = 'notify-'
-  local split = argv[7] == '1'
+  local split = argv[6] == '1'
 
   local function claimValue(jobId)
     return staleAt .. '.' .. string.sub(jobId, #PREFIX + 1)
@@ -65,10 +65,12 @@ local function claimNotification(keys, argv)
     return { 0, '' }
   end
 
-  -- The claim names argv[4]. In the queue, or taken by a worker (its status outlives a job removed
-  -- after it finished): the notification is on its way.
+  -- The claim names argv[4]. In the queue (BullMQ, or the fair backlog's jobs hash: one or the
+  -- other at every moment), or taken by a worker (its status outlives a job removed after it
+  -- finished): the notification is on its way.
   local state = statusState()
-  local seen = not split and ((state ~= false and state ~= 'queued') or redis.call('EXISTS', keys[2]) == 1)
+  local seen = not split and ((state ~= false and state ~= 'queued') or redis.call('EXISTS', keys[2]) == 1
+    or redis.call('HEXISTS', keys[4], jobId) == 1)
   if seen then
     redis.call('SET', keys[1], 'job.' .. jobId, 'KEEPTTL')
     return { 0, jobId }
@@ -83,7 +85,7 @@ local function claimNotification(keys, argv)
     end
     return { 2, now }
   end
-  if mode == 'own' and (argv[6] == '1' or split) then
+  if mode == 'own' and split then
     return { 3, jobId }
   end
   redis.call('SET', keys[1], claimValue(jobId), 'KEEPTTL')

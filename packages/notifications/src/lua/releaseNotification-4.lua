@@ -6,10 +6,13 @@
   KEYS[1]  the dedupe key
   KEYS[2]  the BullMQ job hash of the claimed job
   KEYS[3]  the status hash of the claimed job
+  KEYS[4]  the fair backlog's jobs hash of the claimed job's queue (a job pending there is in the
+           queue; never written for a plain queue)
   ARGV[1]  the caller's claim value, "<staleAtMs>.<jobId without \"notify-\">"
   ARGV[2]  the claimed job id
   ARGV[3]  on a Redis Cluster (keys in different slots, only KEYS[1] passed): "queued" when the
-           caller found the job in the queue, "absent" when not; empty otherwise
+           caller found the job in the queue (BullMQ or the fair backlog), "absent" when not; empty
+           otherwise
 
   Returns
     1  released (the key and the job's "queued" status are deleted)
@@ -20,7 +23,8 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
 local split = ARGV[3] == 'queued' or ARGV[3] == 'absent'
-if (split and ARGV[3] == 'queued') or (not split and redis.call('EXISTS', KEYS[2]) == 1) then
+if (split and ARGV[3] == 'queued') or (not split and (redis.call('EXISTS', KEYS[2]) == 1
+  or redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1)) then
   redis.call('SET', KEYS[1], 'job.' .. ARGV[2], 'KEEPTTL')
   return 2
 end
