@@ -612,6 +612,8 @@ describe('notifyOnce', () => {
 });
 
 describe('one key namespace', () => {
+  // On a cluster the channel queue's prefix carries its hash tag.
+  const queuePrefixOf = (base: string) => (redis.isCluster ? clusterQueuePrefix(base, 'notifications__email') : base);
   /** The BullMQ hash of an e-mail job under base prefix `base` (on a cluster the queue's prefix carries its hash tag). */
 
   it('keyPrefix moves the dedupe key and the channel queue together', async () => {
@@ -619,7 +621,7 @@ describe('one key namespace', () => {
     const { jobId } = await notifyOnce(email(tenant), options);
     expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toMatch(enqueuedClaimOf(jobId!));
     expect(await redis.exists(`notify:${tenant}:activity-completed:activity-1`)).toBe(0);
-    expect(resolveNotificationQueue('email', options).settings.prefix).toBe(`${options.keyPrefix}:bull`);
+    expect(resolveNotificationQueue('email', options).settings.prefix).toBe(queuePrefixOf(`${options.keyPrefix}:bull`));
     expect(await resolveNotificationQueue('email', options).getJob(jobId!)).toBeDefined();
     expect(await getNotificationStatus(jobId!, options)).toEqual({ state: 'queued', attempts: 0 });
   });
@@ -633,7 +635,7 @@ describe('one key namespace', () => {
       expect(await redis.get(`${options.keyPrefix}:notify:${tenant}:activity-completed:activity-1`)).toMatch(enqueuedClaimOf(jobId!));
       // In BullMQ under `<keyPrefix>:bull`, or pending in the fair backlog under the same prefix.
       const definition = resolveNotificationQueue('email', { connection: redis });
-      expect(definition.settings.prefix).toBe(`${options.keyPrefix}:bull`);
+      expect(definition.settings.prefix).toBe(queuePrefixOf(`${options.keyPrefix}:bull`));
       expect(await definition.getJob(jobId!)).toBeDefined();
     } finally {
       if (before === undefined) delete process.env.REDIS_KEY_PREFIX;
