@@ -149,8 +149,11 @@ export interface InSpanOptions {
  * Runs `fn` in a new active span when tracing is on (else `fn(undefined)` and nothing more): the
  * span ends when `fn` settles, with an error status and the exception (type and message) when it
  * rejects (unless `isFailure` says the rejection is not a failure, e.g. a deferral).
+ *
+ * No async frame of its own: the span ends in handlers chained to `fn`'s promise (a job's attempt
+ * runs inside it, and each frame is a promise more per job).
  */
-export async function inSpan<R>(name: string, options: InSpanOptions, fn: (span: Span | undefined) => Promise<R>): Promise<R> {
+export function inSpan<R>(name: string, options: InSpanOptions, fn: (span: Span | undefined) => Promise<R>): Promise<R> {
   const tracer = platformTracer();
   if (!tracer) return fn(undefined);
   let parent: Context = context.active();
@@ -160,14 +163,28 @@ export async function inSpan<R>(name: string, options: InSpanOptions, fn: (span:
   if (options.attributes) spanOptions.attributes = options.attributes;
   if (options.links) spanOptions.links = options.links;
   const span = tracer.startSpan(name, spanOptions, parent);
-  try {
-    return await context.with(trace.setSpan(parent, span), () => fn(span));
-  } catch (error) {
+  const fail = (error: unknown): void => {
     if (options.isFailure?.(error) ?? true) recordError(span, error);
-    throw error;
-  } finally {
     span.end();
+  };
+  let running: Promise<R>;
+  try {
+    running = Promise.resolve(context.with(trace.setSpan(parent, span), fn, undefined, span));
+  } catch (error) {
+    // A synchronous throw rejects, as it would from an async function.
+    fail(error);
+    return Promise.reject(error as Error);
   }
+  return running.then(
+    (result) => {
+      span.end();
+      return result;
+    },
+    (error: unknown) => {
+      fail(error);
+      throw error;
+    },
+  );
 }
 
 /** Marks a span failed with the error's type and message (no stack: it can quote arguments). */
