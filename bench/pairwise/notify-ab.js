@@ -5,6 +5,9 @@
 // with and without the queue's job statistics), raw (SET NX EX + BullMQ queue.add). Short batches
 // of each side back to back, order swapped every round, on a private redis-server. Prints per-round
 // ratios to the last side, CPU per call (Node, Redis) and Redis commands per call.
+// Side `before`: notifyOnce of another build, for a before/after in one session: copy the old
+// packages/notifications/dist to packages/notifications/dist-before (so its imports resolve to
+// this workspace) and set NOTIFY_BEFORE=packages/notifications/dist-before.
 'use strict';
 const { spawn } = require('node:child_process');
 const net = require('node:net');
@@ -40,7 +43,10 @@ async function main() {
   const enqNoStats = notificationQueue('email', { connection: producer, prefix: 'n:bull', recordStats: false });
   const opts = (k) => ({ jobId: `notify-email-${createHash('sha1').update(k).digest('hex')}`, attempts: 25, backoff: { type: 'notification', delay: 5000, maxDelay: 1800000, jitter: 0.2 } });
   const data = (k) => ({ tenantId: 't', type: 'bench', dedupeKey: k, payload: PAYLOAD });
+  const before = process.env.NOTIFY_BEFORE ? require(require('node:path').resolve(process.env.NOTIFY_BEFORE)) : undefined;
+  const beforeProducer = before ? createRedisConnection(config, { role: 'producer' }) : undefined;
   const sides = {
+    before: (k) => before.notifyOnce({ tenantId: 't', type: 'bench', dedupeKey: k, channel: 'email', payload: PAYLOAD }, { connection: beforeProducer, keyPrefix: 'b' }).then((r) => r.enqueued),
     enqueue: (k) => enq.enqueue(data(k), opts(k)).then(() => true),
     enqueueNoStats: (k) => enqNoStats.enqueue(data(k), opts(k)).then(() => true),
     platform: (k) => notifyOnce({ tenantId: 't', type: 'bench', dedupeKey: k, channel: 'email', payload: PAYLOAD }, { connection: producer, keyPrefix: 'p' }).then((r) => r.enqueued),
@@ -64,7 +70,7 @@ async function main() {
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
     for (const s of order) per[s].push(await run(s, `r${round}`));
-    for (const p of ['p:', 'pp:', 'r:', 'd:', 'e:', 'n:']) { let cursor = '0'; do { const [next, keys] = await admin.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 5000); cursor = next; if (keys.length) await admin.unlink(...keys); } while (cursor !== '0'); }
+    for (const p of ['p:', 'pp:', 'b:', 'r:', 'd:', 'e:', 'n:']) { let cursor = '0'; do { const [next, keys] = await admin.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 5000); cursor = next; if (keys.length) await admin.unlink(...keys); } while (cursor !== '0'); }
   }
   const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
   const q = (xs, f) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) * f)]; };
@@ -78,6 +84,7 @@ async function main() {
     console.log(`${s}/${base}: median ${med(ratios).toFixed(3)} (IQR ${q(ratios, 0.25).toFixed(2)}..${q(ratios, 0.75).toFixed(2)}), rounds ${ratios.map((x) => x.toFixed(2)).join(' ')}`);
   }
   await rawQueue.close(); await closeNotificationQueues(); await enq.close(); await enqNoStats.close();
+  if (before) { await before.closeNotificationQueues(); beforeProducer.disconnect(); }
   producer.disconnect(); piped.disconnect(); plain.disconnect(); admin.disconnect();
   server.kill('SIGTERM');
   process.exit(0);

@@ -140,7 +140,7 @@ describe('notifyOnce on a cluster', () => {
     await waitFor(async () => (await queued()) === tenants.length, 5000);
   });
 
-  it('takes over a claim whose claimer died before its enqueue (past its pending time), under its job id, and writes its status', async () => {
+  it('takes over a claim whose claimer died before its enqueue (past its pending time), under its job id; its status reads queued', async () => {
     // The dedupe key, the job and its status are in three slots: the claim script touches the key
     // only and the caller checks the job and status itself.
     const redis = ctx.connect();

@@ -19,7 +19,7 @@ export interface HeldClaim {
   fairJobsKey: string;
   /**
    * On a Redis Cluster the dedupe key, the job and its status live in different slots: the scripts
-   * touch the dedupe key only, the caller writes the "queued" status after its enqueue.
+   * touch the dedupe key only, the caller marks it enqueued after its enqueue.
    */
   split: boolean;
 }

@@ -5,6 +5,7 @@ import { clusterQueuePrefix } from '@platform/redis/internal';
 import { QueueUnavailableError, fairPendingJobsKey, notificationQueue } from '@platform/queue';
 import { keysMatching, luaScriptProblems, standaloneOnly, startRedisServer, uniquePrefix, waitFor, testRedisTarget } from '@platform/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { NotificationValidationError } from './errors';
 import { notificationJobId, notifyKey } from './keys';
 import { notifyOnce, type NotifyOnceOptions } from './notify';
@@ -16,6 +17,13 @@ import { getNotificationStatus } from './status';
 import { useNotificationTestContext } from './test-support';
 
 const { redis, workerConnection, prefixes, tenants } = useNotificationTestContext();
+
+/**
+ * Redis commands of one notifyOnce that enqueues, on a plain queue without job statistics (MONITOR,
+ * commands inside scripts included): 17 while the claim wrote the `queued` status (HSET, PEXPIRE),
+ * 15 since the worker creates it: the claim's EVALSHA, TIME, GET, HGET, SET, then BullMQ's addJob.
+ */
+const COMMANDS_PER_NOTIFY = 15;
 
 
 /** A unique key prefix and tenant per test, so tests never see each other's keys or jobs. */
@@ -328,10 +336,9 @@ describe('notifyOnce', () => {
     await expect(notifyOnce(email(tenant), { ...options, queue: failing })).rejects.toThrow('enqueue exploded');
     expect(during?.value).toMatch(claimOf(jobId!));
     expect(during?.pttl).toBeGreaterThan(86_000_000);
-    // On a cluster the caller writes the status after its enqueue (another slot than the claim).
-    if (redis.isCluster) expect(during?.status).toEqual({});
-    else expect(during?.status).toMatchObject({ state: 'queued', attempts: '0' });
-    // Released: the key and the status of the job that never made it are gone.
+    // No status record: the worker creates it when it first takes the job.
+    expect(during?.status).toEqual({});
+    // Released: the key is gone, and no status of the job that never made it was left behind.
     expect([await redis.exists(key), await redis.exists(`${options.keyPrefix}:notify-status:${jobId}`)]).toEqual([0, 0]);
     expect((await notifyOnce(email(tenant), options)).enqueued).toBe(true);
   });
@@ -416,6 +423,9 @@ describe('notifyOnce', () => {
     const { options, tenant, key } = setup();
     const first = await notifyOnce(email(tenant), { ...options, pendingTtlMs: 1 });
     await untilStale(key());
+    // As after a crash between the enqueue and a worker's first touch: the job is queued, no status
+    // record exists yet (the claim writes none), and that changes nothing for the twin.
+    expect(await redis.exists(statusKey(options.keyPrefix, first.jobId!))).toBe(0);
     // Without the job check this would be a takeover (enqueued: true, BullMQ refusing the twin job).
     expect(await notifyOnce(email(tenant), options)).toEqual({ enqueued: false, jobId: first.jobId });
     // On one Redis the script marks the claim enqueued; on a cluster the twin found the job itself
@@ -603,6 +613,58 @@ describe('notifyOnce', () => {
     expect(await getNotificationStatus(jobId!, options)).toEqual({ state: 'queued', attempts: 0 });
     expect(await getNotificationStatus(`notify-email-${'0'.repeat(40)}`, options)).toBeNull();
   });
+
+  it.each(['fair backlog', 'plain'] as const)(
+    'writes no status record: before any worker runs, getNotificationStatus answers queued from the queue (%s)',
+    async (where) => {
+      const { options, tenant } = setup();
+      // Window 1: one job released into BullMQ at a time, so with no worker the second stays pending.
+      const queue =
+        where === 'plain'
+          ? plainEmailQueue(options.keyPrefix)
+          : notificationQueue('email', { connection: redis, prefix: `${bullPrefixFor(options.keyPrefix)}-fair`, fairness: { window: 1 } });
+      if (where !== 'plain') plainQueues.push(queue);
+      const opts = { ...options, queue };
+      if (where !== 'plain') expect((await notifyOnce(email(tenant, 'released-first'), opts)).enqueued).toBe(true);
+      const { jobId } = await notifyOnce(email(tenant), opts);
+      expect(await (await queue.getJob(jobId!))?.getState()).toBe(where === 'plain' ? 'waiting' : 'pending');
+      expect(await redis.exists(statusKey(options.keyPrefix, jobId!))).toBe(0);
+      expect(await getNotificationStatus(jobId!, opts)).toEqual({ state: 'queued', attempts: 0 });
+    },
+  );
+
+  standaloneOnly(it, "watches one private redis-server's MONITOR")(
+    `one notifyOnce runs at most ${COMMANDS_PER_NOTIFY} Redis commands; of the status hash it reads the state and writes nothing`,
+    async () => {
+      const server = await startRedisServer();
+      const producer = createRedisConnection(loadRedisConfig({ REDIS_URL: server.url }), { role: 'producer' });
+      const keyPrefix = uniquePrefix('cmds');
+      // A plain queue without job statistics: only notifyOnce's own commands, none of a fair scheduler's.
+      const queue = notificationQueue('email', { connection: producer, prefix: bullPrefixFor(keyPrefix), fairness: 'none', recordStats: false });
+      const opts = { connection: producer, keyPrefix, queue };
+      try {
+        // Loads the scripts, so the measured call runs EVALSHA alone.
+        await notifyOnce(email('t', 'warm-up'), opts);
+        const monitor = await (producer as Redis).monitor();
+        const seen: string[][] = [];
+        monitor.on('monitor', (_time: string, args: string[]) => seen.push(args.map(String)));
+        const { jobId } = await notifyOnce(email('t'), opts);
+        await producer.echo('end-of-call');
+        await waitFor(() => seen.some((args) => args[0]?.toLowerCase() === 'echo'), 5000);
+        monitor.disconnect();
+        const commands = seen.slice(0, seen.findIndex((args) => args[0]?.toLowerCase() === 'echo'));
+        const status = statusKey(keyPrefix, jobId!);
+        // EVALSHA names the key (KEYS[3]); inside it only the HGET of the "handled by a worker" check.
+        expect(commands.filter((args) => args.includes(status) && args[0]?.toLowerCase() !== 'evalsha').map((args) => args[0]!.toLowerCase())).toEqual(['hget']);
+        expect(await producer.exists(status)).toBe(0);
+        expect(commands.length).toBeLessThanOrEqual(COMMANDS_PER_NOTIFY);
+      } finally {
+        await queue.close();
+        producer.disconnect();
+        await server.stop();
+      }
+    },
+  );
 
   it('a job id is never an integer and never contains ":"', async () => {
     const { options, tenant } = setup();

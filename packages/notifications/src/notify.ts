@@ -14,7 +14,7 @@ import { notifyKey } from './keys';
 import { DEFAULT_DEDUPE_TTL_SECONDS, DEFAULT_PENDING_TTL_MS } from './options';
 import { backoffFor, resolveRetryPolicy, type RetryPolicyOptions } from './retry';
 import { resolveNotificationQueue, type NotificationQueueOptions } from './queues';
-import { initStatus } from './status-store';
+import { DEFAULT_STATUS_TTL_MS } from './status-store';
 import { validateNotification, type NotificationInput } from './schemas';
 
 /** Options of {@link notifyOnce}. */
@@ -77,7 +77,9 @@ function enqueueFailure(error: unknown, what: string): unknown {
  * large one `PayloadTooLargeError`, and nothing is written); then two round trips. One script claims
  * `notify:{tenantId}:{type}:{dedupeKey}` (behind the key prefix, if any) for the whole window,
  * naming the job it is for (an id derived from the key and the window; exactly one concurrent
- * caller wins) and recording the status as queued; then the job is enqueued under that id. If the
+ * caller wins); then the job is enqueued under that id. No status record is written: a job without
+ * one reads as `queued` (see `getNotificationStatus`), and the worker creates it, kept for the
+ * window, when it first takes the job. If the
  * enqueue fails, the claim is released and the call rejects, so the caller can try again. A claim
  * older than `pendingTtlMs` whose job is neither in the queue (BullMQ or, on a fair queue such as
  * the catalog's, the fair backlog) nor handled by a worker (its claimer died before enqueueing) is
@@ -135,18 +137,16 @@ async function claimAndEnqueue(notification: ReturnType<typeof validateNotificat
   if (!claim.claimed) return claim.jobId === undefined ? { enqueued: false } : { enqueued: false, jobId: claim.jobId };
 
   // The job id names the claim's window, so BullMQ itself refuses a twin of the same window:
-  // no BullMQ deduplication option on top. The status ("queued", kept for the window) was
-  // written by the claim.
-  const jobOptions: EnqueueOptions = { ...options.jobOptions, jobId: claim.jobId, attempts: policy.attempts, backoff: backoffFor(policy, claim.claimedAtMs) };
+  // no BullMQ deduplication option on top. No status record: the worker creates it on its first
+  // touch, kept for the window the job carries (only when it is not the worker's default).
+  const statusTtlMs = windowMs === DEFAULT_STATUS_TTL_MS ? undefined : windowMs;
+  const jobOptions: EnqueueOptions = { ...options.jobOptions, jobId: claim.jobId, attempts: policy.attempts, backoff: backoffFor(policy, claim.claimedAtMs, statusTtlMs) };
   delete jobOptions.deduplication;
   try {
     const job = await definition.enqueue(data, jobOptions);
-    // On a cluster the claim could not write the status or see the job (other slots): the status
-    // is created now (never over what a worker already wrote) and the key marked as enqueued.
-    // Best effort: the notification is queued either way.
-    if (claim.split) {
-      await Promise.all([initStatus(redis, claim.statusKey, { state: 'queued', attempts: 0 }, windowMs).catch(() => false), markClaimEnqueued(redis, key, claim)]);
-    }
+    // On a cluster the claim could not see the job (another slot): the key is marked as enqueued,
+    // so twins learn the job id at once. Best effort: the notification is queued either way.
+    if (claim.split) await markClaimEnqueued(redis, key, claim);
     return { enqueued: true, jobId: String(job.id) };
   } catch (error) {
     // Give the key back so a retry is not deduplicated against a notification that never made it

@@ -56,5 +56,9 @@ describe('retry policy', () => {
     expect(backoff).toEqual({ type: 'notification', delay: 5000, maxDelay: 1_800_000, jitter: 0.2, expireAt: 6000 });
     expect(backoffOf({ backoff })).toEqual({ delay: 5000, maxDelay: 1_800_000, jitter: 0.2, expireAt: 6000 });
     expect(backoffOf({ backoff: { type: 'exponential', delay: 5 } })).toEqual({});
+    // The dedupe window, for the status record the worker creates, when it is not the default.
+    expect(backoffFor(policy, 5000, 120_000)).toEqual({ ...backoff, statusTtl: 120_000 });
+    expect(backoffOf({ backoff: backoffFor(policy, 5000, 120_000) })).toMatchObject({ statusTtl: 120_000 });
+    expect(backoffOf({ backoff: { ...backoff, statusTtl: -1 } })).not.toHaveProperty('statusTtl');
   });
 });

@@ -146,29 +146,35 @@ export interface NotificationBackoff {
   jitter: number;
   /** Epoch ms after which the notification is dropped as expired. */
   expireAt?: number;
+  /**
+   * How long the worker keeps the status record it creates on its first touch of the job (the
+   * dedupe window of `notifyOnce`), in ms; absent for the default, `DEFAULT_STATUS_TTL_MS` (24 h).
+   */
+  statusTtl?: number;
 }
 
-/** The job's `opts.backoff` for a policy, with `expireAt` counted from `queuedAtMs`. */
-export function backoffFor(policy: ResolvedRetryPolicy, queuedAtMs: number): NotificationBackoff {
-  return {
-    type: NOTIFICATION_BACKOFF_TYPE,
-    delay: policy.delayMs,
-    maxDelay: policy.maxDelayMs,
-    jitter: policy.jitter,
-    ...(policy.expireAfterMs !== undefined ? { expireAt: queuedAtMs + policy.expireAfterMs } : {}),
-  };
+/**
+ * The job's `opts.backoff` for a policy, with `expireAt` counted from `queuedAtMs`, and `statusTtl`
+ * when one is given.
+ */
+export function backoffFor(policy: ResolvedRetryPolicy, queuedAtMs: number, statusTtlMs?: number): NotificationBackoff {
+  const backoff: NotificationBackoff = { type: NOTIFICATION_BACKOFF_TYPE, delay: policy.delayMs, maxDelay: policy.maxDelayMs, jitter: policy.jitter };
+  if (policy.expireAfterMs !== undefined) backoff.expireAt = queuedAtMs + policy.expireAfterMs;
+  if (statusTtlMs !== undefined) backoff.statusTtl = statusTtlMs;
+  return backoff;
 }
 
 /** The notification backoff a job carries, if it was queued by `notifyOnce`. */
 export function backoffOf(opts: { backoff?: unknown }): Partial<NotificationBackoff> {
   const backoff = opts.backoff;
   if (typeof backoff !== 'object' || backoff === null) return {};
-  const { type, delay, maxDelay, jitter, expireAt } = backoff as Record<string, unknown>;
+  const { type, delay, maxDelay, jitter, expireAt, statusTtl } = backoff as Record<string, unknown>;
   if (type !== NOTIFICATION_BACKOFF_TYPE) return {};
   const out: Partial<NotificationBackoff> = {};
   if (typeof delay === 'number' && Number.isFinite(delay)) out.delay = delay;
   if (typeof maxDelay === 'number' && Number.isFinite(maxDelay)) out.maxDelay = maxDelay;
   if (typeof jitter === 'number' && jitter >= 0 && jitter <= 1) out.jitter = jitter;
   if (typeof expireAt === 'number' && Number.isFinite(expireAt)) out.expireAt = expireAt;
+  if (typeof statusTtl === 'number' && Number.isInteger(statusTtl) && statusTtl > 0) out.statusTtl = statusTtl;
   return out;
 }

@@ -48,7 +48,7 @@ export const circuitSuccessScript = defineScript<number>({ name: 'circuitSuccess
 /** Circuit breaker: a retryable failure; open after the threshold, or again after a failed probe. */
 export const circuitFailureScript = defineScript<[number, number]>({ name: 'circuitFailure', numberOfKeys: 1, lua: circuitFailureLua });
 
-/** Writes a notification's delivery status (create-only, or update keeping its TTL). */
+/** Writes a notification's delivery status (creating it with a TTL, or updating it keeping its TTL). */
 export const setNotificationStatusScript = defineScript<number>({ name: 'setNotificationStatus', numberOfKeys: 1, lua: setStatusLua });
 
 /** Adds an item to a digest's pending batch (once per item key). */

@@ -19,7 +19,7 @@ export interface StoredStatus {
   retryAt?: number;
 }
 
-/** Status of notifications without a dedupe window of their own (jobs not queued by notifyOnce): 24 h. */
+/** How long a status record is kept when its job carries no window of its own (jobs not queued by notifyOnce, or with the default window): 24 h. */
 export const DEFAULT_STATUS_TTL_MS = 86_400_000;
 
 /** The status key of a job: `notify-status:{jobId}` behind the key prefix. */
@@ -33,14 +33,12 @@ function pairs(status: StoredStatus): string[] {
   return out;
 }
 
-/** Creates the status unless there is one (kept `ttlMs`). Resolves whether it wrote. */
-export async function initStatus(redis: RedisClient, key: string, status: StoredStatus, ttlMs: number): Promise<boolean> {
-  return Number(await setNotificationStatusScript.run(redis, [key], ['init', ttlMs, ...pairs(status)])) === 1;
-}
-
-/** Replaces the state and its details, keeping the status's TTL (creating it for `ttlMs` if missing). */
+/**
+ * Replaces the state and its details, keeping the status's TTL; the first write creates it, kept
+ * `ttlMs` (notifyOnce writes none: the worker's first touch of a job creates it).
+ */
 export async function updateStatus(redis: RedisClient, key: string, status: StoredStatus, ttlMs = DEFAULT_STATUS_TTL_MS): Promise<void> {
-  await setNotificationStatusScript.run(redis, [key], ['update', ttlMs, ...pairs(status)]);
+  await setNotificationStatusScript.run(redis, [key], [ttlMs, ...pairs(status)]);
 }
 
 /** Reads a status, or `null` when there is none. */

@@ -43,9 +43,10 @@ function unavailable(error: unknown): unknown {
 
 /**
  * The delivery status of a notification by the `jobId` that `notifyOnce` returned. Workers record
- * every step (`notify-status:{jobId}`, kept for the dedupe window, so the answer outlives the
- * BullMQ job); a job without that record is judged by its BullMQ state. Resolves `null` when
- * neither exists. Rejects with `RedisUnavailableError` when Redis cannot be reached.
+ * every step (`notify-status:{jobId}`, created when a worker first takes the job and kept for the
+ * dedupe window, so the answer outlives the BullMQ job); a job without that record is judged by its
+ * state in the queue (`queued` while it waits, in BullMQ or in a fair queue's backlog). Resolves
+ * `null` when neither exists. Rejects with `RedisUnavailableError` when Redis cannot be reached.
  */
 export async function getNotificationStatus(jobId: string, options: NotificationStatusOptions = {}): Promise<NotificationStatus | null> {
   if (typeof jobId !== 'string' || jobId === '') throw new InvalidArgumentError('jobId', 'must be a non-empty string');
@@ -57,11 +58,22 @@ export async function getNotificationStatus(jobId: string, options: Notification
   } catch (error) {
     throw unavailable(error);
   }
-  if (stored) {
-    const { updatedAt: _updatedAt, attempts = 0, ...rest } = stored;
-    return { ...rest, attempts };
+  if (stored) return fromRecord(stored);
+  const fromJob = await statusFromJob(jobId, options);
+  if (fromJob) return fromJob;
+  // No job either: a worker may have created the record and finished (and BullMQ removed the job)
+  // between the two reads.
+  try {
+    stored = await readStatus(redis, statusKey(keyPrefix, jobId));
+  } catch (error) {
+    throw unavailable(error);
   }
-  return statusFromJob(jobId, options);
+  return stored ? fromRecord(stored) : null;
+}
+
+function fromRecord(stored: NonNullable<Awaited<ReturnType<typeof readStatus>>>): NotificationStatus {
+  const { updatedAt: _updatedAt, attempts = 0, ...rest } = stored;
+  return { ...rest, attempts };
 }
 
 /** The status of a job that has no status record, from its BullMQ state. */
@@ -71,18 +83,18 @@ async function statusFromJob(jobId: string, options: NotificationStatusOptions):
     throw new InvalidArgumentError('channel', `job id "${jobId}" does not name its channel; pass options.channel`);
   }
   const definition = resolveNotificationQueue((channel ?? 'email') as NotificationChannel, options);
-  const queue = definition.queue;
-  // State and job hash are two reads; read the state on both sides of the hash until they agree,
+  // In BullMQ or, on a fair queue, in its backlog. State and job hash are two reads; read the state on both sides of the hash until they agree,
   // so that `attempts` and `lastError` belong to the state reported.
-  let job: Awaited<ReturnType<typeof queue.getJob>>;
-  let bullState: Awaited<ReturnType<typeof queue.getJobState>>;
+  let job: Awaited<ReturnType<typeof definition.getJob>>;
+  // BullMQ's state, or 'pending' (FairJobState) while the job waits in a fair queue's backlog.
+  let bullState: string;
   try {
-    job = await queue.getJob(jobId);
-    bullState = job ? await queue.getJobState(jobId) : 'unknown';
+    job = await definition.getJob(jobId);
+    bullState = job ? await job.getState() : 'unknown';
     for (let i = 0; i < 5 && job; i++) {
-      const before = bullState;
-      job = await queue.getJob(jobId);
-      bullState = job ? await queue.getJobState(jobId) : 'unknown';
+      const before: string = bullState;
+      job = await definition.getJob(jobId);
+      bullState = job ? await job.getState() : 'unknown';
       if (bullState === before) break;
     }
   } catch (error) {
@@ -104,7 +116,7 @@ async function statusFromJob(jobId: string, options: NotificationStatusOptions):
     case 'unknown':
       return null;
     default:
-      // waiting, prioritized, delayed, waiting-children
+      // waiting, prioritized, delayed, waiting-children, pending (a fair queue's backlog)
       state = attempts > 0 ? 'retrying' : 'queued';
   }
   const status: NotificationStatus = { state, attempts };

@@ -297,6 +297,27 @@ describe('delivery status', () => {
     expect(ttl).toBeLessThanOrEqual(3_600_000);
   });
 
+  it("is created by the worker's first touch of the job (notifyOnce writes none), kept for the dedupe window", async () => {
+    const { options, tenant } = setup();
+    const key = (jobId: string): string => `${options.keyPrefix}:notify-status:${jobId}`;
+    const { jobId } = await notifyOnce(sms(tenant), options);
+    const other = await notifyOnce(sms(tenant, 'reminder-2'), { ...options, ttlSeconds: 120 });
+    // The default window rides in no job option (the worker's default is the same 24 h).
+    expect((await resolveNotificationQueue('sms', options).getJob(jobId!))?.opts.backoff).not.toHaveProperty('statusTtl');
+    expect((await resolveNotificationQueue('sms', options).getJob(other.jobId!))?.opts.backoff).toMatchObject({ statusTtl: 120_000 });
+    expect([await redis.exists(key(jobId!)), await redis.exists(key(other.jobId!))]).toEqual([0, 0]);
+    expect(await getNotificationStatus(jobId!, options)).toEqual({ state: 'queued', attempts: 0 });
+    startWorker(options.keyPrefix, createMemorySender<'sms'>());
+    expect(await settled(jobId!, options.keyPrefix)).toMatchObject({ state: 'delivered', attempts: 1 });
+    expect(await settled(other.jobId!, options.keyPrefix)).toMatchObject({ state: 'delivered', attempts: 1 });
+    const ttl = await redis.pttl(key(jobId!));
+    expect(ttl).toBeGreaterThan(86_300_000);
+    expect(ttl).toBeLessThanOrEqual(86_400_000);
+    const otherTtl = await redis.pttl(key(other.jobId!));
+    expect(otherTtl).toBeGreaterThan(100_000);
+    expect(otherTtl).toBeLessThanOrEqual(120_000);
+  });
+
   it('a permanent failure is recorded as failed with the reason; a retryable one as retrying, then failed after the last attempt', async () => {
     const { options, tenant } = setup();
     const url = provider.script('/status-500', [{ status: 500, body: 'boom' }]);

@@ -21,7 +21,7 @@ import { backoffOf, checkProviderName, defaultRetryPolicy, resolveRetryPolicy, r
 import { parsePayload, type ChannelPayload } from './schemas';
 import type { NotificationSender, SendResult } from './sender';
 import { finishDigestBatchScript, takeDigestBatchScript } from './scripts';
-import { statusKey, updateStatus, type StoredStatus } from './status-store';
+import { DEFAULT_STATUS_TTL_MS, statusKey, updateStatus, type StoredStatus } from './status-store';
 
 /** Options of {@link createNotificationWorker}: the platform worker's options plus these. */
 export interface NotificationWorkerOptions<C extends NotificationChannel = NotificationChannel> extends Omit<CreateWorkerOptions, 'settings'> {
@@ -154,8 +154,12 @@ export function createNotificationWorker<C extends NotificationChannel>(
   };
 
   // The status is what getNotificationStatus reports; a failure to write it must not fail the job.
+  // notifyOnce writes none: the first write creates it, kept for the dedupe window the job carries
+  // (every handling writes one, so a job a worker took always has one).
   const record = (job: NotificationJob, status: StoredStatus): Promise<void> =>
-    updateStatus(redis, statusKey(keyPrefix, String(job.id)), status).catch((error: unknown) => reportError(job, 'could not write the notification status', error));
+    updateStatus(redis, statusKey(keyPrefix, String(job.id)), status, backoffOf(job.opts).statusTtl ?? DEFAULT_STATUS_TTL_MS).catch((error: unknown) =>
+      reportError(job, 'could not write the notification status', error),
+    );
 
   const hold = async (job: NotificationJob, token: string, waitMs: number, reason: string, lastError?: string): Promise<never> => {
     // Never later than the job's expiry, so an expired job is recorded on time.

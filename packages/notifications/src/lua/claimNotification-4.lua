@@ -11,7 +11,8 @@
 
   KEYS[1]  the dedupe key, notify:{tenantId}:{type}:{dedupeKey}
   KEYS[2]  the BullMQ job hash of ARGV[4]
-  KEYS[3]  the status hash of ARGV[4], notify-status:{jobId}
+  KEYS[3]  the status hash of ARGV[4], notify-status:{jobId}: read only (a worker creates it when it
+           first takes the job; a state other than "queued" means a worker handled it)
   KEYS[4]  the fair backlog's jobs hash of ARGV[4]'s queue (jobId -> JSON of a pending or in-flight
            job; never written for a plain queue): a job there counts as queued, checked in this
            call, so a job entering the fair backlog cannot slip between a check and a takeover.
@@ -29,7 +30,7 @@
            (four times) and touched. The caller checks the job (BullMQ and the fair backlog, by
            `getJob`) and its status before a takeover (every stale claim answers reply 3 in "own"
            mode; a job entering the fair backlog between that check and the takeover is then
-           refused as a duplicate id) and writes the "queued" status after its enqueue; a lost
+           refused as a duplicate id) and marks the key enqueued after its enqueue; a lost
            dedupe key is refused by the job id alone (BullMQ keeps a finished job for the window by
            default)
 

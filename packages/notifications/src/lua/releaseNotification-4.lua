@@ -5,7 +5,8 @@
 
   KEYS[1]  the dedupe key
   KEYS[2]  the BullMQ job hash of the claimed job
-  KEYS[3]  the status hash of the claimed job
+  KEYS[3]  the status hash of the claimed job (claims write none; an earlier version's "queued"
+           status is deleted with the key)
   KEYS[4]  the fair backlog's jobs hash of the claimed job's queue (a job pending there is in the
            queue; never written for a plain queue)
   ARGV[1]  the caller's claim value, "<staleAtMs>.<jobId without \"notify-\">"
@@ -15,7 +16,7 @@
            otherwise
 
   Returns
-    1  released (the key and the job's "queued" status are deleted)
+    1  released (the key, and an earlier version's "queued" status of the job, are deleted)
     2  the job is in the queue: the key now says "job.<jobId>"
     0  the key holds another value (or none); nothing was changed
 ]]

@@ -15,19 +15,13 @@ local function claimNotification(keys, argv)
     return staleAt .. '.' .. string.sub(jobId, #PREFIX + 1)
   end
 
-  -- The job's status: false (none), "queued" (a claim made it), or what a worker recorded.
+  -- The job's status: false (none: no worker took the job yet, claims write none), what a worker
+  -- recorded, or "queued" (written by the claims of earlier versions; read as none).
   local function statusState()
     if split then
       return false
     end
     return redis.call('HGET', keys[3], 'state')
-  end
-
-  local function initStatus(state)
-    if state == false and not split then
-      redis.call('HSET', keys[3], 'state', 'queued', 'attempts', '0', 'updatedAt', now)
-      redis.call('PEXPIRE', keys[3], window)
-    end
   end
 
   local value = redis.call('GET', keys[1])
@@ -42,7 +36,6 @@ local function claimNotification(keys, argv)
       return { 0, argv[4] }
     end
     redis.call('SET', keys[1], claimValue(argv[4]), 'PX', window)
-    initStatus(state)
     return { 1, argv[4], now }
   end
   if string.sub(value, 1, 4) == 'job.' then
@@ -80,6 +73,7 @@ local function claimNotification(keys, argv)
   end
   if mode == 'clear' then
     redis.call('DEL', keys[1])
+    -- An earlier version's "queued" status of the job that never made it.
     if state == 'queued' and not split then
       redis.call('DEL', keys[3])
     end
@@ -89,6 +83,5 @@ local function claimNotification(keys, argv)
     return { 3, jobId }
   end
   redis.call('SET', keys[1], claimValue(jobId), 'KEEPTTL')
-  initStatus(state)
   return { 1, jobId, now }
 end
