@@ -35,14 +35,6 @@ interface StoredJob {
   opts: JobsOptions;
 }
 
-/** A job one dispatch step handed out, with the options it is added to BullMQ with. */
-interface HandedOut {
-  id: string;
-  stored: StoredJob;
-  pooled: boolean;
-  opts: JobsOptions;
-}
-
 /** The fair scheduler of one queue definition (internal; reached through the definition). */
 export interface FairScheduler {
   readonly queueName: string;
@@ -93,11 +85,6 @@ export function createFairScheduler(params: {
   // nobody would release: the next refresh finds it and releases it.
   let fastStarts: Array<{ jobId: string; tenantId: string; version: string | null | undefined; done: boolean }> = [];
   const releaseAtEnd = new Set<string>();
-  // Confirm calls on their way, and ids whose confirm failed (sent again with the next one).
-  const confirming = new Set<Promise<void>>();
-  // Adds of dispatch steps on their way to BullMQ.
-  const adding = new Set<Promise<void>>();
-  const unconfirmed: string[] = [];
 
   const register = (): Promise<void> => {
     registered ??= getClient()
@@ -122,57 +109,6 @@ export function createFairScheduler(params: {
   const poolKeys = handOutPools.map((p) => p.key);
   const poolArgs = [queueName, handOutPools.length, ...handOutPools.flatMap((p) => [p.max, p.perTenant ?? 0, p.leaseMs])];
 
-  /** Frees what a job deduplicated by BullMQ (another job with its deduplication id is there) took at hand-out. */
-  const releaseDeduplicated = async (h: HandedOut): Promise<void> => {
-    await releaseLease(h.id, h.stored.data.tenantId);
-    if (h.pooled) await poolSlots?.release(poolMember(h.stored.data.tenantId, queueName, h.id));
-  };
-
-  /**
-   * Adds a step's jobs to BullMQ in one pipelined write (`addBulk`); answers the ids now in BullMQ
-   * (or deduplicated there) and the first failure. When the write fails, each job is added on its
-   * own: adding with the same jobId again is idempotent, so jobs the failed write did add are not
-   * added twice, and one job BullMQ refuses does not hold back the others.
-   */
-  const addHandedOut = async (handed: readonly HandedOut[]): Promise<{ added: string[]; failure: unknown }> => {
-    const queue = getQueue();
-    const bulk = await queue
-      .addBulk(handed.map((h) => ({ name: h.stored.name as never, data: h.stored.data as never, opts: h.opts })))
-      .catch(() => undefined);
-    if (bulk) {
-      const releases = await Promise.allSettled(handed.map((h, i) => (bulk[i]?.id === h.id ? undefined : releaseDeduplicated(h))));
-      const failure = releases.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      return { added: handed.map((h) => h.id), failure: failure?.reason };
-    }
-    const added: string[] = [];
-    const results = await Promise.allSettled(
-      handed.map(async (h) => {
-        const job = await queue.add(h.stored.name as never, h.stored.data as never, h.opts);
-        added.push(h.id);
-        if (job.id !== h.id) await releaseDeduplicated(h);
-      }),
-    );
-    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    return { added, failure: failure?.reason };
-  };
-
-  /**
-   * Forgets added jobs' in-flight marks without waiting: the next dispatch step goes to Redis on the
-   * same connection after this call, so it never counts them twice. On failure they are forgotten
-   * with the next confirm; `idle()` waits for the call.
-   */
-  const confirmLater = (redis: ScriptClient, added: readonly string[]): void => {
-    const ids = [...unconfirmed.splice(0), ...added];
-    const call: Promise<void> = fairScripts.confirm
-      .run(redis, [keys.inflight, keys.jobs], ids)
-      .then(() => undefined)
-      .catch(() => {
-        unconfirmed.push(...ids);
-      })
-      .finally(() => confirming.delete(call));
-    confirming.add(call);
-  };
-
   /** One dispatch step: hands jobs to BullMQ; answers whether another step may find more room. */
   const dispatchOnce = async (): Promise<boolean> => {
     const redis = await client();
@@ -188,25 +124,29 @@ export function createFairScheduler(params: {
     );
     candidates = next;
     if (reply.length > 0) {
-      const handed = Array.from({ length: reply.length / 3 }, (_, i) => {
-        const id = String(reply[3 * i]);
-        const stored = JSON.parse(String(reply[3 * i + 1])) as StoredJob;
-        const pooled = Number(reply[3 * i + 2]) === 1;
-        const opts: JobsOptions = { ...stored.opts, jobId: id };
-        // Kept by BullMQ with the job's options (unknown ones pass through), read at its first start.
-        if (pooled) (opts as Record<string, unknown>)[POOL_HANDOUT_OPTION] = sentAt;
-        return { id, stored, pooled, opts };
-      });
-      // Not awaited: the next step may run while these adds are on their way, as the window counts
-      // in-flight jobs until they are confirmed. The pump waits for them before it ends.
-      const step = (async () => {
-        const { added, failure } = await addHandedOut(handed);
-        if (added.length > 0) confirmLater(redis, added);
-        // Jobs whose add failed stay in flight and are handed out again after FAIR_INFLIGHT_TIMEOUT_MS.
-        if (failure !== undefined) throw failure;
-      })();
-      adding.add(step);
-      void step.catch(() => undefined).finally(() => adding.delete(step));
+      const queue = getQueue();
+      const added: string[] = [];
+      const results = await Promise.allSettled(
+        Array.from({ length: reply.length / 3 }, async (_, i) => {
+          const id = String(reply[3 * i]);
+          const stored = JSON.parse(String(reply[3 * i + 1])) as StoredJob;
+          const pooled = Number(reply[3 * i + 2]) === 1;
+          const opts: JobsOptions = { ...stored.opts, jobId: id };
+          // Kept by BullMQ with the job's options (unknown ones pass through), read at its first start.
+          if (pooled) (opts as Record<string, unknown>)[POOL_HANDOUT_OPTION] = sentAt;
+          const job = await queue.add(stored.name as never, stored.data as never, opts);
+          added.push(id);
+          // Deduplicated by BullMQ (another job with its deduplication id is there): it holds no slot.
+          if (job.id !== id) {
+            await releaseLease(id, stored.data.tenantId);
+            if (pooled) await poolSlots?.release(poolMember(stored.data.tenantId, queueName, id));
+          }
+        }),
+      );
+      // Jobs whose add failed stay in flight and are handed out again after FAIR_INFLIGHT_TIMEOUT_MS.
+      if (added.length > 0) await fairScripts.confirm.run(redis, [keys.inflight, keys.jobs], added);
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) throw failure.reason;
     }
     // A step that stopped at a tenant it was not told about is repeated with the new candidates.
     return Number(more) === 1 && (reply.length > 0 || next.some((t) => !named.includes(t)));
@@ -218,22 +158,16 @@ export function createFairScheduler(params: {
       return running;
     }
     running = (async () => {
-      let failure: { error: unknown } | undefined;
       try {
-        for (;;) {
+        do {
           again = false;
           while (await dispatchOnce()) {
             // more room or more candidates: step again
           }
-          if (again) continue;
-          if (adding.size === 0) break;
-          await Promise.all([...adding].map((p) => p.catch((error: unknown) => (failure ??= { error }))));
-          if (!again) break;
-        }
+        } while (again);
       } finally {
         running = undefined;
       }
-      if (failure) throw failure.error;
     })();
     return running;
   };
@@ -397,11 +331,7 @@ export function createFairScheduler(params: {
         .finally(trigger);
     },
     async idle() {
-      while (running || adding.size > 0 || confirming.size > 0) {
-        await running?.catch(() => undefined);
-        await Promise.all([...adding].map((p) => p.catch(() => undefined)));
-        await Promise.all(confirming);
-      }
+      while (running) await running.catch(() => undefined);
     },
   };
 }
