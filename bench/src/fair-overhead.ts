@@ -160,3 +160,101 @@ export async function runFairScaleOnce(options: { redisUrl: string; tenants: num
     await endQueueRun({ workers: [worker], definitions: [definition], producer, connections: [producer, workerConnection], prefix });
   }
 }
+
+/**
+ * The release step of the "no second add" design, alone: Lua that moves up to `window - waiting`
+ * held jobs (BullMQ delayed jobs, far in the future) into the wait list, as BullMQ's `promote`
+ * does for one job: no job data through Node at hand-out.
+ */
+const HELD_RELEASE_LUA = `
+local room = tonumber(ARGV[2]) - redis.call('LLEN', KEYS[2]) - redis.call('ZCARD', KEYS[5])
+if room <= 0 then return 0 end
+local popped = redis.call('ZPOPMIN', KEYS[1], room)
+for i = 1, #popped, 2 do
+  local id = popped[i]
+  redis.call('LPUSH', KEYS[2], id)
+  redis.call('XADD', KEYS[3], '*', 'event', 'waiting', 'jobId', id, 'prev', 'delayed')
+  redis.call('HSET', ARGV[1] .. id, 'delay', 0)
+end
+if #popped > 0 then redis.call('ZADD', KEYS[4], 0, '0') end
+return #popped / 2`;
+
+/**
+ * The ceiling of "no second add" (a measurement device, not a scheduler: no tenants, no stride, no
+ * limits): the scale scenario's jobs enter BullMQ before the clock as held jobs (delayed 10^11 ms),
+ * and in the timed window one Lua call per step releases up to the room into the wait list, with
+ * the fair scheduler's triggers (a step per quarter window of starts, on `drained`, every 200 ms,
+ * single-flight). `windowFactor` sizes the window against the worker's concurrency (the fair
+ * default is 1). Compare with `runFairScaleOnce({ fair: false })`.
+ */
+export async function runHeldReleaseOnce(options: { redisUrl: string; tenants: number; jobs: number; windowFactor: number }): Promise<RunFigures> {
+  const { redisUrl, tenants, jobs, windowFactor } = options;
+  const config = loadRedisConfig({ REDIS_URL: redisUrl });
+  const producer = createRedisConnection(config, { role: 'producer' });
+  const workerConnection = createRedisConnection(config, { role: 'worker' });
+  const prefix = uniquePrefix('bench-held');
+  const definition = defineQueue({
+    namespace: 'bench',
+    name: 'scale',
+    schema,
+    prefix,
+    connection: producer,
+    defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
+  });
+  let done = 0;
+  let finished!: () => void;
+  const allDone = new Promise<void>((resolve) => (finished = resolve));
+  const worker = createWorker(
+    definition,
+    async () => {
+      if (++done === jobs) finished();
+    },
+    { connection: workerConnection, concurrency: FAIR_SCALE_CONCURRENCY, handleSignals: false, autorun: false },
+  );
+  const window = Math.max(1, Math.round(FAIR_SCALE_CONCURRENCY * windowFactor));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    for (let start = 0; start < jobs; start += 1000) {
+      await definition.enqueueBulk(
+        Array.from({ length: Math.min(1000, jobs - start) }, (_, k) => ({ tenantId: `t${(start + k) % tenants}`, documentId: `d${start + k}` })),
+        { delay: 1e11 },
+      );
+    }
+    const k = definition.queue.keys;
+    const keys = [k.delayed, k.wait, k.events, k.marker, k.prioritized].map((key) => key ?? '');
+    const jobKeyPrefix = k[''] ?? '';
+    let running: Promise<void> | undefined;
+    let again = false;
+    const pump = (): void => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = (async () => {
+        do {
+          again = false;
+          await producer.eval(HELD_RELEASE_LUA, keys.length, ...keys, jobKeyPrefix, window);
+        } while (again);
+      })()
+        .catch(() => undefined)
+        .finally(() => (running = undefined));
+    };
+    let started = 0;
+    worker.on('active', () => {
+      if (++started < Math.max(1, Math.floor(window / 4))) return;
+      started = 0;
+      pump();
+    });
+    worker.on('drained', pump);
+    timer = setInterval(pump, 200);
+    const startedAt = Date.now();
+    const cpuStart = process.cpuUsage();
+    void worker.run().catch(() => undefined);
+    pump();
+    await allDone;
+    return { jobsPerSecond: (jobs * 1000) / Math.max(Date.now() - startedAt, 1), cpuUsPerJob: cpuSince(cpuStart, jobs) };
+  } finally {
+    clearInterval(timer);
+    await endQueueRun({ workers: [worker], definitions: [definition], producer, connections: [producer, workerConnection], prefix });
+  }
+}

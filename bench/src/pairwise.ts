@@ -8,7 +8,8 @@
  *
  * Scenarios: enqueue1, enqueue50, bulk, e2e (platform / raw BullMQ; suffix -prod: raw on a platform
  * producer connection too; -nolimits: the platform queue without time limits); fair10, fair1000, fair10000
- * (fair / plain, no-op jobs); controls (fair with controls / fair without); trace-enqueue1,
+ * (fair / plain, no-op jobs); held10, held1000 (the "no second add" ceiling: jobs held in BullMQ and
+ * released by one Lua call per step, window = concurrency; suffix -w2: twice the concurrency) / plain; controls (fair with controls / fair without); trace-enqueue1,
  * trace-e2e (tracing on / off), trace-off-enqueue1, trace-off-e2e (off / tracerProvider false),
  * trace-als-enqueue1, trace-als-e2e (on / on without a context manager: the AsyncLocalStorage share)
  * and trace-noals-enqueue1, trace-noals-e2e (on without a context manager / off: the spans' share).
@@ -19,7 +20,7 @@ import { closeConnection } from '@platform/redis';
 import { startRedisServer } from '@platform/testing';
 import { Worker } from 'bullmq';
 import { createContext, type BenchContext } from './context';
-import { runFairOverheadOnce, runFairScaleOnce, type RunFigures } from './fair-overhead';
+import { runFairOverheadOnce, runFairScaleOnce, runHeldReleaseOnce, type RunFigures } from './fair-overhead';
 import { completions, summarize } from './measure';
 import { queueSides } from './queue-bench';
 import { Results } from './results';
@@ -189,8 +190,18 @@ function fairPair(ctx: BenchContext, scenario: string): [Batch, Batch, () => Pro
   if (scenario === 'controls') {
     return [() => runFairOverheadOnce(ctx.redisUrl, 100, 'controls'), () => runFairOverheadOnce(ctx.redisUrl, 100, 'fair'), async () => undefined];
   }
-  const tenants = Number(scenario.slice('fair'.length));
   const jobs = 10_000;
+  if (scenario.startsWith('held')) {
+    const [count = '10', factor] = scenario.slice('held'.length).split('-w');
+    const tenants = Number(count);
+    const windowFactor = factor === undefined ? 1 : Number(factor);
+    return [
+      () => runHeldReleaseOnce({ redisUrl: ctx.redisUrl, tenants, jobs, windowFactor }),
+      () => runFairScaleOnce({ redisUrl: ctx.redisUrl, tenants, jobs, fair: false }),
+      async () => undefined,
+    ];
+  }
+  const tenants = Number(scenario.slice('fair'.length));
   return [
     () => runFairScaleOnce({ redisUrl: ctx.redisUrl, tenants, jobs, fair: true }),
     () => runFairScaleOnce({ redisUrl: ctx.redisUrl, tenants, jobs, fair: false }),
@@ -210,7 +221,7 @@ async function main(): Promise<void> {
   try {
     const [a, b, close] = scenario.startsWith('trace')
       ? await tracePair(ctx, scenario)
-      : scenario.startsWith('fair') || scenario === 'controls'
+      : scenario.startsWith('fair') || scenario.startsWith('held') || scenario === 'controls'
         ? fairPair(ctx, scenario)
         : await queuePair(ctx, scenario);
     const ratios: number[] = [];

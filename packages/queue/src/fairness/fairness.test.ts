@@ -195,6 +195,30 @@ describe("fairness: 'per-tenant'", () => {
   });
 });
 
+// A guard for any batched hand-out (one write per step, or jobs released by the dispatch script):
+// per-job adds pass it today; a plain addBulk would fail it (one refused job fails the whole write).
+describe('fair hand-out', () => {
+  it('a job BullMQ refuses at hand-out does not hold back the others of its step', async () => {
+    const q = fairQueue({ window: 2 });
+    const scheduler = fairSchedulerOf(q)!;
+    await q.enqueueBulk([{ tenantId: 'filler', n: 0 }, { tenantId: 'filler', n: 1 }]);
+    await scheduler.idle();
+    // The window is full: these two wait in the backlog, then go out in one step.
+    const refused = await q.enqueue({ tenantId: 'acme', n: 2 }, { jobId: '42' }); // BullMQ: "Custom Id cannot be integers"
+    const ok = await q.enqueue({ tenantId: 'globex', n: 3 });
+    expect(await ok.getState()).toBe('pending');
+    await q.queue.drain();
+    await expect(scheduler.pump()).rejects.toThrow(/Custom Id/);
+    await scheduler.idle();
+    expect(await q.queue.getJobState(ok.id!)).toBe('waiting');
+    // The refused job stays in flight (handed out again after FAIR_INFLIGHT_TIMEOUT_MS); the added one is confirmed.
+    expect(await redis.zscore(scheduler.keys.inflight, refused.id!)).not.toBeNull();
+    expect(await redis.zscore(scheduler.keys.inflight, ok.id!)).toBeNull();
+    expect(await redis.hexists(scheduler.keys.jobs, ok.id!)).toBe(0);
+    await q.close();
+  });
+});
+
 describe('a fair queue behaves like a queue', () => {
   // window 1 and one tenant's job released: everything after it stays in the fair backlog.
   async function backlogged() {

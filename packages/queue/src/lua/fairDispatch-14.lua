@@ -70,6 +70,11 @@ local candidate = {}
 for i = firstCandidate, #ARGV do candidate[ARGV[i]] = 12 + poolCount + 3 * (i - firstCandidate + 1) end
 local out = {}
 local again = 0
+-- Read once per call: a tenant's settings (cfg and ctl do not change within the call), whether any
+-- pending job has a deduplication id (none is added within the call), the last pass handed out.
+local settingsOf = {}
+local anyDedup = rcall('EXISTS', KEYS[8]) == 1
+local lastPass = nil
 
 -- Whether every pool has headroom for one more job of the tenant (counts read once per call).
 local function poolRoom(tenant)
@@ -142,7 +147,11 @@ while room > 0 and guard > 0 do
     break
   end
   local pass = tonumber(head[2])
-  local s = tenantSettings(rcall('HGET', KEYS[4], tenant), tenantCtl(KEYS[12], tenant), now)
+  local s = settingsOf[tenant]
+  if not s then
+    s = tenantSettings(rcall('HGET', KEYS[4], tenant), tenantCtl(KEYS[12], tenant), now)
+    settingsOf[tenant] = s
+  end
   local pendingKey, leaseKey, rateKey = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local blockUntil = nil
   if s.pausedUntil then
@@ -171,7 +180,7 @@ while room > 0 and guard > 0 do
     local json = id and rcall('HGET', KEYS[5], id)
     if json then
       rcall('ZADD', KEYS[6], now, id)
-      local dedupId = rcall('HGET', KEYS[8], id)
+      local dedupId = anyDedup and rcall('HGET', KEYS[8], id)
       if dedupId then
         rcall('HDEL', KEYS[8], id)
         if rcall('HGET', KEYS[7], dedupId) == id then rcall('HDEL', KEYS[7], dedupId) end
@@ -193,7 +202,7 @@ while room > 0 and guard > 0 do
       out[#out + 1] = json
       out[#out + 1] = pooled
       room = room - 1
-      rcall('HSET', KEYS[3], ':vt', pass)
+      lastPass = pass
     end
     if rcall('EXISTS', pendingKey) == 0 then
       rcall('ZREM', KEYS[1], tenant)
@@ -203,6 +212,7 @@ while room > 0 and guard > 0 do
     end
   end
 end
+if lastPass then rcall('HSET', KEYS[3], ':vt', lastPass) end
 for _, p in ipairs(pools) do
   if p.added then
     local last = rcall('ZRANGE', p.key, -1, -1, 'WITHSCORES')
