@@ -96,7 +96,11 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
   logger?: Logger;
 }
 
-/** Per-job options of `enqueue`: BullMQ's job options plus the job name. */
+/**
+ * Per-job options of `enqueue`: BullMQ's job options plus the job name. A custom `jobId` must be a
+ * string BullMQ accepts (not an integer such as `'42'`, no `:`); any other is refused with an
+ * `InvalidArgumentError` before anything is written.
+ */
 export interface EnqueueOptions extends JobsOptions {
   /** BullMQ job name. @defaultValue the queue's `name` part */
   jobName?: string;
@@ -309,7 +313,26 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
 }
 
 /** BullMQ's options of a job: `opts` without `jobName`, with `timeouts` checked (kept in the job, where the worker reads them). */
+/**
+ * Refuses a custom `jobId` BullMQ would refuse at its add (an integer such as `'42'`, or a `:` outside
+ * BullMQ's own three-part repeat ids): before anything is written, as an `InvalidArgumentError`. On
+ * a fair queue the add happens at hand-out, after the job sat in the fair backlog, where such a job
+ * would be handed out again and again and never run.
+ */
+function checkJobId(jobId: unknown): void {
+  if (typeof jobId !== 'string' || jobId === '') {
+    throw new InvalidArgumentError('jobId', `must be a non-empty string, got ${describeValue(jobId)}`);
+  }
+  if (`${parseInt(jobId, 10)}` === jobId) {
+    throw new InvalidArgumentError('jobId', `must not be an integer (BullMQ numbers its own jobs), got '${jobId}'`);
+  }
+  if (jobId.includes(':') && jobId.split(':').length !== 3) {
+    throw new InvalidArgumentError('jobId', `must not contain ':' (a BullMQ key separator), got '${jobId}'`);
+  }
+}
+
 function jobOptionsOf(opts: EnqueueOptions): JobsOptions {
+  if (opts.jobId !== undefined) checkJobId(opts.jobId);
   if (!('jobName' in opts) && !('timeouts' in opts)) return opts;
   const { jobName: _jobName, timeouts, ...jobOptions } = opts;
   const checked = checkTimeouts('timeouts', timeouts);

@@ -1,4 +1,4 @@
-import { DeferJobError } from '@platform/redis';
+import { DeferJobError, InvalidArgumentError } from '@platform/redis';
 import { clusterQueuePrefix } from '@platform/redis/internal';
 import { keysMatching, uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
@@ -83,6 +83,26 @@ describe('defineQueue + createWorker', () => {
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
     const keys = await keysMatching(redis, `${definition.settings.prefix}:*`);
     expect(keys.filter((k) => !k.endsWith(':meta'))).toEqual([]);
+    await definition.close();
+  });
+
+  it.each([
+    ['none', '42'],
+    ['none', 'a:b'],
+    ['none', ''],
+    ['per-tenant', '42'],
+    ['per-tenant', 'a:b:c:d'],
+  ] as const)('fairness %s: a custom jobId BullMQ would refuse (%j) is an InvalidArgumentError and nothing is written', async (fairness, jobId) => {
+    const prefix = uniquePrefix('q');
+    prefixes.push(prefix);
+    const definition = defineQueue({ namespace: 'agent', name: 'ids', schema: topicSchema, prefix, connection: redis, fairness });
+    await expect(definition.enqueue({ tenantId: 'acme', topic: 'x' }, { jobId })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(definition.enqueueBulk([{ tenantId: 'acme', topic: 'x' }], { jobId })).rejects.toThrow(/payload #0: .*jobId/);
+    const keys = await keysMatching(redis, `${prefix}:*`);
+    expect(keys.filter((k) => !k.endsWith(':meta'))).toEqual([]);
+    // A string id BullMQ accepts still goes through.
+    const job = await definition.enqueue({ tenantId: 'acme', topic: 'x' }, { jobId: 'report-42' });
+    expect(job.id).toBe('report-42');
     await definition.close();
   });
 
