@@ -121,11 +121,30 @@ export const FAIR_SCALE_CONCURRENCY = 50;
  * and `fairness: 'per-tenant'` (defaults) on the same Redis, in the given order.
  */
 export async function runFairScaleOnce(options: { redisUrl: string; tenants: number; jobs: number; fair: boolean }): Promise<RunFigures> {
-  const { redisUrl, tenants, jobs, fair } = options;
+  const { tenants, jobs, fair } = options;
+  const run = scaleRun(options.redisUrl, `bench-fs-${fair ? 'fair' : 'plain'}`, jobs, fair);
+  try {
+    await run.fill(tenants);
+    const started = Date.now();
+    const cpuStart = process.cpuUsage();
+    void run.worker.run().catch(() => undefined);
+    await run.allDone;
+    return { jobsPerSecond: (jobs * 1000) / Math.max(Date.now() - started, 1), cpuUsPerJob: cpuSince(cpuStart, jobs) };
+  } finally {
+    await run.end();
+  }
+}
+
+/**
+ * The queue, worker (concurrency {@link FAIR_SCALE_CONCURRENCY}, a no-op handler that counts) and
+ * connections of one scale run, plain or `fairness: 'per-tenant'`; `fill` enqueues the jobs over
+ * `tenants` tenants in batches of 1,000 (with `opts`, e.g. a delay).
+ */
+function scaleRun(redisUrl: string, label: string, jobs: number, fair: boolean) {
   const config = loadRedisConfig({ REDIS_URL: redisUrl });
   const producer = createRedisConnection(config, { role: 'producer' });
   const workerConnection = createRedisConnection(config, { role: 'worker' });
-  const prefix = uniquePrefix(`bench-fs-${fair ? 'fair' : 'plain'}`);
+  const prefix = uniquePrefix(label);
   const definition = defineQueue({
     namespace: 'bench',
     name: 'scale',
@@ -145,20 +164,21 @@ export async function runFairScaleOnce(options: { redisUrl: string; tenants: num
     },
     { connection: workerConnection, concurrency: FAIR_SCALE_CONCURRENCY, handleSignals: false, autorun: false },
   );
-  try {
-    for (let start = 0; start < jobs; start += 1000) {
-      await definition.enqueueBulk(
-        Array.from({ length: Math.min(1000, jobs - start) }, (_, k) => ({ tenantId: `t${(start + k) % tenants}`, documentId: `d${start + k}` })),
-      );
-    }
-    const started = Date.now();
-    const cpuStart = process.cpuUsage();
-    void worker.run().catch(() => undefined);
-    await allDone;
-    return { jobsPerSecond: (jobs * 1000) / Math.max(Date.now() - started, 1), cpuUsPerJob: cpuSince(cpuStart, jobs) };
-  } finally {
-    await endQueueRun({ workers: [worker], definitions: [definition], producer, connections: [producer, workerConnection], prefix });
-  }
+  return {
+    definition,
+    producer,
+    worker,
+    allDone,
+    async fill(tenants: number, opts?: { delay: number }): Promise<void> {
+      for (let start = 0; start < jobs; start += 1000) {
+        await definition.enqueueBulk(
+          Array.from({ length: Math.min(1000, jobs - start) }, (_, k) => ({ tenantId: `t${(start + k) % tenants}`, documentId: `d${start + k}` })),
+          opts,
+        );
+      }
+    },
+    end: () => endQueueRun({ workers: [worker], definitions: [definition], producer, connections: [producer, workerConnection], prefix }),
+  };
 }
 
 /**
@@ -188,38 +208,12 @@ return #popped / 2`;
  * default is 1). Compare with `runFairScaleOnce({ fair: false })`.
  */
 export async function runHeldReleaseOnce(options: { redisUrl: string; tenants: number; jobs: number; windowFactor: number }): Promise<RunFigures> {
-  const { redisUrl, tenants, jobs, windowFactor } = options;
-  const config = loadRedisConfig({ REDIS_URL: redisUrl });
-  const producer = createRedisConnection(config, { role: 'producer' });
-  const workerConnection = createRedisConnection(config, { role: 'worker' });
-  const prefix = uniquePrefix('bench-held');
-  const definition = defineQueue({
-    namespace: 'bench',
-    name: 'scale',
-    schema,
-    prefix,
-    connection: producer,
-    defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
-  });
-  let done = 0;
-  let finished!: () => void;
-  const allDone = new Promise<void>((resolve) => (finished = resolve));
-  const worker = createWorker(
-    definition,
-    async () => {
-      if (++done === jobs) finished();
-    },
-    { connection: workerConnection, concurrency: FAIR_SCALE_CONCURRENCY, handleSignals: false, autorun: false },
-  );
+  const { tenants, jobs, windowFactor } = options;
+  const { definition, producer, worker, allDone, fill, end } = scaleRun(options.redisUrl, 'bench-held', jobs, false);
   const window = Math.max(1, Math.round(FAIR_SCALE_CONCURRENCY * windowFactor));
   let timer: NodeJS.Timeout | undefined;
   try {
-    for (let start = 0; start < jobs; start += 1000) {
-      await definition.enqueueBulk(
-        Array.from({ length: Math.min(1000, jobs - start) }, (_, k) => ({ tenantId: `t${(start + k) % tenants}`, documentId: `d${start + k}` })),
-        { delay: 1e11 },
-      );
-    }
+    await fill(tenants, { delay: 1e11 });
     const k = definition.queue.keys;
     const keys = [k.delayed, k.wait, k.events, k.marker, k.prioritized].map((key) => key ?? '');
     const jobKeyPrefix = k[''] ?? '';
@@ -255,6 +249,6 @@ export async function runHeldReleaseOnce(options: { redisUrl: string; tenants: n
     return { jobsPerSecond: (jobs * 1000) / Math.max(Date.now() - startedAt, 1), cpuUsPerJob: cpuSince(cpuStart, jobs) };
   } finally {
     clearInterval(timer);
-    await endQueueRun({ workers: [worker], definitions: [definition], producer, connections: [producer, workerConnection], prefix });
+    await end();
   }
 }
