@@ -21,7 +21,7 @@ import { backoffOf, checkProviderName, defaultRetryPolicy, resolveRetryPolicy, r
 import { parsePayload, type ChannelPayload } from './schemas';
 import type { NotificationSender, SendResult } from './sender';
 import { finishDigestBatchScript, takeDigestBatchScript } from './scripts';
-import { DEFAULT_STATUS_TTL_MS, statusKey, updateStatus, type StoredStatus } from './status-store';
+import { statusKey, updateStatus, type StoredStatus } from './status-store';
 
 /** Options of {@link createNotificationWorker}: the platform worker's options plus these. */
 export interface NotificationWorkerOptions<C extends NotificationChannel = NotificationChannel> extends Omit<CreateWorkerOptions, 'settings'> {
@@ -157,7 +157,7 @@ export function createNotificationWorker<C extends NotificationChannel>(
   // notifyOnce writes none: the first write creates it, kept for the dedupe window the job carries
   // (every handling writes one, so a job a worker took always has one).
   const record = (job: NotificationJob, status: StoredStatus): Promise<void> =>
-    updateStatus(redis, statusKey(keyPrefix, String(job.id)), status, backoffOf(job.opts).statusTtl ?? DEFAULT_STATUS_TTL_MS).catch((error: unknown) =>
+    updateStatus(redis, statusKey(keyPrefix, String(job.id)), status, backoffOf(job.opts).statusTtl).catch((error: unknown) =>
       reportError(job, 'could not write the notification status', error),
     );
 

@@ -312,7 +312,6 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   return definition;
 }
 
-/** BullMQ's options of a job: `opts` without `jobName`, with `timeouts` checked (kept in the job, where the worker reads them). */
 /**
  * Refuses a custom `jobId` BullMQ would refuse at its add (an integer such as `'42'`, or a `:` outside
  * BullMQ's own three-part repeat ids): before anything is written, as an `InvalidArgumentError`. On
@@ -331,6 +330,7 @@ function checkJobId(jobId: unknown): void {
   }
 }
 
+/** BullMQ's options of a job: `opts` without `jobName`, with `timeouts` checked (kept in the job, where the worker reads them). */
 function jobOptionsOf(opts: EnqueueOptions): JobsOptions {
   if (opts.jobId !== undefined) checkJobId(opts.jobId);
   if (!('jobName' in opts) && !('timeouts' in opts)) return opts;

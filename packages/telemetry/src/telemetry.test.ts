@@ -61,6 +61,27 @@ describe('the switch', () => {
   });
 });
 
+describe('inSpan and a function that throws before returning a promise', () => {
+  const throwsAtOnce = (): Promise<never> => {
+    throw new Error('at once');
+  };
+
+  it.each(['off', 'on'] as const)('tracing %s: the call rejects instead of throwing, and an open span ends failed', async (mode) => {
+    configureTelemetry(mode === 'on' ? { tracerProvider: provider } : {});
+    let result: Promise<unknown> | undefined;
+    expect(() => {
+      result = inSpan('sync-throw', {}, throwsAtOnce);
+    }).not.toThrow();
+    await expect(result).rejects.toThrow('at once');
+    const spans = exporter.getFinishedSpans();
+    if (mode === 'off') {
+      expect(spans).toHaveLength(0);
+    } else {
+      expect(spans.map((span) => [span.name, span.status.code])).toEqual([['sync-throw', 2]]);
+    }
+  });
+});
+
 describe('W3C trace context', () => {
   it('round-trips through job metadata, including tracestate', async () => {
     configureTelemetry({ tracerProvider: provider });

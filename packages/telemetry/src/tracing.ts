@@ -155,7 +155,7 @@ export interface InSpanOptions {
  */
 export function inSpan<R>(name: string, options: InSpanOptions, fn: (span: Span | undefined) => Promise<R>): Promise<R> {
   const tracer = platformTracer();
-  if (!tracer) return fn(undefined);
+  if (!tracer) return settled(() => fn(undefined));
   let parent: Context = context.active();
   if (options.parent === 'root') parent = ROOT_CONTEXT;
   else if (options.parent) parent = trace.setSpanContext(ROOT_CONTEXT, options.parent);
@@ -163,28 +163,26 @@ export function inSpan<R>(name: string, options: InSpanOptions, fn: (span: Span 
   if (options.attributes) spanOptions.attributes = options.attributes;
   if (options.links) spanOptions.links = options.links;
   const span = tracer.startSpan(name, spanOptions, parent);
-  const fail = (error: unknown): void => {
-    if (options.isFailure?.(error) ?? true) recordError(span, error);
-    span.end();
-  };
-  let running: Promise<R>;
-  try {
-    running = Promise.resolve(context.with(trace.setSpan(parent, span), fn, undefined, span));
-  } catch (error) {
-    // A synchronous throw rejects, as it would from an async function.
-    fail(error);
-    return Promise.reject(error as Error);
-  }
-  return running.then(
+  return settled(() => context.with(trace.setSpan(parent, span), fn, undefined, span)).then(
     (result) => {
       span.end();
       return result;
     },
     (error: unknown) => {
-      fail(error);
+      if (options.isFailure?.(error) ?? true) recordError(span, error);
+      span.end();
       throw error;
     },
   );
+}
+
+/** `run()`'s promise, with a synchronous throw turned into a rejection (as an async function does). */
+function settled<R>(run: () => Promise<R>): Promise<R> {
+  try {
+    return Promise.resolve(run());
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
 }
 
 /** Marks a span failed with the error's type and message (no stack: it can quote arguments). */
