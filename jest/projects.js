@@ -51,6 +51,8 @@ const STANDALONE_ONLY_FILES = [
   'packages/queue/src/connections.test.ts',
   'packages/ratelimit/src/unavailable.test.ts',
   'packages/sessions/src/unavailable.test.ts',
+  // Starts a Redis Cluster of its own (3 masters, no replicas) to test the limiter's node batches.
+  'packages/ratelimit/src/cluster-batching.test.ts',
 ];
 
 /**

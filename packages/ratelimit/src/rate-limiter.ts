@@ -1,4 +1,5 @@
 import { ConfigError, InvalidArgumentError, assertTenantId, checkInteger, describeValue, isConnectionError, type ScriptClient } from '@platform/redis';
+import { clusterMasterOf } from '@platform/redis/internal';
 import { unavailableError } from './errors';
 import { limiterKeys } from './keys';
 import { RATE_LIMIT_ALGORITHMS, defaultRateLimiterOptions, windowMsOf, withDefaults, type RateLimitAlgorithm } from './options';
@@ -51,7 +52,10 @@ export interface RateLimiterOptions {
    * as one script call that decides them in order, atomically, each exactly as a call of its own
    * would be (a tenant named twice sees its earlier decision). One command instead of one per call:
    * less CPU in this process and in Redis when many calls are in flight; a lone call is sent as it
-   * always was. Not used on a Redis Cluster (tenants' keys live in different slots).
+   * always was. On a Redis Cluster (Redis 7 or later) the calls of one turn are grouped by the
+   * master serving their keys, one script call per master (tenants' keys live in different slots;
+   * the script is flagged `allow-cross-slot-keys`); a call whose key moved meanwhile is decided again
+   * on its own, and a cluster of older servers gets one script call per decision.
    * @defaultValue `true`
    */
   batching?: boolean;
@@ -124,6 +128,15 @@ interface QueuedCall {
   reject(error: unknown): void;
 }
 
+/**
+ * A node batch's entry for a key its master does not serve (Redis's "Script attempted to access a
+ * non local key in a cluster node"), or a cluster that cannot serve it now: decided again alone.
+ */
+const NOT_SERVED_HERE = /non local key|cluster is down|CLUSTERDOWN|TRYAGAIN|MOVED|ASK/;
+
+/** What a server before Redis 7 replies to a script with a `#!lua flags=...` line. */
+const NO_SCRIPT_FLAGS = /Error compiling script|unexpected symbol near '#'|Unknown lua shebang|shebang/i;
+
 /** `sliding-window` keeps both bucket counts in one integer, so `limit` must stay below 2^26. */
 const SLIDING_WINDOW_MAX_LIMIT = 2 ** 26;
 
@@ -176,9 +189,16 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     arg1 = String(limit);
     arg2 = String(windowMs);
   }
-  const { decide, peek: peekScript, batch: batchScript } = decisionScripts[algorithm];
+  const { decide, peek: peekScript, batch: batchScript, nodeBatch: nodeBatchScript } = decisionScripts[algorithm];
   const refusals = shortCircuit ? new Map<string, Refusal>() : undefined;
-  const batching = options.batching !== false && (redis as { isCluster?: boolean }).isCluster !== true;
+  const batching = options.batching !== false;
+  const onCluster = (redis as { isCluster?: boolean }).isCluster === true;
+  // Cleared when the cluster's servers cannot run the node batch script (Redis before 7: no script flags).
+  let nodeBatching = onCluster;
+  // When the calls of a turn are sent. Standalone: at the end of the current callback (one
+  // connection, its replies arrive in one read). Cluster: after the I/O phase, so that calls made
+  // on replies from several masters read in one loop iteration go out as one batch per master.
+  const schedule: (flush: () => void) => void = onCluster ? (fn) => void setImmediate(fn) : (fn) => process.nextTick(fn);
 
   const costOf = (consumeOptions: ConsumeOptions | undefined): number => {
     const cost = consumeOptions?.cost;
@@ -248,6 +268,30 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     }
   };
 
+  /**
+   * Settles `calls` from a batch script's reply. `retryMoved`: a call whose key the node does not
+   * serve (a node batch sent by an out-of-date slot table; its key is unchanged) is decided again
+   * on its own, where ioredis follows the redirection.
+   */
+  const settleBatch = (calls: QueuedCall[], reply: BatchReply, retryMoved: boolean): void => {
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i]!;
+      const code = reply[4 * i];
+      if (code === -1) {
+        const message = String(reply[4 * i + 1]);
+        if (retryMoved && NOT_SERVED_HERE.test(message)) decideOne(call.key, call.cost).then(call.resolve, call.reject);
+        else settle(call, () => unavailable(new Error(message), call.key, call.cost));
+      } else {
+        settle(call, () => decided(call.key, call.cost, [code as number, reply[4 * i + 1] as number, reply[4 * i + 2] as number, reply[4 * i + 3] as number]));
+      }
+    }
+  };
+
+  const failBatch = (calls: QueuedCall[], error: unknown): void => {
+    for (const call of calls) settle(call, () => unavailable(error, call.key, call.cost));
+  };
+
+  /** The calls of one turn on a standalone or Sentinel client: every key declared. */
   const decideMany = (calls: QueuedCall[]): void => {
     const args: Array<string | number> = new Array<string | number>(2 * calls.length + 2);
     for (let i = 0; i < calls.length; i++) {
@@ -256,22 +300,51 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     }
     args[calls.length] = arg1;
     args[calls.length + 1] = arg2;
-    const onReply = (reply: BatchReply): void => {
-      for (let i = 0; i < calls.length; i++) {
-        const call = calls[i]!;
-        const code = reply[4 * i];
-        if (code === -1) {
-          const message = String(reply[4 * i + 1]);
-          settle(call, () => unavailable(new Error(message), call.key, call.cost));
-        } else {
-          settle(call, () => decided(call.key, call.cost, [code as number, reply[4 * i + 1] as number, reply[4 * i + 2] as number, reply[4 * i + 3] as number]));
-        }
+    (batchScript.runWithKeyCount(redis, calls.length, args) as Promise<BatchReply>).then(
+      (reply) => settleBatch(calls, reply, false),
+      (error: unknown) => failBatch(calls, error),
+    );
+  };
+
+  /** Calls whose keys one cluster master serves (by the client's slot table), in one script call. */
+  const decideOnNode = (calls: QueuedCall[]): void => {
+    const n = calls.length;
+    const args: Array<string | number> = new Array<string | number>(2 * n + 4);
+    args[0] = calls[0]!.key;
+    args[1] = arg1;
+    args[2] = arg2;
+    args[3] = n;
+    for (let i = 0; i < n; i++) {
+      args[4 + i] = calls[i]!.key;
+      args[4 + n + i] = calls[i]!.cost;
+    }
+    (nodeBatchScript.runWithKeyCount(redis, 1, args) as Promise<BatchReply>).then(
+      (reply) => settleBatch(calls, reply, true),
+      (error: unknown) => {
+        if (!(error instanceof Error) || !NO_SCRIPT_FLAGS.test(error.message)) return failBatch(calls, error);
+        // A server before Redis 7 cannot compile the flagged script, and ran nothing of it.
+        nodeBatching = false;
+        for (const call of calls) decideOne(call.key, call.cost).then(call.resolve, call.reject);
+      },
+    );
+  };
+
+  /** A cluster's calls of one turn: one script call per master (a call alone goes as it is). */
+  const decidePerNode = (calls: QueuedCall[]): void => {
+    const byNode = new Map<string | undefined, QueuedCall[]>();
+    for (const call of calls) {
+      const node = nodeBatching ? clusterMasterOf(redis, call.key) : undefined;
+      const group = byNode.get(node);
+      if (group) group.push(call);
+      else byNode.set(node, [call]);
+    }
+    for (const [node, group] of byNode) {
+      if (node === undefined || group.length === 1) {
+        for (const call of group) decideOne(call.key, call.cost).then(call.resolve, call.reject);
+      } else {
+        for (let i = 0; i < group.length; i += MAX_BATCH) decideOnNode(group.slice(i, i + MAX_BATCH));
       }
-    };
-    const onError = (error: unknown): void => {
-      for (const call of calls) settle(call, () => unavailable(error, call.key, call.cost));
-    };
-    (batchScript.runWithKeyCount(redis, calls.length, args) as Promise<BatchReply>).then(onReply, onError);
+    }
   };
 
   const flush = (): void => {
@@ -282,6 +355,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       decideOne(call.key, call.cost).then(call.resolve, call.reject);
       return;
     }
+    if (onCluster) return decidePerNode(calls);
     for (let i = 0; i < calls.length; i += MAX_BATCH) decideMany(calls.slice(i, i + MAX_BATCH));
   };
 
@@ -319,7 +393,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       }
       if (!batching || (redis as { status?: string }).status !== 'ready') return decideOne(key, cost);
       return new Promise<RateLimitResult>((resolve, reject) => {
-        if (queued.length === 0) process.nextTick(flush);
+        if (queued.length === 0) schedule(flush);
         queued.push({ key, cost, resolve, reject });
       });
     },

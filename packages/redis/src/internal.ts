@@ -5,3 +5,4 @@ export { redactUrlPassword } from './config';
 export { clusterQueuePrefix } from './namespace';
 export { scanKeys } from './scan';
 export { createScriptBatcher, type ScriptBatcher } from './batch';
+export { clusterMasterOf } from './cluster-slots';

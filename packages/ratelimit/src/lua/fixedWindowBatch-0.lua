@@ -12,4 +12,4 @@
 ]]
 --- @include "fixedWindowDecide"
 --- @include "decideEach"
-return decideEach(fixedWindowDecide, tonumber(ARGV[1]), tonumber(ARGV[2]))
+return decideEach(fixedWindowDecide, tonumber(ARGV[1]), tonumber(ARGV[2]), KEYS, 2)

@@ -13,4 +13,4 @@
 --- @include "nowUs"
 --- @include "slidingLogDecide"
 --- @include "decideEach"
-return decideEach(slidingLogDecide, tonumber(ARGV[1]), tonumber(ARGV[2]))
+return decideEach(slidingLogDecide, tonumber(ARGV[1]), tonumber(ARGV[2]), KEYS, 2)

@@ -13,4 +13,4 @@
 --- @include "slidingWindowCounter"
 --- @include "slidingWindowDecide"
 --- @include "decideEach"
-return decideEach(slidingWindowDecide, tonumber(ARGV[1]), tonumber(ARGV[2]))
+return decideEach(slidingWindowDecide, tonumber(ARGV[1]), tonumber(ARGV[2]), KEYS, 2)

@@ -13,4 +13,4 @@
 --- @include "nowUs"
 --- @include "tokenBucketDecide"
 --- @include "decideEach"
-return decideEach(tokenBucketDecide, tonumber(ARGV[1]), tonumber(ARGV[2]))
+return decideEach(tokenBucketDecide, tonumber(ARGV[1]), tonumber(ARGV[2]), KEYS, 2)
