@@ -1,4 +1,4 @@
-import { ReplyError } from 'ioredis';
+import { ReplyError, type Cluster } from 'ioredis';
 import { createRedisConnection, loadRedisConfig, type RedisClient } from '@platform/redis';
 import { clusterMasterOf } from '@platform/redis/internal';
 import { redisServerAvailable, startRedisCluster, type RedisCluster } from '@platform/testing';
@@ -144,5 +144,26 @@ describe('batching on a Redis Cluster: one script call per master', () => {
     const again = await Promise.all(tenants.map((t) => limiter.consume(t)));
     expect(again.every((r) => r.allowed && r.remaining === 5)).toBe(true);
     expect(old.nodeBatchCalls()).toBe(before);
+  });
+});
+
+describe('a service Cluster client with its own keyPrefix', () => {
+  it("node batches write the keys ioredis would (the client's prefix before each), and decide as one by one", async () => {
+    const prefixed = createRedisConnection(loadRedisConfig({ REDIS_CLUSTER_NODES: cluster.nodesEnv }), { role: 'producer' }) as Cluster;
+    prefixed.options.keyPrefix = 'svc:';
+    try {
+      await prefixed.ping();
+      const counted = instrumented(prefixed);
+      const { fromBatch, fromSingles, tenants } = await compare(counted.client, 'fixed-window', 'nb5');
+      expect(fromBatch.map(shape)).toEqual(fromSingles.map(shape));
+      expect(counted.nodeBatchCalls()).toBeGreaterThanOrEqual(1);
+      const probe = createRateLimiter({ redis, provider: 'b-fixed-window', prefix: 'nb5', limit: 7, windowSeconds: 3600 });
+      for (const tenant of tenants) {
+        expect(Number(await redis.get(`svc:${probe.key(tenant)}`))).toBeGreaterThan(0);
+        expect(await redis.exists(probe.key(tenant))).toBe(0);
+      }
+    } finally {
+      await prefixed.quit();
+    }
   });
 });

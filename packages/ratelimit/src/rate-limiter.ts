@@ -195,6 +195,9 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const onCluster = (redis as { isCluster?: boolean }).isCluster === true;
   // Cleared when the cluster's servers cannot run the node batch script (Redis before 7: no script flags).
   let nodeBatching = onCluster;
+  // A node batch names its keys as arguments, which ioredis does not prefix: the client's own
+  // `keyPrefix` (if a service set one) is added here, as ioredis adds it to declared keys.
+  const clientKeyPrefix = (redis as { options?: { keyPrefix?: string } }).options?.keyPrefix ?? '';
   // When the calls of a turn are sent. Standalone: at the end of the current callback (one
   // connection, its replies arrive in one read). Cluster: after the I/O phase, so that calls made
   // on replies from several masters read in one loop iteration go out as one batch per master.
@@ -315,7 +318,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     args[2] = arg2;
     args[3] = n;
     for (let i = 0; i < n; i++) {
-      args[4 + i] = calls[i]!.key;
+      args[4 + i] = clientKeyPrefix + calls[i]!.key;
       args[4 + n + i] = calls[i]!.cost;
     }
     (nodeBatchScript.runWithKeyCount(redis, 1, args) as Promise<BatchReply>).then(
@@ -333,7 +336,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const decidePerNode = (calls: QueuedCall[]): void => {
     const byNode = new Map<string | undefined, QueuedCall[]>();
     for (const call of calls) {
-      const node = nodeBatching ? clusterMasterOf(redis, call.key) : undefined;
+      const node = nodeBatching ? clusterMasterOf(redis, clientKeyPrefix + call.key) : undefined;
       const group = byNode.get(node);
       if (group) group.push(call);
       else byNode.set(node, [call]);
