@@ -53,6 +53,8 @@ const STANDALONE_ONLY_FILES = [
   'packages/sessions/src/unavailable.test.ts',
   // Starts a Redis Cluster of its own (3 masters, no replicas) to test the limiter's node batches.
   'packages/ratelimit/src/cluster-batching.test.ts',
+  // Starts a Redis Cluster of its own (3 masters, 3 replicas) to move a slot and fail a master over.
+  'packages/redis/src/slot-connection.test.ts',
 ];
 
 /**

@@ -1,6 +1,16 @@
-import { InvalidArgumentError, bullPrefixFor, describeValue, getSharedConnection, loadRedisConfig, resolveKeyPrefix, type RedisClient } from '@platform/redis';
-import { checkZodObjectSchema, clusterQueuePrefix } from '@platform/redis/internal';
+import {
+  InvalidArgumentError,
+  bullPrefixFor,
+  closeConnection,
+  describeValue,
+  getSharedConnection,
+  loadRedisConfig,
+  resolveKeyPrefix,
+  type RedisClient,
+} from '@platform/redis';
+import { checkZodObjectSchema, clusterQueuePrefix, createSlotConnection } from '@platform/redis/internal';
 import { Queue, type DefaultJobOptions, type Job, type JobsOptions } from 'bullmq';
+import type { Cluster, Redis } from 'ioredis';
 import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
@@ -196,13 +206,24 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const fairness = resolveFairnessOption(name, options.fairness);
   const timeouts = checkTimeouts(`defineQueue(${name}): timeouts`, options.timeouts);
   const connection = (): RedisClient => options.connection ?? getSharedConnection('producer');
+  // On a cluster, BullMQ talks to the queue's master over a connection of the queue's own (every
+  // key of the queue is in its slot): no per-command routing by the Cluster client. Platform
+  // scripts with keys elsewhere (statistics, pools, the fair registry) keep the Cluster client.
+  const metaKey = `${prefix}:${name}:meta`;
+  let slotConnection: Redis | undefined;
+  const queueConnection = (): RedisClient => {
+    const client = connection();
+    if (!client.isCluster) return client;
+    slotConnection ??= createSlotConnection(client as Cluster, metaKey, { role: 'producer' });
+    return slotConnection;
+  };
   const pools = checkPools(name, options.pools);
 
   const logError = throttledErrorLog(resolveLogger(options.logger), { queue: name, component: 'queue' });
   let queue: Queue<Data> | undefined;
   const getQueue = (): Queue<Data> => {
     if (queue) return queue;
-    queue = new Queue<Data>(name, { connection: connection(), prefix, defaultJobOptions: jobDefaults });
+    queue = new Queue<Data>(name, { connection: queueConnection(), prefix, defaultJobOptions: jobDefaults });
     // Once per Queue: registering on every access leaked a listener per call.
     queue.on('error', options.onError ?? logError);
     return queue;
@@ -212,15 +233,15 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     name,
     enqueueTimeoutMs,
     waitForReplicas,
-    connection,
+    connection: queueConnection,
     queueCreated: () => queue !== undefined,
-    slotKey: `${prefix}:${name}:meta`,
+    slotKey: metaKey,
   });
   const slots = pools.length > 0 ? new PoolSlots(name, pools, connection) : undefined;
   // The dispatch script takes pool slots at hand-out only when it may touch the pool keys: always
   // on one server, and on a cluster only when every pool key is in the queue's slot (else the
   // worker takes them, a script per pool and job).
-  const queueSlot = keySlot(`${prefix}:${name}:meta`);
+  const queueSlot = keySlot(metaKey);
   const dispatchPools = onCluster && pools.some((p) => keySlot(p.key) !== queueSlot) ? undefined : slots;
   const scheduler = fairness
     ? createFairScheduler({
@@ -304,6 +325,8 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
       await stats?.flush();
       if (queue) await queue.close();
       queue = undefined;
+      if (slotConnection) await closeConnection(slotConnection);
+      slotConnection = undefined;
     },
   };
 

@@ -1,5 +1,7 @@
-import { getSharedConnection, isDeferral, type RedisClient } from '@platform/redis';
+import { closeConnection, getSharedConnection, isDeferral, type RedisClient } from '@platform/redis';
+import { createSlotConnection } from '@platform/redis/internal';
 import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
+import type { Cluster } from 'ioredis';
 import { poolSlotsOf, type QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
 import { fairSchedulerOf } from './fairness/scheduler';
@@ -137,6 +139,11 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   const logger = resolveLogger(loggerOption);
   const onError = onErrorOption ?? throttledErrorLog(logger, { queue: definition.name, component: 'worker' });
   const workerConnection = connection ?? getSharedConnection('worker');
+  // On a cluster BullMQ's worker talks to the queue's master over a connection of its own (see
+  // defineQueue); closed with the worker. Statistics keep the Cluster client (their keys are elsewhere).
+  const slotConnection = workerConnection.isCluster
+    ? createSlotConnection(workerConnection as Cluster, `${definition.settings.prefix}:${definition.name}:meta`, { role: 'worker' })
+    : undefined;
   const stats = recordStats ? createStatsRecorder(() => workerConnection, definition.settings.prefix, definition.name) : undefined;
   const record = (job: Job, tenantId: string, startedAt: number, outcome: { error?: unknown }): void => {
     if (!stats) return;
@@ -218,7 +225,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     concurrency: 1,
     ...workerOptions,
     maxStalledCount: workerOptions.maxStalledCount ?? DEFAULT_MAX_STALLED_COUNT,
-    connection: workerConnection,
+    connection: slotConnection ?? workerConnection,
     prefix: definition.settings.prefix,
   };
   const worker =
@@ -251,6 +258,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   worker.on('closed', () => {
     liveWorkers.delete(worker);
     void stats?.flush();
+    if (slotConnection) void closeConnection(slotConnection);
   });
   if (handleSignals) installSignalHandlers();
   return worker;

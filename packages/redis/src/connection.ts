@@ -48,7 +48,7 @@ export const defaultConnectionOptions = {
 } as const;
 
 /** Reconnect delays: 50 ms doubling to at most 2 s, with jitter so a fleet does not reconnect in step. */
-function reconnectDelay(times: number): number {
+export function reconnectDelay(times: number): number {
   const base = Math.min(50 * 2 ** Math.min(times, 10), 2000);
   return Math.round(base / 2 + Math.random() * (base / 2));
 }

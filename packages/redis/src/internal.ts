@@ -6,3 +6,4 @@ export { clusterQueuePrefix } from './namespace';
 export { scanKeys } from './scan';
 export { createScriptBatcher, type ScriptBatcher } from './batch';
 export { clusterMasterOf } from './cluster-slots';
+export { createSlotConnection } from './slot-connection';
