@@ -2,7 +2,7 @@ import { Job, type JobState, type Queue } from 'bullmq';
 import type { RedisClient } from '@platform/redis';
 import { scanKeys } from '@platform/redis/internal';
 import type { FairKeys } from './keys';
-import { HELD_DELAY_MS } from './scheduler';
+import { HELD_DELAY_MS } from './hold';
 import { fairScripts, runWithTenantKeys } from './scripts';
 
 /** The state of a job on a fair queue: BullMQ's, or `pending` while it is held for the fair dispatcher. */

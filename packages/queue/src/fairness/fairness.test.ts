@@ -282,3 +282,123 @@ describe('a fair queue behaves like a queue', () => {
     await q.close();
   });
 });
+
+describe('held jobs: a fair job enters BullMQ once, at its enqueue', () => {
+  /** The queue's events for one job: `event` and, where BullMQ gives it, `prev`. */
+  async function eventsOf(q: ReturnType<typeof fairQueue>, id: string): Promise<string[]> {
+    const events = await redis.xrange(`${q.settings.prefix}:${q.name}:events`, '-', '+');
+    return events
+      .map(([, fields]) => {
+        const f = new Map<string, string>();
+        for (let i = 0; i < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
+        return f;
+      })
+      .filter((f) => f.get('jobId') === id)
+      .map((f) => (f.has('prev') ? `${f.get('event')}<-${f.get('prev')}` : f.get('event')!));
+  }
+
+  it('a released job cannot be told from a promoted delayed job: state, job hash, events, counts', async () => {
+    const q = fairQueue({ window: 1 });
+    const fair = await q.enqueue({ tenantId: 'acme', n: 1 }); // released at once: the window has room
+    const delayed = await q.enqueue({ tenantId: 'acme', n: 2 }, { delay: 60_000 });
+    await fairSchedulerOf(q)!.idle();
+    await (await q.queue.getJob(delayed.id!))!.promote();
+    for (const id of [fair.id!, delayed.id!]) {
+      expect(await q.queue.getJobState(id)).toBe('waiting');
+      expect(await eventsOf(q, id)).toEqual(['added', 'delayed', 'waiting<-delayed']);
+      const hash = await redis.hgetall(q.queue.toKey(id));
+      expect(hash).toMatchObject({ delay: '0', priority: '0' });
+      expect(Object.keys(hash).sort()).toEqual(['data', 'delay', 'name', 'opts', 'priority', 'timestamp']);
+      const job = await q.getJob(id);
+      expect(job?.delay).toBe(0);
+      expect(await job!.getState()).toBe('waiting');
+    }
+    expect(await q.queue.getWaiting()).toHaveLength(2);
+    expect(await q.counts()).toMatchObject({ pending: 0, waiting: 2, delayed: 0, prioritized: 0 });
+    await q.close();
+  });
+
+  it('a held job is pending (getState, getJob, counts) and BullMQ counts it nowhere else; it runs once released', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    const held = await q.enqueue({ tenantId: 'acme', n: 1 }, { priority: 3 });
+    expect(await held.getState()).toBe('pending');
+    expect(await (await q.getJob(held.id!))!.getState()).toBe('pending');
+    // BullMQ has it (held in its delayed set), but the queue's counts show it as pending only.
+    expect(await q.queue.getJobState(held.id!)).toBe('delayed');
+    expect(await q.counts()).toMatchObject({ pending: 1, waiting: 1, delayed: 0, prioritized: 0 });
+    expect(await eventsOf(q, held.id!)).toEqual(['added', 'delayed']);
+    const seen: number[] = [];
+    const worker = createWorker(q, async (job) => void seen.push(job.data.n), { connection: workerConnection, handleSignals: false });
+    await waitFor(() => seen.length === 2, 10_000);
+    expect(seen).toEqual([0, 1]);
+    // A prioritized release, as BullMQ's promote does for a job with a priority.
+    expect((await eventsOf(q, held.id!)).slice(0, 3)).toEqual(['added', 'delayed', 'waiting<-delayed']);
+    // One `added` per job: the hand-out added nothing.
+    const added = (await redis.xrange(`${q.settings.prefix}:${q.name}:events`, '-', '+')).filter(([, f]) => f[1] === 'added');
+    expect(added).toHaveLength(2);
+    await worker.close();
+    await q.close();
+  });
+
+  it('a twin with a deduplication id gets the first job id, in one bulk as across calls, held or released', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    const scheduler = fairSchedulerOf(q)!;
+    const [a, b, c] = await scheduler.enqueue([
+      { name: 'job', data: { tenantId: 'acme' }, opts: { deduplication: { id: 'd1' } } },
+      { name: 'job', data: { tenantId: 'globex' }, opts: { deduplication: { id: 'd1' } } },
+      { name: 'job', data: { tenantId: 'acme' }, opts: { deduplication: { id: 'd2' } } },
+    ]);
+    expect(b!.id).toBe(a!.id);
+    expect(c!.id).not.toBe(a!.id);
+    expect((await q.counts()).pending).toBe(2);
+    // Released (window made room), a twin still gets the first id: BullMQ's deduplication key
+    // lives until the job ends.
+    await q.queue.drain();
+    await scheduler.pump();
+    expect(await q.queue.getJobState(a!.id!)).toBe('waiting');
+    const twin = await q.enqueue({ tenantId: 'acme', n: 9 }, { deduplication: { id: 'd1' } });
+    expect(twin.id).toBe(a!.id);
+    expect((await q.counts()).pending).toBe(1);
+    await q.close();
+  });
+
+  it('a held job removed by hand is skipped by the dispatcher; the tenant next job goes out instead', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    const [gone, next] = await q.enqueueBulk([
+      { tenantId: 'acme', n: 1 },
+      { tenantId: 'acme', n: 2 },
+    ]);
+    await (await q.queue.getJob(gone!.id!))!.remove();
+    expect(await q.counts()).toMatchObject({ pending: 1, waiting: 1 });
+    await q.queue.drain();
+    await fairSchedulerOf(q)!.pump();
+    expect(await q.queue.getJobState(next!.id!)).toBe('waiting');
+    expect(await redis.exists(fairSchedulerOf(q)!.keys.pending('acme'))).toBe(0);
+    await q.close();
+  });
+
+  it('a server that lost its script cache still records the held jobs of an enqueue (no job held forever)', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    await redis.script('FLUSH');
+    const job = await q.enqueue({ tenantId: 'acme', n: 1 });
+    expect(await job.getState()).toBe('pending');
+    expect(await redis.zcard(fairSchedulerOf(q)!.keys.pending('acme'))).toBe(1);
+    // Only the fair script missing: a user-delayed add (outside any MULTI) has BullMQ's add script
+    // loaded again, so the MULTI's adds run and the held jobs are recorded right after it.
+    await redis.script('FLUSH');
+    await q.queue.add('job', { tenantId: 'acme', n: 2 }, { delay: 60_000 });
+    const second = await q.enqueue({ tenantId: 'acme', n: 3 });
+    expect(await second.getState()).toBe('pending');
+    expect(await redis.zcard(fairSchedulerOf(q)!.keys.pending('acme'))).toBe(2);
+    const seen: number[] = [];
+    const worker = createWorker(q, async (j) => void seen.push(j.data.n), { connection: workerConnection, handleSignals: false });
+    await waitFor(() => seen.length === 3, 10_000);
+    expect(seen.sort()).toEqual([0, 1, 3]);
+    await worker.close();
+    await q.close();
+  });
+});

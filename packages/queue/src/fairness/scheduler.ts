@@ -7,13 +7,8 @@ import { fairKeys, fairRegistryKey, type FairKeys } from './keys';
 import { encodeTenantSettings, type ResolvedFairness } from './options';
 import { poolMember, type PoolSlots } from '../pools/slots';
 import { fairScripts, runWithTenantKeys } from './scripts';
+import { HELD_DELAY_MS, holdAndRecord } from './hold';
 
-/**
- * The hold: a fair job enters BullMQ at its enqueue as a delayed job this far in the future (its
- * delayed score `(timestamp + delay) * 0x1000 + n` stays below 2^53), so no worker takes it until
- * the dispatch script releases it. Delayed jobs beyond half of it are counted as held.
- */
-export const HELD_DELAY_MS = 1e11;
 /** Job ids the scheduler gives jobs enqueued without one: a per-process prefix and a counter. */
 const idPrefix = `f${randomUUID().replace(/-/g, '').slice(0, 12)}.`;
 let idCounter = 0;
@@ -183,7 +178,6 @@ export function createFairScheduler(params: {
         jobs.push(new Job(queue, name, data, jobOpts, id));
       }
       void register().catch(() => undefined);
-      const bullClient = await queue.getBackend().client;
       const params = [
         enqueueKeys.length + tenants.size + jobKeys.length,
         ...enqueueKeys,
@@ -197,25 +191,7 @@ export function createFairScheduler(params: {
         CANDIDATES,
         HELD_DELAY_MS,
       ];
-      // One MULTI: BullMQ adds each job held (its own add, deduplication and events), then the fair
-      // script records the jobs it added. BullMQ refuses bad options before anything is sent.
-      const multi = bullClient.multi();
-      for (const job of jobs) {
-        const held = new Job(queue, job.name, job.data, { ...job.opts, delay: HELD_DELAY_MS }, job.id);
-        void held.addJob(multi as never).catch(() => undefined);
-      }
-      (multi as unknown as { evalsha(...args: Array<string | number>): unknown }).evalsha(fairScripts.enqueue.sha, ...params);
-      const results: Array<[Error | null, unknown]> = (await multi.exec()) ?? [];
-      const failed = results.slice(0, jobs.length).find(([error]) => error);
-      let [scriptError, reply] = results[jobs.length] ?? [new Error('fair enqueue: no reply from Redis')];
-      if (scriptError && /NOSCRIPT/.test(scriptError.message)) {
-        // The server lost its script cache: the jobs BullMQ just held are recorded now (the script
-        // records exactly the held jobs of the batch that are not pending yet).
-        reply = await fairScripts.enqueue.runWithKeyCount(await client(), params[0] as number, params.slice(1));
-        scriptError = null;
-      }
-      if (failed) throw failed[0];
-      if (scriptError) throw scriptError;
+      const { ids, reply } = await holdAndRecord(queue, jobs, params, await client());
       const answer = reply as Array<string | number | string[]>;
       if (answer[0] === 'full') {
         throw new TenantBacklogFullError(queueName, String(answer[1]), Number(answer[2]), Number(answer[3]));
@@ -224,7 +200,7 @@ export function createFairScheduler(params: {
       if (Number(answer[0]) > 0) void pump().catch(() => undefined);
       // BullMQ's answer is the job's id, or the first job's for a deduplicated twin.
       return jobs.map((job, i) => {
-        const id = String(results[i]![1]);
+        const id = ids[i]!;
         if (id === job.id) return job;
         return new Job(queue, job.name, job.data, { ...job.opts, jobId: id }, id);
       });
