@@ -2,14 +2,13 @@ import { Job, type JobState, type Queue } from 'bullmq';
 import type { RedisClient } from '@platform/redis';
 import { scanKeys } from '@platform/redis/internal';
 import type { FairKeys } from './keys';
-import { HELD_DELAY_MS } from './hold';
+import { fairHeldScoreFloor } from './hold';
 import { fairScripts, runWithTenantKeys } from './scripts';
 
 /** The state of a job on a fair queue: BullMQ's, or `pending` while it is held for the fair dispatcher. */
 export type FairJobState = JobState | 'pending' | 'unknown';
 
-/** The lowest delayed score of a held job enqueued in the last `HELD_DELAY_MS / 2` ms (BullMQ: `ms * 0x1000`). */
-const heldFloor = (): number => (Date.now() + HELD_DELAY_MS / 2) * 0x1000;
+const heldFloor = (): number => fairHeldScoreFloor(Date.now());
 
 interface BacklogRef {
   client: () => RedisClient;

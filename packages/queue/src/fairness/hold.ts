@@ -9,6 +9,16 @@ import { fairScripts } from './scripts';
  */
 export const HELD_DELAY_MS = 1e11;
 
+/**
+ * The lowest BullMQ delayed score (`ms * 0x1000`) of a job held for a fair queue's dispatcher, at
+ * `nowMs`: held jobs enqueued within the last `HELD_DELAY_MS / 2` ms are at or above it, and a
+ * user's delayed job only when its delay is longer than that (about 1.6 years). For
+ * `ZCOUNT <queue>:delayed <floor> +inf`: the jobs pending in a fair queue's backlog.
+ */
+export function fairHeldScoreFloor(nowMs: number): number {
+  return (nowMs + HELD_DELAY_MS / 2) * 0x1000;
+}
+
 type Reply = [Error | null, unknown];
 
 /** The ioredis side of BullMQ's client (its proxy forwards these to the ioredis instance). */
