@@ -18,8 +18,11 @@ const MAX_SLOT_WAIT_MS = 1000;
 const MAX_PRIORITY = 2 ** 21 - 1;
 /** Most jobs one dispatch step hands out. */
 const MAX_PER_STEP = 64;
-/** Candidate tenants named to each dispatch step (3 keys each). */
-const CANDIDATES = 16;
+/**
+ * Candidate tenants named to each dispatch step (3 keys each). With many tenants a step releases at
+ * most one job per candidate, and each step's socket write costs more than its keys do.
+ */
+const CANDIDATES = 64;
 /** How often a worker renews its registration (concurrency) and how long one lives. */
 const HEARTBEAT_MS = 1000;
 const HEARTBEAT_TTL_MS = 5000;
@@ -270,11 +273,11 @@ export function createFairScheduler(params: {
         heartbeat(Math.max(1, worker.concurrency)).catch(report);
       };
       // Refill in batches: a dispatch step after every quarter window of starts (a fixed window, or
-      // this worker's concurrency when the window follows the workers) costs few round trips per
+      // this worker's share of the default window, twice its concurrency) costs few round trips per
       // job and keeps the window filled.
       let started = 0;
       const onActive = (): void => {
-        if (++started < Math.max(1, Math.floor((settings.window || worker.concurrency) / 4))) return;
+        if (++started < Math.max(1, Math.floor((settings.window || 2 * worker.concurrency) / 4))) return;
         started = 0;
         trigger();
       };
