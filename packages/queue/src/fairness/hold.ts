@@ -1,5 +1,5 @@
 import type { RedisClient } from '@platform/redis';
-import { Job, type Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import { fairScripts } from './scripts';
 
 /**
@@ -47,7 +47,7 @@ async function loadScripts(client: unknown): Promise<void> {
 }
 
 /**
- * Adds `jobs` to BullMQ held (BullMQ's own add: its deduplication, duplicate ids and events) and
+ * Adds `jobs` (each with the hold as its `delay`) to BullMQ (BullMQ's own add: its deduplication, duplicate ids and events) and
  * records them with the fair enqueue script, in one MULTI, so a job is held and pending, or
  * neither. `params` are the script's key count, keys and arguments. Returns BullMQ's answer for
  * each job (its id, or the first job's for a deduplicated twin) and the script's reply.
@@ -62,9 +62,8 @@ export async function holdAndRecord(
   const exec = async (): Promise<Reply[]> => {
     const multi = bullClient.multi();
     for (const job of jobs) {
-      const held = new Job(queue, job.name, job.data, { ...job.opts, delay: HELD_DELAY_MS }, job.id);
       // Queued on the MULTI synchronously; BullMQ refuses bad options here, before anything is sent.
-      void held.addJob(multi as never).catch(() => undefined);
+      void job.addJob(multi as never).catch(() => undefined);
     }
     (multi as unknown as { evalsha(...args: Array<string | number>): unknown }).evalsha(fairScripts.enqueue.sha, ...params);
     return ((await multi.exec()) ?? []) as Reply[];

@@ -35,6 +35,12 @@ export interface FairEntry {
 }
 
 
+/** A job as enqueued: its final id (the first job's for a deduplicated twin) and its options without the hold. */
+export interface FairEnqueued extends FairEntry {
+  opts: JobsOptions;
+  id: string;
+}
+
 /** The fair scheduler of one queue definition (internal; reached through the definition). */
 export interface FairScheduler {
   readonly queueName: string;
@@ -45,7 +51,7 @@ export interface FairScheduler {
   /** Adds the queue to the fair-queue registry of its prefix (once per process). */
   register(): Promise<void>;
   /** Puts jobs into their tenants' pending sets (one script call), then releases some if the window has room. */
-  enqueue(entries: readonly FairEntry[]): Promise<Job[]>;
+  enqueue(entries: readonly FairEntry[]): Promise<FairEnqueued[]>;
   /** Runs dispatch steps until the window is full or nothing is eligible; single-flight. */
   pump(): Promise<void>;
   /** Wraps a worker handler with the pause/slot/rate check, lease refresh and release. */
@@ -162,7 +168,8 @@ export function createFairScheduler(params: {
       const tenantArgs: string[] = [];
       const jobKeys: string[] = [];
       const jobArgs: Array<string | number> = [];
-      const jobs: Job[] = [];
+      const held: Job[] = [];
+      const userOpts: JobsOptions[] = [];
       for (const { name, data, opts } of entries) {
         let index = tenants.get(data.tenantId);
         if (index === undefined) {
@@ -178,7 +185,8 @@ export function createFairScheduler(params: {
         const jobKey = queue.toKey(id);
         jobKeys.push(jobKey, dedupId ? `${keys.jobPrefix}de:${dedupId}` : jobKey);
         jobArgs.push(index, id, priority, dedupId ? 1 : 0, jobOpts.timestamp!);
-        jobs.push(new Job(queue, name, data, jobOpts, id));
+        userOpts.push(jobOpts);
+        held.push(new Job(queue, name, data, { ...jobOpts, delay: HELD_DELAY_MS }, id));
       }
       void register().catch(() => undefined);
       const params = [
@@ -194,7 +202,7 @@ export function createFairScheduler(params: {
         CANDIDATES,
         HELD_DELAY_MS,
       ];
-      const { ids, reply } = await holdAndRecord(queue, jobs, params, await client());
+      const { ids, reply } = await holdAndRecord(queue, held, params, await client());
       const answer = reply as Array<string | number | string[]>;
       if (answer[0] === 'full') {
         throw new TenantBacklogFullError(queueName, String(answer[1]), Number(answer[2]), Number(answer[3]));
@@ -202,10 +210,9 @@ export function createFairScheduler(params: {
       if (!running) candidates = answer[1] as string[];
       if (Number(answer[0]) > 0) void pump().catch(() => undefined);
       // BullMQ's answer is the job's id, or the first job's for a deduplicated twin.
-      return jobs.map((job, i) => {
+      return entries.map(({ name, data }, i) => {
         const id = ids[i]!;
-        if (id === job.id) return job;
-        return new Job(queue, job.name, job.data, { ...job.opts, jobId: id }, id);
+        return { name, data, id, opts: id === held[i]!.id ? userOpts[i]! : { ...userOpts[i]!, jobId: id } };
       });
     },
     pump,
