@@ -2,7 +2,7 @@ import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from '@platform/redis';
 import { countJobs, type JobEntry, type Producer } from '../producer/producer';
 import { fairBacklog } from './backlog';
-import type { FairEnqueued, FairScheduler } from './scheduler';
+import type { FairScheduler, MakeJob } from './scheduler';
 
 /**
  * Fair scheduling: undelayed jobs enter BullMQ held (delayed by `HELD_DELAY_MS`) and pending in
@@ -18,14 +18,14 @@ export function fairProducer<T extends { tenantId: string }>(
   const backlog = fairBacklog(scheduler.keys, client);
   const queue = (): Queue => getQueue() as Queue;
   const viaFair = (job: JobEntry<T>): boolean => !(job.opts?.delay && job.opts.delay > 0);
-  const toFairJobs = (jobs: FairEnqueued[]): Job<T>[] => jobs.map((job) => backlog.job(queue(), job.name, job.data as T, job.opts, job.id));
+  const makeJob: MakeJob = (q, name, data, opts, id) => backlog.job(q, name, data, opts, id);
 
   const addBulk = async (jobs: readonly JobEntry<T>[]): Promise<Job<T>[]> => {
     const result = new Array<Job<T>>(jobs.length);
     const fairIndexes = jobs.flatMap((job, i) => (viaFair(job) ? [i] : []));
     const directIndexes = jobs.flatMap((job, i) => (viaFair(job) ? [] : [i]));
     if (fairIndexes.length > 0) {
-      const added = toFairJobs(await scheduler.enqueue(fairIndexes.map((i) => jobs[i]!)));
+      const added = (await scheduler.enqueue(fairIndexes.map((i) => jobs[i]!), makeJob)) as Job<T>[];
       fairIndexes.forEach((index, k) => (result[index] = added[k]!));
     }
     if (directIndexes.length > 0) {

@@ -35,11 +35,8 @@ export interface FairEntry {
 }
 
 
-/** A job as enqueued: its final id (the first job's for a deduplicated twin) and its options without the hold. */
-export interface FairEnqueued extends FairEntry {
-  opts: JobsOptions;
-  id: string;
-}
+/** Makes the `Job` object an enqueue answers (a FairJob from the producer). */
+export type MakeJob = (queue: Queue, name: string, data: { tenantId: string }, opts: JobsOptions, id: string) => Job;
 
 /** The fair scheduler of one queue definition (internal; reached through the definition). */
 export interface FairScheduler {
@@ -51,7 +48,12 @@ export interface FairScheduler {
   /** Adds the queue to the fair-queue registry of its prefix (once per process). */
   register(): Promise<void>;
   /** Puts jobs into their tenants' pending sets (one script call), then releases some if the window has room. */
-  enqueue(entries: readonly FairEntry[]): Promise<FairEnqueued[]>;
+  /**
+   * Adds jobs held and records them pending (one MULTI), then releases some if the window has room.
+   * Answers one job per entry, made by `makeJob`, with its final id (the first job's for a
+   * deduplicated twin) and its options without the hold.
+   */
+  enqueue(entries: readonly FairEntry[], makeJob?: MakeJob): Promise<Job[]>;
   /** Runs dispatch steps until the window is full or nothing is eligible; single-flight. */
   pump(): Promise<void>;
   /** Wraps a worker handler with the pause/slot/rate check, lease refresh and release. */
@@ -161,7 +163,7 @@ export function createFairScheduler(params: {
     settings,
     client: getClient,
     register,
-    async enqueue(entries) {
+    async enqueue(entries, makeJob = (queue, name, data, opts, id) => new Job(queue, name, data, opts, id)) {
       const queue = getQueue();
       const now = Date.now();
       const tenants = new Map<string, number>();
@@ -186,7 +188,7 @@ export function createFairScheduler(params: {
         jobKeys.push(jobKey, dedupId ? `${keys.jobPrefix}de:${dedupId}` : jobKey);
         jobArgs.push(index, id, priority, dedupId ? 1 : 0, jobOpts.timestamp!);
         userOpts.push(jobOpts);
-        held.push(new Job(queue, name, data, { ...jobOpts, delay: HELD_DELAY_MS }, id));
+        held.push(makeJob(queue, name, data, { ...jobOpts, delay: HELD_DELAY_MS }, id));
       }
       void register().catch(() => undefined);
       const params = [
@@ -210,9 +212,13 @@ export function createFairScheduler(params: {
       if (!running) candidates = answer[1] as string[];
       if (Number(answer[0]) > 0) void pump().catch(() => undefined);
       // BullMQ's answer is the job's id, or the first job's for a deduplicated twin.
-      return entries.map(({ name, data }, i) => {
+      return held.map((job, i) => {
         const id = ids[i]!;
-        return { name, data, id, opts: id === held[i]!.id ? userOpts[i]! : { ...userOpts[i]!, jobId: id } };
+        if (id !== job.id) return makeJob(queue, job.name, job.data as { tenantId: string }, { ...userOpts[i]!, jobId: id }, id);
+        // The object BullMQ's add serialised (with the hold) is answered with the caller's options.
+        job.opts = userOpts[i]!;
+        job.delay = userOpts[i]!.delay as number;
+        return job;
       });
     },
     pump,

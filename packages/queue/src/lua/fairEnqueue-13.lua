@@ -52,9 +52,11 @@ for j = 1, n do
   local base = nBase + 1 + (j - 1) * 5
   local t = tonumber(ARGV[base])
   local id = ARGV[base + 1]
+  -- Held by this MULTI: the job hash has the hold as its delay and this batch's timestamp (BullMQ
+  -- removes a held job's hash with the job), and the id is not pending yet.
   local job = rcall('HMGET', KEYS[jobKeys + 2 * j - 1], 'delay', 'timestamp')
   if tonumber(job[1]) == hold and tonumber(job[2]) == tonumber(ARGV[base + 4])
-    and rcall('ZSCORE', KEYS[12], id) and not rcall('ZSCORE', KEYS[13 + t], id) and not fresh[id] then
+    and not fresh[id] and not rcall('ZSCORE', KEYS[13 + t], id) then
     fresh[id] = j
     perTenant[t] = (perTenant[t] or 0) + 1
   end
@@ -85,6 +87,7 @@ end
 -- 3. Record.
 local out = { 0, {} }
 local vt = tonumber(rcall('HGET', KEYS[3], ':vt') or '0')
+local joined = {}
 for j = 1, n do
   local base = nBase + 1 + (j - 1) * 5
   local id = ARGV[base + 1]
@@ -94,10 +97,13 @@ for j = 1, n do
     local seq = rcall('INCR', KEYS[5])
     -- Lower priority number first (0 = none, served first as in BullMQ), then arrival order.
     rcall('ZADD', KEYS[13 + t], tonumber(ARGV[base + 2]) * 4294967296 + seq, id)
-    rcall('HSET', KEYS[4], tenant, ARGV[2 + 2 * t])
-    if not rcall('ZSCORE', KEYS[1], tenant) and not rcall('ZSCORE', KEYS[2], tenant) then
-      -- A tenant that (re)joins starts at the current virtual time: no credit for idle time.
-      rcall('ZADD', KEYS[1], vt, tenant)
+    if not joined[t] then
+      joined[t] = true
+      rcall('HSET', KEYS[4], tenant, ARGV[2 + 2 * t])
+      if not rcall('ZSCORE', KEYS[1], tenant) and not rcall('ZSCORE', KEYS[2], tenant) then
+        -- A tenant that (re)joins starts at the current virtual time: no credit for idle time.
+        rcall('ZADD', KEYS[1], vt, tenant)
+      end
     end
     out[#out + 1] = 1
   else
