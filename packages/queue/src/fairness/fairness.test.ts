@@ -40,6 +40,8 @@ describe("fairness: 'per-tenant'", () => {
     const q = fairQueue({ window: 3 });
     await q.enqueueBulk(Array.from({ length: 6 }, (_, n) => ({ tenantId: 'big', n })));
     await q.enqueue({ tenantId: 'small', n: 100 });
+    // The producer's dispatch step after an enqueue is not awaited by the enqueue.
+    await fairSchedulerOf(q)!.idle();
     const counts = await q.queue.getJobCounts('waiting', 'prioritized');
     expect((counts.waiting ?? 0) + (counts.prioritized ?? 0)).toBe(3);
     const order: string[] = [];
