@@ -205,7 +205,7 @@ return #popped / 2`;
  * and in the timed window one Lua call per step releases up to the room into the wait list, with
  * the fair scheduler's triggers (a step per quarter window of starts, on `drained`, every 200 ms,
  * single-flight). `windowFactor` sizes the window against the worker's concurrency (the fair
- * default is 1). Compare with `runFairScaleOnce({ fair: false })`.
+ * default is 2 since jobs are held in BullMQ; it was 1). Compare with `runFairScaleOnce({ fair: false })`.
  */
 export async function runHeldReleaseOnce(options: { redisUrl: string; tenants: number; jobs: number; windowFactor: number }): Promise<RunFigures> {
   const { tenants, jobs, windowFactor } = options;

@@ -1,4 +1,4 @@
-import type { ConcurrencyPoolUsage } from '@platform/queue';
+import { fairHeldScoreFloor, type ConcurrencyPoolUsage } from '@platform/queue';
 import { getQueueStats, queuePrefix, type QueueDepthThresholds, type QueueStats } from '@platform/ops';
 import type { ProviderHealth } from '@platform/notifications';
 import { checkRedisServer, type RedisCheckReport, type RedisClient } from '@platform/redis';
@@ -41,11 +41,10 @@ export async function readThroughput(redis: RedisClient, prefix: string, queue: 
     .zcount(`${base}completed`, now - 60_000, '+inf')
     .zcount(`${base}completed`, now - 3_600_000, '+inf')
     .zcount(`${base}failed`, now - 3_600_000, '+inf')
-    .hlen(`${base}fair:jobs`)
-    .zcard(`${base}fair:inflight`)
+    .zcount(`${base}delayed`, fairHeldScoreFloor(now), '+inf')
     .hexists(`${base}meta`, 'paused')
     .exec()) ?? [];
-  const [minute, hour, failed, fairJobs, fairInflight, paused] = replies.map(([error, value]) => {
+  const [minute, hour, failed, held, paused] = replies.map(([error, value]) => {
     if (error) throw error;
     return Number(value);
   });
@@ -53,8 +52,8 @@ export async function readThroughput(redis: RedisClient, prefix: string, queue: 
     completedLastMinute: minute!,
     completedLastHour: hour!,
     failedLastHour: failed!,
-    // The fair scheduler's job table holds pending and handed-out-but-unconfirmed jobs.
-    heldByFairScheduler: Math.max(0, fairJobs! - fairInflight!),
+    // A fair queue's pending jobs are held in BullMQ's delayed set (0 on a plain queue).
+    heldByFairScheduler: held!,
     paused: paused === 1,
   };
 }

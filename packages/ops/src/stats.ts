@@ -1,6 +1,7 @@
 import { defaultPrefix, queueOfMetaKey, queuePrefix, scanKeys } from './prefix';
 import { Queue } from 'bullmq';
 import type { RedisClient } from '@platform/redis';
+import { fairHeldScoreFloor } from '@platform/queue';
 
 /** True for platform queue names: `namespace__name` (see `queueName`), never containing `:`. */
 export function isPlatformQueueName(name: string): boolean {
@@ -49,7 +50,7 @@ export interface QueueStatsOptions {
 /** `platform`: a `namespace__name` queue made by `defineQueue`; `bullmq`: any other BullMQ queue under the prefix. */
 export type QueueKind = 'platform' | 'bullmq';
 
-/** Job counts of one queue. `waiting` includes prioritized jobs (and the jobs of a paused queue). */
+/** Job counts of one queue. `waiting` includes prioritized jobs (and the jobs of a paused queue); `delayed` leaves out the jobs a fair queue holds for its dispatcher. */
 export interface QueueCounts {
   waiting: number;
   prioritized: number;
@@ -188,16 +189,18 @@ export async function getOneQueueStats(redis: RedisClient, name: string, options
   // Connection errors reach the caller through the calls below; unheard 'error' events would be printed with their stacks.
   queue.on('error', () => undefined);
   try {
-    const [raw, paused] = await Promise.all([
+    const [raw, paused, held] = await Promise.all([
       queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'),
       queue.isPaused(),
+      // A fair queue's pending jobs are held in BullMQ's delayed set: not counted as delayed.
+      redis.zcount(queue.keys.delayed!, fairHeldScoreFloor(now()), '+inf'),
     ]);
     const prioritized = raw.prioritized ?? 0;
     const counts: QueueCounts = {
       waiting: (raw.wait ?? 0) + prioritized,
       prioritized,
       active: raw.active ?? 0,
-      delayed: raw.delayed ?? 0,
+      delayed: Math.max(0, (raw.delayed ?? 0) - held),
       failed: raw.failed ?? 0,
       completed: raw.completed ?? 0,
     };

@@ -337,9 +337,8 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
 
 /**
  * Refuses a custom `jobId` BullMQ would refuse at its add (an integer such as `'42'`, or a `:` outside
- * BullMQ's own three-part repeat ids): before anything is written, as an `InvalidArgumentError`. On
- * a fair queue the add happens at hand-out, after the job sat in the fair backlog, where such a job
- * would be handed out again and again and never run.
+ * BullMQ's own three-part repeat ids): before anything is written, as an `InvalidArgumentError`
+ * rather than BullMQ's plain `Error` (on a fair queue as well: its jobs enter BullMQ at enqueue).
  */
 function checkJobId(jobId: unknown): void {
   if (typeof jobId !== 'string' || jobId === '') {

@@ -9,6 +9,7 @@ export {
 export type { QueueJobCounts, ObliterateOptions } from './producer/producer';
 export type { FairJobState } from './fairness/backlog';
 export { fairPendingJobsKey } from './fairness/keys';
+export { fairHeldScoreFloor } from './fairness/hold';
 export type { FairnessOptions, TenantRate, PerTenant } from './fairness/options';
 export type { JobTimeouts } from './timeouts';
 export {

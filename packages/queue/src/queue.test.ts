@@ -148,7 +148,7 @@ describe('key namespace', () => {
     await fair.enqueue({ tenantId: 'acme', topic: 'c' });
     const keys = await keysMatching(redis, `${keyPrefix}:*`);
     expect(keys).toContain(`${tagged(`${keyPrefix}:bull`, 'agent__plain')}:agent__plain:meta`);
-    expect(keys).toContain(`${tagged(`${keyPrefix}:bull`, 'agent__fair')}:agent__fair:fair:jobs`);
+    expect(keys).toContain(`${tagged(`${keyPrefix}:bull`, 'agent__fair')}:agent__fair:fair:t:acme`);
     expect(await keysMatching(redis, `${tagged('bull', 'agent__fair')}:agent__fair:fair:*`)).toEqual([]);
 
     const explicit = defineQueue({ namespace: 'agent', name: 'plain', schema: topicSchema, connection: redis, prefix: `${keyPrefix}-own` });

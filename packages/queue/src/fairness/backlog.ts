@@ -2,20 +2,13 @@ import { Job, type JobState, type Queue } from 'bullmq';
 import type { RedisClient } from '@platform/redis';
 import { scanKeys } from '@platform/redis/internal';
 import type { FairKeys } from './keys';
+import { fairHeldScoreFloor } from './hold';
 import { fairScripts, runWithTenantKeys } from './scripts';
 
-/** The state of a job on a fair queue: BullMQ's, or `pending` while it waits in the fair backlog. */
+/** The state of a job on a fair queue: BullMQ's, or `pending` while it is held for the fair dispatcher. */
 export type FairJobState = JobState | 'pending' | 'unknown';
 
-/** Whether `id` waits in the fair backlog: stored and not yet handed to BullMQ. */
-async function isPending(client: RedisClient, keys: FairKeys, id: string): Promise<boolean> {
-  const replies = (await client.multi().hexists(keys.jobs, id).zscore(keys.inflight, id).exec()) ?? [];
-  const [exists, inflight] = replies.map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
-  return exists === 1 && inflight === null;
-}
+const heldFloor = (): number => fairHeldScoreFloor(Date.now());
 
 interface BacklogRef {
   client: () => RedisClient;
@@ -24,40 +17,37 @@ interface BacklogRef {
 
 const backlogOf = new WeakMap<object, BacklogRef>();
 
+/** Whether job `id` is held (pending): in BullMQ's delayed set at a held score. */
+async function isHeld(ref: BacklogRef, id: string): Promise<boolean> {
+  const score = await ref.client().zscore(ref.keys.delayed, id);
+  return score !== null && Number(score) >= heldFloor();
+}
+
 /**
- * A job of a fair queue. `getState()` is BullMQ's once the job was handed to BullMQ, and
- * `'pending'` while it waits in the fair backlog (BullMQ alone would say `'unknown'`).
+ * A job of a fair queue. `getState()` is `'pending'` while the job is held for the fair dispatcher
+ * (BullMQ alone would say `'delayed'`), and BullMQ's once it was released.
  */
 export class FairJob<T = unknown> extends Job<T> {
-  constructor(queue: Queue, name: string, data: T, opts: Job['opts'], id: string, backlog: BacklogRef) {
-    super(queue as never, name, data, opts, id);
-    // Kept off the instance, so a serialised job (BullMQ's toJSON copies own fields) shows no keys.
-    backlogOf.set(this, backlog);
-  }
-
   // BullMQ's JobState has no 'pending'; callers of a fair queue's jobs see it (see FairJobState).
   override async getState(): Promise<JobState | 'unknown'> {
-    const state = await super.getState();
     const backlog = backlogOf.get(this);
-    if (state !== 'unknown' || !this.id || !backlog) return state;
-    // The stored copy is removed only after BullMQ has the job, so "not in BullMQ, still stored"
-    // read in this order means pending.
-    const pending = await isPending(backlog.client(), backlog.keys, this.id);
-    return pending ? ('pending' as FairJobState as JobState) : 'unknown';
+    // Held first, then BullMQ's state: a job released in between reads as waiting, never unknown.
+    if (this.id && backlog && (await isHeld(backlog, this.id))) return 'pending' as FairJobState as JobState;
+    return super.getState();
   }
 }
 
-/** Reads and clears the fair backlog of one queue (the jobs BullMQ does not know yet). */
+/** Reads and clears the fair backlog of one queue (the jobs held for the fair dispatcher). */
 export interface FairBacklog {
-  /** Jobs pending in the backlog (stored, not handed to BullMQ). */
+  /** Jobs held for the fair dispatcher. */
   count(): Promise<number>;
-  /** A pending job by id, as a {@link FairJob}; `undefined` when it is not pending. */
+  /** A job of the queue by id, as a {@link FairJob}; `undefined` when BullMQ does not have it. */
   get<T>(queue: Queue, id: string): Promise<FairJob<T> | undefined>;
-  /** Removes every pending job (one script per 100 tenants); returns how many. */
-  drain(): Promise<number>;
+  /** Removes every pending job with BullMQ's job removal (tenant by tenant); returns how many. */
+  drain(queue: Queue): Promise<number>;
   /** Deletes every key of the fair scheduler of this queue (leases and rate logs included). */
   obliterate(): Promise<void>;
-  /** A {@link FairJob} for a job just put into the backlog. */
+  /** A {@link FairJob} for a job just enqueued. */
   job<T>(queue: Queue, name: string, data: T, opts: Job['opts'], id: string): FairJob<T>;
 }
 
@@ -70,33 +60,33 @@ export function fairBacklog(keys: FairKeys, client: () => RedisClient): FairBack
   const backlog = { client, keys };
   return {
     async count() {
-      const replies = (await client().multi().hlen(keys.jobs).zcard(keys.inflight).exec()) ?? [];
-      const [stored, inflight] = replies.map(([error, value]) => {
-        if (error) throw error;
-        return Number(value);
-      });
-      return Math.max(0, (stored ?? 0) - (inflight ?? 0));
+      return client().zcount(keys.delayed, heldFloor(), '+inf');
     },
     async get<T>(queue: Queue, id: string) {
-      const redis = client();
-      const json = await redis.hget(keys.jobs, id);
-      if (json === null || !(await isPending(redis, keys, id))) return undefined;
-      const stored = JSON.parse(json) as { name: string; data: T; opts: Job['opts'] };
-      return new FairJob<T>(queue, stored.name, stored.data, { ...stored.opts, jobId: id }, id, backlog);
+      const job = (await FairJob.fromId(queue, id)) as FairJob<T> | undefined;
+      if (job) backlogOf.set(job, backlog);
+      return job;
     },
-    async drain() {
+    async drain(queue) {
       const redis = client();
       let removed = 0;
-      // Tenant by tenant (their pending sets are KEYS of the script), until none is left.
+      // Tenant by tenant (their pending sets are KEYS of the script), until none is left. Each job
+      // leaves BullMQ first, so the dispatcher skips it if it comes first; then its pending entry.
       for (let round = 0; round < 10_000; round++) {
         const tenants = [...new Set([...(await redis.zrange(keys.ready, '0', '99')), ...(await redis.zrange(keys.blocked, '0', '99'))])];
         if (tenants.length === 0) break;
+        const args: Array<string | number> = [];
+        for (const tenant of tenants) {
+          const ids = await redis.zrange(keys.pending(tenant), '0', '-1');
+          await Promise.all(ids.map((id) => queue.remove(id)));
+          args.push(tenant, ids.length, ...ids);
+        }
         removed += await runWithTenantKeys(
           fairScripts.drain,
           redis,
-          [keys.ready, keys.blocked, keys.pass, keys.cfg, keys.jobs, keys.inflight, keys.dedup, keys.jobDedup],
+          [keys.ready, keys.blocked, keys.pass, keys.cfg],
           tenants.map((t) => keys.pending(t)),
-          tenants,
+          args,
         );
       }
       return removed;
@@ -108,7 +98,9 @@ export function fairBacklog(keys: FairKeys, client: () => RedisClient): FairBack
       });
     },
     job(queue, name, data, opts, id) {
-      return new FairJob(queue, name, data, opts, id, backlog);
+      const job = new FairJob(queue, name, data, opts, id);
+      backlogOf.set(job, backlog);
+      return job;
     },
   };
 }

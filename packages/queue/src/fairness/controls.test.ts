@@ -1,4 +1,4 @@
-import { uniquePrefix, waitFor, standaloneOnly } from '@platform/testing';
+import { keysMatching, uniquePrefix, waitFor, standaloneOnly } from '@platform/testing';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -6,7 +6,6 @@ import { defineQueue } from '../define-queue';
 import { FairnessRequiredError, TenantBacklogFullError } from '../errors';
 import { createWorker } from '../worker';
 import { defineConcurrencyPool } from '../pools/pool';
-import { POOL_HANDOUT_OPTION } from '../pools/slots';
 import {
   getTenantAudit,
   getTenantLimits,
@@ -36,10 +35,12 @@ afterEach(async () => {
 });
 
 
-/** Number of keys under the queue's fair prefix and jobs stored (what an enqueue writes). */
+/** Job hashes, held jobs and the fair sequence (what an enqueue writes). */
 async function stored(q: ReturnType<typeof fairQueue>) {
   const keys = fairSchedulerOf(q)!.keys;
-  return { jobs: await redis.hlen(keys.jobs), seq: await redis.get(keys.seq), counts: await q.counts() };
+  // Job ids the scheduler gives: f + 12 hex digits + . + a counter.
+  const jobs = (await keysMatching(redis, `${keys.jobPrefix}f????????????.*`)).length;
+  return { jobs, held: await redis.zcard(keys.delayed), seq: await redis.get(keys.seq), counts: await q.counts() };
 }
 
 describe('tenant controls on a queue without fair scheduling', () => {
@@ -181,7 +182,7 @@ describe('backlog cap (maxPending)', () => {
     });
     expect(await stored(q)).toEqual(before);
     await q.enqueueBulk(Array.from({ length: 3 }, (_, n) => ({ tenantId: 'gamma', n })));
-    expect((await stored(q)).jobs).toBe(before.jobs + 3);
+    expect(await stored(q)).toMatchObject({ jobs: before.jobs + 3, held: before.held + 3 });
 
     // A runtime override raises (or lowers) the cap for producers at once.
     await setTenantLimits(q, 'acme', { maxPending: 5 });
@@ -253,8 +254,9 @@ describe('concurrency pools on a fair queue: slots taken at hand-out', () => {
     expect((await pool.usage(redis)).active).toBe(3);
     const jobs = await q.queue.getJobs(['waiting']);
     expect(jobs).toHaveLength(5);
-    const marked = jobs.filter((j) => typeof (j.opts as Record<string, unknown>)[POOL_HANDOUT_OPTION] === 'number');
+    const marked = await redis.hkeys(fairSchedulerOf(q)!.keys.handout);
     expect(marked).toHaveLength(3);
+    expect(jobs.filter((j) => marked.includes(j.id!))).toHaveLength(3);
     const scripts: string[] = [];
     const monitor = await (redis as Redis).monitor();
     monitor.on('monitor', (_time: string, args: string[]) => {

@@ -11,12 +11,12 @@ function setup(config: Omit<WorkerFixtureConfig, 'queues'>) {
   return { ...t, definition: t.definitions.get('fair')!, enqueue: (tenantId: string, count: number) => t.enqueue('fair', tenantId, count) };
 }
 
-/** The jobs handed to BullMQ, in order, from the queue's event stream. */
+/** The jobs released into BullMQ's wait list, in order, from the queue's event stream (their `waiting` events). */
 async function handOuts(prefix: string, idToTenant: Map<string, string>): Promise<string[]> {
   const events = await redis.xrange(`${prefix}:agent__fair:events`, '-', '+');
   return events
     .map(([, fields]) => fields)
-    .filter((fields) => fields[1] === 'added')
+    .filter((fields) => fields[1] === 'waiting')
     .map((fields) => idToTenant.get(fields[3] ?? '') ?? '?');
 }
 

@@ -40,6 +40,8 @@ describe("fairness: 'per-tenant'", () => {
     const q = fairQueue({ window: 3 });
     await q.enqueueBulk(Array.from({ length: 6 }, (_, n) => ({ tenantId: 'big', n })));
     await q.enqueue({ tenantId: 'small', n: 100 });
+    // The producer's dispatch step after an enqueue is not awaited by the enqueue.
+    await fairSchedulerOf(q)!.idle();
     const counts = await q.queue.getJobCounts('waiting', 'prioritized');
     expect((counts.waiting ?? 0) + (counts.prioritized ?? 0)).toBe(3);
     const order: string[] = [];
@@ -59,7 +61,7 @@ describe("fairness: 'per-tenant'", () => {
     const q = fairQueue();
     const before = Date.now();
     const job = await q.enqueue({ tenantId: 'acme', n: 1 }, { attempts: 2 });
-    expect(job.id).toMatch(/^f\d+$/);
+    expect(job.id).toMatch(/^f[0-9a-f]{12}\.[0-9a-z]+$/);
     expect(job.opts.attempts).toBe(2);
     expect(job.timestamp).toBeGreaterThanOrEqual(before);
     await waitFor(async () => (await q.queue.getJob(job.id!)) !== undefined, 5000);
@@ -195,27 +197,23 @@ describe("fairness: 'per-tenant'", () => {
   });
 });
 
-// A guard for any batched hand-out (one write per step, or jobs released by the dispatch script):
-// per-job adds pass it today; a plain addBulk would fail it (one refused job fails the whole write).
-describe('fair hand-out', () => {
-  it('a job BullMQ refuses at hand-out does not hold back the others of its step', async () => {
-    const q = fairQueue({ window: 2 });
-    const scheduler = fairSchedulerOf(q)!;
-    await q.enqueueBulk([{ tenantId: 'filler', n: 0 }, { tenantId: 'filler', n: 1 }]);
-    await scheduler.idle();
-    // The window is full: these two wait in the backlog, then go out in one step.
+// Jobs enter BullMQ at their enqueue (held), so BullMQ refuses bad options there, for the whole
+// call, and a hand-out never meets a job BullMQ will not take.
+describe('fair enqueue', () => {
+  it('a job BullMQ refuses is refused at enqueue; a bulk that holds one writes nothing', async () => {
+    const q = fairQueue({ window: 1 });
     // Options BullMQ refuses only at its add (exclusive parent options; the enqueue does not check them).
-    const refused = await q.enqueue({ tenantId: 'acme', n: 2 }, { failParentOnFailure: true, ignoreDependencyOnFailure: true });
-    const ok = await q.enqueue({ tenantId: 'globex', n: 3 });
-    expect(await ok.getState()).toBe('pending');
-    await q.queue.drain();
-    await expect(scheduler.pump()).rejects.toThrow(/cannot be used together/);
-    await scheduler.idle();
-    expect(await q.queue.getJobState(ok.id!)).toBe('waiting');
-    // The refused job stays in flight (handed out again after FAIR_INFLIGHT_TIMEOUT_MS); the added one is confirmed.
-    expect(await redis.zscore(scheduler.keys.inflight, refused.id!)).not.toBeNull();
-    expect(await redis.zscore(scheduler.keys.inflight, ok.id!)).toBeNull();
-    expect(await redis.hexists(scheduler.keys.jobs, ok.id!)).toBe(0);
+    const bad = { failParentOnFailure: true, ignoreDependencyOnFailure: true };
+    await expect(q.enqueue({ tenantId: 'acme', n: 1 }, bad)).rejects.toThrow(/cannot be used together/);
+    const scheduler = fairSchedulerOf(q)!;
+    await expect(
+      scheduler.enqueue([
+        { name: 'job', data: { tenantId: 'globex' }, opts: undefined },
+        { name: 'job', data: { tenantId: 'acme' }, opts: bad },
+      ]),
+    ).rejects.toThrow(/cannot be used together/);
+    expect(await q.counts()).toMatchObject({ pending: 0, waiting: 0, delayed: 0 });
+    expect((await q.queue.getJobCounts()).delayed).toBe(0);
     await q.close();
   });
 });
@@ -283,6 +281,126 @@ describe('a fair queue behaves like a queue', () => {
     await q.obliterate();
     expect(await keysMatching(redis, `${q.settings.prefix}:${q.name}:*`)).toEqual([]);
     expect(await q.counts()).toMatchObject({ pending: 0, waiting: 0 });
+    await q.close();
+  });
+});
+
+describe('held jobs: a fair job enters BullMQ once, at its enqueue', () => {
+  /** The queue's events for one job: `event` and, where BullMQ gives it, `prev`. */
+  async function eventsOf(q: ReturnType<typeof fairQueue>, id: string): Promise<string[]> {
+    const events = await redis.xrange(`${q.settings.prefix}:${q.name}:events`, '-', '+');
+    return events
+      .map(([, fields]) => {
+        const f = new Map<string, string>();
+        for (let i = 0; i < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
+        return f;
+      })
+      .filter((f) => f.get('jobId') === id)
+      .map((f) => (f.has('prev') ? `${f.get('event')}<-${f.get('prev')}` : f.get('event')!));
+  }
+
+  it('a released job cannot be told from a promoted delayed job: state, job hash, events, counts', async () => {
+    const q = fairQueue({ window: 1 });
+    const fair = await q.enqueue({ tenantId: 'acme', n: 1 }); // released at once: the window has room
+    const delayed = await q.enqueue({ tenantId: 'acme', n: 2 }, { delay: 60_000 });
+    await fairSchedulerOf(q)!.idle();
+    await (await q.queue.getJob(delayed.id!))!.promote();
+    for (const id of [fair.id!, delayed.id!]) {
+      expect(await q.queue.getJobState(id)).toBe('waiting');
+      expect(await eventsOf(q, id)).toEqual(['added', 'delayed', 'waiting<-delayed']);
+      const hash = await redis.hgetall(q.queue.toKey(id));
+      expect(hash).toMatchObject({ delay: '0', priority: '0' });
+      expect(Object.keys(hash).sort()).toEqual(['data', 'delay', 'name', 'opts', 'priority', 'timestamp']);
+      const job = await q.getJob(id);
+      expect(job?.delay).toBe(0);
+      expect(await job!.getState()).toBe('waiting');
+    }
+    expect(await q.queue.getWaiting()).toHaveLength(2);
+    expect(await q.counts()).toMatchObject({ pending: 0, waiting: 2, delayed: 0, prioritized: 0 });
+    await q.close();
+  });
+
+  it('a held job is pending (getState, getJob, counts) and BullMQ counts it nowhere else; it runs once released', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    const held = await q.enqueue({ tenantId: 'acme', n: 1 }, { priority: 3 });
+    expect(await held.getState()).toBe('pending');
+    expect(await (await q.getJob(held.id!))!.getState()).toBe('pending');
+    // BullMQ has it (held in its delayed set), but the queue's counts show it as pending only.
+    expect(await q.queue.getJobState(held.id!)).toBe('delayed');
+    expect(await q.counts()).toMatchObject({ pending: 1, waiting: 1, delayed: 0, prioritized: 0 });
+    expect(await eventsOf(q, held.id!)).toEqual(['added', 'delayed']);
+    const seen: number[] = [];
+    const worker = createWorker(q, async (job) => void seen.push(job.data.n), { connection: workerConnection, handleSignals: false });
+    await waitFor(() => seen.length === 2, 10_000);
+    expect(seen).toEqual([0, 1]);
+    // A prioritized release, as BullMQ's promote does for a job with a priority.
+    expect((await eventsOf(q, held.id!)).slice(0, 3)).toEqual(['added', 'delayed', 'waiting<-delayed']);
+    // One `added` per job: the hand-out added nothing.
+    const added = (await redis.xrange(`${q.settings.prefix}:${q.name}:events`, '-', '+')).filter(([, f]) => f[1] === 'added');
+    expect(added).toHaveLength(2);
+    await worker.close();
+    await q.close();
+  });
+
+  it('a twin with a deduplication id gets the first job id, in one bulk as across calls, held or released', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    const scheduler = fairSchedulerOf(q)!;
+    const [a, b, c] = await scheduler.enqueue([
+      { name: 'job', data: { tenantId: 'acme' }, opts: { deduplication: { id: 'd1' } } },
+      { name: 'job', data: { tenantId: 'globex' }, opts: { deduplication: { id: 'd1' } } },
+      { name: 'job', data: { tenantId: 'acme' }, opts: { deduplication: { id: 'd2' } } },
+    ]);
+    expect(b!.id).toBe(a!.id);
+    expect(c!.id).not.toBe(a!.id);
+    expect((await q.counts()).pending).toBe(2);
+    // Released (window made room), a twin still gets the first id: BullMQ's deduplication key
+    // lives until the job ends.
+    await q.queue.drain();
+    await scheduler.pump();
+    expect(await q.queue.getJobState(a!.id!)).toBe('waiting');
+    const twin = await q.enqueue({ tenantId: 'acme', n: 9 }, { deduplication: { id: 'd1' } });
+    expect(twin.id).toBe(a!.id);
+    expect((await q.counts()).pending).toBe(1);
+    await q.close();
+  });
+
+  it('a held job removed by hand is skipped by the dispatcher; the tenant next job goes out instead', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    const [gone, next] = await q.enqueueBulk([
+      { tenantId: 'acme', n: 1 },
+      { tenantId: 'acme', n: 2 },
+    ]);
+    await (await q.queue.getJob(gone!.id!))!.remove();
+    expect(await q.counts()).toMatchObject({ pending: 1, waiting: 1 });
+    await q.queue.drain();
+    await fairSchedulerOf(q)!.pump();
+    expect(await q.queue.getJobState(next!.id!)).toBe('waiting');
+    expect(await redis.exists(fairSchedulerOf(q)!.keys.pending('acme'))).toBe(0);
+    await q.close();
+  });
+
+  it('a server that lost its script cache still records the held jobs of an enqueue (no job held forever)', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    await redis.script('FLUSH');
+    const job = await q.enqueue({ tenantId: 'acme', n: 1 });
+    expect(await job.getState()).toBe('pending');
+    expect(await redis.zcard(fairSchedulerOf(q)!.keys.pending('acme'))).toBe(1);
+    // Only the fair script missing: a user-delayed add (outside any MULTI) has BullMQ's add script
+    // loaded again, so the MULTI's adds run and the held jobs are recorded right after it.
+    await redis.script('FLUSH');
+    await q.queue.add('job', { tenantId: 'acme', n: 2 }, { delay: 60_000 });
+    const second = await q.enqueue({ tenantId: 'acme', n: 3 });
+    expect(await second.getState()).toBe('pending');
+    expect(await redis.zcard(fairSchedulerOf(q)!.keys.pending('acme'))).toBe(2);
+    const seen: number[] = [];
+    const worker = createWorker(q, async (j) => void seen.push(j.data.n), { connection: workerConnection, handleSignals: false });
+    await waitFor(() => seen.length === 3, 10_000);
+    expect(seen.sort()).toEqual([0, 1, 3]);
+    await worker.close();
     await q.close();
   });
 });

@@ -6,14 +6,22 @@ export interface FairKeys {
   readonly blocked: string;
   readonly pass: string;
   readonly cfg: string;
-  readonly jobs: string;
   readonly seq: string;
-  readonly dedup: string;
-  readonly jobDedup: string;
-  readonly inflight: string;
+  /** Jobs released holding their pool slots: jobId -> ms of the release (read at their first start). */
+  readonly handout: string;
+  /** BullMQ's job key prefix of the queue (`<prefix>:<queue>:`): a job's hash is this plus its id. */
+  readonly jobPrefix: string;
   readonly wait: string;
   readonly paused: string;
   readonly prioritized: string;
+  /** BullMQ's delayed set, where held jobs wait (see HELD_DELAY_MS). */
+  readonly delayed: string;
+  readonly meta: string;
+  readonly active: string;
+  /** BullMQ's priority counter. */
+  readonly pc: string;
+  readonly events: string;
+  readonly marker: string;
   /** Runtime controls: tenant -> JSON `{ pause?, limits? }` (see controls.ts). */
   readonly ctl: string;
   /** Counter bumped by every control change (workers re-read `ctl` when it moves). */
@@ -39,14 +47,18 @@ export function fairKeys(prefix: string, queueName: string): FairKeys {
     blocked: `${fair}blocked`,
     pass: `${fair}pass`,
     cfg: `${fair}cfg`,
-    jobs: `${fair}jobs`,
     seq: `${fair}seq`,
-    dedup: `${fair}dedup`,
-    jobDedup: `${fair}jobdedup`,
-    inflight: `${fair}inflight`,
+    handout: `${fair}handout`,
+    jobPrefix: bull,
     wait: `${bull}wait`,
     paused: `${bull}paused`,
     prioritized: `${bull}prioritized`,
+    delayed: `${bull}delayed`,
+    meta: `${bull}meta`,
+    active: `${bull}active`,
+    pc: `${bull}pc`,
+    events: `${bull}events`,
+    marker: `${bull}marker`,
     ctl: `${fair}ctl`,
     ctlVersion: `${fair}ctlver`,
     audit: `${fair}audit`,
@@ -59,14 +71,13 @@ export function fairKeys(prefix: string, queueName: string): FairKeys {
 }
 
 /**
- * The hash in which a fair queue keeps its pending and in-flight jobs (jobId -> job JSON) until
- * they are in BullMQ: BullMQ adds a handed-out job before its entry here is deleted, so a job of
- * the queue is in this hash or in BullMQ's job hash at every moment. For a script that must see a
- * fair-pending job in the same call as its other checks (same slot as the queue's BullMQ keys). A
- * plain queue never writes it.
+ * The hash in which fair queues kept pending jobs (jobId -> job JSON) before jobs were held in
+ * BullMQ from their enqueue. Nothing writes it any more: a fair queue's pending job is in BullMQ's
+ * job hash from its enqueue on, so checking the job hash is enough. Kept (same slot as the queue's
+ * BullMQ keys) so that scripts naming it, and data written by an older version, keep working.
  */
 export function fairPendingJobsKey(definition: { readonly name: string; readonly settings: { readonly prefix: string } }): string {
-  return fairKeys(definition.settings.prefix, definition.name).jobs;
+  return `${fairKeys(definition.settings.prefix, definition.name).tenantPrefix}jobs`;
 }
 
 /**

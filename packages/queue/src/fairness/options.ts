@@ -44,11 +44,11 @@ export interface FairnessOptions {
   maxPendingPerTenant?: PerTenant<number>;
   /**
    * Most jobs released into BullMQ's wait list and not yet started, for the whole queue. Smaller is
-   * fairer (a new tenant waits behind at most this many jobs). By default it follows the total
+   * fairer (a new tenant waits behind at most this many jobs). By default it is twice the total
    * concurrency of the queue's live workers (each registers it with a heartbeat), so a new tenant's
-   * first job starts within (total concurrency + 1) hand-outs and no worker idles for lack of
-   * released jobs. A number fixes it.
-   * @defaultValue the live workers' total concurrency (at least 1)
+   * first job starts within (2 x total concurrency + 1) hand-outs and a worker finds its next jobs
+   * waiting while the dispatcher refills. A number fixes it.
+   * @defaultValue twice the live workers' total concurrency (1 with no live worker)
    */
   window?: number;
   /**
@@ -68,7 +68,7 @@ export interface FairnessOptions {
 
 /** Defaults of {@link FairnessOptions}. */
 export const defaultFairnessOptions = Object.freeze({
-  /** `0`: follow the live workers' total concurrency. */
+  /** `0`: twice the live workers' total concurrency. */
   window: 0,
   leaseMs: 30_000,
   pollMs: 200,

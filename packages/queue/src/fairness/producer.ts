@@ -2,12 +2,13 @@ import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from '@platform/redis';
 import { countJobs, type JobEntry, type Producer } from '../producer/producer';
 import { fairBacklog } from './backlog';
-import type { FairScheduler } from './scheduler';
+import type { FairScheduler, MakeJob } from './scheduler';
 
 /**
- * Fair scheduling: undelayed jobs go into their tenants' backlog (one script call per
- * `add`/`addBulk`) and reach BullMQ through the dispatcher; delayed jobs go to BullMQ's delayed set
- * directly. Counts, `getJob`, `drain` and `obliterate` cover the backlog as well as BullMQ.
+ * Fair scheduling: undelayed jobs enter BullMQ held (delayed by `HELD_DELAY_MS`) and pending in
+ * their tenants' backlog, in one MULTI per `add`/`addBulk`, and the dispatcher releases them;
+ * delayed jobs go to BullMQ's delayed set directly. `counts()` shows held jobs as `pending` (not
+ * `delayed`), a held job's `getState()` says `pending`, `drain` removes them.
  */
 export function fairProducer<T extends { tenantId: string }>(
   getQueue: () => Queue<T>,
@@ -17,15 +18,14 @@ export function fairProducer<T extends { tenantId: string }>(
   const backlog = fairBacklog(scheduler.keys, client);
   const queue = (): Queue => getQueue() as Queue;
   const viaFair = (job: JobEntry<T>): boolean => !(job.opts?.delay && job.opts.delay > 0);
-  const toFairJobs = (jobs: Job[]): Job<T>[] =>
-    jobs.map((job) => backlog.job(queue(), job.name, job.data as T, job.opts, job.id!));
+  const makeJob: MakeJob = (q, name, data, opts, id) => backlog.job(q, name, data, opts, id);
 
   const addBulk = async (jobs: readonly JobEntry<T>[]): Promise<Job<T>[]> => {
     const result = new Array<Job<T>>(jobs.length);
     const fairIndexes = jobs.flatMap((job, i) => (viaFair(job) ? [i] : []));
     const directIndexes = jobs.flatMap((job, i) => (viaFair(job) ? [] : [i]));
     if (fairIndexes.length > 0) {
-      const added = toFairJobs(await scheduler.enqueue(fairIndexes.map((i) => jobs[i]!)));
+      const added = (await scheduler.enqueue(fairIndexes.map((i) => jobs[i]!), makeJob)) as Job<T>[];
       fairIndexes.forEach((index, k) => (result[index] = added[k]!));
     }
     if (directIndexes.length > 0) {
@@ -38,18 +38,14 @@ export function fairProducer<T extends { tenantId: string }>(
   return {
     add: async (job) => (await addBulk([job]))[0]!,
     addBulk,
-    counts: async () => countJobs(queue(), await backlog.count()),
-    async getJob(id) {
-      // Dispatch adds to BullMQ before it drops the stored copy: look in BullMQ, the backlog, then
-      // BullMQ again, so a job handed out in between is not missed.
-      const inBull = (await queue().getJob(id)) as Job<T> | undefined;
-      if (inBull) return inBull;
-      const pending = await backlog.get<T>(queue(), id);
-      if (pending) return pending;
-      return ((await queue().getJob(id)) as Job<T> | undefined) ?? undefined;
+    async counts() {
+      const [counts, held] = await Promise.all([countJobs(queue(), 0), backlog.count()]);
+      // Held jobs are BullMQ delayed jobs: shown as pending only.
+      return { ...counts, pending: held, delayed: Math.max(0, counts.delayed - held) };
     },
+    getJob: (id) => backlog.get<T>(queue(), id),
     async drain(delayed) {
-      await backlog.drain();
+      await backlog.drain(queue());
       await getQueue().drain(delayed);
     },
     async obliterate(options) {

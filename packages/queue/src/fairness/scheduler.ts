@@ -5,19 +5,24 @@ import { TenantBacklogFullError } from '../errors';
 import { createControlsCache, type ControlsCache } from './controls-cache';
 import { fairKeys, fairRegistryKey, type FairKeys } from './keys';
 import { encodeTenantSettings, type ResolvedFairness } from './options';
-import { POOL_HANDOUT_OPTION, poolMember, type PoolSlots } from '../pools/slots';
+import { poolMember, type PoolSlots } from '../pools/slots';
 import { fairScripts, runWithTenantKeys } from './scripts';
+import { HELD_DELAY_MS, holdAndRecord } from './hold';
 
-/** An unconfirmed hand-out (its adder died between the dispatch script and `queue.add`) is redone after this. */
-export const FAIR_INFLIGHT_TIMEOUT_MS = 30_000;
+/** Job ids the scheduler gives jobs enqueued without one: a per-process prefix and a counter. */
+const idPrefix = `f${randomUUID().replace(/-/g, '').slice(0, 12)}.`;
+let idCounter = 0;
 /** A job that must wait for a tenant slot is re-delayed by at most this much at a time. */
 const MAX_SLOT_WAIT_MS = 1000;
 /** Highest BullMQ priority. */
 const MAX_PRIORITY = 2 ** 21 - 1;
 /** Most jobs one dispatch step hands out. */
 const MAX_PER_STEP = 64;
-/** Candidate tenants named to each dispatch step (3 keys each). */
-const CANDIDATES = 16;
+/**
+ * Candidate tenants named to each dispatch step (3 keys each). With many tenants a step releases at
+ * most one job per candidate, and each step's socket write costs more than its keys do.
+ */
+const CANDIDATES = 64;
 /** How often a worker renews its registration (concurrency) and how long one lives. */
 const HEARTBEAT_MS = 1000;
 const HEARTBEAT_TTL_MS = 5000;
@@ -29,11 +34,9 @@ export interface FairEntry {
   opts: JobsOptions | undefined;
 }
 
-interface StoredJob {
-  name: string;
-  data: { tenantId: string };
-  opts: JobsOptions;
-}
+
+/** Makes the `Job` object an enqueue answers (a FairJob from the producer). */
+export type MakeJob = (queue: Queue, name: string, data: { tenantId: string }, opts: JobsOptions, id: string) => Job;
 
 /** The fair scheduler of one queue definition (internal; reached through the definition). */
 export interface FairScheduler {
@@ -45,7 +48,12 @@ export interface FairScheduler {
   /** Adds the queue to the fair-queue registry of its prefix (once per process). */
   register(): Promise<void>;
   /** Puts jobs into their tenants' pending sets (one script call), then releases some if the window has room. */
-  enqueue(entries: readonly FairEntry[]): Promise<Job[]>;
+  /**
+   * Adds jobs held and records them pending (one MULTI), then releases some if the window has room.
+   * Answers one job per entry, made by `makeJob`, with its final id (the first job's for a
+   * deduplicated twin) and its options without the hold.
+   */
+  enqueue(entries: readonly FairEntry[], makeJob?: MakeJob): Promise<Job[]>;
   /** Runs dispatch steps until the window is full or nothing is eligible; single-flight. */
   pump(): Promise<void>;
   /** Wraps a worker handler with the pause/slot/rate check, lease refresh and release. */
@@ -102,54 +110,26 @@ export function createFairScheduler(params: {
   };
 
   const dispatchKeys = [
-    keys.ready, keys.blocked, keys.pass, keys.cfg, keys.jobs, keys.inflight, keys.dedup, keys.jobDedup,
-    keys.wait, keys.paused, keys.prioritized, keys.ctl, keys.workers, keys.workerConcurrency,
+    keys.ready, keys.blocked, keys.pass, keys.cfg, keys.ctl, keys.workers, keys.workerConcurrency, keys.wait, keys.paused,
+    keys.prioritized, keys.delayed, keys.meta, keys.active, keys.pc, keys.events, keys.marker, keys.handout,
   ];
   const handOutPools = params.dispatchPools && poolSlots ? poolSlots.pools : [];
   const poolKeys = handOutPools.map((p) => p.key);
-  const poolArgs = [queueName, handOutPools.length, ...handOutPools.flatMap((p) => [p.max, p.perTenant ?? 0, p.leaseMs])];
+  const poolArgs = [keys.jobPrefix, handOutPools.length, ...handOutPools.flatMap((p) => [p.max, p.perTenant ?? 0, p.leaseMs])];
 
-  /** One dispatch step: hands jobs to BullMQ; answers whether another step may find more room. */
+  /** One dispatch step: releases held jobs into BullMQ; answers whether another step may find more room. */
   const dispatchOnce = async (): Promise<boolean> => {
-    const redis = await client();
     const named = candidates;
-    // Before the call: slots the script takes expire no earlier than leaseMs after this.
-    const sentAt = Date.now();
-    const [reply, next, more] = await runWithTenantKeys(
+    const [released, next, more] = await runWithTenantKeys(
       fairScripts.dispatch,
-      redis,
+      await client(),
       dispatchKeys,
       [...poolKeys, ...named.flatMap((t) => [keys.pending(t), keys.leases(t), keys.rateLog(t)])],
-      [settings.window, FAIR_INFLIGHT_TIMEOUT_MS, settings.leaseMs, MAX_PER_STEP, CANDIDATES, ...poolArgs, ...named],
+      [settings.window, queueName, settings.leaseMs, MAX_PER_STEP, CANDIDATES, ...poolArgs, ...named],
     );
     candidates = next;
-    if (reply.length > 0) {
-      const queue = getQueue();
-      const added: string[] = [];
-      const results = await Promise.allSettled(
-        Array.from({ length: reply.length / 3 }, async (_, i) => {
-          const id = String(reply[3 * i]);
-          const stored = JSON.parse(String(reply[3 * i + 1])) as StoredJob;
-          const pooled = Number(reply[3 * i + 2]) === 1;
-          const opts: JobsOptions = { ...stored.opts, jobId: id };
-          // Kept by BullMQ with the job's options (unknown ones pass through), read at its first start.
-          if (pooled) (opts as Record<string, unknown>)[POOL_HANDOUT_OPTION] = sentAt;
-          const job = await queue.add(stored.name as never, stored.data as never, opts);
-          added.push(id);
-          // Deduplicated by BullMQ (another job with its deduplication id is there): it holds no slot.
-          if (job.id !== id) {
-            await releaseLease(id, stored.data.tenantId);
-            if (pooled) await poolSlots?.release(poolMember(stored.data.tenantId, queueName, id));
-          }
-        }),
-      );
-      // Jobs whose add failed stay in flight and are handed out again after FAIR_INFLIGHT_TIMEOUT_MS.
-      if (added.length > 0) await fairScripts.confirm.run(redis, [keys.inflight, keys.jobs], added);
-      const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failure) throw failure.reason;
-    }
     // A step that stopped at a tenant it was not told about is repeated with the new candidates.
-    return Number(more) === 1 && (reply.length > 0 || next.some((t) => !named.includes(t)));
+    return Number(more) === 1 && (Number(released) > 0 || next.some((t) => !named.includes(t)));
   };
 
   const pump = (): Promise<void> => {
@@ -173,8 +153,8 @@ export function createFairScheduler(params: {
   };
 
   const enqueueKeys = [
-    keys.ready, keys.blocked, keys.pass, keys.cfg, keys.jobs, keys.seq, keys.dedup, keys.jobDedup,
-    keys.wait, keys.paused, keys.prioritized, keys.inflight, keys.ctl, keys.workers, keys.workerConcurrency,
+    keys.ready, keys.blocked, keys.pass, keys.cfg, keys.seq, keys.wait, keys.paused, keys.prioritized,
+    keys.ctl, keys.workers, keys.workerConcurrency, keys.delayed, keys.events,
   ];
 
   return {
@@ -183,13 +163,15 @@ export function createFairScheduler(params: {
     settings,
     client: getClient,
     register,
-    async enqueue(entries) {
+    async enqueue(entries, makeJob = (queue, name, data, opts, id) => new Job(queue, name, data, opts, id)) {
       const queue = getQueue();
       const now = Date.now();
       const tenants = new Map<string, number>();
       const tenantArgs: string[] = [];
+      const jobKeys: string[] = [];
       const jobArgs: Array<string | number> = [];
-      const stored: StoredJob[] = [];
+      const held: Job[] = [];
+      const userOpts: JobsOptions[] = [];
       for (const { name, data, opts } of entries) {
         let index = tenants.get(data.tenantId);
         if (index === undefined) {
@@ -197,30 +179,46 @@ export function createFairScheduler(params: {
           tenants.set(data.tenantId, index);
           tenantArgs.push(data.tenantId, encodeTenantSettings(settings.tenant(data.tenantId)));
         }
-        const { jobId, ...rest } = opts ?? {};
+        const id = opts?.jobId ?? `${idPrefix}${(++idCounter).toString(36)}`;
         // The job keeps its enqueue time as BullMQ's timestamp, so waiting times stay honest.
-        const jobOpts: JobsOptions = { ...rest, timestamp: rest.timestamp ?? now };
+        const jobOpts: JobsOptions = { ...defaultJobOptions, ...opts, jobId: id, timestamp: opts?.timestamp ?? now };
         const priority = Math.min(Math.max(Math.trunc(jobOpts.priority ?? 0), 0), MAX_PRIORITY);
-        const job: StoredJob = { name, data, opts: jobOpts };
-        stored.push(job);
-        jobArgs.push(index, jobId ?? '', priority, jobOpts.deduplication?.id ?? '', JSON.stringify(job));
+        const dedupId = jobOpts.deduplication?.id;
+        const jobKey = queue.toKey(id);
+        jobKeys.push(jobKey, dedupId ? `${keys.jobPrefix}de:${dedupId}` : jobKey);
+        jobArgs.push(index, id, priority, dedupId ? 1 : 0, jobOpts.timestamp!);
+        userOpts.push(jobOpts);
+        held.push(makeJob(queue, name, data, { ...jobOpts, delay: HELD_DELAY_MS }, id));
       }
       void register().catch(() => undefined);
-      const reply = await runWithTenantKeys(
-        fairScripts.enqueue,
-        await client(),
-        enqueueKeys,
-        [...tenants.keys()].map((t) => keys.pending(t)),
-        [settings.window, tenants.size, ...tenantArgs, entries.length, ...jobArgs, CANDIDATES],
-      );
-      if (reply[0] === 'full') {
-        throw new TenantBacklogFullError(queueName, String(reply[1]), Number(reply[2]), Number(reply[3]));
+      const params = [
+        enqueueKeys.length + tenants.size + jobKeys.length,
+        ...enqueueKeys,
+        ...[...tenants.keys()].map((t) => keys.pending(t)),
+        ...jobKeys,
+        settings.window,
+        tenants.size,
+        ...tenantArgs,
+        entries.length,
+        ...jobArgs,
+        CANDIDATES,
+        HELD_DELAY_MS,
+      ];
+      const { ids, reply } = await holdAndRecord(queue, held, params, await client());
+      const answer = reply as Array<string | number | string[]>;
+      if (answer[0] === 'full') {
+        throw new TenantBacklogFullError(queueName, String(answer[1]), Number(answer[2]), Number(answer[3]));
       }
-      if (!running) candidates = reply[1] as unknown as string[];
-      if (Number(reply[0]) > 0) void pump().catch(() => undefined);
-      return stored.map((s, i) => {
-        const id = String(reply[2 + 2 * i]);
-        return new Job(queue, s.name, s.data, { ...defaultJobOptions, ...s.opts, jobId: id }, id);
+      if (!running) candidates = answer[1] as string[];
+      if (Number(answer[0]) > 0) void pump().catch(() => undefined);
+      // BullMQ's answer is the job's id, or the first job's for a deduplicated twin.
+      return held.map((job, i) => {
+        const id = ids[i]!;
+        if (id !== job.id) return makeJob(queue, job.name, job.data as { tenantId: string }, { ...userOpts[i]!, jobId: id }, id);
+        // The object BullMQ's add serialised (with the hold) is answered with the caller's options.
+        job.opts = userOpts[i]!;
+        job.delay = userOpts[i]!.delay as number;
+        return job;
       });
     },
     pump,
@@ -231,6 +229,11 @@ export function createFairScheduler(params: {
         // Fast path: no limit in the code and no runtime control known for the tenant (the cache
         // follows Redis within pollMs), so no script call.
         if (!jobId) return handler(job, ctx);
+        // A job released holding its pool slots starts on them (its first start only).
+        if (handOutPools.length > 0 && poolSlots && job.attemptsStarted === 1) {
+          const age = await fairScripts.handout.run(await client(), [keys.handout], [jobId]);
+          if (age >= 0) poolSlots.markHandedOut(jobId, age);
+        }
         if (tenant.maxActive === 0 && tenant.rateMax === 0 && !controls.has(ctx.tenantId)) {
           const start = { jobId, tenantId: ctx.tenantId, version: controls.version(), done: false };
           fastStarts.push(start);
@@ -283,11 +286,11 @@ export function createFairScheduler(params: {
         heartbeat(Math.max(1, worker.concurrency)).catch(report);
       };
       // Refill in batches: a dispatch step after every quarter window of starts (a fixed window, or
-      // this worker's concurrency when the window follows the workers) costs few round trips per
+      // this worker's share of the default window, twice its concurrency) costs few round trips per
       // job and keeps the window filled.
       let started = 0;
       const onActive = (): void => {
-        if (++started < Math.max(1, Math.floor((settings.window || worker.concurrency) / 4))) return;
+        if (++started < Math.max(1, Math.floor((settings.window || 2 * worker.concurrency) / 4))) return;
         started = 0;
         trigger();
       };

@@ -1,19 +1,20 @@
 import { defineScript, type LuaScript, type ScriptClient } from '@platform/redis';
 import acquireLua from '../lua/fairAcquire-3.lua';
-import confirmLua from '../lua/fairConfirm-2.lua';
 import controlLua from '../lua/fairControl-6.lua';
-import dispatchLua from '../lua/fairDispatch-14.lua';
-import drainLua from '../lua/fairDrain-8.lua';
-import enqueueLua from '../lua/fairEnqueue-15.lua';
+import dispatchLua from '../lua/fairDispatch-17.lua';
+import drainLua from '../lua/fairDrain-4.lua';
+import enqueueLua from '../lua/fairEnqueue-13.lua';
+import handoutLua from '../lua/fairHandout-1.lua';
 import heartbeatLua from '../lua/fairHeartbeat-2.lua';
 import refreshLua from '../lua/fairRefresh-1.lua';
 import releaseLua from '../lua/fairRelease-4.lua';
 import fairWindowLua from '../lua/includes/fairWindow.lua';
+import releaseHeldLua from '../lua/includes/releaseHeld.lua';
 import tenantSettingsLua from '../lua/includes/tenantSettings.lua';
 import unblockTenantLua from '../lua/includes/unblockTenant.lua';
 
 /** The fair scheduler's own Lua fragments (see each file's header). */
-const includes = { tenantSettings: tenantSettingsLua, fairWindow: fairWindowLua, unblockTenant: unblockTenantLua };
+const includes = { tenantSettings: tenantSettingsLua, fairWindow: fairWindowLua, unblockTenant: unblockTenantLua, releaseHeld: releaseHeldLua };
 
 /**
  * The fair-scheduling scripts (see each file's header). `enqueue`, `dispatch` and `drain` take a
@@ -21,10 +22,10 @@ const includes = { tenantSettings: tenantSettingsLua, fairWindow: fairWindowLua,
  * {@link runWithTenantKeys}.
  */
 export const fairScripts = {
-  enqueue: defineScript<Array<string | number | string[]>>({ name: 'fairEnqueue', numberOfKeys: 15, lua: enqueueLua, includes }),
-  dispatch: defineScript<[Array<string | number>, string[], number]>({ name: 'fairDispatch', numberOfKeys: 14, lua: dispatchLua, includes }),
-  drain: defineScript<number>({ name: 'fairDrain', numberOfKeys: 8, lua: drainLua }),
-  confirm: defineScript<number>({ name: 'fairConfirm', numberOfKeys: 2, lua: confirmLua }),
+  enqueue: defineScript<Array<string | number | string[]>>({ name: 'fairEnqueue', numberOfKeys: 13, lua: enqueueLua, includes }),
+  dispatch: defineScript<[number, string[], number]>({ name: 'fairDispatch', numberOfKeys: 17, lua: dispatchLua, includes }),
+  drain: defineScript<number>({ name: 'fairDrain', numberOfKeys: 4, lua: drainLua }),
+  handout: defineScript<number>({ name: 'fairHandout', numberOfKeys: 1, lua: handoutLua }),
   acquire: defineScript<[number, number]>({ name: 'fairAcquire', numberOfKeys: 3, lua: acquireLua, includes }),
   refresh: defineScript<number>({ name: 'fairRefresh', numberOfKeys: 1, lua: refreshLua }),
   release: defineScript<number>({ name: 'fairRelease', numberOfKeys: 4, lua: releaseLua }),

@@ -1,80 +1,87 @@
 --[[
-  Picks the next jobs to hand to BullMQ: stride scheduling over tenants by weight, skipping
+  Releases the next held jobs into BullMQ: stride scheduling over tenants by weight, skipping
   tenants that are paused, at maxActive or over their rate (code settings with runtime controls
-  applied). Takes each picked job's lease and rate slot, and marks it in flight until the caller
-  confirms it was added to BullMQ (fairConfirm).
+  applied). Each picked job is moved from BullMQ's delayed set (where it is held) to the wait list
+  or the prioritized set, as BullMQ's `promote` does (see the releaseHeld include), and takes its
+  lease and rate slot. No job data goes through the caller.
 
   Every per-tenant key is passed in KEYS: the caller names candidate tenants (those it expects at
   the head of `ready`, from the previous call's answer). The step stops when the head tenant is not
-  a candidate and answers the new candidates, so the caller calls again.
+  a candidate and answers the new candidates, so the caller calls again. A job's hash is
+  `ARGV[6] .. jobId`, BullMQ's job key, in the queue's hash slot like every key here (BullMQ's own
+  `promote` and `moveToActive` address job hashes the same way).
 
   KEYS[1]  ready     zset  tenant -> virtual pass
   KEYS[2]  blocked   zset  tenant -> ms when it may be eligible again (+inf: paused until resumed)
   KEYS[3]  pass      hash  tenant -> saved pass of a blocked tenant; ':vt' = virtual time
   KEYS[4]  cfg       hash  tenant -> "weight|maxActive|rateMax|rateDurationMs|maxPending" (code)
-  KEYS[5]  jobs      hash  jobId -> job JSON
-  KEYS[6]  inflight  zset  jobId -> ms handed out, not yet confirmed
-  KEYS[7]  dedup     hash  deduplication id -> pending jobId
-  KEYS[8]  jobDedup  hash  jobId -> deduplication id
-  KEYS[9]  BullMQ wait list
-  KEYS[10] BullMQ paused list
-  KEYS[11] BullMQ prioritized zset
-  KEYS[12] ctl       hash  tenant -> runtime controls JSON
-  KEYS[13] workers   zset  workerId -> heartbeat expiry ms
-  KEYS[14] wconc     hash  workerId -> concurrency
-  KEYS[14 + j]  pool j (j = 1..P, P = ARGV[7])  zset  "<tenantId>|<queue>|<jobId>" -> lease expiry ms
-  KEYS[15 + P..]  three per candidate tenant i (ARGV[7 + 3P + i]): KEYS[12 + P + 3i] pending set,
-           KEYS[13 + P + 3i] leases, KEYS[14 + P + 3i] rate log
+  KEYS[5]  ctl       hash  tenant -> runtime controls JSON
+  KEYS[6]  workers   zset  workerId -> heartbeat expiry ms
+  KEYS[7]  wconc     hash  workerId -> concurrency
+  KEYS[8]  BullMQ wait list
+  KEYS[9]  BullMQ paused list
+  KEYS[10] BullMQ prioritized zset
+  KEYS[11] BullMQ delayed zset
+  KEYS[12] BullMQ meta hash
+  KEYS[13] BullMQ active list
+  KEYS[14] BullMQ priority counter
+  KEYS[15] BullMQ events stream
+  KEYS[16] BullMQ marker zset
+  KEYS[17] handout   hash  jobId -> ms it was released holding its pool slots (read at its first start)
+  KEYS[17 + j]  pool j (j = 1..P, P = ARGV[7])  zset  "<tenantId>|<queue>|<jobId>" -> lease expiry ms
+  KEYS[18 + P..]  three per candidate tenant i (ARGV[7 + 3P + i]): KEYS[15 + P + 3i] pending set,
+           KEYS[16 + P + 3i] leases, KEYS[17 + P + 3i] rate log
 
-  ARGV[1]  fixed window (0 = the live workers' total concurrency): most jobs released into BullMQ
-           and not yet started
-  ARGV[2]  ms after which an unconfirmed in-flight job is handed out again (its adder died)
+  ARGV[1]  fixed window (0 = twice the live workers' total concurrency): most jobs released into
+           BullMQ and not yet started
+  ARGV[2]  queue name (the middle part of pool members)
   ARGV[3]  lease ms (maxActive slot taken at hand-out)
-  ARGV[4]  most jobs to return
+  ARGV[4]  most jobs to release
   ARGV[5]  how many candidates to answer for the next call
-  ARGV[6]  queue name (the middle part of pool members)
+  ARGV[6]  BullMQ's job key prefix of the queue (`<prefix>:<queue>:`)
   ARGV[7]  P: number of pools the queue's jobs run under (0 = none)
   ARGV[5 + 3j], ARGV[6 + 3j], ARGV[7 + 3j]  pool j's max, perTenant (0 = none), lease ms
   ARGV[8 + 3P..] candidate tenant ids
 
-  Pools: a job picked from a pending set (not a stale one) also takes its slot in every pool when
-  each has headroom (live slots + 1 <= max / 2, and the tenant's + 1 <= perTenant / 2), so its
-  worker starts it with no pool script. Otherwise it goes out without pool slots and its worker
-  takes them (or defers the job): slots taken at hand-out never fill a pool past half, so jobs
-  waiting in BullMQ never keep a nearly full pool from jobs that could start.
+  Pools: a released job also takes its slot in every pool when each has headroom (live slots + 1
+  <= max / 2, and the tenant's + 1 <= perTenant / 2) and is recorded in `handout`, so its worker
+  starts it with no pool script. Otherwise its worker takes them (or defers the job): slots taken
+  at hand-out never fill a pool past half, so jobs waiting in BullMQ never keep a nearly full pool
+  from jobs that could start.
 
-  Returns { { jobId_1, json_1, pooled_1, ... }, { next candidate tenants }, again } where pooled = 1
-  when the job holds its pool slots, and again = 1 when the step stopped with room left (head
-  tenant not a candidate, or ARGV[4] jobs returned).
+  Returns { released, { next candidate tenants }, again }: again = 1 when the step stopped with
+  room left (head tenant not a candidate, or ARGV[4] jobs released).
 ]]
 --- @include "nowMs"
 --- @include "leases"
 --- @include "tenantSettings"
 --- @include "fairWindow"
 --- @include "unblockTenant"
+--- @include "releaseHeld"
 local rcall = redis.call
 local now = nowMs()
 local leaseMs = tonumber(ARGV[3])
 local maxOut = tonumber(ARGV[4])
 local answer = tonumber(ARGV[5])
-local queueName = ARGV[6]
+local queueName = ARGV[2]
+local jobPrefix = ARGV[6]
 local poolCount = tonumber(ARGV[7])
 local pools = {}
 for j = 1, poolCount do
   local perTenant = tonumber(ARGV[6 + 3 * j])
-  pools[j] = { key = KEYS[14 + j], cap = math.floor(tonumber(ARGV[5 + 3 * j]) / 2), perTenant = perTenant,
+  pools[j] = { key = KEYS[17 + j], cap = math.floor(tonumber(ARGV[5 + 3 * j]) / 2), perTenant = perTenant,
     tenantCap = math.floor(perTenant / 2), lease = tonumber(ARGV[7 + 3 * j]), live = nil, mine = nil, added = false }
 end
 local firstCandidate = 8 + 3 * poolCount
 local candidate = {}
-for i = firstCandidate, #ARGV do candidate[ARGV[i]] = 12 + poolCount + 3 * (i - firstCandidate + 1) end
-local out = {}
+for i = firstCandidate, #ARGV do candidate[ARGV[i]] = 15 + poolCount + 3 * (i - firstCandidate + 1) end
+local released = 0
 local again = 0
--- Read once per call: a tenant's settings (cfg and ctl do not change within the call), whether any
--- pending job has a deduplication id (none is added within the call), the last pass handed out.
+-- Read once per call: a tenant's settings (cfg and ctl do not change within the call), the last
+-- pass handed out, whether workers get a marker (paused / maxed).
 local settingsOf = {}
-local anyDedup = rcall('EXISTS', KEYS[8]) == 1
 local lastPass = nil
+local bull = { delayed = KEYS[11], wait = KEYS[8], prioritized = KEYS[10], pc = KEYS[14], events = KEYS[15] }
 
 -- Whether every pool has headroom for one more job of the tenant (counts read once per call).
 local function poolRoom(tenant)
@@ -107,29 +114,15 @@ local function poolTake(tenant, id)
   end
 end
 
--- 1. In-flight jobs nobody confirmed: hand them out again (adding with the same jobId is idempotent).
-local stale = rcall('ZRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[2]), 'LIMIT', 0, maxOut)
-for _, id in ipairs(stale) do
-  local json = rcall('HGET', KEYS[5], id)
-  if json then
-    rcall('ZADD', KEYS[6], now, id)
-    out[#out + 1] = id
-    out[#out + 1] = json
-    out[#out + 1] = 0
-  else
-    rcall('ZREM', KEYS[6], id)
-  end
-end
-
--- 2. Blocked tenants whose time has come are eligible again, no earlier than the virtual time.
+-- 1. Blocked tenants whose time has come are eligible again, no earlier than the virtual time.
 local due = rcall('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
 for _, tenant in ipairs(due) do unblockTenant(KEYS[2], KEYS[1], KEYS[3], tenant) end
 
--- 3. Fill the window.
-local room = fairWindow(KEYS[13], KEYS[14], now, tonumber(ARGV[1])) - rcall('LLEN', KEYS[9])
-  - rcall('LLEN', KEYS[10]) - rcall('ZCARD', KEYS[11]) - rcall('ZCARD', KEYS[6])
-if room > maxOut - #out / 3 then
-  room = maxOut - #out / 3
+-- 2. Fill the window.
+local room = fairWindow(KEYS[6], KEYS[7], now, tonumber(ARGV[1])) - rcall('LLEN', KEYS[8])
+  - rcall('LLEN', KEYS[9]) - rcall('ZCARD', KEYS[10])
+if room > maxOut then
+  room = maxOut
   again = 1
 end
 local guard = room * 4 + 1000
@@ -149,7 +142,7 @@ while room > 0 and guard > 0 do
   local pass = tonumber(head[2])
   local s = settingsOf[tenant]
   if not s then
-    s = tenantSettings(rcall('HGET', KEYS[4], tenant), tenantCtl(KEYS[12], tenant), now)
+    s = tenantSettings(rcall('HGET', KEYS[4], tenant), tenantCtl(KEYS[5], tenant), now)
     settingsOf[tenant] = s
   end
   local pendingKey, leaseKey, rateKey = KEYS[k], KEYS[k + 1], KEYS[k + 2]
@@ -177,14 +170,9 @@ while room > 0 and guard > 0 do
   else
     local popped = rcall('ZPOPMIN', pendingKey)
     local id = popped[1]
-    local json = id and rcall('HGET', KEYS[5], id)
-    if json then
-      rcall('ZADD', KEYS[6], now, id)
-      local dedupId = anyDedup and rcall('HGET', KEYS[8], id)
-      if dedupId then
-        rcall('HDEL', KEYS[8], id)
-        if rcall('HGET', KEYS[7], dedupId) == id then rcall('HDEL', KEYS[7], dedupId) end
-      end
+    -- A held job removed meanwhile (drain, job.remove) or promoted by hand is skipped.
+    local ok = id and releaseHeld(bull, jobPrefix .. id, id, math.floor(tonumber(popped[2]) / 4294967296))
+    if ok then
       if s.maxActive > 0 then
         rcall('ZADD', leaseKey, now + leaseMs, id)
         rcall('PEXPIRE', leaseKey, leaseMs * 2)
@@ -193,30 +181,32 @@ while room > 0 and guard > 0 do
         rcall('ZADD', rateKey, now, id)
         rcall('PEXPIRE', rateKey, s.rateDur + 1000)
       end
-      local pooled = 0
       if poolCount > 0 and poolRoom(tenant) then
         poolTake(tenant, id)
-        pooled = 1
+        rcall('HSET', KEYS[17], id, now)
       end
-      out[#out + 1] = id
-      out[#out + 1] = json
-      out[#out + 1] = pooled
+      released = released + 1
       room = room - 1
       lastPass = pass
     end
     if rcall('EXISTS', pendingKey) == 0 then
       rcall('ZREM', KEYS[1], tenant)
       rcall('HDEL', KEYS[4], tenant)
-    elseif json then
+    elseif ok then
       rcall('ZADD', KEYS[1], pass + 1 / s.weight, tenant)
     end
   end
 end
 if lastPass then rcall('HSET', KEYS[3], ':vt', lastPass) end
+-- Wake a worker, as BullMQ's promote does, unless the queue is paused or at its concurrency.
+if released > 0 and heldGate(KEYS[12], KEYS[13]) then rcall('ZADD', KEYS[16], 0, '0') end
 for _, p in ipairs(pools) do
   if p.added then
     local last = rcall('ZRANGE', p.key, -1, -1, 'WITHSCORES')
     rcall('PEXPIRE', p.key, math.max(tonumber(last[2]) - now, 1))
+    -- An entry is of use only within a lease of its release; one whose job never started (removed
+    -- while waiting) goes with the hash once the queue has released no pooled job for 10 leases.
+    rcall('PEXPIRE', KEYS[17], p.lease * 10)
   end
 end
-return { out, rcall('ZRANGE', KEYS[1], 0, answer - 1), again }
+return { released, rcall('ZRANGE', KEYS[1], 0, answer - 1), again }
