@@ -132,6 +132,105 @@ describe('Lua scripts', () => {
   it('keep the conventions (one file per script named by its keys, headers list every key and argument, SHA as called)', async () => {
     expect(await luaScriptProblems(redis, notificationScripts, join(__dirname, 'lua'))).toEqual([]);
   });
+
+  standaloneOnly(it, 'calls the one-slot scripts directly, with keys of four slots')(
+    'the batch claim script answers and writes exactly as the single one, branch by branch, a failing call alone',
+    async () => {
+      const W = 60_000;
+      const P = 30_000;
+      // A claim set up as pending stales this far ahead: unlike any the calls write (now + P, a few ms on).
+      const PENDING = P + 100_000;
+      /** One claim call: what is in Redis before it, and its arguments (bucket: 0 = the current one). */
+      interface Case {
+        name: string;
+        value?: (now: number) => string;
+        status?: string;
+        inBull?: boolean;
+        inFair?: boolean;
+        wrongType?: boolean;
+        bucket?: number;
+        jobId?: string;
+        mode?: 'own' | 'adopt' | 'clear';
+        split?: boolean;
+        /** Uses the dedupe key of the case before it (a twin in the same batch). */
+        sameKeyAsPrevious?: boolean;
+        expected: number | 'error';
+      }
+      const id = 'notify-email-a';
+      const other = 'notify-email-b';
+      const cases: Case[] = [
+        { name: 'fresh', expected: 1 },
+        { name: 'twin of the fresh claim before it', sameKeyAsPrevious: true, expected: 0 },
+        { name: 'fresh, another bucket', bucket: -1, expected: 2 },
+        { name: 'fresh, adopt', mode: 'adopt', expected: 2 },
+        { name: 'fresh, a worker handled the job', status: 'sent', expected: 0 },
+        { name: 'fresh, an old queued status', status: 'queued', expected: 1 },
+        { name: 'marked enqueued', value: () => `job.${other}`, expected: 0 },
+        { name: 'an older format', value: () => 'pending.tok', expected: 0 },
+        { name: "another job's claim, pending", value: (now) => `${now + PENDING}.${other.slice(7)}`, expected: 0 },
+        { name: "another job's claim, stale", value: (now) => `${now - 1}.${other.slice(7)}`, expected: 3 },
+        { name: "another job's claim, stale, adopt", value: (now) => `${now - 1}.${other.slice(7)}`, mode: 'adopt', expected: 2 },
+        { name: 'own claim, job in BullMQ', value: (now) => `${now - 1}.${id.slice(7)}`, inBull: true, expected: 0 },
+        { name: 'own claim, job in the fair backlog', value: (now) => `${now - 1}.${id.slice(7)}`, inFair: true, expected: 0 },
+        { name: 'own claim, handled by a worker', value: (now) => `${now - 1}.${id.slice(7)}`, status: 'failed', expected: 0 },
+        { name: 'own claim, pending', value: (now) => `${now + PENDING}.${id.slice(7)}`, expected: 0 },
+        { name: 'own claim, stale, clear', value: (now) => `${now - 1}.${id.slice(7)}`, status: 'queued', mode: 'clear', expected: 2 },
+        { name: 'own claim, stale, on a cluster', value: (now) => `${now - 1}.${id.slice(7)}`, inBull: true, split: true, expected: 3 },
+        { name: 'own claim, stale, adopt', value: (now) => `${now - 1}.${id.slice(7)}`, mode: 'adopt', expected: 1 },
+        { name: 'own claim, stale, own', value: (now) => `${now - 1}.${id.slice(7)}`, expected: 1 },
+        { name: 'a dedupe key of another type', wrongType: true, expected: 'error' },
+        { name: 'after the failing call', expected: 1 },
+      ];
+      /** Sets up every case under a fresh prefix, runs them (one by one, or as one batch), reads what they left. */
+      const run = async (batched: boolean) => {
+        const prefix = uniquePrefix('claimab');
+        prefixes.push(prefix);
+        const now = await redisNow();
+        const bucket = Math.floor(now / W);
+        const keys: string[][] = [];
+        const args: (string | number)[][] = [];
+        for (const [i, c] of cases.entries()) {
+          const k = [`${prefix}:d:${c.sameKeyAsPrevious ? i - 1 : i}`, `${prefix}:j:${i}`, `${prefix}:s:${i}`, `${prefix}:f:${i}`];
+          if (c.value) await redis.set(k[0]!, c.value(now), 'PX', W);
+          if (c.wrongType) await redis.hset(k[0]!, 'f', 'v');
+          if (c.status) await redis.hset(k[2]!, 'state', c.status);
+          if (c.inBull) await redis.hset(k[1]!, 'name', 'email');
+          if (c.inFair) await redis.hset(k[3]!, c.jobId ?? id, '{}');
+          keys.push(k);
+          args.push([W, P, bucket + (c.bucket ?? 0), c.jobId ?? id, c.mode ?? 'own', c.split ? '1' : '0']);
+        }
+        let replies: unknown[];
+        if (batched) {
+          const flat = (await claimNotificationBatchScript.runWithKeyCount(redis, 4 * cases.length, [...keys.flat(), 4, 6, ...args.flat()])) as unknown[];
+          expect(flat).toHaveLength(4 * cases.length);
+          replies = cases.map((_, i) => (flat[4 * i] === 1 ? flat.slice(4 * i + 1, 4 * i + 4) : 'error'));
+        } else {
+          replies = [];
+          for (const [i] of cases.entries()) replies.push(await claimNotificationScript.run(redis, keys[i]!, args[i]!).catch(() => 'error'));
+        }
+        const after = [];
+        for (const [i, k] of keys.entries()) {
+          const reply = replies[i] as [number, string, number] | 'error';
+          if (reply !== 'error') expect(Math.abs(reply[2] - now)).toBeLessThan(5_000);
+          const type = await redis.type(k[0]!);
+          const value = type === 'string' ? await redis.get(k[0]!) : type;
+          after.push({
+            name: cases[i]!.name,
+            reply: reply === 'error' ? reply : [reply[0], reply[1]],
+            // Times relative to the setup: a stale or pending claim set up, or one the call wrote.
+            value: value?.replace(/^(\d+)\./, (_m, t: string) => (Number(t) === now - 1 ? 'stale.' : Number(t) === now + PENDING ? 'pending.' : Number(t) >= now + P && Number(t) < now + P + 5_000 ? 'claimed.' : `${t}?.`)),
+            ttl: (await redis.pttl(k[0]!)) > 0,
+            status: await redis.exists(k[2]!),
+          });
+        }
+        return after;
+      };
+      const single = await run(false);
+      const batch = await run(true);
+      expect(batch).toEqual(single);
+      expect(single.map((c) => (c.reply === 'error' ? 'error' : c.reply[0]))).toEqual(cases.map((c) => c.expected));
+    },
+  );
 });
 
 describe('notifyOnce', () => {
@@ -518,12 +617,12 @@ describe('notifyOnce', () => {
     const own = notificationJobId('email', key(), windowMs, now);
     await redis.set(key(), `${now - 1}.${previous.slice('notify-'.length)}`, 'PX', 60_000);
     const keysOf = (jobId: string): string[] => [key(), fair.queue.toKey(jobId), statusKey(options.keyPrefix, jobId), fairPendingJobsKey(fair)];
-    expect(await claimNotificationScript.run(redis, keysOf(own), [windowMs, 30_000, bucket, own, 'own', '0'])).toEqual([3, previous]);
+    expect(await claimNotificationScript.run(redis, keysOf(own), [windowMs, 30_000, bucket, own, 'own', '0'])).toEqual([3, previous, expect.any(Number)]);
     // Right then the first claimer's late enqueue lands, in the fair backlog (not in BullMQ).
     await fair.enqueue({ tenantId: tenant, type: 'activity-completed', dedupeKey: 'activity-1', payload: { to: 'ada@example.test', subject: 's', text: 't' } }, { jobId: previous });
     expect(await (await fair.getJob(previous))?.getState()).toBe('pending');
     // The adopt call sees it in the same call: a twin, and the key learns the job id.
-    expect(await claimNotificationScript.run(redis, keysOf(previous), [windowMs, 30_000, bucket, previous, 'adopt', '0'])).toEqual([0, previous]);
+    expect(await claimNotificationScript.run(redis, keysOf(previous), [windowMs, 30_000, bucket, previous, 'adopt', '0'])).toEqual([0, previous, expect.any(Number)]);
     expect(await redis.get(key())).toBe(`job.${previous}`);
     expect(await notifyOnce(email(tenant), opts)).toEqual({ enqueued: false, jobId: previous });
     expect(await jobCount(opts)).toBe(2);
