@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { InvalidArgumentError, RedisUnavailableError, bullPrefixFor, createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { clusterQueuePrefix } from '@platform/redis/internal';
-import { QueueUnavailableError, fairPendingJobsKey, notificationQueue } from '@platform/queue';
+import { PayloadTooLargeError, QueueUnavailableError, fairPendingJobsKey, notificationQueue } from '@platform/queue';
 import { keysMatching, luaScriptProblems, standaloneOnly, startRedisServer, uniquePrefix, waitFor, testRedisTarget } from '@platform/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -385,6 +385,38 @@ describe('notifyOnce', () => {
       { tenantId: tenant, type: 't', dedupeKey: 'web', channel: 'web', payload: { userId: 'u1', title: 'T', body: 'B', url: 'https://example.test/r/1' } },
     ];
     for (const input of inputs) expect((await notifyOnce(input, options)).enqueued).toBe(true);
+  });
+
+  it('validates once: the channel queue adds the job without a zod pass of its own; a wrapper of the queue validates as usual', async () => {
+    const { options, tenant } = setup('none');
+    const definition = resolveNotificationQueue('email', options);
+    const parse = jest.spyOn(definition.payloadSchema, 'safeParse');
+    try {
+      const result = await notifyOnce(email(tenant, 'once'), options);
+      expect(result.enqueued).toBe(true);
+      expect(parse).not.toHaveBeenCalled();
+      expect((await definition.getJob(result.jobId!))?.data).toEqual({ tenantId: tenant, type: 'activity-completed', dedupeKey: 'once', payload: email(tenant).payload });
+      // A wrapper (as a test or a service may pass as `queue`): its own enqueue, which validates.
+      const wrapper = { ...definition, enqueue: definition.enqueue } as typeof definition;
+      expect((await notifyOnce(email(tenant, 'wrapped'), { ...options, queue: wrapper })).enqueued).toBe(true);
+      expect(parse).toHaveBeenCalledTimes(1);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('refuses a notification over the queue\'s size limit with PayloadTooLargeError and writes nothing, not even a claim', async () => {
+    const { options, tenant } = setup('none');
+    const small = notificationQueue('email', { connection: redis, prefix: bullPrefixFor(options.keyPrefix), fairness: 'none', maxPayloadBytes: 1024 });
+    plainQueues.push(small);
+    const opts = { ...options, queue: small };
+    const big = { ...email(tenant, 'big'), payload: { to: 'ada@example.test', subject: 'S', text: 'x'.repeat(1024) } } as NotificationInput;
+    await expect(notifyOnce(big, opts)).rejects.toBeInstanceOf(PayloadTooLargeError);
+    expect(await keysMatching(redis, `${options.keyPrefix}:notify:${tenant}*`)).toEqual([]);
+    expect(await jobCount(opts)).toBe(0);
+    // Just under the limit (the bound is exact there): enqueued.
+    const fits = { ...email(tenant, 'fits'), payload: { to: 'ada@example.test', subject: 'S', text: 'x'.repeat(850) } } as NotificationInput;
+    expect((await notifyOnce(fits, opts)).enqueued).toBe(true);
   });
 
   it('rejects bad options with InvalidArgumentError before writing anything', async () => {
