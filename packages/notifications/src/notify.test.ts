@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { InvalidArgumentError, RedisUnavailableError, bullPrefixFor, createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { clusterQueuePrefix } from '@platform/redis/internal';
@@ -801,6 +802,12 @@ describe('notifyOnce', () => {
     const { options, tenant } = setup();
     const { jobId } = await notifyOnce(email(tenant, 'a:b:123'), options);
     expect(jobId).toMatch(/^notify-email-[0-9a-f]{40}$/);
+  });
+
+  it('a job id is the SHA-1 of key, window and bucket, as in every earlier version (a twin queued before an upgrade keeps its id)', () => {
+    const key = notifyKey('', 'acme', 'welcome', 'a:b');
+    const expected = createHash('sha1').update(`${key}\n86400000\n20424`).digest('hex');
+    expect(notificationJobId('email', key, 86_400_000, 20424 * 86_400_000 + 5)).toBe(`notify-email-${expected}`);
   });
 });
 

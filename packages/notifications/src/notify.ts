@@ -139,8 +139,11 @@ async function claimAndEnqueue(notification: ReturnType<typeof validateNotificat
   // no BullMQ deduplication option on top. No status record: the worker creates it on its first
   // touch, kept for the window the job carries (only when it is not the worker's default).
   const statusTtlMs = windowMs === DEFAULT_STATUS_TTL_MS ? undefined : windowMs;
-  const jobOptions: EnqueueOptions = { ...options.jobOptions, jobId: claim.jobId, attempts: policy.attempts, backoff: backoffFor(policy, claim.claimedAtMs, statusTtlMs) };
-  delete jobOptions.deduplication;
+  const backoff = backoffFor(policy, claim.claimedAtMs, statusTtlMs);
+  const jobOptions: EnqueueOptions =
+    options.jobOptions === undefined ? { jobId: claim.jobId, attempts: policy.attempts, backoff } : { ...options.jobOptions, jobId: claim.jobId, attempts: policy.attempts, backoff };
+  // `delete` only when there is something to drop (it turns the object into a slow dictionary).
+  if ('deduplication' in jobOptions) delete jobOptions.deduplication;
   try {
     // validateNotification is stricter than the channel queue's schema and the size is checked:
     // the queue's enqueue without its own zod pass and size check, unless `options.queue` is a
