@@ -2,7 +2,7 @@ import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from '@platform/redis';
 import { countJobs, type JobEntry, type Producer } from '../producer/producer';
 import { fairBacklog } from './backlog';
-import type { FairScheduler } from './scheduler';
+import type { FairAdded, FairScheduler } from './scheduler';
 
 /**
  * Fair scheduling: undelayed jobs go into their tenants' backlog (one script call per
@@ -17,8 +17,7 @@ export function fairProducer<T extends { tenantId: string }>(
   const backlog = fairBacklog(scheduler.keys, client);
   const queue = (): Queue => getQueue() as Queue;
   const viaFair = (job: JobEntry<T>): boolean => !(job.opts?.delay && job.opts.delay > 0);
-  const toFairJobs = (jobs: Job[]): Job<T>[] =>
-    jobs.map((job) => backlog.job(queue(), job.name, job.data as T, job.opts, job.id!));
+  const toFairJobs = (added: FairAdded[]): Job<T>[] => added.map((job) => backlog.job(queue(), job.name, job.data as T, job.opts, job.id));
 
   const addBulk = async (jobs: readonly JobEntry<T>[]): Promise<Job<T>[]> => {
     const result = new Array<Job<T>>(jobs.length);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DeferJobError, type ScriptClient, type RedisClient } from '@platform/redis';
-import { Job, type JobsOptions, type Queue, type Worker } from 'bullmq';
+import type { Job, JobsOptions, Queue, Worker } from 'bullmq';
 import { TenantBacklogFullError } from '../errors';
 import { createControlsCache, type ControlsCache } from './controls-cache';
 import { fairKeys, fairRegistryKey, type FairKeys } from './keys';
@@ -35,6 +35,14 @@ interface StoredJob {
   opts: JobsOptions;
 }
 
+/** A job {@link FairScheduler.enqueue} put into the backlog: its id, and its options with the queue's defaults. */
+export interface FairAdded {
+  name: string;
+  data: { tenantId: string };
+  opts: JobsOptions;
+  id: string;
+}
+
 /** The fair scheduler of one queue definition (internal; reached through the definition). */
 export interface FairScheduler {
   readonly queueName: string;
@@ -44,8 +52,12 @@ export interface FairScheduler {
   client(): RedisClient;
   /** Adds the queue to the fair-queue registry of its prefix (once per process). */
   register(): Promise<void>;
-  /** Puts jobs into their tenants' pending sets (one script call), then releases some if the window has room. */
-  enqueue(entries: readonly FairEntry[]): Promise<Job[]>;
+  /**
+   * Puts jobs into their tenants' pending sets (one script call), then releases some if the window
+   * has room. Resolves to what the producer needs to build each job's object (once: a BullMQ `Job`
+   * costs a few microseconds to construct).
+   */
+  enqueue(entries: readonly FairEntry[]): Promise<FairAdded[]>;
   /** Runs dispatch steps until the window is full or nothing is eligible; single-flight. */
   pump(): Promise<void>;
   /** Wraps a worker handler with the pause/slot/rate check, lease refresh and release. */
@@ -184,7 +196,6 @@ export function createFairScheduler(params: {
     client: getClient,
     register,
     async enqueue(entries) {
-      const queue = getQueue();
       const now = Date.now();
       const tenants = new Map<string, number>();
       const tenantArgs: string[] = [];
@@ -220,7 +231,7 @@ export function createFairScheduler(params: {
       if (Number(reply[0]) > 0) void pump().catch(() => undefined);
       return stored.map((s, i) => {
         const id = String(reply[2 + 2 * i]);
-        return new Job(queue, s.name, s.data, { ...defaultJobOptions, ...s.opts, jobId: id }, id);
+        return { name: s.name, data: s.data, opts: { ...defaultJobOptions, ...s.opts, jobId: id }, id };
       });
     },
     pump,
