@@ -40,6 +40,8 @@ describe("fairness: 'per-tenant'", () => {
     const q = fairQueue({ window: 3 });
     await q.enqueueBulk(Array.from({ length: 6 }, (_, n) => ({ tenantId: 'big', n })));
     await q.enqueue({ tenantId: 'small', n: 100 });
+    // The hand-out runs after enqueue resolves (unawaited): count once it has nothing left to do.
+    await fairSchedulerOf(q)!.idle();
     const counts = await q.queue.getJobCounts('waiting', 'prioritized');
     expect((counts.waiting ?? 0) + (counts.prioritized ?? 0)).toBe(3);
     const order: string[] = [];

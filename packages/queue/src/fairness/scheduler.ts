@@ -196,6 +196,9 @@ export function createFairScheduler(params: {
     client: getClient,
     register,
     async enqueue(entries) {
+      // The BullMQ Queue exists (its connection checks under way) before the dispatch that follows
+      // this call adds jobs to it.
+      getQueue();
       const now = Date.now();
       const tenants = new Map<string, number>();
       const tenantArgs: string[] = [];
