@@ -798,6 +798,32 @@ describe('notifyOnce', () => {
     },
   );
 
+  standaloneOnly(it, "watches one private redis-server's MONITOR")('the claims of one batch read the Redis clock once (one TIME per batch script call, not per claim)', async () => {
+    const server = await startRedisServer();
+    const producer = createRedisConnection(loadRedisConfig({ REDIS_URL: server.url }), { role: 'producer' });
+    const keyPrefix = uniquePrefix('time');
+    const queue = notificationQueue('email', { connection: producer, prefix: bullPrefixFor(keyPrefix), fairness: 'none', recordStats: false });
+    const opts = { connection: producer, keyPrefix, queue };
+    try {
+      await Promise.all([notifyOnce(email('t', 'warm-1'), opts), notifyOnce(email('t', 'warm-2'), opts)]); // loads both scripts
+      const monitor = await (producer as Redis).monitor();
+      const seen: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => seen.push(args.map(String)));
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => notifyOnce(email('t', `batch-${i}`), opts)));
+      await producer.echo('end-of-batch');
+      await waitFor(() => seen.some((args) => args[0]?.toLowerCase() === 'echo'), 5000);
+      monitor.disconnect();
+      expect(results.every((r) => r.enqueued)).toBe(true);
+      const commands = seen.map((args) => args[0]!.toLowerCase());
+      expect(commands.filter((c) => c === 'get')).toHaveLength(20);
+      expect(commands.filter((c) => c === 'time')).toHaveLength(1);
+    } finally {
+      await queue.close();
+      producer.disconnect();
+      await server.stop();
+    }
+  });
+
   it('a job id is never an integer and never contains ":"', async () => {
     const { options, tenant } = setup();
     const { jobId } = await notifyOnce(email(tenant, 'a:b:123'), options);
