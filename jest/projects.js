@@ -17,6 +17,7 @@ const base = {
   moduleFileExtensions: ['ts', 'js', 'json', 'lua', 'sql'],
   moduleNameMapper: {
     '^@platform/redis/internal$': '<rootDir>/packages/redis/src/internal.ts',
+    '^@platform/queue/internal$': '<rootDir>/packages/queue/src/internal.ts',
     [`^@platform/(${packages})$`]: '<rootDir>/packages/$1/src/index.ts',
   },
 };

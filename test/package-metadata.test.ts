@@ -78,9 +78,11 @@ describe.each(libraries.map((p) => [p.manifest.name, p] as const))('%s', (_name,
     expect(manifest.engines?.node).toBe('>=20.0.0');
     expect(manifest.main).toBe('./dist/index.js');
     expect(manifest.types).toBe('./dist/index.d.ts');
-    // @platform/redis alone has a second entry point, `./internal`: helpers its sibling libraries
-    // share (no semver promise), with an `internal/package.json` for Node 10 style resolution.
-    const internal = manifest.name === '@platform/redis' ? { './internal': { types: './dist/internal.d.ts', default: './dist/internal.js' } } : {};
+    // @platform/redis and @platform/queue have a second entry point, `./internal`: what they share
+    // with their sibling libraries (no semver promise), with an `internal/package.json` for Node 10
+    // style resolution.
+    const hasInternal = manifest.name === '@platform/redis' || manifest.name === '@platform/queue';
+    const internal = hasInternal ? { './internal': { types: './dist/internal.d.ts', default: './dist/internal.js' } } : {};
     expect(manifest.exports).toEqual({
       '.': {
         import: { types: './dist/index.d.mts', default: './dist/index.mjs' },
@@ -90,6 +92,10 @@ describe.each(libraries.map((p) => [p.manifest.name, p] as const))('%s', (_name,
       './package.json': './package.json',
     });
     expect(manifest.files).toContain('dist');
+    if (hasInternal) {
+      expect(manifest.files).toContain('internal');
+      expect(readJson<Manifest>(join(root, 'packages', dir, 'internal', 'package.json'))).toMatchObject({ main: '../dist/internal.js', types: '../dist/internal.d.ts' });
+    }
   });
 
   it('publishes to the private registry that every library shares, never the public one', () => {

@@ -4,7 +4,8 @@
 // enqueue / enqueueNoStats (the channel queue's enqueue with notifyOnce's job options, no claim;
 // with and without the queue's job statistics), raw (SET NX EX + BullMQ queue.add). Short batches
 // of each side back to back, order swapped every round, on a private redis-server. Prints per-round
-// ratios to the last side, CPU per call (Node, Redis) and Redis commands per call.
+// ratios to the last side, CPU per call (Node, Redis) and Redis commands per call, and the per-round
+// ratios of CPU per call to the last side.
 // Side `before`: notifyOnce of another build, for a before/after in one session: copy the old
 // packages/notifications/dist to packages/notifications/dist-before (so its imports resolve to
 // this workspace) and set NOTIFY_BEFORE=packages/notifications/dist-before.
@@ -82,6 +83,9 @@ async function main() {
   for (const s of SIDES.slice(0, -1)) {
     const ratios = per[s].map((x, i) => x.rate / per[base][i].rate);
     console.log(`${s}/${base}: median ${med(ratios).toFixed(3)} (IQR ${q(ratios, 0.25).toFixed(2)}..${q(ratios, 0.75).toFixed(2)}), rounds ${ratios.map((x) => x.toFixed(2)).join(' ')}`);
+    // CPU per call against the base side of the same round (steadier than rates on a shared machine).
+    const cpu = (k) => { const r = per[s].map((x, i) => x[k] / per[base][i][k]); return `${med(r).toFixed(3)} (IQR ${q(r, 0.25).toFixed(2)}..${q(r, 0.75).toFixed(2)})`; };
+    console.log(`${s}/${base} CPU per call: node ${cpu('node')}, redis ${cpu('redis')}`);
   }
   await rawQueue.close(); await closeNotificationQueues(); await enq.close(); await enqNoStats.close();
   if (before) { await before.closeNotificationQueues(); beforeProducer.disconnect(); }

@@ -95,7 +95,7 @@ export async function claimNotification(request: ClaimRequest): Promise<HeldClai
     }
     if (code === 0) return reply[1] ? { claimed: false, jobId: String(reply[1]) } : { claimed: false };
     if (code === 2) {
-      nowMs = Number(reply[1]);
+      nowMs = Number(reply[2]);
       step = undefined;
       continue;
     }

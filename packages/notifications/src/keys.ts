@@ -1,12 +1,16 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { namespacedKey } from '@platform/redis';
 import type { NotificationChannel } from '@platform/queue';
 
 /** Prefix of every job id {@link notificationJobId} makes (never an integer, never a `:`). */
 export const NOTIFICATION_JOB_ID_PREFIX = 'notify-';
 
+/** One-shot `crypto.hash` (Node 20.12+; about a fifth of `createHash`'s cost for short input), else `createHash`. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string) => string }).hash;
+
+/** The SHA-1 of `text` as hex. */
 function sha1(text: string): string {
-  return createHash('sha1').update(text).digest('hex');
+  return oneShotHash ? oneShotHash('sha1', text) : crypto.createHash('sha1').update(text).digest('hex');
 }
 
 /**

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { InvalidArgumentError, RedisUnavailableError, bullPrefixFor, createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { clusterQueuePrefix } from '@platform/redis/internal';
-import { QueueUnavailableError, fairPendingJobsKey, notificationQueue } from '@platform/queue';
+import { PayloadTooLargeError, QueueUnavailableError, fairPendingJobsKey, notificationQueue } from '@platform/queue';
 import { keysMatching, luaScriptProblems, standaloneOnly, startRedisServer, uniquePrefix, waitFor, testRedisTarget } from '@platform/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -132,6 +133,105 @@ describe('Lua scripts', () => {
   it('keep the conventions (one file per script named by its keys, headers list every key and argument, SHA as called)', async () => {
     expect(await luaScriptProblems(redis, notificationScripts, join(__dirname, 'lua'))).toEqual([]);
   });
+
+  standaloneOnly(it, 'calls the one-slot scripts directly, with keys of four slots')(
+    'the batch claim script answers and writes exactly as the single one, branch by branch, a failing call alone',
+    async () => {
+      const W = 60_000;
+      const P = 30_000;
+      // A claim set up as pending stales this far ahead: unlike any the calls write (now + P, a few ms on).
+      const PENDING = P + 100_000;
+      /** One claim call: what is in Redis before it, and its arguments (bucket: 0 = the current one). */
+      interface Case {
+        name: string;
+        value?: (now: number) => string;
+        status?: string;
+        inBull?: boolean;
+        inFair?: boolean;
+        wrongType?: boolean;
+        bucket?: number;
+        jobId?: string;
+        mode?: 'own' | 'adopt' | 'clear';
+        split?: boolean;
+        /** Uses the dedupe key of the case before it (a twin in the same batch). */
+        sameKeyAsPrevious?: boolean;
+        expected: number | 'error';
+      }
+      const id = 'notify-email-a';
+      const other = 'notify-email-b';
+      const cases: Case[] = [
+        { name: 'fresh', expected: 1 },
+        { name: 'twin of the fresh claim before it', sameKeyAsPrevious: true, expected: 0 },
+        { name: 'fresh, another bucket', bucket: -1, expected: 2 },
+        { name: 'fresh, adopt', mode: 'adopt', expected: 2 },
+        { name: 'fresh, a worker handled the job', status: 'sent', expected: 0 },
+        { name: 'fresh, an old queued status', status: 'queued', expected: 1 },
+        { name: 'marked enqueued', value: () => `job.${other}`, expected: 0 },
+        { name: 'an older format', value: () => 'pending.tok', expected: 0 },
+        { name: "another job's claim, pending", value: (now) => `${now + PENDING}.${other.slice(7)}`, expected: 0 },
+        { name: "another job's claim, stale", value: (now) => `${now - 1}.${other.slice(7)}`, expected: 3 },
+        { name: "another job's claim, stale, adopt", value: (now) => `${now - 1}.${other.slice(7)}`, mode: 'adopt', expected: 2 },
+        { name: 'own claim, job in BullMQ', value: (now) => `${now - 1}.${id.slice(7)}`, inBull: true, expected: 0 },
+        { name: 'own claim, job in the fair backlog', value: (now) => `${now - 1}.${id.slice(7)}`, inFair: true, expected: 0 },
+        { name: 'own claim, handled by a worker', value: (now) => `${now - 1}.${id.slice(7)}`, status: 'failed', expected: 0 },
+        { name: 'own claim, pending', value: (now) => `${now + PENDING}.${id.slice(7)}`, expected: 0 },
+        { name: 'own claim, stale, clear', value: (now) => `${now - 1}.${id.slice(7)}`, status: 'queued', mode: 'clear', expected: 2 },
+        { name: 'own claim, stale, on a cluster', value: (now) => `${now - 1}.${id.slice(7)}`, inBull: true, split: true, expected: 3 },
+        { name: 'own claim, stale, adopt', value: (now) => `${now - 1}.${id.slice(7)}`, mode: 'adopt', expected: 1 },
+        { name: 'own claim, stale, own', value: (now) => `${now - 1}.${id.slice(7)}`, expected: 1 },
+        { name: 'a dedupe key of another type', wrongType: true, expected: 'error' },
+        { name: 'after the failing call', expected: 1 },
+      ];
+      /** Sets up every case under a fresh prefix, runs them (one by one, or as one batch), reads what they left. */
+      const run = async (batched: boolean) => {
+        const prefix = uniquePrefix('claimab');
+        prefixes.push(prefix);
+        const now = await redisNow();
+        const bucket = Math.floor(now / W);
+        const keys: string[][] = [];
+        const args: (string | number)[][] = [];
+        for (const [i, c] of cases.entries()) {
+          const k = [`${prefix}:d:${c.sameKeyAsPrevious ? i - 1 : i}`, `${prefix}:j:${i}`, `${prefix}:s:${i}`, `${prefix}:f:${i}`];
+          if (c.value) await redis.set(k[0]!, c.value(now), 'PX', W);
+          if (c.wrongType) await redis.hset(k[0]!, 'f', 'v');
+          if (c.status) await redis.hset(k[2]!, 'state', c.status);
+          if (c.inBull) await redis.hset(k[1]!, 'name', 'email');
+          if (c.inFair) await redis.hset(k[3]!, c.jobId ?? id, '{}');
+          keys.push(k);
+          args.push([W, P, bucket + (c.bucket ?? 0), c.jobId ?? id, c.mode ?? 'own', c.split ? '1' : '0']);
+        }
+        let replies: unknown[];
+        if (batched) {
+          const flat = (await claimNotificationBatchScript.runWithKeyCount(redis, 4 * cases.length, [...keys.flat(), 4, 6, ...args.flat()])) as unknown[];
+          expect(flat).toHaveLength(4 * cases.length);
+          replies = cases.map((_, i) => (flat[4 * i] === 1 ? flat.slice(4 * i + 1, 4 * i + 4) : 'error'));
+        } else {
+          replies = [];
+          for (const [i] of cases.entries()) replies.push(await claimNotificationScript.run(redis, keys[i]!, args[i]!).catch(() => 'error'));
+        }
+        const after = [];
+        for (const [i, k] of keys.entries()) {
+          const reply = replies[i] as [number, string, number] | 'error';
+          if (reply !== 'error') expect(Math.abs(reply[2] - now)).toBeLessThan(5_000);
+          const type = await redis.type(k[0]!);
+          const value = type === 'string' ? await redis.get(k[0]!) : type;
+          after.push({
+            name: cases[i]!.name,
+            reply: reply === 'error' ? reply : [reply[0], reply[1]],
+            // Times relative to the setup: a stale or pending claim set up, or one the call wrote.
+            value: value?.replace(/^(\d+)\./, (_m, t: string) => (Number(t) === now - 1 ? 'stale.' : Number(t) === now + PENDING ? 'pending.' : Number(t) >= now + P && Number(t) < now + P + 5_000 ? 'claimed.' : `${t}?.`)),
+            ttl: (await redis.pttl(k[0]!)) > 0,
+            status: await redis.exists(k[2]!),
+          });
+        }
+        return after;
+      };
+      const single = await run(false);
+      const batch = await run(true);
+      expect(batch).toEqual(single);
+      expect(single.map((c) => (c.reply === 'error' ? 'error' : c.reply[0]))).toEqual(cases.map((c) => c.expected));
+    },
+  );
 });
 
 describe('notifyOnce', () => {
@@ -286,6 +386,38 @@ describe('notifyOnce', () => {
       { tenantId: tenant, type: 't', dedupeKey: 'web', channel: 'web', payload: { userId: 'u1', title: 'T', body: 'B', url: 'https://example.test/r/1' } },
     ];
     for (const input of inputs) expect((await notifyOnce(input, options)).enqueued).toBe(true);
+  });
+
+  it('validates once: the channel queue adds the job without a zod pass of its own; a wrapper of the queue validates as usual', async () => {
+    const { options, tenant } = setup('none');
+    const definition = resolveNotificationQueue('email', options);
+    const parse = jest.spyOn(definition.payloadSchema, 'safeParse');
+    try {
+      const result = await notifyOnce(email(tenant, 'once'), options);
+      expect(result.enqueued).toBe(true);
+      expect(parse).not.toHaveBeenCalled();
+      expect((await definition.getJob(result.jobId!))?.data).toEqual({ tenantId: tenant, type: 'activity-completed', dedupeKey: 'once', payload: email(tenant).payload });
+      // A wrapper (as a test or a service may pass as `queue`): its own enqueue, which validates.
+      const wrapper = { ...definition, enqueue: definition.enqueue } as typeof definition;
+      expect((await notifyOnce(email(tenant, 'wrapped'), { ...options, queue: wrapper })).enqueued).toBe(true);
+      expect(parse).toHaveBeenCalledTimes(1);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('refuses a notification over the queue\'s size limit with PayloadTooLargeError and writes nothing, not even a claim', async () => {
+    const { options, tenant } = setup('none');
+    const small = notificationQueue('email', { connection: redis, prefix: bullPrefixFor(options.keyPrefix), fairness: 'none', maxPayloadBytes: 1024 });
+    plainQueues.push(small);
+    const opts = { ...options, queue: small };
+    const big = { ...email(tenant, 'big'), payload: { to: 'ada@example.test', subject: 'S', text: 'x'.repeat(1024) } } as NotificationInput;
+    await expect(notifyOnce(big, opts)).rejects.toBeInstanceOf(PayloadTooLargeError);
+    expect(await keysMatching(redis, `${options.keyPrefix}:notify:${tenant}*`)).toEqual([]);
+    expect(await jobCount(opts)).toBe(0);
+    // Just under the limit (the bound is exact there): enqueued.
+    const fits = { ...email(tenant, 'fits'), payload: { to: 'ada@example.test', subject: 'S', text: 'x'.repeat(850) } } as NotificationInput;
+    expect((await notifyOnce(fits, opts)).enqueued).toBe(true);
   });
 
   it('rejects bad options with InvalidArgumentError before writing anything', async () => {
@@ -518,12 +650,12 @@ describe('notifyOnce', () => {
     const own = notificationJobId('email', key(), windowMs, now);
     await redis.set(key(), `${now - 1}.${previous.slice('notify-'.length)}`, 'PX', 60_000);
     const keysOf = (jobId: string): string[] => [key(), fair.queue.toKey(jobId), statusKey(options.keyPrefix, jobId), fairPendingJobsKey(fair)];
-    expect(await claimNotificationScript.run(redis, keysOf(own), [windowMs, 30_000, bucket, own, 'own', '0'])).toEqual([3, previous]);
+    expect(await claimNotificationScript.run(redis, keysOf(own), [windowMs, 30_000, bucket, own, 'own', '0'])).toEqual([3, previous, expect.any(Number)]);
     // Right then the first claimer's late enqueue lands, in the fair backlog (not in BullMQ).
     await fair.enqueue({ tenantId: tenant, type: 'activity-completed', dedupeKey: 'activity-1', payload: { to: 'ada@example.test', subject: 's', text: 't' } }, { jobId: previous });
     expect(await (await fair.getJob(previous))?.getState()).toBe('pending');
     // The adopt call sees it in the same call: a twin, and the key learns the job id.
-    expect(await claimNotificationScript.run(redis, keysOf(previous), [windowMs, 30_000, bucket, previous, 'adopt', '0'])).toEqual([0, previous]);
+    expect(await claimNotificationScript.run(redis, keysOf(previous), [windowMs, 30_000, bucket, previous, 'adopt', '0'])).toEqual([0, previous, expect.any(Number)]);
     expect(await redis.get(key())).toBe(`job.${previous}`);
     expect(await notifyOnce(email(tenant), opts)).toEqual({ enqueued: false, jobId: previous });
     expect(await jobCount(opts)).toBe(2);
@@ -666,10 +798,42 @@ describe('notifyOnce', () => {
     },
   );
 
+  standaloneOnly(it, "watches one private redis-server's MONITOR")('the claims of one batch read the Redis clock once (one TIME per batch script call, not per claim)', async () => {
+    const server = await startRedisServer();
+    const producer = createRedisConnection(loadRedisConfig({ REDIS_URL: server.url }), { role: 'producer' });
+    const keyPrefix = uniquePrefix('time');
+    const queue = notificationQueue('email', { connection: producer, prefix: bullPrefixFor(keyPrefix), fairness: 'none', recordStats: false });
+    const opts = { connection: producer, keyPrefix, queue };
+    try {
+      await Promise.all([notifyOnce(email('t', 'warm-1'), opts), notifyOnce(email('t', 'warm-2'), opts)]); // loads both scripts
+      const monitor = await (producer as Redis).monitor();
+      const seen: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => seen.push(args.map(String)));
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => notifyOnce(email('t', `batch-${i}`), opts)));
+      await producer.echo('end-of-batch');
+      await waitFor(() => seen.some((args) => args[0]?.toLowerCase() === 'echo'), 5000);
+      monitor.disconnect();
+      expect(results.every((r) => r.enqueued)).toBe(true);
+      const commands = seen.map((args) => args[0]!.toLowerCase());
+      expect(commands.filter((c) => c === 'get')).toHaveLength(20);
+      expect(commands.filter((c) => c === 'time')).toHaveLength(1);
+    } finally {
+      await queue.close();
+      producer.disconnect();
+      await server.stop();
+    }
+  });
+
   it('a job id is never an integer and never contains ":"', async () => {
     const { options, tenant } = setup();
     const { jobId } = await notifyOnce(email(tenant, 'a:b:123'), options);
     expect(jobId).toMatch(/^notify-email-[0-9a-f]{40}$/);
+  });
+
+  it('a job id is the SHA-1 of key, window and bucket, as in every earlier version (a twin queued before an upgrade keeps its id)', () => {
+    const key = notifyKey('', 'acme', 'welcome', 'a:b');
+    const expected = createHash('sha1').update(`${key}\n86400000\n20424`).digest('hex');
+    expect(notificationJobId('email', key, 86_400_000, 20424 * 86_400_000 + 5)).toBe(`notify-email-${expected}`);
   });
 });
 

@@ -7,7 +7,8 @@ import {
   resolveKeyPrefix,
   toUnavailableError,
 } from '@platform/redis';
-import { PayloadTooLargeError, type EnqueueOptions } from '@platform/queue';
+import type { EnqueueOptions } from '@platform/queue';
+import { checkPayloadSize, notificationJobSchema, parsedEnqueueOf } from '@platform/queue/internal';
 import { inSpan, spanAttributes as A, spanEvent } from '@platform/telemetry';
 import { claimNotification, markClaimEnqueued, releaseClaim } from './claim';
 import { notifyKey } from './keys';
@@ -119,12 +120,10 @@ async function claimAndEnqueue(notification: ReturnType<typeof validateNotificat
   const { tenantId, type, dedupeKey, channel, payload } = notification;
   const policy = resolveRetryPolicy(channel, type, options.retry);
   const definition = resolveNotificationQueue(channel, options);
-  // Validated already (validateNotification is stricter than the queue's schema); the size is
-  // checked here so that a too large notification writes nothing, not even a claim.
+  // The size is checked here, by the queue's own bound (it serialises only near the limit), so
+  // that a too large notification writes nothing, not even a claim.
   const data = { tenantId, type, dedupeKey, payload };
-  const maxBytes = definition.settings.maxPayloadBytes;
-  const size = Buffer.byteLength(JSON.stringify(data), 'utf8');
-  if (size > maxBytes) throw new PayloadTooLargeError(definition.name, size, maxBytes);
+  checkPayloadSize(definition.name, data, definition.settings.maxPayloadBytes);
 
   const redis = options.connection ?? getSharedConnection('producer');
   const key = notifyKey(keyPrefix, tenantId, type, dedupeKey);
@@ -140,10 +139,17 @@ async function claimAndEnqueue(notification: ReturnType<typeof validateNotificat
   // no BullMQ deduplication option on top. No status record: the worker creates it on its first
   // touch, kept for the window the job carries (only when it is not the worker's default).
   const statusTtlMs = windowMs === DEFAULT_STATUS_TTL_MS ? undefined : windowMs;
-  const jobOptions: EnqueueOptions = { ...options.jobOptions, jobId: claim.jobId, attempts: policy.attempts, backoff: backoffFor(policy, claim.claimedAtMs, statusTtlMs) };
-  delete jobOptions.deduplication;
+  const backoff = backoffFor(policy, claim.claimedAtMs, statusTtlMs);
+  const jobOptions: EnqueueOptions =
+    options.jobOptions === undefined ? { jobId: claim.jobId, attempts: policy.attempts, backoff } : { ...options.jobOptions, jobId: claim.jobId, attempts: policy.attempts, backoff };
+  // `delete` only when there is something to drop (it turns the object into a slow dictionary).
+  if ('deduplication' in jobOptions) delete jobOptions.deduplication;
   try {
-    const job = await definition.enqueue(data, jobOptions);
+    // validateNotification is stricter than the channel queue's schema and the size is checked:
+    // the queue's enqueue without its own zod pass and size check, unless `options.queue` is a
+    // queue of another schema or a wrapper (then its own enqueue).
+    const parsed = parsedEnqueueOf(definition, notificationJobSchema);
+    const job = await (parsed ? parsed(data, jobOptions) : definition.enqueue(data, jobOptions));
     // On a cluster the claim could not see the job (another slot): the key is marked as enqueued,
     // so twins learn the job id at once. Best effort: the notification is queued either way.
     if (claim.split) await markClaimEnqueued(redis, key, claim);

@@ -84,7 +84,9 @@ function checkPolicy(name: string, policy: unknown): RetryPolicy {
  * The policy for one notification: defaults, then `options`, then `options.byChannel[channel]`,
  * then `options.byType[type]`. Throws `InvalidArgumentError` for a bad value.
  */
-export function resolveRetryPolicy(channel: NotificationChannel, type: string, options: RetryPolicyOptions = {}): ResolvedRetryPolicy {
+export function resolveRetryPolicy(channel: NotificationChannel, type: string, options?: RetryPolicyOptions): ResolvedRetryPolicy {
+  // No options: the defaults, one frozen object (read only; a job gets its own backoff object).
+  if (options === undefined) return DEFAULT_RESOLVED;
   checkPolicy('retry', options);
   const layers: RetryPolicy[] = [options];
   if (options.byChannel !== undefined) {
@@ -111,6 +113,8 @@ export function resolveRetryPolicy(channel: NotificationChannel, type: string, o
   }
   return resolved;
 }
+
+const DEFAULT_RESOLVED: ResolvedRetryPolicy = Object.freeze({ ...defaultRetryPolicy, expireAfterMs: undefined });
 
 /**
  * The wait before the next attempt after `attemptsMade` failed ones (1, 2, …): `delayMs` doubled

@@ -14,16 +14,20 @@ import takeDigestLua from './lua/takeDigestBatch-1.lua';
 import finishDigestLua from './lua/finishDigestBatch-1.lua';
 
 /**
- * `[1, jobId, nowMs]` claimed; `[0, jobId | '']` held by a twin; `[2, nowMs]` call again with ids
- * from nowMs; `[3, jobId]` a stale claim names another job (or, on a cluster, any job) to check in its queue
- * first (see the script).
+ * `[code, jobId, nowMs]`, nowMs the Redis time of the claim: `[1, jobId, nowMs]` claimed;
+ * `[0, jobId | '', nowMs]` held by a twin; `[2, '', nowMs]` call again with ids from nowMs;
+ * `[3, jobId, nowMs]` a stale claim names another job (or, on a cluster, any job) to check in its
+ * queue first (see the script).
  */
-export type ClaimReply = [1, string, number] | [0, string] | [2, number] | [3, string];
+export type ClaimReply = [0 | 1 | 2 | 3, string, number];
 
 /** Claims a dedupe key for the whole window, naming its job; takes over a dead claimer's claim. */
 export const claimNotificationScript = defineScript<ClaimReply>({ name: 'claimNotification', numberOfKeys: 4, lua: claimLua, includes: { claimNotification: claimIncludeLua } });
 
-/** The batch twin of {@link claimNotificationScript} (see `claimNotificationBatch-0.lua`). */
+/**
+ * The batch twin of {@link claimNotificationScript} (see `claimNotificationBatch-0.lua`): the same
+ * function per call, one `TIME` per batch, a flat reply of three elements per call.
+ */
 export const claimNotificationBatchScript = defineScript<unknown>({ name: 'claimNotificationBatch', numberOfKeys: 0, lua: claimBatchLua, includes: { claimNotification: claimIncludeLua } });
 
 /**
@@ -31,7 +35,7 @@ export const claimNotificationBatchScript = defineScript<unknown>({ name: 'claim
  * as one script call (see `createScriptBatcher`): under load, one round trip and one socket write
  * for many notifyOnce calls.
  */
-export const claimNotificationBatched = createScriptBatcher(claimNotificationScript, claimNotificationBatchScript);
+export const claimNotificationBatched = createScriptBatcher(claimNotificationScript, claimNotificationBatchScript, { replyWidth: 3 });
 
 /** Gives a claim back after a failed enqueue (keeps it, marked, when the job is there after all). */
 export const releaseNotificationScript = defineScript<number>({ name: 'releaseNotification', numberOfKeys: 4, lua: releaseLua });

@@ -265,13 +265,21 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     for (const entry of entries) stats.increment(entry.data.tenantId, 'e', 1, now);
   };
   const parse = (payload: unknown): Data => validatePayload(name, payloadSchema, payload);
-  // One zod pass, a size bound that serialises only near the limit, and no copy of the options
-  // unless they carry the platform's own keys (BullMQ copies them into the job anyway).
+  // No copy of the options unless they carry the platform's own keys (BullMQ copies them into the job anyway).
+  const entryOf = (data: Data, opts: EnqueueOptions | undefined): JobEntry<Data> => {
+    if (opts === undefined) return { name: options.name, data, opts: undefined };
+    return { name: opts.jobName ?? options.name, data, opts: jobOptionsOf(opts) };
+  };
+  // One zod pass and a size bound that serialises only near the limit.
   const toEntry = (payload: TenantPayloadInput<S>, opts: EnqueueOptions | undefined): JobEntry<Data> => {
     const data = parse(payload);
     checkPayloadSize(name, data, maxPayloadBytes);
-    if (opts === undefined) return { name: options.name, data, opts: undefined };
-    return { name: opts.jobName ?? options.name, data, opts: jobOptionsOf(opts) };
+    return entryOf(data, opts);
+  };
+  const add = async (entry: JobEntry<Data>): Promise<Job<Data>> => {
+    const job = await traceEnqueue(name, [entry], () => write(() => producer.add(entry)));
+    stats?.increment(entry.data.tenantId, 'e', 1);
+    return job;
   };
 
   const definition: QueueDefinition<S> = {
@@ -291,11 +299,15 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
       pools,
     },
     parse,
-    async enqueue(payload, opts) {
-      const entry = toEntry(payload, opts);
-      const job = await traceEnqueue(name, [entry], () => write(() => producer.add(entry)));
-      stats?.increment(entry.data.tenantId, 'e', 1);
-      return job;
+    enqueue(payload, opts) {
+      // Not async: one promise, the add's; a refused payload rejects as from an async function.
+      let entry: JobEntry<Data>;
+      try {
+        entry = toEntry(payload, opts);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return add(entry);
     },
     async enqueueBulk(payloads, opts) {
       const entries = payloads.map((payload, index) => {
@@ -331,6 +343,17 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   };
 
   if (scheduler) registerFairScheduler(definition, scheduler);
+  parsedEnqueues.set(definition, {
+    schema: options.schema,
+    // Entry and add as `enqueue`, without the zod pass and the size check (the caller made both).
+    enqueue: (data, opts) => {
+      try {
+        return add(entryOf(data as Data, opts));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+  });
   if (slots) poolSlotsByDefinition.set(definition, slots);
   return definition;
 }
@@ -360,6 +383,24 @@ function jobOptionsOf(opts: EnqueueOptions): JobsOptions {
   const checked = checkTimeouts('timeouts', timeouts);
   if (checked) (jobOptions as EnqueueOptions).timeouts = checked;
   return jobOptions;
+}
+
+/** The enqueue for already validated data of a definition, see {@link parsedEnqueueOf}. */
+export type ParsedEnqueue<S extends AnyObjectSchema> = (data: TenantPayload<S>, options?: EnqueueOptions) => Promise<Job<TenantPayload<S>>>;
+
+const parsedEnqueues = new WeakMap<object, { schema: AnyObjectSchema; enqueue: ParsedEnqueue<AnyObjectSchema> }>();
+
+/**
+ * For a sibling library that validated a payload itself, against a schema at least as strict as
+ * `schema` with its `tenantId`, and checked its size with `checkPayloadSize` against
+ * `definition.settings.maxPayloadBytes` (`@platform/queue/internal`): `definition`'s `enqueue`
+ * without its own zod pass and size check (the same job options check, span, write and
+ * statistics). `undefined` unless `definition` is one `defineQueue` made with exactly `schema` (a
+ * wrapper or a queue of another schema): then the caller uses `definition.enqueue`.
+ */
+export function parsedEnqueueOf<S extends AnyObjectSchema>(definition: QueueDefinition<S>, schema: S): ParsedEnqueue<S> | undefined {
+  const entry = parsedEnqueues.get(definition);
+  return entry !== undefined && entry.schema === schema ? (entry.enqueue as unknown as ParsedEnqueue<S>) : undefined;
 }
 
 const poolSlotsByDefinition = new WeakMap<object, PoolSlots>();

@@ -109,3 +109,52 @@ test('a connection error fails every call of its batch', async () => {
   const results = await Promise.allSettled([batcher.run(broken, ['k1'], ['a']), batcher.run(broken, ['k2'], ['a'])]);
   expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
 });
+
+/** A pair whose batch script is a loop of its own and replies flat (replyWidth 2): `{length, argument}` per call. */
+function flatAppendScripts() {
+  const tag = `-- ${randomUUID()}`;
+  const body = `${tag}
+local function append(key, value)
+  return redis.call('APPEND', key, value), value
+end
+`;
+  const single = defineScript<[number, string]>({ name: 'testFlatAppend', numberOfKeys: 1, lua: `${body}return { append(KEYS[1], ARGV[1]) }\n` });
+  const batch = defineScript<unknown>({
+    name: 'testFlatAppendBatch',
+    numberOfKeys: 0,
+    lua: `${body}local out = {}
+for i = 1, #KEYS do
+  local ok, a, b = pcall(append, KEYS[i], ARGV[2 + i])
+  if ok then out[#out + 1] = 1; out[#out + 1] = a; out[#out + 1] = b
+  else out[#out + 1] = 0; out[#out + 1] = tostring(type(a) == 'table' and a.err or a); out[#out + 1] = '' end
+end
+return out
+`,
+  });
+  return { single, batch };
+}
+
+test('replyWidth: a flat batch reply resolves each call to its elements, as the single script replies; a failing call rejects alone', async () => {
+  const { single, batch } = flatAppendScripts();
+  const batcher = createScriptBatcher(single, batch, { replyWidth: 2 });
+  const { wrapped, calls } = counting(redis);
+  const good = key();
+  const bad = key();
+  await redis.hset(bad, 'f', 'v');
+  const results = await Promise.allSettled([batcher.run(wrapped, [good], ['a']), batcher.run(wrapped, [bad], ['x']), batcher.run(wrapped, [good], ['bc'])]);
+  expect(results.map((r) => (r.status === 'fulfilled' ? r.value : ((r.reason as Error).message.match(/WRONGTYPE/) ?? ['?'])[0]))).toEqual([[1, 'a'], 'WRONGTYPE', [3, 'bc']]);
+  expect(calls).toEqual({ evalsha: 1, eval: 1 });
+  // A lone call: the single script's own reply, the same shape.
+  expect(await batcher.run(wrapped, [good], ['d'])).toEqual([4, 'd']);
+  expect(() => createScriptBatcher(single, batch, { replyWidth: 0 })).toThrow(/replyWidth must be a positive integer/);
+});
+
+test('replyWidth: a batch reply shorter than its calls rejects the calls it left out', async () => {
+  const { single } = flatAppendScripts();
+  const short = defineScript<unknown>({ name: 'testShortBatch', numberOfKeys: 0, lua: `-- ${randomUUID()}\nreturn { 1, 7, 'a' }\n` });
+  const batcher = createScriptBatcher(single, short, { replyWidth: 2 });
+  const { wrapped } = counting(redis);
+  const results = await Promise.allSettled([batcher.run(wrapped, [key()], ['a']), batcher.run(wrapped, [key()], ['b'])]);
+  expect(results[0]).toEqual({ status: 'fulfilled', value: [7, 'a'] });
+  expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ message: 'script testFlatAppend: no reply in its batch' });
+});

@@ -26,6 +26,19 @@ interface QueuedCall<TResult> {
   reject(error: unknown): void;
 }
 
+/** Options of {@link createScriptBatcher}. */
+export interface ScriptBatcherOptions {
+  /**
+   * The batch script's reply is flat: per call `1 + replyWidth` elements, `1` then the
+   * `replyWidth` elements of the single script's reply (an array of exactly that length), or `0`,
+   * the error message and `replyWidth - 1` fillers. A batch script that builds no table per call
+   * (its function returns the reply's elements as values) answers this way. Each call resolves to
+   * its elements as an array, as the single script's reply.
+   * @defaultValue `undefined`: per call `1, reply` or `0, error message` (the shared include `eachCall`)
+   */
+  replyWidth?: number;
+}
+
 /** What the batcher reads of a client: whether it is a ready standalone/Sentinel client. */
 interface BatchableClient {
   status?: string;
@@ -53,11 +66,19 @@ const RedisReplyError = ReplyError as new (message: string) => Error;
  * the next one's starts, and the whole batch runs without another client's command in between.
  * The single script's reply must not be `nil` (it would end the flattened reply).
  *
+ * With `options.replyWidth` the batch script may be a loop of its own instead of `eachCall` (for
+ * example one that reads `TIME` once per batch and passes flat arguments), replying flat (see
+ * {@link ScriptBatcherOptions.replyWidth}); it must still run each call as the single script would.
+ *
  * @param single - the script each call stands for; its reply type is the batcher's
  * @param batch - the batch twin of `single` (see above); its `numberOfKeys` is ignored
+ * @param options - how the batch script replies
  */
-export function createScriptBatcher<TResult>(single: LuaScript<TResult>, batch: LuaScript<unknown>): ScriptBatcher<TResult> {
+export function createScriptBatcher<TResult>(single: LuaScript<TResult>, batch: LuaScript<unknown>, options: ScriptBatcherOptions = {}): ScriptBatcher<TResult> {
   const perClient = new WeakMap<object, QueuedCall<TResult>[]>();
+  const width = options.replyWidth;
+  if (width !== undefined && !(Number.isInteger(width) && width >= 1)) throw new TypeError(`script ${single.name}: replyWidth must be a positive integer, got ${String(width)}`);
+  const stride = width === undefined ? 2 : width + 1;
 
   const sendMany = (client: ScriptClient, calls: QueuedCall<TResult>[]): void => {
     const keysPerCall = single.numberOfKeys;
@@ -69,10 +90,11 @@ export function createScriptBatcher<TResult>(single: LuaScript<TResult>, batch: 
     const numberOfKeys = keysPerCall * calls.length;
     const onReply = (reply: unknown): void => {
       const flat = reply as unknown[];
-      for (let i = 0; i < calls.length; i++) {
+      for (let i = 0, at = 0; i < calls.length; i++, at += stride) {
         const call = calls[i]!;
-        if (flat[2 * i] === 1) call.resolve(flat[2 * i + 1] as TResult);
-        else call.reject(new RedisReplyError(String(flat[2 * i + 1] ?? `script ${single.name}: no reply in its batch`)));
+        if (flat[at] !== 1) call.reject(new RedisReplyError(String(flat[at + 1] ?? `script ${single.name}: no reply in its batch`)));
+        else if (width === undefined) call.resolve(flat[at + 1] as TResult);
+        else call.resolve(flat.slice(at + 1, at + stride) as TResult);
       }
     };
     const onError = (error: unknown): void => {

@@ -4,6 +4,6 @@ export { checkZodObjectSchema, tenantIdSchema, type ZodObjectSchema } from './sc
 export { redactUrlPassword } from './config';
 export { clusterQueuePrefix } from './namespace';
 export { scanKeys } from './scan';
-export { createScriptBatcher, type ScriptBatcher } from './batch';
+export { createScriptBatcher, type ScriptBatcher, type ScriptBatcherOptions } from './batch';
 export { clusterMasterOf } from './cluster-slots';
 export { createSlotConnection } from './slot-connection';

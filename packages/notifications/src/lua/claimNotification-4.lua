@@ -34,15 +34,16 @@
            dedupe key is refused by the job id alone (BullMQ keeps a finished job for the window by
            default)
 
-  Returns
+  Returns { code, jobId, nowMs }, nowMs the Redis time of the call:
     { 1, jobId, nowMs }  claimed (own, or taken over): enqueue jobId; the value written is
                          "<nowMs + ARGV[2]>.<jobId without "notify-">"
-    { 0, jobId }         held by a twin; jobId is '' while its job is not known to be queued
-    { 2, nowMs }         call again as "own" with ids derived from nowMs (ARGV[3] is not the current
+    { 0, jobId, nowMs }  held by a twin; jobId is '' while its job is not known to be queued
+    { 2, '', nowMs }     call again as "own" with ids derived from nowMs (ARGV[3] is not the current
                          bucket by Redis time, or the key changed since reply 3, or it was cleared)
-    { 3, jobId }         a stale claim names another job id: check it in its queue, then call
+    { 3, jobId, nowMs }  a stale claim names another job id: check it in its queue, then call
                          "adopt" or "clear" with that job's keys
 ]]
 --- @include "nowMs"
 --- @include "claimNotification"
-return claimNotification(KEYS, ARGV)
+return { claimNotification(nowMs(), KEYS[1], KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[1]), tonumber(ARGV[2]),
+  tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6] == '1') }

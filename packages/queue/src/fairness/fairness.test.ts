@@ -63,6 +63,9 @@ describe("fairness: 'per-tenant'", () => {
     const job = await q.enqueue({ tenantId: 'acme', n: 1 }, { attempts: 2 });
     expect(job.id).toMatch(/^f[0-9a-f]{12}\.[0-9a-z]+$/);
     expect(job.opts.attempts).toBe(2);
+    // The queue's job defaults under the caller's options, and the id, as BullMQ's own add gives them.
+    expect(job.opts.jobId).toBe(job.id);
+    expect(job.opts.removeOnComplete).toEqual(q.settings.defaultJobOptions.removeOnComplete);
     expect(job.timestamp).toBeGreaterThanOrEqual(before);
     await waitFor(async () => (await q.queue.getJob(job.id!)) !== undefined, 5000);
     const stored = await q.queue.getJob(job.id!);
