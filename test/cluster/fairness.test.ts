@@ -68,7 +68,7 @@ it("fairness 'per-tenant': a small tenant waits behind the window, not behind a 
 
   // The scheduler's keys (per-tenant ones included) all hash to the queue's slot, hence one master.
   const keys = fairSchedulerOf(q)!.keys;
-  for (const key of [keys.ready, keys.handout, keys.delayed, keys.ctl, keys.pending('big'), keys.leases('small'), keys.rateLog('big')]) {
+  for (const key of [keys.ready, keys.delayed, keys.ctl, keys.pending('big'), keys.leases('small'), keys.rateLog('big')]) {
     expect(keySlot(key)).toBe(keySlot('agent__fair0'));
   }
   const holders = await keysPerMaster(producer, `${prefix}:{agent__fair0}:*`);

@@ -7,8 +7,6 @@ export interface FairKeys {
   readonly pass: string;
   readonly cfg: string;
   readonly seq: string;
-  /** Jobs released holding their pool slots: jobId -> ms of the release (read at their first start). */
-  readonly handout: string;
   /** BullMQ's job key prefix of the queue (`<prefix>:<queue>:`): a job's hash is this plus its id. */
   readonly jobPrefix: string;
   readonly wait: string;
@@ -48,7 +46,6 @@ export function fairKeys(prefix: string, queueName: string): FairKeys {
     pass: `${fair}pass`,
     cfg: `${fair}cfg`,
     seq: `${fair}seq`,
-    handout: `${fair}handout`,
     jobPrefix: bull,
     wait: `${bull}wait`,
     paused: `${bull}paused`,

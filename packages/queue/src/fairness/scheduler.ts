@@ -111,7 +111,7 @@ export function createFairScheduler(params: {
 
   const dispatchKeys = [
     keys.ready, keys.blocked, keys.pass, keys.cfg, keys.ctl, keys.workers, keys.workerConcurrency, keys.wait, keys.paused,
-    keys.prioritized, keys.delayed, keys.meta, keys.active, keys.pc, keys.events, keys.marker, keys.handout,
+    keys.prioritized, keys.delayed, keys.meta, keys.active, keys.pc, keys.events, keys.marker,
   ];
   const handOutPools = params.dispatchPools && poolSlots ? poolSlots.pools : [];
   const poolKeys = handOutPools.map((p) => p.key);
@@ -229,11 +229,6 @@ export function createFairScheduler(params: {
         // Fast path: no limit in the code and no runtime control known for the tenant (the cache
         // follows Redis within pollMs), so no script call.
         if (!jobId) return handler(job, ctx);
-        // A job released holding its pool slots starts on them (its first start only).
-        if (handOutPools.length > 0 && poolSlots && job.attemptsStarted === 1) {
-          const age = await fairScripts.handout.run(await client(), [keys.handout], [jobId]);
-          if (age >= 0) poolSlots.markHandedOut(jobId, age);
-        }
         if (tenant.maxActive === 0 && tenant.rateMax === 0 && !controls.has(ctx.tenantId)) {
           const start = { jobId, tenantId: ctx.tenantId, version: controls.version(), done: false };
           fastStarts.push(start);

@@ -1,10 +1,9 @@
 import { defineScript, type LuaScript, type ScriptClient } from '@platform/redis';
 import acquireLua from '../lua/fairAcquire-3.lua';
 import controlLua from '../lua/fairControl-6.lua';
-import dispatchLua from '../lua/fairDispatch-17.lua';
+import dispatchLua from '../lua/fairDispatch-16.lua';
 import drainLua from '../lua/fairDrain-4.lua';
 import enqueueLua from '../lua/fairEnqueue-13.lua';
-import handoutLua from '../lua/fairHandout-1.lua';
 import heartbeatLua from '../lua/fairHeartbeat-2.lua';
 import refreshLua from '../lua/fairRefresh-1.lua';
 import releaseLua from '../lua/fairRelease-4.lua';
@@ -23,9 +22,8 @@ const includes = { tenantSettings: tenantSettingsLua, fairWindow: fairWindowLua,
  */
 export const fairScripts = {
   enqueue: defineScript<Array<string | number | string[]>>({ name: 'fairEnqueue', numberOfKeys: 13, lua: enqueueLua, includes }),
-  dispatch: defineScript<[number, string[], number]>({ name: 'fairDispatch', numberOfKeys: 17, lua: dispatchLua, includes }),
+  dispatch: defineScript<[number, string[], number]>({ name: 'fairDispatch', numberOfKeys: 16, lua: dispatchLua, includes }),
   drain: defineScript<number>({ name: 'fairDrain', numberOfKeys: 4, lua: drainLua }),
-  handout: defineScript<number>({ name: 'fairHandout', numberOfKeys: 1, lua: handoutLua }),
   acquire: defineScript<[number, number]>({ name: 'fairAcquire', numberOfKeys: 3, lua: acquireLua, includes }),
   refresh: defineScript<number>({ name: 'fairRefresh', numberOfKeys: 1, lua: refreshLua }),
   release: defineScript<number>({ name: 'fairRelease', numberOfKeys: 4, lua: releaseLua }),

@@ -2,6 +2,13 @@ import { DeferJobError, type RedisClient, type ScriptClient } from '@platform/re
 import type { ConcurrencyPool } from './pool';
 import { poolAcquireScript, poolRefreshScript } from './scripts';
 
+/**
+ * The job option a fair queue's dispatch script appends to a job's options (the Redis clock, ms,
+ * when it released the job) when it took the job's pool slots at hand-out. Read only on the job's
+ * first start.
+ */
+export const POOL_HANDOUT_OPTION = 'platformPoolSlotsAt';
+
 /** A job's pool member: `<tenantId>|<queue>|<jobId>` (tenant ids have no `|`). */
 export const poolMember = (tenantId: string, queueName: string, jobId: string): string => `${tenantId}|${queueName}|${jobId}`;
 
@@ -9,7 +16,7 @@ export const poolMember = (tenantId: string, queueName: string, jobId: string): 
 const retryMs = (waitMs: number): number => Math.min(waitMs, 200) + Math.floor(Math.random() * 100);
 
 interface StartedJob {
-  id?: string | undefined;
+  opts?: object;
   attemptsStarted?: number;
 }
 
@@ -22,8 +29,6 @@ interface StartedJob {
 export class PoolSlots {
   /** Members whose slots this process keeps alive. */
   private readonly held = new Set<string>();
-  /** Jobs starting on slots their fair dispatch took at hand-out: jobId -> ms since the release (Redis clock). */
-  private readonly handOuts = new Map<string, number>();
   private releasing: string[] = [];
   private flushed: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -38,23 +43,15 @@ export class PoolSlots {
     this.refreshEveryMs = Math.max(Math.floor(Math.min(...pools.map((p) => p.leaseMs)) / 3), 10);
   }
 
-  /** Records that a starting job was released `ageMs` ago holding its pool slots (fair dispatch). */
-  markHandedOut(jobId: string, ageMs: number): void {
-    this.handOuts.set(jobId, ageMs);
-  }
-
   /**
-   * Whether a starting job holds the slots its fair dispatch took at hand-out (answered once per
-   * {@link markHandedOut}): its first start, within `leaseMs / 3` of the release by the Redis
-   * clock (so the slots are live for at least another `leaseMs / 3`, by which time the first
-   * refresh has run).
+   * Whether a starting job holds the slots its fair dispatch took at hand-out: its first start,
+   * within `leaseMs / 3` of the release (so the slots are live for at least another `leaseMs / 3`,
+   * less the difference between this host's clock and Redis's, by which time the first refresh has
+   * run). Read from the job's own options (no call): the dispatch script wrote the release time there.
    */
   handedOut(job: StartedJob): boolean {
-    if (!job.id) return false;
-    const age = this.handOuts.get(job.id);
-    if (age === undefined) return false;
-    this.handOuts.delete(job.id);
-    return job.attemptsStarted === 1 && age < this.refreshEveryMs;
+    const at = (job.opts as Record<string, unknown> | undefined)?.[POOL_HANDOUT_OPTION];
+    return typeof at === 'number' && job.attemptsStarted === 1 && Date.now() - at < this.refreshEveryMs;
   }
 
   /** Takes a slot of every pool, in order; a full pool gives back the slots taken and throws a deferral. */

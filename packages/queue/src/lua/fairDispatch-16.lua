@@ -27,10 +27,9 @@
   KEYS[14] BullMQ priority counter
   KEYS[15] BullMQ events stream
   KEYS[16] BullMQ marker zset
-  KEYS[17] handout   hash  jobId -> ms it was released holding its pool slots (read at its first start)
-  KEYS[17 + j]  pool j (j = 1..P, P = ARGV[7])  zset  "<tenantId>|<queue>|<jobId>" -> lease expiry ms
-  KEYS[18 + P..]  three per candidate tenant i (ARGV[7 + 3P + i]): KEYS[15 + P + 3i] pending set,
-           KEYS[16 + P + 3i] leases, KEYS[17 + P + 3i] rate log
+  KEYS[16 + j]  pool j (j = 1..P, P = ARGV[7])  zset  "<tenantId>|<queue>|<jobId>" -> lease expiry ms
+  KEYS[17 + P..]  three per candidate tenant i (ARGV[7 + 3P + i]): KEYS[14 + P + 3i] pending set,
+           KEYS[15 + P + 3i] leases, KEYS[16 + P + 3i] rate log
 
   ARGV[1]  fixed window (0 = twice the live workers' total concurrency): most jobs released into
            BullMQ and not yet started
@@ -44,8 +43,9 @@
   ARGV[8 + 3P..] candidate tenant ids
 
   Pools: a released job also takes its slot in every pool when each has headroom (live slots + 1
-  <= max / 2, and the tenant's + 1 <= perTenant / 2) and is recorded in `handout`, so its worker
-  starts it with no pool script. Otherwise its worker takes them (or defers the job): slots taken
+  <= max / 2, and the tenant's + 1 <= perTenant / 2), and the release time (Redis clock, ms) is
+  appended to the job's options as `platformPoolSlotsAt`, so its worker starts it with no pool
+  script and no other call (it reads the job it was given anyway). Otherwise its worker takes them (or defers the job): slots taken
   at hand-out never fill a pool past half, so jobs waiting in BullMQ never keep a nearly full pool
   from jobs that could start.
 
@@ -69,12 +69,12 @@ local poolCount = tonumber(ARGV[7])
 local pools = {}
 for j = 1, poolCount do
   local perTenant = tonumber(ARGV[6 + 3 * j])
-  pools[j] = { key = KEYS[17 + j], cap = math.floor(tonumber(ARGV[5 + 3 * j]) / 2), perTenant = perTenant,
+  pools[j] = { key = KEYS[16 + j], cap = math.floor(tonumber(ARGV[5 + 3 * j]) / 2), perTenant = perTenant,
     tenantCap = math.floor(perTenant / 2), lease = tonumber(ARGV[7 + 3 * j]), live = nil, mine = nil, added = false }
 end
 local firstCandidate = 8 + 3 * poolCount
 local candidate = {}
-for i = firstCandidate, #ARGV do candidate[ARGV[i]] = 15 + poolCount + 3 * (i - firstCandidate + 1) end
+for i = firstCandidate, #ARGV do candidate[ARGV[i]] = 14 + poolCount + 3 * (i - firstCandidate + 1) end
 local released = 0
 local again = 0
 -- Read once per call: a tenant's settings (cfg and ctl do not change within the call), the last
@@ -82,6 +82,16 @@ local again = 0
 local settingsOf = {}
 local lastPass = nil
 local bull = { delayed = KEYS[11], wait = KEYS[8], prioritized = KEYS[10], pc = KEYS[14], events = KEYS[15] }
+
+-- Records in a released job's options that it took its pool slots now: its BullMQ `opts` JSON
+-- gets `"platformPoolSlotsAt":<now>` before its closing brace (no re-encoding of the rest; BullMQ
+-- stores `opts` as a JSON object).
+local function markHandout(jobKey, at)
+  local opts = rcall('HGET', jobKey, 'opts')
+  if type(opts) ~= 'string' or string.sub(opts, -1) ~= '}' then return end
+  local sep = (opts == '{}') and '' or ','
+  rcall('HSET', jobKey, 'opts', string.sub(opts, 1, -2) .. sep .. '"platformPoolSlotsAt":' .. string.format('%d', at) .. '}')
+end
 
 -- Whether every pool has headroom for one more job of the tenant (counts read once per call).
 local function poolRoom(tenant)
@@ -183,7 +193,7 @@ while room > 0 and guard > 0 do
       end
       if poolCount > 0 and poolRoom(tenant) then
         poolTake(tenant, id)
-        rcall('HSET', KEYS[17], id, now)
+        markHandout(jobPrefix .. id, now)
       end
       released = released + 1
       room = room - 1
@@ -204,9 +214,6 @@ for _, p in ipairs(pools) do
   if p.added then
     local last = rcall('ZRANGE', p.key, -1, -1, 'WITHSCORES')
     rcall('PEXPIRE', p.key, math.max(tonumber(last[2]) - now, 1))
-    -- An entry is of use only within a lease of its release; one whose job never started (removed
-    -- while waiting) goes with the hash once the queue has released no pooled job for 10 leases.
-    rcall('PEXPIRE', KEYS[17], p.lease * 10)
   end
 end
 return { released, rcall('ZRANGE', KEYS[1], 0, answer - 1), again }
