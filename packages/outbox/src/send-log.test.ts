@@ -158,10 +158,9 @@ test('end to end: outbox → relay → notifyOnce → worker with the send log; 
     const channelQueue = notificationQueue('email', { connection: redis, prefix: `${prefix}:bull` });
     closers.push(() => channelQueue.close());
     const queue = channelQueue.queue;
-    return waitFor(async () => {
-      const found = await queue.getJob(direct.jobId!);
-      return found && (await found.isCompleted()) ? found : undefined;
-    }, 10_000);
+    // State first, then the job: a job read while still active and found completed a moment later
+    // would carry no return value.
+    return waitFor(async () => ((await queue.getJobState(direct.jobId!)) === 'completed' ? await queue.getJob(direct.jobId!) : undefined), 10_000);
   });
   expect(job.returnvalue).toMatchObject({ providerMessageId: provider.messages[0]!.providerMessageId });
   expect(provider.messages).toHaveLength(1);

@@ -350,6 +350,9 @@ describe('held jobs: a fair job enters BullMQ once, at its enqueue', () => {
     const q = fairQueue({ window: 1 });
     await q.enqueue({ tenantId: 'first', n: 0 });
     const scheduler = fairSchedulerOf(q)!;
+    // 'first' fills the window before the others arrive (its hand-out is not awaited by the
+    // enqueue; otherwise the stride order could release acme's job instead, and drain remove it).
+    await scheduler.idle();
     const [a, b, c] = await scheduler.enqueue([
       { name: 'job', data: { tenantId: 'acme' }, opts: { deduplication: { id: 'd1' } } },
       { name: 'job', data: { tenantId: 'globex' }, opts: { deduplication: { id: 'd1' } } },
