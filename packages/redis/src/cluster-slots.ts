@@ -1,5 +1,10 @@
 import calculateSlot from 'cluster-key-slot';
 
+/** The Redis Cluster hash slot (0-16383) of a key: of its hash tag, or of the whole key without one. */
+export function keySlot(key: string): number {
+  return calculateSlot(key);
+}
+
 /** What {@link clusterMasterOf} reads of a client: ioredis `Cluster`'s flag and slot table. */
 interface SlotTableClient {
   isCluster?: boolean;
@@ -18,5 +23,5 @@ interface SlotTableClient {
 export function clusterMasterOf(client: object, key: string): string | undefined {
   const c = client as SlotTableClient;
   if (c.isCluster !== true) return undefined;
-  return c.slots?.[calculateSlot(key)]?.[0];
+  return c.slots?.[keySlot(key)]?.[0];
 }

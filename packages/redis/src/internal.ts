@@ -5,5 +5,5 @@ export { redactUrlPassword } from './config';
 export { clusterQueuePrefix } from './namespace';
 export { scanKeys } from './scan';
 export { createScriptBatcher, type ScriptBatcher, type ScriptBatcherOptions } from './batch';
-export { clusterMasterOf } from './cluster-slots';
+export { clusterMasterOf, keySlot } from './cluster-slots';
 export { createSlotConnection } from './slot-connection';

@@ -1,7 +1,7 @@
 import { createConnection } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import calculateSlot from 'cluster-key-slot';
 import { AbstractConnector, Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { keySlot } from './cluster-slots';
 import { reconnectDelay, type ConnectionRole } from './connection';
 
 /** A socket ioredis can use (what its own connectors return). */
@@ -121,7 +121,7 @@ export function createSlotConnection(router: Cluster, key: string, options: { ro
   const client = new Redis({
     ...node,
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
-    Connector: slotMasterConnector(router, calculateSlot(key)),
+    Connector: slotMasterConnector(router, keySlot(key)),
     retryStrategy: reconnectDelay,
     // Resend after the reconnect: the command was refused, not run (MOVED and the rest are replies
     // that the server ran nothing of it).
