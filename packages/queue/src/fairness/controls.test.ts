@@ -261,9 +261,14 @@ describe('concurrency pools on a fair queue: slots taken at hand-out', () => {
     const sameOptions = await q.queue.getJob(marked[0]!);
     expect(sameOptions!.opts.attempts).toBe(jobs.find((j) => j.id === marked[0])!.opts.attempts);
     const scripts: string[] = [];
+    // Any other fair script naming a marked job while it starts (a hand-out read of its own, say).
+    const fairCallsOfMarked: string[][] = [];
     const monitor = await (redis as Redis).monitor();
     monitor.on('monitor', (_time: string, args: string[]) => {
-      if (/^(evalsha|eval)$/i.test(args[0] ?? '') && args.some((a) => a.includes(pool.key))) scripts.push(args.find((a) => a.includes('|')) ?? '');
+      if (!/^(evalsha|eval)$/i.test(args[0] ?? '')) return;
+      if (args.some((a) => a.includes(pool.key))) scripts.push(args.find((a) => a.includes('|')) ?? '');
+      const fair = args.some((a) => a.includes(':fair:')) && !args.some((a) => a.endsWith(':fair:ready'));
+      if (fair && args.some((a) => marked.includes(a))) fairCallsOfMarked.push(args);
     });
     let running = 0;
     let peak = 0;
@@ -284,6 +289,8 @@ describe('concurrency pools on a fair queue: slots taken at hand-out', () => {
     await monitor.disconnect();
     // Only the two jobs handed out without slots ran the acquire script; every slot is back.
     expect(scripts.filter((a) => a.includes(`|${q.name}|`)).length).toBe(2);
+    // The marked jobs started on their hand-out with no call of their own (the time is in their options).
+    expect(fairCallsOfMarked).toEqual([]);
     expect(peak).toBe(5);
     await waitFor(async () => (await pool.usage(redis)).active === 0, 5000);
     await q.close();
