@@ -326,6 +326,8 @@ describe('held jobs: a fair job enters BullMQ once, at its enqueue', () => {
   it('a held job is pending (getState, getJob, counts) and BullMQ counts it nowhere else; it runs once released', async () => {
     const q = fairQueue({ window: 1 });
     await q.enqueue({ tenantId: 'first', n: 0 });
+    // 'first' fills the window before acme's jobs arrive (the enqueue does not await its hand-out).
+    await fairSchedulerOf(q)!.idle();
     const held = await q.enqueue({ tenantId: 'acme', n: 1 }, { priority: 3 });
     expect(await held.getState()).toBe('pending');
     expect(await (await q.getJob(held.id!))!.getState()).toBe('pending');
@@ -375,6 +377,8 @@ describe('held jobs: a fair job enters BullMQ once, at its enqueue', () => {
   it('a held job removed by hand is skipped by the dispatcher; the tenant next job goes out instead', async () => {
     const q = fairQueue({ window: 1 });
     await q.enqueue({ tenantId: 'first', n: 0 });
+    // 'first' fills the window before acme's jobs arrive (the enqueue does not await its hand-out).
+    await fairSchedulerOf(q)!.idle();
     const [gone, next] = await q.enqueueBulk([
       { tenantId: 'acme', n: 1 },
       { tenantId: 'acme', n: 2 },
@@ -391,6 +395,8 @@ describe('held jobs: a fair job enters BullMQ once, at its enqueue', () => {
   it('a server that lost its script cache still records the held jobs of an enqueue (no job held forever)', async () => {
     const q = fairQueue({ window: 1 });
     await q.enqueue({ tenantId: 'first', n: 0 });
+    // 'first' fills the window before acme's jobs arrive (the enqueue does not await its hand-out).
+    await fairSchedulerOf(q)!.idle();
     await redis.script('FLUSH');
     const job = await q.enqueue({ tenantId: 'acme', n: 1 });
     expect(await job.getState()).toBe('pending');
