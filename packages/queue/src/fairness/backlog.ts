@@ -9,6 +9,10 @@ import { fairScripts, runWithTenantKeys } from './scripts';
 export type FairJobState = JobState | 'pending' | 'unknown';
 
 const heldFloor = (): number => fairHeldScoreFloor(Date.now());
+/** Pending ids a fair `drain` reads per tenant and round. */
+const DRAIN_CHUNK = 1000;
+/** BullMQ `remove` calls a fair `drain` has in flight at once. */
+const DRAIN_REMOVES_IN_FLIGHT = 200;
 
 interface BacklogRef {
   client: () => RedisClient;
@@ -72,13 +76,19 @@ export function fairBacklog(keys: FairKeys, client: () => RedisClient): FairBack
       let removed = 0;
       // Tenant by tenant (their pending sets are KEYS of the script), until none is left. Each job
       // leaves BullMQ first, so the dispatcher skips it if it comes first; then its pending entry.
-      for (let round = 0; round < 10_000; round++) {
+      // A tenant with more than a chunk pending stays listed and comes round again; the bound only
+      // stops a drain racing producers that refill the backlog for ever.
+      for (let round = 0; round < 100_000; round++) {
         const tenants = [...new Set([...(await redis.zrange(keys.ready, '0', '99')), ...(await redis.zrange(keys.blocked, '0', '99'))])];
         if (tenants.length === 0) break;
         const args: Array<string | number> = [];
         for (const tenant of tenants) {
-          const ids = await redis.zrange(keys.pending(tenant), '0', '-1');
-          await Promise.all(ids.map((id) => queue.remove(id)));
+          // A bounded chunk per tenant and round: a backlog of millions is removed in steps, not
+          // read into one array and removed by millions of calls in flight at once.
+          const ids = await redis.zrange(keys.pending(tenant), '0', String(DRAIN_CHUNK - 1));
+          for (let at = 0; at < ids.length; at += DRAIN_REMOVES_IN_FLIGHT) {
+            await Promise.all(ids.slice(at, at + DRAIN_REMOVES_IN_FLIGHT).map((id) => queue.remove(id)));
+          }
           args.push(tenant, ids.length, ...ids);
         }
         removed += await runWithTenantKeys(

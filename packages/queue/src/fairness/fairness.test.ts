@@ -260,6 +260,34 @@ describe('a fair queue behaves like a queue', () => {
     await q.close();
   });
 
+  it('drain() removes a backlog larger than its chunk in bounded steps (never every remove in flight at once)', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    await fairSchedulerOf(q)!.idle();
+    const total = 2500;
+    for (let at = 0; at < total; at += 500) {
+      await q.enqueueBulk(Array.from({ length: 500 }, (_, k) => ({ tenantId: (at + k) % 5 === 0 ? 'globex' : 'acme', n: at + k })));
+    }
+    expect((await q.counts()).pending).toBe(total);
+    let inFlight = 0;
+    let most = 0;
+    const remove = q.queue.remove.bind(q.queue);
+    q.queue.remove = async (...args: Parameters<typeof remove>) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await remove(...args);
+      } finally {
+        inFlight--;
+      }
+    };
+    await q.drain();
+    expect(await q.counts()).toMatchObject({ pending: 0, waiting: 0 });
+    expect(await redis.exists(fairSchedulerOf(q)!.keys.pending('acme'), fairSchedulerOf(q)!.keys.pending('globex'))).toBe(0);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(200);
+    await q.close();
+  });
+
   it('drain() removes pending jobs as well as waiting ones; delayed ones only with drain(true)', async () => {
     const { q, pending } = await backlogged();
     const delayed = await q.enqueue({ tenantId: 'acme', n: 9 }, { delay: 60_000 });
