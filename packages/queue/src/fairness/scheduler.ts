@@ -274,7 +274,10 @@ export function createFairScheduler(params: {
       };
       const workerId = randomUUID();
       const heartbeat = async (concurrency: number): Promise<void> => {
-        await fairScripts.heartbeat.run(await client(), [keys.workers, keys.workerConcurrency], [workerId, concurrency, HEARTBEAT_TTL_MS]);
+        const redis = await client();
+        const sentAt = Date.now();
+        const [, redisNow] = await fairScripts.heartbeat.run(redis, [keys.workers, keys.workerConcurrency], [workerId, concurrency, HEARTBEAT_TTL_MS]);
+        poolSlots?.observeRedisClock(Number(redisNow), sentAt, Date.now());
       };
       const beat = (): void => {
         if (closed) return;

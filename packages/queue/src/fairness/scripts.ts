@@ -28,7 +28,7 @@ export const fairScripts = {
   refresh: defineScript<number>({ name: 'fairRefresh', numberOfKeys: 1, lua: refreshLua }),
   release: defineScript<number>({ name: 'fairRelease', numberOfKeys: 4, lua: releaseLua }),
   control: defineScript<[string, string, string]>({ name: 'fairControl', numberOfKeys: 6, lua: controlLua, includes }),
-  heartbeat: defineScript<number>({ name: 'fairHeartbeat', numberOfKeys: 2, lua: heartbeatLua }),
+  heartbeat: defineScript<[number, number]>({ name: 'fairHeartbeat', numberOfKeys: 2, lua: heartbeatLua }),
 } as const;
 
 /**

@@ -9,7 +9,8 @@
   ARGV[2]  concurrency (0 = remove the worker)
   ARGV[3]  ms the heartbeat lives
 
-  Returns the live workers' total concurrency.
+  Returns { the live workers' total concurrency, the Redis clock in ms } (the worker learns how far
+  its own clock is from Redis's).
 ]]
 --- @include "nowMs"
 local rcall = redis.call
@@ -32,4 +33,4 @@ rcall('PEXPIRE', KEYS[1], ttl * 2)
 rcall('PEXPIRE', KEYS[2], ttl * 2)
 local total = 0
 for _, c in ipairs(rcall('HVALS', KEYS[2])) do total = total + (tonumber(c) or 0) end
-return total
+return { total, now }

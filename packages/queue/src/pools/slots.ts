@@ -32,6 +32,8 @@ export class PoolSlots {
   private releasing: string[] = [];
   private flushed: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** How far the Redis clock runs ahead of this host's (ms; negative: behind), as last read. */
+  private redisClockAheadMs = 0;
   /** How often held slots are refreshed, and how long after its hand-out a job may start on a slot taken then. */
   readonly refreshEveryMs: number;
 
@@ -46,12 +48,24 @@ export class PoolSlots {
   /**
    * Whether a starting job holds the slots its fair dispatch took at hand-out: its first start,
    * within `leaseMs / 3` of the release (so the slots are live for at least another `leaseMs / 3`,
-   * less the difference between this host's clock and Redis's, by which time the first refresh has
+   * less the error of this host's reading of the Redis clock, by which time the first refresh has
    * run). Read from the job's own options (no call): the dispatch script wrote the release time there.
    */
   handedOut(job: StartedJob): boolean {
     const at = (job.opts as Record<string, unknown> | undefined)?.[POOL_HANDOUT_OPTION];
-    return typeof at === 'number' && job.attemptsStarted === 1 && Date.now() - at < this.refreshEveryMs;
+    return typeof at === 'number' && job.attemptsStarted === 1 && Date.now() + this.redisClockAheadMs - at < this.refreshEveryMs;
+  }
+
+  /**
+   * Records a reading of the Redis clock (ms) answered to a call sent at `sentAtMs` and answered at
+   * `receivedAtMs` on this host's clock. {@link handedOut} then measures a job's hand-out age on
+   * Redis's clock, so a host whose clock runs behind Redis's does not take expired slots for live
+   * ones (until the first reading, the host's own clock is used). The fair scheduler's heartbeat
+   * feeds it every second.
+   */
+  observeRedisClock(redisMs: number, sentAtMs: number, receivedAtMs: number): void {
+    if (!Number.isFinite(redisMs) || receivedAtMs < sentAtMs) return;
+    this.redisClockAheadMs = redisMs - (sentAtMs + receivedAtMs) / 2;
   }
 
   /** Takes a slot of every pool, in order; a full pool gives back the slots taken and throws a deferral. */
