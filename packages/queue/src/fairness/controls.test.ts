@@ -247,7 +247,9 @@ describe('concurrency pools on a fair queue: slots taken at hand-out', () => {
   standaloneOnly(it, 'counts pool scripts with MONITOR on one server; and a cluster dispatch takes pool slots at hand-out only for a pool key in the queue slot (docs/cluster.md)')('the dispatch takes the slots while the pool is at most half full; those jobs start with no pool script, the rest take theirs at start', async () => {
     const prefix = uniquePrefix('ctl');
     prefixes.push(prefix);
-    const pool = defineConcurrencyPool({ name: 'handout', max: 6, leaseMs: 5000, keyPrefix: prefix });
+    const pool = defineConcurrencyPool({ name: 'handout', max: 6, leaseMs: 30_000, keyPrefix: prefix });
+    // A long lease: a marked job counts as handed out for leaseMs / 3 after its release, and on a loaded
+    // machine the worker below may take seconds to start.
     const q = defineQueue({ namespace: 'agent', name: 'pooled', schema, prefix, connection: redis, fairness: { window: 5 }, pools: [pool] });
     await q.enqueueBulk(Array.from({ length: 5 }, (_, n) => ({ tenantId: n < 3 ? 'acme' : 'globex', n })));
     await fairSchedulerOf(q)!.idle();
