@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defineQueue } from './define-queue';
 import { attemptIncrements, bucketOf, jobStats, JOB_STATS_BUCKETS, JOB_STATS_SLOT_MS, createStatsRecorder, recordScript, type readJobStats, type TenantJobStats } from './job-stats';
 import { createWorker } from './worker';
+import { fairSchedulerOf } from './fairness/scheduler';
 import { useQueueTestContext } from './test-support';
 
 const { redis, workerConnection, prefixes } = useQueueTestContext();
@@ -68,6 +69,32 @@ describe('job stats recorded by producers and createWorker (no extra call)', () 
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual((jobStats.retentionSlots + 1) * JOB_STATS_SLOT_MS);
     }
+    await q.close();
+  });
+
+  it('a fair job held in the backlog counts its time there as waiting, and its handler sees the options it was enqueued with (not the hold)', async () => {
+    const prefix = uniquePrefix('jstats');
+    prefixes.push(prefix);
+    const q = defineQueue({ namespace: 'agent', name: 'fairstats', schema: z.object({ kind: z.string() }), prefix, connection: redis, fairness: { window: 1 } });
+    // Another tenant's job fills the window: acme's stays held (pending) for 400 ms, until a worker runs.
+    await q.enqueue({ tenantId: 'first', kind: 'ok' });
+    await fairSchedulerOf(q)!.idle();
+    const job = await q.enqueue({ tenantId: 'acme', kind: 'ok' });
+    expect(await job.getState()).toBe('pending');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect((await q.getJob(job.id!))!.opts.delay).toBeUndefined();
+    const seen: Array<number | undefined> = [];
+    const worker = createWorker(q, async (j) => void seen.push(j.opts.delay), { connection: workerConnection, handleSignals: false });
+    let acme: TenantJobStats | undefined;
+    await waitFor(async () => {
+      const slots = await jobStats.read(redis, q.name, { prefix: q.settings.prefix });
+      acme = slots.map((slot) => slot.tenants.get('acme')).find((t) => t && t.completed === 1);
+      return acme !== undefined;
+    }, 10_000);
+    await worker.close();
+    expect(seen).toEqual([undefined, undefined]);
+    expect(acme!.wait.sumMs).toBeGreaterThanOrEqual(400);
+    expect(acme!.wait.sumMs).toBeLessThan(60_000);
     await q.close();
   });
 

@@ -4,6 +4,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions 
 import type { Cluster } from 'ioredis';
 import { poolSlotsOf, type QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
+import { withoutHold } from './fairness/hold';
 import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
 import { createStatsRecorder, forEachAttemptIncrement } from './job-stats';
@@ -174,6 +175,8 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
 
     const attempt = async (job: Job<TenantPayload<S>, R>, token?: string): Promise<R> => {
       const startedAt = Date.now();
+      // A fair job was added held: its handler and its wait time see the options it was enqueued with.
+      if (fair) withoutHold(job);
       let data: TenantPayload<S>;
       try {
         data = definition.parse(job.data);

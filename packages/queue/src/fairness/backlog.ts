@@ -2,7 +2,7 @@ import { Job, type JobState, type Queue } from 'bullmq';
 import type { RedisClient } from '@platform/redis';
 import { scanKeys } from '@platform/redis/internal';
 import type { FairKeys } from './keys';
-import { fairHeldScoreFloor } from './hold';
+import { fairHeldScoreFloor, withoutHold } from './hold';
 import { fairScripts, runWithTenantKeys } from './scripts';
 
 /** The state of a job on a fair queue: BullMQ's, or `pending` while it is held for the fair dispatcher. */
@@ -68,7 +68,10 @@ export function fairBacklog(keys: FairKeys, client: () => RedisClient): FairBack
     },
     async get<T>(queue: Queue, id: string) {
       const job = (await FairJob.fromId(queue, id)) as FairJob<T> | undefined;
-      if (job) backlogOf.set(job, backlog);
+      if (job) {
+        withoutHold(job);
+        backlogOf.set(job, backlog);
+      }
       return job;
     },
     async drain(queue) {

@@ -10,6 +10,15 @@ import { fairScripts } from './scripts';
 export const HELD_DELAY_MS = 1e11;
 
 /**
+ * Takes the hold out of a fair job's options read from Redis (its stored options carry the delay
+ * it was added with), so handlers, job stats and `getJob` callers see the options it was enqueued
+ * with. A job the caller delayed keeps its own delay.
+ */
+export function withoutHold(job: { opts: { delay?: number } }): void {
+  if (job.opts.delay === HELD_DELAY_MS) delete job.opts.delay;
+}
+
+/**
  * The lowest BullMQ delayed score (`ms * 0x1000`) of a job held for a fair queue's dispatcher, at
  * `nowMs`: held jobs enqueued within the last `HELD_DELAY_MS / 2` ms are at or above it, and a
  * user's delayed job only when its delay is longer than that (about 1.6 years). For
