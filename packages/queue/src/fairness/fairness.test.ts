@@ -1,5 +1,6 @@
 import { createRedisConnection, loadRedisConfig } from '@platform/redis';
-import { keysMatching, luaScriptProblems, uniquePrefix, waitFor } from '@platform/testing';
+import { keysMatching, luaScriptProblems, standaloneOnly, uniquePrefix, waitFor } from '@platform/testing';
+import { TenantBacklogFullError } from '../errors';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineQueue } from '../define-queue';
@@ -257,6 +258,40 @@ describe('a fair queue behaves like a queue', () => {
     await fairSchedulerOf(q)!.pump();
     expect(await job.getState()).toBe('waiting');
     expect(await (await q.getJob(job.id!))!.getState()).toBe('waiting');
+    await q.close();
+  });
+
+  standaloneOnly(it, 'counts MULTI commands in INFO commandstats of one server')('the single enqueues of one event-loop turn go in one MULTI, each caller getting its own job', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    await fairSchedulerOf(q)!.idle();
+    const multis = async () => Number(/cmdstat_multi:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const before = await multis();
+    const jobs = await Promise.all(Array.from({ length: 20 }, (_, n) => q.enqueue({ tenantId: n % 2 ? 'acme' : 'globex', n: n + 1 })));
+    expect((await multis()) - before).toBe(1);
+    expect(new Set(jobs.map((job) => job.id)).size).toBe(20);
+    for (const [n, job] of jobs.entries()) expect(job.data).toEqual({ tenantId: n % 2 ? 'acme' : 'globex', n: n + 1 });
+    expect((await q.counts()).pending).toBe(20);
+    await q.close();
+  });
+
+  it('one turn of single enqueues: a tenant over its backlog cap and options BullMQ refuses fail only their own calls', async () => {
+    const q = fairQueue({ window: 1, maxPendingPerTenant: 2 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    await fairSchedulerOf(q)!.idle();
+    const settled = await Promise.allSettled([
+      q.enqueue({ tenantId: 'acme', n: 1 }),
+      q.enqueue({ tenantId: 'globex', n: 2 }),
+      q.enqueue({ tenantId: 'acme', n: 3 }),
+      q.enqueue({ tenantId: 'acme', n: 4 }),
+      q.enqueue({ tenantId: 'globex', n: 5 }, { failParentOnFailure: true, ignoreDependencyOnFailure: true } as never),
+    ]);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    expect((settled[3] as PromiseRejectedResult).reason).toBeInstanceOf(TenantBacklogFullError);
+    expect(String((settled[4] as PromiseRejectedResult).reason)).toMatch(/cannot be used together/);
+    // The accepted calls are pending once each, in their tenants' order.
+    expect((await q.counts()).pending).toBe(3);
+    expect(await redis.zcard(fairSchedulerOf(q)!.keys.pending('acme'))).toBe(2);
     await q.close();
   });
 

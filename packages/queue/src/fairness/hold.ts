@@ -1,6 +1,7 @@
 import type { RedisClient } from '@platform/redis';
 import type { Job, Queue } from 'bullmq';
 import { fairScripts } from './scripts';
+import { TenantBacklogFullError } from '../errors';
 
 /**
  * The hold: a fair job enters BullMQ at its enqueue as a delayed job this far in the future (its
@@ -29,6 +30,22 @@ export function fairHeldScoreFloor(nowMs: number): number {
 }
 
 type Reply = [Error | null, unknown];
+
+const nothingWritten = new WeakSet<object>();
+
+/** Marks an error a fair enqueue threw before it sent anything. */
+export function markNothingWritten(error: unknown): void {
+  if (typeof error === 'object' && error !== null) nothingWritten.add(error);
+}
+
+/**
+ * Whether a failed fair enqueue wrote nothing, so that its entries may be sent again one by one:
+ * the script refused it (a tenant's backlog is full), or BullMQ refused an entry's options before
+ * anything was sent. Any other failure may come after the MULTI ran (a lost reply).
+ */
+export function fairEnqueueWroteNothing(error: unknown): boolean {
+  return error instanceof TenantBacklogFullError || (typeof error === 'object' && error !== null && nothingWritten.has(error));
+}
 
 /** The ioredis side of BullMQ's client (its proxy forwards these to the ioredis instance). */
 interface RawClient {
@@ -70,9 +87,14 @@ export async function holdAndRecord(
   const bullClient = await queue.getBackend().client;
   const exec = async (): Promise<Reply[]> => {
     const multi = bullClient.multi();
-    for (const job of jobs) {
-      // Queued on the MULTI synchronously; BullMQ refuses bad options here, before anything is sent.
-      void job.addJob(multi as never).catch(() => undefined);
+    try {
+      for (const job of jobs) {
+        // Queued on the MULTI synchronously; BullMQ refuses bad options here (it throws), before anything is sent.
+        void job.addJob(multi as never).catch(() => undefined);
+      }
+    } catch (error) {
+      markNothingWritten(error);
+      throw error;
     }
     (multi as unknown as { evalsha(...args: Array<string | number>): unknown }).evalsha(fairScripts.enqueue.sha, ...params);
     return ((await multi.exec()) ?? []) as Reply[];

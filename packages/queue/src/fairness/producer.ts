@@ -2,11 +2,13 @@ import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from '@platform/redis';
 import { countJobs, type JobEntry, type Producer } from '../producer/producer';
 import { fairBacklog } from './backlog';
+import { fairEnqueueWroteNothing } from './hold';
 import type { FairScheduler, MakeJob } from './scheduler';
 
 /**
  * Fair scheduling: undelayed jobs enter BullMQ held (delayed by `HELD_DELAY_MS`) and pending in
- * their tenants' backlog, in one MULTI per `add`/`addBulk`, and the dispatcher releases them;
+ * their tenants' backlog, in one MULTI per `addBulk` and per event-loop turn of `add` calls (an
+ * ioredis MULTI on BullMQ's client costs more to build than the add itself), and the dispatcher releases them;
  * delayed jobs go to BullMQ's delayed set directly. `counts()` shows held jobs as `pending` (not
  * `delayed`), a held job's `getState()` says `pending`, `drain` removes them.
  */
@@ -35,8 +37,41 @@ export function fairProducer<T extends { tenantId: string }>(
     return result;
   };
 
+  // The single adds of one event-loop turn go in one MULTI. A batch that wrote nothing (a tenant's
+  // full backlog, options BullMQ refuses) is sent again one add at a time, so each caller gets its
+  // own answer; any other failure (a lost reply: the MULTI may have run) is every caller's.
+  let turn: Array<{ job: JobEntry<T>; resolve: (job: Job<T>) => void; reject: (error: unknown) => void }> | undefined;
+  const one = async (job: JobEntry<T>): Promise<Job<T>> => (await scheduler.enqueue([job], makeJob))[0] as Job<T>;
+  const flushTurn = (): void => {
+    const calls = turn!;
+    turn = undefined;
+    if (calls.length === 1) {
+      const [call] = calls;
+      one(call!.job).then(call!.resolve, call!.reject);
+      return;
+    }
+    scheduler.enqueue(calls.map((call) => call.job), makeJob).then(
+      (added) => calls.forEach((call, i) => call.resolve(added[i] as Job<T>)),
+      (error: unknown) => {
+        if (!fairEnqueueWroteNothing(error)) return calls.forEach((call) => call.reject(error));
+        for (const call of calls) one(call.job).then(call.resolve, call.reject);
+      },
+    );
+  };
+  // A job with a parent can fail inside the MULTI after the others were written: it goes alone.
+  const batchable = (job: JobEntry<T>): boolean => viaFair(job) && !job.opts?.parent;
+
   return {
-    add: async (job) => (await addBulk([job]))[0]!,
+    add: (job) => {
+      if (!batchable(job)) return addBulk([job]).then((jobs) => jobs[0]!);
+      return new Promise<Job<T>>((resolve, reject) => {
+        if (!turn) {
+          turn = [];
+          setImmediate(flushTurn);
+        }
+        turn.push({ job, resolve, reject });
+      });
+    },
     addBulk,
     async counts() {
       const [counts, held] = await Promise.all([countJobs(queue(), 0), backlog.count()]);

@@ -7,7 +7,7 @@ import { fairKeys, fairRegistryKey, type FairKeys } from './keys';
 import { encodeTenantSettings, type ResolvedFairness } from './options';
 import { poolMember, type PoolSlots } from '../pools/slots';
 import { fairScripts, runWithTenantKeys } from './scripts';
-import { HELD_DELAY_MS, holdAndRecord } from './hold';
+import { HELD_DELAY_MS, holdAndRecord, markNothingWritten } from './hold';
 
 /** Job ids the scheduler gives jobs enqueued without one: a per-process prefix and a counter. */
 const idPrefix = `f${randomUUID().replace(/-/g, '').slice(0, 12)}.`;
@@ -172,23 +172,29 @@ export function createFairScheduler(params: {
       const jobArgs: Array<string | number> = [];
       const held: Job[] = [];
       const userOpts: JobsOptions[] = [];
-      for (const { name, data, opts } of entries) {
-        let index = tenants.get(data.tenantId);
-        if (index === undefined) {
-          index = tenants.size + 1;
-          tenants.set(data.tenantId, index);
-          tenantArgs.push(data.tenantId, encodeTenantSettings(settings.tenant(data.tenantId)));
+      try {
+        for (const { name, data, opts } of entries) {
+          let index = tenants.get(data.tenantId);
+          if (index === undefined) {
+            index = tenants.size + 1;
+            tenants.set(data.tenantId, index);
+            tenantArgs.push(data.tenantId, encodeTenantSettings(settings.tenant(data.tenantId)));
+          }
+          const id = opts?.jobId ?? `${idPrefix}${(++idCounter).toString(36)}`;
+          // The job keeps its enqueue time as BullMQ's timestamp, so waiting times stay honest.
+          const jobOpts: JobsOptions = { ...defaultJobOptions, ...opts, jobId: id, timestamp: opts?.timestamp ?? now };
+          const priority = Math.min(Math.max(Math.trunc(jobOpts.priority ?? 0), 0), MAX_PRIORITY);
+          const dedupId = jobOpts.deduplication?.id;
+          const jobKey = queue.toKey(id);
+          jobKeys.push(jobKey, dedupId ? `${keys.jobPrefix}de:${dedupId}` : jobKey);
+          jobArgs.push(index, id, priority, dedupId ? 1 : 0, jobOpts.timestamp!);
+          userOpts.push(jobOpts);
+          held.push(makeJob(queue, name, data, { ...jobOpts, delay: HELD_DELAY_MS }, id));
         }
-        const id = opts?.jobId ?? `${idPrefix}${(++idCounter).toString(36)}`;
-        // The job keeps its enqueue time as BullMQ's timestamp, so waiting times stay honest.
-        const jobOpts: JobsOptions = { ...defaultJobOptions, ...opts, jobId: id, timestamp: opts?.timestamp ?? now };
-        const priority = Math.min(Math.max(Math.trunc(jobOpts.priority ?? 0), 0), MAX_PRIORITY);
-        const dedupId = jobOpts.deduplication?.id;
-        const jobKey = queue.toKey(id);
-        jobKeys.push(jobKey, dedupId ? `${keys.jobPrefix}de:${dedupId}` : jobKey);
-        jobArgs.push(index, id, priority, dedupId ? 1 : 0, jobOpts.timestamp!);
-        userOpts.push(jobOpts);
-        held.push(makeJob(queue, name, data, { ...jobOpts, delay: HELD_DELAY_MS }, id));
+      } catch (error) {
+        // BullMQ refused an entry's options in its Job constructor: nothing was sent.
+        markNothingWritten(error);
+        throw error;
       }
       void register().catch(() => undefined);
       const params = [
