@@ -141,24 +141,24 @@ describe('Lua scripts', () => {
       const P = 30_000;
       // A claim set up as pending stales this far ahead: unlike any the calls write (now + P, a few ms on).
       const PENDING = P + 100_000;
-      /** One claim call: what is in Redis before it, and its arguments (bucket: 0 = the current one). */
+      /**
+       * One claim call: what is in Redis before it, and its arguments (bucket: 0 = the current one).
+       * `value` gets the case's own job id and another job's id without their "notify-" prefix.
+       */
       interface Case {
         name: string;
-        value?: (now: number) => string;
+        value?: (now: number, id: string, other: string) => string;
         status?: string;
         inBull?: boolean;
         inFair?: boolean;
         wrongType?: boolean;
         bucket?: number;
-        jobId?: string;
         mode?: 'own' | 'adopt' | 'clear';
         split?: boolean;
         /** Uses the dedupe key of the case before it (a twin in the same batch). */
         sameKeyAsPrevious?: boolean;
         expected: number | 'error';
       }
-      const id = 'notify-email-a';
-      const other = 'notify-email-b';
       const cases: Case[] = [
         { name: 'fresh', expected: 1 },
         { name: 'twin of the fresh claim before it', sameKeyAsPrevious: true, expected: 0 },
@@ -166,19 +166,19 @@ describe('Lua scripts', () => {
         { name: 'fresh, adopt', mode: 'adopt', expected: 2 },
         { name: 'fresh, a worker handled the job', status: 'sent', expected: 0 },
         { name: 'fresh, an old queued status', status: 'queued', expected: 1 },
-        { name: 'marked enqueued', value: () => `job.${other}`, expected: 0 },
+        { name: 'marked enqueued', value: (_now, _id, other) => `job.notify-${other}`, expected: 0 },
         { name: 'an older format', value: () => 'pending.tok', expected: 0 },
-        { name: "another job's claim, pending", value: (now) => `${now + PENDING}.${other.slice(7)}`, expected: 0 },
-        { name: "another job's claim, stale", value: (now) => `${now - 1}.${other.slice(7)}`, expected: 3 },
-        { name: "another job's claim, stale, adopt", value: (now) => `${now - 1}.${other.slice(7)}`, mode: 'adopt', expected: 2 },
-        { name: 'own claim, job in BullMQ', value: (now) => `${now - 1}.${id.slice(7)}`, inBull: true, expected: 0 },
-        { name: 'own claim, job in the fair backlog', value: (now) => `${now - 1}.${id.slice(7)}`, inFair: true, expected: 0 },
-        { name: 'own claim, handled by a worker', value: (now) => `${now - 1}.${id.slice(7)}`, status: 'failed', expected: 0 },
-        { name: 'own claim, pending', value: (now) => `${now + PENDING}.${id.slice(7)}`, expected: 0 },
-        { name: 'own claim, stale, clear', value: (now) => `${now - 1}.${id.slice(7)}`, status: 'queued', mode: 'clear', expected: 2 },
-        { name: 'own claim, stale, on a cluster', value: (now) => `${now - 1}.${id.slice(7)}`, inBull: true, split: true, expected: 3 },
-        { name: 'own claim, stale, adopt', value: (now) => `${now - 1}.${id.slice(7)}`, mode: 'adopt', expected: 1 },
-        { name: 'own claim, stale, own', value: (now) => `${now - 1}.${id.slice(7)}`, expected: 1 },
+        { name: "another job's claim, pending", value: (now, _id, other) => `${now + PENDING}.${other}`, expected: 0 },
+        { name: "another job's claim, stale", value: (now, _id, other) => `${now - 1}.${other}`, expected: 3 },
+        { name: "another job's claim, stale, adopt", value: (now, _id, other) => `${now - 1}.${other}`, mode: 'adopt', expected: 2 },
+        { name: 'own claim, job in BullMQ', value: (now, id) => `${now - 1}.${id}`, inBull: true, expected: 0 },
+        { name: 'own claim, job in the fair backlog', value: (now, id) => `${now - 1}.${id}`, inFair: true, expected: 0 },
+        { name: 'own claim, handled by a worker', value: (now, id) => `${now - 1}.${id}`, status: 'failed', expected: 0 },
+        { name: 'own claim, pending', value: (now, id) => `${now + PENDING}.${id}`, expected: 0 },
+        { name: 'own claim, stale, clear', value: (now, id) => `${now - 1}.${id}`, status: 'queued', mode: 'clear', expected: 2 },
+        { name: 'own claim, stale, on a cluster', value: (now, id) => `${now - 1}.${id}`, inBull: true, split: true, expected: 3 },
+        { name: 'own claim, stale, adopt', value: (now, id) => `${now - 1}.${id}`, mode: 'adopt', expected: 1 },
+        { name: 'own claim, stale, own', value: (now, id) => `${now - 1}.${id}`, expected: 1 },
         { name: 'a dedupe key of another type', wrongType: true, expected: 'error' },
         { name: 'after the failing call', expected: 1 },
       ];
@@ -190,21 +190,36 @@ describe('Lua scripts', () => {
         const bucket = Math.floor(now / W);
         const keys: string[][] = [];
         const args: (string | number)[][] = [];
+        // One fair backlog hash for all cases (a batch shares it), so every case has its own job id
+        // (a twin's is the case's before it).
+        const fairJobsKey = `${prefix}:f`;
         for (const [i, c] of cases.entries()) {
-          const k = [`${prefix}:d:${c.sameKeyAsPrevious ? i - 1 : i}`, `${prefix}:j:${i}`, `${prefix}:s:${i}`, `${prefix}:f:${i}`];
-          if (c.value) await redis.set(k[0]!, c.value(now), 'PX', W);
+          const n = c.sameKeyAsPrevious ? i - 1 : i;
+          const jobId = `notify-email-a${n}`;
+          const k = [`${prefix}:d:${n}`, `${prefix}:j:${i}`, `${prefix}:s:${i}`, fairJobsKey];
+          if (c.value) await redis.set(k[0]!, c.value(now, jobId.slice(7), `email-b${i}`), 'PX', W);
           if (c.wrongType) await redis.hset(k[0]!, 'f', 'v');
           if (c.status) await redis.hset(k[2]!, 'state', c.status);
           if (c.inBull) await redis.hset(k[1]!, 'name', 'email');
-          if (c.inFair) await redis.hset(k[3]!, c.jobId ?? id, '{}');
+          if (c.inFair) await redis.hset(fairJobsKey, jobId, '{}');
           keys.push(k);
-          args.push([W, P, bucket + (c.bucket ?? 0), c.jobId ?? id, c.mode ?? 'own', c.split ? '1' : '0']);
+          args.push([W, P, bucket + (c.bucket ?? 0), jobId, c.mode ?? 'own', c.split ? '1' : '0']);
         }
         let replies: unknown[];
         if (batched) {
-          const flat = (await claimNotificationBatchScript.runWithKeyCount(redis, 4 * cases.length, [...keys.flat(), 4, 6, ...args.flat()])) as unknown[];
-          expect(flat).toHaveLength(4 * cases.length);
-          replies = cases.map((_, i) => (flat[4 * i] === 1 ? flat.slice(4 * i + 1, 4 * i + 4) : 'error'));
+          // The batcher's layout (shared: key 4, arguments 1, 2, 6), one batch per run of cases
+          // with equal shared values (the cluster case stands alone), in case order.
+          replies = [];
+          for (let from = 0; from < cases.length; ) {
+            let to = from + 1;
+            while (to < cases.length && args[to]![5] === args[from]![5]) to++;
+            const group = cases.slice(from, to).map((_, j) => from + j);
+            const params = [fairJobsKey, ...group.flatMap((i) => keys[i]!.slice(0, 3)), 3, 3, 1, 3, W, P, args[from]![5]!, ...group.flatMap((i) => args[i]!.slice(2, 5))];
+            const flat = (await claimNotificationBatchScript.runWithKeyCount(redis, 1 + 3 * group.length, params)) as unknown[];
+            expect(flat).toHaveLength(4 * group.length);
+            replies.push(...group.map((_, j) => (flat[4 * j] === 1 ? flat.slice(4 * j + 1, 4 * j + 4) : 'error')));
+            from = to;
+          }
         } else {
           replies = [];
           for (const [i] of cases.entries()) replies.push(await claimNotificationScript.run(redis, keys[i]!, args[i]!).catch(() => 'error'));
@@ -823,6 +838,40 @@ describe('notifyOnce', () => {
       await server.stop();
     }
   });
+
+  standaloneOnly(it, "watches one private redis-server's MONITOR")(
+    'a batch of claims sends the window, the pending time, the cluster flag and the fair backlog key once, not once per claim',
+    async () => {
+      const server = await startRedisServer();
+      const producer = createRedisConnection(loadRedisConfig({ REDIS_URL: server.url }), { role: 'producer' });
+      const keyPrefix = uniquePrefix('shared');
+      const queue = notificationQueue('email', { connection: producer, prefix: bullPrefixFor(keyPrefix), fairness: 'none', recordStats: false });
+      // Values no other argument of the batch can equal.
+      const opts = { connection: producer, keyPrefix, queue, ttlSeconds: 4321, pendingTtlMs: 12_345 };
+      try {
+        await Promise.all([notifyOnce(email('t', 'warm-1'), opts), notifyOnce(email('t', 'warm-2'), opts)]); // loads both scripts
+        const monitor = await (producer as Redis).monitor();
+        const seen: string[][] = [];
+        monitor.on('monitor', (_time: string, args: string[]) => seen.push(args.map(String)));
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => notifyOnce(email('t', `shared-${i}`), opts)));
+        await producer.echo('end-of-batch');
+        await waitFor(() => seen.some((args) => args[0]?.toLowerCase() === 'echo'), 5000);
+        monitor.disconnect();
+        expect(results.every((r) => r.enqueued)).toBe(true);
+        const batches = seen.filter((args) => args[0]?.toLowerCase() === 'evalsha' && args[1] === claimNotificationBatchScript.sha);
+        expect(batches).toHaveLength(1);
+        const batch = batches[0]!;
+        const count = (value: string) => batch.filter((arg) => arg === value).length;
+        expect([count('4321000'), count('12345'), count(fairPendingJobsKey(queue))]).toEqual([1, 1, 1]);
+        // sha, key count; the fair key, 3 keys per claim; 4 counts, 3 shared values, 3 arguments per claim (10 strings per claim before).
+        expect(batch).toHaveLength(3 + 1 + 3 * 20 + 4 + 3 + 3 * 20);
+      } finally {
+        await queue.close();
+        producer.disconnect();
+        await server.stop();
+      }
+    },
+  );
 
   it('a job id is never an integer and never contains ":"', async () => {
     const { options, tenant } = setup();

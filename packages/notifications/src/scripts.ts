@@ -26,7 +26,8 @@ export const claimNotificationScript = defineScript<ClaimReply>({ name: 'claimNo
 
 /**
  * The batch twin of {@link claimNotificationScript} (see `claimNotificationBatch-0.lua`): the same
- * function per call, one `TIME` per batch, a flat reply of three elements per call.
+ * function per call, one `TIME` per batch, the values every call of a batch shares (fair backlog
+ * key, window, pending time, cluster flag) sent once, a flat reply of three elements per call.
  */
 export const claimNotificationBatchScript = defineScript<unknown>({ name: 'claimNotificationBatch', numberOfKeys: 0, lua: claimBatchLua, includes: { claimNotification: claimIncludeLua } });
 
@@ -35,7 +36,11 @@ export const claimNotificationBatchScript = defineScript<unknown>({ name: 'claim
  * as one script call (see `createScriptBatcher`): under load, one round trip and one socket write
  * for many notifyOnce calls.
  */
-export const claimNotificationBatched = createScriptBatcher(claimNotificationScript, claimNotificationBatchScript, { replyWidth: 3 });
+export const claimNotificationBatched = createScriptBatcher(claimNotificationScript, claimNotificationBatchScript, {
+  replyWidth: 3,
+  // KEYS[4] the fair backlog's jobs hash; ARGV[1] window, ARGV[2] pending time, ARGV[6] cluster flag.
+  shared: { keys: [3], args: [0, 1, 5] },
+});
 
 /** Gives a claim back after a failed enqueue (keeps it, marked, when the job is there after all). */
 export const releaseNotificationScript = defineScript<number>({ name: 'releaseNotification', numberOfKeys: 4, lua: releaseLua });

@@ -158,3 +158,72 @@ test('replyWidth: a batch reply shorter than its calls rejects the calls it left
   expect(results[0]).toEqual({ status: 'fulfilled', value: [7, 'a'] });
   expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ message: 'script testFlatAppend: no reply in its batch' });
 });
+
+/**
+ * A pair with shared values: the single script appends `ARGV[2] .. ARGV[1]` to `KEYS[1]` and counts
+ * the call in `KEYS[2]`; `KEYS[2]` and `ARGV[2]` are shared (the batch reads them once).
+ */
+function sharedAppendScripts() {
+  const tag = `-- ${randomUUID()}`;
+  const body = `${tag}
+local function append(key, counter, value, separator)
+  redis.call('INCR', counter)
+  return redis.call('APPEND', key, separator .. value)
+end
+`;
+  const single = defineScript<number>({ name: 'testSharedAppend', numberOfKeys: 2, lua: `${body}return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2])\n` });
+  const batch = defineScript<unknown>({
+    name: 'testSharedAppendBatch',
+    numberOfKeys: 0,
+    lua: `${body}local nShared = tonumber(ARGV[3])
+local counter, separator = KEYS[nShared], ARGV[5]
+local out = {}
+local a = 4 + tonumber(ARGV[4])
+for k = nShared + 1, #KEYS do
+  a = a + 1
+  out[#out + 1] = 1; out[#out + 1] = append(KEYS[k], counter, ARGV[a], separator)
+end
+return out
+`,
+  });
+  return { single, batch };
+}
+
+test('shared: calls are grouped by their shared values, each batch sends them once and keeps call order within it', async () => {
+  const { single, batch } = sharedAppendScripts();
+  const batcher = createScriptBatcher(single, batch, { shared: { keys: [1], args: [1] } });
+  const sent: unknown[][] = [];
+  const wrapped = {
+    status: 'ready',
+    evalsha: (...args: Parameters<Redis['evalsha']>) => {
+      sent.push(args);
+      return redis.evalsha(...args);
+    },
+    eval: (...args: Parameters<Redis['eval']>) => redis.eval(...args),
+  };
+  const [k1, k2, counterA, counterB] = [key(), key(), key(), key()];
+  await redis.script('LOAD', single.lua);
+  await redis.script('LOAD', batch.lua);
+  // Interleaved: two groups by separator and counter; one call alone in its group (the single script).
+  const replies = await Promise.all([
+    batcher.run(wrapped, [k1, counterA], ['a', '-']),
+    batcher.run(wrapped, [k2, counterB], ['x', '+']),
+    batcher.run(wrapped, [k1, counterA], ['b', '-']),
+    batcher.run(wrapped, [k2, counterB], ['y', '+']),
+    batcher.run(wrapped, [k1, counterB], ['c', '-']),
+    batcher.run(wrapped, [k2, counterA], ['z', '-']),
+  ]);
+  expect(await redis.get(k1)).toBe('-a-b-c');
+  // Groups go in the order of their first call, so z (first group) lands before x and y.
+  expect(await redis.get(k2)).toBe('-z+x+y');
+  expect(replies).toEqual([2, 4, 4, 6, 6, 2]);
+  expect([await redis.get(counterA), await redis.get(counterB)]).toEqual(['3', '3']);
+  // (counterA, '-'), (counterB, '+'), then (counterB, '-') alone: the shared values once per batch.
+  expect(sent).toEqual([
+    [batch.sha, 4, counterA, k1, k1, k2, 1, 1, 1, 1, '-', 'a', 'b', 'z'],
+    [batch.sha, 3, counterB, k2, k2, 1, 1, 1, 1, '+', 'x', 'y'],
+    [single.sha, 2, k1, counterB, 'c', '-'],
+  ]);
+  expect(() => createScriptBatcher(single, batch, { shared: { keys: [2] } })).toThrow(/shared key positions must be distinct integers from 0 to 1/);
+  expect(() => createScriptBatcher(single, batch, { shared: { args: [1, 1] } })).toThrow(/shared argument positions/);
+});

@@ -37,6 +37,22 @@ export interface ScriptBatcherOptions {
    * @defaultValue `undefined`: per call `1, reply` or `0, error message` (the shared include `eachCall`)
    */
   replyWidth?: number;
+  /**
+   * The single script's keys and arguments that are the same for every call of a batch, by
+   * position (0-based, in the order the batch script reads them): a batch sends them once
+   * instead of once per call. The calls of one turn are grouped by these values (`===`), so only
+   * calls with equal ones share a batch; each group goes in call order, groups in the order of
+   * their first call (calls of different groups are not ordered among themselves, as calls on
+   * separate connections would not be).
+   *
+   * The batch script then gets in `KEYS` the shared keys, then every call's other keys in turn;
+   * `ARGV[1]` = other keys per call, `ARGV[2]` = other arguments per call, `ARGV[3]` = shared
+   * keys, `ARGV[4]` = shared arguments (counts), then the shared arguments, then every call's
+   * other arguments in turn. (`eachCall` reads the layout without shared values: a batch script
+   * using this option is a loop of its own.)
+   * @defaultValue `undefined`: nothing shared; `ARGV[1]`, `ARGV[2]`, then every call's arguments
+   */
+  shared?: { readonly keys?: readonly number[]; readonly args?: readonly number[] };
 }
 
 /** What the batcher reads of a client: whether it is a ready standalone/Sentinel client. */
@@ -69,25 +85,56 @@ const RedisReplyError = ReplyError as new (message: string) => Error;
  * With `options.replyWidth` the batch script may be a loop of its own instead of `eachCall` (for
  * example one that reads `TIME` once per batch and passes flat arguments), replying flat (see
  * {@link ScriptBatcherOptions.replyWidth}); it must still run each call as the single script would.
+ * With `options.shared` the values every call of a batch has in common (a window, a queue's key)
+ * are sent once per batch, and the batch script reads them once (see
+ * {@link ScriptBatcherOptions.shared}).
  *
  * @param single - the script each call stands for; its reply type is the batcher's
  * @param batch - the batch twin of `single` (see above); its `numberOfKeys` is ignored
- * @param options - how the batch script replies
+ * @param options - how the batch script replies, and which values a batch sends once
  */
 export function createScriptBatcher<TResult>(single: LuaScript<TResult>, batch: LuaScript<unknown>, options: ScriptBatcherOptions = {}): ScriptBatcher<TResult> {
   const perClient = new WeakMap<object, QueuedCall<TResult>[]>();
   const width = options.replyWidth;
   if (width !== undefined && !(Number.isInteger(width) && width >= 1)) throw new TypeError(`script ${single.name}: replyWidth must be a positive integer, got ${String(width)}`);
   const stride = width === undefined ? 2 : width + 1;
+  const sharedKeys = options.shared?.keys ?? [];
+  const sharedArgs = options.shared?.args ?? [];
+  for (const [what, positions, bound] of [['key', sharedKeys, single.numberOfKeys], ['argument', sharedArgs, Infinity]] as const) {
+    if (!positions.every((at) => Number.isInteger(at) && at >= 0 && at < bound) || new Set(positions).size !== positions.length) {
+      throw new TypeError(`script ${single.name}: shared ${what} positions must be distinct integers from 0${bound === Infinity ? '' : ` to ${bound - 1}`}, got [${positions.join(', ')}]`);
+    }
+  }
+  const sharing = sharedKeys.length > 0 || sharedArgs.length > 0;
+  /** Per position: true for a value sent once per batch. */
+  const keyIsShared = Array.from({ length: single.numberOfKeys }, (_, at) => sharedKeys.includes(at));
+  const maxSharedArg = Math.max(-1, ...sharedArgs);
+
+  /** Whether `a` and `b` carry the same shared values (they may share a batch). */
+  const sameShared = (a: QueuedCall<TResult>, b: QueuedCall<TResult>): boolean => {
+    for (const at of sharedKeys) if (a.keys[at] !== b.keys[at]) return false;
+    for (const at of sharedArgs) if (a.args[at] !== b.args[at]) return false;
+    return true;
+  };
 
   const sendMany = (client: ScriptClient, calls: QueuedCall<TResult>[]): void => {
-    const keysPerCall = single.numberOfKeys;
-    const nArgs = calls[0]!.args.length;
+    const first = calls[0]!;
+    const keysPerCall = single.numberOfKeys - sharedKeys.length;
+    const nArgs = first.args.length - sharedArgs.length;
     const params: Array<string | number> = [];
-    for (const call of calls) for (const key of call.keys) params.push(key);
-    params.push(keysPerCall, nArgs);
-    for (const call of calls) for (const arg of call.args) params.push(arg);
-    const numberOfKeys = keysPerCall * calls.length;
+    if (!sharing) {
+      for (const call of calls) for (const key of call.keys) params.push(key);
+      params.push(keysPerCall, nArgs);
+      for (const call of calls) for (const arg of call.args) params.push(arg);
+    } else {
+      for (const at of sharedKeys) params.push(first.keys[at]!);
+      for (const call of calls) for (let at = 0; at < call.keys.length; at++) if (!keyIsShared[at]) params.push(call.keys[at]!);
+      params.push(keysPerCall, nArgs, sharedKeys.length, sharedArgs.length);
+      for (const at of sharedArgs) params.push(first.args[at]!);
+      const argIsShared = sharedArgs.length === 0 ? undefined : Array.from({ length: first.args.length }, (_, at) => sharedArgs.includes(at));
+      for (const call of calls) for (let at = 0; at < call.args.length; at++) if (!argIsShared?.[at]) params.push(call.args[at]!);
+    }
+    const numberOfKeys = sharedKeys.length + keysPerCall * calls.length;
     const onReply = (reply: unknown): void => {
       const flat = reply as unknown[];
       for (let i = 0, at = 0; i < calls.length; i++, at += stride) {
@@ -114,11 +161,21 @@ export function createScriptBatcher<TResult>(single: LuaScript<TResult>, batch: 
     const calls = perClient.get(client);
     perClient.delete(client);
     if (!calls) return;
-    // The batch script takes one argument count; calls with another (optional trailing arguments) go alone.
+    // The batch script takes one argument count; calls with another (optional trailing arguments,
+    // or fewer than a shared position needs) go alone.
     const nArgs = calls[0]!.args.length;
-    const same = calls.filter((call) => call.args.length === nArgs);
-    for (const call of calls) if (call.args.length !== nArgs) send(client, [call]);
-    for (let i = 0; i < same.length; i += MAX_BATCH_CALLS) send(client, same.slice(i, i + MAX_BATCH_CALLS));
+    const batchable = (call: QueuedCall<TResult>): boolean => call.args.length === nArgs && call.args.length > maxSharedArg;
+    for (const call of calls) if (!batchable(call)) send(client, [call]);
+    const groups: QueuedCall<TResult>[][] = [];
+    for (const call of calls) {
+      if (!batchable(call)) continue;
+      let group = groups[groups.length - 1];
+      // Usually one group: the last one is tried first.
+      if (group === undefined || !sameShared(group[0]!, call)) group = groups.find((g) => sameShared(g[0]!, call));
+      if (group === undefined) groups.push((group = []));
+      group.push(call);
+    }
+    for (const same of groups) for (let i = 0; i < same.length; i += MAX_BATCH_CALLS) send(client, same.slice(i, i + MAX_BATCH_CALLS));
   };
 
   return {
