@@ -275,6 +275,21 @@ describe('a fair queue behaves like a queue', () => {
     await q.close();
   });
 
+  standaloneOnly(it, 'counts commands in INFO commandstats of one server')('a bulk of 10 takes its 10 sequence numbers with one INCRBY, in order', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    await fairSchedulerOf(q)!.idle();
+    const calls = async (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const incrbyBefore = await calls('incrby');
+    const seqBefore = Number(await redis.get(fairSchedulerOf(q)!.keys.seq));
+    const jobs = await q.enqueueBulk(Array.from({ length: 10 }, (_, n) => ({ tenantId: 'acme', n: n + 1 })));
+    expect((await calls('incrby')) - incrbyBefore).toBe(1);
+    expect(Number(await redis.get(fairSchedulerOf(q)!.keys.seq))).toBe(seqBefore + 10);
+    // FIFO within the tenant: the pending set's order is the bulk's.
+    expect(await redis.zrange(fairSchedulerOf(q)!.keys.pending('acme'), 0, -1)).toEqual(jobs.map((job) => job.id));
+    await q.close();
+  });
+
   it('one turn of single enqueues: a tenant over its backlog cap and options BullMQ refuses fail only their own calls', async () => {
     const q = fairQueue({ window: 1, maxPendingPerTenant: 2 });
     await q.enqueue({ tenantId: 'first', n: 0 });

@@ -84,17 +84,21 @@ for i = 1, m do
   end
 end
 
--- 3. Record.
+-- 3. Record. One INCRBY takes the sequence numbers of the whole batch.
 local out = { 0, {} }
 local vt = tonumber(rcall('HGET', KEYS[3], ':vt') or '0')
 local joined = {}
+local recording = 0
+for _ in pairs(fresh) do recording = recording + 1 end
+local seq = 0
+if recording > 0 then seq = rcall('INCRBY', KEYS[5], recording) - recording end
 for j = 1, n do
   local base = nBase + 1 + (j - 1) * 5
   local id = ARGV[base + 1]
   if fresh[id] == j then
     local t = tonumber(ARGV[base])
     local tenant = ARGV[1 + 2 * t]
-    local seq = rcall('INCR', KEYS[5])
+    seq = seq + 1
     -- Lower priority number first (0 = none, served first as in BullMQ), then arrival order.
     rcall('ZADD', KEYS[13 + t], tonumber(ARGV[base + 2]) * 4294967296 + seq, id)
     if not joined[t] then
