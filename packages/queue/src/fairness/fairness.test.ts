@@ -286,7 +286,7 @@ describe('a fair queue behaves like a queue', () => {
     expect((await calls('incrby')) - incrbyBefore).toBe(1);
     expect(Number(await redis.get(fairSchedulerOf(q)!.keys.seq))).toBe(seqBefore + 10);
     // FIFO within the tenant: the pending set's order is the bulk's.
-    expect(await redis.zrange(fairSchedulerOf(q)!.keys.pending('acme'), 0, -1)).toEqual(jobs.map((job) => job.id));
+    expect(await redis.zrange(fairSchedulerOf(q)!.keys.pending('acme'), '0', '-1')).toEqual(jobs.map((job) => job.id));
     await q.close();
   });
 
