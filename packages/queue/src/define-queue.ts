@@ -8,9 +8,9 @@ import {
   resolveKeyPrefix,
   type RedisClient,
 } from '@platform/redis';
-import { checkZodObjectSchema, clusterQueuePrefix, createSlotConnection } from '@platform/redis/internal';
+import { checkZodObjectSchema, clusterQueuePrefix } from '@platform/redis/internal';
 import { Queue, type DefaultJobOptions, type Job, type JobsOptions } from 'bullmq';
-import type { Cluster, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
@@ -31,7 +31,7 @@ import {
 } from './payload';
 import { checkPools, type ConcurrencyPool } from './pools/pool';
 import { PoolSlots } from './pools/slots';
-import { keySlot } from './slot';
+import { keySlot, queueMetaKey, queueSlotConnection } from './slot';
 import { plainProducer, type JobEntry, type ObliterateOptions, type Producer, type QueueJobCounts } from './producer/producer';
 
 export type { WaitForReplicasOptions } from './guarded-write';
@@ -207,15 +207,16 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const timeouts = checkTimeouts(`defineQueue(${name}): timeouts`, options.timeouts);
   const connection = (): RedisClient => options.connection ?? getSharedConnection('producer');
   // On a cluster, BullMQ talks to the queue's master over a connection of the queue's own (every
-  // key of the queue is in its slot): no per-command routing by the Cluster client. Platform
-  // scripts with keys elsewhere (statistics, pools, the fair registry) keep the Cluster client.
-  const metaKey = `${prefix}:${name}:meta`;
+  // key of the queue is in its slot): no per-command routing by the Cluster client. The platform's
+  // other calls keep the Cluster client: pools and the fair registry (keys elsewhere) and the job
+  // statistics (in the queue's slot, but flushed on close, after this connection may be gone).
+  const metaKey = queueMetaKey(prefix, name);
   let slotConnection: Redis | undefined;
   const queueConnection = (): RedisClient => {
     const client = connection();
     if (!client.isCluster) return client;
-    slotConnection ??= createSlotConnection(client as Cluster, metaKey, { role: 'producer' });
-    return slotConnection;
+    slotConnection ??= queueSlotConnection(client, prefix, name, 'producer');
+    return slotConnection!;
   };
   const pools = checkPools(name, options.pools);
 

@@ -1,10 +1,9 @@
 import { closeConnection, getSharedConnection, isDeferral, type RedisClient } from '@platform/redis';
-import { createSlotConnection } from '@platform/redis/internal';
 import { DelayedError, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
-import type { Cluster } from 'ioredis';
 import { poolSlotsOf, type QueueDefinition } from './define-queue';
 import { PayloadValidationError } from './errors';
 import { withoutHold } from './fairness/hold';
+import { queueSlotConnection } from './slot';
 import { fairSchedulerOf } from './fairness/scheduler';
 import { DEFAULT_MAX_STALLED_COUNT, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './options';
 import { createStatsRecorder, forEachAttemptIncrement } from './job-stats';
@@ -141,10 +140,8 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   const onError = onErrorOption ?? throttledErrorLog(logger, { queue: definition.name, component: 'worker' });
   const workerConnection = connection ?? getSharedConnection('worker');
   // On a cluster BullMQ's worker talks to the queue's master over a connection of its own (see
-  // defineQueue); closed with the worker. Statistics keep the Cluster client (their keys are elsewhere).
-  const slotConnection = workerConnection.isCluster
-    ? createSlotConnection(workerConnection as Cluster, `${definition.settings.prefix}:${definition.name}:meta`, { role: 'worker' })
-    : undefined;
+  // defineQueue); closed with the worker. Statistics keep the Cluster client (flushed at close).
+  const slotConnection = queueSlotConnection(workerConnection, definition.settings.prefix, definition.name, 'worker');
   const stats = recordStats ? createStatsRecorder(() => workerConnection, definition.settings.prefix, definition.name) : undefined;
   const record = (job: Job, tenantId: string, startedAt: number, outcome: { error?: unknown }): void => {
     if (!stats) return;

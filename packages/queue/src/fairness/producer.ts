@@ -45,15 +45,10 @@ export function fairProducer<T extends { tenantId: string }>(
   const flushTurn = (): void => {
     const calls = turn!;
     turn = undefined;
-    if (calls.length === 1) {
-      const [call] = calls;
-      one(call!.job).then(call!.resolve, call!.reject);
-      return;
-    }
     scheduler.enqueue(calls.map((call) => call.job), makeJob).then(
       (added) => calls.forEach((call, i) => call.resolve(added[i] as Job<T>)),
       (error: unknown) => {
-        if (!fairEnqueueWroteNothing(error)) return calls.forEach((call) => call.reject(error));
+        if (calls.length === 1 || !fairEnqueueWroteNothing(error)) return calls.forEach((call) => call.reject(error));
         for (const call of calls) one(call.job).then(call.resolve, call.reject);
       },
     );

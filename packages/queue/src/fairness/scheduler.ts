@@ -192,7 +192,7 @@ export function createFairScheduler(params: {
           held.push(makeJob(queue, name, data, { ...jobOpts, delay: HELD_DELAY_MS }, id));
         }
       } catch (error) {
-        // BullMQ refused an entry's options in its Job constructor: nothing was sent.
+        // Building an entry failed (a per-tenant settings function threw, say): nothing was sent.
         markNothingWritten(error);
         throw error;
       }

@@ -5,6 +5,7 @@ import { createWorker } from '../worker';
 import { useQueueTestContext } from '../test-support';
 import { defineConcurrencyPool, type ConcurrencyPool } from './pool';
 import { POOL_HANDOUT_OPTION, PoolSlots } from './slots';
+import { fairScripts } from '../fairness/scripts';
 
 const { redis, workerConnection, prefixes } = useQueueTestContext();
 
@@ -58,14 +59,23 @@ describe('PoolSlots.handedOut: the hand-out age on the Redis clock', () => {
     const observe = jest.spyOn(PoolSlots.prototype, 'observeRedisClock').mockImplementation(function (this: PoolSlots, ...args: [number, number, number]) {
       readings.push(args);
     });
+    // The test's Redis shares this host's clock: its heartbeat answer is shifted by a minute, so a
+    // scheduler that fed its own clock instead of the reply would be seen.
+    const run = fairScripts.heartbeat.run.bind(fairScripts.heartbeat);
+    const heartbeat = jest.spyOn(fairScripts.heartbeat, 'run').mockImplementation(async (...args: Parameters<typeof run>) => {
+      const [total, redisNow] = await run(...args);
+      return [total, Number(redisNow) + 60_000];
+    });
     const worker = createWorker(q, async () => undefined, { connection: workerConnection, handleSignals: false });
     try {
       await waitFor(() => readings.length > 0, 5000);
       const [redisMs, sent, received] = readings[0]!;
       expect(received).toBeGreaterThanOrEqual(sent!);
-      // The test's Redis runs on this host: its clock agrees with ours to well within a second.
-      expect(Math.abs(redisMs! - (sent! + received!) / 2)).toBeLessThan(1000);
+      const ahead = redisMs! - (sent! + received!) / 2;
+      expect(ahead).toBeGreaterThan(59_000);
+      expect(ahead).toBeLessThan(61_000);
     } finally {
+      heartbeat.mockRestore();
       observe.mockRestore();
       await worker.close();
       await q.close();
