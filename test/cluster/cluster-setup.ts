@@ -53,6 +53,23 @@ export function useRedisCluster(): ClusterContext {
 }
 
 /** How many keys matching `pattern` each master holds, by port (SCAN on each master). */
+/** The keys matching `pattern` on each master (by port), read in one pass, so one snapshot can be classified. */
+export async function keysByMaster(client: Cluster, pattern: string): Promise<Map<number, string[]>> {
+  const byMaster = new Map<number, string[]>();
+  await client.ping(); // the node list is known once the slots are loaded
+  for (const node of client.nodes('master')) {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+    byMaster.set(Number(node.options.port), [...new Set(found)]);
+  }
+  return byMaster;
+}
+
 export async function keysPerMaster(client: Cluster, pattern: string): Promise<Map<number, number>> {
   const counts = new Map<number, number>();
   await client.ping(); // the node list is known once the slots are loaded
