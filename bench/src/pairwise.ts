@@ -10,7 +10,7 @@
  * producer connection too; -nolimits: the platform queue without time limits); fair10, fair1000, fair10000
  * (fair / plain, no-op jobs); held10, held1000 (the "no second add" ceiling: jobs held in BullMQ and
  * released by one Lua call per step, window = concurrency; suffix -w2: twice the concurrency) / plain; controls (fair with controls / fair without); trace-enqueue1,
- * trace-e2e (tracing on / off), trace-off-enqueue1, trace-off-e2e (off / tracerProvider false),
+ * trace-e2e (tracing on / off), trace-keep-enqueue1, trace-keep-e2e (the exporter keeping every span / reading them), trace-off-enqueue1, trace-off-e2e (off / tracerProvider false),
  * trace-als-enqueue1, trace-als-e2e (on / on without a context manager: the AsyncLocalStorage share)
  * and trace-noals-enqueue1, trace-noals-e2e (on without a context manager / off: the spans' share).
  */
@@ -24,7 +24,7 @@ import { runFairOverheadOnce, runFairScaleOnce, runHeldReleaseOnce, type RunFigu
 import { completions, summarize } from './measure';
 import { queueSides } from './queue-bench';
 import { Results } from './results';
-import { tracingModes, type TracingMode } from './tracing-bench';
+import { checkSpans, tracingModes, type TracingMode } from './tracing-bench';
 
 type Batch = () => Promise<RunFigures>;
 
@@ -137,7 +137,7 @@ async function runToCompletion(worker: Worker, connection: Parameters<typeof clo
 }
 
 async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, Batch, () => Promise<void>]> {
-  const { use, shutdown } = tracingModes();
+  const { use, exported, shutdown } = tracingModes();
   const prefix = `${ctx.runId}-ab-trace`;
   // FIFO, as in the tracing section and its earlier rounds: the pair isolates tracing, not fair scheduling.
   const queue = agentQueue(`${ctx.runId}-abt`, { connection: ctx.platformClient('producer'), prefix, fairness: 'none', onError: () => undefined });
@@ -146,9 +146,11 @@ async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, B
     ? ['off', 'disabled']
     : scenario.startsWith('trace-als')
       ? ['on', 'on-noals']
-      : scenario.startsWith('trace-noals')
-        ? ['on-noals', 'off']
-        : ['on', 'off'];
+      : scenario.startsWith('trace-keep')
+        ? ['on-keep', 'on']
+        : scenario.startsWith('trace-noals')
+          ? ['on-noals', 'off']
+          : ['on', 'off'];
   const e2e = scenario.endsWith('e2e');
   await use('off');
   await inFlight(300, 20, (i) => queue.enqueue(payload(i)));
@@ -158,6 +160,7 @@ async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, B
     let figures: RunFigures;
     if (!e2e) {
       figures = await timed(1000, () => inFlight(1000, 1, (i) => queue.enqueue(payload(i))));
+      await checkSpans(mode, exported, 1000);
     } else {
       const n = 5000;
       for (let s = 0; s < n; s += 1000) await queue.enqueueBulk(Array.from({ length: 1000 }, (_, k) => payload(s + k)));
@@ -170,6 +173,7 @@ async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, B
       });
       await worker.close();
       await closeConnection(connection);
+      await checkSpans(mode, exported, n);
     }
     await cleanup();
     return figures;

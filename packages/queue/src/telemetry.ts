@@ -1,5 +1,5 @@
 import { SpanKind, context, trace, type Attributes } from '@opentelemetry/api';
-import { fromJobMetadata, inSpan, logLine, platformTracer, spanAttributes as A, spanEvent, toJobMetadata, type Logger } from '@platform/telemetry';
+import { fromJobMetadata, inSpan, logLine, platformTracer, spanAttributes as A, spanEvent, toJobMetadata, type InSpanOptions, type Logger } from '@platform/telemetry';
 import type { Job } from 'bullmq';
 import type { JobTimeoutError } from './errors';
 import type { JobEntry } from './producer/producer';
@@ -9,6 +9,10 @@ interface JobTelemetry {
   metadata?: string;
   omitContext?: boolean;
 }
+
+// The attempt span's attribute names, read once (each read of an export of another package's
+// CommonJS build goes through a getter).
+const { system: SYSTEM, operation: OPERATION, queue: QUEUE, jobName: JOB_NAME, attempt: ATTEMPT, jobId: JOB_ID, tenant: TENANT, outcome: OUTCOME } = A;
 
 function tenantOf(data: unknown): string | undefined {
   const tenantId = (data as { tenantId?: unknown } | undefined)?.tenantId;
@@ -64,35 +68,29 @@ export function traceAttempt<R>(queue: string, job: Job, run: () => Promise<R>):
 
 function tracedAttempt<R>(queue: string, job: Job, run: () => Promise<R>): Promise<R> {
   const stored = fromJobMetadata((job.opts as { telemetry?: JobTelemetry }).telemetry?.metadata);
-  const scheduled = job.repeatJobKey !== undefined;
   const attributes: Attributes = {
-    [A.system]: 'bullmq',
-    [A.operation]: 'process',
-    [A.queue]: queue,
-    [A.jobName]: job.name,
-    [A.attempt]: job.attemptsMade + 1,
+    [SYSTEM]: 'bullmq',
+    [OPERATION]: 'process',
+    [QUEUE]: queue,
+    [JOB_NAME]: job.name,
+    [ATTEMPT]: job.attemptsMade + 1,
   };
-  if (job.id !== undefined) attributes[A.jobId] = job.id;
+  if (job.id !== undefined) attributes[JOB_ID] = job.id;
   const tenantId = tenantOf(job.data);
-  if (tenantId !== undefined) attributes[A.tenant] = tenantId;
-  const parent = stored && !scheduled ? stored : 'root';
-  const links = stored && scheduled ? [{ context: stored }] : undefined;
-  return inSpan(
-    `process ${queue}`,
-    { kind: SpanKind.CONSUMER, attributes, parent, ...(links ? { links } : {}), isFailure: (error) => attemptOutcome(job, error) !== 'deferred' },
-    // Chained, not awaited: no async frame of its own around the attempt.
-    (span) =>
-      run().then(
-        (result) => {
-          span!.setAttribute(A.outcome, 'completed');
-          return result;
-        },
-        (error: unknown) => {
-          span!.setAttribute(A.outcome, attemptOutcome(job, error));
-          throw error;
-        },
-      ),
-  );
+  if (tenantId !== undefined) attributes[TENANT] = tenantId;
+  const options: InSpanOptions = {
+    kind: SpanKind.CONSUMER,
+    attributes,
+    parent: 'root',
+    isFailure: (error) => attemptOutcome(job, error) !== 'deferred',
+    // Set as the attempt settles, in inSpan's own handlers: no promise of this function's own.
+    onSettled: (span, rejected, error) => span.setAttribute(OUTCOME, rejected ? attemptOutcome(job, error) : 'completed'),
+  };
+  if (stored) {
+    if (job.repeatJobKey === undefined) options.parent = stored;
+    else options.links = [{ context: stored }];
+  }
+  return inSpan(`process ${queue}`, options, run);
 }
 
 /**

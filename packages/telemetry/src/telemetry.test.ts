@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { context, trace } from '@opentelemetry/api';
+import { context, trace, type Span } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
@@ -79,6 +79,29 @@ describe('inSpan and a function that throws before returning a promise', () => {
     } else {
       expect(spans.map((span) => [span.name, span.status.code])).toEqual([['sync-throw', 2]]);
     }
+  });
+});
+
+describe('inSpan onSettled', () => {
+  it('sees how fn settled before the span ends, once per call, and a rejection it calls no failure leaves the status unset', async () => {
+    configureTelemetry({ tracerProvider: provider });
+    const seen: [boolean, unknown][] = [];
+    const onSettled = (span: Span, rejected: boolean, error?: unknown) => {
+      seen.push([rejected, error]);
+      span.setAttribute('outcome', rejected ? 'rejected' : 'resolved');
+    };
+    await expect(inSpan('ok', { onSettled }, async () => 7)).resolves.toBe(7);
+    const refused = new Error('later');
+    await expect(inSpan('deferred', { onSettled, isFailure: () => false }, async () => Promise.reject(refused))).rejects.toBe(refused);
+    expect(seen).toEqual([
+      [false, undefined],
+      [true, refused],
+    ]);
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((span) => [span.name, span.attributes.outcome, span.status.code])).toEqual([
+      ['ok', 'resolved', 0],
+      ['deferred', 'rejected', 0],
+    ]);
   });
 });
 

@@ -1,0 +1,131 @@
+// Where a traced job's CPU goes, end to end (bench/README.md, "Tracing, round 6"): build first, then
+//   node --expose-gc bench/pairwise/trace-profile.js          (env: MODES, N, ROUNDS, PROFILE, INTERVAL)
+// Modes (MODES, comma-separated, default on,noals,off): on (SDK provider, AsyncLocalStorage context
+// manager), noals (the same provider, no context manager), off (tracerProvider: false); meta (jobs
+// enqueued traced, worker untraced: what the W3C context in the job costs) and workonly (the reverse).
+// Per round and mode: N jobs enqueued in bulks of 1,000 (not timed), then one worker (concurrency 50,
+// no-op handler) runs them; prints the median jobs/s and CPU µs per job of this process per mode.
+// PROFILE=noals+off writes a V8 CPU profile of those modes' timed runs (rounds after the first) to
+// /tmp/trace-profile-<mode>-<round>.cpuprofile; compare two sets with bench/pairwise/profile-diff.js.
+// Spans go through a BatchSpanProcessor into an in-memory exporter that drops each exported batch.
+'use strict';
+const { spawn } = require('node:child_process');
+const { writeFileSync } = require('node:fs');
+const inspector = require('node:inspector');
+const net = require('node:net');
+const { context } = require('@opentelemetry/api');
+const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
+const { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } = require('@opentelemetry/sdk-trace-base');
+const { agentQueue, createWorker } = require('@platform/queue');
+const { closeConnection, createRedisConnection, loadRedisConfig } = require('@platform/redis');
+const { configureTelemetry } = require('@platform/telemetry');
+
+const N = Number(process.env.N ?? 10_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const MODES = (process.env.MODES ?? 'on,noals,off').split(',');
+const PROFILED = (process.env.PROFILE ?? '').split('+').filter(Boolean);
+const INTERVAL_US = Number(process.env.INTERVAL ?? 500);
+
+class DroppingExporter extends InMemorySpanExporter {
+  exported = 0;
+  export(spans, done) {
+    this.exported += spans.length;
+    super.export(spans, done);
+    this.reset();
+  }
+}
+const exporter = new DroppingExporter();
+const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 512, scheduledDelayMillis: 200 });
+const provider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [processor] });
+const manager = new AsyncLocalStorageContextManager();
+
+async function use(mode) {
+  await processor.forceFlush();
+  context.disable();
+  if (mode === 'on') context.setGlobalContextManager(manager.enable());
+  configureTelemetry({ tracerProvider: mode === 'on' || mode === 'noals' ? provider : false });
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const post = (session, method, params) => new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function main() {
+  const port = await freePort();
+  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+  const config = loadRedisConfig({ REDIS_URL: `redis://127.0.0.1:${port}` });
+  const admin = createRedisConnection(config, { role: 'admin' });
+  for (let i = 0; i < 50; i++) {
+    try {
+      await admin.ping();
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  const producer = createRedisConnection(config, { role: 'producer' });
+  const queue = agentQueue('trace-profile', { connection: producer, prefix: 'tp', fairness: 'none', onError: () => undefined });
+  const session = new inspector.Session();
+  session.connect();
+  await post(session, 'Profiler.enable');
+  await post(session, 'Profiler.setSamplingInterval', { interval: INTERVAL_US });
+  const figures = Object.fromEntries(MODES.map((mode) => [mode, []]));
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of round % 2 ? [...MODES].reverse() : MODES) {
+        const [enqueueMode, runMode] = mode === 'meta' ? ['noals', 'off'] : mode === 'workonly' ? ['off', 'noals'] : [mode, mode];
+        await use(enqueueMode);
+        for (let s = 0; s < N; s += 1000) {
+          await queue.enqueueBulk(Array.from({ length: Math.min(1000, N - s) }, (_, k) => ({ tenantId: `tenant-${(s + k) % 100}`, activityId: `a-${s + k}`, input: {} })));
+        }
+        await use(runMode);
+        exporter.exported = 0;
+        const connection = createRedisConnection(config, { role: 'worker' });
+        const worker = createWorker(queue, async () => undefined, { connection, concurrency: 50, autorun: false, handleSignals: false, onError: () => undefined });
+        let completed = 0;
+        const finished = new Promise((resolve) => worker.on('completed', () => ++completed === N && resolve()));
+        global.gc?.();
+        const profiling = PROFILED.includes(mode) && round > 0;
+        if (profiling) await post(session, 'Profiler.start');
+        const cpu = process.cpuUsage();
+        const started = performance.now();
+        void worker.run().catch(() => undefined);
+        await finished;
+        const used = process.cpuUsage(cpu);
+        const seconds = (performance.now() - started) / 1000;
+        if (profiling) writeFileSync(`/tmp/trace-profile-${mode}-${round}.cpuprofile`, JSON.stringify((await post(session, 'Profiler.stop')).profile));
+        figures[mode].push({ rate: N / seconds, cpu: (used.user + used.system) / N });
+        await worker.close();
+        await closeConnection(connection);
+        await processor.forceFlush();
+        if (runMode !== 'off' && exporter.exported < N) throw new Error(`mode ${mode}: ${exporter.exported} spans exported, expected ${N}`);
+        await admin.flushdb(); // the private server's only database
+      }
+    }
+    for (const mode of MODES) {
+      const rows = figures[mode];
+      console.log(`${mode.padEnd(9)} jobs/s ${median(rows.map((row) => row.rate)).toFixed(0).padStart(6)}  CPU µs/job ${median(rows.map((row) => row.cpu)).toFixed(1).padStart(6)}  (per round: ${rows.map((row) => row.cpu.toFixed(0)).join(' ')})`);
+    }
+  } finally {
+    await use('off');
+    await queue.close();
+    await closeConnection(producer);
+    await closeConnection(admin);
+    await provider.shutdown();
+    server.kill('SIGTERM');
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
