@@ -2,6 +2,7 @@ import { InvalidArgumentError, isDeferral, redisKey } from '@platform/redis';
 import { keysMatching, uniquePrefix } from '@platform/testing';
 import { createConcurrencyLimiter, createRateLimiter, defineProviderLimits, RateLimitError, withRateLimit, type LimiterClient, type RateLimitAlgorithm } from './index';
 import { RATE_LIMIT_ALGORITHMS } from './options';
+import { isNotServedHere } from './rate-limiter';
 import { sleep, testRedis } from './test-helpers';
 
 const { redis, own } = testRedis();
@@ -277,5 +278,22 @@ describe('in-process short-circuit', () => {
     const results = await Promise.all(Array.from({ length: 60 }, () => limiter.consume('t1')));
     const later = await Promise.all(Array.from({ length: 20 }, () => limiter.consume('t1')));
     expect([...results, ...later].filter((r) => r.allowed)).toHaveLength(7);
+  });
+});
+
+describe('a node batch entry that another node must decide', () => {
+  it("is a non-local key or a cluster code as a whole word, not a word that contains one", () => {
+    for (const message of [
+      'ERR Script attempted to access a non local key in a cluster node script: f_1, on @user_script:12.',
+      'MOVED 3999 127.0.0.1:7002',
+      'ASK 3999 127.0.0.1:7002',
+      'TRYAGAIN Multiple keys request during rehashing of slot',
+      'CLUSTERDOWN The cluster is down',
+    ]) {
+      expect([message, isNotServedHere(message)]).toEqual([message, true]);
+    }
+    for (const message of ['OOM command not allowed when used memory > maxmemory', 'ERR TASK limit reached', 'ERR key was REMOVED', 'ERR MASKED value']) {
+      expect([message, isNotServedHere(message)]).toEqual([message, false]);
+    }
   });
 });

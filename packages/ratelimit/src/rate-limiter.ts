@@ -131,8 +131,14 @@ interface QueuedCall {
 /**
  * A node batch's entry for a key its master does not serve (Redis's "Script attempted to access a
  * non local key in a cluster node"), or a cluster that cannot serve it now: decided again alone.
+ * The error codes as whole words: "MOVED" in "REMOVED" or "ASK" in "TASK" is some other error.
  */
-const NOT_SERVED_HERE = /non local key|cluster is down|CLUSTERDOWN|TRYAGAIN|MOVED|ASK/;
+const NOT_SERVED_HERE = /non local key|cluster is down|\b(?:CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/;
+
+/** Whether a node batch's error for one key means "not served by this node now" (see NOT_SERVED_HERE). */
+export function isNotServedHere(message: string): boolean {
+  return NOT_SERVED_HERE.test(message);
+}
 
 /** What a server before Redis 7 replies to a script with a `#!lua flags=...` line. */
 const NO_SCRIPT_FLAGS = /Error compiling script|unexpected symbol near '#'|Unknown lua shebang|shebang/i;
@@ -282,7 +288,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       const code = reply[4 * i];
       if (code === -1) {
         const message = String(reply[4 * i + 1]);
-        if (retryMoved && NOT_SERVED_HERE.test(message)) decideOne(call.key, call.cost).then(call.resolve, call.reject);
+        if (retryMoved && isNotServedHere(message)) decideOne(call.key, call.cost).then(call.resolve, call.reject);
         else settle(call, () => unavailable(new Error(message), call.key, call.cost));
       } else {
         settle(call, () => decided(call.key, call.cost, [code as number, reply[4 * i + 1] as number, reply[4 * i + 2] as number, reply[4 * i + 3] as number]));
