@@ -1,6 +1,6 @@
 import { createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { keysMatching, luaScriptProblems, standaloneOnly, uniquePrefix, waitFor } from '@platform/testing';
-import { TenantBacklogFullError } from '../errors';
+import { QueueUnavailableError, TenantBacklogFullError } from '../errors';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineQueue } from '../define-queue';
@@ -307,6 +307,33 @@ describe('a fair queue behaves like a queue', () => {
     // The accepted calls are pending once each, in their tenants' order.
     expect((await q.counts()).pending).toBe(3);
     expect(await redis.zcard(fairSchedulerOf(q)!.keys.pending('acme'))).toBe(2);
+    await q.close();
+  });
+
+  it('one turn of single enqueues whose reply is lost after the MULTI ran: every caller gets the error, nothing is added again', async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    const scheduler = fairSchedulerOf(q)!;
+    await scheduler.idle();
+    const enqueue = scheduler.enqueue.bind(scheduler);
+    const lost = new Error('Connection is closed.');
+    let batches = 0;
+    // The batch's MULTI runs and writes; its reply never arrives (the connection drops after it).
+    scheduler.enqueue = (async (...args: Parameters<typeof enqueue>) => {
+      batches++;
+      await enqueue(...args);
+      throw lost;
+    }) as typeof scheduler.enqueue;
+    const settled = await Promise.allSettled([1, 2, 3].map((n) => q.enqueue({ tenantId: n === 2 ? 'globex' : 'acme', n })));
+    scheduler.enqueue = enqueue;
+    for (const outcome of settled) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(QueueUnavailableError);
+      expect(String((outcome as PromiseRejectedResult).reason)).toMatch(/Connection is closed/);
+    }
+    // One batch, not retried one add at a time: a retry after a MULTI that ran would add each job twice.
+    expect(batches).toBe(1);
+    expect((await q.counts()).pending).toBe(3);
     await q.close();
   });
 
