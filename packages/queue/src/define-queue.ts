@@ -13,6 +13,7 @@ import { Queue, type DefaultJobOptions, type Job, type JobsOptions } from 'bullm
 import type { Redis } from 'ioredis';
 import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
+import { promoteCallerDelayedJobs } from './fairness/hold';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
 import { createGuardedWrite, resolveWaitForReplicas, type WaitForReplicasOptions } from './guarded-write';
 import { createStatsRecorder, deleteJobStats } from './job-stats';
@@ -227,6 +228,11 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     queue = new Queue<Data>(name, { connection: queueConnection(), prefix, defaultJobOptions: jobDefaults });
     // Once per Queue: registering on every access leaked a listener per call.
     queue.on('error', options.onError ?? logError);
+    // A fair queue's held jobs are BullMQ delayed jobs: promoting them all would skip the tenants' turns.
+    if (fairness !== undefined) {
+      const fairQueue = queue as unknown as Queue;
+      fairQueue.promoteJobs = (opts) => promoteCallerDelayedJobs(fairQueue, queueConnection(), opts);
+    }
     return queue;
   };
 

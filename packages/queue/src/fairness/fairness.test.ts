@@ -244,6 +244,16 @@ describe('a fair queue behaves like a queue', () => {
     await q.close();
   });
 
+  it("BullMQ's queue.promoteJobs() promotes the jobs callers delayed and leaves the held backlog to the dispatcher", async () => {
+    const { q, pending } = await backlogged();
+    const delayed = await Promise.all([1, 2, 3].map((n) => q.enqueue({ tenantId: 'acme', n: 10 + n }, { delay: 60_000 })));
+    await q.queue.promoteJobs({ count: 2 });
+    for (const job of delayed) expect(await q.queue.getJobState(job.id!)).toBe('waiting');
+    for (const job of pending) expect(await job.getState()).toBe('pending');
+    expect(await q.counts()).toMatchObject({ pending: 3, waiting: 4, delayed: 0 });
+    await q.close();
+  });
+
   it('getJob(id) finds a pending job, and its getState() says pending, then waiting once handed out', async () => {
     const { q, pending } = await backlogged();
     const job = pending[0]!;

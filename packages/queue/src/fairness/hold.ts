@@ -29,6 +29,31 @@ export function fairHeldScoreFloor(nowMs: number): number {
   return (nowMs + HELD_DELAY_MS / 2) * 0x1000;
 }
 
+/**
+ * `queue.promoteJobs()` of a fair queue's BullMQ queue: promotes the jobs its callers delayed, never
+ * the held ones. BullMQ's own moves every delayed job to wait, which would release the fair
+ * backlog all at once, past its tenants' turns. Batches of `count` (BullMQ's default, 1,000) by
+ * delayed score below {@link fairHeldScoreFloor}; a job that cannot be promoted any more (removed,
+ * or promoted by another caller meanwhile) is skipped, and the loop ends when a batch promotes
+ * nothing. `client`: a connection to the queue's server (on a cluster, to its slot's master).
+ */
+export async function promoteCallerDelayedJobs(queue: Queue, client: RedisClient, opts: { count?: number } = {}): Promise<void> {
+  const count = opts.count ?? 1000;
+  for (;;) {
+    const ids = await client.zrangebyscore(queue.toKey('delayed'), '-inf', `(${fairHeldScoreFloor(Date.now())}`, 'LIMIT', 0, count);
+    if (ids.length === 0) return;
+    const promoted = await Promise.all(
+      ids.map((id) =>
+        queue.getJob(id).then(
+          (job) => (job ? job.promote().then(() => true, () => false) : false),
+          () => false,
+        ),
+      ),
+    );
+    if (!promoted.includes(true)) return;
+  }
+}
+
 type Reply = [Error | null, unknown];
 
 const nothingWritten = new WeakSet<object>();
