@@ -1,6 +1,7 @@
 import {
   PlatformError,
   RedisUnavailableError,
+  describeValue,
   toUnavailableError,
   type DeferralReason,
   type PlatformErrorOptions,
@@ -105,6 +106,10 @@ export async function orUnavailable<T>(key: string, promise: Promise<T>): Promis
   try {
     return await promise;
   } catch (error) {
-    throw toUnavailableError(error, `lock ${key}`, (message, cause) => new LockUnavailableError(key, message, { cause }));
+    // `key` is whatever the caller passed, refused inside `promise` when it is not a string: quoted
+    // with describeValue then (a template literal throws a TypeError for an object without a
+    // usable toString, which would hide the typed error).
+    const label = typeof key === 'string' ? key : describeValue(key);
+    throw toUnavailableError(error, `lock ${label}`, (message, cause) => new LockUnavailableError(label, message, { cause }));
   }
 }

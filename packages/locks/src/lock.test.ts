@@ -159,6 +159,10 @@ describe('acquireLock', () => {
     await expect(acquireLock(redis, '', { ttlMs: 1000 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(acquireLock(redis, key, { ttlMs: { toString: 0 } as unknown as number, waitMs: null as unknown as number })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(acquireLock(redis, `${key}{}x`, { ttlMs: 1000 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    // A key that cannot be turned into a string (found by the bad-input fuzz): still the typed error.
+    for (const waitMs of [0, 10]) {
+      await expect(acquireLock(redis, { toString: false } as unknown as string, { ttlMs: 1000, waitMs })).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
     expect(await redis.exists(key)).toBe(0);
   });
 });

@@ -141,6 +141,8 @@ describe('acquireSemaphore', () => {
     const key = `${prefix}:bad`;
     await expect(acquireSemaphore(redis, key, { limit: 0, ttlMs: 1000 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(acquireSemaphore(redis, key, { limit: 1.5, ttlMs: 1000 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    // A key that cannot be turned into a string: still the typed error, not a TypeError.
+    await expect(acquireSemaphore(redis, { toString: false } as unknown as string, { limit: 2, ttlMs: 1000 })).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(await redis.exists(key)).toBe(0);
   });
 });
