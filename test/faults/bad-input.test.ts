@@ -99,7 +99,10 @@ const nearly = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.constantFrom('', ' ', ':', 'a:b', 'tenant-1', 'x'.repeat(129), '\u0000', 'ok_1', '𝔘', '__proto__', 'constructor'),
 );
-const anything = fc.oneof(nearly, fc.anything(), fc.constantFrom(null, undefined, NaN, Infinity, -1, 0, 1.5, 2 ** 53, [], {}));
+// Objects no template literal or String() can print (a message built from one throws a TypeError):
+// always in the mix, so the reduced run of `npm test` meets them too.
+const unprintable = () => [{ toString: false }, { toString: 0, valueOf: 0 }, Object.create(null) as object, { [Symbol.toPrimitive]: () => { throw new Error('no primitive'); } }];
+const anything = fc.oneof(nearly, fc.anything(), fc.constantFrom(null, undefined, NaN, Infinity, -1, 0, 1.5, 2 ** 53, [], {}), fc.constantFrom(...unprintable()));
 
 test('queueName with any value: a valid name or QueueNameError', async () => {
   await fc.assert(
@@ -189,7 +192,7 @@ test('acquireLock: bad lock keys and TTLs are refused with a typed error and wri
       }, true);
       if (lock) await (lock as { release(): Promise<boolean> }).release();
     }),
-    { numRuns: RUNS },
+    { numRuns: RUNS, examples: [[{ toString: false }, null, 0], [{ toString: false }, 1000, 10]] },
   );
 });
 
