@@ -1,79 +1,39 @@
 // Where a traced job's CPU goes, end to end (bench/README.md, "Tracing, round 6"): build first, then
 //   node --expose-gc bench/pairwise/trace-profile.js          (env: MODES, N, ROUNDS, PROFILE, INTERVAL)
-// Modes (MODES, comma-separated, default on,noals,off): on (SDK provider, AsyncLocalStorage context
-// manager), noals (the same provider, no context manager), off (tracerProvider: false); meta (jobs
-// enqueued traced, worker untraced: what the W3C context in the job costs) and workonly (the reverse).
+// Modes (MODES, comma-separated, default on,on-noals,disabled) are the bench's own (tracingModes in
+// bench/src/tracing-bench.ts: on, on-keep, on-noals, off, disabled), plus meta (jobs enqueued traced,
+// worker untraced: what the W3C context in the job costs) and workonly (the reverse).
 // Per round and mode: N jobs enqueued in bulks of 1,000 (not timed), then one worker (concurrency 50,
-// no-op handler) runs them; prints the median jobs/s and CPU µs per job of this process per mode.
-// PROFILE=noals+off writes a V8 CPU profile of those modes' timed runs (rounds after the first) to
-// /tmp/trace-profile-<mode>-<round>.cpuprofile; compare two sets with bench/pairwise/profile-diff.js.
-// Spans go through a BatchSpanProcessor into an in-memory exporter that drops each exported batch.
+// no-op handler) runs them; prints the median jobs/s and CPU µs per job of this process per mode,
+// and checks that a traced run exported a span per job.
+// PROFILE=on-noals+disabled writes a V8 CPU profile of those modes' timed runs (rounds after the
+// first) to /tmp/trace-profile-<mode>-<round>.cpuprofile; compare two sets with
+// bench/pairwise/profile-diff.js.
 'use strict';
-const { spawn } = require('node:child_process');
 const { writeFileSync } = require('node:fs');
 const inspector = require('node:inspector');
-const net = require('node:net');
-const { context } = require('@opentelemetry/api');
-const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
-const { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } = require('@opentelemetry/sdk-trace-base');
 const { agentQueue, createWorker } = require('@platform/queue');
 const { closeConnection, createRedisConnection, loadRedisConfig } = require('@platform/redis');
-const { configureTelemetry } = require('@platform/telemetry');
+const { startRedisServer } = require('@platform/testing');
+const { completions } = require('../dist/measure');
+const { checkSpans, tracingModes } = require('../dist/tracing-bench');
 
 const N = Number(process.env.N ?? 10_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
-const MODES = (process.env.MODES ?? 'on,noals,off').split(',');
+const MODES = (process.env.MODES ?? 'on,on-noals,disabled').split(',');
 const PROFILED = (process.env.PROFILE ?? '').split('+').filter(Boolean);
 const INTERVAL_US = Number(process.env.INTERVAL ?? 500);
-
-class DroppingExporter extends InMemorySpanExporter {
-  exported = 0;
-  export(spans, done) {
-    this.exported += spans.length;
-    super.export(spans, done);
-    this.reset();
-  }
-}
-const exporter = new DroppingExporter();
-const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 512, scheduledDelayMillis: 200 });
-const provider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [processor] });
-const manager = new AsyncLocalStorageContextManager();
-
-async function use(mode) {
-  await processor.forceFlush();
-  context.disable();
-  if (mode === 'on') context.setGlobalContextManager(manager.enable());
-  configureTelemetry({ tracerProvider: mode === 'on' || mode === 'noals' ? provider : false });
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const post = (session, method, params) => new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function main() {
-  const port = await freePort();
-  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  const config = loadRedisConfig({ REDIS_URL: `redis://127.0.0.1:${port}` });
-  const admin = createRedisConnection(config, { role: 'admin' });
-  for (let i = 0; i < 50; i++) {
-    try {
-      await admin.ping();
-      break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  const server = await startRedisServer();
+  const config = loadRedisConfig({ REDIS_URL: server.url });
+  const admin = createRedisConnection(config, { role: 'producer' });
   const producer = createRedisConnection(config, { role: 'producer' });
   const queue = agentQueue('trace-profile', { connection: producer, prefix: 'tp', fairness: 'none', onError: () => undefined });
+  const { use, exported, shutdown } = tracingModes();
   const session = new inspector.Session();
   session.connect();
   await post(session, 'Profiler.enable');
@@ -82,17 +42,15 @@ async function main() {
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const mode of round % 2 ? [...MODES].reverse() : MODES) {
-        const [enqueueMode, runMode] = mode === 'meta' ? ['noals', 'off'] : mode === 'workonly' ? ['off', 'noals'] : [mode, mode];
+        const [enqueueMode, runMode] = mode === 'meta' ? ['on-noals', 'disabled'] : mode === 'workonly' ? ['disabled', 'on-noals'] : [mode, mode];
         await use(enqueueMode);
         for (let s = 0; s < N; s += 1000) {
           await queue.enqueueBulk(Array.from({ length: Math.min(1000, N - s) }, (_, k) => ({ tenantId: `tenant-${(s + k) % 100}`, activityId: `a-${s + k}`, input: {} })));
         }
         await use(runMode);
-        exporter.exported = 0;
         const connection = createRedisConnection(config, { role: 'worker' });
         const worker = createWorker(queue, async () => undefined, { connection, concurrency: 50, autorun: false, handleSignals: false, onError: () => undefined });
-        let completed = 0;
-        const finished = new Promise((resolve) => worker.on('completed', () => ++completed === N && resolve()));
+        const finished = completions(worker, N, 120_000);
         global.gc?.();
         const profiling = PROFILED.includes(mode) && round > 0;
         if (profiling) await post(session, 'Profiler.start');
@@ -106,8 +64,7 @@ async function main() {
         figures[mode].push({ rate: N / seconds, cpu: (used.user + used.system) / N });
         await worker.close();
         await closeConnection(connection);
-        await processor.forceFlush();
-        if (runMode !== 'off' && exporter.exported < N) throw new Error(`mode ${mode}: ${exporter.exported} spans exported, expected ${N}`);
+        await checkSpans(runMode, exported, N);
         await admin.flushdb(); // the private server's only database
       }
     }
@@ -120,8 +77,8 @@ async function main() {
     await queue.close();
     await closeConnection(producer);
     await closeConnection(admin);
-    await provider.shutdown();
-    server.kill('SIGTERM');
+    await shutdown();
+    await server.stop();
   }
 }
 

@@ -142,15 +142,14 @@ async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, B
   // FIFO, as in the tracing section and its earlier rounds: the pair isolates tracing, not fair scheduling.
   const queue = agentQueue(`${ctx.runId}-abt`, { connection: ctx.platformClient('producer'), prefix, fairness: 'none', onError: () => undefined });
   const cleanup = () => ctx.deleteKeys(`${prefix}:`);
-  const [a, b]: [TraceMode, TraceMode] = scenario.startsWith('trace-off')
-    ? ['off', 'disabled']
-    : scenario.startsWith('trace-als')
-      ? ['on', 'on-noals']
-      : scenario.startsWith('trace-keep')
-        ? ['on-keep', 'on']
-        : scenario.startsWith('trace-noals')
-          ? ['on-noals', 'off']
-          : ['on', 'off'];
+  // trace-<pair>-<enqueue1|e2e>, or trace-<enqueue1|e2e> for on / off.
+  const pairs = new Map<string | undefined, [TraceMode, TraceMode]>([
+    ['off', ['off', 'disabled']],
+    ['als', ['on', 'on-noals']],
+    ['keep', ['on-keep', 'on']],
+    ['noals', ['on-noals', 'off']],
+  ]);
+  const [a, b] = pairs.get(scenario.split('-')[1]) ?? ['on', 'off'];
   const e2e = scenario.endsWith('e2e');
   await use('off');
   await inFlight(300, 20, (i) => queue.enqueue(payload(i)));

@@ -101,8 +101,17 @@ const nearly = fc.oneof(
 );
 // Objects no template literal or String() can print (a message built from one throws a TypeError):
 // always in the mix, so the reduced run of `npm test` meets them too.
-const unprintable = () => [{ toString: false }, { toString: 0, valueOf: 0 }, Object.create(null) as object, { [Symbol.toPrimitive]: () => { throw new Error('no primitive'); } }];
-const anything = fc.oneof(nearly, fc.anything(), fc.constantFrom(null, undefined, NaN, Infinity, -1, 0, 1.5, 2 ** 53, [], {}), fc.constantFrom(...unprintable()));
+const unprintable: object[] = [
+  { toString: false },
+  { toString: 0, valueOf: 0 },
+  Object.create(null) as object,
+  {
+    [Symbol.toPrimitive]: () => {
+      throw new Error('no primitive');
+    },
+  },
+];
+const anything = fc.oneof(nearly, fc.anything(), fc.constantFrom(null, undefined, NaN, Infinity, -1, 0, 1.5, 2 ** 53, [], {}), fc.constantFrom(...unprintable));
 
 test('queueName with any value: a valid name or QueueNameError', async () => {
   await fc.assert(

@@ -125,6 +125,9 @@ describe('W3C trace context', () => {
     expect(fromJobMetadata('{not json')).toBeUndefined();
     expect(fromJobMetadata('{"traceparent":"00-00000000000000000000000000000000-b7ad6b7169203331-01"}')).toBeUndefined();
     expect(fromJobMetadata('{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"}')).toBeUndefined();
+    // The fast path's layout with a character that is not lower-case hex: not a context either.
+    expect(fromJobMetadata('{"traceparent":"00-0af7651916cd43dd8448eb211c80319z-b7ad6b7169203331-01"}')).toBeUndefined();
+    expect(fromJobMetadata('{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333G-01"}')).toBeUndefined();
     // The fast path and the JSON path read the same context.
     expect(fromJobMetadata('{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}')).toEqual(
       fromJobMetadata('{ "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }'),

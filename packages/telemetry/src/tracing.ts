@@ -112,12 +112,13 @@ export function toJobMetadata(span: Span): string {
 }
 
 /**
- * The metadata {@link toJobMetadata} writes for a span without `tracestate`: read without
- * JSON.parse. Fixed offsets: `{"traceparent":"00-` is 19 characters, then the trace id (32), `-`,
- * the span id (16), `-`, the flags (2) and `"}`.
+ * The metadata {@link toJobMetadata} writes for a span without `tracestate`, read without
+ * JSON.parse: a fixed layout, so the ids are sliced at fixed offsets once the regex matched.
  */
 const PLAIN_METADATA = /^\{"traceparent":"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}"\}$/;
-const PLAIN_METADATA_LENGTH = 73;
+const TRACE_ID_AT = '{"traceparent":"00-'.length;
+const SPAN_ID_AT = TRACE_ID_AT + 32 + 1;
+const FLAGS_AT = SPAN_ID_AT + 16 + 1;
 const INVALID_TRACE_ID = '0'.repeat(32);
 const INVALID_SPAN_ID = '0'.repeat(16);
 
@@ -126,11 +127,11 @@ export function fromJobMetadata(metadata: unknown): SpanContext | undefined {
   if (typeof metadata !== 'string' || metadata === '') return undefined;
   // Fast path (one regex test and fixed slices, no captures, no JSON.parse): the exact form
   // toJobMetadata writes without tracestate. Read once per attempt of every traced job.
-  if (metadata.length === PLAIN_METADATA_LENGTH && PLAIN_METADATA.test(metadata)) {
-    const traceId = metadata.slice(19, 51);
-    const spanId = metadata.slice(52, 68);
+  if (PLAIN_METADATA.test(metadata)) {
+    const traceId = metadata.slice(TRACE_ID_AT, TRACE_ID_AT + 32);
+    const spanId = metadata.slice(SPAN_ID_AT, SPAN_ID_AT + 16);
     if (traceId === INVALID_TRACE_ID || spanId === INVALID_SPAN_ID) return undefined;
-    return { traceId, spanId, traceFlags: parseInt(metadata.slice(69, 71), 16), isRemote: true };
+    return { traceId, spanId, traceFlags: parseInt(metadata.slice(FLAGS_AT, FLAGS_AT + 2), 16), isRemote: true };
   }
   try {
     const parsed: unknown = JSON.parse(metadata);

@@ -254,6 +254,18 @@ describe('a fair queue behaves like a queue', () => {
     await q.close();
   });
 
+  it("queue.promoteJobs() on a fair queue rejects when the connection fails mid-batch (a job it could not promote is not skipped silently)", async () => {
+    const { q } = await backlogged();
+    const delayed = await q.enqueue({ tenantId: 'acme', n: 11 }, { delay: 60_000 });
+    const down = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    const getJob = q.queue.getJob.bind(q.queue);
+    q.queue.getJob = () => Promise.reject(down);
+    await expect(q.queue.promoteJobs()).rejects.toBe(down);
+    q.queue.getJob = getJob;
+    expect(await q.queue.getJobState(delayed.id!)).toBe('delayed');
+    await q.close();
+  });
+
   it('getJob(id) finds a pending job, and its getState() says pending, then waiting once handed out', async () => {
     const { q, pending } = await backlogged();
     const job = pending[0]!;

@@ -1,4 +1,4 @@
-import type { RedisClient } from '@platform/redis';
+import { isConnectionError, type RedisClient } from '@platform/redis';
 import type { Job, Queue } from 'bullmq';
 import { fairScripts } from './scripts';
 import { TenantBacklogFullError } from '../errors';
@@ -35,22 +35,26 @@ export function fairHeldScoreFloor(nowMs: number): number {
  * backlog all at once, past its tenants' turns. Batches of `count` (BullMQ's default, 1,000) by
  * delayed score below {@link fairHeldScoreFloor}; a job that cannot be promoted any more (removed,
  * or promoted by another caller meanwhile) is skipped, and the loop ends when a batch promotes
- * nothing. `client`: a connection to the queue's server (on a cluster, to its slot's master).
+ * nothing. A connection failure rejects, as BullMQ's does. `client`: a connection to the queue's
+ * server (on a cluster, to its slot's master).
  */
 export async function promoteCallerDelayedJobs(queue: Queue, client: RedisClient, opts: { count?: number } = {}): Promise<void> {
   const count = opts.count ?? 1000;
+  const promote = async (id: string): Promise<boolean> => {
+    try {
+      const job = await queue.getJob(id);
+      if (!job) return false;
+      await job.promote();
+      return true;
+    } catch (error) {
+      // BullMQ's "missing key" or "not in the delayed state": gone or promoted meanwhile.
+      if (isConnectionError(error)) throw error;
+      return false;
+    }
+  };
   for (;;) {
     const ids = await client.zrangebyscore(queue.toKey('delayed'), '-inf', `(${fairHeldScoreFloor(Date.now())}`, 'LIMIT', 0, count);
-    if (ids.length === 0) return;
-    const promoted = await Promise.all(
-      ids.map((id) =>
-        queue.getJob(id).then(
-          (job) => (job ? job.promote().then(() => true, () => false) : false),
-          () => false,
-        ),
-      ),
-    );
-    if (!promoted.includes(true)) return;
+    if (ids.length === 0 || !(await Promise.all(ids.map(promote))).includes(true)) return;
   }
 }
 
