@@ -115,6 +115,27 @@ export class TenantBacklogFullError extends PlatformError {
 }
 
 /**
+ * `promote()` or `changeDelay()` of a job pending in a fair queue's backlog (held for its tenant's
+ * turn). BullMQ's would make the job due at once, past the other tenants' turns, so nothing was
+ * changed: the fair dispatcher releases it at its turn. (A job the caller delayed is promoted as
+ * BullMQ does; to run a pending job sooner, raise its tenant's weight or limits.)
+ */
+export class FairJobPendingError extends PlatformError {
+  constructor(
+    readonly queueName: string,
+    readonly jobId: string,
+    /** The refused call: `promote` or `changeDelay`. */
+    readonly operation: string,
+  ) {
+    super(
+      'FAIR_JOB_PENDING',
+      `Job ${jobId} of queue ${queueName} is pending in the fair backlog, so ${operation}() was refused and nothing changed: ` +
+        "the fair dispatcher releases it at its tenant's turn",
+    );
+  }
+}
+
+/**
  * A tenant control (pause, limits, backlog cap) was asked of a queue without fair scheduling:
  * the controls live in the fair scheduler. Define the queue with `fairness: 'per-tenant'`.
  */

@@ -64,6 +64,7 @@ export {
   JobTimeoutError,
   TenantBacklogFullError,
   FairnessRequiredError,
+  FairJobPendingError,
   type TimeLimit,
   type PayloadIssue,
 } from './errors';

@@ -1,9 +1,10 @@
-import { Job, type JobState, type Queue } from 'bullmq';
+import { Job, type JobJson, type JobState, type Queue } from 'bullmq';
 import type { RedisClient } from '@platform/redis';
 import { scanKeys } from '@platform/redis/internal';
 import type { FairKeys } from './keys';
 import { fairHeldScoreFloor, withoutHold } from './hold';
 import { fairScripts, runWithTenantKeys } from './scripts';
+import { FairJobPendingError } from '../errors';
 
 /** The state of a job on a fair queue: BullMQ's, or `pending` while it is held for the fair dispatcher. */
 export type FairJobState = JobState | 'pending' | 'unknown';
@@ -19,6 +20,7 @@ interface BacklogRef {
   keys: FairKeys;
 }
 
+/** The backlog of each fair queue's BullMQ `Queue` (the queue its FairJobs were made or read by). */
 const backlogOf = new WeakMap<object, BacklogRef>();
 
 /** Whether job `id` is held (pending): in BullMQ's delayed set at a held score. */
@@ -28,17 +30,60 @@ async function isHeld(ref: BacklogRef, id: string): Promise<boolean> {
 }
 
 /**
- * A job of a fair queue. `getState()` is `'pending'` while the job is held for the fair dispatcher
- * (BullMQ alone would say `'delayed'`), and BullMQ's once it was released.
+ * A job of a fair queue, as the queue's producer and its BullMQ `Queue` hand it out (`enqueue`,
+ * `getJob`, and BullMQ's `queue.getJob`, `getJobs`, `getDelayed`...):
+ * - `getState()` is `'pending'` while the job is held for the fair dispatcher (BullMQ alone would
+ *   say `'delayed'`), and BullMQ's once it was released;
+ * - `opts` are the options it was enqueued with: a job read from Redis has the hold taken out of
+ *   `opts.delay` (a job the caller delayed keeps its own delay);
+ * - `promote()` and `changeDelay()` of a held job reject with {@link FairJobPendingError} and change
+ *   nothing: BullMQ's would make it due at once, past its tenant's turn. A job the caller
+ *   delayed is promoted or re-delayed as BullMQ does.
  */
 export class FairJob<T = unknown> extends Job<T> {
+  /** BullMQ's `fromJSON` (what `fromId`, `getJobs` and the other readers call), with the hold taken out of the options. */
+  static override fromJSON<T = unknown, R = unknown, N extends string = string>(queue: Job['queue'], json: JobJson, jobId?: string): Job<T, R, N> {
+    const job = super.fromJSON<T, R, N>(queue, json, jobId);
+    withoutHold(job);
+    return job;
+  }
+
   // BullMQ's JobState has no 'pending'; callers of a fair queue's jobs see it (see FairJobState).
   override async getState(): Promise<JobState | 'unknown'> {
-    const backlog = backlogOf.get(this);
     // Held first, then BullMQ's state: a job released in between reads as waiting, never unknown.
-    if (this.id && backlog && (await isHeld(backlog, this.id))) return 'pending' as FairJobState as JobState;
+    if (await this.held()) return 'pending' as FairJobState as JobState;
     return super.getState();
   }
+
+  override async promote(): Promise<void> {
+    await this.refuseIfHeld('promote');
+    return super.promote();
+  }
+
+  override async changeDelay(delay: number): Promise<void> {
+    await this.refuseIfHeld('changeDelay');
+    return super.changeDelay(delay);
+  }
+
+  private async held(): Promise<boolean> {
+    const backlog = backlogOf.get(this.queue);
+    return this.id !== undefined && backlog !== undefined && (await isHeld(backlog, this.id));
+  }
+
+  /** A held job only leaves the backlog at its tenant's turn. Released meanwhile: BullMQ decides (it refuses a job that is not delayed). */
+  private async refuseIfHeld(operation: string): Promise<void> {
+    if (await this.held()) throw new FairJobPendingError(this.queueName, this.id!, operation);
+  }
+}
+
+/**
+ * Makes `queue` (a fair queue's BullMQ `Queue`) hand out {@link FairJob}s: BullMQ builds every job
+ * it adds or reads through `queue.Job`. Idempotent.
+ */
+export function useFairJobs(queue: Queue, keys: FairKeys, client: () => RedisClient): void {
+  if (backlogOf.has(queue)) return;
+  backlogOf.set(queue, { keys, client });
+  Object.defineProperty(queue, 'Job', { get: () => FairJob, configurable: true });
 }
 
 /** Reads and clears the fair backlog of one queue (the jobs held for the fair dispatcher). */
@@ -61,18 +106,13 @@ function escapeGlob(text: string): string {
 
 /** The backlog of the fair queue with keys `keys`, on the producer connection `client()`. */
 export function fairBacklog(keys: FairKeys, client: () => RedisClient): FairBacklog {
-  const backlog = { client, keys };
   return {
     async count() {
       return client().zcount(keys.delayed, heldFloor(), '+inf');
     },
     async get<T>(queue: Queue, id: string) {
-      const job = (await FairJob.fromId(queue, id)) as FairJob<T> | undefined;
-      if (job) {
-        withoutHold(job);
-        backlogOf.set(job, backlog);
-      }
-      return job;
+      useFairJobs(queue, keys, client);
+      return (await FairJob.fromId(queue, id)) as FairJob<T> | undefined;
     },
     async drain(queue) {
       const redis = client();
@@ -111,9 +151,8 @@ export function fairBacklog(keys: FairKeys, client: () => RedisClient): FairBack
       });
     },
     job(queue, name, data, opts, id) {
-      const job = new FairJob(queue, name, data, opts, id);
-      backlogOf.set(job, backlog);
-      return job;
+      useFairJobs(queue, keys, client);
+      return new FairJob(queue, name, data, opts, id);
     },
   };
 }

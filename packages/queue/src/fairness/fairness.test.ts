@@ -1,6 +1,6 @@
 import { createRedisConnection, loadRedisConfig } from '@platform/redis';
 import { keysMatching, luaScriptProblems, standaloneOnly, uniquePrefix, waitFor } from '@platform/testing';
-import { QueueUnavailableError, TenantBacklogFullError } from '../errors';
+import { FairJobPendingError, QueueUnavailableError, TenantBacklogFullError } from '../errors';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineQueue } from '../define-queue';
@@ -263,6 +263,42 @@ describe('a fair queue behaves like a queue', () => {
     await expect(q.queue.promoteJobs()).rejects.toBe(down);
     q.queue.getJob = getJob;
     expect(await q.queue.getJobState(delayed.id!)).toBe('delayed');
+    await q.close();
+  });
+
+  it("job.promote() and job.changeDelay() of a held job are refused and change nothing; a job the caller delayed is promoted as BullMQ does", async () => {
+    const { q, pending } = await backlogged();
+    const delayed = await q.enqueue({ tenantId: 'acme', n: 11 }, { delay: 60_000 });
+    const heldScore = await redis.zscore(q.queue.toKey('delayed'), pending[0]!.id!);
+    // The definition's jobs, and the same job read back through the definition and through BullMQ's API.
+    const handles = [pending[0]!, (await q.getJob(pending[0]!.id!))!, (await q.queue.getJob(pending[0]!.id!))!];
+    for (const job of handles) {
+      await expect(job.promote()).rejects.toBeInstanceOf(FairJobPendingError);
+      await expect(job.changeDelay(0)).rejects.toMatchObject({ code: 'FAIR_JOB_PENDING', jobId: job.id, operation: 'changeDelay' });
+    }
+    expect(await redis.zscore(q.queue.toKey('delayed'), pending[0]!.id!)).toBe(heldScore);
+    expect(await q.counts()).toMatchObject({ pending: 3, waiting: 1, delayed: 1 });
+    const [fromBullmq] = await q.queue.getJobs(['delayed']).then((jobs) => jobs.filter((job) => job.id === delayed.id));
+    await fromBullmq!.promote();
+    expect(await q.queue.getJobState(delayed.id!)).toBe('waiting');
+    for (const job of pending) expect(await job.getState()).toBe('pending');
+    await q.close();
+  });
+
+  it("the jobs BullMQ's API reads on a fair queue say pending while held and carry the options they were enqueued with", async () => {
+    const { q, pending } = await backlogged();
+    const delayed = await q.enqueue({ tenantId: 'acme', n: 11 }, { delay: 60_000 });
+    const listed = await q.queue.getDelayed();
+    expect(listed.map((job) => job.id).sort()).toEqual([...pending.map((job) => job.id), delayed.id].sort());
+    for (const job of listed) {
+      if (job.id === delayed.id) {
+        expect(job.opts.delay).toBe(60_000);
+        expect(await job.getState()).toBe('delayed');
+      } else {
+        expect(job.opts.delay).toBeUndefined();
+        expect(await job.getState()).toBe('pending');
+      }
+    }
     await q.close();
   });
 
