@@ -12,7 +12,10 @@
  * released by one Lua call per step, window = concurrency; suffix -w2: twice the concurrency) / plain; controls (fair with controls / fair without); trace-enqueue1,
  * trace-e2e (tracing on / off), trace-keep-enqueue1, trace-keep-e2e (the exporter keeping every span / reading them), trace-off-enqueue1, trace-off-e2e (off / tracerProvider false),
  * trace-als-enqueue1, trace-als-e2e (on / on without a context manager: the AsyncLocalStorage share)
- * and trace-noals-enqueue1, trace-noals-e2e (on without a context manager / off: the spans' share).
+ * and trace-noals-enqueue1, trace-noals-e2e (on without a context manager / off: the spans' share);
+ * trace-bullmq-enqueue1, trace-bullmq-e2e (plain BullMQ with `bullmq-otel`, the SDK registered
+ * globally / plain BullMQ untraced: what tracing costs a BullMQ user today) and trace-vsraw-enqueue1,
+ * trace-vsraw-e2e (the platform traced / plain BullMQ with `bullmq-otel`, both on the same SDK set-up).
  */
 import { performance } from 'node:perf_hooks';
 import { agentQueue, createWorker } from '@platform/queue';
@@ -24,7 +27,7 @@ import { runFairOverheadOnce, runFairScaleOnce, runHeldReleaseOnce, type RunFigu
 import { completions, summarize } from './measure';
 import { queueSides } from './queue-bench';
 import { Results } from './results';
-import { checkSpans, tracingModes, type TracingMode } from './tracing-bench';
+import { checkSpans, plainBullmq, tracingModes, type TracingMode } from './tracing-bench';
 
 type Batch = () => Promise<RunFigures>;
 
@@ -149,8 +152,28 @@ async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, B
     ['keep', ['on-keep', 'on']],
     ['noals', ['on-noals', 'off']],
   ]);
-  const [a, b] = pairs.get(scenario.split('-')[1]) ?? ['on', 'off'];
+  const pair = scenario.split('-')[1];
+  const [a, b] = pairs.get(pair) ?? ['on', 'off'];
   const e2e = scenario.endsWith('e2e');
+  const bullmq = pair === 'bullmq' || pair === 'vsraw' ? plainBullmq(ctx, use) : undefined;
+  // Plain BullMQ, traced with bullmq-otel or not, in the same sizes and worker settings as the platform's runs.
+  const runBullmq = (traced: boolean): Batch => async () => {
+    const mode: TraceMode = traced ? 'global' : 'off';
+    const side = await bullmq!.open(traced);
+    let figures: RunFigures;
+    if (!e2e) {
+      figures = await timed(1000, () => inFlight(1000, 1, (i) => side.queue.add('agent', payload(i))));
+      await checkSpans(mode, exported, 1000);
+    } else {
+      const n = 5000;
+      for (let s = 0; s < n; s += 1000) await side.queue.addBulk(Array.from({ length: 1000 }, (_, k) => ({ name: 'agent', data: payload(s + k) })));
+      const { worker, connection } = side.worker();
+      figures = await runToCompletion(worker, connection, n);
+      await checkSpans(mode, exported, n);
+    }
+    await side.close();
+    return figures;
+  };
   await use('off');
   await inFlight(300, 20, (i) => queue.enqueue(payload(i)));
   await cleanup();
@@ -177,16 +200,16 @@ async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, B
     await cleanup();
     return figures;
   };
-  return [
-    run(a),
-    run(b),
-    async () => {
-      await use('off');
-      await queue.close();
-      await cleanup();
-      await shutdown();
-    },
-  ];
+  const close = async () => {
+    await use('off');
+    await queue.close();
+    await bullmq?.close();
+    await cleanup();
+    await shutdown();
+  };
+  if (pair === 'bullmq') return [runBullmq(true), runBullmq(false), close];
+  if (pair === 'vsraw') return [run('on'), runBullmq(true), close];
+  return [run(a), run(b), close];
 }
 
 function fairPair(ctx: BenchContext, scenario: string): [Batch, Batch, () => Promise<void>] {

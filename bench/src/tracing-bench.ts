@@ -1,9 +1,13 @@
 import { performance } from 'node:perf_hooks';
-import { context } from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { agentQueue, createWorker } from '@platform/queue';
 import { closeConnection } from '@platform/redis';
+import { Queue, Worker } from 'bullmq';
+import { BullMQOtel } from 'bullmq-otel';
+import type { Redis } from 'ioredis';
 import { configureTelemetry } from '@platform/telemetry';
 import type { BenchContext } from './context';
 import { completions, throughput } from './measure';
@@ -20,9 +24,11 @@ function payload(i: number) {
  * exporter keeps every span of the round (the exporter's default, what rounds 1-5 measured; not
  * slower at the bench's sizes, round 6); `on-noals`: the `on` provider with
  * no context manager (`context.with` is a no-op: what the spans cost without AsyncLocalStorage);
- * `off`: none configured; `disabled`: `tracerProvider: false`.
+ * `off`: none configured; `disabled`: `tracerProvider: false`; `global`: the `on` provider, context
+ * manager and the W3C propagator registered globally, as `NodeSDK.start()` does (what a plain BullMQ
+ * queue or worker with `bullmq-otel` traces through; the platform would use it too).
  */
-export type TracingMode = 'on' | 'on-keep' | 'on-noals' | 'off' | 'disabled';
+export type TracingMode = 'on' | 'on-keep' | 'on-noals' | 'off' | 'disabled' | 'global';
 type Mode = TracingMode;
 
 /**
@@ -57,7 +63,14 @@ export function tracingModes(): { use(mode: TracingMode): Promise<void>; exporte
       exporter.reset();
       exporter.exported = 0;
       exporter.keep = mode === 'on-keep';
-      if (mode === 'on' || mode === 'on-keep') {
+      trace.disable();
+      propagation.disable();
+      if (mode === 'global') {
+        context.setGlobalContextManager(manager.enable());
+        trace.setGlobalTracerProvider(provider);
+        propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+        configureTelemetry({});
+      } else if (mode === 'on' || mode === 'on-keep') {
         context.setGlobalContextManager(manager.enable());
         configureTelemetry({ tracerProvider: provider });
       } else if (mode === 'on-noals') {
@@ -84,6 +97,50 @@ export async function checkSpans(mode: TracingMode, exported: () => Promise<numb
   if (count < expected) throw new Error(`tracing mode ${mode}: ${count} spans exported, expected at least ${expected}`);
 }
 
+/** One run of plain BullMQ, traced with `bullmq-otel` or not: see {@link plainBullmq}. */
+export interface PlainBullmqRun {
+  /** The run's queue (traced: with `bullmq-otel` as its `telemetry`). */
+  queue: Queue;
+  /** A worker of the run's queue (not started; concurrency 50, no-op handler) on a connection of its own. */
+  worker(): { worker: Worker; connection: Redis };
+  /** Closes the queue and deletes the run's keys (not the workers: their caller closes them). */
+  close(): Promise<void>;
+}
+
+/**
+ * Plain BullMQ as a user traces it today: a queue and workers with `telemetry: new BullMQOtel()`
+ * and the SDK registered globally (mode `global`: the same provider, exporter and context manager
+ * as the platform's `on`), or without telemetry and with nothing registered (`off`). The baseline
+ * the platform's tracing is compared with in the same run. `open(traced)` switches the mode first.
+ */
+export function plainBullmq(ctx: BenchContext, use: (mode: TracingMode) => Promise<void>): { open(traced: boolean): Promise<PlainBullmqRun>; close(): Promise<void> } {
+  const name = `${ctx.runId}-trace-bullmq`;
+  const prefix = `${ctx.runId}-trace-bullmq-p`;
+  const connection = ctx.plainClient({ maxRetriesPerRequest: null });
+  return {
+    async open(traced) {
+      await use(traced ? 'global' : 'off');
+      // Made after the SDK is registered: bullmq-otel takes its tracer from the global API when constructed.
+      const telemetry = traced ? { telemetry: new BullMQOtel({ tracerName: 'bench' }) } : {};
+      const queue = new Queue(name, { connection, prefix, ...telemetry });
+      return {
+        queue,
+        worker() {
+          const workerConnection = ctx.plainClient({ maxRetriesPerRequest: null });
+          const worker = new Worker(name, async () => undefined, { connection: workerConnection, prefix, concurrency: 50, autorun: false, ...telemetry });
+          worker.on('error', () => undefined);
+          return { worker, connection: workerConnection };
+        },
+        async close() {
+          await queue.close();
+          await ctx.deleteKeys(`${prefix}:`);
+        },
+      };
+    },
+    close: () => closeConnection(connection),
+  };
+}
+
 /**
  * Section: the cost of tracing. The same queue, alternating within every round:
  * - `on`: an SDK tracer provider, sampling 100 %, spans exported in batches to the in-memory
@@ -106,7 +163,8 @@ export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
   const nE2e = ctx.size(10_000, 300);
   const unit = 'jobs/s';
   // `on-keep` only in the pairwise runner (trace-keep-*): keeping the spans was not slower (round 6).
-  type SectionMode = Exclude<Mode, 'on-keep'>;
+  // `global` only there too (trace-bullmq-*, trace-vsraw-*: plain BullMQ with bullmq-otel).
+  type SectionMode = Exclude<Mode, 'on-keep' | 'global'>;
   const subjects: Record<SectionMode, string> = {
     on: 'tracing on (in-memory exporter, 100 %)',
     'on-noals': 'tracing on, no context manager (spans without AsyncLocalStorage)',
@@ -114,12 +172,19 @@ export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
     disabled: 'tracerProvider: false',
   };
   const modes = Object.keys(subjects) as SectionMode[];
+  // The baseline: plain BullMQ, traced by bullmq-otel on the same SDK set-up (registered globally) and untraced.
+  const baselines = { 'bullmq-otel': 'plain BullMQ with bullmq-otel (same SDK set-up, registered globally)', bullmq: 'plain BullMQ, untraced' } as const;
+  type Baseline = keyof typeof baselines;
+  const bullmq = plainBullmq(ctx, use);
   for (const [id, benchmark] of [['enqueue1', 'enqueue, one at a time'], ['e2e', `end-to-end ${nE2e} no-op jobs, concurrency 50`]] as const) {
     for (const mode of modes) results.figure({ id: `trace.${id}.${mode}`, section, benchmark, subject: subjects[mode], unit, better: 'higher' });
+    for (const [name, subject] of Object.entries(baselines)) results.figure({ id: `trace.${id}.${name}`, section, benchmark, subject, unit, better: 'higher' });
     results.compare({ label: `${benchmark}: tracing on / off`, platform: `trace.${id}.on`, anchor: `trace.${id}.off`, op: '>=', target: 0.9 });
     results.compare({ label: `${benchmark}: tracing on / on without a context manager (AsyncLocalStorage share)`, platform: `trace.${id}.on`, anchor: `trace.${id}.on-noals` });
     results.compare({ label: `${benchmark}: on without a context manager / off (spans' share)`, platform: `trace.${id}.on-noals`, anchor: `trace.${id}.off` });
     results.compare({ label: `${benchmark}: off / tracerProvider false`, platform: `trace.${id}.off`, anchor: `trace.${id}.disabled`, op: '>=', target: 0.99 });
+    results.compare({ label: `${benchmark}: plain BullMQ, bullmq-otel on / off (what tracing costs a BullMQ user today)`, platform: `trace.${id}.bullmq-otel`, anchor: `trace.${id}.bullmq` });
+    results.compare({ label: `${benchmark}: traced, the platform / plain BullMQ with bullmq-otel`, platform: `trace.${id}.on`, anchor: `trace.${id}.bullmq-otel` });
   }
 
   const enqueueRun = (mode: Mode) => async () => {
@@ -145,24 +210,58 @@ export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
     await closeConnection(connection);
     await cleanup();
   };
+  const baselineEnqueueRun = (name: Baseline) => async () => {
+    const run = await bullmq.open(name === 'bullmq-otel');
+    results.add(`trace.enqueue1.${name}`, await throughput(nOne, 1, (i) => run.queue.add('agent', payload(i))));
+    await checkSpans(name === 'bullmq-otel' ? 'global' : 'off', exported, nOne);
+    await run.close();
+  };
+  const baselineE2eRun = (name: Baseline) => async () => {
+    const run = await bullmq.open(name === 'bullmq-otel');
+    for (let start = 0; start < nE2e; start += 1000) {
+      await run.queue.addBulk(Array.from({ length: Math.min(1000, nE2e - start) }, (_, k) => ({ name: 'agent', data: payload(start + k) })));
+    }
+    const { worker, connection } = run.worker();
+    const done = completions(worker, nE2e, 120_000);
+    const started = performance.now();
+    void worker.run().catch(() => undefined);
+    await done;
+    results.add(`trace.e2e.${name}`, nE2e / ((performance.now() - started) / 1000));
+    await checkSpans(name === 'bullmq-otel' ? 'global' : 'off', exported, nE2e);
+    await worker.close();
+    await closeConnection(connection);
+    await run.close();
+  };
+  const baselineNames = Object.keys(baselines) as Baseline[];
 
   try {
     await use('off');
     await throughput(200, 20, (i) => queue.enqueue(payload(i)));
     await cleanup();
     log('  enqueue, one at a time');
-    await alternate(ctx.rounds, modes.map((mode) => ({ name: mode, run: enqueueRun(mode) })), log);
+    await alternate(
+      ctx.rounds,
+      [...modes.map((mode) => ({ name: mode, run: enqueueRun(mode) })), ...baselineNames.map((name) => ({ name, run: baselineEnqueueRun(name) }))],
+      log,
+    );
     log('  end-to-end');
-    await alternate(ctx.rounds, modes.map((mode) => ({ name: mode, run: e2eRun(mode) })), log);
+    await alternate(
+      ctx.rounds,
+      [...modes.map((mode) => ({ name: mode, run: e2eRun(mode) })), ...baselineNames.map((name) => ({ name, run: baselineE2eRun(name) }))],
+      log,
+    );
   } finally {
     await use('off');
     await queue.close();
+    await bullmq.close();
     await cleanup();
     await shutdown();
   }
   results.notes.push(
     `Tracing: agentQueue({ fairness: 'none' }) as in section 1; "on" records an enqueue span per enqueue call (one per job one at a time; one per bulk of 1,000 before the end-to-end runs) and a process span per attempt, ` +
       `BatchSpanProcessor into the in-memory exporter, which the bench reads and clears after each exported batch (each round checks the count), AlwaysOn sampler, AsyncLocalStorage context manager, the W3C context in the job; ` +
-      `"off" is the default without a provider; "tracerProvider: false" is the hard switch. Sizes: ${nOne} sequential, ${nE2e} end-to-end per round.`,
+      `"off" is the default without a provider; "tracerProvider: false" is the hard switch. ` +
+      `The baseline is plain BullMQ with bullmq-otel as its telemetry (a span per add or bulk; per job a process and a complete span), the same provider, exporter and context manager registered globally with the W3C propagator, against plain BullMQ untraced. ` +
+      `Sizes: ${nOne} sequential, ${nE2e} end-to-end per round.`,
   );
 }
