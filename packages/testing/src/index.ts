@@ -1,4 +1,4 @@
-export { findFreePort, pingRedis, startRedisServer, redisServerAvailable, type RedisServer, type StartRedisServerOptions } from './redis-server';
+export { findFreePort, findFreeClusterPort, CLUSTER_BUS_PORT_OFFSET, pingRedis, startRedisServer, redisServerAvailable, type RedisServer, type StartRedisServerOptions } from './redis-server';
 export { startRedisCluster, servingMasterPorts, type RedisCluster, type RedisClusterNode, type StartRedisClusterOptions } from './redis-cluster';
 export { resolveDevRedis, type DevRedis, type ResolveDevRedisOptions } from './dev-redis';
 export { uniquePrefix, deleteKeysByPrefix, waitFor, readmeApiNames, rejectionOf, isProcessAlive } from './helpers';

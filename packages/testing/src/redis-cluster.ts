@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { findFreePort, startRedisServer, type RedisServer } from './redis-server';
+import { findFreeClusterPort, startRedisServer, type RedisServer } from './redis-server';
 
 /** Options of {@link startRedisCluster}. */
 export interface StartRedisClusterOptions {
@@ -85,6 +85,37 @@ async function nodeCommand(port: number, ...args: string[]): Promise<string> {
 }
 
 /**
+ * One `redis-server --cluster-enabled yes` on a port whose bus port is free too, in its own
+ * directory under `root`. Another process may still take a port between the check and the
+ * server's start: then the start is tried again on other ports (3 tries).
+ */
+async function startClusterNode(root: string, options: StartRedisClusterOptions): Promise<RedisClusterNode> {
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await findFreeClusterPort();
+    const dir = join(root, String(port));
+    mkdirSync(dir);
+    try {
+      const server = await startRedisServer({
+        port,
+        dir,
+        args: [
+          '--cluster-enabled', 'yes',
+          '--cluster-config-file', join(dir, 'nodes.conf'),
+          '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 5000),
+          // A replica that lost its master for a while still takes over (tests kill masters on purpose).
+          '--cluster-replica-validity-factor', '0',
+          ...(options.args ?? []),
+        ],
+      });
+      return { port, server };
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      if (attempt === 3) throw error;
+    }
+  }
+}
+
+/**
  * Starts a Redis Cluster on 127.0.0.1: `masters × (1 + replicasPerMaster)` `redis-server
  * --cluster-enabled yes` processes on free ports, joined by `redis-cli --cluster create
  * --cluster-replicas N --cluster-yes`; resolves once every node reports `cluster_state:ok` and every
@@ -102,22 +133,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
   };
   try {
     for (let i = 0; i < total; i += 1) {
-      const port = await findFreePort();
-      const dir = join(root, String(port));
-      mkdirSync(dir);
-      const server = await startRedisServer({
-        port,
-        dir,
-        args: [
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, 'nodes.conf'),
-          '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 5000),
-          // A replica that lost its master for a while still takes over (tests kill masters on purpose).
-          '--cluster-replica-validity-factor', '0',
-          ...(options.args ?? []),
-        ],
-      });
-      nodes.push({ port, server });
+      nodes.push(await startClusterNode(root, options));
     }
     const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
     await runRedisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], 60_000);

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,48 @@ export async function findFreePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/** Whether `port` can be listened on at 127.0.0.1 right now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** How far above its port a cluster node listens for its cluster bus (fixed by Redis). */
+export const CLUSTER_BUS_PORT_OFFSET = 10_000;
+
+/** The lowest port of the OS's ephemeral range, from which it picks ports for `listen(0)` and outgoing connections. */
+function ephemeralPortFloor(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/**
+ * A port for a Redis Cluster node: free on 127.0.0.1 together with its cluster bus port
+ * ({@link CLUSTER_BUS_PORT_OFFSET} above). A port from {@link findFreePort} does not do: the OS
+ * hands out ports up to 60999, and a node on a port above 55535 has no valid bus port, so
+ * `redis-server` exits at start. Both ports are picked below the OS's ephemeral range where it
+ * has room (Linux: 10000-22767 and their bus ports 20000-32767), so no outgoing connection of
+ * this or another process can take them between this check and the server's start.
+ */
+export async function findFreeClusterPort(): Promise<number> {
+  const low = 10_000;
+  const high = ephemeralPortFloor() - CLUSTER_BUS_PORT_OFFSET;
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const port = high > low ? low + Math.floor(Math.random() * (high - low)) : await findFreePort();
+    if (port + CLUSTER_BUS_PORT_OFFSET > 65_535) continue;
+    if ((await portFree(port)) && (await portFree(port + CLUSTER_BUS_PORT_OFFSET))) return port;
+  }
+  throw new Error('no free port pair for a Redis Cluster node (port and port + 10000) after 200 tries');
 }
 
 /** True when a `redis-server` binary is on PATH (or at `binary`). */
@@ -103,13 +145,17 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
 
   const launch = async () => {
     mkdirSync(dir, { recursive: true });
-    child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // redis-server writes its log, start-up refusals included, to stdout: the last few KB of both
+    // streams go into the error of a server that exits at start.
+    child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4096));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
     const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${stderr.trim()}`);
+      if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}: ${output.trim()}`);
       const ok = await Promise.race([pingRedis(port), spawnError]);
       if (ok) return;
       await new Promise((r) => setTimeout(r, 50));
