@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRedisConnection, defineConcurrencyPool, defineQueue, loadRedisConfig } from '@platform/queue';
 import { ConfigError } from '@platform/redis';
-import { deleteKeysByPrefix, uniquePrefix } from '@platform/testing';
+import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import { Queue } from 'bullmq';
 import express from 'express';
 import Fastify from 'fastify';
@@ -393,6 +393,38 @@ describe('bull-board under /jobs', () => {
     const names = (JSON.parse(api.body) as { queues: Array<{ name: string }> }).queues.map((q) => q.name).sort();
     expect(names).toEqual(['agent__blog-writer', 'notifications__email', 'rag__ingestion']);
     expect((await call(base, '/jobs', { headers: bearer(VIEWER) })).status).toBe(403);
+  });
+});
+
+describe('bull-board on a fair queue', () => {
+  it("'promote' and 'promote all' leave the held backlog to the fair dispatcher and promote what callers delayed", async () => {
+    const root = uniquePrefix('dash-fair');
+    roots.push(root);
+    const fair = defineQueue({ namespace: 'agent', name: 'fair', schema: z.object({ n: z.number() }), prefix: `${root}:bull`, connection: redis, fairness: { window: 1 } });
+    try {
+      // Window 1 and one job released: every later job stays held, pending for its tenant's turn.
+      const released = await fair.enqueue({ tenantId: 'first', n: 0 });
+      await waitFor(async () => (await fair.queue.getJobState(released.id!)) === 'waiting', 5000);
+      const pending = await fair.enqueueBulk([
+        { tenantId: 'acme', n: 1 },
+        { tenantId: 'globex', n: 2 },
+      ]);
+      const delayed = await fair.enqueue({ tenantId: 'acme', n: 3 }, { delay: 3_600_000 });
+      const url = await listen(createDashboard({ redis, keyPrefix: root, cacheMs: 0, env: {}, token: ADMIN }));
+
+      const one = await call(url, `/jobs/api/queues/agent__fair/${pending[0]!.id}/promote`, { method: 'PUT', headers: bearer(ADMIN) });
+      expect(one.status).toBeGreaterThanOrEqual(400);
+      expect(one.body).toContain('pending in the fair backlog');
+      const all = await call(url, '/jobs/api/queues/agent__fair/promote', { method: 'PUT', headers: bearer(ADMIN) });
+      expect(all.status).toBeLessThan(300);
+
+      expect(await fair.queue.getJobState(delayed.id!)).toBe('waiting');
+      for (const job of pending) expect(await (await fair.getJob(job.id!))!.getState()).toBe('pending');
+      expect(await fair.counts()).toMatchObject({ pending: 2, waiting: 2, delayed: 0 });
+    } finally {
+      await fair.obliterate({ force: true });
+      await fair.close();
+    }
   });
 });
 

@@ -3,6 +3,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { queuePrefix } from '@platform/ops';
+import { guardHeldJobs } from '@platform/queue/internal';
 import { Queue } from 'bullmq';
 import express from 'express';
 import type { RedisClient } from '@platform/redis';
@@ -44,7 +45,13 @@ export function createJobsBoard(params: {
     const key = names.join('\n');
     if (key === listed) return;
     listed = key;
-    for (const name of names) if (!queues.has(name)) queues.set(name, new Queue(name, { connection: redis, prefix: queuePrefix(redis, prefix, name) }));
+    for (const name of names) {
+      if (queues.has(name)) continue;
+      const queue = new Queue(name, { connection: redis, prefix: queuePrefix(redis, prefix, name) });
+      // bull-board's "promote" and "promote all" must not release a fair queue's held backlog past its tenants' turns.
+      guardHeldJobs(queue, () => redis);
+      queues.set(name, queue);
+    }
     board.replaceQueues(names.map((name) => new BullMQAdapter(queues.get(name)!)));
   }
 

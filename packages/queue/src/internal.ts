@@ -3,3 +3,4 @@
 export { parsedEnqueueOf, type ParsedEnqueue } from './define-queue';
 export { checkPayloadSize } from './payload';
 export { notificationJobSchema } from './catalog';
+export { guardHeldJobs } from './fairness/backlog';

@@ -1,8 +1,8 @@
 import { Job, type JobJson, type JobState, type Queue } from 'bullmq';
 import type { RedisClient } from '@platform/redis';
 import { scanKeys } from '@platform/redis/internal';
-import type { FairKeys } from './keys';
-import { fairHeldScoreFloor, withoutHold } from './hold';
+import { fairKeys, type FairKeys } from './keys';
+import { fairHeldScoreFloor, promoteCallerDelayedJobs, withoutHold } from './hold';
 import { fairScripts, runWithTenantKeys } from './scripts';
 import { FairJobPendingError } from '../errors';
 
@@ -18,6 +18,8 @@ const DRAIN_REMOVES_IN_FLIGHT = 200;
 interface BacklogRef {
   client: () => RedisClient;
   keys: FairKeys;
+  /** Whether the queue is fair, read from Redis; absent when it is known to be (a fair definition's queue). */
+  isFair?: () => Promise<boolean>;
 }
 
 /** The backlog of each fair queue's BullMQ `Queue` (the queue its FairJobs were made or read by). */
@@ -67,7 +69,9 @@ export class FairJob<T = unknown> extends Job<T> {
 
   private async held(): Promise<boolean> {
     const backlog = backlogOf.get(this.queue);
-    return this.id !== undefined && backlog !== undefined && (await isHeld(backlog, this.id));
+    if (this.id === undefined || backlog === undefined || !(await isHeld(backlog, this.id))) return false;
+    // A held score on a queue not known to be fair: a plain queue's job delayed for over 1.6 years is not held.
+    return backlog.isFair === undefined || (await backlog.isFair());
   }
 
   /** A held job only leaves the backlog at its tenant's turn. Released meanwhile: BullMQ decides (it refuses a job that is not delayed). */
@@ -80,10 +84,27 @@ export class FairJob<T = unknown> extends Job<T> {
  * Makes `queue` (a fair queue's BullMQ `Queue`) hand out {@link FairJob}s: BullMQ builds every job
  * it adds or reads through `queue.Job`. Idempotent.
  */
-export function useFairJobs(queue: Queue, keys: FairKeys, client: () => RedisClient): void {
+export function useFairJobs(queue: Queue, keys: FairKeys, client: () => RedisClient, isFair?: () => Promise<boolean>): void {
   if (backlogOf.has(queue)) return;
-  backlogOf.set(queue, { keys, client });
+  backlogOf.set(queue, isFair ? { keys, client, isFair } : { keys, client });
   Object.defineProperty(queue, 'Job', { get: () => FairJob, configurable: true });
+}
+
+/**
+ * Keeps the fair backlog's turns on a BullMQ `Queue` object opened by name on a queue that may be
+ * fair (the dashboard's job board, an operator's tool): its `promoteJobs()` and its jobs'
+ * `promote()` / `changeDelay()` leave held jobs to the fair dispatcher, its jobs say `pending`
+ * while held and have no hold in `opts.delay`, as on a fair definition's own queue. Whether the
+ * queue is fair is read from Redis when it matters (its fair sequence key exists once a job was
+ * ever held); on a plain queue everything stays BullMQ's. `client`: a connection to the queue's
+ * server (on a cluster, any client that routes by key).
+ */
+export function guardHeldJobs(queue: Queue, client: () => RedisClient): void {
+  const keys = fairKeys(queue.opts.prefix ?? 'bull', queue.name);
+  const isFair = async (): Promise<boolean> => (await client().exists(keys.seq)) === 1;
+  useFairJobs(queue, keys, client, isFair);
+  const promoteAll = queue.promoteJobs.bind(queue);
+  queue.promoteJobs = async (opts) => ((await isFair()) ? promoteCallerDelayedJobs(queue, client(), opts) : promoteAll(opts));
 }
 
 /** Reads and clears the fair backlog of one queue (the jobs held for the fair dispatcher). */

@@ -10,6 +10,8 @@ import { fairSchedulerOf } from './scheduler';
 import { recordScript } from '../job-stats';
 import { poolAcquireScript, poolRefreshScript } from '../pools/scripts';
 import { fairScripts } from './scripts';
+import { guardHeldJobs } from './backlog';
+import { Queue } from 'bullmq';
 import { useQueueTestContext } from '../test-support';
 
 const { redis, workerConnection, prefixes } = useQueueTestContext();
@@ -283,6 +285,39 @@ describe('a fair queue behaves like a queue', () => {
     expect(await q.queue.getJobState(delayed.id!)).toBe('waiting');
     for (const job of pending) expect(await job.getState()).toBe('pending');
     await q.close();
+  });
+
+  it("guardHeldJobs: a BullMQ Queue opened by name keeps a fair queue's turns, and leaves a plain queue's long-delayed jobs to BullMQ", async () => {
+    const { q, pending } = await backlogged();
+    const byName = new Queue(q.name, { connection: redis, prefix: q.settings.prefix });
+    guardHeldJobs(byName, () => redis);
+    const plainPrefix = uniquePrefix('plain');
+    prefixes.push(plainPrefix);
+    const plain = defineQueue({ namespace: 'agent', name: 'plain', schema, prefix: plainPrefix, connection: redis });
+    const plainByName = new Queue(plain.name, { connection: redis, prefix: plainPrefix });
+    guardHeldJobs(plainByName, () => redis);
+    try {
+      const held = (await byName.getJob(pending[0]!.id!))!;
+      expect(held.opts.delay).toBeUndefined();
+      expect(await held.getState()).toBe('pending');
+      await expect(held.promote()).rejects.toBeInstanceOf(FairJobPendingError);
+      await byName.promoteJobs();
+      for (const job of pending) expect(await job.getState()).toBe('pending');
+      // Delayed for about 1.9 years: a held score, but a plain queue holds nothing.
+      const far = await plain.enqueue({ tenantId: 'acme', n: 1 }, { delay: 6e10 });
+      const farByName = (await plainByName.getJob(far.id!))!;
+      expect(await farByName.getState()).toBe('delayed');
+      await farByName.promote();
+      expect(await plain.queue.getJobState(far.id!)).toBe('waiting');
+      const farther = await plain.enqueue({ tenantId: 'acme', n: 2 }, { delay: 6e10 });
+      await plainByName.promoteJobs();
+      expect(await plain.queue.getJobState(farther.id!)).toBe('waiting');
+    } finally {
+      await byName.close();
+      await plainByName.close();
+      await plain.close();
+      await q.close();
+    }
   });
 
   it("the jobs BullMQ's API reads on a fair queue say pending while held and carry the options they were enqueued with", async () => {
