@@ -294,7 +294,7 @@ describe('a fair queue behaves like a queue', () => {
     const plainPrefix = uniquePrefix('plain');
     prefixes.push(plainPrefix);
     const plain = defineQueue({ namespace: 'agent', name: 'plain', schema, prefix: plainPrefix, connection: redis });
-    const plainByName = new Queue(plain.name, { connection: redis, prefix: plainPrefix });
+    const plainByName = new Queue(plain.name, { connection: redis, prefix: plain.settings.prefix });
     guardHeldJobs(plainByName, () => redis);
     try {
       const held = (await byName.getJob(pending[0]!.id!))!;
