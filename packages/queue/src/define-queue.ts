@@ -13,9 +13,7 @@ import { Queue, type DefaultJobOptions, type Job, type JobsOptions } from 'bullm
 import type { Redis } from 'ioredis';
 import { resolveFairness, type FairnessOptions } from './fairness/options';
 import { fairProducer } from './fairness/producer';
-import { useFairJobs } from './fairness/backlog';
-import { promoteCallerDelayedJobs } from './fairness/hold';
-import { fairKeys } from './fairness/keys';
+import { keepFairTurns } from './fairness/backlog';
 import { createFairScheduler, registerFairScheduler } from './fairness/scheduler';
 import { createGuardedWrite, resolveWaitForReplicas, type WaitForReplicasOptions } from './guarded-write';
 import { createStatsRecorder, deleteJobStats } from './job-stats';
@@ -231,13 +229,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
     // Once per Queue: registering on every access leaked a listener per call.
     queue.on('error', options.onError ?? logError);
     // A fair queue's held jobs are BullMQ delayed jobs: promoting them would skip the tenants' turns.
-    // Its jobs, read or added through BullMQ's API too, are FairJobs (pending state, no hold in
-    // their options, promote() and changeDelay() refused while held).
-    if (fairness !== undefined) {
-      const fairQueue = queue as unknown as Queue;
-      fairQueue.promoteJobs = (opts) => promoteCallerDelayedJobs(fairQueue, queueConnection(), opts);
-      useFairJobs(fairQueue, fairKeys(prefix, name), connection);
-    }
+    if (fairness !== undefined) keepFairTurns(queue as unknown as Queue, queueConnection);
     return queue;
   };
 

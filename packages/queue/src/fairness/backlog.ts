@@ -81,30 +81,32 @@ export class FairJob<T = unknown> extends Job<T> {
 }
 
 /**
- * Makes `queue` (a fair queue's BullMQ `Queue`) hand out {@link FairJob}s: BullMQ builds every job
- * it adds or reads through `queue.Job`. Idempotent.
+ * Keeps a fair queue's turns on a BullMQ `Queue` object: its `promoteJobs()` promotes only the
+ * jobs callers delayed, and it hands out {@link FairJob}s (BullMQ builds every job it adds or reads
+ * through `queue.Job`), which say `pending` while held, have no hold in `opts.delay` and refuse
+ * `promote()` / `changeDelay()` while held. `client`: a connection to the queue's server (on a
+ * cluster, its slot's master or a client that routes by key). `isFair`: for a queue opened by name
+ * that may not be fair, read when it matters; without it the queue is taken for fair (a fair
+ * definition's own queue). Idempotent.
  */
-export function useFairJobs(queue: Queue, keys: FairKeys, client: () => RedisClient, isFair?: () => Promise<boolean>): void {
+export function keepFairTurns(queue: Queue, client: () => RedisClient, isFair?: () => Promise<boolean>): void {
   if (backlogOf.has(queue)) return;
+  const keys = fairKeys(queue.opts.prefix ?? 'bull', queue.name);
   backlogOf.set(queue, isFair ? { keys, client, isFair } : { keys, client });
   Object.defineProperty(queue, 'Job', { get: () => FairJob, configurable: true });
+  const promoteAll = queue.promoteJobs.bind(queue);
+  queue.promoteJobs = async (opts) => (!isFair || (await isFair()) ? promoteCallerDelayedJobs(queue, client(), opts) : promoteAll(opts));
 }
 
 /**
- * Keeps the fair backlog's turns on a BullMQ `Queue` object opened by name on a queue that may be
- * fair (the dashboard's job board, an operator's tool): its `promoteJobs()` and its jobs'
- * `promote()` / `changeDelay()` leave held jobs to the fair dispatcher, its jobs say `pending`
- * while held and have no hold in `opts.delay`, as on a fair definition's own queue. Whether the
- * queue is fair is read from Redis when it matters (its fair sequence key exists once a job was
- * ever held); on a plain queue everything stays BullMQ's. `client`: a connection to the queue's
- * server (on a cluster, any client that routes by key).
+ * {@link keepFairTurns} for a BullMQ `Queue` opened by name on a queue that may be fair (the
+ * dashboard's job board, an operator's tool): whether it is fair is read from Redis when it
+ * matters (its fair sequence key exists once a job was ever held); on a plain queue everything
+ * stays BullMQ's.
  */
 export function guardHeldJobs(queue: Queue, client: () => RedisClient): void {
-  const keys = fairKeys(queue.opts.prefix ?? 'bull', queue.name);
-  const isFair = async (): Promise<boolean> => (await client().exists(keys.seq)) === 1;
-  useFairJobs(queue, keys, client, isFair);
-  const promoteAll = queue.promoteJobs.bind(queue);
-  queue.promoteJobs = async (opts) => ((await isFair()) ? promoteCallerDelayedJobs(queue, client(), opts) : promoteAll(opts));
+  const seq = fairKeys(queue.opts.prefix ?? 'bull', queue.name).seq;
+  keepFairTurns(queue, client, async () => (await client().exists(seq)) === 1);
 }
 
 /** Reads and clears the fair backlog of one queue (the jobs held for the fair dispatcher). */
@@ -132,7 +134,6 @@ export function fairBacklog(keys: FairKeys, client: () => RedisClient): FairBack
       return client().zcount(keys.delayed, heldFloor(), '+inf');
     },
     async get<T>(queue: Queue, id: string) {
-      useFairJobs(queue, keys, client);
       return (await FairJob.fromId(queue, id)) as FairJob<T> | undefined;
     },
     async drain(queue) {
@@ -172,7 +173,6 @@ export function fairBacklog(keys: FairKeys, client: () => RedisClient): FairBack
       });
     },
     job(queue, name, data, opts, id) {
-      useFairJobs(queue, keys, client);
       return new FairJob(queue, name, data, opts, id);
     },
   };
