@@ -19,7 +19,7 @@ import {
 } from '@platform/queue';
 import { uniquePrefix } from '@platform/testing';
 import { z } from 'zod';
-import { endQueueRun } from './measure';
+import { endQueueRun, type RunFigures } from './measure';
 
 export type FairOverheadMode = 'plain' | 'fair' | 'controls';
 
@@ -32,11 +32,7 @@ export const FAIR_OVERHEAD_JOB_MS = 2;
 
 const schema = z.object({ documentId: z.string() });
 
-/** One run's jobs/s and this process's CPU per job (`process.cpuUsage`, user + system, µs). */
-export interface RunFigures {
-  jobsPerSecond: number;
-  cpuUsPerJob: number;
-}
+export type { RunFigures } from './measure';
 
 function cpuSince(start: NodeJS.CpuUsage, jobs: number): number {
   const used = process.cpuUsage(start);

@@ -26,6 +26,34 @@ export function percentile(samples: readonly number[], p: number): number {
   return sorted[rank]!;
 }
 
+/** One run's operations per second and this process's CPU per operation (`process.cpuUsage`, user + system, µs). */
+export interface RunFigures {
+  jobsPerSecond: number;
+  cpuUsPerJob: number;
+}
+
+/** Times `fn` (which performs `ops` operations): ops/s and CPU µs per op. */
+export async function timed(ops: number, fn: () => Promise<unknown>): Promise<RunFigures> {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  await fn();
+  const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { jobsPerSecond: ops / seconds, cpuUsPerJob: (used.user + used.system) / ops };
+}
+
+/** Runs `worker` until it completed `n` jobs (timed), then closes it and its connection. */
+export async function runToCompletion(worker: Worker, connection: RedisClient, n: number): Promise<RunFigures> {
+  const done = completions(worker, n, 120_000);
+  const figures = await timed(n, async () => {
+    void worker.run().catch(() => undefined);
+    await done;
+  });
+  await worker.close();
+  await closeConnection(connection);
+  return figures;
+}
+
 /**
  * Runs `fn(0 .. total-1)` with `concurrency` calls in flight and returns operations per second.
  * Each in-flight slot takes the next index as soon as its previous call settles.

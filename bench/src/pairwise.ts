@@ -17,32 +17,20 @@
  * globally / plain BullMQ untraced: what tracing costs a BullMQ user today) and trace-vsraw-enqueue1,
  * trace-vsraw-e2e (the platform traced / plain BullMQ with `bullmq-otel`, both on the same SDK set-up).
  */
-import { performance } from 'node:perf_hooks';
 import { agentQueue, createWorker } from '@platform/queue';
-import { closeConnection } from '@platform/redis';
 import { startRedisServer } from '@platform/testing';
 import { Worker } from 'bullmq';
 import { createContext, type BenchContext } from './context';
 import { runFairOverheadOnce, runFairScaleOnce, runHeldReleaseOnce, type RunFigures } from './fair-overhead';
-import { completions, summarize } from './measure';
+import { runToCompletion, summarize, timed } from './measure';
 import { queueSides } from './queue-bench';
 import { Results } from './results';
-import { checkSpans, plainBullmq, tracingModes, type TracingMode } from './tracing-bench';
+import { measureTraced, plainBullmq, platformSide, tracingModes, type TracedSide, type TracingMode } from './tracing-bench';
 
 type Batch = () => Promise<RunFigures>;
 
 function payload(i: number) {
   return { tenantId: `tenant-${i % 100}`, activityId: `activity-${i}`, input: {} as Record<string, unknown> };
-}
-
-/** Times `fn` (which performs `ops` operations): ops/s and CPU µs per op. */
-async function timed(ops: number, fn: () => Promise<unknown>): Promise<RunFigures> {
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  await fn();
-  const seconds = (performance.now() - start) / 1000;
-  const used = process.cpuUsage(cpu);
-  return { jobsPerSecond: ops / seconds, cpuUsPerJob: (used.user + used.system) / ops };
 }
 
 async function inFlight(total: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
@@ -127,89 +115,42 @@ async function queuePair(ctx: BenchContext, name: string): Promise<[Batch, Batch
 
 type TraceMode = TracingMode;
 
-/** Runs `worker` until it completed `n` jobs (timed), then closes it and its connection. */
-async function runToCompletion(worker: Worker, connection: Parameters<typeof closeConnection>[0], n: number): Promise<Awaited<ReturnType<typeof timed>>> {
-  const done = completions(worker, n, 120_000);
-  const figures = await timed(n, async () => {
-    void worker.run().catch(() => undefined);
-    await done;
-  });
-  await worker.close();
-  await closeConnection(connection);
-  return figures;
-}
-
 async function tracePair(ctx: BenchContext, scenario: string): Promise<[Batch, Batch, () => Promise<void>]> {
   const { use, exported, shutdown } = tracingModes();
   const prefix = `${ctx.runId}-ab-trace`;
   // FIFO, as in the tracing section and its earlier rounds: the pair isolates tracing, not fair scheduling.
   const queue = agentQueue(`${ctx.runId}-abt`, { connection: ctx.platformClient('producer'), prefix, fairness: 'none', onError: () => undefined });
-  const cleanup = () => ctx.deleteKeys(`${prefix}:`);
-  // trace-<pair>-<enqueue1|e2e>, or trace-<enqueue1|e2e> for on / off.
-  const pairs = new Map<string | undefined, [TraceMode, TraceMode]>([
-    ['off', ['off', 'disabled']],
-    ['als', ['on', 'on-noals']],
-    ['keep', ['on-keep', 'on']],
-    ['noals', ['on-noals', 'off']],
+  const platform = platformSide(ctx, queue, prefix, use);
+  const bullmq = plainBullmq(ctx, use);
+  // trace-<pair>-<enqueue1|e2e>, or trace-<enqueue1|e2e> for on / off; each side opened per batch.
+  const opens = (mode: TraceMode) => () => platform(mode);
+  const pairs = new Map<string | undefined, [() => Promise<TracedSide>, () => Promise<TracedSide>]>([
+    ['off', [opens('off'), opens('disabled')]],
+    ['als', [opens('on'), opens('on-noals')]],
+    ['keep', [opens('on-keep'), opens('on')]],
+    ['noals', [opens('on-noals'), opens('off')]],
+    ['bullmq', [() => bullmq.open(true), () => bullmq.open(false)]],
+    ['vsraw', [opens('on'), () => bullmq.open(true)]],
   ]);
-  const pair = scenario.split('-')[1];
-  const [a, b] = pairs.get(pair) ?? ['on', 'off'];
-  const e2e = scenario.endsWith('e2e');
-  const bullmq = pair === 'bullmq' || pair === 'vsraw' ? plainBullmq(ctx, use) : undefined;
-  // Plain BullMQ, traced with bullmq-otel or not, in the same sizes and worker settings as the platform's runs.
-  const runBullmq = (traced: boolean): Batch => async () => {
-    const mode: TraceMode = traced ? 'global' : 'off';
-    const side = await bullmq!.open(traced);
-    let figures: RunFigures;
-    if (!e2e) {
-      figures = await timed(1000, () => inFlight(1000, 1, (i) => side.queue.add('agent', payload(i))));
-      await checkSpans(mode, exported, 1000);
-    } else {
-      const n = 5000;
-      for (let s = 0; s < n; s += 1000) await side.queue.addBulk(Array.from({ length: 1000 }, (_, k) => ({ name: 'agent', data: payload(s + k) })));
-      const { worker, connection } = side.worker();
-      figures = await runToCompletion(worker, connection, n);
-      await checkSpans(mode, exported, n);
-    }
-    await side.close();
-    return figures;
-  };
+  const [a, b] = pairs.get(scenario.split('-')[1]) ?? [opens('on'), opens('off')];
+  const kind = scenario.endsWith('e2e') ? 'e2e' : 'enqueue1';
   await use('off');
   await inFlight(300, 20, (i) => queue.enqueue(payload(i)));
-  await cleanup();
-  const run = (mode: TraceMode): Batch => async () => {
-    await use(mode);
-    let figures: RunFigures;
-    if (!e2e) {
-      figures = await timed(1000, () => inFlight(1000, 1, (i) => queue.enqueue(payload(i))));
-      await checkSpans(mode, exported, 1000);
-    } else {
-      const n = 5000;
-      for (let s = 0; s < n; s += 1000) await queue.enqueueBulk(Array.from({ length: 1000 }, (_, k) => payload(s + k)));
-      const connection = ctx.platformClient('worker');
-      const worker = createWorker(queue, async () => undefined, { connection, concurrency: 50, autorun: false, handleSignals: false, onError: () => undefined });
-      const done = completions(worker, n, 120_000);
-      figures = await timed(n, async () => {
-        void worker.run().catch(() => undefined);
-        await done;
-      });
-      await worker.close();
-      await closeConnection(connection);
-      await checkSpans(mode, exported, n);
-    }
-    await cleanup();
+  await ctx.deleteKeys(`${prefix}:`);
+  const batch = (open: () => Promise<TracedSide>): Batch => async () => {
+    const side = await open();
+    const figures = await measureTraced(side, kind, kind === 'e2e' ? 5000 : 1000, exported);
+    await side.close();
     return figures;
   };
   const close = async () => {
     await use('off');
     await queue.close();
-    await bullmq?.close();
-    await cleanup();
+    await bullmq.close();
+    await ctx.deleteKeys(`${prefix}:`);
     await shutdown();
   };
-  if (pair === 'bullmq') return [runBullmq(true), runBullmq(false), close];
-  if (pair === 'vsraw') return [run('on'), runBullmq(true), close];
-  return [run(a), run(b), close];
+  return [batch(a), batch(b), close];
 }
 
 function fairPair(ctx: BenchContext, scenario: string): [Batch, Batch, () => Promise<void>] {

@@ -1,17 +1,17 @@
-import { performance } from 'node:perf_hooks';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { agentQueue, createWorker } from '@platform/queue';
-import { closeConnection } from '@platform/redis';
+import { closeConnection, type RedisClient } from '@platform/redis';
 import { Queue, Worker } from 'bullmq';
 import { BullMQOtel } from 'bullmq-otel';
-import type { Redis } from 'ioredis';
 import { configureTelemetry } from '@platform/telemetry';
 import type { BenchContext } from './context';
-import { completions, throughput } from './measure';
+import { runToCompletion, throughput, timed, type RunFigures } from './measure';
 import { alternate } from './results';
+
+type AgentQueue = ReturnType<typeof agentQueue>;
 
 function payload(i: number) {
   return { tenantId: `tenant-${i % 100}`, activityId: `activity-${i}`, input: {} as Record<string, unknown> };
@@ -97,14 +97,39 @@ export async function checkSpans(mode: TracingMode, exported: () => Promise<numb
   if (count < expected) throw new Error(`tracing mode ${mode}: ${count} spans exported, expected at least ${expected}`);
 }
 
-/** One run of plain BullMQ, traced with `bullmq-otel` or not: see {@link plainBullmq}. */
-export interface PlainBullmqRun {
-  /** The run's queue (traced: with `bullmq-otel` as its `telemetry`). */
-  queue: Queue;
-  /** A worker of the run's queue (not started; concurrency 50, no-op handler) on a connection of its own. */
-  worker(): { worker: Worker; connection: Redis };
-  /** Closes the queue and deletes the run's keys (not the workers: their caller closes them). */
+/** What one traced or untraced run enqueues into and drains: the platform's queue or plain BullMQ's. */
+export interface TracedSide {
+  /** The tracing mode the run is in (what {@link checkSpans} expects of it). */
+  readonly mode: TracingMode;
+  add(i: number): Promise<unknown>;
+  /** Enqueues jobs `start .. start + count - 1` in one bulk. */
+  addBulk(start: number, count: number): Promise<unknown>;
+  /** A worker of the run (not started; concurrency 50, no-op handler) on a connection of its own. */
+  worker(): { worker: Worker; connection: RedisClient };
+  /** Deletes the run's keys (and closes what the run opened). */
   close(): Promise<void>;
+}
+
+/**
+ * The platform's side of a run: `queue` (FIFO, as raw BullMQ) in `mode`, switched by `use`;
+ * `close` deletes the keys under `prefix`.
+ */
+export function platformSide(ctx: BenchContext, queue: AgentQueue, prefix: string, use: (mode: TracingMode) => Promise<void>): (mode: TracingMode) => Promise<TracedSide> {
+  return async (mode) => {
+    await use(mode);
+    return {
+      mode,
+      add: (i) => queue.enqueue(payload(i)),
+      addBulk: (start, count) => queue.enqueueBulk(Array.from({ length: count }, (_, k) => payload(start + k))),
+      worker() {
+        const connection = ctx.platformClient('worker');
+        return { worker: createWorker(queue, async () => undefined, { connection, concurrency: 50, autorun: false, handleSignals: false, onError: () => undefined }), connection };
+      },
+      async close() {
+        await ctx.deleteKeys(`${prefix}:`);
+      },
+    };
+  };
 }
 
 /**
@@ -113,18 +138,21 @@ export interface PlainBullmqRun {
  * as the platform's `on`), or without telemetry and with nothing registered (`off`). The baseline
  * the platform's tracing is compared with in the same run. `open(traced)` switches the mode first.
  */
-export function plainBullmq(ctx: BenchContext, use: (mode: TracingMode) => Promise<void>): { open(traced: boolean): Promise<PlainBullmqRun>; close(): Promise<void> } {
+export function plainBullmq(ctx: BenchContext, use: (mode: TracingMode) => Promise<void>): { open(traced: boolean): Promise<TracedSide>; close(): Promise<void> } {
   const name = `${ctx.runId}-trace-bullmq`;
   const prefix = `${ctx.runId}-trace-bullmq-p`;
   const connection = ctx.plainClient({ maxRetriesPerRequest: null });
   return {
     async open(traced) {
-      await use(traced ? 'global' : 'off');
+      const mode: TracingMode = traced ? 'global' : 'off';
+      await use(mode);
       // Made after the SDK is registered: bullmq-otel takes its tracer from the global API when constructed.
       const telemetry = traced ? { telemetry: new BullMQOtel({ tracerName: 'bench' }) } : {};
       const queue = new Queue(name, { connection, prefix, ...telemetry });
       return {
-        queue,
+        mode,
+        add: (i) => queue.add('agent', payload(i)),
+        addBulk: (start, count) => queue.addBulk(Array.from({ length: count }, (_, k) => ({ name: 'agent', data: payload(start + k) }))),
         worker() {
           const workerConnection = ctx.plainClient({ maxRetriesPerRequest: null });
           const worker = new Worker(name, async () => undefined, { connection: workerConnection, prefix, concurrency: 50, autorun: false, ...telemetry });
@@ -139,6 +167,26 @@ export function plainBullmq(ctx: BenchContext, use: (mode: TracingMode) => Promi
     },
     close: () => closeConnection(connection),
   };
+}
+
+/**
+ * One measured run on `side`, then its spans checked: `enqueue1`, `n` jobs enqueued one at a time;
+ * `e2e`, `n` jobs enqueued in bulks of 1,000 (not timed), then drained by one worker (timed, the
+ * worker and its connection closed after). The side stays open.
+ */
+export async function measureTraced(side: TracedSide, kind: 'enqueue1' | 'e2e', n: number, exported: () => Promise<number>): Promise<RunFigures> {
+  let figures: RunFigures;
+  if (kind === 'enqueue1') {
+    figures = await timed(n, async () => {
+      for (let i = 0; i < n; i++) await side.add(i);
+    });
+  } else {
+    for (let start = 0; start < n; start += 1000) await side.addBulk(start, Math.min(1000, n - start));
+    const { worker, connection } = side.worker();
+    figures = await runToCompletion(worker, connection, n);
+  }
+  await checkSpans(side.mode, exported, n);
+  return figures;
 }
 
 /**
@@ -187,69 +235,29 @@ export async function runTracingBenchmarks(ctx: BenchContext): Promise<void> {
     results.compare({ label: `${benchmark}: traced, the platform / plain BullMQ with bullmq-otel`, platform: `trace.${id}.on`, anchor: `trace.${id}.bullmq-otel` });
   }
 
-  const enqueueRun = (mode: Mode) => async () => {
-    await use(mode);
-    results.add(`trace.enqueue1.${mode}`, await throughput(nOne, 1, (i) => queue.enqueue(payload(i))));
-    await checkSpans(mode, exported, nOne);
-    await cleanup();
-  };
-  const e2eRun = (mode: Mode) => async () => {
-    await use(mode);
-    for (let start = 0; start < nE2e; start += 1000) {
-      await queue.enqueueBulk(Array.from({ length: Math.min(1000, nE2e - start) }, (_, k) => payload(start + k)));
-    }
-    const connection = ctx.platformClient('worker');
-    const worker = createWorker(queue, async () => undefined, { connection, concurrency: 50, autorun: false, handleSignals: false, onError: () => undefined });
-    const done = completions(worker, nE2e, 120_000);
-    const started = performance.now();
-    void worker.run().catch(() => undefined);
-    await done;
-    results.add(`trace.e2e.${mode}`, nE2e / ((performance.now() - started) / 1000));
-    await checkSpans(mode, exported, nE2e);
-    await worker.close();
-    await closeConnection(connection);
-    await cleanup();
-  };
-  const baselineEnqueueRun = (name: Baseline) => async () => {
-    const run = await bullmq.open(name === 'bullmq-otel');
-    results.add(`trace.enqueue1.${name}`, await throughput(nOne, 1, (i) => run.queue.add('agent', payload(i))));
-    await checkSpans(name === 'bullmq-otel' ? 'global' : 'off', exported, nOne);
-    await run.close();
-  };
-  const baselineE2eRun = (name: Baseline) => async () => {
-    const run = await bullmq.open(name === 'bullmq-otel');
-    for (let start = 0; start < nE2e; start += 1000) {
-      await run.queue.addBulk(Array.from({ length: Math.min(1000, nE2e - start) }, (_, k) => ({ name: 'agent', data: payload(start + k) })));
-    }
-    const { worker, connection } = run.worker();
-    const done = completions(worker, nE2e, 120_000);
-    const started = performance.now();
-    void worker.run().catch(() => undefined);
-    await done;
-    results.add(`trace.e2e.${name}`, nE2e / ((performance.now() - started) / 1000));
-    await checkSpans(name === 'bullmq-otel' ? 'global' : 'off', exported, nE2e);
-    await worker.close();
-    await closeConnection(connection);
-    await run.close();
-  };
-  const baselineNames = Object.keys(baselines) as Baseline[];
+  const platform = platformSide(ctx, queue, prefix, use);
+  // One contender: a side opened, measured, closed; its figure under `trace.<id>.<name>`.
+  const contender = (id: 'enqueue1' | 'e2e', name: string, open: () => Promise<TracedSide>) => ({
+    name,
+    run: async () => {
+      const side = await open();
+      results.add(`trace.${id}.${name}`, (await measureTraced(side, id, id === 'e2e' ? nE2e : nOne, exported)).jobsPerSecond);
+      await side.close();
+    },
+  });
+  const contenders = (id: 'enqueue1' | 'e2e') => [
+    ...modes.map((mode) => contender(id, mode, () => platform(mode))),
+    ...(Object.keys(baselines) as Baseline[]).map((name) => contender(id, name, () => bullmq.open(name === 'bullmq-otel'))),
+  ];
 
   try {
     await use('off');
     await throughput(200, 20, (i) => queue.enqueue(payload(i)));
     await cleanup();
     log('  enqueue, one at a time');
-    await alternate(
-      ctx.rounds,
-      [...modes.map((mode) => ({ name: mode, run: enqueueRun(mode) })), ...baselineNames.map((name) => ({ name, run: baselineEnqueueRun(name) }))],
-      log,
-    );
+    await alternate(ctx.rounds, contenders('enqueue1'), log);
     log('  end-to-end');
-    await alternate(
-      ctx.rounds,
-      [...modes.map((mode) => ({ name: mode, run: e2eRun(mode) })), ...baselineNames.map((name) => ({ name, run: baselineE2eRun(name) }))],
-      log,
-    );
+    await alternate(ctx.rounds, contenders('e2e'), log);
   } finally {
     await use('off');
     await queue.close();
