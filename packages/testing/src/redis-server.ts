@@ -4,27 +4,29 @@ import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Asks the OS for a free TCP port on 127.0.0.1. */
-export async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Listens on `port` at 127.0.0.1 (0: one the OS picks) and closes again: the port it got, or `undefined` when it could not. */
+function listenOnce(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : undefined));
     });
   });
 }
 
+/** Asks the OS for a free TCP port on 127.0.0.1. */
+export async function findFreePort(): Promise<number> {
+  const port = await listenOnce(0);
+  if (port === undefined) throw new Error('no free port on 127.0.0.1');
+  return port;
+}
+
 /** Whether `port` can be listened on at 127.0.0.1 right now. */
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
+export async function isPortFree(port: number): Promise<boolean> {
+  return (await listenOnce(port)) !== undefined;
 }
 
 /** How far above its port a cluster node listens for its cluster bus (fixed by Redis). */
@@ -54,7 +56,7 @@ export async function findFreeClusterPort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt += 1) {
     const port = high > low ? low + Math.floor(Math.random() * (high - low)) : await findFreePort();
     if (port + CLUSTER_BUS_PORT_OFFSET > 65_535) continue;
-    if ((await portFree(port)) && (await portFree(port + CLUSTER_BUS_PORT_OFFSET))) return port;
+    if ((await isPortFree(port)) && (await isPortFree(port + CLUSTER_BUS_PORT_OFFSET))) return port;
   }
   throw new Error('no free port pair for a Redis Cluster node (port and port + 10000) after 200 tries');
 }
