@@ -44,11 +44,12 @@ function ephemeralPortFloor(): number {
 
 /**
  * A port for a Redis Cluster node: free on 127.0.0.1 together with its cluster bus port
- * ({@link CLUSTER_BUS_PORT_OFFSET} above). A port from {@link findFreePort} does not do: the OS
- * hands out ports up to 60999, and a node on a port above 55535 has no valid bus port, so
- * `redis-server` exits at start. Both ports are picked below the OS's ephemeral range where it
- * has room (with Linux's default range from 32768: 10000-22767 and their bus ports 20000-32767), so no outgoing connection of
- * this or another process can take them between this check and the server's start.
+ * ({@link CLUSTER_BUS_PORT_OFFSET} above). A port from {@link findFreePort} does not do: with
+ * Linux's default range the OS hands out ports up to 60999, and a node on a port above 55535 has
+ * no valid bus port, so `redis-server` exits at start. Both ports are picked below the OS's
+ * ephemeral range where it has room (from 32768: ports 10000-22767, bus ports 20000-32767), so no
+ * outgoing connection of this or another process can take them between this check and the
+ * server's start.
  */
 export async function findFreeClusterPort(): Promise<number> {
   const low = 10_000;
