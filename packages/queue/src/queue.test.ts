@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeferJobError, InvalidArgumentError } from '@platform/redis';
 import { clusterQueuePrefix } from '@platform/redis/internal';
 import { keysMatching, uniquePrefix, waitFor } from '@platform/testing';
@@ -250,6 +251,55 @@ describe('consuming', () => {
     expect((await redis.lrange(`${prefix}:finished`, 0, -1)).sort()).toEqual(['1', '2']);
     expect(await fixtureQueue.queue.getJobCounts('completed', 'active', 'failed')).toEqual({ completed: 2, active: 0, failed: 0 });
     await fixtureQueue.close();
+    await definition.close();
+  });
+
+  it('on SIGTERM force-closes after shutdownTimeoutMs when a job does not finish: its signal aborts, the process exits, the job is not lost', async () => {
+    const { fork } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const definition = testQueue(z.object({ n: z.number() }));
+    const prefix = definition.settings.prefix;
+    const fixtureQueue = defineQueue({ namespace: 'agent', name: 'shutdown', schema: z.object({ n: z.number() }), prefix, connection: redis });
+    // Every job hangs and ignores its signal; the worker waits 500 ms for them.
+    const child = fork(join(__dirname, '../test-fixtures/slow-worker.js'), [prefix, 'hang', '500'], { env: { ...process.env }, stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+    try {
+      await new Promise((resolve) => child.once('message', resolve));
+      const job = await fixtureQueue.enqueue({ tenantId: 'acme', n: 1 });
+      await waitFor(async () => (await redis.llen(`${prefix}:started`)) === 1);
+      child.kill('SIGTERM');
+      const how = await Promise.race([exited, sleep(10_000).then(() => 'still running after 10 s')]);
+      expect(['SIGTERM', 0]).toContain(how);
+      expect(await redis.lrange(`${prefix}:aborted`, 0, -1)).toEqual(['1']);
+      expect(await redis.llen(`${prefix}:finished`)).toBe(0);
+      // Left locked for BullMQ's stalled-job check, neither failed nor completed.
+      expect(await fixtureQueue.queue.getJobState(job.id!)).toBe('active');
+    } finally {
+      child.kill('SIGKILL');
+      await fixtureQueue.queue.obliterate({ force: true });
+      await fixtureQueue.close();
+      await definition.close();
+    }
+  });
+
+  it('worker.close(true) aborts the signals of the jobs still running', async () => {
+    const definition = testQueue(z.object({ n: z.number() }));
+    const started: number[] = [];
+    const reasons: unknown[] = [];
+    const worker = createWorker(
+      definition,
+      async (job, { signal }) => {
+        started.push(job.data.n);
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        reasons.push(signal.reason);
+      },
+      { connection: workerConnection, handleSignals: false, concurrency: 2 },
+    );
+    await definition.enqueueBulk([{ tenantId: 'acme', n: 1 }, { tenantId: 'acme', n: 2 }]);
+    await waitFor(() => started.length === 2);
+    await worker.close(true);
+    await waitFor(() => reasons.length === 2);
+    expect(reasons).toEqual(['worker force-closed', 'worker force-closed']);
     await definition.close();
   });
 });

@@ -69,4 +69,34 @@ describe('sandboxed processors', () => {
       await definition.close();
     }
   });
+
+  it('worker.close(true) with a sandboxed job running kills its child at once, with no unhandled rejection', async () => {
+    const definition = defineQueue({
+      namespace: 'agent',
+      name: 'sandboxed-force',
+      schema: z.object({ activityId: z.string(), loop: z.boolean() }),
+      prefix,
+      connection: redis,
+      defaultJobOptions: { attempts: 1 },
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const worker = createWorker(definition, processorFile, { connection: workerConnection, handleSignals: false });
+    try {
+      const looping = await definition.enqueue({ tenantId: 'acme', activityId: 'f1', loop: true });
+      const line = await waitFor(async () => (await definition.queue.getJobLogs(looping.id!)).logs.find((l) => l.startsWith('pid ')), 30_000);
+      const pid = Number(line.slice('pid '.length));
+      // At once, not after BullMQ's 30 s wait for a child that never handles its SIGTERM.
+      const closed = await Promise.race([worker.close(true).then(() => 'closed'), new Promise((resolve) => setTimeout(resolve, 15_000, 'still closing after 15 s'))]);
+      expect(closed).toBe('closed');
+      await waitFor(() => !isProcessAlive(pid), 10_000);
+      // Time for a rejected send to the killed child to surface.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await definition.close();
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import { Worker, type Job, type Processor, type WorkerOptions } from 'bullmq';
 import { JobTimeoutError } from './errors';
 import { lendAttemptContext } from './telemetry';
+import { FORCE_CLOSED_REASON } from './timeouts';
 
 /** What BullMQ's child pool gives out: a child process or worker thread running the processor file. */
 interface PoolChild {
@@ -59,7 +60,10 @@ class SandboxedWorker<D, R> extends Worker<D, R> {
       let child: PoolChild | undefined;
       let killed = false;
       let hardLimitReached = false;
-      const isHardLimit = () => signal.reason instanceof JobTimeoutError && signal.reason.limit === 'hard';
+      // The hard limit and a force close of the worker stop the child at once (BullMQ's own close
+      // sends its children SIGTERM, which a child stuck in a loop never handles, then waits 30 s).
+      const stopsChild = () =>
+        (signal.reason instanceof JobTimeoutError && signal.reason.limit === 'hard') || signal.reason === FORCE_CLOSED_REASON;
       // Runs inside the attempt's span (see traceAttempt): the child gets its context.
       const lent = lendAttemptContext(job);
       const kill = () => {
@@ -79,10 +83,10 @@ class SandboxedWorker<D, R> extends Worker<D, R> {
         kill();
       });
       // BullMQ's sandbox sends the child a cancel message when the signal it gets aborts, without
-      // handling that send's rejection: at the hard limit, where the child is killed, it would race
-      // the kill (an unhandled EPIPE). So the child's signal follows every abort but that one.
+      // handling that send's rejection: where the child is killed, it would race the kill (an
+      // unhandled EPIPE). So the child's signal follows every abort but those.
       const forChild = new AbortController();
-      const onAbort = () => (isHardLimit() ? kill() : forChild.abort(signal.reason));
+      const onAbort = () => (stopsChild() ? kill() : forChild.abort(signal.reason));
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
       try {

@@ -111,6 +111,9 @@ export function runWithTimeouts<R>(
   });
 }
 
+/** The reason a job's signal carries when its worker is force-closed (`worker.close(true)`, or the end of `shutdownTimeoutMs`). */
+export const FORCE_CLOSED_REASON = 'worker force-closed';
+
 /**
  * The signal of one job, created only when something reads it (most handlers never do, and an
  * `AbortController` per job is a measurable share of a short job's cost). An abort before the first

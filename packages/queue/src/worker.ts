@@ -11,7 +11,7 @@ import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemet
 import { withPools } from './pools/pool';
 import { createSandboxedWorker } from './sandbox';
 import { recordDeferral, timeLimitReporter, traceAttempt } from './telemetry';
-import { LazyJobSignal, runWithTimeouts, timeoutsOf } from './timeouts';
+import { FORCE_CLOSED_REASON, LazyJobSignal, runWithTimeouts, timeoutsOf } from './timeouts';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
 /** What a handler gets besides the job. */
@@ -21,9 +21,10 @@ export interface JobContext {
   /** The worker's lock token for this job (needed by BullMQ calls such as `job.moveToDelayed`). */
   token: string | undefined;
   /**
-   * Fires when the worker is force-closed, the job is cancelled, or the job reaches its soft or
-   * hard time limit (reason: a `JobTimeoutError`). Pass it to `withLock`/`activityLock`
-   * (`{ signal }`) so their locks are released when it fires.
+   * Fires when the worker is force-closed (`worker.close(true)`, or `shutdownTimeoutMs` over on
+   * SIGTERM; reason: `'worker force-closed'`), the job is cancelled (`worker.cancelJob`), or the job
+   * reaches its soft or hard time limit (reason: a `JobTimeoutError`). Pass it to
+   * `withLock`/`activityLock` (`{ signal }`) so their locks are released when it fires.
    */
   signal: AbortSignal;
 }
@@ -40,7 +41,10 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
   connection?: RedisClient;
   /** Close gracefully on SIGTERM and SIGINT. @defaultValue `true` */
   handleSignals?: boolean;
-  /** How long a graceful close lets active jobs finish before force-closing. @defaultValue `30000` */
+  /**
+   * On SIGTERM/SIGINT, how long active jobs may finish before the worker is force-closed: their
+   * signals abort, and BullMQ's stalled-job check later hands them to another worker. @defaultValue `30000`
+   */
   shutdownTimeoutMs?: number;
   /** Start fetching jobs at once. @defaultValue `true` */
   autorun?: boolean;
@@ -67,28 +71,36 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
   logger?: Logger;
 }
 
-const liveWorkers = new Map<Worker, number>();
+/** Live workers: their shutdown timeout and a wait for their running attempts to settle. */
+const liveWorkers = new Map<Worker, { timeoutMs: number; idle: () => Promise<void> }>();
 /** Where a handler context keeps the abort side of its signal (the time limits abort it): a symbol, not a WeakMap entry per job. */
 const JOB_SIGNAL = Symbol('jobSignal');
 type ContextWithSignal = JobContext & { [JOB_SIGNAL]?: LazyJobSignal };
 let signalsInstalled = false;
 
-async function closeWithTimeout(worker: Worker, timeoutMs: number): Promise<void> {
+/**
+ * Stops taking jobs, lets the active ones finish for up to `timeoutMs`, then closes: gracefully if
+ * they did, else by force (their signals abort). Not `close()` then `close(true)`: once BullMQ's
+ * worker is closing, `close(true)` answers the graceful close's promise, which waits for every
+ * active job, for ever if one hangs. `pause()` waits for the same jobs, and `idle` covers a worker
+ * paused before (whose `pause()` answers at once).
+ */
+async function closeWithTimeout(worker: Worker, timeoutMs: number, idle: () => Promise<void>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  const graceful = worker.close().then(() => true);
+  const drained = worker.pause().catch(() => undefined).then(idle).then(() => true);
   const timedOut = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
-  const finished = await Promise.race([graceful, timedOut]);
+  const finished = await Promise.race([drained, timedOut]);
   clearTimeout(timer);
   // Jobs still active after the timeout are left locked; BullMQ's stalled-job check hands them
   // to another worker once the lock expires, so nothing is lost.
-  if (!finished) await worker.close(true);
+  await worker.close(!finished);
 }
 
 function onSignal(signal: NodeJS.Signals): void {
   const workers = [...liveWorkers.entries()];
-  void Promise.allSettled(workers.map(([worker, timeoutMs]) => closeWithTimeout(worker, timeoutMs))).then(() => {
+  void Promise.allSettled(workers.map(([worker, { timeoutMs, idle }]) => closeWithTimeout(worker, timeoutMs, idle))).then(() => {
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGINT', onSignal);
     signalsInstalled = false;
@@ -198,6 +210,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
       };
       const id = job.id;
       if (id !== undefined) activeSignals.set(id, jobSignal);
+      running++;
       try {
         const result = await run(job, context);
         record(job, data.tenantId, startedAt, {});
@@ -212,6 +225,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
         throw error;
       } finally {
         if (id !== undefined && activeSignals.get(id) === jobSignal) activeSignals.delete(id);
+        if (--running === 0) for (const resolve of idleWaiters.splice(0)) resolve();
       }
     };
     // One span per attempt when tracing is on (see telemetry.ts). Two parameters on purpose: BullMQ
@@ -220,6 +234,10 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   };
   // The jobs' signals this worker runs, by job id, for cancelJob / cancelAllJobs.
   const activeSignals = new Map<string, LazyJobSignal>();
+  // Attempts running now, and who waits for none to be (the shutdown).
+  let running = 0;
+  const idleWaiters: Array<() => void> = [];
+  const idle = (): Promise<void> => (running === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve)));
 
   const bullOptions = {
     concurrency: 1,
@@ -251,10 +269,17 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   worker.cancelAllJobs = (reason?: string): void => {
     for (const jobSignal of activeSignals.values()) jobSignal.abort(reason);
   };
+  // A force close aborts the running jobs' signals (BullMQ's aborts only the controllers it makes
+  // for processors taking a signal), so their handlers, locks and requests can stop.
+  const close = worker.close.bind(worker);
+  worker.close = (force = false): Promise<void> => {
+    if (force) worker.cancelAllJobs(FORCE_CLOSED_REASON);
+    return close(force);
+  };
   // Without a listener, an 'error' event (e.g. Redis down) would crash the process.
   worker.on('error', onError);
   fair?.attach(worker as unknown as Worker, onError);
-  liveWorkers.set(worker, shutdownTimeoutMs);
+  liveWorkers.set(worker, { timeoutMs: shutdownTimeoutMs, idle });
   worker.on('closed', () => {
     liveWorkers.delete(worker);
     void stats?.flush();
