@@ -61,7 +61,9 @@ function messageIdOf(body: string, response: Response, fallback: string): string
  * the JSON answer (`providerMessageId`, `messageId` or `id`), the `x-message-id` header, or else is
  * the idempotency key. A 429 with `Retry-After` (seconds or an HTTP date) is a deferral
  * ({@link ProviderThrottledError}: no attempt spent); 429 without it, 408 and 5xx are retryable
- * (a `Retry-After` sets the delay); other statuses are permanent; network errors and timeouts are retryable.
+ * (a `Retry-After` sets the delay); other statuses are permanent, a redirect (3xx) too: it is not
+ * followed, since fetch would re-send the POST as a GET without its body; network errors and
+ * timeouts are retryable.
  *
  * @example
  * createNotificationWorker('sms', createWebhookSender({ url: 'https://sms-gateway.internal/send', headers: { authorization: `Bearer ${token}` } }));
@@ -98,6 +100,9 @@ export function createWebhookSender<C extends NotificationChannel = Notification
           method: 'POST',
           headers: { ...extraHeaders, ...traceHeaders(), 'content-type': 'application/json', 'idempotency-key': context.idempotencyKey },
           body: JSON.stringify(body),
+          // A followed 301/302/303 turns the POST into a GET without the body, and its 2xx would
+          // read as delivered: the redirect is reported (permanent) instead.
+          redirect: 'manual',
           signal,
         });
       } catch (error) {

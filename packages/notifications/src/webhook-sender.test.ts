@@ -1,0 +1,22 @@
+import { NotificationSendError } from './errors';
+import { FakeHttpServer } from './providers/fake-http';
+import type { SendContext } from './sender';
+import { createWebhookSender } from './webhook-sender';
+
+const server = new FakeHttpServer();
+beforeAll(() => server.start());
+afterAll(() => server.stop());
+
+const context: SendContext = { idempotencyKey: 'notify-sms-key', tenantId: 'acme', channel: 'sms', type: 'reminder', dedupeKey: 'r1', jobId: 'notify-sms-key', attempt: 1, signal: undefined };
+const message = { to: '+4915112345678', body: 'Your meeting starts in 10 minutes' };
+
+describe('createWebhookSender', () => {
+  it('a redirect is not delivered: fetch would re-send the POST as a GET without its body and take the 200 for a sent message', async () => {
+    const url = server.script('/moved', [{ status: 301, headers: { location: '/landing' } }]);
+    server.script('/landing', [{ status: 200, body: '<html>welcome</html>' }]);
+    const error = await createWebhookSender<'sms'>({ url }).send(message, context).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotificationSendError);
+    expect(error).toMatchObject({ status: 301, retryable: false });
+    expect(server.on('/landing')).toHaveLength(0);
+  });
+});
