@@ -15,6 +15,7 @@ import { getNotificationStatus, type NotificationStatus } from './status';
 import { createTelegramSender } from './providers/telegram';
 import { createWebhookSender } from './webhook-sender';
 import { createNotificationWorker, notificationBackoffStrategy } from './worker';
+import { circuitSuccessScript } from './scripts';
 import { FakeHttpServer } from './providers/fake-http';
 import { useNotificationTestContext } from './test-support';
 
@@ -149,6 +150,33 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     const status = await settled(jobId!, options.keyPrefix);
     expect(status).toMatchObject({ state: 'failed', attempts: 2 });
     expect(status.lastError).toMatch(/fetch failed|ECONNREFUSED/);
+  });
+});
+
+describe('after the provider accepted the message', () => {
+  it('a failed write of the circuit breaker does not fail the job: the message is not sent a second time', async () => {
+    const { options, tenant } = setup();
+    const memory = createMemorySender<'sms'>();
+    // The breaker's "success" write after the send fails once (Redis blipped), for this test's breaker only.
+    const original = circuitSuccessScript.run.bind(circuitSuccessScript);
+    let failed = false;
+    const spy = jest.spyOn(circuitSuccessScript, 'run').mockImplementation(async (client, keys, args) => {
+      if (!failed && String(keys[0]).startsWith(`${options.keyPrefix}:`)) {
+        failed = true;
+        throw new Error('ERR simulated failure of the breaker write');
+      }
+      return original(client, keys, args);
+    });
+    try {
+      const { jobId } = await notifyOnce(sms(tenant), options);
+      startWorker(options.keyPrefix, memory);
+      const status = await settled(jobId!, options.keyPrefix);
+      expect(failed).toBe(true);
+      expect(status).toMatchObject({ state: 'delivered', attempts: 1 });
+      expect(memory.messages).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

@@ -161,6 +161,11 @@ export function createNotificationWorker<C extends NotificationChannel>(
       reportError(job, 'could not write the notification status', error),
     );
 
+  // The provider answered; a failed breaker write is reported, never the job's failure.
+  const closeBreaker = async (job: NotificationJob): Promise<void> => {
+    await breaker?.success().catch((error: unknown) => reportError(job, 'could not record the provider answer in the circuit breaker', error));
+  };
+
   const hold = async (job: NotificationJob, token: string, waitMs: number, reason: string, lastError?: string): Promise<never> => {
     // Never later than the job's expiry, so an expired job is recorded on time.
     const wait = Math.max(1, Math.min(Math.round(waitMs), maxRetryAfterMs, Math.max(0, untilExpiry(job, Date.now()))));
@@ -238,7 +243,7 @@ export function createNotificationWorker<C extends NotificationChannel>(
       const classified = classifySendError(error);
       if (!classified.retryable) {
         // The provider answered (it refused this message): it is up.
-        await breaker?.success();
+        await closeBreaker(job);
         await record(job, { state: 'failed', attempts: job.attemptsMade + 1, lastError: classified.message });
         throw new UnrecoverableError(classified.message);
       }
@@ -251,7 +256,8 @@ export function createNotificationWorker<C extends NotificationChannel>(
       await record(job, { state: last ? 'failed' : 'retrying', attempts: job.attemptsMade + 1, lastError: classified.message });
       throw classified;
     }
-    await breaker?.success();
+    // The provider accepted the message: from here on nothing may fail the job, or a retry sends it again.
+    await closeBreaker(job);
     // The batch is delivered: forget its items (should this fail, a replay finds them sent already by id).
     if (digest) await finishDigestBatchScript.run(redis, [digest.key], [digest.batch]).catch((error: unknown) => reportError(job, 'could not clear the delivered digest batch', error));
     // A provider that accepted the message without an id still accepted it: retrying would risk a twin.
