@@ -19,4 +19,9 @@ describe('createWebhookSender', () => {
     expect(error).toMatchObject({ status: 301, retryable: false });
     expect(server.on('/landing')).toHaveLength(0);
   });
+
+  it('reads the message id from a 2xx JSON answer of any length', async () => {
+    const url = server.script('/long-answer', [{ status: 200, body: { id: 'msg-long-1', recipients: Array.from({ length: 40 }, (_, i) => `+49151123456${i}`) } }]);
+    expect(await createWebhookSender<'sms'>({ url }).send(message, context)).toEqual({ providerMessageId: 'msg-long-1' });
+  });
 });

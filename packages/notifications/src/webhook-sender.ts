@@ -32,13 +32,18 @@ export interface WebhookRequestBody<C extends NotificationChannel = Notification
 
 const MAX_REASON_CHARS = 500;
 
-async function readReason(response: Response): Promise<string> {
+/** The answer's body, whole (a 2xx answer's JSON is read for the message id), or '' when it was cut off. */
+async function readBody(response: Response): Promise<string> {
   try {
-    const text = (await response.text()).trim();
-    return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}…` : text;
+    return (await response.text()).trim();
   } catch {
     return '';
   }
+}
+
+/** The answer's body as the reason of an error, cut to a readable length. */
+function reasonOf(text: string): string {
+  return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}…` : text;
 }
 
 function messageIdOf(body: string, response: Response, fallback: string): string {
@@ -112,10 +117,11 @@ export function createWebhookSender<C extends NotificationChannel = Notification
         const reason = timeout.aborted ? `no answer within ${timeoutMs} ms` : `${(error as Error).message}${detail}`;
         throw new NotificationSendError(`webhook ${where}: ${reason}`, { retryable: true, cause: error });
       }
-      const text = await readReason(response);
-      if (response.ok) return { providerMessageId: messageIdOf(text, response, context.idempotencyKey) };
+      const answer = await readBody(response);
+      if (response.ok) return { providerMessageId: messageIdOf(answer, response, context.idempotencyKey) };
       const status = response.status;
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+      const text = reasonOf(answer);
       const reason = `webhook ${where} answered ${status}${text ? `: ${text}` : ''}`;
       // Throttled with a hint: come back then, without spending an attempt.
       if (status === 429 && retryAfterMs !== undefined) throw new ProviderThrottledError(reason, retryAfterMs);
