@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '@platform/redis';
 import { NotificationSendError } from './errors';
 import { FakeHttpServer } from './providers/fake-http';
 import type { SendContext } from './sender';
@@ -23,5 +24,16 @@ describe('createWebhookSender', () => {
   it('reads the message id from a 2xx JSON answer of any length', async () => {
     const url = server.script('/long-answer', [{ status: 200, body: { id: 'msg-long-1', recipients: Array.from({ length: 40 }, (_, i) => `+49151123456${i}`) } }]);
     expect(await createWebhookSender<'sms'>({ url }).send(message, context)).toEqual({ providerMessageId: 'msg-long-1' });
+  });
+
+  it('refuses a URL with credentials at once, without quoting them (fetch refuses such a URL on every send, quoting it)', async () => {
+    const make = () => createWebhookSender<'sms'>({ url: `${server.url.replace('http://', 'http://hook:url-s3cret-pass@')}/with-credentials` });
+    const error = await Promise.resolve()
+      .then(make)
+      .then((sender) => sender.send(message, context))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(String((error as Error).message)).not.toContain('url-s3cret-pass');
+    expect(JSON.stringify(error)).not.toContain('url-s3cret-pass');
   });
 });

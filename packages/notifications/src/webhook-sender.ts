@@ -10,7 +10,7 @@ import { traceHeaders } from '@platform/telemetry';
 
 /** Options of {@link createWebhookSender}. */
 export interface WebhookSenderOptions {
-  /** The endpoint that receives `POST` requests (http or https). */
+  /** The endpoint that receives `POST` requests (http or https; credentials go in `headers`, not in the URL). */
   url: string;
   /** Extra request headers, e.g. `{ authorization: 'Bearer …' }`. @defaultValue `{}` */
   headers?: Record<string, string>;
@@ -81,6 +81,8 @@ export function createWebhookSender<C extends NotificationChannel = Notification
     throw new InvalidArgumentError('url', 'must be an absolute http(s) URL');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('url', 'must be an http(s) URL');
+  // fetch refuses such a URL on every send, with an error that quotes it: refused here, unquoted.
+  if (url.username !== '' || url.password !== '') throw new InvalidArgumentError('url', 'must not contain credentials (user:password@); pass them in headers');
   const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, 1);
   const doFetch = options.fetch ?? fetch;
   const extraHeaders = { ...options.headers };
