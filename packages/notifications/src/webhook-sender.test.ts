@@ -36,4 +36,17 @@ describe('createWebhookSender', () => {
     expect(String((error as Error).message)).not.toContain('url-s3cret-pass');
     expect(JSON.stringify(error)).not.toContain('url-s3cret-pass');
   });
+
+  it('never quotes a header value (authorisation, signing secret) that the endpoint echoes in its answer', async () => {
+    const token = 'wh-token-0123456789';
+    const signature = 'sig-secret-abcdef';
+    const url = server.script('/echo', [{ status: 401, body: { error: `bad credentials: Bearer ${token}, ${token}, x-signature=${signature}` } }]);
+    const error = await createWebhookSender<'sms'>({ url, headers: { authorization: `Bearer ${token}`, 'x-signature': signature } })
+      .send(message, context)
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 401, retryable: false });
+    expect((error as Error).message).toContain('bad credentials');
+    expect((error as Error).message).not.toContain(token);
+    expect((error as Error).message).not.toContain(signature);
+  });
 });

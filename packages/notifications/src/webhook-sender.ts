@@ -12,7 +12,10 @@ import { traceHeaders } from '@platform/telemetry';
 export interface WebhookSenderOptions {
   /** The endpoint that receives `POST` requests (http or https; credentials go in `headers`, not in the URL). */
   url: string;
-  /** Extra request headers, e.g. `{ authorization: 'Bearer …' }`. @defaultValue `{}` */
+  /**
+   * Extra request headers, e.g. `{ authorization: 'Bearer …' }`. Their values are never quoted in an
+   * error (replaced by `[redacted]` should the endpoint echo them). @defaultValue `{}`
+   */
   headers?: Record<string, string>;
   /** An attempt that gets no answer within this many ms fails (retryable). @defaultValue `10000` */
   timeoutMs?: number;
@@ -44,6 +47,20 @@ async function readBody(response: Response): Promise<string> {
 /** The answer's body as the reason of an error, cut to a readable length. */
 function reasonOf(text: string): string {
   return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}…` : text;
+}
+
+/**
+ * What an error must never quote: every extra header's value (they carry the authorisation, API keys,
+ * signing secrets) and the token of a `<scheme> <token>` value, longest first.
+ */
+function secretsOf(headers: Record<string, string>): string[] {
+  const secrets: string[] = [];
+  for (const value of Object.values(headers)) {
+    secrets.push(value.trim());
+    const token = /^\S+\s+(\S+)$/.exec(value.trim())?.[1];
+    if (token !== undefined) secrets.push(token);
+  }
+  return secrets.filter((secret) => secret.length >= 4).sort((a, b) => b.length - a.length);
 }
 
 function messageIdOf(body: string, response: Response, fallback: string): string {
@@ -86,6 +103,7 @@ export function createWebhookSender<C extends NotificationChannel = Notification
   const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, 1);
   const doFetch = options.fetch ?? fetch;
   const extraHeaders = { ...options.headers };
+  const secrets = secretsOf(extraHeaders);
   const where = `${url.origin}${url.pathname}`;
 
   return {
@@ -123,7 +141,8 @@ export function createWebhookSender<C extends NotificationChannel = Notification
       if (response.ok) return { providerMessageId: messageIdOf(answer, response, context.idempotencyKey) };
       const status = response.status;
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
-      const text = reasonOf(answer);
+      // An endpoint may echo the request's headers (a 401 quoting the token): never into an error.
+      const text = reasonOf(secrets.reduce((out, secret) => out.split(secret).join('[redacted]'), answer));
       const reason = `webhook ${where} answered ${status}${text ? `: ${text}` : ''}`;
       // Throttled with a hint: come back then, without spending an attempt.
       if (status === 429 && retryAfterMs !== undefined) throw new ProviderThrottledError(reason, retryAfterMs);
