@@ -84,6 +84,19 @@ describe('Resend', () => {
   });
 });
 
+describe('every HTTP adapter', () => {
+  it('does not follow a redirect: fetch would re-send the POST as a GET without its body and take the 2xx for a sent message', async () => {
+    server.script('/moved/2010-04-01/Accounts/AC0123/Messages.json', [{ status: 301, headers: { location: '/landing' } }]);
+    server.script('/moved/emails', [{ status: 302, headers: { location: '/landing' } }]);
+    server.script('/landing', [{ status: 201, body: { id: 'not-a-message', sid: 'not-a-message' } }]);
+    const resend = createResendSender({ apiKey: 're_test_redirect', from: 'a@acme.test', baseUrl: `${server.url}/moved` });
+    const twilio = createTwilioSender({ accountSid: 'AC0123', authToken: 'token-redirect', from: '+15005550006', baseUrl: `${server.url}/moved` });
+    expectPermanent(await failure(() => resend.send({ to: 'ada@example.test', subject: 'Hello', text: 'Hi' }, context('email'))));
+    expectPermanent(await failure(() => twilio.send({ to: '+4915112345678', body: 'Hi' }, context('sms'))));
+    expect(server.on('/landing')).toHaveLength(0);
+  });
+});
+
 describe('Twilio', () => {
   const accountSid = 'AC0123456789abcdef0123456789abcdef';
   const authToken = 'twilio-auth-token-secret';
