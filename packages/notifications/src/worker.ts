@@ -12,7 +12,7 @@ import { errorFields, fromJobMetadata, inSpan, logLine, resolveLogger, spanAttri
 import { DelayedError, UnrecoverableError, type BackoffStrategy, type Job, type MinimalJob, type Worker } from 'bullmq';
 import { circuitKey, createCircuitBreaker, resolveCircuitBreaker, type CircuitBreakerOptions } from './circuit';
 import { classifySendError } from './classify';
-import { DIGEST_JOB_NAME, registeredRender, type DigestJobPayload, type DigestRender } from './digest';
+import { DIGEST_JOB_NAME, forgetRender, registeredRender, type DigestJobPayload, type DigestRender } from './digest';
 import { NotificationSendError } from './errors';
 import { idempotencyKeyFor } from './keys';
 import { DEFAULT_MAX_RETRY_AFTER_MS } from './options';
@@ -200,7 +200,8 @@ export function createNotificationWorker<C extends NotificationChannel>(
         await record(job, { state: 'delivered', attempts: job.attemptsMade + 1, providerMessageId: '' });
         return { providerMessageId: '', idempotencyKey };
       }
-      const render = digests?.[type] ?? registeredRender(channel, type);
+      // The digest's own render when it was queued in this process, else the one for its type.
+      const render = registeredRender(digest.key) ?? digests?.[type];
       if (!render) throw new NotificationSendError(`no digest renderer for type "${type}" in this worker (pass it in the digests option)`, { retryable: true });
       try {
         payload = render(items, { tenantId, type, recipientKey: digest.recipientKey, channel });
@@ -259,7 +260,10 @@ export function createNotificationWorker<C extends NotificationChannel>(
     // The provider accepted the message: from here on nothing may fail the job, or a retry sends it again.
     await closeBreaker(job);
     // The batch is delivered: forget its items (should this fail, a replay finds them sent already by id).
-    if (digest) await finishDigestBatchScript.run(redis, [digest.key], [digest.batch]).catch((error: unknown) => reportError(job, 'could not clear the delivered digest batch', error));
+    if (digest) {
+      await finishDigestBatchScript.run(redis, [digest.key], [digest.batch]).catch((error: unknown) => reportError(job, 'could not clear the delivered digest batch', error));
+      forgetRender(digest.key, digest.batch);
+    }
     // A provider that accepted the message without an id still accepted it: retrying would risk a twin.
     const providerMessageId = typeof result?.providerMessageId === 'string' ? result.providerMessageId : '';
     await record(job, { state: 'delivered', attempts: job.attemptsMade + 1, providerMessageId });
