@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { isDeferral } from '@platform/redis';
 import { NotificationSendError, ProviderThrottledError } from '../errors';
 import type { SendContext } from '../sender';
@@ -203,5 +205,24 @@ describe('Telegram Bot API', () => {
     const down = await failure(() => createTelegramSender({ botToken, baseUrl: `http://127.0.0.1:${port}` }).send({ chatId: 1, text: 'x' }, context('telegram')));
     expectRetryable(down);
     expect(down.message).not.toContain(botToken);
+  });
+
+  it('a 200 whose body is cut off is delivered, not retried: Telegram has no idempotency key, a retry would be a second message', async () => {
+    const cut = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '200' });
+        res.write('{"ok":true,"result":{"message_id":4');
+        setTimeout(() => res.socket?.destroy(), 20);
+      });
+    });
+    await new Promise<void>((resolve) => cut.listen(0, '127.0.0.1', resolve));
+    try {
+      const baseUrl = `http://127.0.0.1:${(cut.address() as AddressInfo).port}`;
+      expect(await createTelegramSender({ botToken, baseUrl }).send({ chatId: 99, text: 'Server is down' }, context('telegram'))).toEqual({ providerMessageId: '' });
+    } finally {
+      cut.closeAllConnections();
+      await new Promise<void>((resolve) => cut.close(() => resolve()));
+    }
   });
 });
