@@ -130,6 +130,23 @@ describe('notifyDigest', () => {
     ]);
   });
 
+  it('a batch that expired before it was taken does not hold back the items that come after it', async () => {
+    const keyPrefix = uniquePrefix('ndg');
+    prefixes.push(keyPrefix);
+    const options = { connection: redis, keyPrefix, retry: { expireAfterMs: 300 } };
+    const digest = { tenantId: 'acme', type: 'new-leads', recipientKey: 'owner', channel: 'web', windowMs: 100, maxWaitMs: 1000, maxItems: 100, render } as const;
+    // No worker while the first batch is due (a deploy, an outage): its job has expired when one starts.
+    const first = await notifyDigest({ ...digest, item: { lead: 'lead-1' } }, options);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const sender = createMemorySender<'web'>();
+    workers.push(createNotificationWorker('web', sender, { connection: workerConnection, keyPrefix, handleSignals: false }));
+    await waitFor(async () => (await getNotificationStatus(first.jobId, options))?.state === 'expired', 10_000);
+    const next = await notifyDigest({ ...digest, item: { lead: 'lead-2' } }, options);
+    expect(next.jobId).not.toBe(first.jobId);
+    await waitFor(() => sender.messages.length >= 1, 10_000);
+    expect(sender.messages.map((m) => m.message.body)).toEqual(['lead-2']);
+  });
+
   it('refuses bad input before writing anything', async () => {
     const { keyPrefix, item } = setup();
     const options = { connection: redis, keyPrefix };

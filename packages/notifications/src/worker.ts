@@ -174,11 +174,20 @@ export function createNotificationWorker<C extends NotificationChannel>(
     return defer(job, token, wait);
   };
 
+  // An expired digest batch is taken (whatever its window: maxItems 1) and forgotten, unsent: the
+  // digest's next item then starts a new batch and job instead of joining this finished job's batch.
+  const dropDigestBatch = async ({ key, batch, windowMs, maxWaitMs }: DigestJobPayload['digest']): Promise<void> => {
+    await takeDigestBatchScript.run(redis, [key], [batch, windowMs, maxWaitMs, 1]);
+    await finishDigestBatchScript.run(redis, [key], [batch]);
+    forgetRender(key, batch);
+  };
+
   const handle = async (job: NotificationJob, { tenantId, signal, token }: JobContext): Promise<NotificationJobResult> => {
     const { type, dedupeKey } = job.data;
     const jobId = String(job.id);
     const idempotencyKey = idempotencyKeyFor(definition.name, jobId, tenantId, type, dedupeKey);
     if (untilExpiry(job, Date.now()) <= 0) {
+      if (job.name === DIGEST_JOB_NAME) await dropDigestBatch((job.data.payload as unknown as DigestJobPayload).digest);
       await record(job, { state: 'expired', attempts: job.attemptsMade });
       return { providerMessageId: '', idempotencyKey, expired: true };
     }
