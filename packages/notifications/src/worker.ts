@@ -258,7 +258,11 @@ export function createNotificationWorker<C extends NotificationChannel>(
         throw new UnrecoverableError(classified.message);
       }
       if (breaker && token) {
-        const verdict = await breaker.failure(classified.message);
+        // A failed breaker write is reported; the job goes on as the provider's answer says.
+        const verdict = await breaker.failure(classified.message).catch((breakerError: unknown) => {
+          reportError(job, 'could not record the provider failure in the circuit breaker', breakerError);
+          return { open: false, waitMs: 0 };
+        });
         // The provider is down for every job: hold this one too instead of spending its attempts.
         if (verdict.open) return hold(job, token, verdict.waitMs * (1 + Math.random() * 0.2), 'circuit-open', classified.message);
       }
