@@ -110,6 +110,43 @@ describe('notifyDigest', () => {
     expect(leads.sort()).toEqual(['lead-1', 'lead-2', 'lead-3', 'lead-4', 'lead-5', 'lead-6', 'lead-7', 'lead-8']);
   });
 
+  it("each digest is rendered by its own render: one tenant's items never go out through another tenant's", async () => {
+    const keyPrefix = uniquePrefix('ndg');
+    prefixes.push(keyPrefix);
+    // A worker without a `digests` option: each digest queued in this process brings its own render.
+    const sender = createMemorySender<'web'>();
+    workers.push(createNotificationWorker('web', sender, { connection: workerConnection, keyPrefix, handleSignals: false }));
+    // The natural way to write render: the recipient's address taken from the caller's scope.
+    const forUser = (userId: string) => (leads: { lead: string }[]) => ({ userId, title: `${leads.length} new leads`, body: leads.map((l) => l.lead).join(', ') });
+    const options = { connection: redis, keyPrefix };
+    const digest = { type: 'team-report', channel: 'web', windowMs: 300, maxWaitMs: 2000, maxItems: 100 } as const;
+    await notifyDigest({ ...digest, tenantId: 'acme', recipientKey: 'ada', item: { lead: 'acme-secret-lead' }, render: forUser('ada') }, options);
+    await notifyDigest({ ...digest, tenantId: 'globex', recipientKey: 'bob', item: { lead: 'globex-lead' }, render: forUser('bob') }, options);
+    await waitFor(() => sender.messages.length >= 2, 10_000);
+    const sent = sender.messages.map((m) => ({ tenantId: m.context.tenantId, userId: m.message.userId, body: m.message.body })).sort((a, b) => (a.tenantId < b.tenantId ? -1 : 1));
+    expect(sent).toEqual([
+      { tenantId: 'acme', userId: 'ada', body: 'acme-secret-lead' },
+      { tenantId: 'globex', userId: 'bob', body: 'globex-lead' },
+    ]);
+  });
+
+  it('a batch that expired before it was taken does not hold back the items that come after it', async () => {
+    const keyPrefix = uniquePrefix('ndg');
+    prefixes.push(keyPrefix);
+    const options = { connection: redis, keyPrefix, retry: { expireAfterMs: 300 } };
+    const digest = { tenantId: 'acme', type: 'new-leads', recipientKey: 'owner', channel: 'web', windowMs: 100, maxWaitMs: 1000, maxItems: 100, render } as const;
+    // No worker while the first batch is due (a deploy, an outage): its job has expired when one starts.
+    const first = await notifyDigest({ ...digest, item: { lead: 'lead-1' } }, options);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const sender = createMemorySender<'web'>();
+    workers.push(createNotificationWorker('web', sender, { connection: workerConnection, keyPrefix, handleSignals: false }));
+    await waitFor(async () => (await getNotificationStatus(first.jobId, options))?.state === 'expired', 10_000);
+    const next = await notifyDigest({ ...digest, item: { lead: 'lead-2' } }, options);
+    expect(next.jobId).not.toBe(first.jobId);
+    await waitFor(() => sender.messages.length >= 1, 10_000);
+    expect(sender.messages.map((m) => m.message.body)).toEqual(['lead-2']);
+  });
+
   it('refuses bad input before writing anything', async () => {
     const { keyPrefix, item } = setup();
     const options = { connection: redis, keyPrefix };

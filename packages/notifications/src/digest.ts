@@ -55,8 +55,9 @@ export interface DigestInput<C extends NotificationChannel = NotificationChannel
   maxItems: number;
   /**
    * Builds the channel payload from the batch's items. Runs in the worker that sends the digest:
-   * `notifyDigest` registers it for (channel, type) in this process; a worker in another process
-   * gets it through its `digests` option.
+   * `notifyDigest` registers it for this digest (tenant, type, recipient and channel) in this
+   * process, so it may hold the recipient's address; a worker in another process gets one per type
+   * through its `digests` option.
    */
   render: DigestRender<C, T>;
 }
@@ -82,11 +83,31 @@ export interface DigestJobPayload {
   digest: { key: string; batch: number; recipientKey: string; windowMs: number; maxWaitMs: number; maxItems: number };
 }
 
-const renderers = new Map<string, DigestRender<NotificationChannel, never>>();
+/**
+ * The render of each digest queued in this process, by digest key (tenant, type, recipient and
+ * channel: a render often holds its recipient's address, so one digest's never renders another's),
+ * with the batch it was last given for. Oldest first; at most {@link MAX_REGISTERED_RENDERS}.
+ */
+const renderers = new Map<string, { render: DigestRender<NotificationChannel, never>; batch?: number }>();
 
-/** The renderer `notifyDigest` registered in this process for (channel, type), if any. */
-export function registeredRender(channel: NotificationChannel, type: string): DigestRender<NotificationChannel, never> | undefined {
-  return renderers.get(`${channel}|${type}`);
+/** Renders kept per process: those of the digests most recently added to (a process that only adds items never delivers them). */
+const MAX_REGISTERED_RENDERS = 10_000;
+
+function registerRender(digestKey: string, render: DigestRender<NotificationChannel, never>): void {
+  renderers.delete(digestKey);
+  renderers.set(digestKey, { render });
+  if (renderers.size > MAX_REGISTERED_RENDERS) renderers.delete(renderers.keys().next().value!);
+}
+
+/** The render `notifyDigest` registered in this process for the digest `digestKey`, if any. */
+export function registeredRender(digestKey: string): DigestRender<NotificationChannel, never> | undefined {
+  return renderers.get(digestKey)?.render;
+}
+
+/** Forgets a digest's render once `batch` is delivered, unless an item of a later batch registered it since. */
+export function forgetRender(digestKey: string, batch: number): void {
+  const entry = renderers.get(digestKey);
+  if (entry?.batch !== undefined && entry.batch <= batch) renderers.delete(digestKey);
 }
 
 /** Keys live this long after their last item, should every flush job be lost. */
@@ -140,23 +161,36 @@ export async function notifyDigest<C extends NotificationChannel, T>(input: Dige
   const policy = resolveRetryPolicy(channel, type, options.retry);
   const keyPrefix = resolveKeyPrefix(options.keyPrefix);
   const definition = resolveNotificationQueue(channel, { ...options, keyPrefix });
-  renderers.set(`${channel}|${type}`, render as unknown as DigestRender<NotificationChannel, never>);
+  const key = namespacedKey(keyPrefix, 'notify-digest', tenantId, type, recipientKey, channel);
+  const own = render as unknown as DigestRender<NotificationChannel, never>;
+  registerRender(key, own);
 
   const attributes = { [A.tenant]: tenantId, 'notification.type': type, 'notification.channel': channel };
-  return inSpan(`notifyDigest ${channel}`, { attributes }, (span) => addItem({ ...input, json, windowMs, maxWaitMs, maxItems, span }, definition, policy, keyPrefix, options));
+  return inSpan(`notifyDigest ${channel}`, { attributes }, (span) => addItem({ ...input, key, render: own, json, windowMs, maxWaitMs, maxItems, span }, definition, policy, options));
 }
 
 /** Stores one validated item and enqueues (or re-enqueues, a no-op) its batch's flush job. */
 async function addItem(
-  input: { tenantId: string; type: string; recipientKey: string; channel: NotificationChannel; itemKey?: string; json: string; windowMs: number; maxWaitMs: number; maxItems: number; span: Span | undefined },
+  input: {
+    tenantId: string;
+    type: string;
+    recipientKey: string;
+    channel: NotificationChannel;
+    itemKey?: string;
+    key: string;
+    render: DigestRender<NotificationChannel, never>;
+    json: string;
+    windowMs: number;
+    maxWaitMs: number;
+    maxItems: number;
+    span: Span | undefined;
+  },
   definition: ReturnType<typeof resolveNotificationQueue>,
   policy: ReturnType<typeof resolveRetryPolicy>,
-  keyPrefix: string,
   options: NotifyDigestOptions,
 ): Promise<NotifyDigestResult> {
-  const { tenantId, type, recipientKey, channel, json, windowMs, maxWaitMs, maxItems, span } = input;
+  const { tenantId, type, recipientKey, channel, key, render, json, windowMs, maxWaitMs, maxItems, span } = input;
   const redis: RedisClient = options.connection ?? getSharedConnection('producer');
-  const key = namespacedKey(keyPrefix, 'notify-digest', tenantId, type, recipientKey, channel);
   const itemKey = input.itemKey ?? randomUUID();
   // `tc`: this call's trace context, so the delivery's span links to every item's trace.
   const entry = JSON.stringify({ at: Date.now(), item: JSON.parse(json) as unknown, ...(span ? { tc: toJobMetadata(span) } : {}) });
@@ -167,6 +201,9 @@ async function addItem(
     throw toUnavailableError(error, `notifyDigest ${definition.name}`, (message, cause) => new RedisUnavailableError(message, { cause }));
   }
   const [added, pending, batch, firstAtMs, nowMs] = reply.map(Number) as [number, number, number, number, number];
+  // The batch this render is for: a worker here forgets it once that batch is delivered.
+  const registered = renderers.get(key);
+  if (registered?.render === render) registered.batch = batch;
   const jobId = digestJobId(channel, key, batch);
   const full = pending >= maxItems;
   const delay = full ? 0 : Math.max(0, Math.min(windowMs, firstAtMs + maxWaitMs - nowMs));

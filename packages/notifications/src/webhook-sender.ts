@@ -10,9 +10,12 @@ import { traceHeaders } from '@platform/telemetry';
 
 /** Options of {@link createWebhookSender}. */
 export interface WebhookSenderOptions {
-  /** The endpoint that receives `POST` requests (http or https). */
+  /** The endpoint that receives `POST` requests (http or https; credentials go in `headers`, not in the URL). */
   url: string;
-  /** Extra request headers, e.g. `{ authorization: 'Bearer …' }`. @defaultValue `{}` */
+  /**
+   * Extra request headers, e.g. `{ authorization: 'Bearer …' }`. Their values are never quoted in an
+   * error (replaced by `[redacted]` should the endpoint echo them). @defaultValue `{}`
+   */
   headers?: Record<string, string>;
   /** An attempt that gets no answer within this many ms fails (retryable). @defaultValue `10000` */
   timeoutMs?: number;
@@ -32,13 +35,32 @@ export interface WebhookRequestBody<C extends NotificationChannel = Notification
 
 const MAX_REASON_CHARS = 500;
 
-async function readReason(response: Response): Promise<string> {
+/** The answer's body, whole (a 2xx answer's JSON is read for the message id), or '' when it was cut off. */
+async function readBody(response: Response): Promise<string> {
   try {
-    const text = (await response.text()).trim();
-    return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}…` : text;
+    return (await response.text()).trim();
   } catch {
     return '';
   }
+}
+
+/** The answer's body as the reason of an error, cut to a readable length. */
+function reasonOf(text: string): string {
+  return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}…` : text;
+}
+
+/**
+ * What an error must never quote: every extra header's value (they carry the authorisation, API keys,
+ * signing secrets) and the token of a `<scheme> <token>` value, longest first.
+ */
+function secretsOf(headers: Record<string, string>): string[] {
+  const secrets: string[] = [];
+  for (const value of Object.values(headers)) {
+    secrets.push(value.trim());
+    const token = /^\S+\s+(\S+)$/.exec(value.trim())?.[1];
+    if (token !== undefined) secrets.push(token);
+  }
+  return secrets.filter((secret) => secret.length >= 4).sort((a, b) => b.length - a.length);
 }
 
 function messageIdOf(body: string, response: Response, fallback: string): string {
@@ -61,7 +83,9 @@ function messageIdOf(body: string, response: Response, fallback: string): string
  * the JSON answer (`providerMessageId`, `messageId` or `id`), the `x-message-id` header, or else is
  * the idempotency key. A 429 with `Retry-After` (seconds or an HTTP date) is a deferral
  * ({@link ProviderThrottledError}: no attempt spent); 429 without it, 408 and 5xx are retryable
- * (a `Retry-After` sets the delay); other statuses are permanent; network errors and timeouts are retryable.
+ * (a `Retry-After` sets the delay); other statuses are permanent, a redirect (3xx) too: it is not
+ * followed, since fetch would re-send the POST as a GET without its body; network errors and
+ * timeouts are retryable.
  *
  * @example
  * createNotificationWorker('sms', createWebhookSender({ url: 'https://sms-gateway.internal/send', headers: { authorization: `Bearer ${token}` } }));
@@ -74,9 +98,12 @@ export function createWebhookSender<C extends NotificationChannel = Notification
     throw new InvalidArgumentError('url', 'must be an absolute http(s) URL');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('url', 'must be an http(s) URL');
+  // fetch refuses such a URL on every send, with an error that quotes it: refused here, unquoted.
+  if (url.username !== '' || url.password !== '') throw new InvalidArgumentError('url', 'must not contain credentials (user:password@); pass them in headers');
   const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, 1);
   const doFetch = options.fetch ?? fetch;
   const extraHeaders = { ...options.headers };
+  const secrets = secretsOf(extraHeaders);
   const where = `${url.origin}${url.pathname}`;
 
   return {
@@ -98,6 +125,9 @@ export function createWebhookSender<C extends NotificationChannel = Notification
           method: 'POST',
           headers: { ...extraHeaders, ...traceHeaders(), 'content-type': 'application/json', 'idempotency-key': context.idempotencyKey },
           body: JSON.stringify(body),
+          // A followed 301/302/303 turns the POST into a GET without the body, and its 2xx would
+          // read as delivered: the redirect is reported (permanent) instead.
+          redirect: 'manual',
           signal,
         });
       } catch (error) {
@@ -107,10 +137,12 @@ export function createWebhookSender<C extends NotificationChannel = Notification
         const reason = timeout.aborted ? `no answer within ${timeoutMs} ms` : `${(error as Error).message}${detail}`;
         throw new NotificationSendError(`webhook ${where}: ${reason}`, { retryable: true, cause: error });
       }
-      const text = await readReason(response);
-      if (response.ok) return { providerMessageId: messageIdOf(text, response, context.idempotencyKey) };
+      const answer = await readBody(response);
+      if (response.ok) return { providerMessageId: messageIdOf(answer, response, context.idempotencyKey) };
       const status = response.status;
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+      // An endpoint may echo the request's headers (a 401 quoting the token): never into an error.
+      const text = reasonOf(secrets.reduce((out, secret) => out.split(secret).join('[redacted]'), answer));
       const reason = `webhook ${where} answered ${status}${text ? `: ${text}` : ''}`;
       // Throttled with a hint: come back then, without spending an attempt.
       if (status === 429 && retryAfterMs !== undefined) throw new ProviderThrottledError(reason, retryAfterMs);

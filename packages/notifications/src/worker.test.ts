@@ -15,6 +15,7 @@ import { getNotificationStatus, type NotificationStatus } from './status';
 import { createTelegramSender } from './providers/telegram';
 import { createWebhookSender } from './webhook-sender';
 import { createNotificationWorker, notificationBackoffStrategy } from './worker';
+import { circuitFailureScript, circuitSuccessScript } from './scripts';
 import { FakeHttpServer } from './providers/fake-http';
 import { useNotificationTestContext } from './test-support';
 
@@ -149,6 +150,55 @@ describe('createNotificationWorker + createWebhookSender against a local HTTP se
     const status = await settled(jobId!, options.keyPrefix);
     expect(status).toMatchObject({ state: 'failed', attempts: 2 });
     expect(status.lastError).toMatch(/fetch failed|ECONNREFUSED/);
+  });
+});
+
+describe('after the provider accepted the message', () => {
+  it('a failed write of the circuit breaker does not fail the job: the message is not sent a second time', async () => {
+    const { options, tenant } = setup();
+    const memory = createMemorySender<'sms'>();
+    // The breaker's "success" write after the send fails once (Redis blipped), for this test's breaker only.
+    const original = circuitSuccessScript.run.bind(circuitSuccessScript);
+    let failed = false;
+    const spy = jest.spyOn(circuitSuccessScript, 'run').mockImplementation(async (client, keys, args) => {
+      if (!failed && String(keys[0]).startsWith(`${options.keyPrefix}:`)) {
+        failed = true;
+        throw new Error('ERR simulated failure of the breaker write');
+      }
+      return original(client, keys, args);
+    });
+    try {
+      const { jobId } = await notifyOnce(sms(tenant), options);
+      startWorker(options.keyPrefix, memory);
+      const status = await settled(jobId!, options.keyPrefix);
+      expect(failed).toBe(true);
+      expect(status).toMatchObject({ state: 'delivered', attempts: 1 });
+      expect(memory.messages).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('a failed write of the circuit breaker', () => {
+  it('after a retryable failure: the job still fails with the provider reason, and its status says so', async () => {
+    const { options, tenant } = setup();
+    const url = provider.script('/breaker-write', [{ status: 503, body: 'upstream unavailable' }]);
+    const original = circuitFailureScript.run.bind(circuitFailureScript);
+    const spy = jest.spyOn(circuitFailureScript, 'run').mockImplementation(async (client, keys, args) => {
+      if (String(keys[0]).startsWith(`${options.keyPrefix}:`)) throw new Error('ERR simulated failure of the breaker write');
+      return original(client, keys, args);
+    });
+    try {
+      const { jobId } = await notifyOnce(sms(tenant), { ...options, retry: { ...FAST, attempts: 1 } });
+      startWorker(options.keyPrefix, createWebhookSender({ url }));
+      const queue = resolveNotificationQueue('sms', options).queue;
+      await waitFor(async () => (await queue.getJobState(jobId!)) === 'failed', 10_000);
+      expect((await queue.getJob(jobId!))!.failedReason).toMatch(/503: upstream unavailable/);
+      expect(await getNotificationStatus(jobId!, options)).toMatchObject({ state: 'failed', attempts: 1, lastError: expect.stringMatching(/503/) });
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

@@ -12,7 +12,7 @@ import { errorFields, fromJobMetadata, inSpan, logLine, resolveLogger, spanAttri
 import { DelayedError, UnrecoverableError, type BackoffStrategy, type Job, type MinimalJob, type Worker } from 'bullmq';
 import { circuitKey, createCircuitBreaker, resolveCircuitBreaker, type CircuitBreakerOptions } from './circuit';
 import { classifySendError } from './classify';
-import { DIGEST_JOB_NAME, registeredRender, type DigestJobPayload, type DigestRender } from './digest';
+import { DIGEST_JOB_NAME, forgetRender, registeredRender, type DigestJobPayload, type DigestRender } from './digest';
 import { NotificationSendError } from './errors';
 import { idempotencyKeyFor } from './keys';
 import { DEFAULT_MAX_RETRY_AFTER_MS } from './options';
@@ -161,6 +161,11 @@ export function createNotificationWorker<C extends NotificationChannel>(
       reportError(job, 'could not write the notification status', error),
     );
 
+  // The provider answered; a failed breaker write is reported, never the job's failure.
+  const closeBreaker = async (job: NotificationJob): Promise<void> => {
+    await breaker?.success().catch((error: unknown) => reportError(job, 'could not record the provider answer in the circuit breaker', error));
+  };
+
   const hold = async (job: NotificationJob, token: string, waitMs: number, reason: string, lastError?: string): Promise<never> => {
     // Never later than the job's expiry, so an expired job is recorded on time.
     const wait = Math.max(1, Math.min(Math.round(waitMs), maxRetryAfterMs, Math.max(0, untilExpiry(job, Date.now()))));
@@ -169,11 +174,20 @@ export function createNotificationWorker<C extends NotificationChannel>(
     return defer(job, token, wait);
   };
 
+  // An expired digest batch is taken (whatever its window: maxItems 1) and forgotten, unsent: the
+  // digest's next item then starts a new batch and job instead of joining this finished job's batch.
+  const dropDigestBatch = async ({ key, batch, windowMs, maxWaitMs }: DigestJobPayload['digest']): Promise<void> => {
+    await takeDigestBatchScript.run(redis, [key], [batch, windowMs, maxWaitMs, 1]);
+    await finishDigestBatchScript.run(redis, [key], [batch]);
+    forgetRender(key, batch);
+  };
+
   const handle = async (job: NotificationJob, { tenantId, signal, token }: JobContext): Promise<NotificationJobResult> => {
     const { type, dedupeKey } = job.data;
     const jobId = String(job.id);
     const idempotencyKey = idempotencyKeyFor(definition.name, jobId, tenantId, type, dedupeKey);
     if (untilExpiry(job, Date.now()) <= 0) {
+      if (job.name === DIGEST_JOB_NAME) await dropDigestBatch((job.data.payload as unknown as DigestJobPayload).digest);
       await record(job, { state: 'expired', attempts: job.attemptsMade });
       return { providerMessageId: '', idempotencyKey, expired: true };
     }
@@ -195,7 +209,8 @@ export function createNotificationWorker<C extends NotificationChannel>(
         await record(job, { state: 'delivered', attempts: job.attemptsMade + 1, providerMessageId: '' });
         return { providerMessageId: '', idempotencyKey };
       }
-      const render = digests?.[type] ?? registeredRender(channel, type);
+      // The digest's own render when it was queued in this process, else the one for its type.
+      const render = registeredRender(digest.key) ?? digests?.[type];
       if (!render) throw new NotificationSendError(`no digest renderer for type "${type}" in this worker (pass it in the digests option)`, { retryable: true });
       try {
         payload = render(items, { tenantId, type, recipientKey: digest.recipientKey, channel });
@@ -238,12 +253,16 @@ export function createNotificationWorker<C extends NotificationChannel>(
       const classified = classifySendError(error);
       if (!classified.retryable) {
         // The provider answered (it refused this message): it is up.
-        await breaker?.success();
+        await closeBreaker(job);
         await record(job, { state: 'failed', attempts: job.attemptsMade + 1, lastError: classified.message });
         throw new UnrecoverableError(classified.message);
       }
       if (breaker && token) {
-        const verdict = await breaker.failure(classified.message);
+        // A failed breaker write is reported; the job goes on as the provider's answer says.
+        const verdict = await breaker.failure(classified.message).catch((breakerError: unknown) => {
+          reportError(job, 'could not record the provider failure in the circuit breaker', breakerError);
+          return { open: false, waitMs: 0 };
+        });
         // The provider is down for every job: hold this one too instead of spending its attempts.
         if (verdict.open) return hold(job, token, verdict.waitMs * (1 + Math.random() * 0.2), 'circuit-open', classified.message);
       }
@@ -251,9 +270,13 @@ export function createNotificationWorker<C extends NotificationChannel>(
       await record(job, { state: last ? 'failed' : 'retrying', attempts: job.attemptsMade + 1, lastError: classified.message });
       throw classified;
     }
-    await breaker?.success();
+    // The provider accepted the message: from here on nothing may fail the job, or a retry sends it again.
+    await closeBreaker(job);
     // The batch is delivered: forget its items (should this fail, a replay finds them sent already by id).
-    if (digest) await finishDigestBatchScript.run(redis, [digest.key], [digest.batch]).catch((error: unknown) => reportError(job, 'could not clear the delivered digest batch', error));
+    if (digest) {
+      await finishDigestBatchScript.run(redis, [digest.key], [digest.batch]).catch((error: unknown) => reportError(job, 'could not clear the delivered digest batch', error));
+      forgetRender(digest.key, digest.batch);
+    }
     // A provider that accepted the message without an id still accepted it: retrying would risk a twin.
     const providerMessageId = typeof result?.providerMessageId === 'string' ? result.providerMessageId : '';
     await record(job, { state: 'delivered', attempts: job.attemptsMade + 1, providerMessageId });

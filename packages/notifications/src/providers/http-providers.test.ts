@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { isDeferral } from '@platform/redis';
 import { NotificationSendError, ProviderThrottledError } from '../errors';
 import type { SendContext } from '../sender';
@@ -81,6 +83,19 @@ describe('Resend', () => {
     const error = await failure(() => createResendSender({ apiKey, from: 'a@acme.test', baseUrl: `http://127.0.0.1:${port}` }).send(mail, context('email')));
     expectRetryable(error);
     expect(error.message).toMatch(/resend: no answer/);
+  });
+});
+
+describe('every HTTP adapter', () => {
+  it('does not follow a redirect: fetch would re-send the POST as a GET without its body and take the 2xx for a sent message', async () => {
+    server.script('/moved/2010-04-01/Accounts/AC0123/Messages.json', [{ status: 301, headers: { location: '/landing' } }]);
+    server.script('/moved/emails', [{ status: 302, headers: { location: '/landing' } }]);
+    server.script('/landing', [{ status: 201, body: { id: 'not-a-message', sid: 'not-a-message' } }]);
+    const resend = createResendSender({ apiKey: 're_test_redirect', from: 'a@acme.test', baseUrl: `${server.url}/moved` });
+    const twilio = createTwilioSender({ accountSid: 'AC0123', authToken: 'token-redirect', from: '+15005550006', baseUrl: `${server.url}/moved` });
+    expectPermanent(await failure(() => resend.send({ to: 'ada@example.test', subject: 'Hello', text: 'Hi' }, context('email'))));
+    expectPermanent(await failure(() => twilio.send({ to: '+4915112345678', body: 'Hi' }, context('sms'))));
+    expect(server.on('/landing')).toHaveLength(0);
   });
 });
 
@@ -190,5 +205,24 @@ describe('Telegram Bot API', () => {
     const down = await failure(() => createTelegramSender({ botToken, baseUrl: `http://127.0.0.1:${port}` }).send({ chatId: 1, text: 'x' }, context('telegram')));
     expectRetryable(down);
     expect(down.message).not.toContain(botToken);
+  });
+
+  it('a 200 whose body is cut off is delivered, not retried: Telegram has no idempotency key, a retry would be a second message', async () => {
+    const cut = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '200' });
+        res.write('{"ok":true,"result":{"message_id":4');
+        setTimeout(() => res.socket?.destroy(), 20);
+      });
+    });
+    await new Promise<void>((resolve) => cut.listen(0, '127.0.0.1', resolve));
+    try {
+      const baseUrl = `http://127.0.0.1:${(cut.address() as AddressInfo).port}`;
+      expect(await createTelegramSender({ botToken, baseUrl }).send({ chatId: 99, text: 'Server is down' }, context('telegram'))).toEqual({ providerMessageId: '' });
+    } finally {
+      cut.closeAllConnections();
+      await new Promise<void>((resolve) => cut.close(() => resolve()));
+    }
   });
 });

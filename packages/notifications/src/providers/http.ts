@@ -74,7 +74,8 @@ export function httpSettings(options: ProviderHttpOptions, fallbackBaseUrl: stri
 }
 
 /**
- * Sends one request to a provider and reads the whole answer. No answer at all (refused, reset,
+ * Sends one request to a provider and reads the whole answer (a redirect is not followed: its 3xx
+ * is the answer). No answer at all (refused, reset,
  * DNS, timeout) throws a retryable `NotificationSendError` naming the provider and the network
  * code only: never the URL or headers, which may carry credentials (Telegram's token is in the path).
  */
@@ -90,7 +91,9 @@ export async function callProvider(
   let response: Response;
   try {
     // The send span's W3C context, so a provider (or an egress proxy) that traces can continue the trace.
-    response = await settings.fetch(url, { ...init, headers: { ...traceHeaders(), ...init.headers }, signal: combined });
+    // Not following redirects: fetch re-sends a POST redirected by 301/302/303 as a GET without its
+    // body, and that 2xx would read as delivered. A 3xx is a failed answer like any other 4xx.
+    response = await settings.fetch(url, { ...init, headers: { ...traceHeaders(), ...init.headers }, redirect: 'manual', signal: combined });
   } catch (error) {
     const code = (error as { cause?: { code?: unknown } }).cause?.code;
     const reason = timeout.aborted ? `no answer within ${settings.timeoutMs} ms` : `no answer${typeof code === 'string' ? ` (${code})` : ''}`;

@@ -13,7 +13,8 @@ export interface TelegramSenderOptions extends ProviderHttpOptions {
  * Telegram over the Bot API (`POST /bot<token>/sendMessage`, JSON). The Bot API has no idempotency key.
  *
  * Answers: `{ ok: true, result: { message_id, chat: { id } } }` → delivered with id
- * `<chat id>:<message id>`; 429 with `parameters.retry_after` (seconds) → deferral for that long;
+ * `<chat id>:<message id>` (a 2xx whose body cannot be read: delivered without an id); 429 with
+ * `parameters.retry_after` (seconds) → deferral for that long;
  * 408 and 5xx → retryable; 401 (token), 400 (chat not found, bad markup), 403 (bot blocked) and
  * other 4xx → permanent.
  */
@@ -45,7 +46,9 @@ export function createTelegramSender(options: TelegramSenderOptions): Notificati
         description?: unknown;
         parameters?: { retry_after?: unknown };
       };
-      if (answer.status >= 200 && answer.status < 300 && json.ok === true) {
+      // Accepted: a 2xx is a message sent unless its body says `ok: false`, also when the body could
+      // not be read (cut off): the Bot API has no idempotency key, so a retry would be a second message.
+      if (answer.status >= 200 && answer.status < 300 && json.ok !== false) {
         const id = json.result?.message_id;
         const chat = json.result?.chat?.id;
         return { providerMessageId: id === undefined ? '' : `${String(chat ?? message.chatId)}:${String(id)}` };
