@@ -4,7 +4,7 @@ import { LockNotAcquiredError } from './errors';
 import { runAcquired } from './hold';
 import { activityLockKey } from './keys';
 import { tryAcquireLock, type Lock } from './lock';
-import { defaultLockOptions, type WithLockOptions } from './options';
+import { checkHoldOptions, defaultLockOptions, type WithLockOptions } from './options';
 
 /**
  * The work run under a lock: `signal` fires (with a {@link LockLostError} as reason) if the lock is
@@ -27,6 +27,7 @@ export type LockedFn<T> = (signal: AbortSignal, lock: Lock) => Promise<T> | T;
  */
 export async function withLock<T>(redis: LockClient, key: string, fn: LockedFn<T>, options: WithLockOptions): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('withLock: fn must be a function');
+  checkHoldOptions(options);
   return runAcquired(await tryAcquireLock(redis, key, options), fn, options, (details) => new LockNotAcquiredError(key, details));
 }
 

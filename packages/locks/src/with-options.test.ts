@@ -1,0 +1,36 @@
+import { InvalidArgumentError } from '@platform/redis';
+import { deleteKeysByPrefix, uniquePrefix, connectTestRedis } from '@platform/testing';
+import { withLock } from './with-lock';
+import { withSemaphore } from './semaphore';
+
+const redis = connectTestRedis();
+const prefix = uniquePrefix('lockopt');
+
+afterAll(async () => {
+  await deleteKeysByPrefix(redis, prefix);
+  await redis.quit();
+});
+
+describe('withLock and withSemaphore options', () => {
+  const bad: Array<[string, Record<string, unknown>]> = [
+    ['extendIntervalMs 0', { extendIntervalMs: 0 }],
+    ['extendIntervalMs NaN', { extendIntervalMs: Number.NaN }],
+    ['maxRetryAfterMs -1', { maxRetryAfterMs: -1 }],
+    ['maxRetryAfterMs NaN', { maxRetryAfterMs: Number.NaN }],
+    ['retryJitterMs -1', { retryJitterMs: -1 }],
+    ['signal that is not an AbortSignal', { signal: {} }],
+  ];
+
+  it.each(bad)('refuse %s with InvalidArgumentError before anything touches Redis (no lock or lease is left behind)', async (_name, options) => {
+    const lockKey = `${prefix}:lock:${_name.replace(/\W+/g, '-')}`;
+    const semKey = `${prefix}:sem:${_name.replace(/\W+/g, '-')}`;
+    let ran = false;
+    const run = () => {
+      ran = true;
+    };
+    await expect(withLock(redis, lockKey, run, { ttlMs: 30_000, ...options })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(withSemaphore(redis, semKey, run, { limit: 1, ttlMs: 30_000, ...options })).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(ran).toBe(false);
+    expect(await redis.exists(lockKey, semKey)).toBe(0);
+  });
+});
