@@ -43,6 +43,8 @@ export interface WithLockOptions extends AcquireLockOptions {
    * A signal of the caller (e.g. a job handler's `signal`, which fires at the job's time limits):
    * when it aborts, renewal stops, `fn`'s signal aborts with the same reason and the lock is released
    * at once, without waiting for `fn` to settle; `withLock` then returns (or throws) what `fn` does.
+   * If it aborts before `fn` starts (already aborted, or while waiting for the lock), waiting stops,
+   * `fn` does not run, nothing stays held and `withLock` rejects with the signal's reason.
    * @defaultValue none
    */
   signal?: AbortSignal;

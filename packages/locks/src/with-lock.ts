@@ -28,7 +28,9 @@ export type LockedFn<T> = (signal: AbortSignal, lock: Lock) => Promise<T> | T;
 export async function withLock<T>(redis: LockClient, key: string, fn: LockedFn<T>, options: WithLockOptions): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('withLock: fn must be a function');
   checkHoldOptions(options);
-  return runAcquired(await tryAcquireLock(redis, key, options), fn, options, (details) => new LockNotAcquiredError(key, details));
+  // The caller gave up already: nothing to run, nothing to take.
+  if (options.signal?.aborted) throw options.signal.reason;
+  return runAcquired(await tryAcquireLock(redis, key, options, options.signal), fn, options, (details) => new LockNotAcquiredError(key, details));
 }
 
 /** Options of {@link activityLock}: those of {@link withLock}, with `ttlMs` optional. */

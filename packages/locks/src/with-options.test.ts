@@ -33,4 +33,40 @@ describe('withLock and withSemaphore options', () => {
     expect(ran).toBe(false);
     expect(await redis.exists(lockKey, semKey)).toBe(0);
   });
+
+  it('withLock does not run fn, and leaves nothing held, when the caller signal has already aborted', async () => {
+    const lockKey = `${prefix}:aborted-lock`;
+    const caller = new AbortController();
+    const reason = new Error('job time limit');
+    caller.abort(reason);
+    let ran = 0;
+    const fn = () => {
+      ran++;
+      return 'ran without the lock';
+    };
+    await expect(withLock(redis, lockKey, fn, { ttlMs: 30_000, signal: caller.signal })).rejects.toBe(reason);
+    expect(ran).toBe(0);
+    expect(await redis.exists(lockKey)).toBe(0);
+  });
+
+  it('withLock does not run fn when the caller signal aborts while waiting for the lock, and stop waiting at once', async () => {
+    const key = `${prefix}:abort-while-waiting`;
+    await redis.set(key, 'someone', 'PX', 2000);
+    const caller = new AbortController();
+    const reason = new Error('job time limit');
+    setTimeout(() => caller.abort(reason), 50);
+    let ran = false;
+    const started = performance.now();
+    const outcome = await withLock(
+      redis,
+      key,
+      () => {
+        ran = true;
+      },
+      { ttlMs: 30_000, waitMs: 5000, signal: caller.signal },
+    ).catch((e: unknown) => e);
+    expect(outcome).toBe(reason);
+    expect(ran).toBe(false);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
 });
