@@ -227,7 +227,9 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
 
   const unavailable = (error: unknown, key: string, cost: number): RateLimitResult => {
     if (!isConnectionError(error)) {
-      if (error instanceof Error && error.message.includes('WRONGTYPE')) {
+      // Another algorithm's state: a key of another type, or (for fixed-window's INCRBY) a token
+      // bucket's fractional time stamp.
+      if (error instanceof Error && /WRONGTYPE|value is not an integer/.test(error.message)) {
         throw new ConfigError(
           'algorithm',
           `${key} holds the state of another algorithm than ${algorithm} (was the algorithm of provider "${provider}" ` +
