@@ -33,6 +33,18 @@ describe('token bucket', () => {
     expect((await limiter.consume('t1')).allowed).toBe(true);
   });
 
+  it('counts remaining tokens exactly when a token takes a fractional number of µs', async () => {
+    // 7 tokens per 3 s: one per 428571.43 µs, far slower than these calls, so none arrives meanwhile.
+    for (const [limit, windowSeconds] of [[7, 3], [6, 7], [13, 7]] as const) {
+      const limiter = createRateLimiter({ redis, provider: `frac-${limit}-${windowSeconds}`, prefix, limit, windowSeconds, algorithm: 'token-bucket', shortCircuit: false });
+      expect((await limiter.peek('t1')).remaining).toBe(limit);
+      const remaining: number[] = [];
+      for (let i = 0; i < limit; i++) remaining.push((await limiter.consume('t1')).remaining);
+      expect(remaining).toEqual(Array.from({ length: limit }, (_, i) => limit - 1 - i));
+      expect((await limiter.peek('t1')).allowed).toBe(false);
+    }
+  });
+
   it('refills at the configured rate', async () => {
     const limiter = bucket('refill');
     let last: TimedResult;

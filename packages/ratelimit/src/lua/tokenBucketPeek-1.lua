@@ -1,5 +1,6 @@
 --[[
-  Token bucket (GCRA), read only: would `cost` tokens be available now?
+  Token bucket (GCRA), read only: would `cost` tokens be available now? Compared with the half µs
+  of slack of tokenBucketDecide (the clock's resolution; see there).
 
   KEYS[1] TAT (string)
   ARGV[1] interval between tokens, µs
@@ -13,8 +14,9 @@ local capacity = interval * tonumber(ARGV[2])
 local now = nowUs()
 local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
 if tat < now then tat = now end
-local allowAt = tat + interval * tonumber(ARGV[3]) - capacity
-local remaining = math.floor((capacity - (tat - now)) / interval)
+local slack = 0.5
+local early = (tat - now) + interval * tonumber(ARGV[3]) - capacity
+local remaining = math.floor((capacity - (tat - now) + slack) / interval)
 local resetMs = math.ceil((tat - now) / 1000)
-if allowAt > now then return {0, remaining, math.ceil((allowAt - now) / 1000), resetMs} end
+if early > slack then return {0, remaining, math.ceil(early / 1000), resetMs} end
 return {1, remaining, 0, resetMs}
