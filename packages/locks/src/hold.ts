@@ -35,6 +35,11 @@ export async function runHeld<T, H extends Held>(
     options.extendIntervalMs === undefined
       ? Math.max(1, Math.floor(ttlMs / 3))
       : checkMs('extendIntervalMs', options.extendIntervalMs, 1);
+  if (options.signal?.aborted) {
+    // The caller gave up while `held` was being acquired: fn must not run without it.
+    await held.release().catch(() => undefined);
+    throw options.signal.reason;
+  }
   const controller = new AbortController();
   let lost: LockLostError | undefined;
   let stopped = false;
@@ -95,8 +100,7 @@ export async function runHeld<T, H extends Held>(
 
   armExpiry();
   if (options.autoExtend) extendTimer = setTimeout(extendNow, interval);
-  if (options.signal?.aborted) onCallerAbort();
-  else options.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  options.signal?.addEventListener('abort', onCallerAbort, { once: true });
 
   let value: T | undefined;
   let failed = false;
@@ -137,7 +141,11 @@ export async function runAcquired<T, H extends Held>(
   options: Pick<WithLockOptions, 'autoExtend' | 'extendIntervalMs' | 'retryDelayMs' | 'retryJitterMs' | 'maxRetryAfterMs' | 'delayJobWhenBusy' | 'signal'>,
   refuse: (details: NotAcquiredDetails) => Error,
 ): Promise<T> {
-  if (typeof acquired === 'number') throw refuse(busyDetails(acquired, options));
+  if (typeof acquired === 'number') {
+    // Waiting stopped because the caller gave up, not because the lock stayed busy.
+    if (options.signal?.aborted) throw options.signal.reason;
+    throw refuse(busyDetails(acquired, options));
+  }
   return runHeld(acquired, fn, {
     autoExtend: options.autoExtend ?? defaultLockOptions.autoExtend,
     extendIntervalMs: options.extendIntervalMs,

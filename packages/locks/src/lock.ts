@@ -86,13 +86,13 @@ export class Lock {
 
 /**
  * @internal The lock, or the ms until the holder's TTL runs out. A connection failure rejects with
- * a {@link LockUnavailableError}.
+ * a {@link LockUnavailableError}. Waiting stops when `signal` aborts.
  */
-export function tryAcquireLock(redis: LockClient, key: string, options: AcquireLockOptions): Promise<Lock | number> {
-  return orUnavailable(key, acquire(redis, key, options));
+export function tryAcquireLock(redis: LockClient, key: string, options: AcquireLockOptions, signal?: AbortSignal): Promise<Lock | number> {
+  return orUnavailable(key, acquire(redis, key, options, signal));
 }
 
-async function acquire(redis: LockClient, key: string, options: AcquireLockOptions): Promise<Lock | number> {
+async function acquire(redis: LockClient, key: string, options: AcquireLockOptions, signal: AbortSignal | undefined): Promise<Lock | number> {
   checkKey(key);
   checkOptions(options);
   const ttlMs = checkMs('ttlMs', options.ttlMs, 1);
@@ -130,7 +130,8 @@ async function acquire(redis: LockClient, key: string, options: AcquireLockOptio
       return acquireLockScript.run(redis, keys, args);
     };
     const waitStart = performance.now();
-    code = await waitForRelease(redis, channel, attempt, code, waitMs, retryDelayMs, seqBefore, { waitersKey: waitersKeyFor(key), offer });
+    const lockWaiting = { waitersKey: waitersKeyFor(key), offer };
+    code = await waitForRelease(redis, channel, attempt, code, waitMs, retryDelayMs, seqBefore, lockWaiting, signal);
     spanEvent('lock.wait', { 'lock.waited_ms': Math.round(performance.now() - waitStart), 'lock.acquired': code > 0 });
   }
   return code > 0 ? new Lock(redis, key, fenceKey, token, fencing ? code : 0, ttlMs, offer.acquiredAt) : -code - 1;

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, checkMs } from '@platform/redis';
+import { InvalidArgumentError, checkMs, describeValue } from '@platform/redis';
 
 /** Options of {@link acquireLock}. */
 export interface AcquireLockOptions {
@@ -43,6 +43,8 @@ export interface WithLockOptions extends AcquireLockOptions {
    * A signal of the caller (e.g. a job handler's `signal`, which fires at the job's time limits):
    * when it aborts, renewal stops, `fn`'s signal aborts with the same reason and the lock is released
    * at once, without waiting for `fn` to settle; `withLock` then returns (or throws) what `fn` does.
+   * If it aborts before `fn` starts (already aborted, or while waiting for the lock), waiting stops,
+   * `fn` does not run, nothing stays held and `withLock` rejects with the signal's reason.
    * @defaultValue none
    */
   signal?: AbortSignal;
@@ -109,6 +111,24 @@ export function checkKey(key: unknown): string {
 export function checkOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options', 'must be an object with at least ttlMs');
+  }
+}
+
+/**
+ * Checks the options of {@link withLock} and {@link withSemaphore} that are only read once the lock
+ * is held (or found busy), so that a bad one is refused before anything touches Redis instead of
+ * after the lock was taken (which would leave it held until its TTL).
+ * @throws InvalidArgumentError for a bad `extendIntervalMs`, `retryJitterMs`, `maxRetryAfterMs` or `signal`.
+ */
+export function checkHoldOptions(
+  options: Pick<WithLockOptions, 'extendIntervalMs' | 'retryJitterMs' | 'maxRetryAfterMs' | 'signal'>,
+): void {
+  checkOptions(options);
+  if (options.extendIntervalMs !== undefined) checkMs('extendIntervalMs', options.extendIntervalMs, 1);
+  if (options.retryJitterMs !== undefined) checkMs('retryJitterMs', options.retryJitterMs, 0);
+  if (options.maxRetryAfterMs !== undefined) checkMs('maxRetryAfterMs', options.maxRetryAfterMs, 0);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('signal', `must be an AbortSignal, got ${describeValue(options.signal)}`);
   }
 }
 

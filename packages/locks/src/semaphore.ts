@@ -4,7 +4,7 @@ import type { LockClient } from './client';
 import { orUnavailable, SemaphoreNotAcquiredError } from './errors';
 import { runAcquired } from './hold';
 import { releaseChannelFor } from './keys';
-import { checkKey, checkOptions, defaultLockOptions, type AcquireSemaphoreOptions, type WithSemaphoreOptions } from './options';
+import { checkHoldOptions, checkKey, checkOptions, defaultLockOptions, type AcquireSemaphoreOptions, type WithSemaphoreOptions } from './options';
 import { releaseSeq, waitForRelease } from './waiters';
 
 /**
@@ -113,5 +113,6 @@ export async function acquireSemaphore(redis: LockClient, key: string, options: 
  */
 export async function withSemaphore<T>(redis: LockClient, key: string, fn: LeasedFn<T>, options: WithSemaphoreOptions): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('withSemaphore: fn must be a function');
+  checkHoldOptions(options);
   return runAcquired(await tryAcquireSemaphore(redis, key, options), fn, options, (details) => new SemaphoreNotAcquiredError(key, details));
 }

@@ -62,16 +62,18 @@ export class Waiter {
     if (this.pending) return Promise.resolve();
     return new Promise((resolve) => {
       this.resolve = resolve;
-      this.timer = setTimeout(() => {
-        // A hand-over in flight must not be abandoned: its outcome decides.
-        if (this.reserved) {
-          this.timedOutWhileReserved = true;
-          return;
-        }
-        this.resolve = undefined;
-        resolve();
-      }, ms);
+      this.timer = setTimeout(() => this.expire(), ms);
     });
+  }
+
+  /** Ends a parked {@link Waiter.wait} as its timer does: at once, or, with a hand-over in flight, when that settles. */
+  expire(): void {
+    // A hand-over in flight must not be abandoned: its outcome decides.
+    if (this.reserved) {
+      this.timedOutWhileReserved = true;
+      return;
+    }
+    this.wake();
   }
 
   /** The hand-over succeeded: this waiter owns the lock with `fence`. */
@@ -405,7 +407,8 @@ export function hintOf(code: number): number {
 /**
  * Retries `attempt` (a script returning > 0 on success, `-1 - msUntilFree` otherwise) until it
  * succeeds or `waitMs` has passed: wakes on a release message, at the holder's expiry, or after a
- * jittered fallback delay. Called only after a first attempt failed with `first`.
+ * jittered fallback delay. Called only after a first attempt failed with `first`. Stops waiting
+ * when `signal` aborts (a hand-over to this waiter already in flight still completes).
  * @returns the last attempt's code.
  */
 export async function waitForRelease(
@@ -417,15 +420,25 @@ export async function waitForRelease(
   retryDelayMs: number,
   seqBefore: number,
   lockWaiting?: { waitersKey: string; offer: HandoffOffer },
+  signal?: AbortSignal,
 ): Promise<number> {
+  if (signal?.aborted) return first;
   const deadline = performance.now() + waitMs;
   const subscriber = subscriberFor(redis);
   const waiter = subscriber?.register(channel, seqBefore, lockWaiting?.offer, lockWaiting?.waitersKey, deadline);
+  let sleeping: NodeJS.Timeout | undefined;
+  let endSleep: (() => void) | undefined;
+  const onAbort = () => {
+    waiter?.expire();
+    clearTimeout(sleeping);
+    endSleep?.();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
   let code = first;
   try {
     for (;;) {
       const remaining = deadline - performance.now();
-      if (remaining <= 0) return code;
+      if (remaining <= 0 || signal?.aborted) return code;
       let delay = retryDelayMs * (0.5 + Math.random());
       const untilFree = hintOf(code);
       // Wake just after the holder's TTL runs out, with a little jitter against a stampede.
@@ -435,12 +448,19 @@ export async function waitForRelease(
         await waiter.wait(delay);
         // Handed over by a releasing lock of this process: already ours, no attempt needed.
         if (waiter.handedFence > 0) return waiter.handedFence;
-      } else await new Promise((resolve) => setTimeout(resolve, delay));
+      } else {
+        await new Promise<void>((resolve) => {
+          endSleep = resolve;
+          sleeping = setTimeout(resolve, delay);
+        });
+      }
+      if (signal?.aborted) return code;
       waiter?.beginAttempt();
       code = await attempt();
       if (code > 0) return code;
     }
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     if (waiter) subscriber?.unregister(waiter);
   }
 }

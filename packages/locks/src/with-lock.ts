@@ -4,7 +4,7 @@ import { LockNotAcquiredError } from './errors';
 import { runAcquired } from './hold';
 import { activityLockKey } from './keys';
 import { tryAcquireLock, type Lock } from './lock';
-import { defaultLockOptions, type WithLockOptions } from './options';
+import { checkHoldOptions, defaultLockOptions, type WithLockOptions } from './options';
 
 /**
  * The work run under a lock: `signal` fires (with a {@link LockLostError} as reason) if the lock is
@@ -27,7 +27,10 @@ export type LockedFn<T> = (signal: AbortSignal, lock: Lock) => Promise<T> | T;
  */
 export async function withLock<T>(redis: LockClient, key: string, fn: LockedFn<T>, options: WithLockOptions): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('withLock: fn must be a function');
-  return runAcquired(await tryAcquireLock(redis, key, options), fn, options, (details) => new LockNotAcquiredError(key, details));
+  checkHoldOptions(options);
+  // The caller gave up already: nothing to run, nothing to take.
+  if (options.signal?.aborted) throw options.signal.reason;
+  return runAcquired(await tryAcquireLock(redis, key, options, options.signal), fn, options, (details) => new LockNotAcquiredError(key, details));
 }
 
 /** Options of {@link activityLock}: those of {@link withLock}, with `ttlMs` optional. */

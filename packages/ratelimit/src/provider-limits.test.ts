@@ -67,3 +67,17 @@ it('explains a key that holds another algorithm state instead of a bare WRONGTYP
   expect((error as Error).message).toMatch(/another algorithm/);
   expect(await redis.pttl(fixed.key('t1'))).toBeGreaterThan(0);
 });
+
+it("explains a fixed-window key that holds a token bucket's state (not an integer) with the same ConfigError, for single and batched calls", async () => {
+  const bucket = createRateLimiter({ redis, prefix, provider: 'switched-tb', limit: 3, windowSeconds: 10, algorithm: 'token-bucket' });
+  const fixed = createRateLimiter({ redis, prefix, provider: 'switched-tb', limit: 3, windowSeconds: 10 });
+  await bucket.consume('t1');
+  const state = await redis.get(bucket.key('t1'));
+  const alone = await fixed.consume('t1').catch((e: unknown) => e);
+  expect(alone).toBeInstanceOf(ConfigError);
+  expect((alone as Error).message).toMatch(/another algorithm/);
+  const batched = await Promise.all([fixed.consume('t1'), fixed.consume('t2')].map((p) => p.catch((e: unknown) => e)));
+  expect(batched[0]).toBeInstanceOf(ConfigError);
+  expect(batched[1]).toMatchObject({ allowed: true });
+  expect(await redis.get(bucket.key('t1'))).toBe(state);
+});

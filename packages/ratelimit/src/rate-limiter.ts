@@ -180,7 +180,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     checkInteger('burst', burst, 1);
     capacity = burst;
     const interval = (windowMs * 1000) / limit; // µs between tokens
-    // Redis time in µs is ~1.7e15, where doubles resolve 0.25 µs: keep the rounding error below 2.5%.
+    // The bucket's time is kept to a thousandth of a µs (rounded up): keep that below 0.01 % of a token.
     if (interval < 10) {
       throw new InvalidArgumentError('limit', `token-bucket allows at most 100000 tokens per second, got ${limit} per ${windowSeconds} s`);
     }
@@ -227,7 +227,9 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
 
   const unavailable = (error: unknown, key: string, cost: number): RateLimitResult => {
     if (!isConnectionError(error)) {
-      if (error instanceof Error && error.message.includes('WRONGTYPE')) {
+      // Another algorithm's state: a key of another type, or (for fixed-window's INCRBY) a token
+      // bucket's fractional time stamp.
+      if (error instanceof Error && /WRONGTYPE|value is not an integer/.test(error.message)) {
         throw new ConfigError(
           'algorithm',
           `${key} holds the state of another algorithm than ${algorithm} (was the algorithm of provider "${provider}" ` +

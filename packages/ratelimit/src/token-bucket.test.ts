@@ -33,6 +33,37 @@ describe('token bucket', () => {
     expect((await limiter.consume('t1')).allowed).toBe(true);
   });
 
+  it('counts remaining tokens exactly when a token takes a fractional number of µs', async () => {
+    // 7 tokens per 3 s: one per 428571.43 µs, far slower than these calls, so none arrives meanwhile.
+    for (const [limit, windowSeconds] of [[7, 3], [6, 7], [13, 7]] as const) {
+      const limiter = createRateLimiter({ redis, provider: `frac-${limit}-${windowSeconds}`, prefix, limit, windowSeconds, algorithm: 'token-bucket', shortCircuit: false });
+      expect((await limiter.peek('t1')).remaining).toBe(limit);
+      const remaining: number[] = [];
+      for (let i = 0; i < limit; i++) remaining.push((await limiter.consume('t1')).remaining);
+      expect(remaining).toEqual(Array.from({ length: limit }, (_, i) => limit - 1 - i));
+      expect((await limiter.peek('t1')).allowed).toBe(false);
+    }
+  });
+
+  it('moves the bucket by exactly cost x interval per call, whatever the fraction of a µs (no rounding drift)', async () => {
+    // 98,814 tokens per second: one per 10.12 µs. The bucket is put 5 s in debt (of 10 s it may
+    // owe), so every call is allowed and moves the stored time from a known start, whatever the clock.
+    const limit = 98_814;
+    const interval = 1e6 / limit;
+    const limiter = createRateLimiter({ redis, provider: 'drift', prefix, limit, windowSeconds: 1, algorithm: 'token-bucket', burst: limit * 10, shortCircuit: false });
+    const key = limiter.key('t1');
+    const [seconds] = await redis.time();
+    const start = (Number(seconds) + 5) * 1e6;
+    await redis.set(key, `${start}.000`, 'PX', 60_000);
+    const calls = 200;
+    const results = await Promise.all(Array.from({ length: calls }, () => limiter.consume('t1')));
+    expect(results.every((r) => r.allowed)).toBe(true);
+    const [whole, fraction = '0'] = (await redis.get(key))!.split('.');
+    const moved = Number(whole) - start + Number(`0.${fraction}`);
+    // Rounded to 0.25 µs per call, 10.12 µs became 10 µs: 1.2 % more calls than the rate.
+    expect(Math.abs(moved - calls * interval)).toBeLessThan(1);
+  });
+
   it('refills at the configured rate', async () => {
     const limiter = bucket('refill');
     let last: TimedResult;
