@@ -6,6 +6,7 @@ import {
   closeConnection,
   ConfigError,
   createRedisConnection,
+  InvalidArgumentError,
   isConnectionError,
   loadRedisConfig,
   namespacedKey,
@@ -437,6 +438,8 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
       }
       if (error instanceof HttpError) return sendError(request, response, error.status, error.message);
       if (error instanceof JobNotFoundError) return sendError(request, response, 404, error.message);
+      // A tenant id or a limit the controls refuse: the caller's input, named in the message.
+      if (error instanceof InvalidArgumentError) return sendError(request, response, 400, error.message);
       if (error instanceof Error && /is not in the failed state|Missing key for job/.test(error.message)) return sendError(request, response, 409, 'the job is no longer failed');
       if (isConnectionError(error)) return sendError(request, response, 503, 'Redis is unavailable');
       logLine(logger, 'error', { component: 'dashboard', method: request.method, ...errorFields(error) }, 'request failed');
