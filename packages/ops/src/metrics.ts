@@ -9,7 +9,7 @@ import {
   type QueueDepthThresholds,
   type QueueStats,
 } from './stats';
-import { createTenantSeries, registerComputedMetric, TENANT_SERIES_NAMES } from './tenant-series';
+import { createTenantSeries, OTHER_TENANT, registerComputedMetric, TENANT_SERIES_NAMES } from './tenant-series';
 import { readQueueTenantData, type QueueTenantData } from './tenants';
 
 /** Options of {@link createQueueMetrics}. */
@@ -198,6 +198,8 @@ export function createQueueMetrics(options: QueueMetricsOptions = {}): QueueMetr
     for (const q of stats) {
       let listed = 0;
       for (const t of q.topTenants.slice(0, topTenants)) {
+        // A tenant whose id is the remainder's label is counted in the remainder.
+        if (t.tenantId === OTHER_TENANT) continue;
         set({ queue: q.name, tenant: t.tenantId }, t.waiting);
         listed += t.waiting;
       }
