@@ -479,6 +479,19 @@ describe('adapters', () => {
     expect(post.headers.location).toBe('/ops/tenants/acme?notice=retried-all');
     expect((await call(url, '/other')).body).toBe('other route');
   });
+
+  it('takes a basePath with a trailing slash in Fastify as createDashboard and Express do', async () => {
+    const app = Fastify();
+    await app.register(fastifyDashboard(options(fixture, { token: ADMIN, basePath: '/ops/', jobs: false })));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    servers.push({ close: () => app.close() });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    expect((await call(url, '/ops/tenants')).status).toBe(401);
+    const page = await call(url, '/ops/tenants', { headers: bearer(ADMIN) });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('href="/ops/tenants/acme"');
+    expect((await call(url, '/ops', { headers: bearer(ADMIN) })).status).toBe(200);
+  });
 });
 
 describe('fair queues', () => {
