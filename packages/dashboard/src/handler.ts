@@ -360,6 +360,9 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
       response.setHeader('content-security-policy', JOBS_CSP);
       response.setHeader('x-content-type-options', 'nosniff');
       response.setHeader('referrer-policy', 'same-origin');
+      response.setHeader('x-frame-options', 'DENY');
+      // Job payloads must not stay in a browser's cache (express.static sets its own for bull-board's assets).
+      response.setHeader('cache-control', 'no-store');
       await jobs.handle(request, response);
       return;
     }

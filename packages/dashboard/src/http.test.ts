@@ -394,6 +394,16 @@ describe('bull-board under /jobs', () => {
     expect(names).toEqual(['agent__blog-writer', 'notifications__email', 'rag__ingestion']);
     expect((await call(base, '/jobs', { headers: bearer(VIEWER) })).status).toBe(403);
   });
+
+  it('keeps job payloads out of caches and frames, as the dashboard\u2019s own pages', async () => {
+    const jobId = fixture.failed['rag__ingestion']!['acme']![0]!;
+    for (const path of ['/jobs', `/jobs/api/queues/rag__ingestion/${jobId}`]) {
+      const reply = await call(base, path, { headers: bearer(ADMIN) });
+      expect([path, reply.status]).toEqual([path, 200]);
+      expect([path, reply.headers['cache-control'], reply.headers['x-frame-options']]).toEqual([path, 'no-store', 'DENY']);
+    }
+    expect((await call(base, `/jobs/api/queues/rag__ingestion/${jobId}`, { headers: bearer(ADMIN) })).body).toContain('sk-live-DO-NOT-SHOW');
+  });
 });
 
 describe('bull-board on a fair queue', () => {
