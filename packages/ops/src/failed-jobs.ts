@@ -128,9 +128,12 @@ export async function retryFailedJobs(redis: RedisClient, queueName: string, opt
     // Collect the ids first (retrying while walking the set would shift the offsets); only ids are
     // kept, so memory stays small however many jobs failed.
     const ids: string[] = [];
-    for await (const job of failedJobs(queue, redis, options)) {
-      ids.push(String(job.id));
-      if (options.limit !== undefined && ids.length >= options.limit) break;
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    if (limit > 0) {
+      for await (const job of failedJobs(queue, redis, options)) {
+        ids.push(String(job.id));
+        if (ids.length >= limit) break;
+      }
     }
     result.matched = ids.length;
     let done = 0;

@@ -114,6 +114,10 @@ describe('failed jobs', () => {
     expect(evenFailures.every((j) => j.tenantId === 'even' && /^boom \d$/.test(j.failedReason))).toBe(true);
     expect(await listFailedJobs(redis, q.name, { prefix, since: Date.now() + 60_000 })).toEqual([]);
 
+    // limit: 0 replays nothing (as listFailedJobs lists nothing).
+    expect(await retryFailedJobs(redis, q.name, { prefix, limit: 0 })).toEqual({ matched: 0, retried: [], skipped: [], errors: [] });
+    expect(await q.queue.getFailedCount()).toBe(8);
+
     // Two replays at once: together they move each job out of the failed set once.
     const [a, b] = await Promise.all([retryFailedJobs(redis, q.name, { prefix }), retryFailedJobs(redis, q.name, { prefix })]);
     expect(a!.retried.length + b!.retried.length).toBe(8);
