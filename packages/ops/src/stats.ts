@@ -33,7 +33,7 @@ export const DEFAULT_TOP_TENANTS = 10;
 export interface QueueStatsOptions {
   /** BullMQ key prefix. @defaultValue `bullPrefixFor(REDIS_KEY_PREFIX)`: `'bull'`, or `'<REDIS_KEY_PREFIX>:bull'` */
   prefix?: string;
-  /** Only these queues (full names). @defaultValue every platform queue found under `prefix` */
+  /** Only these queues (full names). @defaultValue every queue found under `prefix`: the platform's, then plain BullMQ queues (see `includePlain`) */
   queues?: readonly string[];
   /** Depth thresholds. @defaultValue {@link defaultQueueDepthThresholds} */
   thresholds?: Partial<QueueDepthThresholds>;
