@@ -126,6 +126,21 @@ describe('figures', () => {
     expect(page.body).toContain('<a href="/tenants/acme">acme</a> 6, <a href="/tenants/globex">globex</a> 3, <a href="/tenants/initech">initech</a> 1');
   });
 
+  it('shows the providers\u2019 breakers when a key under notify-circuit: is not one of them', async () => {
+    // Not written by a breaker (those check the provider name): another program's key, an old format.
+    const stray = `${fixture.keyRoot}:notify-circuit:email:not a provider`;
+    await redis.hset(stray, 'state', 'open');
+    try {
+      const url = await listen(createDashboard(options(fixture, { token: ADMIN, jobs: false })));
+      const reply = await call(url, '/api/overview', { headers: bearer(ADMIN) });
+      expect(reply.status).toBe(200);
+      const { providers } = JSON.parse(reply.body) as { providers: Array<{ channel: string; provider: string }> };
+      expect(providers.map((p) => `${p.channel}/${p.provider}`)).toEqual(['email/smtp']);
+    } finally {
+      await redis.del(stray);
+    }
+  });
+
   it('shows each tenant across queues, sorted and searched', async () => {
     const all = JSON.parse((await call(base, '/api/tenants?sort=backlog&dir=desc', { headers: bearer(VIEWER) })).body) as {
       total: number;
