@@ -410,6 +410,22 @@ describe('bull-board under /jobs', () => {
     expect((await call(base, '/jobs', { headers: bearer(VIEWER) })).status).toBe(403);
   });
 
+  it('reading bull-board leaves the queues\u2019 meta hashes as they were', async () => {
+    const meta = `${fixture.prefix}:rag__ingestion:meta`;
+    const saved = await redis.hgetall(meta);
+    // As a service with its own event stream cap and another BullMQ release left it.
+    await redis.hset(meta, 'opts.maxLenEvents', '50', 'version', 'bullmq:5.0.0');
+    try {
+      const before = await redis.hgetall(meta);
+      const url = await listen(createDashboard(options(fixture, { token: ADMIN })));
+      expect((await call(url, '/jobs/api/queues', { headers: bearer(ADMIN) })).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await redis.hgetall(meta)).toEqual(before);
+    } finally {
+      await redis.hset(meta, saved);
+    }
+  });
+
   it('keeps job payloads out of caches and frames, as the dashboard\u2019s own pages', async () => {
     const jobId = fixture.failed['rag__ingestion']!['acme']![0]!;
     for (const path of ['/jobs', `/jobs/api/queues/rag__ingestion/${jobId}`]) {
