@@ -6,6 +6,7 @@ import {
   closeConnection,
   ConfigError,
   createRedisConnection,
+  describeValue,
   InvalidArgumentError,
   isConnectionError,
   loadRedisConfig,
@@ -155,6 +156,10 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const refreshMs = checkInteger('refreshMs', options.refreshMs ?? defaultDashboardOptions.refreshMs, 100);
   const cacheMs = checkInteger('cacheMs', options.cacheMs ?? defaultDashboardOptions.cacheMs, 0);
   const failuresPerQueue = checkInteger('failuresPerQueue', options.failuresPerQueue ?? defaultDashboardOptions.failuresPerQueue, 1);
+  for (const name of options.queues ?? []) {
+    // BullMQ refuses these when the queue is opened: say so now rather than answer 500 to every page.
+    if (typeof name !== 'string' || name === '' || name.includes(':')) throw new InvalidArgumentError('queues', `a queue name must be non-empty and without ":", got ${describeValue(name)}`);
+  }
   const thresholds = options.thresholds ?? {};
   const keyPrefix = resolveKeyPrefix(options.keyPrefix ?? env.REDIS_KEY_PREFIX?.trim() ?? '');
   const prefix = options.prefix ?? bullPrefixFor(keyPrefix);

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRedisConnection, defineConcurrencyPool, defineQueue, loadRedisConfig } from '@platform/queue';
-import { ConfigError } from '@platform/redis';
+import { ConfigError, InvalidArgumentError } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import { Queue } from 'bullmq';
 import express from 'express';
@@ -80,6 +80,13 @@ describe('authentication', () => {
     expect(() => createDashboard({ redis, env: {} })).toThrow(ConfigError);
     expect(() => createDashboard({ redis, env: {} })).toThrow(/PLATFORM_DASHBOARD_TOKEN/);
     expect(() => createDashboard({ redis, env: { PLATFORM_DASHBOARD_TOKEN: 'short' } })).toThrow(/at least 16/);
+  });
+
+  it('refuses a queue name BullMQ cannot open when created, not on every request', async () => {
+    for (const queues of [['agent__blog-writer', 'agent:writer'], ['']]) {
+      expect(() => createDashboard({ redis, env: {}, token: ADMIN, queues })).toThrow(InvalidArgumentError);
+      expect(() => createDashboard({ redis, env: {}, token: ADMIN, queues })).toThrow(/queues/);
+    }
   });
 
   it('answers 401 to every path without a valid token, and never shows data', async () => {
