@@ -1,5 +1,5 @@
 import { Gauge, Registry } from 'prom-client';
-import type { RedisClient } from '@platform/redis';
+import { describeValue, InvalidArgumentError, type RedisClient } from '@platform/redis';
 import { defaultPrefix } from './prefix';
 import {
   DEFAULT_TENANT_SAMPLE_SIZE,
@@ -124,6 +124,10 @@ export function createQueueMetrics(options: QueueMetricsOptions = {}): QueueMetr
   const thresholds = { ...defaultQueueMetricsOptions.thresholds, ...options.thresholds };
   const cacheMs = options.cacheMs ?? defaultQueueMetricsOptions.cacheMs;
   const redis = options.redis;
+  for (const name of options.queues ?? []) {
+    // BullMQ refuses these when a scrape opens the queue, which would read as Redis being down.
+    if (typeof name !== 'string' || name === '' || name.includes(':')) throw new InvalidArgumentError('queues', `a queue name must be non-empty and without ":", got ${describeValue(name)}`);
+  }
   const registers = [registry];
   const names = QUEUE_METRIC_NAMES;
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { startRedisServer, waitFor } from '@platform/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { InvalidArgumentError } from '@platform/redis';
 import { z } from 'zod';
 import { createWorker, defineQueue } from '@platform/queue';
 import { listFailedJobs, retryFailedJobs } from './failed-jobs';
@@ -256,6 +257,15 @@ describe('createQueueMetrics + createMetricsHandler', () => {
     await q.close();
     await processed.close();
     if (ownRedis.status !== 'end') ownRedis.disconnect();
+  });
+});
+
+describe('createQueueMetrics options', () => {
+  it('refuses a queue name BullMQ cannot open, instead of reporting Redis down on every scrape', () => {
+    for (const queues of [['ops__a', 'ops:b'], ['']]) {
+      expect(() => createQueueMetrics({ redis, queues })).toThrow(InvalidArgumentError);
+      expect(() => createQueueMetrics({ redis, queues })).toThrow(/queues/);
+    }
   });
 });
 
