@@ -14,6 +14,17 @@ export class UnknownQueueError extends InvalidArgumentError {
   }
 }
 
+/**
+ * `text` with every control character but tab and newline written as `\u00XX`: tenant ids, job
+ * names and failure reasons come from Redis, and an escape sequence among them must not drive the
+ * operator's terminal. JSON output is unchanged (JSON.stringify already escapes C0 characters,
+ * and `\u0080`-`\u009f` mean the same characters in a JSON string).
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Where the CLI writes and what it reads; replaced in tests that call `main` in-process. */
 export interface CliIo {
   /** Writes to standard output (text is written as given). @defaultValue `process.stdout.write` */
@@ -78,11 +89,11 @@ export class CliContext {
   }
 
   out(line = ''): void {
-    this.io.stdout(`${line}\n`);
+    this.io.stdout(`${printable(line)}\n`);
   }
 
   err(line = ''): void {
-    this.io.stderr(`${line}\n`);
+    this.io.stderr(`${printable(line)}\n`);
   }
 
   async close(): Promise<void> {

@@ -56,6 +56,13 @@ export function parsePositiveInt(name: string, text: string, allowZero = false):
   return Number(text);
 }
 
+/** Parses `--port`: 0 (pick a free one) to 65535. */
+export function parsePort(text: string): number {
+  const port = parsePositiveInt('--port', text, true);
+  if (port > 65_535) throw new InvalidArgumentError('--port', `must be a TCP port from 0 to 65535, got "${text}"`);
+  return port;
+}
+
 /** A one-line progress bar: `[##########----------]  50% 20/40`. */
 export function progressBar(done: number, total: number, width = 30): string {
   const ratio = total === 0 ? 1 : Math.min(1, done / total);

@@ -80,7 +80,7 @@ function buildProgram(ctx: CliContext): Command {
     .command('queues')
     .description('counts, oldest waiting job and top tenants of every platform queue')
     .option('--json', 'print JSON (one line per refresh with --watch)')
-    .option('--strict', 'exit 1 when a queue is WARN or CRITICAL (or a notification provider\'s breaker is open)')
+    .option('--strict', 'exit 1 when a queue is WARN or CRITICAL (or a notification provider\'s breaker is not closed)')
     .option('--watch [seconds]', 'refresh every N seconds (default 2) until Ctrl-C')
     .option('--prefix <prefix>', PREFIX_HELP)
     .option('--top <n>', 'tenants listed per queue', '5')

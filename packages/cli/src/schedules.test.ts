@@ -37,4 +37,16 @@ describe('platform schedules list', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--tenant');
   });
+
+  it('only reads: the queues\' meta hashes are left as they were', async () => {
+    const meta = `${prefix}:agent__reports:meta`;
+    await tenantSchedules.schedule(queue, 'initech', 'hourly', { every: 3_600_000 }, { r: 'i' });
+    // As a service on another BullMQ release with its own event stream cap would have left it.
+    await redis.hset(meta, 'opts.maxLenEvents', '50', 'version', 'bullmq:5.0.0');
+    const before = await redis.hgetall(meta);
+    const listed = await cli(['schedules', 'list', '--prefix', prefix, '--tenant', 'initech']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain('hourly');
+    expect(await redis.hgetall(meta)).toEqual(before);
+  });
 });

@@ -47,7 +47,8 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
  */
 export function fastifyDashboard(options: DashboardOptions = {}): ((instance: FastifyLike) => Promise<void>) & { dashboard: DashboardHandler } {
   const dashboard = createDashboard(options);
-  const base = options.basePath ?? '';
+  // Routes under the path createDashboard serves: without a trailing slash.
+  const base = (options.basePath ?? '').replace(/\/+$/, '');
   const plugin = async (instance: FastifyLike): Promise<void> => {
     const onRequest = async (request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): void }) => {
       reply.hijack();

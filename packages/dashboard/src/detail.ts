@@ -80,7 +80,8 @@ export class JobNotFoundError extends PlatformError {
 
 /** Moves one failed job of the tenant back to waiting (BullMQ's `job.retry('failed')`). */
 export async function retryTenantJob(redis: RedisClient, prefix: string, queueName: string, tenantId: string, jobId: string): Promise<void> {
-  const queue = new Queue(queueName, { connection: redis, prefix: queuePrefix(redis, prefix, queueName) });
+  // Retrying moves the job; it does not reconfigure the queue (its meta hash).
+  const queue = new Queue(queueName, { connection: redis, prefix: queuePrefix(redis, prefix, queueName), skipMetasUpdate: true });
   try {
     const job = await Job.fromId(queue, jobId);
     const data = job?.data as { tenantId?: unknown } | undefined;

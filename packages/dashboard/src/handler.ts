@@ -6,6 +6,8 @@ import {
   closeConnection,
   ConfigError,
   createRedisConnection,
+  describeValue,
+  InvalidArgumentError,
   isConnectionError,
   loadRedisConfig,
   namespacedKey,
@@ -154,6 +156,10 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const refreshMs = checkInteger('refreshMs', options.refreshMs ?? defaultDashboardOptions.refreshMs, 100);
   const cacheMs = checkInteger('cacheMs', options.cacheMs ?? defaultDashboardOptions.cacheMs, 0);
   const failuresPerQueue = checkInteger('failuresPerQueue', options.failuresPerQueue ?? defaultDashboardOptions.failuresPerQueue, 1);
+  for (const name of options.queues ?? []) {
+    // BullMQ refuses these when the queue is opened: say so now rather than answer 500 to every page.
+    if (typeof name !== 'string' || name === '' || name.includes(':')) throw new InvalidArgumentError('queues', `a queue name must be non-empty and without ":", got ${describeValue(name)}`);
+  }
   const thresholds = options.thresholds ?? {};
   const keyPrefix = resolveKeyPrefix(options.keyPrefix ?? env.REDIS_KEY_PREFIX?.trim() ?? '');
   const prefix = options.prefix ?? bullPrefixFor(keyPrefix);
@@ -359,6 +365,9 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
       response.setHeader('content-security-policy', JOBS_CSP);
       response.setHeader('x-content-type-options', 'nosniff');
       response.setHeader('referrer-policy', 'same-origin');
+      response.setHeader('x-frame-options', 'DENY');
+      // Job payloads must not stay in a browser's cache (express.static sets its own for bull-board's assets).
+      response.setHeader('cache-control', 'no-store');
       await jobs.handle(request, response);
       return;
     }
@@ -437,6 +446,8 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
       }
       if (error instanceof HttpError) return sendError(request, response, error.status, error.message);
       if (error instanceof JobNotFoundError) return sendError(request, response, 404, error.message);
+      // A tenant id or a limit the controls refuse: the caller's input, named in the message.
+      if (error instanceof InvalidArgumentError) return sendError(request, response, 400, error.message);
       if (error instanceof Error && /is not in the failed state|Missing key for job/.test(error.message)) return sendError(request, response, 409, 'the job is no longer failed');
       if (isConnectionError(error)) return sendError(request, response, 503, 'Redis is unavailable');
       logLine(logger, 'error', { component: 'dashboard', method: request.method, ...errorFields(error) }, 'request failed');

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRedisConnection, defineConcurrencyPool, defineQueue, loadRedisConfig } from '@platform/queue';
-import { ConfigError } from '@platform/redis';
+import { ConfigError, InvalidArgumentError } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import { Queue } from 'bullmq';
 import express from 'express';
@@ -82,6 +82,13 @@ describe('authentication', () => {
     expect(() => createDashboard({ redis, env: { PLATFORM_DASHBOARD_TOKEN: 'short' } })).toThrow(/at least 16/);
   });
 
+  it('refuses a queue name BullMQ cannot open when created, not on every request', async () => {
+    for (const queues of [['agent__blog-writer', 'agent:writer'], ['']]) {
+      expect(() => createDashboard({ redis, env: {}, token: ADMIN, queues })).toThrow(InvalidArgumentError);
+      expect(() => createDashboard({ redis, env: {}, token: ADMIN, queues })).toThrow(/queues/);
+    }
+  });
+
   it('answers 401 to every path without a valid token, and never shows data', async () => {
     for (const path of ['/', '/tenants', '/tenants/acme', '/api/overview', '/api/tenants', '/jobs', '/jobs/api/queues', '/assets/dashboard.js']) {
       const none = await call(base, path);
@@ -124,6 +131,21 @@ describe('figures', () => {
     expect((overview as unknown as { providers: unknown[] }).providers).toEqual([expect.objectContaining({ channel: 'email', provider: 'smtp', state: 'open', consecutiveFailures: 5, trips: 1 })]);
     const page = await call(base, '/', { headers: { ...bearer(VIEWER), accept: 'text/html' } });
     expect(page.body).toContain('<a href="/tenants/acme">acme</a> 6, <a href="/tenants/globex">globex</a> 3, <a href="/tenants/initech">initech</a> 1');
+  });
+
+  it('shows the providers\u2019 breakers when a key under notify-circuit: is not one of them', async () => {
+    // Not written by a breaker (those check the provider name): another program's key, an old format.
+    const stray = `${fixture.keyRoot}:notify-circuit:email:not a provider`;
+    await redis.hset(stray, 'state', 'open');
+    try {
+      const url = await listen(createDashboard(options(fixture, { token: ADMIN, jobs: false })));
+      const reply = await call(url, '/api/overview', { headers: bearer(ADMIN) });
+      expect(reply.status).toBe(200);
+      const { providers } = JSON.parse(reply.body) as { providers: Array<{ channel: string; provider: string }> };
+      expect(providers.map((p) => `${p.channel}/${p.provider}`)).toEqual(['email/smtp']);
+    } finally {
+      await redis.del(stray);
+    }
   });
 
   it('shows each tenant across queues, sorted and searched', async () => {
@@ -394,6 +416,32 @@ describe('bull-board under /jobs', () => {
     expect(names).toEqual(['agent__blog-writer', 'notifications__email', 'rag__ingestion']);
     expect((await call(base, '/jobs', { headers: bearer(VIEWER) })).status).toBe(403);
   });
+
+  it('reading bull-board leaves the queues\u2019 meta hashes as they were', async () => {
+    const meta = `${fixture.prefix}:rag__ingestion:meta`;
+    const saved = await redis.hgetall(meta);
+    // As a service with its own event stream cap and another BullMQ release left it.
+    await redis.hset(meta, 'opts.maxLenEvents', '50', 'version', 'bullmq:5.0.0');
+    try {
+      const before = await redis.hgetall(meta);
+      const url = await listen(createDashboard(options(fixture, { token: ADMIN })));
+      expect((await call(url, '/jobs/api/queues', { headers: bearer(ADMIN) })).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await redis.hgetall(meta)).toEqual(before);
+    } finally {
+      await redis.hset(meta, saved);
+    }
+  });
+
+  it('keeps job payloads out of caches and frames, as the dashboard\u2019s own pages', async () => {
+    const jobId = fixture.failed['rag__ingestion']!['acme']![0]!;
+    for (const path of ['/jobs', `/jobs/api/queues/rag__ingestion/${jobId}`]) {
+      const reply = await call(base, path, { headers: bearer(ADMIN) });
+      expect([path, reply.status]).toEqual([path, 200]);
+      expect([path, reply.headers['cache-control'], reply.headers['x-frame-options']]).toEqual([path, 'no-store', 'DENY']);
+    }
+    expect((await call(base, `/jobs/api/queues/rag__ingestion/${jobId}`, { headers: bearer(ADMIN) })).body).toContain('sk-live-DO-NOT-SHOW');
+  });
 });
 
 describe('bull-board on a fair queue', () => {
@@ -478,6 +526,19 @@ describe('adapters', () => {
     expect(post.status).toBe(303);
     expect(post.headers.location).toBe('/ops/tenants/acme?notice=retried-all');
     expect((await call(url, '/other')).body).toBe('other route');
+  });
+
+  it('takes a basePath with a trailing slash in Fastify as createDashboard and Express do', async () => {
+    const app = Fastify();
+    await app.register(fastifyDashboard(options(fixture, { token: ADMIN, basePath: '/ops/', jobs: false })));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    servers.push({ close: () => app.close() });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    expect((await call(url, '/ops/tenants')).status).toBe(401);
+    const page = await call(url, '/ops/tenants', { headers: bearer(ADMIN) });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('href="/ops/tenants/acme"');
+    expect((await call(url, '/ops', { headers: bearer(ADMIN) })).status).toBe(200);
   });
 });
 

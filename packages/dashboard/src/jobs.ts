@@ -47,7 +47,8 @@ export function createJobsBoard(params: {
     listed = key;
     for (const name of names) {
       if (queues.has(name)) continue;
-      const queue = new Queue(name, { connection: redis, prefix: queuePrefix(redis, prefix, name) });
+      // skipMetasUpdate: showing a queue must not rewrite its meta hash (event stream cap, version).
+      const queue = new Queue(name, { connection: redis, prefix: queuePrefix(redis, prefix, name), skipMetasUpdate: true });
       // bull-board's "promote" and "promote all" must not release a fair queue's held backlog past its tenants' turns.
       guardHeldJobs(queue, () => redis);
       queues.set(name, queue);

@@ -87,6 +87,16 @@ describe('platformTenantControls: the dashboard buttons drive @platform/queue ru
     expect((await getTenantLimits(reader, 'acme')).maxActive).toEqual({ value: 5, source: 'code' });
   });
 
+  it('answers a tenant id or a limit the controls refuse with 400 and their reason, not 500', async () => {
+    const badTenant = await post(`/tenants/${encodeURIComponent('a:b')}/pause`, {});
+    expect(badTenant.status).toBe(400);
+    expect(JSON.parse(badTenant.body)).toEqual({ error: expect.stringContaining('tenantId') });
+    const badWeight = await post('/tenants/acme/limits', { queue: reader.name, weight: 5000 });
+    expect(badWeight.status).toBe(400);
+    expect(JSON.parse(badWeight.body)).toEqual({ error: expect.stringContaining('weight') });
+    expect((await getTenantLimits(reader, 'acme')).weight).toEqual({ value: 1, source: 'code' });
+  });
+
   it('the overview shows the usage of the given concurrency pools', async () => {
     const now = Number((await redis.time())[0]) * 1000;
     await redis.zadd(pool.key, now + 60_000, 'acme|agent__writer|1', now + 60_000, 'acme|agent__reader|2', now + 60_000, 'globex|agent__writer|3');

@@ -5,6 +5,9 @@ import { scanKeys } from '@platform/redis/internal';
 /** Most circuit breaker keys read per refresh. */
 const MAX_PROVIDERS = 100;
 
+/** The provider names a circuit breaker is kept for (`@platform/notifications` checks them when writing). */
+const PROVIDER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
@@ -29,6 +32,8 @@ export async function readProviderHealth(
     found = [...keys].flatMap((key) => {
       const [channel, provider, ...rest] = key.slice(head.length).split(':');
       if (rest.length > 0 || provider === undefined || !(NOTIFICATION_CHANNELS as readonly string[]).includes(channel!)) return [];
+      // Not a breaker's key (getProviderHealth refuses the name): skipped, as listProviderHealth does.
+      if (!PROVIDER_NAME.test(provider)) return [];
       return [{ channel: channel as NotificationChannel, provider }];
     });
   }

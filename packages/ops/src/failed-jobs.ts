@@ -91,7 +91,8 @@ async function* failedJobs(queue: Queue, redis: RedisClient, filter: FailedJobsF
  */
 export async function listFailedJobs(redis: RedisClient, queueName: string, filter: FailedJobsFilter = {}): Promise<FailedJobInfo[]> {
   const limit = filter.limit ?? 50;
-  const queue = new Queue(queueName, { connection: redis, prefix: queuePrefix(redis, filter.prefix ?? defaultPrefix(), queueName) });
+  // skipMetasUpdate: listing must not rewrite the queue's meta hash (its event stream cap) nor create one.
+  const queue = new Queue(queueName, { connection: redis, prefix: queuePrefix(redis, filter.prefix ?? defaultPrefix(), queueName), skipMetasUpdate: true });
   // Connection errors reach the caller through the calls below; unheard 'error' events would be printed with their stacks.
   queue.on('error', () => undefined);
   try {
@@ -119,16 +120,20 @@ function leftFailedSet(error: unknown): boolean {
  * replayed twice.
  */
 export async function retryFailedJobs(redis: RedisClient, queueName: string, options: RetryFailedJobsOptions = {}): Promise<RetryFailedJobsResult> {
-  const queue = new Queue(queueName, { connection: redis, prefix: queuePrefix(redis, options.prefix ?? defaultPrefix(), queueName) });
+  // Replaying moves jobs; it does not reconfigure the queue (its meta hash).
+  const queue = new Queue(queueName, { connection: redis, prefix: queuePrefix(redis, options.prefix ?? defaultPrefix(), queueName), skipMetasUpdate: true });
   queue.on('error', () => undefined);
   const result: RetryFailedJobsResult = { matched: 0, retried: [], skipped: [], errors: [] };
   try {
     // Collect the ids first (retrying while walking the set would shift the offsets); only ids are
     // kept, so memory stays small however many jobs failed.
     const ids: string[] = [];
-    for await (const job of failedJobs(queue, redis, options)) {
-      ids.push(String(job.id));
-      if (options.limit !== undefined && ids.length >= options.limit) break;
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    if (limit > 0) {
+      for await (const job of failedJobs(queue, redis, options)) {
+        ids.push(String(job.id));
+        if (ids.length >= limit) break;
+      }
     }
     result.matched = ids.length;
     let done = 0;

@@ -1,5 +1,5 @@
 import { Gauge, Registry } from 'prom-client';
-import type { RedisClient } from '@platform/redis';
+import { describeValue, InvalidArgumentError, type RedisClient } from '@platform/redis';
 import { defaultPrefix } from './prefix';
 import {
   DEFAULT_TENANT_SAMPLE_SIZE,
@@ -9,7 +9,7 @@ import {
   type QueueDepthThresholds,
   type QueueStats,
 } from './stats';
-import { createTenantSeries, registerComputedMetric, TENANT_SERIES_NAMES } from './tenant-series';
+import { createTenantSeries, OTHER_TENANT, registerComputedMetric, TENANT_SERIES_NAMES } from './tenant-series';
 import { readQueueTenantData, type QueueTenantData } from './tenants';
 
 /** Options of {@link createQueueMetrics}. */
@@ -124,6 +124,10 @@ export function createQueueMetrics(options: QueueMetricsOptions = {}): QueueMetr
   const thresholds = { ...defaultQueueMetricsOptions.thresholds, ...options.thresholds };
   const cacheMs = options.cacheMs ?? defaultQueueMetricsOptions.cacheMs;
   const redis = options.redis;
+  for (const name of options.queues ?? []) {
+    // BullMQ refuses these when a scrape opens the queue, which would read as Redis being down.
+    if (typeof name !== 'string' || name === '' || name.includes(':')) throw new InvalidArgumentError('queues', `a queue name must be non-empty and without ":", got ${describeValue(name)}`);
+  }
   const registers = [registry];
   const names = QUEUE_METRIC_NAMES;
 
@@ -198,6 +202,8 @@ export function createQueueMetrics(options: QueueMetricsOptions = {}): QueueMetr
     for (const q of stats) {
       let listed = 0;
       for (const t of q.topTenants.slice(0, topTenants)) {
+        // A tenant whose id is the remainder's label is counted in the remainder.
+        if (t.tenantId === OTHER_TENANT) continue;
         set({ queue: q.name, tenant: t.tenantId }, t.waiting);
         listed += t.waiting;
       }

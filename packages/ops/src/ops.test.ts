@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { startRedisServer, waitFor } from '@platform/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { InvalidArgumentError } from '@platform/redis';
 import { z } from 'zod';
 import { createWorker, defineQueue } from '@platform/queue';
 import { listFailedJobs, retryFailedJobs } from './failed-jobs';
@@ -10,6 +11,7 @@ import { createQueueMetrics, QUEUE_METRIC_NAMES } from './metrics';
 import { createMetricsHandler } from './metrics-handler';
 import { defaultPrefix } from './prefix';
 import { getQueueStats, listPlatformQueues } from './stats';
+import { getTenantStats } from './tenants';
 import { useOpsTestContext } from './test-support';
 
 const { redis, workerConnection, newPrefix } = useOpsTestContext('ops');
@@ -113,6 +115,10 @@ describe('failed jobs', () => {
     expect(evenFailures.every((j) => j.tenantId === 'even' && /^boom \d$/.test(j.failedReason))).toBe(true);
     expect(await listFailedJobs(redis, q.name, { prefix, since: Date.now() + 60_000 })).toEqual([]);
 
+    // limit: 0 replays nothing (as listFailedJobs lists nothing).
+    expect(await retryFailedJobs(redis, q.name, { prefix, limit: 0 })).toEqual({ matched: 0, retried: [], skipped: [], errors: [] });
+    expect(await q.queue.getFailedCount()).toBe(8);
+
     // Two replays at once: together they move each job out of the failed set once.
     const [a, b] = await Promise.all([retryFailedJobs(redis, q.name, { prefix }), retryFailedJobs(redis, q.name, { prefix })]);
     expect(a!.retried.length + b!.retried.length).toBe(8);
@@ -123,6 +129,34 @@ describe('failed jobs', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(jobs.map((j) => calls.get(j.id!))).toEqual(Array(8).fill(2));
     await worker.close();
+    await q.close();
+  });
+});
+
+describe('reading is read-only', () => {
+  it('stats, tenant stats and the failed-job listing leave every queue\'s meta hash as it was, and create no queue', async () => {
+    const prefix = newPrefix();
+    // A service's plain BullMQ queue with its own event stream cap, beside a platform queue.
+    const plain = new Queue('legacy', { connection: redis, prefix, streams: { events: { maxLen: 50 } } });
+    await plain.add('x', { tenantId: 'acme' });
+    const q = defineQueue({ namespace: 'ops', name: 'readonly', schema, prefix, connection: redis });
+    await q.enqueue({ tenantId: 'acme', n: 1 });
+    await redis.hset(`${prefix}:legacy:meta`, 'version', 'bullmq:5.0.0');
+    const metaOf = async () => ({ legacy: await redis.hgetall(`${prefix}:legacy:meta`), platform: await redis.hgetall(`${prefix}:ops__readonly:meta`) });
+    const before = await metaOf();
+    expect(before.legacy['opts.maxLenEvents']).toBe('50');
+
+    await getQueueStats(redis, { prefix });
+    await getQueueStats(redis, { prefix, queues: ['ops__missing'] });
+    await getTenantStats(redis, { prefix });
+    await listFailedJobs(redis, 'legacy', { prefix });
+    await listFailedJobs(redis, 'ops__readonly', { prefix });
+    // Queue's constructor writes its meta asynchronously: give a stray write time to land.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    expect(await metaOf()).toEqual(before);
+    expect(await redis.exists(`${prefix}:ops__missing:meta`)).toBe(0);
+    await plain.close();
     await q.close();
   });
 });
@@ -223,6 +257,15 @@ describe('createQueueMetrics + createMetricsHandler', () => {
     await q.close();
     await processed.close();
     if (ownRedis.status !== 'end') ownRedis.disconnect();
+  });
+});
+
+describe('createQueueMetrics options', () => {
+  it('refuses a queue name BullMQ cannot open, instead of reporting Redis down on every scrape', () => {
+    for (const queues of [['ops__a', 'ops:b'], ['']]) {
+      expect(() => createQueueMetrics({ redis, queues })).toThrow(InvalidArgumentError);
+      expect(() => createQueueMetrics({ redis, queues })).toThrow(/queues/);
+    }
   });
 });
 

@@ -33,7 +33,7 @@ export const DEFAULT_TOP_TENANTS = 10;
 export interface QueueStatsOptions {
   /** BullMQ key prefix. @defaultValue `bullPrefixFor(REDIS_KEY_PREFIX)`: `'bull'`, or `'<REDIS_KEY_PREFIX>:bull'` */
   prefix?: string;
-  /** Only these queues (full names). @defaultValue every platform queue found under `prefix` */
+  /** Only these queues (full names). @defaultValue every queue found under `prefix`: the platform's, then plain BullMQ queues (see `includePlain`) */
   queues?: readonly string[];
   /** Depth thresholds. @defaultValue {@link defaultQueueDepthThresholds} */
   thresholds?: Partial<QueueDepthThresholds>;
@@ -184,8 +184,9 @@ export async function getOneQueueStats(redis: RedisClient, name: string, options
   const sampleSize = Math.max(0, options.tenantSampleSize ?? DEFAULT_TENANT_SAMPLE_SIZE);
   const top = Math.max(0, options.topTenants ?? DEFAULT_TOP_TENANTS);
   const now = options.now ?? Date.now;
-  // A Queue on a caller's connection does not close that connection on close().
-  const queue = new Queue(name, { connection: redis, prefix: queuePrefix(redis, prefix, name) });
+  // A Queue on a caller's connection does not close that connection on close(); skipMetasUpdate:
+  // reading must not rewrite the queue's meta hash (its event stream cap) nor create one.
+  const queue = new Queue(name, { connection: redis, prefix: queuePrefix(redis, prefix, name), skipMetasUpdate: true });
   // Connection errors reach the caller through the calls below; unheard 'error' events would be printed with their stacks.
   queue.on('error', () => undefined);
   try {

@@ -124,4 +124,22 @@ describe('per-tenant series', () => {
     await q.obliterate({ force: true });
     await q.close();
   }, 120_000);
+
+  it('a tenant whose id is "other" is summed into the other series, not overwritten by it', async () => {
+    const prefix = newPrefix();
+    const q = defineQueue({ namespace: 'ops', name: 'other', schema, prefix, connection: redis });
+    await q.enqueueBulk([...Array(3)].map((_, n) => ({ tenantId: 'other', n })));
+    await q.enqueueBulk([...Array(2)].map((_, n) => ({ tenantId: 'acme', n })));
+    await q.enqueue({ tenantId: 'globex', n: 0 });
+    const metrics = createQueueMetrics({ redis, prefix, topTenants: 2, cacheMs: 0 });
+    const samples = samplesOf(await metrics.registry.metrics());
+    const waiting = Object.fromEntries(samples.filter((s) => s.name === QUEUE_METRIC_NAMES.tenantWaiting).map((s) => [s.labels.tenant, s.value]));
+    const backlog = Object.fromEntries(samples.filter((s) => s.name === QUEUE_METRIC_NAMES.tenantBacklog).map((s) => [s.labels.tenant, s.value]));
+    // Both per-tenant series of the queue add up to its 6 waiting jobs.
+    expect(backlog).toEqual({ acme: 2, globex: 1, other: 3 });
+    expect(Object.values(waiting).reduce((a: number, b) => a + Number(b), 0)).toBe(6);
+    expect(waiting).toEqual({ acme: 2, other: 4 });
+    await q.obliterate({ force: true });
+    await q.close();
+  });
 });

@@ -123,7 +123,8 @@ export async function readQueueTenantData(
 ): Promise<QueueTenantData> {
   // options.prefix is the base prefix; on a cluster the queue's keys carry its hash tag.
   const prefix = queuePrefix(redis, options.prefix, name);
-  const queue = new Queue(name, { connection: redis, prefix });
+  // skipMetasUpdate: reading must not rewrite the queue's meta hash (nor create one).
+  const queue = new Queue(name, { connection: redis, prefix, skipMetasUpdate: true });
   queue.on('error', () => undefined);
   try {
     const [counts, paused] = await Promise.all([queue.getJobCounts('wait', 'prioritized'), queue.isPaused()]);

@@ -64,6 +64,8 @@ describe('loadRedisConfig', () => {
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
     [{ REDIS_URL: 'redis://localhost:99999' }, 'REDIS_URL'],
     [{ REDIS_URL: 'redis://localhost:6379/16' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'redis://:p%ZZw@localhost:6379' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'redis://u%E0:pw@localhost:6379' }, 'REDIS_URL'],
     [{ REDIS_DB: '16' }, 'REDIS_DB'],
     [{ REDIS_DB: '-1' }, 'REDIS_DB'],
     [{ REDIS_DB: 'one' }, 'REDIS_DB'],

@@ -108,6 +108,15 @@ export function redactUrlPassword(url: string): string {
   }
 }
 
+/** Percent-decodes the user name or password of REDIS_URL; a bad escape is a ConfigError that does not echo the value. */
+function decodeUrlPart(text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new ConfigError('REDIS_URL', `has a malformed percent-escape in its ${what}`);
+  }
+}
+
 /**
  * Reads and validates the Redis settings from the environment.
  *
@@ -155,8 +164,8 @@ export function loadRedisConfig(env: RedisEnv | NodeJS.ProcessEnv = process.env)
   if (path) db = parseDb(path, 'REDIS_URL');
   if (vars.REDIS_DB !== undefined) db = parseDb(vars.REDIS_DB.trim(), 'REDIS_DB');
 
-  const username = url.username ? decodeURIComponent(url.username) : undefined;
-  const urlPassword = url.password ? decodeURIComponent(url.password) : undefined;
+  const username = url.username ? decodeUrlPart(url.username, 'user name') : undefined;
+  const urlPassword = url.password ? decodeUrlPart(url.password, 'password') : undefined;
   const password = vars.REDIS_PASSWORD ?? urlPassword;
 
   let sentinels: SentinelAddress[] | undefined;

@@ -1,6 +1,6 @@
 import { platformTenantControls, serveDashboard } from '@platform/dashboard';
 import { signalOnInterrupt, type CliContext } from '../context';
-import { parsePositiveInt } from '../format';
+import { parsePort } from '../format';
 
 /** Options of `platform dashboard`. */
 export interface DashboardCommandOptions {
@@ -16,7 +16,7 @@ export interface DashboardCommandOptions {
  * either it refuses to start (exit 2).
  */
 export async function dashboardCommand(ctx: CliContext, options: DashboardCommandOptions): Promise<void> {
-  const port = parsePositiveInt('--port', options.port, true);
+  const port = parsePort(options.port);
   const running = await serveDashboard({
     port,
     host: options.host,

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { createMetricsHandler, createQueueMetrics } from '@platform/ops';
 import { collectDefaultMetrics } from 'prom-client';
 import { signalOnInterrupt, type CliContext } from '../context';
-import { parsePositiveInt } from '../format';
+import { parsePort, parsePositiveInt } from '../format';
 
 /** Options of `platform metrics`. */
 export interface MetricsCommandOptions {
@@ -15,7 +15,7 @@ export interface MetricsCommandOptions {
 
 /** `platform metrics --port N`: serves `/metrics` and `/healthz` until SIGINT/SIGTERM. */
 export async function metricsCommand(ctx: CliContext, options: MetricsCommandOptions): Promise<void> {
-  const port = parsePositiveInt('--port', options.port, true);
+  const port = parsePort(options.port);
   const redis = ctx.redis();
   const metrics = createQueueMetrics({
     redis,

@@ -43,7 +43,8 @@ export async function schedulesListCommand(ctx: CliContext, options: SchedulesCo
   const prefix = ctx.bullPrefix(options.prefix);
   const rows: Row[] = [];
   for (const name of await queuesWithSchedulers(ctx, prefix)) {
-    const queue = new Queue(name, { connection: ctx.redis(), prefix: queuePrefix(ctx.redis(), prefix, name) });
+    // skipMetasUpdate: listing must not rewrite the queue's meta hash (its event stream cap, version).
+    const queue = new Queue(name, { connection: ctx.redis(), prefix: queuePrefix(ctx.redis(), prefix, name), skipMetasUpdate: true });
     try {
       for (const scheduler of await queue.getJobSchedulers(0, -1, true)) {
         const ids = tenantSchedules.parseSchedulerId(scheduler.key);
