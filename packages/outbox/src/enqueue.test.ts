@@ -88,6 +88,26 @@ test('a custom jobId is used as the BullMQ job id; a bad one is refused', async 
   expect((await countRows(context.db.pool, schema)).total).toBe(1);
 });
 
+test('job options BullMQ would refuse at the relay (a priority that is not an integer up to 2^21 - 1) are refused and write no row', async () => {
+  const { schema, definition, relay } = await setup();
+  for (const priority of [3_000_000, 1.5, '7'] as number[]) {
+    await expect(
+      context.db.transaction((client) => enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'p5' }, { outboxSchema: schema, priority })),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(
+      context.db.transaction((client) =>
+        notifyOnceInTransaction(
+          client,
+          { tenantId: 'acme', type: 'welcome', dedupeKey: 'p5', channel: 'email', payload: { to: 'ada@acme.test', subject: 'Hi', text: 'Welcome' } },
+          { outboxSchema: schema, jobOptions: { priority } },
+        ),
+      ),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+  }
+  expect((await countRows(context.db.pool, schema)).total).toBe(0);
+  expect(await relay.drain()).toBe(0);
+});
+
 test('bad input throws the same typed errors as enqueue and writes no row; the transaction stays usable', async () => {
   const { schema, definition } = await setup({ maxPayloadBytes: 1024 });
   const client = await context.db.pool.connect();

@@ -4,7 +4,7 @@ import { PlatformError, type RedisClient } from '@platform/redis';
 import type { Pool } from 'pg';
 import type { ResolvedSchema } from './schema';
 import { jobTelemetryOf, traceRelayBatch, traceRelayNotification, type RowTraceContext } from './trace';
-import { validateForQueue } from './validate';
+import { checkJobOptions, validateForQueue } from './validate';
 
 /** One claimed outbox row. */
 interface OutboxRow extends RowTraceContext {
@@ -57,6 +57,7 @@ async function moveJobs(definition: QueueDefinition, rows: OutboxRow[], moved: M
   for (const row of rows) {
     try {
       validateForQueue(definition, row.payload);
+      checkJobOptions(row.options as EnqueueOptions);
       valid.push(row);
     } catch (error) {
       if (!isPermanent(error)) throw error;
@@ -87,6 +88,7 @@ async function moveNotification(
   failed: Map<string, string>,
 ): Promise<void> {
   try {
+    checkJobOptions((row.options as NotifyOnceOptions).jobOptions);
     // notifyOnce's own dedupe makes a repeated move (after a relay died before its commit) a no-op.
     const result = await traceRelayNotification(row.queue, row, () => notifyOnce(row.payload as NotificationInput, { ...(row.options as NotifyOnceOptions), ...notifications }));
     moved.set(row.id, result.jobId ?? '');
