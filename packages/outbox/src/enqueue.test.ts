@@ -160,6 +160,26 @@ test('notifyOnceInTransaction: committed notifications go through notifyOnce, so
   expect(ids.every((id) => id === jobs[0]!.id || id === null)).toBe(true);
 });
 
+test('a relay with notifications: false leaves notification rows to other relays, even when it moves jobs of the channel queue', async () => {
+  const { prefix, schema, relay: notifying } = await setup();
+  const email = notificationQueue('email', { connection: redis, prefix: `${prefix}:bull` });
+  definitions.push(email);
+  const jobsOnly = startOutboxRelay({ pool: context.db.pool, schema, queues: [email], notifications: false, listen: false, pollIntervalMs: 60_000 });
+  relays.push(jobsOnly);
+  const message = { to: 'ada@acme.test', subject: 'Hi', text: 'Welcome' };
+  await context.db.transaction(async (client) => {
+    await enqueueInTransaction(client, email, { tenantId: 'acme', type: 'direct', dedupeKey: 'd1', payload: message }, { outboxSchema: schema });
+    await notifyOnceInTransaction(client, { tenantId: 'acme', type: 'welcome', dedupeKey: 'n1', channel: 'email', payload: message }, { outboxSchema: schema });
+  });
+  await jobsOnly.drain();
+  const kinds = await context.db.pool.query(`SELECT kind, moved_at IS NOT NULL AS moved FROM "${schema}".outbox ORDER BY kind`);
+  expect(kinds.rows).toEqual([
+    { kind: 'job', moved: true },
+    { kind: 'notify', moved: false },
+  ]);
+  expect(await notifying.drain()).toBe(1);
+});
+
 test('notifyOnceInTransaction: an invalid notification throws NotificationValidationError and writes nothing', async () => {
   const { schema } = await setup();
   const bad = { tenantId: 'acme', type: 'x', dedupeKey: 'k', channel: 'email', payload: { subject: 'no recipient' } };

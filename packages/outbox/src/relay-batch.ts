@@ -115,7 +115,7 @@ export async function relayBatch(context: BatchContext): Promise<BatchResult> {
               (extract(epoch FROM clock_timestamp() - created_at) * 1000)::float8 AS age_ms
          FROM ${schema.outbox}
         WHERE moved_at IS NULL AND failed_at IS NULL
-          AND (queue = ANY($1::text[]) OR (kind = 'notify' AND $2::boolean))
+          AND ((kind = 'job' AND queue = ANY($1::text[])) OR (kind = 'notify' AND $2::boolean))
         ORDER BY seq
         LIMIT $3
         FOR UPDATE SKIP LOCKED`,
