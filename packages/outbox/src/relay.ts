@@ -17,7 +17,7 @@ export interface OutboxRelayOptions {
   queues?: readonly QueueDefinition[];
   /**
    * Move notification rows (through `notifyOnce`), with this connection and prefix; `false` leaves
-   * them to other relays. @defaultValue `{}` (the shared producer connection, prefix `'bull'`)
+   * them to other relays. @defaultValue `{}` (the shared producer connection, `REDIS_KEY_PREFIX`)
    */
   notifications?: RelayNotificationOptions | false;
   /** PostgreSQL schema of the outbox tables. @defaultValue `'platform_outbox'` */
