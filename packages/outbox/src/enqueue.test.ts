@@ -134,6 +134,17 @@ test('bad input throws the same typed errors as enqueue and writes no row; the t
   expect(await definition.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed')).toBe(0);
 });
 
+test('a payload whose stored JSON is over the size limit is refused, even when the schema would strip what makes it large', async () => {
+  const { schema, definition, relay } = await setup({ maxPayloadBytes: 1024 });
+  // The row keeps the payload as given: unknown keys included, which the relay reads back a batch at a time.
+  const payload = { tenantId: 'acme', postId: 'p6', notes: 'x'.repeat(1_000_000) };
+  await expect(
+    context.db.transaction((client) => enqueueInTransaction(client, definition, payload, { outboxSchema: schema })),
+  ).rejects.toBeInstanceOf(PayloadTooLargeError);
+  expect((await countRows(context.db.pool, schema)).total).toBe(0);
+  expect(await relay.drain()).toBe(0);
+});
+
 test('notifyOnceInTransaction: committed notifications go through notifyOnce, so twins give one job', async () => {
   const { prefix, schema, relay } = await setup();
   const input = {

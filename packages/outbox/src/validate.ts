@@ -20,6 +20,17 @@ export function validateForQueue<S extends AnyObjectSchema>(definition: QueueDef
 }
 
 /**
+ * Throws `PayloadTooLargeError` when the JSON an outbox row stores is over the definition's size
+ * limit: the row keeps the payload as given, so keys the schema strips count too.
+ */
+export function checkStoredSize(definition: QueueDefinition, json: string): void {
+  const maxBytes = definition.settings.maxPayloadBytes;
+  if (json.length * 3 <= maxBytes) return;
+  const size = Buffer.byteLength(json, 'utf8');
+  if (size > maxBytes) throw new PayloadTooLargeError(definition.name, size, maxBytes);
+}
+
+/**
  * Checks a custom job id the way BullMQ needs it (a non-empty string, not an integer, no `:`),
  * a priority the way BullMQ's add checks it (an integer up to `PRIORITY_LIMIT`), and that the
  * options survive JSON, since they are stored in the outbox row. The relay checks stored rows
