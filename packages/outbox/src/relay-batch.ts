@@ -91,7 +91,11 @@ async function moveNotification(
     checkJobOptions((row.options as NotifyOnceOptions).jobOptions);
     // notifyOnce's own dedupe makes a repeated move (after a relay died before its commit) a no-op.
     const result = await traceRelayNotification(row.queue, row, () => notifyOnce(row.payload as NotificationInput, { ...(row.options as NotifyOnceOptions), ...notifications }));
-    moved.set(row.id, result.jobId ?? '');
+    // No job id: a twin holds the claim and its job is not known to be queued. That twin may be a
+    // relay that died between claim and enqueue, so the row stays for a later batch, which finds
+    // the job or takes the claim over once its pending time is past.
+    if (result.jobId === undefined) return;
+    moved.set(row.id, result.jobId);
   } catch (error) {
     if (!isPermanent(error)) throw error;
     failed.set(row.id, (error as Error).message);
@@ -101,6 +105,7 @@ async function moveNotification(
 /**
  * Claims up to `batchSize` committed rows (`FOR UPDATE SKIP LOCKED`: concurrent relays take
  * different rows), moves them into BullMQ, and deletes or marks them in the same transaction.
+ * A notification row whose twin's job is not known to be queued yet is left as it is.
  * Any Redis error rolls the whole batch back (the rows wait for the next attempt); jobs already
  * added by then carry the row's job id, so the next attempt does not add them twice.
  */

@@ -180,7 +180,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         if (result.failed > 0) metrics.failed(result.failed);
         for (const age of result.ages) metrics.latency(age / 1000);
       }
-      if (result.claimed < settings.batchSize || stopping) return total;
+      // Rows left as they were (a notification waiting on its twin's claim) wait for the next poll.
+      if (result.claimed < settings.batchSize || result.moved.job + result.moved.notify + result.failed < result.claimed || stopping) return total;
     }
   };
   const drain = (): Promise<number> => {
