@@ -1,7 +1,7 @@
-import { closeNotificationQueues, NotificationValidationError } from '@platform/notifications';
+import { closeNotificationQueues, notifyOnce, NotificationValidationError } from '@platform/notifications';
 import { defineQueue, notificationQueue, PayloadTooLargeError, PayloadValidationError } from '@platform/queue';
 import { InvalidArgumentError } from '@platform/redis';
-import { uniquePrefix } from '@platform/testing';
+import { uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
 import { enqueueInTransaction } from './enqueue';
 import { notifyOnceInTransaction } from './notify';
@@ -88,6 +88,26 @@ test('a custom jobId is used as the BullMQ job id; a bad one is refused', async 
   expect((await countRows(context.db.pool, schema)).total).toBe(1);
 });
 
+test('job options BullMQ would refuse at the relay (a priority that is not an integer up to 2^21 - 1) are refused and write no row', async () => {
+  const { schema, definition, relay } = await setup();
+  for (const priority of [3_000_000, 1.5, '7'] as number[]) {
+    await expect(
+      context.db.transaction((client) => enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'p5' }, { outboxSchema: schema, priority })),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(
+      context.db.transaction((client) =>
+        notifyOnceInTransaction(
+          client,
+          { tenantId: 'acme', type: 'welcome', dedupeKey: 'p5', channel: 'email', payload: { to: 'ada@acme.test', subject: 'Hi', text: 'Welcome' } },
+          { outboxSchema: schema, jobOptions: { priority } },
+        ),
+      ),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+  }
+  expect((await countRows(context.db.pool, schema)).total).toBe(0);
+  expect(await relay.drain()).toBe(0);
+});
+
 test('bad input throws the same typed errors as enqueue and writes no row; the transaction stays usable', async () => {
   const { schema, definition } = await setup({ maxPayloadBytes: 1024 });
   const client = await context.db.pool.connect();
@@ -114,6 +134,17 @@ test('bad input throws the same typed errors as enqueue and writes no row; the t
   expect(await definition.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed')).toBe(0);
 });
 
+test('a payload whose stored JSON is over the size limit is refused, even when the schema would strip what makes it large', async () => {
+  const { schema, definition, relay } = await setup({ maxPayloadBytes: 1024 });
+  // The row keeps the payload as given: unknown keys included, which the relay reads back a batch at a time.
+  const payload = { tenantId: 'acme', postId: 'p6', notes: 'x'.repeat(1_000_000) };
+  await expect(
+    context.db.transaction((client) => enqueueInTransaction(client, definition, payload, { outboxSchema: schema })),
+  ).rejects.toBeInstanceOf(PayloadTooLargeError);
+  expect((await countRows(context.db.pool, schema)).total).toBe(0);
+  expect(await relay.drain()).toBe(0);
+});
+
 test('notifyOnceInTransaction: committed notifications go through notifyOnce, so twins give one job', async () => {
   const { prefix, schema, relay } = await setup();
   const input = {
@@ -126,7 +157,8 @@ test('notifyOnceInTransaction: committed notifications go through notifyOnce, so
   const first = await context.db.transaction((client) => notifyOnceInTransaction(client, input, { outboxSchema: schema }));
   const second = await context.db.transaction((client) => notifyOnceInTransaction(client, input, { outboxSchema: schema }));
   expect(first.written && second.written).toBe(true);
-  expect(await relay.drain()).toBe(2);
+  // A twin whose first is still being enqueued waits for the next batch.
+  expect((await relay.drain()) + (await relay.drain())).toBe(2);
   const channelQueue = notificationQueue('email', { connection: redis, prefix: `${prefix}:bull` });
   definitions.push(channelQueue);
   const queue = channelQueue.queue;
@@ -134,10 +166,50 @@ test('notifyOnceInTransaction: committed notifications go through notifyOnce, so
   expect(jobs).toHaveLength(1);
   expect(jobs[0]!.data).toMatchObject({ tenantId: 'acme', type: 'post-published', payload: { to: 'ada@acme.test' } });
   const marks = await context.db.pool.query(`SELECT moved_job_id FROM "${schema}".outbox`);
-  // The twin's mark holds the job id when notifyOnce knew it (not while the first was being enqueued).
-  const ids = marks.rows.map((r) => r.moved_job_id as string | null);
-  expect(ids).toContain(jobs[0]!.id);
-  expect(ids.every((id) => id === jobs[0]!.id || id === null)).toBe(true);
+  // Both marks hold the job id: a row is marked only once its job is known to be queued.
+  expect(marks.rows.map((r) => r.moved_job_id as string)).toEqual([jobs[0]!.id, jobs[0]!.id]);
+});
+
+test('a relay with notifications: false leaves notification rows to other relays, even when it moves jobs of the channel queue', async () => {
+  const { prefix, schema, relay: notifying } = await setup();
+  const email = notificationQueue('email', { connection: redis, prefix: `${prefix}:bull` });
+  definitions.push(email);
+  const jobsOnly = startOutboxRelay({ pool: context.db.pool, schema, queues: [email], notifications: false, listen: false, pollIntervalMs: 60_000 });
+  relays.push(jobsOnly);
+  const message = { to: 'ada@acme.test', subject: 'Hi', text: 'Welcome' };
+  await context.db.transaction(async (client) => {
+    await enqueueInTransaction(client, email, { tenantId: 'acme', type: 'direct', dedupeKey: 'd1', payload: message }, { outboxSchema: schema });
+    await notifyOnceInTransaction(client, { tenantId: 'acme', type: 'welcome', dedupeKey: 'n1', channel: 'email', payload: message }, { outboxSchema: schema });
+  });
+  await jobsOnly.drain();
+  const kinds = await context.db.pool.query(`SELECT kind, moved_at IS NOT NULL AS moved FROM "${schema}".outbox ORDER BY kind`);
+  expect(kinds.rows).toEqual([
+    { kind: 'job', moved: true },
+    { kind: 'notify', moved: false },
+  ]);
+  expect(await notifying.drain()).toBe(1);
+});
+
+test('a notification row whose relay died between the dedupe claim and the enqueue is not marked moved: it moves once the claim can be taken over', async () => {
+  const { prefix, schema, relay } = await setup();
+  const input = { tenantId: 'acme', type: 'welcome', dedupeKey: `crash-${prefix}`, channel: 'email' as const, payload: { to: 'ada@acme.test', subject: 'Hi', text: 'Welcome' } };
+  await context.db.transaction((client) => notifyOnceInTransaction(client, input, { outboxSchema: schema, pendingTtlMs: 1000 }));
+  // The relay that claimed the row first: its notifyOnce holds the dedupe key, its enqueue never
+  // happens (the process died there), and its PostgreSQL transaction rolled back.
+  const email = notificationQueue('email', { connection: redis, prefix: `${prefix}:bull` });
+  definitions.push(email);
+  const dying = Object.create(email) as typeof email;
+  dying.enqueue = () => new Promise<never>(() => undefined);
+  void notifyOnce(input, { connection: redis, keyPrefix: prefix, queue: dying, pendingTtlMs: 1000 });
+  await waitFor(async () => (await redis.keys(`${prefix}:notify:*`)).length === 1, 2000);
+
+  await relay.drain();
+  expect((await countRows(context.db.pool, schema)).pending).toBe(1);
+  await new Promise((r) => setTimeout(r, 1100));
+  await relay.drain();
+  expect(await countRows(context.db.pool, schema)).toMatchObject({ pending: 0, moved: 1 });
+  const jobs = await email.queue.getJobs(['waiting', 'prioritized', 'delayed']);
+  expect(jobs.map((j) => j.data.dedupeKey)).toEqual([input.dedupeKey]);
 });
 
 test('notifyOnceInTransaction: an invalid notification throws NotificationValidationError and writes nothing', async () => {

@@ -3,7 +3,7 @@ import type { ClientBase } from 'pg';
 import { toDatabaseError } from './errors';
 import { resolveSchema } from './schema';
 import { traceOutboxWrite } from './trace';
-import { checkJobOptions, newRowId, validateForQueue } from './validate';
+import { checkJobOptions, checkStoredSize, newRowId, validateForQueue } from './validate';
 
 /** A `pg` client (a `PoolClient` or `Client`) with a transaction open, or any object with its `query`. */
 export type OutboxClient = Pick<ClientBase, 'query'>;
@@ -50,6 +50,8 @@ export async function enqueueInTransaction<S extends AnyObjectSchema>(
   const { outboxSchema, ...jobOptions } = options ?? {};
   const schema = resolveSchema(outboxSchema);
   const data = validateForQueue(definition, payload);
+  const json = JSON.stringify(payload);
+  checkStoredSize(definition, json);
   const customJobId = checkJobOptions(jobOptions);
   const id = newRowId();
   const jobId = customJobId ?? id;
@@ -58,7 +60,7 @@ export async function enqueueInTransaction<S extends AnyObjectSchema>(
       await client.query(
         `INSERT INTO ${schema.outbox} (id, kind, queue, tenant_id, job_id, payload, options, traceparent, tracestate)
          VALUES ($1, 'job', $2, $3, $4, $5, $6, $7, $8)`,
-        [id, definition.name, data.tenantId, jobId, JSON.stringify(payload), JSON.stringify(jobOptions), trace.traceparent, trace.tracestate],
+        [id, definition.name, data.tenantId, jobId, json, JSON.stringify(jobOptions), trace.traceparent, trace.tracestate],
       );
     } catch (error) {
       throw toDatabaseError('enqueueInTransaction', error);

@@ -4,7 +4,7 @@ import { PlatformError, type RedisClient } from '@platform/redis';
 import type { Pool } from 'pg';
 import type { ResolvedSchema } from './schema';
 import { jobTelemetryOf, traceRelayBatch, traceRelayNotification, type RowTraceContext } from './trace';
-import { validateForQueue } from './validate';
+import { checkJobOptions, validateForQueue } from './validate';
 
 /** One claimed outbox row. */
 interface OutboxRow extends RowTraceContext {
@@ -57,6 +57,7 @@ async function moveJobs(definition: QueueDefinition, rows: OutboxRow[], moved: M
   for (const row of rows) {
     try {
       validateForQueue(definition, row.payload);
+      checkJobOptions(row.options as EnqueueOptions);
       valid.push(row);
     } catch (error) {
       if (!isPermanent(error)) throw error;
@@ -87,9 +88,14 @@ async function moveNotification(
   failed: Map<string, string>,
 ): Promise<void> {
   try {
+    checkJobOptions((row.options as NotifyOnceOptions).jobOptions);
     // notifyOnce's own dedupe makes a repeated move (after a relay died before its commit) a no-op.
     const result = await traceRelayNotification(row.queue, row, () => notifyOnce(row.payload as NotificationInput, { ...(row.options as NotifyOnceOptions), ...notifications }));
-    moved.set(row.id, result.jobId ?? '');
+    // No job id: a twin holds the claim and its job is not known to be queued. That twin may be a
+    // relay that died between claim and enqueue, so the row stays for a later batch, which finds
+    // the job or takes the claim over once its pending time is past.
+    if (result.jobId === undefined) return;
+    moved.set(row.id, result.jobId);
   } catch (error) {
     if (!isPermanent(error)) throw error;
     failed.set(row.id, (error as Error).message);
@@ -99,6 +105,7 @@ async function moveNotification(
 /**
  * Claims up to `batchSize` committed rows (`FOR UPDATE SKIP LOCKED`: concurrent relays take
  * different rows), moves them into BullMQ, and deletes or marks them in the same transaction.
+ * A notification row whose twin's job is not known to be queued yet is left as it is.
  * Any Redis error rolls the whole batch back (the rows wait for the next attempt); jobs already
  * added by then carry the row's job id, so the next attempt does not add them twice.
  */
@@ -113,7 +120,7 @@ export async function relayBatch(context: BatchContext): Promise<BatchResult> {
               (extract(epoch FROM clock_timestamp() - created_at) * 1000)::float8 AS age_ms
          FROM ${schema.outbox}
         WHERE moved_at IS NULL AND failed_at IS NULL
-          AND (queue = ANY($1::text[]) OR (kind = 'notify' AND $2::boolean))
+          AND ((kind = 'job' AND queue = ANY($1::text[])) OR (kind = 'notify' AND $2::boolean))
         ORDER BY seq
         LIMIT $3
         FOR UPDATE SKIP LOCKED`,

@@ -104,6 +104,22 @@ test('a row that no longer validates is marked failed with the reason; the rest 
   expect(relay.stats()).toMatchObject({ moved: 1, failed: 1 });
 });
 
+test('a row whose stored job options BullMQ refuses is marked failed; it does not hold back the rows behind it', async () => {
+  const { schema, start, write, jobIds } = await setup({ listen: false, pollIntervalMs: 60_000 });
+  // As written before enqueueInTransaction checked the priority (or by hand): BullMQ's add throws.
+  await context.db.pool.query(
+    `INSERT INTO "${schema}".outbox (id, kind, queue, tenant_id, job_id, payload, options)
+     VALUES (gen_random_uuid(), 'job', 'agent__relayed', 'acme', 'bad-priority', '{"tenantId":"acme","n":1}', '{"priority":3000000}')`,
+  );
+  const ids = await write(2);
+  const relay = start();
+  await relay.drain();
+  expect(await jobIds()).toEqual([...ids].sort());
+  const failed = await context.db.pool.query(`SELECT job_id, last_error FROM "${schema}".outbox WHERE failed_at IS NOT NULL`);
+  expect(failed.rows).toEqual([{ job_id: 'bad-priority', last_error: expect.stringMatching(/priority/) }]);
+  expect(relay.stats()).toMatchObject({ moved: 2, failed: 1, errors: 0 });
+});
+
 test('rows of queues a relay does not know are left for the relay that does', async () => {
   const { schema, start, write } = await setup({ listen: false, pollIntervalMs: 60_000 });
   await write(3);

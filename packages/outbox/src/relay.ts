@@ -17,7 +17,7 @@ export interface OutboxRelayOptions {
   queues?: readonly QueueDefinition[];
   /**
    * Move notification rows (through `notifyOnce`), with this connection and prefix; `false` leaves
-   * them to other relays. @defaultValue `{}` (the shared producer connection, prefix `'bull'`)
+   * them to other relays. @defaultValue `{}` (the shared producer connection, `REDIS_KEY_PREFIX`)
    */
   notifications?: RelayNotificationOptions | false;
   /** PostgreSQL schema of the outbox tables. @defaultValue `'platform_outbox'` */
@@ -180,7 +180,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         if (result.failed > 0) metrics.failed(result.failed);
         for (const age of result.ages) metrics.latency(age / 1000);
       }
-      if (result.claimed < settings.batchSize || stopping) return total;
+      // Rows left as they were (a notification waiting on its twin's claim) wait for the next poll.
+      if (result.claimed < settings.batchSize || result.moved.job + result.moved.notify + result.failed < result.claimed || stopping) return total;
     }
   };
   const drain = (): Promise<number> => {

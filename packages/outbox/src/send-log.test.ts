@@ -166,6 +166,18 @@ test('end to end: outbox → relay → notifyOnce → worker with the send log; 
   expect(provider.messages).toHaveLength(1);
 }, 30_000);
 
+test('the send log readers refuse a missing tenant, notification or options with InvalidArgumentError', async () => {
+  const schema = await db.freshSchema();
+  const entry = { tenantId: 'acme', channel: 'email' as const, type: 'invoice-paid', dedupeKey: 'a' };
+  for (const missing of ['tenantId', 'channel', 'type', 'dedupeKey'] as const) {
+    const { [missing]: _dropped, ...rest } = entry;
+    await expect(getSendLogEntry(db.pool, rest as never, { schema })).rejects.toBeInstanceOf(InvalidArgumentError);
+  }
+  await expect(getSendLogEntry(db.pool, undefined as never, { schema })).rejects.toBeInstanceOf(InvalidArgumentError);
+  await expect(listSendLog(db.pool, undefined as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+  await expect(expireSendLog(db.pool, undefined as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+});
+
 test('withSendLog refuses a sender without send() and options without a pool', () => {
   expect(() => withSendLog({} as never, { pool: db.pool })).toThrow(InvalidArgumentError);
   expect(() => withSendLog(createMemorySender(), { pool: undefined as never })).toThrow(InvalidArgumentError);

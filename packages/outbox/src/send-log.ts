@@ -174,10 +174,23 @@ export interface ListSendLogOptions extends OutboxSchemaOptions {
   limit?: number;
 }
 
+/** Returns `value` if it is a non-empty string, else throws `InvalidArgumentError`. */
+function checkNonEmpty(argument: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new InvalidArgumentError(argument, 'must be a non-empty string');
+  return value;
+}
+
+/** Returns `value` if it is an object, else throws `InvalidArgumentError`. */
+function checkOptions<T extends object>(argument: string, value: T | undefined): T {
+  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(argument, 'must be an object');
+  return value;
+}
+
 /** Reads a tenant's send log, newest first. */
 export async function listSendLog(pool: Pick<Pool, 'query'>, options: ListSendLogOptions): Promise<SendLogEntry[]> {
+  checkOptions('options', options);
   const schema = resolveSchema(options.schema);
-  if (typeof options?.tenantId !== 'string' || options.tenantId === '') throw new InvalidArgumentError('tenantId', 'must be a non-empty string');
+  checkNonEmpty('tenantId', options.tenantId);
   const limit = checkInteger('limit', options.limit ?? 100, 1, 10_000);
   const statuses = options.status === undefined ? null : typeof options.status === 'string' ? [options.status] : [...options.status];
   try {
@@ -193,13 +206,15 @@ export async function listSendLog(pool: Pick<Pool, 'query'>, options: ListSendLo
   }
 }
 
-/** The send log entry of one notification, or `undefined`. */
+/** The send log entry of one notification, or `undefined`; every field is required (`InvalidArgumentError`). */
 export async function getSendLogEntry(
   pool: Pick<Pool, 'query'>,
   notification: { tenantId: string; channel: NotificationChannel; type: string; dedupeKey: string },
   options: OutboxSchemaOptions = {},
 ): Promise<SendLogEntry | undefined> {
   const schema = resolveSchema(options.schema);
+  checkOptions('notification', notification);
+  for (const field of ['tenantId', 'channel', 'type', 'dedupeKey'] as const) checkNonEmpty(field, notification[field]);
   try {
     const result = await pool.query<Row>(
       `SELECT * FROM ${schema.sendLog} WHERE tenant_id = $1 AND channel = $2 AND type = $3 AND dedupe_key = $4`,
@@ -217,8 +232,9 @@ export async function getSendLogEntry(
  * (given up on); run it from a schedule. Resolves with how many were marked.
  */
 export async function expireSendLog(pool: Pick<Pool, 'query'>, options: OutboxSchemaOptions & { olderThanMs: number }): Promise<number> {
+  checkOptions('options', options);
   const schema = resolveSchema(options.schema);
-  const olderThanMs = checkInteger('olderThanMs', options?.olderThanMs, 0);
+  const olderThanMs = checkInteger('olderThanMs', options.olderThanMs, 0);
   try {
     const result = await pool.query(
       `UPDATE ${schema.sendLog} SET status = 'expired', updated_at = clock_timestamp()

@@ -136,6 +136,16 @@ describe('update', () => {
     expect(session?.version).toBe(21);
   });
 
+  it('an update function that returns a promise (an async updater) is refused with InvalidArgumentError; nothing is written', async () => {
+    const { id } = await store.create({ tenantId: tenant, userId: 'u11', cart: ['a'] });
+    const asyncPatch = (async () => ({ note: 'async' })) as unknown as () => { note: string };
+    await expect(store.update(id, asyncPatch)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(store.update(id, Promise.resolve({ note: 'async' }) as unknown as { note: string })).rejects.toBeInstanceOf(InvalidArgumentError);
+    const session = await store.get(id);
+    expect(session?.version).toBe(1);
+    expect(session?.data.note).toBeUndefined();
+  });
+
   it('a sliding update sets the TTL again; tenantId and userId cannot change; a missing session is SessionNotFoundError', async () => {
     const { id } = await store.create({ tenantId: tenant, userId: 'u10' });
     await redis.pexpire(sessionKey(prefix, id), 5000);

@@ -78,7 +78,8 @@ export interface SessionStore<S extends SessionSchema> {
   get(id: string): Promise<Session<SessionData<S>> | null>;
   /**
    * Merges `patch` (or what `patch(current)` returns) into the data, shallowly, as one
-   * compare-and-set on the version. `tenantId` and `userId` cannot change.
+   * compare-and-set on the version. `tenantId` and `userId` cannot change. `patch(current)` returns
+   * the patch itself: a promise (an async function) is refused with `InvalidArgumentError`.
    * @throws SessionConflictError if `ifVersion` is not the current version (nothing written)
    * @throws SessionNotFoundError if there is no such session
    */
@@ -190,7 +191,7 @@ export function createSessionStore<S extends SessionSchema>(options: SessionStor
     },
     async update(id, patch, updateOptions = {}) {
       checkSessionId(id);
-      if (typeof patch !== 'function') checkObject('patch', patch);
+      if (typeof patch !== 'function') checkPatch(patch);
       checkObject('options', updateOptions);
       const { ifVersion } = updateOptions;
       if (ifVersion !== undefined) checkInteger('ifVersion', ifVersion, 1);
@@ -226,9 +227,20 @@ export function createSessionStore<S extends SessionSchema>(options: SessionStor
   };
 }
 
+/** A patch is an object, not a promise: an async update function's result would merge as nothing. */
+function checkPatch(patch: unknown): Record<string, unknown> {
+  const checked = checkObject<Record<string, unknown>>('patch', patch);
+  if (typeof (checked as { then?: unknown }).then === 'function') {
+    // Its rejection, if any, must not become an unhandled one.
+    (checked as unknown as PromiseLike<unknown>).then(undefined, () => undefined);
+    throw new InvalidArgumentError('patch', 'must be an object, got a promise (an update function must return its patch, not a promise of it)');
+  }
+  return checked;
+}
+
 /** Shallow merge of a patch into the current data, validated; the owner cannot change. */
 function merge<S extends SessionSchema>(codec: SessionCodec<S>, current: SessionData<S>, patch: unknown): SessionData<S> {
-  const checked = checkObject<Record<string, unknown>>('patch', patch);
+  const checked = checkPatch(patch);
   for (const field of ['tenantId', 'userId'] as const) {
     if (field in checked && checked[field] !== current[field]) {
       throw new InvalidArgumentError('patch', `${field} cannot change; create a new session for another user`);
