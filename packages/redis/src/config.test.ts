@@ -89,6 +89,14 @@ describe('loadRedisConfig', () => {
     expect(loadRedisConfig({ REDIS_URL: 'rediss://h:6379', REDIS_TLS_CA_FILE: pem }).tls).toEqual({ servername: 'h', caFile: pem });
   });
 
+  it('refuses a user or password with a malformed percent-escape with a ConfigError, not a URIError', () => {
+    for (const url of ['redis://:%ZZsecret@h:6379', 'redis://%E0%A4@h:6379', 'redis://app:50%@h:6379']) {
+      const error = configError({ REDIS_URL: url });
+      expect(error.variable).toBe('REDIS_URL');
+      expect(error.message).not.toContain('secret');
+    }
+  });
+
   it('never puts a password in an error message, a log line or JSON', () => {
     const secret = 'pa55-w0rd-XYZ';
     const bad: Record<string, string>[] = [

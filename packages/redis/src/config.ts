@@ -94,6 +94,15 @@ function parseDb(text: string, variable: string): number {
   return Number(text);
 }
 
+/** A percent-encoded user name or password of REDIS_URL; a malformed escape is a ConfigError (never quoting it). */
+function decodeUserinfo(text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new ConfigError('REDIS_URL', `the ${what} has a malformed percent-escape (write a literal "%" as %25)`);
+  }
+}
+
 /**
  * A URL (redis://, rediss://, postgres://, …) with its password replaced by `***`, for messages and
  * logs. Input that does not parse as a URL loses everything between `//` and the last `@`.
@@ -155,8 +164,8 @@ export function loadRedisConfig(env: RedisEnv | NodeJS.ProcessEnv = process.env)
   if (path) db = parseDb(path, 'REDIS_URL');
   if (vars.REDIS_DB !== undefined) db = parseDb(vars.REDIS_DB.trim(), 'REDIS_DB');
 
-  const username = url.username ? decodeURIComponent(url.username) : undefined;
-  const urlPassword = url.password ? decodeURIComponent(url.password) : undefined;
+  const username = url.username ? decodeUserinfo(url.username, 'user name') : undefined;
+  const urlPassword = url.password ? decodeUserinfo(url.password, 'password') : undefined;
   const password = vars.REDIS_PASSWORD ?? urlPassword;
 
   let sentinels: SentinelAddress[] | undefined;
