@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { loadRedisConfig } from './config';
+import { loadRedisConfig, redactUrlPassword } from './config';
 import { ConfigError } from './errors';
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -95,6 +95,33 @@ describe('loadRedisConfig', () => {
       expect(error.variable).toBe('REDIS_URL');
       expect(error.message).not.toContain('secret');
     }
+  });
+
+  it('keeps a password out of displayUrl when it sits in the query string or was cut off by an unescaped "#" or "?"', () => {
+    const secret = 'hunter2-XYZ';
+    for (const url of [
+      `redis://h:6379/0?password=${secret}`,
+      `rediss://app@h:6379?token=${secret}&tls=1`,
+      `redis://user:12#${secret}@host:6379`,
+      `redis://user:12?${secret}@host:6379`,
+    ]) {
+      expect(loadRedisConfig({ REDIS_URL: url }).displayUrl).not.toContain(secret);
+    }
+    expect(loadRedisConfig({ REDIS_URL: 'rediss://app:pw@h:6379/2?tls=1' }).displayUrl).toBe('rediss://app:***@h:6379/2?tls=1');
+  });
+
+  it('redactUrlPassword hides passwords of URLs without a host part, and in query parameters', () => {
+    const secret = 'hunter2-XYZ';
+    for (const url of [
+      `postgres:user:${secret}@db.internal/app`,
+      `postgres:/user:${secret}@db.internal/app`,
+      `postgresql://db.internal/app?sslmode=require&password=${secret}`,
+      `user:${secret}@db.internal`,
+      `redis//:${secret}@host`,
+    ]) {
+      expect(redactUrlPassword(url)).not.toContain(secret);
+    }
+    expect(redactUrlPassword('postgresql://app:pw@db.internal:5432/app?sslmode=require')).toBe('postgresql://app:***@db.internal:5432/app?sslmode=require');
   });
 
   it('never puts a password in an error message, a log line or JSON', () => {

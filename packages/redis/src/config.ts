@@ -103,18 +103,30 @@ function decodeUserinfo(text: string, what: string): string {
   }
 }
 
+// Query parameters that may carry a credential (`?password=` of libpq and node-postgres, tokens).
+const SECRET_PARAM = /pass|pwd|secret|token|auth|credential/i;
+
 /**
  * A URL (redis://, rediss://, postgres://, …) with its password replaced by `***`, for messages and
- * logs. Input that does not parse as a URL loses everything between `//` and the last `@`.
+ * logs, and so are query parameters named like a credential (`password`, `token`, …). Input that
+ * does not parse as a URL with a host, or that has an `@` after its host (a password with an
+ * unescaped `/`, `?` or `#` is cut off there), loses everything up to its last `@`.
  */
 export function redactUrlPassword(url: string): string {
+  let parsed: URL | undefined;
   try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
+    parsed = new URL(url);
   } catch {
-    return url.replace(/\/\/.*@/, '//***@');
+    parsed = undefined;
   }
+  if (!parsed || !parsed.host || `${parsed.pathname}${parsed.search}${parsed.hash}`.includes('@')) {
+    return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:(?:\/\/)?)?[^]*@/, '$1***@');
+  }
+  if (parsed.password) parsed.password = '***';
+  for (const name of new Set(parsed.searchParams.keys())) {
+    if (SECRET_PARAM.test(name)) parsed.searchParams.set(name, '***');
+  }
+  return parsed.toString();
 }
 
 /**
