@@ -3,7 +3,7 @@ import { context, trace, type Span } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
-import { throttledErrorLog, type Logger } from './logger';
+import { errorFields, throttledErrorLog, type Logger } from './logger';
 import { configureTelemetry, fromJobMetadata, inSpan, parseTraceHeaders, platformTracer, toJobMetadata, traceHeaders } from './tracing';
 
 function jsonSink(): { logger: Logger; lines: Record<string, unknown>[] } {
@@ -79,6 +79,20 @@ describe('inSpan and a function that throws before returning a promise', () => {
     } else {
       expect(spans.map((span) => [span.name, span.status.code])).toEqual([['sync-throw', 2]]);
     }
+  });
+});
+
+describe('inSpan and a rejection that is not an Error', () => {
+  it('rejects with what fn threw and ends the span failed, even for a value String() cannot convert', async () => {
+    configureTelemetry({ tracerProvider: provider });
+    const bare = Object.create(null) as object;
+    await expect(inSpan('bare', {}, async () => Promise.reject(bare))).rejects.toBe(bare);
+    await expect(inSpan('text', {}, async () => Promise.reject('plain text'))).rejects.toBe('plain text');
+    expect(exporter.getFinishedSpans().map((span) => [span.name, span.status.code])).toEqual([
+      ['bare', 2],
+      ['text', 2],
+    ]);
+    expect(errorFields(bare)).toEqual({ error: { type: 'object', message: 'an object' } });
   });
 });
 
