@@ -94,7 +94,8 @@ export function throttledErrorLog(logger: Logger, fields: LogFields, options: Th
   let suppressed = 0;
   return (error) => {
     const now = Date.now();
-    if (now - last < intervalMs) {
+    // A clock set back (NTP step, VM resume) ends the interval instead of silencing it for that long.
+    if (now >= last && now - last < intervalMs) {
       suppressed += 1;
       return;
     }

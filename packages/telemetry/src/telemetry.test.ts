@@ -159,6 +159,23 @@ describe('throttledErrorLog', () => {
     expect(lines[0]).toMatchObject({ level: 50, queue: 'agent__x', suppressed: 0, error: { type: 'Error', message: 'connect ECONNREFUSED', code: 'ECONNREFUSED' } });
   });
 
+  it('keeps writing after the wall clock is set back (NTP step, VM resume) instead of going quiet until it catches up', () => {
+    const { logger, lines } = jsonSink();
+    const report = throttledErrorLog(logger, { queue: 'q' }, { intervalMs: 30_000 });
+    const now = jest.spyOn(Date, 'now');
+    try {
+      now.mockReturnValue(10_000_000);
+      report(new Error('down'));
+      now.mockReturnValue(10_000_000 - 3_600_000); // one hour back
+      report(new Error('down'));
+      now.mockReturnValue(10_000_000 - 3_600_000 + 31_000);
+      report(new Error('down'));
+    } finally {
+      now.mockRestore();
+    }
+    expect(lines).toHaveLength(3);
+  });
+
   it('adds the trace id of the active span', async () => {
     configureTelemetry({ tracerProvider: provider });
     const { logger, lines } = jsonSink();
