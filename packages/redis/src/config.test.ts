@@ -110,6 +110,22 @@ describe('loadRedisConfig', () => {
     expect(loadRedisConfig({ REDIS_URL: 'rediss://app:pw@h:6379/2?tls=1' }).displayUrl).toBe('rediss://app:***@h:6379/2?tls=1');
   });
 
+  it('does not quote a password written into a REDIS_SENTINEL_HOSTS or REDIS_CLUSTER_NODES entry', () => {
+    const secret = 'hunter2-XYZ';
+    for (const env of [
+      { REDIS_SENTINEL_HOSTS: `redis://:${secret}@s1:26379`, REDIS_SENTINEL_NAME: 'm' },
+      { REDIS_SENTINEL_HOSTS: `s0:26379, app:${secret}@s1:26379`, REDIS_SENTINEL_NAME: 'm' },
+      { REDIS_CLUSTER_NODES: `rediss://app:${secret}@n1:7000` },
+      { REDIS_CLUSTER_NODES: `app:${secret}@n1:7000` },
+    ]) {
+      const error = configError(env);
+      expect(error.variable).toBe(Object.keys(env)[0]);
+      expect(error.message).not.toContain(secret);
+    }
+    // Without credentials the entry is still quoted, to say which one is wrong.
+    expect(configError({ REDIS_CLUSTER_NODES: 'n1:7000, n2' }).message).toContain('"n2"');
+  });
+
   it('redactUrlPassword hides passwords of URLs without a host part, and in query parameters', () => {
     const secret = 'hunter2-XYZ';
     for (const url of [

@@ -82,7 +82,8 @@ function parseAddressList(text: string, variable: string, example: string): Sent
   return text.split(',').map((entry) => {
     const trimmed = entry.trim();
     const match = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(trimmed);
-    if (!match) throw new ConfigError(variable, `entry "${trimmed}" is not host:port (list them as ${example})`);
+    // Quoted to say which entry is wrong, without a password written into it (`redis://:pw@h:1`).
+    if (!match) throw new ConfigError(variable, `entry "${redactUrlPassword(trimmed)}" is not host:port (list them as ${example})`);
     return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: parsePort(match[2]!, variable) };
   });
 }
