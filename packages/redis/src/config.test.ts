@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { loadRedisConfig } from './config';
+import { loadRedisConfig, redactUrlPassword } from './config';
 import { ConfigError } from './errors';
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -89,6 +89,57 @@ describe('loadRedisConfig', () => {
     writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     expect(configError({ REDIS_URL: 'redis://h:6379', REDIS_TLS_CA_FILE: pem }).variable).toBe('REDIS_TLS_CA_FILE');
     expect(loadRedisConfig({ REDIS_URL: 'rediss://h:6379', REDIS_TLS_CA_FILE: pem }).tls).toEqual({ servername: 'h', caFile: pem });
+  });
+
+  it('refuses a user or password with a malformed percent-escape with a ConfigError, not a URIError', () => {
+    for (const url of ['redis://:%ZZsecret@h:6379', 'redis://%E0%A4@h:6379', 'redis://app:50%@h:6379']) {
+      const error = configError({ REDIS_URL: url });
+      expect(error.variable).toBe('REDIS_URL');
+      expect(error.message).not.toContain('secret');
+    }
+  });
+
+  it('keeps a password out of displayUrl when it sits in the query string or was cut off by an unescaped "#" or "?"', () => {
+    const secret = 'hunter2-XYZ';
+    for (const url of [
+      `redis://h:6379/0?password=${secret}`,
+      `rediss://app@h:6379?token=${secret}&tls=1`,
+      `redis://user:12#${secret}@host:6379`,
+      `redis://user:12?${secret}@host:6379`,
+    ]) {
+      expect(loadRedisConfig({ REDIS_URL: url }).displayUrl).not.toContain(secret);
+    }
+    expect(loadRedisConfig({ REDIS_URL: 'rediss://app:pw@h:6379/2?tls=1' }).displayUrl).toBe('rediss://app:***@h:6379/2?tls=1');
+  });
+
+  it('does not quote a password written into a REDIS_SENTINEL_HOSTS or REDIS_CLUSTER_NODES entry', () => {
+    const secret = 'hunter2-XYZ';
+    for (const env of [
+      { REDIS_SENTINEL_HOSTS: `redis://:${secret}@s1:26379`, REDIS_SENTINEL_NAME: 'm' },
+      { REDIS_SENTINEL_HOSTS: `s0:26379, app:${secret}@s1:26379`, REDIS_SENTINEL_NAME: 'm' },
+      { REDIS_CLUSTER_NODES: `rediss://app:${secret}@n1:7000` },
+      { REDIS_CLUSTER_NODES: `app:${secret}@n1:7000` },
+    ]) {
+      const error = configError(env);
+      expect(error.variable).toBe(Object.keys(env)[0]);
+      expect(error.message).not.toContain(secret);
+    }
+    // Without credentials the entry is still quoted, to say which one is wrong.
+    expect(configError({ REDIS_CLUSTER_NODES: 'n1:7000, n2' }).message).toContain('"n2"');
+  });
+
+  it('redactUrlPassword hides passwords of URLs without a host part, and in query parameters', () => {
+    const secret = 'hunter2-XYZ';
+    for (const url of [
+      `postgres:user:${secret}@db.internal/app`,
+      `postgres:/user:${secret}@db.internal/app`,
+      `postgresql://db.internal/app?sslmode=require&password=${secret}`,
+      `user:${secret}@db.internal`,
+      `redis//:${secret}@host`,
+    ]) {
+      expect(redactUrlPassword(url)).not.toContain(secret);
+    }
+    expect(redactUrlPassword('postgresql://app:pw@db.internal:5432/app?sslmode=require')).toBe('postgresql://app:***@db.internal:5432/app?sslmode=require');
   });
 
   it('never puts a password in an error message, a log line or JSON', () => {

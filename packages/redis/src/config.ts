@@ -82,7 +82,8 @@ function parseAddressList(text: string, variable: string, example: string): Sent
   return text.split(',').map((entry) => {
     const trimmed = entry.trim();
     const match = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(trimmed);
-    if (!match) throw new ConfigError(variable, `entry "${trimmed}" is not host:port (list them as ${example})`);
+    // Quoted to say which entry is wrong, without a password written into it (`redis://:pw@h:1`).
+    if (!match) throw new ConfigError(variable, `entry "${redactUrlPassword(trimmed)}" is not host:port (list them as ${example})`);
     return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: parsePort(match[2]!, variable) };
   });
 }
@@ -94,27 +95,39 @@ function parseDb(text: string, variable: string): number {
   return Number(text);
 }
 
-/**
- * A URL (redis://, rediss://, postgres://, …) with its password replaced by `***`, for messages and
- * logs. Input that does not parse as a URL loses everything between `//` and the last `@`.
- */
-export function redactUrlPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/.*@/, '//***@');
-  }
-}
-
-/** Percent-decodes the user name or password of REDIS_URL; a bad escape is a ConfigError that does not echo the value. */
-function decodeUrlPart(text: string, what: string): string {
+/** A percent-encoded user name or password of REDIS_URL; a malformed escape is a ConfigError (never quoting it). */
+function decodeUserinfo(text: string, what: string): string {
   try {
     return decodeURIComponent(text);
   } catch {
-    throw new ConfigError('REDIS_URL', `has a malformed percent-escape in its ${what}`);
+    throw new ConfigError('REDIS_URL', `the ${what} has a malformed percent-escape (write a literal "%" as %25)`);
   }
+}
+
+// Query parameters that may carry a credential (`?password=` of libpq and node-postgres, tokens).
+const SECRET_PARAM = /pass|pwd|secret|token|auth|credential/i;
+
+/**
+ * A URL (redis://, rediss://, postgres://, …) with its password replaced by `***`, for messages and
+ * logs, and so are query parameters named like a credential (`password`, `token`, …). Input that
+ * does not parse as a URL with a host, or that has an `@` after its host (a password with an
+ * unescaped `/`, `?` or `#` is cut off there), loses everything up to its last `@`.
+ */
+export function redactUrlPassword(url: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !parsed.host || `${parsed.pathname}${parsed.search}${parsed.hash}`.includes('@')) {
+    return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:(?:\/\/)?)?[^]*@/, '$1***@');
+  }
+  if (parsed.password) parsed.password = '***';
+  for (const name of new Set(parsed.searchParams.keys())) {
+    if (SECRET_PARAM.test(name)) parsed.searchParams.set(name, '***');
+  }
+  return parsed.toString();
 }
 
 /**
@@ -164,8 +177,8 @@ export function loadRedisConfig(env: RedisEnv | NodeJS.ProcessEnv = process.env)
   if (path) db = parseDb(path, 'REDIS_URL');
   if (vars.REDIS_DB !== undefined) db = parseDb(vars.REDIS_DB.trim(), 'REDIS_DB');
 
-  const username = url.username ? decodeUrlPart(url.username, 'user name') : undefined;
-  const urlPassword = url.password ? decodeUrlPart(url.password, 'password') : undefined;
+  const username = url.username ? decodeUserinfo(url.username, 'user name') : undefined;
+  const urlPassword = url.password ? decodeUserinfo(url.password, 'password') : undefined;
   const password = vars.REDIS_PASSWORD ?? urlPassword;
 
   let sentinels: SentinelAddress[] | undefined;

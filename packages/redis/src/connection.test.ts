@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { rejectionOf, startRedisServer, type RedisServer } from '@platform/testing';
+import { findFreePort, rejectionOf, startRedisServer, type RedisServer } from '@platform/testing';
 import type { RedisClient } from './connection';
 import { loadRedisConfig } from './config';
 import { closeConnection, createRedisConnection, isConnectionError, toUnavailableError } from './connection';
@@ -43,5 +43,26 @@ describe('Redis unavailable', () => {
     // Other errors pass through unchanged.
     const other = new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
     expect(toUnavailableError(other, 'x')).toBe(other);
+  });
+});
+
+describe('Redis Cluster unavailable', () => {
+  it('a producer command fails within commandTimeoutMs (+1 s) when no node can be reached, instead of waiting in the offline queue', async () => {
+    const port = await findFreePort();
+    const cluster = createRedisConnection(loadRedisConfig({ REDIS_CLUSTER_NODES: `127.0.0.1:${port}` }), { role: 'producer', commandTimeoutMs: 500 });
+    try {
+      const hung = new Error('still waiting after 5 s');
+      let timer: NodeJS.Timeout | undefined;
+      const { error, elapsedMs } = await rejectionOf(() =>
+        Promise.race([cluster.get('k'), new Promise((_, reject) => (timer = setTimeout(() => reject(hung), 5000)))]),
+      );
+      clearTimeout(timer);
+      expect(error).not.toBe(hung);
+      expect(isConnectionError(error)).toBe(true);
+      expect(toUnavailableError(error, 'test call')).toBeInstanceOf(RedisUnavailableError);
+      expect(elapsedMs).toBeLessThan(1500);
+    } finally {
+      await closeConnection(cluster);
+    }
   });
 });

@@ -153,9 +153,25 @@ export function createRedisConnection(config?: RedisConfig, options: ConnectionO
   const client: RedisClient = resolved.clusterNodes
     ? new Cluster(resolved.clusterNodes.map((node) => ({ host: node.host, port: node.port })), clusterOptionsFor(resolved, options))
     : new Redis(redisOptionsFor(resolved, options));
+  if (client instanceof Cluster && (options.role ?? defaultConnectionOptions.role) === 'producer') {
+    boundClusterCommands(client, options.commandTimeoutMs ?? defaultConnectionOptions.commandTimeoutMs);
+  }
   // Without a listener ioredis prints every reconnect error; commands already surface them.
   client.on('error', (error: Error) => options.onError?.(error));
   return client;
+}
+
+/**
+ * Arms `commandTimeout` on every command as the `Cluster` takes it, as a standalone `Redis` does.
+ * ioredis arms it only when a node's connection sends the command, so one waiting in the Cluster's
+ * own offline queue (no node reachable, slots not loaded, the cluster reconnecting) waited for ever.
+ */
+function boundClusterCommands(cluster: Cluster, timeoutMs: number): void {
+  const send = cluster.sendCommand.bind(cluster);
+  cluster.sendCommand = (command, stream, node) => {
+    command.setTimeout(timeoutMs);
+    return send(command, stream, node);
+  };
 }
 
 const shared = new Map<ConnectionRole, RedisClient>();

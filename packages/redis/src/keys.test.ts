@@ -20,6 +20,22 @@ describe('redisKey', () => {
     );
   });
 
+  it('never produces the same key for a space followed by hex digits and a Unicode space', () => {
+    // U+2000 (EN QUAD) and U+2028 (LINE SEPARATOR) are whitespace; ' ' is escaped as %20.
+    expect(redisKey('\u2000')).not.toBe(redisKey(' 00'));
+    expect(redisKey('a\u2028b')).not.toBe(redisKey('a 28b'));
+    expect(redisKey('\u00A0')).not.toBe(redisKey('%A0'));
+    const spaces = ['\t', '\n', ' ', '\u00A0', '\u1680', '\u2000', '\u2028', '\u202F', '\u3000', '\uFEFF'];
+    const part = fc.array(fc.oneof(fc.constantFrom(...spaces), fc.constantFrom('0', '2', '8', 'A', 'F', '%')), { maxLength: 6 }).map((cs) => cs.join(''));
+    fc.assert(
+      fc.property(part, part, (a, b) => {
+        fc.pre(a !== b);
+        expect(redisKey(a)).not.toBe(redisKey(b));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('refuses no parts and non-finite numbers', () => {
     expect(() => redisKey()).toThrow(InvalidArgumentError);
     expect(() => redisKey('a', Number.NaN)).toThrow(InvalidArgumentError);

@@ -6,10 +6,18 @@ export type KeyPart = string | number;
 // Characters that would let one part masquerade as two, or that are glob/hash-tag syntax.
 const ESCAPE = /[%:{}*?[\]\s]/g;
 
+/** `%XX` per UTF-8 byte of `c`: one escape for ASCII, two to three for Unicode whitespace. */
+function percentEncode(c: string): string {
+  const code = c.charCodeAt(0);
+  // encodeURIComponent leaves `*` as it is, and `c` is never a lone surrogate here (whitespace).
+  return code < 0x80 ? '%' + code.toString(16).toUpperCase().padStart(2, '0') : encodeURIComponent(c);
+}
+
 /**
  * Escapes one key part so it can never contain the `:` separator, a hash tag or a glob character.
- * Escaping is percent-encoding of those characters (and of `%` itself), so it is reversible and
- * two different parts always produce two different results.
+ * Escaping is percent-encoding of those characters (and of `%` itself) as UTF-8 bytes, so it is
+ * reversible and two different parts always produce two different results (a Unicode space is
+ * not `%` plus its code point, which `' '` followed by hex digits would also give).
  */
 export function escapeKeyPart(part: KeyPart): string {
   if (typeof part === 'number') {
@@ -17,7 +25,7 @@ export function escapeKeyPart(part: KeyPart): string {
     return String(part);
   }
   if (typeof part !== 'string') throw new InvalidArgumentError('key part', `expected a string or number, got ${typeof part}`);
-  return part.replace(ESCAPE, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
+  return part.replace(ESCAPE, percentEncode);
 }
 
 /**

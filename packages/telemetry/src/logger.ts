@@ -55,9 +55,18 @@ export function logLine(logger: Logger, level: LogLevel, fields: LogFields, mess
   logger[level]({ ...fields, ...traceFields() }, message);
 }
 
+/** `String(value)` for a thrown value that is not an `Error`, or `'an object'` when that throws (a null-prototype object). */
+export function thrownMessage(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return 'an object';
+  }
+}
+
 /** An error as log fields (`error`, not pino's `err`, which its serializer rewrites): its name, message and code, never its `cause` chain's payloads. */
 export function errorFields(error: unknown): { error: { type: string; message: string; code?: string } } {
-  if (!(error instanceof Error)) return { error: { type: typeof error, message: String(error) } };
+  if (!(error instanceof Error)) return { error: { type: typeof error, message: thrownMessage(error) } };
   const code = (error as { code?: unknown }).code;
   return { error: { type: error.name, message: error.message, ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}) } };
 }
@@ -85,7 +94,8 @@ export function throttledErrorLog(logger: Logger, fields: LogFields, options: Th
   let suppressed = 0;
   return (error) => {
     const now = Date.now();
-    if (now - last < intervalMs) {
+    // A clock set back (NTP step, VM resume) ends the interval instead of silencing it for that long.
+    if (now >= last && now - last < intervalMs) {
       suppressed += 1;
       return;
     }

@@ -3,7 +3,7 @@ import { context, trace, type Span } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
-import { throttledErrorLog, type Logger } from './logger';
+import { errorFields, throttledErrorLog, type Logger } from './logger';
 import { configureTelemetry, fromJobMetadata, inSpan, parseTraceHeaders, platformTracer, toJobMetadata, traceHeaders } from './tracing';
 
 function jsonSink(): { logger: Logger; lines: Record<string, unknown>[] } {
@@ -82,6 +82,20 @@ describe('inSpan and a function that throws before returning a promise', () => {
   });
 });
 
+describe('inSpan and a rejection that is not an Error', () => {
+  it('rejects with what fn threw and ends the span failed, even for a value String() cannot convert', async () => {
+    configureTelemetry({ tracerProvider: provider });
+    const bare = Object.create(null) as object;
+    await expect(inSpan('bare', {}, async () => Promise.reject(bare))).rejects.toBe(bare);
+    await expect(inSpan('text', {}, async () => Promise.reject('plain text'))).rejects.toBe('plain text');
+    expect(exporter.getFinishedSpans().map((span) => [span.name, span.status.code])).toEqual([
+      ['bare', 2],
+      ['text', 2],
+    ]);
+    expect(errorFields(bare)).toEqual({ error: { type: 'object', message: 'an object' } });
+  });
+});
+
 describe('inSpan onSettled', () => {
   it('sees how fn settled before the span ends, once per call, and a rejection it calls no failure leaves the status unset', async () => {
     configureTelemetry({ tracerProvider: provider });
@@ -143,6 +157,23 @@ describe('throttledErrorLog', () => {
     for (let i = 0; i < 5; i += 1) report(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 50, queue: 'agent__x', suppressed: 0, error: { type: 'Error', message: 'connect ECONNREFUSED', code: 'ECONNREFUSED' } });
+  });
+
+  it('keeps writing after the wall clock is set back (NTP step, VM resume) instead of going quiet until it catches up', () => {
+    const { logger, lines } = jsonSink();
+    const report = throttledErrorLog(logger, { queue: 'q' }, { intervalMs: 30_000 });
+    const now = jest.spyOn(Date, 'now');
+    try {
+      now.mockReturnValue(10_000_000);
+      report(new Error('down'));
+      now.mockReturnValue(10_000_000 - 3_600_000); // one hour back
+      report(new Error('down'));
+      now.mockReturnValue(10_000_000 - 3_600_000 + 31_000);
+      report(new Error('down'));
+    } finally {
+      now.mockRestore();
+    }
+    expect(lines).toHaveLength(3);
   });
 
   it('adds the trace id of the active span', async () => {

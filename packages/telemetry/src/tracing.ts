@@ -16,7 +16,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import { setProcessLogger, type Logger } from './logger';
+import { setProcessLogger, thrownMessage, type Logger } from './logger';
 
 /** Options of {@link configureTelemetry}. */
 export interface TelemetryOptions {
@@ -203,7 +203,7 @@ function settled<R>(run: () => Promise<R>): Promise<R> {
 
 /** Marks a span failed with the error's type and message (no stack: it can quote arguments). */
 export function recordError(span: Span, error: unknown): void {
-  const err = error instanceof Error ? error : new Error(String(error));
+  const err = error instanceof Error ? error : new Error(thrownMessage(error));
   span.recordException({ name: err.name, message: err.message });
   span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
 }
