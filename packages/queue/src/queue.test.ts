@@ -87,6 +87,26 @@ describe('defineQueue + createWorker', () => {
     await definition.close();
   });
 
+  it('rejects a payload JSON would not keep (BigInt, circular, Date, undefined in an array) with PayloadValidationError, writing nothing', async () => {
+    const definition = testQueue(z.object({ input: z.record(z.string(), z.unknown()), at: z.date().optional(), tags: z.array(z.string().optional()).optional() }));
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const payloads = [
+      { tenantId: 'acme', input: { count: 10n } },
+      { tenantId: 'acme', input: circular },
+      // z.date() accepts a Date, but it would be stored as a string that the worker's z.date() refuses.
+      { tenantId: 'acme', input: {}, at: new Date() },
+      { tenantId: 'acme', input: {}, tags: ['a', undefined] },
+    ];
+    for (const payload of payloads) {
+      await expect(definition.enqueue(payload)).rejects.toBeInstanceOf(PayloadValidationError);
+      await expect(definition.enqueueBulk([{ tenantId: 'acme', input: {} }, payload])).rejects.toThrow(/payload #1: .*not/);
+    }
+    const keys = await keysMatching(redis, `${definition.settings.prefix}:*`);
+    expect(keys.filter((k) => !k.endsWith(':meta'))).toEqual([]);
+    await definition.close();
+  });
+
   it.each([
     ['none', '42'],
     ['none', 'a:b'],
