@@ -127,6 +127,31 @@ describe('defineQueue + createWorker', () => {
     await definition.close();
   });
 
+  it.each([
+    ['delay NaN', { delay: NaN }],
+    ['delay Infinity', { delay: Infinity }],
+    ['priority NaN', { priority: NaN }],
+    ['priority 1.5', { priority: 1.5 }],
+    ['priority -3', { priority: -3 }],
+    ['priority over 2^21 - 1', { priority: 2 ** 21 }],
+    ['attempts NaN', { attempts: NaN }],
+    ['attempts 2.5', { attempts: 2.5 }],
+    ['jobId 0:a:b', { jobId: '0:a:b' }],
+  ] as const)('a bad job option (%s) is an InvalidArgumentError and nothing is written', async (_label, opts) => {
+    const definition = testQueue(topicSchema);
+    await expect(definition.enqueue({ tenantId: 'acme', topic: 'x' }, opts)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(definition.enqueueBulk([{ tenantId: 'acme', topic: 'x' }], opts)).rejects.toBeInstanceOf(InvalidArgumentError);
+    const keys = await keysMatching(redis, `${definition.settings.prefix}:*`);
+    expect(keys.filter((k) => !k.endsWith(':meta'))).toEqual([]);
+    await definition.close();
+  });
+
+  it('refuses bad default job options when the queue is defined', () => {
+    expect(() => defineQueue({ namespace: 'agent', name: 'x', schema: topicSchema, connection: redis, defaultJobOptions: { attempts: NaN } })).toThrow(
+      InvalidArgumentError,
+    );
+  });
+
   it('enqueueBulk validates every payload first: one bad payload enqueues none', async () => {
     const definition = testQueue(topicSchema);
     await expect(
