@@ -36,6 +36,12 @@ describe('queueName', () => {
   ])('rejects %j / %j with QueueNameError', (namespace, name) => {
     expect(() => queueName(namespace, name)).toThrow(QueueNameError);
   });
+
+  it('never gives two different namespace/name pairs one queue name', () => {
+    // 'agent_' + '__' + 'x' and 'agent' + '__' + '_x' would both be 'agent___x'.
+    expect(queueName('agent', '_x')).toBe('agent___x');
+    expect(() => queueName('agent_', 'x')).toThrow(QueueNameError);
+  });
 });
 
 describe('defineQueue + createWorker', () => {
