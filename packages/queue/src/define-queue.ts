@@ -148,8 +148,9 @@ export interface QueueDefinition<S extends AnyObjectSchema = AnyObjectSchema> {
    */
   enqueue(payload: TenantPayloadInput<S>, options?: EnqueueOptions): Promise<Job<TenantPayload<S>>>;
   /**
-   * Validates every payload first (one bad payload enqueues none), then adds them. On a plain queue
-   * the add is one transaction: all or none. On a fair queue, undelayed jobs are added by one script
+   * Validates every payload first (one bad payload enqueues none; an `options` array must have one
+   * entry per payload, else `InvalidArgumentError`), then adds them. On a plain queue the add is one
+   * transaction: all or none. On a fair queue, undelayed jobs are added by one script
    * and jobs with a `delay` by one BullMQ `addBulk` after it: each part is all or none, but when the
    * second fails the first stays enqueued (retrying with the same `jobId`s adds no twins of jobs
    * still waiting).
@@ -317,6 +318,9 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
       return add(entry);
     },
     async enqueueBulk(payloads, opts) {
+      if (Array.isArray(opts) && opts.length !== payloads.length) {
+        throw new InvalidArgumentError('options', `enqueueBulk(${name}): ${opts.length} per-job options for ${payloads.length} payloads; pass one per payload, or one object for all`);
+      }
       const entries = payloads.map((payload, index) => {
         const perJob = Array.isArray(opts) ? (opts as readonly EnqueueOptions[])[index] : (opts as EnqueueOptions | undefined);
         try {

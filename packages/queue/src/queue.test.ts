@@ -158,6 +158,21 @@ describe('defineQueue + createWorker', () => {
     );
   });
 
+  it('enqueueBulk refuses per-job options that do not pair up with the payloads, writing nothing', async () => {
+    const definition = testQueue(topicSchema);
+    const payloads = [
+      { tenantId: 'acme', topic: 'a' },
+      { tenantId: 'acme', topic: 'b' },
+    ];
+    // The second job would be added without its jobId: a retry would add it twice.
+    await expect(definition.enqueueBulk(payloads, [{ jobId: 'report-a' }])).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(definition.enqueueBulk(payloads, [{ jobId: 'report-a' }, { jobId: 'report-b' }, { jobId: 'report-c' }])).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    expect((await definition.queue.getJobCounts()).waiting).toBe(0);
+    await definition.close();
+  });
+
   it('enqueueBulk validates every payload first: one bad payload enqueues none', async () => {
     const definition = testQueue(topicSchema);
     await expect(
