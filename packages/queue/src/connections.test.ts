@@ -92,3 +92,25 @@ describe('when Redis is down', () => {
     await definition.close().catch(() => undefined);
   });
 });
+
+describe('enqueueBulk when Redis refuses writes part-way', () => {
+  it('a plain queue adds all of a batch or none: maxmemory reached in the middle of it leaves no job of the batch', async () => {
+    const producer = createRedisConnection(config, { role: 'producer' });
+    const definition = defineQueue({ namespace: 'agent', name: 'bulk-oom', schema: z.object({ text: z.string() }), connection: producer });
+    expect((await definition.counts()).waiting).toBe(0);
+    const used = Number(/used_memory:(\d+)/.exec(await producer.info('memory'))![1]);
+    // Room for about two of the ten jobs (noeviction: writes past the limit are refused with OOM).
+    await producer.config('SET', 'maxmemory-policy', 'noeviction');
+    await producer.config('SET', 'maxmemory', String(used + 500_000));
+    try {
+      const payloads = Array.from({ length: 10 }, (_, i) => ({ tenantId: 'acme', text: `${i}`.repeat(200_000) }));
+      await expect(definition.enqueueBulk(payloads)).rejects.toThrow(/OOM|EXECABORT/);
+    } finally {
+      await producer.config('SET', 'maxmemory', '0');
+    }
+    expect((await definition.counts()).waiting).toBe(0);
+    await definition.obliterate();
+    await definition.close();
+    await closeConnection(producer);
+  });
+});

@@ -1,6 +1,7 @@
 import {
   InvalidArgumentError,
   bullPrefixFor,
+  checkInteger,
   closeConnection,
   describeValue,
   getSharedConnection,
@@ -109,7 +110,8 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
 
 /**
  * Per-job options of `enqueue`: BullMQ's job options plus the job name. A custom `jobId` must be a
- * string BullMQ accepts (not an integer such as `'42'`, no `:`); any other is refused with an
+ * string BullMQ accepts (not an integer such as `'42'`, no `:`), `delay` a finite number, `priority`
+ * an integer from 0 to 2^21 - 1 and `attempts` an integer >= 0; anything else is refused with an
  * `InvalidArgumentError` before anything is written.
  */
 export interface EnqueueOptions extends JobsOptions {
@@ -146,8 +148,9 @@ export interface QueueDefinition<S extends AnyObjectSchema = AnyObjectSchema> {
    */
   enqueue(payload: TenantPayloadInput<S>, options?: EnqueueOptions): Promise<Job<TenantPayload<S>>>;
   /**
-   * Validates every payload first (one bad payload enqueues none), then adds them. On a plain queue
-   * the add is one transaction: all or none. On a fair queue, undelayed jobs are added by one script
+   * Validates every payload first (one bad payload enqueues none; an `options` array must have one
+   * entry per payload, else `InvalidArgumentError`), then adds them. On a plain queue the add is one
+   * transaction: all or none. On a fair queue, undelayed jobs are added by one script
    * and jobs with a `delay` by one BullMQ `addBulk` after it: each part is all or none, but when the
    * second fails the first stays enqueued (retrying with the same `jobId`s adds no twins of jobs
    * still waiting).
@@ -204,6 +207,7 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
   const basePrefix = options.prefix ?? bullPrefixFor(resolveKeyPrefix());
   const prefix = onCluster ? clusterQueuePrefix(basePrefix, name) : basePrefix;
   const jobDefaults: DefaultJobOptions = { ...platformJobDefaults, ...options.defaultJobOptions };
+  checkJobNumbers('defaultJobOptions.', jobDefaults);
   const fairness = resolveFairnessOption(name, options.fairness);
   const timeouts = checkTimeouts(`defineQueue(${name}): timeouts`, options.timeouts);
   const connection = (): RedisClient => options.connection ?? getSharedConnection('producer');
@@ -314,6 +318,9 @@ export function defineQueue<S extends AnyObjectSchema>(options: DefineQueueOptio
       return add(entry);
     },
     async enqueueBulk(payloads, opts) {
+      if (Array.isArray(opts) && opts.length !== payloads.length) {
+        throw new InvalidArgumentError('options', `enqueueBulk(${name}): ${opts.length} per-job options for ${payloads.length} payloads; pass one per payload, or one object for all`);
+      }
       const entries = payloads.map((payload, index) => {
         const perJob = Array.isArray(opts) ? (opts as readonly EnqueueOptions[])[index] : (opts as EnqueueOptions | undefined);
         try {
@@ -371,6 +378,9 @@ function checkJobId(jobId: unknown): void {
   if (typeof jobId !== 'string' || jobId === '') {
     throw new InvalidArgumentError('jobId', `must be a non-empty string, got ${describeValue(jobId)}`);
   }
+  if (jobId.startsWith('0:')) {
+    throw new InvalidArgumentError('jobId', `must not start with '0:' (BullMQ refuses it), got '${jobId}'`);
+  }
   if (`${parseInt(jobId, 10)}` === jobId) {
     throw new InvalidArgumentError('jobId', `must not be an integer (BullMQ numbers its own jobs), got '${jobId}'`);
   }
@@ -379,9 +389,27 @@ function checkJobId(jobId: unknown): void {
   }
 }
 
+/** BullMQ's largest priority (2^21 - 1); 0 is no priority. */
+const MAX_PRIORITY = 2 ** 21 - 1;
+
+/**
+ * Refuses numbers of job options that BullMQ would refuse with a plain `Error` (a fractional
+ * priority), fail to store (`NaN` or `Infinity`: its scripts cannot encode them) or store as
+ * nonsense (a negative priority, a fractional number of attempts): before anything is written.
+ */
+function checkJobNumbers(argument: string, opts: DefaultJobOptions): void {
+  const { delay, priority, attempts } = opts as { delay?: unknown; priority?: unknown; attempts?: unknown };
+  if (delay !== undefined && (typeof delay !== 'number' || !Number.isFinite(delay))) {
+    throw new InvalidArgumentError(`${argument}delay`, `must be a finite number of ms, got ${describeValue(delay)}`);
+  }
+  if (priority !== undefined) checkInteger(`${argument}priority`, priority, 0, MAX_PRIORITY);
+  if (attempts !== undefined) checkInteger(`${argument}attempts`, attempts, 0);
+}
+
 /** BullMQ's options of a job: `opts` without `jobName`, with `timeouts` checked (kept in the job, where the worker reads them). */
 function jobOptionsOf(opts: EnqueueOptions): JobsOptions {
   if (opts.jobId !== undefined) checkJobId(opts.jobId);
+  checkJobNumbers('', opts);
   if (!('jobName' in opts) && !('timeouts' in opts)) return opts;
   const { jobName: _jobName, timeouts, ...jobOptions } = opts;
   const checked = checkTimeouts('timeouts', timeouts);

@@ -18,15 +18,25 @@ function checkPart(kind: string, part: unknown): string {
   return part;
 }
 
+function checkNamespace(namespace: unknown): string {
+  const part = checkPart('namespace', namespace);
+  // `agent_` + `__` + `x` would be `agent___x`, the name of `agent` + `_x` too.
+  if (part.endsWith('_')) {
+    throw new QueueNameError(`queue namespace "${part}" ends with "_", which would run into the "__" that separates namespace and name`);
+  }
+  return part;
+}
+
 /**
  * The platform's queue naming convention: `` `${namespace}__${name}` `` (double underscore; BullMQ
- * forbids `:`). Throws {@link QueueNameError} for an empty part, a colon, `__` or any character
- * outside `[A-Za-z0-9_-]`.
+ * forbids `:`). Throws {@link QueueNameError} for an empty part, a colon, `__`, a namespace ending
+ * in `_` (two pairs would share a name: `agent_`/`x` and `agent`/`_x`) or any character outside
+ * `[A-Za-z0-9_-]`.
  *
  * @example queueName('agent', 'blog-writer') // 'agent__blog-writer'
  */
 export function queueName(namespace: string, name: string): string {
-  const full = `${checkPart('namespace', namespace)}__${checkPart('name', name)}`;
+  const full = `${checkNamespace(namespace)}__${checkPart('name', name)}`;
   if (full.length > 200) throw new QueueNameError('queue name is longer than 200 characters');
   return full;
 }

@@ -1,4 +1,4 @@
-import { PayloadTooLargeError } from './errors';
+import { PayloadTooLargeError, PayloadValidationError } from './errors';
 import { checkPayloadSize, jsonSizeBound } from './payload';
 
 const exactBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
@@ -19,13 +19,12 @@ describe('checkPayloadSize', () => {
     expect((thrown as Error).message).toContain(String(exactBytes(over)));
   });
 
-  it('never lets an oversized payload through, whatever it holds (escapes, surrogates, nesting, toJSON)', () => {
+  it('never lets an oversized payload through, whatever it holds (escapes, surrogates, nesting)', () => {
     const awkward = [
       { s: '\u0000\u0001"\\'.repeat(300) },
       { s: '\ud800'.repeat(300) },
       { s: '😀'.repeat(300) },
       { a: Array.from({ length: 200 }, (_, i) => ({ [`k${i}`]: i * 1.000001e-300 })) },
-      { d: new Date(0), b: Buffer.from('x'.repeat(500)) },
       { deep: JSON.parse('['.repeat(60) + '"' + 'x'.repeat(2000) + '"' + ']'.repeat(60)) as unknown },
     ];
     for (const value of awkward) {
@@ -33,6 +32,30 @@ describe('checkPayloadSize', () => {
       expect(() => checkPayloadSize('q', value, bytes - 1)).toThrow(PayloadTooLargeError);
       expect(() => checkPayloadSize('q', value, bytes)).not.toThrow();
     }
+  });
+  it('refuses a value JSON would not keep as it is, naming every path, with a PayloadValidationError', () => {
+    const circular: Record<string, unknown> = { tenantId: 'acme' };
+    circular.self = { back: circular };
+    const cases: Array<[unknown, string[]]> = [
+      [{ tenantId: 'acme', n: 10n }, ['n']],
+      [circular, ['self.back']],
+      [{ tenantId: 'acme', at: new Date(0) }, ['at']],
+      [{ tenantId: 'acme', list: ['x', undefined, NaN, Infinity] }, ['list.1', 'list.2', 'list.3']],
+      [{ tenantId: 'acme', input: { m: new Map([[1, 2]]), s: new Set([1]), f: () => 1, b: Buffer.from('x') } }, ['input.m', 'input.s', 'input.f', 'input.b']],
+    ];
+    for (const [value, paths] of cases) {
+      let thrown: unknown;
+      try {
+        checkPayloadSize('q', value, 1_000_000);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(PayloadValidationError);
+      expect((thrown as PayloadValidationError).issues.map((issue) => issue.path)).toEqual(paths);
+    }
+    // Plain JSON passes, shared (not circular) references included; undefined properties are just left out.
+    const shared = { a: 1 };
+    expect(() => checkPayloadSize('q', { tenantId: 'acme', x: shared, y: [shared, null], z: undefined, o: Object.create(null) as object }, 1_000_000)).not.toThrow();
   });
 });
 

@@ -27,8 +27,15 @@ export function validatePayload<T>(queueName: string, schema: AnyObjectSchema, p
   return result.data as T;
 }
 
-/** Throws {@link PayloadTooLargeError} when the JSON form of `data` is over `maxBytes` (UTF-8). */
+/**
+ * Checks `data` as it will be stored, as JSON: throws {@link PayloadValidationError} when it holds
+ * a value JSON would not keep as it is (see {@link jsonIssues}), and {@link PayloadTooLargeError}
+ * when its JSON is over `maxBytes` (UTF-8).
+ */
 export function checkPayloadSize(queueName: string, data: unknown, maxBytes: number): void {
+  const issues: PayloadIssue[] = [];
+  jsonIssues(data, [], [], issues);
+  if (issues.length > 0) throw new PayloadValidationError(queueName, issues);
   // Serialise only when a cheap upper bound of the JSON size does not already prove it fits.
   if (jsonSizeBound(data, maxBytes, 0) <= maxBytes) return;
   const json = JSON.stringify(data) ?? '';
@@ -80,4 +87,60 @@ export function jsonSizeBound(value: unknown, budget: number, depth: number): nu
     default:
       return Infinity; // bigint: JSON.stringify decides (it throws)
   }
+}
+
+/**
+ * Adds to `issues` every value in `value` that JSON would not give back as it is, so a job never
+ * reaches Redis in a form its worker would see differently (or fail to validate): a bigint or a
+ * circular reference (`JSON.stringify` throws), `NaN`/`Infinity` and `undefined`, a function or a
+ * symbol in an array (stored as `null`), a function or a symbol as a property (dropped), and any
+ * object other than a plain object or an array (a `Date` becomes a string, a `Map` or `Set` `{}`,
+ * a class instance loses its prototype). `path` and `ancestors` are the keys and objects above `value`.
+ */
+export function jsonIssues(value: unknown, path: Array<string | number>, ancestors: object[], issues: PayloadIssue[], inArray = false): void {
+  const refuse = (message: string): void => void issues.push({ path: path.join('.'), message });
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) refuse(`${value} is not a JSON number (it would be stored as null)`);
+      return;
+    case 'bigint':
+      refuse('a BigInt is not JSON (store it as a string)');
+      return;
+    case 'undefined':
+      if (inArray) refuse('undefined in an array is not JSON (it would be stored as null)');
+      return;
+    case 'function':
+    case 'symbol':
+      refuse(`a ${typeof value} is not JSON`);
+      return;
+  }
+  if (value === null) return;
+  const object = value as object;
+  if (ancestors.includes(object)) return refuse('a circular reference is not JSON');
+  const isArray = Array.isArray(object);
+  const proto: unknown = Object.getPrototypeOf(object);
+  if (!isArray && proto !== Object.prototype && proto !== null) {
+    const kind = (proto as { constructor?: { name?: unknown } } | undefined)?.constructor?.name;
+    return refuse(`a ${typeof kind === 'string' && kind ? kind : 'non-plain object'} is not plain JSON (store a string, number or plain object)`);
+  }
+  ancestors.push(object);
+  if (isArray) {
+    const array = object as unknown[];
+    for (let i = 0; i < array.length; i++) {
+      path.push(i);
+      jsonIssues(array[i], path, ancestors, issues, true);
+      path.pop();
+    }
+  } else {
+    for (const key in object) {
+      if (!Object.prototype.hasOwnProperty.call(object, key)) continue;
+      path.push(key);
+      jsonIssues((object as Record<string, unknown>)[key], path, ancestors, issues);
+      path.pop();
+    }
+  }
+  ancestors.pop();
 }

@@ -36,6 +36,12 @@ describe('queueName', () => {
   ])('rejects %j / %j with QueueNameError', (namespace, name) => {
     expect(() => queueName(namespace, name)).toThrow(QueueNameError);
   });
+
+  it('never gives two different namespace/name pairs one queue name', () => {
+    // 'agent_' + '__' + 'x' and 'agent' + '__' + '_x' would both be 'agent___x'.
+    expect(queueName('agent', '_x')).toBe('agent___x');
+    expect(() => queueName('agent_', 'x')).toThrow(QueueNameError);
+  });
 });
 
 describe('defineQueue + createWorker', () => {
@@ -87,6 +93,26 @@ describe('defineQueue + createWorker', () => {
     await definition.close();
   });
 
+  it('rejects a payload JSON would not keep (BigInt, circular, Date, undefined in an array) with PayloadValidationError, writing nothing', async () => {
+    const definition = testQueue(z.object({ input: z.record(z.string(), z.unknown()), at: z.date().optional(), tags: z.array(z.string().optional()).optional() }));
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const payloads = [
+      { tenantId: 'acme', input: { count: 10n } },
+      { tenantId: 'acme', input: circular },
+      // z.date() accepts a Date, but it would be stored as a string that the worker's z.date() refuses.
+      { tenantId: 'acme', input: {}, at: new Date() },
+      { tenantId: 'acme', input: {}, tags: ['a', undefined] },
+    ];
+    for (const payload of payloads) {
+      await expect(definition.enqueue(payload)).rejects.toBeInstanceOf(PayloadValidationError);
+      await expect(definition.enqueueBulk([{ tenantId: 'acme', input: {} }, payload])).rejects.toThrow(/payload #1: .*not/);
+    }
+    const keys = await keysMatching(redis, `${definition.settings.prefix}:*`);
+    expect(keys.filter((k) => !k.endsWith(':meta'))).toEqual([]);
+    await definition.close();
+  });
+
   it.each([
     ['none', '42'],
     ['none', 'a:b'],
@@ -104,6 +130,46 @@ describe('defineQueue + createWorker', () => {
     // A string id BullMQ accepts still goes through.
     const job = await definition.enqueue({ tenantId: 'acme', topic: 'x' }, { jobId: 'report-42' });
     expect(job.id).toBe('report-42');
+    await definition.close();
+  });
+
+  it.each([
+    ['delay NaN', { delay: NaN }],
+    ['delay Infinity', { delay: Infinity }],
+    ['priority NaN', { priority: NaN }],
+    ['priority 1.5', { priority: 1.5 }],
+    ['priority -3', { priority: -3 }],
+    ['priority over 2^21 - 1', { priority: 2 ** 21 }],
+    ['attempts NaN', { attempts: NaN }],
+    ['attempts 2.5', { attempts: 2.5 }],
+    ['jobId 0:a:b', { jobId: '0:a:b' }],
+  ] as const)('a bad job option (%s) is an InvalidArgumentError and nothing is written', async (_label, opts) => {
+    const definition = testQueue(topicSchema);
+    await expect(definition.enqueue({ tenantId: 'acme', topic: 'x' }, opts)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(definition.enqueueBulk([{ tenantId: 'acme', topic: 'x' }], opts)).rejects.toBeInstanceOf(InvalidArgumentError);
+    const keys = await keysMatching(redis, `${definition.settings.prefix}:*`);
+    expect(keys.filter((k) => !k.endsWith(':meta'))).toEqual([]);
+    await definition.close();
+  });
+
+  it('refuses bad default job options when the queue is defined', () => {
+    expect(() => defineQueue({ namespace: 'agent', name: 'x', schema: topicSchema, connection: redis, defaultJobOptions: { attempts: NaN } })).toThrow(
+      InvalidArgumentError,
+    );
+  });
+
+  it('enqueueBulk refuses per-job options that do not pair up with the payloads, writing nothing', async () => {
+    const definition = testQueue(topicSchema);
+    const payloads = [
+      { tenantId: 'acme', topic: 'a' },
+      { tenantId: 'acme', topic: 'b' },
+    ];
+    // The second job would be added without its jobId: a retry would add it twice.
+    await expect(definition.enqueueBulk(payloads, [{ jobId: 'report-a' }])).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(definition.enqueueBulk(payloads, [{ jobId: 'report-a' }, { jobId: 'report-b' }, { jobId: 'report-c' }])).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    expect((await definition.queue.getJobCounts()).waiting).toBe(0);
     await definition.close();
   });
 

@@ -67,4 +67,14 @@ describe('tenant schedules', () => {
     );
     expect(await reports.queue.getJobSchedulersCount()).toBe(before);
   });
+
+  it('refuses a cron pattern or time zone BullMQ cannot parse with an InvalidArgumentError, writing nothing', async () => {
+    const before = await reports.queue.getJobSchedulersCount();
+    await expect(tenantSchedules.schedule(reports, 'acme', 'x', { pattern: 'not a cron' }, { report: 'r' })).rejects.toThrow(InvalidArgumentError);
+    await expect(tenantSchedules.schedule(reports, 'acme', 'x', { pattern: '0 0 30 2 *' }, { report: 'r' })).rejects.toThrow(InvalidArgumentError);
+    await expect(tenantSchedules.schedule(reports, 'acme', 'x', { pattern: '0 6 * * 1', tz: 'Nowhere/Atlantis' }, { report: 'r' })).rejects.toThrow(
+      /repeat\.tz/,
+    );
+    expect(await reports.queue.getJobSchedulersCount()).toBe(before);
+  });
 });

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, assertTenantId, checkMs, describeValue } from '@platform/redis';
+import { getNextMillis } from 'bullmq';
 import type { AnyObjectSchema, TenantPayload, TenantPayloadInput } from './payload';
 import type { QueueDefinition } from './define-queue';
 import { AGENT_ROLES, agentQueue, notificationQueue, ragIngestionQueue } from './catalog';
@@ -65,18 +66,39 @@ function checkRepeat(repeat: unknown): { every: number } | { pattern: string; tz
   if (typeof pattern !== 'string' || pattern.trim().length === 0 || pattern.length > 256) {
     throw new InvalidArgumentError('repeat.pattern', `must be a cron pattern, got ${describeValue(pattern)}`);
   }
-  if (tz !== undefined && (typeof tz !== 'string' || tz.length === 0 || tz.length > 64)) {
+  if (tz !== undefined && (typeof tz !== 'string' || tz.length === 0 || tz.length > 64 || !isTimeZone(tz))) {
     throw new InvalidArgumentError('repeat.tz', `must be a time zone name, got ${describeValue(tz)}`);
   }
-  return tz === undefined ? { pattern } : { pattern, tz: tz as string };
+  const checked = tz === undefined ? { pattern } : { pattern, tz: tz as string };
+  // BullMQ parses the pattern only inside upsertJobScheduler, and its error is a plain Error.
+  let next: number | undefined;
+  try {
+    next = getNextMillis(Date.now(), checked);
+  } catch (error) {
+    throw new InvalidArgumentError('repeat.pattern', `must be a cron pattern, got ${describeValue(pattern)}: ${(error as Error).message}`, { cause: error });
+  }
+  // BullMQ writes nothing for a schedule without a next time (and would leave an older one in place).
+  if (next === undefined) throw new InvalidArgumentError('repeat.pattern', `never fires, got ${describeValue(pattern)}`);
+  return checked;
+}
+
+/** Whether `tz` is a time zone `Intl` (and so BullMQ's cron parser) knows. */
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Creates or replaces the schedule `scheduleId` of a tenant on a queue (a BullMQ job scheduler):
  * a job with `payload` (validated like any enqueue: `PayloadValidationError`/`PayloadTooLargeError`,
- * or `InvalidArgumentError` for the ids and `repeat`, before anything is written) is added every
- * `every` ms or at each time of the cron `pattern` (in `tz`). Jobs of a schedule on a fair queue go
- * straight into BullMQ, not through the fair backlog.
+ * or `InvalidArgumentError` for the ids and `repeat`, a cron pattern or time zone that cannot be
+ * parsed included, before anything is written) is added every `every` ms or at each time of the
+ * cron `pattern` (in `tz`). Jobs of a schedule on a fair queue go straight into BullMQ, not through
+ * the fair backlog.
  */
 async function scheduleForTenant<S extends AnyObjectSchema>(
   definition: QueueDefinition<S>,

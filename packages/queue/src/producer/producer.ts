@@ -1,4 +1,4 @@
-import type { Job, JobsOptions, Queue } from 'bullmq';
+import { Job, type JobsOptions, type Queue } from 'bullmq';
 
 /** One job to add: BullMQ's name, the validated data and BullMQ's job options. */
 export interface JobEntry<T> {
@@ -53,11 +53,31 @@ export function plainProducer<T>(getQueue: () => Queue<T>): Producer<T> {
   // The casts are sound: BullMQ's add() types its name parameter through a conditional type.
   return {
     add: ({ name, data, opts }) => getQueue().add(name as never, data as never, opts) as Promise<Job<T>>,
-    addBulk: (jobs) => getQueue().addBulk(jobs as never) as Promise<Job<T>[]>,
+    addBulk: (jobs) => addAllOrNone(getQueue() as Queue, jobs) as Promise<Job<T>[]>,
     counts: () => countJobs(getQueue() as Queue, 0),
     getJob: async (id) => (await getQueue().getJob(id)) ?? undefined,
     drain: (delayed) => getQueue().drain(delayed),
     obliterate: (options) => getQueue().obliterate(options),
     idle: async () => undefined,
   };
+}
+
+/**
+ * Adds jobs to a queue in one MULTI, as BullMQ's `queue.addBulk` does but all or none: BullMQ 6's
+ * `addBulk` sends one pipeline, in which each job is a script of its own, so Redis refusing writes
+ * part-way (`maxmemory` reached, a lost connection) left the first jobs written while the call
+ * rejected. The jobs get the queue's default options and ids as with `addBulk`.
+ */
+export async function addAllOrNone<T>(queue: Queue, jobs: readonly JobEntry<T>[]): Promise<Job[]> {
+  const added = jobs.map(({ name, data, opts }) => new Job(queue, name, data, { ...queue.jobsOpts, ...opts, jobId: opts?.jobId }, opts?.jobId));
+  // The parent options `addBulk` passes (a job with `opts.parent` joins its parent's dependencies).
+  const entries = added.map((job) => job.toFlowEntry({ parentKey: job.parentKey, parentDependenciesKey: job.parentKey ? `${job.parentKey}:dependencies` : undefined }));
+  const results = await queue.backend.addFlow(entries);
+  results.forEach(([error, id], i) => {
+    if (error) throw error;
+    // A negative number is a BullMQ error code (its scripts' answer to an impossible add).
+    if (typeof id === 'number' && id < 0) throw new Error(`BullMQ refused job #${i} of the batch (code ${id})`);
+    added[i]!.id = String(id);
+  });
+  return added;
 }
