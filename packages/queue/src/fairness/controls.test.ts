@@ -195,6 +195,20 @@ describe('backlog cap (maxPending)', () => {
     await resetTenantLimits(q, 'acme');
     await expect(q.enqueue({ tenantId: 'acme', n: 8 })).rejects.toMatchObject({ limit: 3, pending: 5 });
   });
+
+  it('jobs removed from the backlog (job.remove, a deduplication replace) no longer count toward the cap', async () => {
+    const q = fairQueue({ maxPendingPerTenant: 2, window: 1 });
+    await q.enqueue({ tenantId: 'other', n: 0 }); // fills the window: the rest stays pending
+    await waitFor(async () => (await q.queue.getJobCounts('waiting')).waiting === 1, 5000);
+    const removed = await q.enqueue({ tenantId: 'acme', n: 0 });
+    await (await q.queue.getJob(removed.id!))!.remove();
+    // Each replace removes the held job it replaces: one job of acme is pending at a time.
+    for (let n = 1; n <= 3; n++) await q.enqueue({ tenantId: 'acme', n }, { deduplication: { id: 'd', replace: true } });
+    expect((await q.counts()).pending).toBe(1);
+    await q.enqueue({ tenantId: 'acme', n: 4 });
+    await expect(q.enqueue({ tenantId: 'acme', n: 5 })).rejects.toMatchObject({ limit: 2, pending: 2 });
+    expect((await q.counts()).pending).toBe(2);
+  });
 });
 
 describe("targets: arrays, names and 'all'", () => {
