@@ -255,6 +255,20 @@ describe('workers apply controls from their periodic view', () => {
     await waitFor(() => done.length === 3, 8000, 50);
     await waitFor(async () => (await redis.zcard(keys.leases('acme'))) === 0, 3000, 50);
   });
+
+  it("a worker that has not read the controls yet does not start a paused tenant's released job", async () => {
+    const q = fairQueue({ window: 2 });
+    await q.enqueue({ tenantId: 'acme', n: 0 });
+    await fairSchedulerOf(q)!.idle();
+    expect((await q.queue.getJobCounts('waiting')).waiting).toBe(1);
+    await pauseTenant(q, 'acme');
+    // A handler wrapped as a worker's, before its first controls refresh (a worker that just started).
+    const [job] = await q.queue.getJobs(['waiting']);
+    let ran = false;
+    const run = fairSchedulerOf(q)!.wrapHandler(async () => void (ran = true));
+    await expect(run(job!, { tenantId: 'acme' })).rejects.toMatchObject({ delayJob: true, deferralReason: 'tenant-paused' });
+    expect(ran).toBe(false);
+  });
 });
 
 describe('concurrency pools on a fair queue: slots taken at hand-out', () => {
