@@ -572,6 +572,32 @@ describe('held jobs: a fair job enters BullMQ once, at its enqueue', () => {
     await q.close();
   });
 
+  it("job.changePriority() of a held job orders it in its tenant's backlog and releases it as BullMQ's promote would", async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    // 'first' fills the window before acme's jobs arrive (the enqueue does not await its hand-out).
+    await fairSchedulerOf(q)!.idle();
+    const [a, b] = await q.enqueueBulk(
+      [
+        { tenantId: 'acme', n: 1 },
+        { tenantId: 'acme', n: 2 },
+      ],
+      { priority: 5 },
+    );
+    await (await q.getJob(b!.id!))!.changePriority({ priority: 2 });
+    await (await q.getJob(a!.id!))!.changePriority({ priority: 0 });
+    await q.queue.drain();
+    await fairSchedulerOf(q)!.pump();
+    // a (now no priority) goes first, into the wait list, as BullMQ's promote puts a job of priority 0.
+    expect(await q.queue.getJobState(a!.id!)).toBe('waiting');
+    expect(await q.queue.getJobState(b!.id!)).toBe('delayed');
+    await (await q.queue.getJob(a!.id!))!.remove();
+    await fairSchedulerOf(q)!.pump();
+    expect(await q.queue.getJobState(b!.id!)).toBe('prioritized');
+    expect(await q.queue.getCountsPerPriority([2, 5])).toEqual({ 2: 1, 5: 0 });
+    await q.close();
+  });
+
   it('a held job removed by hand is skipped by the dispatcher; the tenant next job goes out instead', async () => {
     const q = fairQueue({ window: 1 });
     await q.enqueue({ tenantId: 'first', n: 0 });
