@@ -105,6 +105,14 @@ describe('setTenantLimits / getTenantLimits / resetTenantLimits', () => {
     expect(await listTenantControls(q)).toEqual([]);
   });
 
+  it('an override that removes the rate (rate: null) shows no rate, from the override', async () => {
+    const q = fairQueue({ tenantRate: { max: 5, durationMs: 1000 } });
+    await setTenantLimits(q, 'acme', { rate: null });
+    const limits = await getTenantLimits(q, 'acme');
+    expect(limits.rate).toEqual({ value: undefined, source: 'override' });
+    expect(limits.override?.values).toEqual({ rate: null });
+  });
+
   it('rejects bad limits before touching Redis', async () => {
     const q = fairQueue();
     await expect(setTenantLimits(q, 'acme', {})).rejects.toThrow(/at least one/);
