@@ -222,6 +222,16 @@ describe('fair enqueue', () => {
     expect((await q.queue.getJobCounts()).delayed).toBe(0);
     await q.close();
   });
+
+  it('a weights record gives weight 1 to every tenant it does not list, whatever its id', async () => {
+    const q = fairQueue({ weights: { acme: 2 } });
+    // Valid tenant ids that are also names of Object.prototype's properties.
+    for (const tenantId of ['constructor', 'toString', '__proto__']) {
+      await expect(q.enqueue({ tenantId, n: 1 })).resolves.toMatchObject({ data: { tenantId } });
+      expect(fairSchedulerOf(q)!.settings.tenant(tenantId).weight).toBe(1);
+    }
+    await q.close();
+  });
 });
 
 describe('a fair queue behaves like a queue', () => {

@@ -117,8 +117,13 @@ export function resolveFairness(options: FairnessOptions = {}): ResolvedFairness
     leaseMs,
     pollMs,
     tenant(tenantId) {
+      // Own entries only: a tenant id such as `constructor` is not a weight the record inherits.
       const weight =
-        typeof weights === 'function' ? weights(tenantId) : (weights?.[tenantId] ?? defaultFairnessOptions.weight);
+        typeof weights === 'function'
+          ? weights(tenantId)
+          : weights !== undefined && Object.hasOwn(weights, tenantId)
+            ? (weights[tenantId] ?? defaultFairnessOptions.weight)
+            : defaultFairnessOptions.weight;
       if (!(typeof weight === 'number' && weight > 0 && weight <= 1000)) {
         throw new InvalidArgumentError('weights', `weight of tenant ${tenantId} must be in (0, 1000], got ${weight}`);
       }
