@@ -126,6 +126,26 @@ describe("fairness: 'per-tenant'", () => {
     await q.close();
   });
 
+  it("a retry takes a rate slot of its own: a failing job's attempts keep to the tenant's rate", async () => {
+    const q = fairQueue({ tenantRate: { max: 1, durationMs: 1000 } });
+    const starts: number[] = [];
+    const worker = createWorker(
+      q,
+      async () => {
+        starts.push(Date.now());
+        throw new Error('provider down');
+      },
+      { connection: workerConnection, handleSignals: false },
+    );
+    await q.enqueue({ tenantId: 'acme', n: 1 }, { attempts: 3, backoff: { type: 'fixed', delay: 50 } });
+    await waitFor(() => starts.length === 3, 10_000);
+    // One attempt per window of 1 s (the retries waited for it, as the first job of the tenant would).
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(950);
+    expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(950);
+    await worker.close();
+    await q.close();
+  });
+
   it('keeps deduplication: a second job with the same deduplication id or jobId is not added', async () => {
     const q = fairQueue({ window: 1 });
     await q.enqueue({ tenantId: 'other', n: 0 }); // fills the window, so the next ones stay pending

@@ -254,10 +254,12 @@ export function createFairScheduler(params: {
           }
         }
         const redis = await client();
+        // A retry counts against the rate again; a first attempt under the entry of its hand-out.
+        const rateEntry = job.attemptsMade > 0 ? `${jobId}|${job.attemptsMade}` : jobId;
         const [code, waitMs] = await fairScripts.acquire.run(
           redis,
           [keys.leases(ctx.tenantId), keys.rateLog(ctx.tenantId), keys.ctl],
-          [jobId, settings.leaseMs, ctx.tenantId, encodeTenantSettings(tenant)],
+          [jobId, settings.leaseMs, ctx.tenantId, encodeTenantSettings(tenant), rateEntry],
         );
         if (code === 2 || code === 3) {
           // The job does not run now: pool slots it took at hand-out go back at once.
