@@ -243,6 +243,15 @@ describe('fair enqueue', () => {
     await q.close();
   });
 
+  it('a tenantRate that is not { max, durationMs } or undefined is refused with InvalidArgumentError, nothing written', async () => {
+    for (const tenantRate of [null, 5, () => null]) {
+      const q = fairQueue({ tenantRate: tenantRate as never });
+      await expect(q.enqueue({ tenantId: 'acme', n: 1 })).rejects.toMatchObject({ name: 'InvalidArgumentError', argument: 'tenantRate' });
+      expect((await q.queue.getJobCounts()).delayed).toBe(0);
+      await q.close();
+    }
+  });
+
   it('a weights record gives weight 1 to every tenant it does not list, whatever its id', async () => {
     const q = fairQueue({ weights: { acme: 2 } });
     // Valid tenant ids that are also names of Object.prototype's properties.

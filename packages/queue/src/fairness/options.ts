@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@platform/redis';
+import { InvalidArgumentError, describeValue } from '@platform/redis';
 
 /** A per-tenant rate on a queue: at most `max` jobs of one tenant handed out per `durationMs` (sliding window). */
 export interface TenantRate {
@@ -134,6 +134,9 @@ export function resolveFairness(options: FairnessOptions = {}): ResolvedFairness
       );
       const rate = perTenant(tenantRate, tenantId);
       if (rate !== undefined) {
+        if (typeof rate !== 'object' || rate === null) {
+          throw new InvalidArgumentError('tenantRate', `rate of tenant ${tenantId} must be { max, durationMs } or undefined, got ${describeValue(rate)}`);
+        }
         positiveInt('tenantRate.max', rate.max, 1);
         positiveInt('tenantRate.durationMs', rate.durationMs, 1);
       }
