@@ -59,8 +59,10 @@ export interface FairnessOptions {
    */
   leaseMs?: number;
   /**
-   * How often each worker runs a dispatch step on its own (it also runs one whenever a job starts
-   * or ends, and producers run one after enqueueing when the window has room).
+   * How often each worker runs a dispatch step on its own, and re-reads the tenant controls when
+   * they changed (it also runs a step after every quarter window of job starts, when its queue
+   * drains and when a job frees a `maxActivePerTenant` slot; producers run one after enqueueing
+   * when the window has room).
    * @defaultValue `200`
    */
   pollMs?: number;
