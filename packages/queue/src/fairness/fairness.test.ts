@@ -623,17 +623,17 @@ describe('held jobs: a fair job enters BullMQ once, at its enqueue', () => {
       ],
       { priority: 5 },
     );
-    await (await q.getJob(b!.id!))!.changePriority({ priority: 2 });
-    await (await q.getJob(a!.id!))!.changePriority({ priority: 0 });
+    await (await q.getJob(a!.id!))!.changePriority({ priority: 7 });
+    await (await q.getJob(b!.id!))!.changePriority({ priority: 0 });
     await q.queue.drain();
     await fairSchedulerOf(q)!.pump();
-    // a (now no priority) goes first, into the wait list, as BullMQ's promote puts a job of priority 0.
-    expect(await q.queue.getJobState(a!.id!)).toBe('waiting');
-    expect(await q.queue.getJobState(b!.id!)).toBe('delayed');
-    await (await q.queue.getJob(a!.id!))!.remove();
+    // b (now no priority) goes first, into the wait list, as BullMQ's promote puts a job of priority 0.
+    expect(await q.queue.getJobState(b!.id!)).toBe('waiting');
+    expect(await q.queue.getJobState(a!.id!)).toBe('delayed');
+    await (await q.queue.getJob(b!.id!))!.remove();
     await fairSchedulerOf(q)!.pump();
-    expect(await q.queue.getJobState(b!.id!)).toBe('prioritized');
-    expect(await q.queue.getCountsPerPriority([2, 5])).toEqual({ 2: 1, 5: 0 });
+    expect(await q.queue.getJobState(a!.id!)).toBe('prioritized');
+    expect(await q.queue.getCountsPerPriority([5, 7])).toEqual({ 5: 0, 7: 1 });
     await q.close();
   });
 
