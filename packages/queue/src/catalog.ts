@@ -62,7 +62,8 @@ export type CatalogQueueOptions = Omit<DefineQueueOptions<never>, 'namespace' | 
   /**
    * Fair hand-out of waiting jobs across tenants, as `defineQueue`'s `fairness`; `'none'` for plain
    * BullMQ FIFO. Producers and workers of one queue must agree on it.
-   * @defaultValue `'per-tenant'` (weight 1 per tenant, no slot limit, no rate, window 50)
+   * @defaultValue `'per-tenant'` (weight 1 per tenant, no slot limit, no rate, window twice the live
+   * workers' total concurrency)
    */
   fairness?: DefineQueueOptions<never>['fairness'];
 };

@@ -48,10 +48,10 @@ export interface DefineQueueOptions<S extends AnyObjectSchema> {
   schema: S;
   /**
    * Fair hand-out of waiting jobs across tenants: `'per-tenant'` (weight 1, no slot limit, no rate,
-   * window 50) or {@link FairnessOptions} for weights, `maxActivePerTenant`, a per-tenant rate and
-   * the window, or `'none'` for plain BullMQ FIFO (the same as leaving it out; the catalog queues,
-   * which are fair by default, take it as their opt-out). See the README, "Fair scheduling across
-   * tenants".
+   * window twice the live workers' total concurrency) or {@link FairnessOptions} for weights,
+   * `maxActivePerTenant`, a per-tenant rate and the window, or `'none'` for plain BullMQ FIFO (the
+   * same as leaving it out; the catalog queues, which are fair by default, take it as their
+   * opt-out). See the README, "Fair scheduling across tenants".
    * @defaultValue `undefined`: plain BullMQ FIFO (`'none'`)
    */
   fairness?: 'none' | 'per-tenant' | FairnessOptions;

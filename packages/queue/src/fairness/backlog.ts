@@ -67,6 +67,23 @@ export class FairJob<T = unknown> extends Job<T> {
     return super.changeDelay(delay);
   }
 
+  /**
+   * BullMQ's, which changes only the priority in the hash of a delayed job; a held job also takes
+   * its new place in its tenant's backlog (its arrival order among jobs of the same priority kept).
+   */
+  override async changePriority(opts: { priority?: number; lifo?: boolean }): Promise<void> {
+    await super.changePriority(opts);
+    const backlog = backlogOf.get(this.queue);
+    const tenantId = (this.data as { tenantId?: unknown } | undefined)?.tenantId;
+    if (this.id === undefined || backlog === undefined || typeof tenantId !== 'string') return;
+    const pendingKey = backlog.keys.pending(tenantId);
+    const score = await backlog.client().zscore(pendingKey, this.id);
+    if (score === null) return;
+    // As at enqueue: BullMQ's priority range, then arrival. XX: a job released meanwhile is not put back.
+    const priority = Math.min(Math.max(Math.trunc(Number(opts.priority) || 0), 0), 2 ** 21 - 1);
+    await backlog.client().zadd(pendingKey, 'XX', priority * 2 ** 32 + (Number(score) % 2 ** 32), this.id);
+  }
+
   private async held(): Promise<boolean> {
     const backlog = backlogOf.get(this.queue);
     if (this.id === undefined || backlog === undefined || !(await isHeld(backlog, this.id))) return false;

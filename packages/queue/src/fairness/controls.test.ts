@@ -105,6 +105,14 @@ describe('setTenantLimits / getTenantLimits / resetTenantLimits', () => {
     expect(await listTenantControls(q)).toEqual([]);
   });
 
+  it('an override that removes the rate (rate: null) shows no rate, from the override', async () => {
+    const q = fairQueue({ tenantRate: { max: 5, durationMs: 1000 } });
+    await setTenantLimits(q, 'acme', { rate: null });
+    const limits = await getTenantLimits(q, 'acme');
+    expect(limits.rate).toEqual({ value: undefined, source: 'override' });
+    expect(limits.override?.values).toEqual({ rate: null });
+  });
+
   it('rejects bad limits before touching Redis', async () => {
     const q = fairQueue();
     await expect(setTenantLimits(q, 'acme', {})).rejects.toThrow(/at least one/);
@@ -195,6 +203,20 @@ describe('backlog cap (maxPending)', () => {
     await resetTenantLimits(q, 'acme');
     await expect(q.enqueue({ tenantId: 'acme', n: 8 })).rejects.toMatchObject({ limit: 3, pending: 5 });
   });
+
+  it('jobs removed from the backlog (job.remove, a deduplication replace) no longer count toward the cap', async () => {
+    const q = fairQueue({ maxPendingPerTenant: 2, window: 1 });
+    await q.enqueue({ tenantId: 'other', n: 0 }); // fills the window: the rest stays pending
+    await waitFor(async () => (await q.queue.getJobCounts('waiting')).waiting === 1, 5000);
+    const removed = await q.enqueue({ tenantId: 'acme', n: 0 });
+    await (await q.queue.getJob(removed.id!))!.remove();
+    // Each replace removes the held job it replaces: one job of acme is pending at a time.
+    for (let n = 1; n <= 3; n++) await q.enqueue({ tenantId: 'acme', n }, { deduplication: { id: 'd', replace: true } });
+    expect((await q.counts()).pending).toBe(1);
+    await q.enqueue({ tenantId: 'acme', n: 4 });
+    await expect(q.enqueue({ tenantId: 'acme', n: 5 })).rejects.toMatchObject({ limit: 2, pending: 2 });
+    expect((await q.counts()).pending).toBe(2);
+  });
 });
 
 describe("targets: arrays, names and 'all'", () => {
@@ -240,6 +262,20 @@ describe('workers apply controls from their periodic view', () => {
     // Without the release, the slot would stay taken until the lease expires (leaseMs, 30 s).
     await waitFor(() => done.length === 3, 8000, 50);
     await waitFor(async () => (await redis.zcard(keys.leases('acme'))) === 0, 3000, 50);
+  });
+
+  it("a worker that has not read the controls yet does not start a paused tenant's released job", async () => {
+    const q = fairQueue({ window: 2 });
+    await q.enqueue({ tenantId: 'acme', n: 0 });
+    await fairSchedulerOf(q)!.idle();
+    expect((await q.queue.getJobCounts('waiting')).waiting).toBe(1);
+    await pauseTenant(q, 'acme');
+    // A handler wrapped as a worker's, before its first controls refresh (a worker that just started).
+    const [job] = await q.queue.getJobs(['waiting']);
+    let ran = false;
+    const run = fairSchedulerOf(q)!.wrapHandler(async () => void (ran = true));
+    await expect(run(job!, { tenantId: 'acme' })).rejects.toMatchObject({ delayJob: true, deferralReason: 'tenant-paused' });
+    expect(ran).toBe(false);
   });
 });
 

@@ -324,9 +324,10 @@ export async function getTenantLimits(
   const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
   const code = queue!.settings ? queue!.settings.tenant(tenantId) : decodeTenantSettings(cfg);
   const { paused, override } = liveControls(ctlJson, now);
-  const pick = <T>(overridden: T | undefined, fallback: T): TenantLimitValue<T> =>
-    override && overridden !== undefined
-      ? { value: overridden, source: 'override', ...(override.untilMs !== undefined ? { expiresAtMs: override.untilMs } : {}) }
+  // `set`: whether the override gives the value (a removed rate, `rate: null`, is given as no rate).
+  const pick = <T>(overridden: T | undefined, fallback: T, set = overridden !== undefined): TenantLimitValue<T> =>
+    override && set
+      ? { value: overridden as T, source: 'override', ...(override.untilMs !== undefined ? { expiresAtMs: override.untilMs } : {}) }
       : { value: fallback, source: 'code' };
   const o = override?.values ?? {};
   return {
@@ -334,7 +335,7 @@ export async function getTenantLimits(
     tenantId,
     weight: pick(o.weight, code.weight),
     maxActive: pick(o.maxActive, code.maxActive),
-    rate: pick(o.rate === undefined ? undefined : (o.rate ?? undefined), code.rateMax > 0 ? { max: code.rateMax, durationMs: code.rateDurationMs } : undefined) as TenantLimitValue<TenantRate | undefined>,
+    rate: pick<TenantRate | undefined>(o.rate ?? undefined, code.rateMax > 0 ? { max: code.rateMax, durationMs: code.rateDurationMs } : undefined, o.rate !== undefined),
     maxPending: pick(o.maxPending, code.maxPending),
     override,
     paused,

@@ -126,6 +126,26 @@ describe("fairness: 'per-tenant'", () => {
     await q.close();
   });
 
+  it("a retry takes a rate slot of its own: a failing job's attempts keep to the tenant's rate", async () => {
+    const q = fairQueue({ tenantRate: { max: 1, durationMs: 1000 } });
+    const starts: number[] = [];
+    const worker = createWorker(
+      q,
+      async () => {
+        starts.push(Date.now());
+        throw new Error('provider down');
+      },
+      { connection: workerConnection, handleSignals: false },
+    );
+    await q.enqueue({ tenantId: 'acme', n: 1 }, { attempts: 3, backoff: { type: 'fixed', delay: 50 } });
+    await waitFor(() => starts.length === 3, 10_000);
+    // One attempt per window of 1 s (the retries waited for it, as the first job of the tenant would).
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(950);
+    expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(950);
+    await worker.close();
+    await q.close();
+  });
+
   it('keeps deduplication: a second job with the same deduplication id or jobId is not added', async () => {
     const q = fairQueue({ window: 1 });
     await q.enqueue({ tenantId: 'other', n: 0 }); // fills the window, so the next ones stay pending
@@ -220,6 +240,25 @@ describe('fair enqueue', () => {
     ).rejects.toThrow(/cannot be used together/);
     expect(await q.counts()).toMatchObject({ pending: 0, waiting: 0, delayed: 0 });
     expect((await q.queue.getJobCounts()).delayed).toBe(0);
+    await q.close();
+  });
+
+  it('a tenantRate that is not { max, durationMs } or undefined is refused with InvalidArgumentError, nothing written', async () => {
+    for (const tenantRate of [null, 5, () => null]) {
+      const q = fairQueue({ tenantRate: tenantRate as never });
+      await expect(q.enqueue({ tenantId: 'acme', n: 1 })).rejects.toMatchObject({ name: 'InvalidArgumentError', argument: 'tenantRate' });
+      expect((await q.queue.getJobCounts()).delayed).toBe(0);
+      await q.close();
+    }
+  });
+
+  it('a weights record gives weight 1 to every tenant it does not list, whatever its id', async () => {
+    const q = fairQueue({ weights: { acme: 2 } });
+    // Valid tenant ids that are also names of Object.prototype's properties.
+    for (const tenantId of ['constructor', 'toString', '__proto__']) {
+      await expect(q.enqueue({ tenantId, n: 1 })).resolves.toMatchObject({ data: { tenantId } });
+      expect(fairSchedulerOf(q)!.settings.tenant(tenantId).weight).toBe(1);
+    }
     await q.close();
   });
 });
@@ -569,6 +608,32 @@ describe('held jobs: a fair job enters BullMQ once, at its enqueue', () => {
     const twin = await q.enqueue({ tenantId: 'acme', n: 9 }, { deduplication: { id: 'd1' } });
     expect(twin.id).toBe(a!.id);
     expect((await q.counts()).pending).toBe(1);
+    await q.close();
+  });
+
+  it("job.changePriority() of a held job orders it in its tenant's backlog and releases it as BullMQ's promote would", async () => {
+    const q = fairQueue({ window: 1 });
+    await q.enqueue({ tenantId: 'first', n: 0 });
+    // 'first' fills the window before acme's jobs arrive (the enqueue does not await its hand-out).
+    await fairSchedulerOf(q)!.idle();
+    const [a, b] = await q.enqueueBulk(
+      [
+        { tenantId: 'acme', n: 1 },
+        { tenantId: 'acme', n: 2 },
+      ],
+      { priority: 5 },
+    );
+    await (await q.getJob(a!.id!))!.changePriority({ priority: 7 });
+    await (await q.getJob(b!.id!))!.changePriority({ priority: 0 });
+    await q.queue.drain();
+    await fairSchedulerOf(q)!.pump();
+    // b (now no priority) goes first, into the wait list, as BullMQ's promote puts a job of priority 0.
+    expect(await q.queue.getJobState(b!.id!)).toBe('waiting');
+    expect(await q.queue.getJobState(a!.id!)).toBe('delayed');
+    await (await q.queue.getJob(b!.id!))!.remove();
+    await fairSchedulerOf(q)!.pump();
+    expect(await q.queue.getJobState(a!.id!)).toBe('prioritized');
+    expect(await q.queue.getCountsPerPriority([5, 7])).toEqual({ 5: 0, 7: 1 });
     await q.close();
   });
 

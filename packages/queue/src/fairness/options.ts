@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@platform/redis';
+import { InvalidArgumentError, describeValue } from '@platform/redis';
 
 /** A per-tenant rate on a queue: at most `max` jobs of one tenant handed out per `durationMs` (sliding window). */
 export interface TenantRate {
@@ -59,8 +59,10 @@ export interface FairnessOptions {
    */
   leaseMs?: number;
   /**
-   * How often each worker runs a dispatch step on its own (it also runs one whenever a job starts
-   * or ends, and producers run one after enqueueing when the window has room).
+   * How often each worker runs a dispatch step on its own, and re-reads the tenant controls when
+   * they changed (it also runs a step after every quarter window of job starts, when its queue
+   * drains and when a job frees a `maxActivePerTenant` slot; producers run one after enqueueing
+   * when the window has room).
    * @defaultValue `200`
    */
   pollMs?: number;
@@ -117,8 +119,13 @@ export function resolveFairness(options: FairnessOptions = {}): ResolvedFairness
     leaseMs,
     pollMs,
     tenant(tenantId) {
+      // Own entries only: a tenant id such as `constructor` is not a weight the record inherits.
       const weight =
-        typeof weights === 'function' ? weights(tenantId) : (weights?.[tenantId] ?? defaultFairnessOptions.weight);
+        typeof weights === 'function'
+          ? weights(tenantId)
+          : weights !== undefined && Object.hasOwn(weights, tenantId)
+            ? (weights[tenantId] ?? defaultFairnessOptions.weight)
+            : defaultFairnessOptions.weight;
       if (!(typeof weight === 'number' && weight > 0 && weight <= 1000)) {
         throw new InvalidArgumentError('weights', `weight of tenant ${tenantId} must be in (0, 1000], got ${weight}`);
       }
@@ -129,6 +136,9 @@ export function resolveFairness(options: FairnessOptions = {}): ResolvedFairness
       );
       const rate = perTenant(tenantRate, tenantId);
       if (rate !== undefined) {
+        if (typeof rate !== 'object' || rate === null) {
+          throw new InvalidArgumentError('tenantRate', `rate of tenant ${tenantId} must be { max, durationMs } or undefined, got ${describeValue(rate)}`);
+        }
         positiveInt('tenantRate.max', rate.max, 1);
         positiveInt('tenantRate.durationMs', rate.durationMs, 1);
       }

@@ -93,6 +93,11 @@ export function createFairScheduler(params: {
   // nobody would release: the next refresh finds it and releases it.
   let fastStarts: Array<{ jobId: string; tenantId: string; version: string | null | undefined; done: boolean }> = [];
   const releaseAtEnd = new Set<string>();
+  let firstRead: Promise<void> | undefined;
+  const firstControlsRead = (): Promise<void> =>
+    (firstRead ??= controls.refresh().catch(() => {
+      firstRead = undefined;
+    }));
 
   const register = (): Promise<void> => {
     registered ??= getClient()
@@ -233,9 +238,12 @@ export function createFairScheduler(params: {
         const tenant = settings.tenant(ctx.tenantId);
         const jobId = job.id;
         // Fast path: no limit in the code and no runtime control known for the tenant (the cache
-        // follows Redis within pollMs), so no script call.
+        // follows Redis within pollMs), so no script call. A worker that just started reads the
+        // controls first (a paused tenant's released jobs may be waiting for it); if that read
+        // fails, the script checks.
         if (!jobId) return handler(job, ctx);
-        if (tenant.maxActive === 0 && tenant.rateMax === 0 && !controls.has(ctx.tenantId)) {
+        if (controls.version() === undefined) await firstControlsRead();
+        if (tenant.maxActive === 0 && tenant.rateMax === 0 && controls.version() !== undefined && !controls.has(ctx.tenantId)) {
           const start = { jobId, tenantId: ctx.tenantId, version: controls.version(), done: false };
           fastStarts.push(start);
           try {
@@ -246,10 +254,12 @@ export function createFairScheduler(params: {
           }
         }
         const redis = await client();
+        // A retry counts against the rate again; a first attempt under the entry of its hand-out.
+        const rateEntry = job.attemptsMade > 0 ? `${jobId}|${job.attemptsMade}` : jobId;
         const [code, waitMs] = await fairScripts.acquire.run(
           redis,
           [keys.leases(ctx.tenantId), keys.rateLog(ctx.tenantId), keys.ctl],
-          [jobId, settings.leaseMs, ctx.tenantId, encodeTenantSettings(tenant)],
+          [jobId, settings.leaseMs, ctx.tenantId, encodeTenantSettings(tenant), rateEntry],
         );
         if (code === 2 || code === 3) {
           // The job does not run now: pool slots it took at hand-out go back at once.

@@ -12,6 +12,8 @@
   ARGV[2]  lease ms
   ARGV[3]  tenantId
   ARGV[4]  the code's settings "weight|maxActive|rateMax|rateDurationMs|maxPending"
+  ARGV[5]  the attempt's rate log entry: the jobId for a first attempt (the entry of its hand-out),
+           "<jobId>|<attemptsMade>" for a retry, so each attempt counts once against the rate
 
   Returns { code, ms }: code 0 = run (no lease held), 1 = run holding a lease (release it at the
   end), 2 = wait ms (slot or rate), 3 = wait ms (tenant paused).
@@ -43,12 +45,12 @@ elseif rcall('ZSCORE', KEYS[1], id) then
 end
 if s.rateMax > 0 then
   rcall('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - s.rateDur)
-  if not rcall('ZSCORE', KEYS[2], id) then
+  if not rcall('ZSCORE', KEYS[2], ARGV[5]) then
     if rcall('ZCARD', KEYS[2]) >= s.rateMax then
       local oldest = tonumber(rcall('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2])
       return { 2, math.max(oldest + s.rateDur + 1 - now, 1) }
     end
-    rcall('ZADD', KEYS[2], now, id)
+    rcall('ZADD', KEYS[2], now, ARGV[5])
     rcall('PEXPIRE', KEYS[2], s.rateDur + 1000)
   end
 end

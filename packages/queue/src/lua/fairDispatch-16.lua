@@ -181,7 +181,7 @@ while room > 0 and guard > 0 do
     local popped = rcall('ZPOPMIN', pendingKey)
     local id = popped[1]
     -- A held job removed meanwhile (drain, job.remove) or promoted by hand is skipped.
-    local ok = id and releaseHeld(bull, jobPrefix .. id, id, math.floor(tonumber(popped[2]) / 4294967296))
+    local ok = id and releaseHeld(bull, jobPrefix .. id, id)
     if ok then
       if s.maxActive > 0 then
         rcall('ZADD', leaseKey, now + leaseMs, id)

@@ -4,6 +4,7 @@
   in BullMQ and pending here, or neither. A job BullMQ did not add (a duplicate jobId, or a twin it
   deduplicated) is not recorded. Atomic for the whole batch: when a tenant's backlog cap
   (maxPending) would be exceeded, the jobs just added are removed again and nothing is recorded.
+  The cap counts held jobs: before refusing, pending entries whose job is no longer held are dropped.
 
   KEYS[1]  ready     zset  tenant -> virtual pass (tenants with pending work, eligible)
   KEYS[2]  blocked   zset  tenant -> ms when it may be eligible again (maxActive / rate / pause)
@@ -62,6 +63,26 @@ for j = 1, n do
   end
 end
 
+-- Whether more than `most` of a tenant's pending entries are still held. Entries whose job left the
+-- delayed set or its held scores (removed by hand, replaced by a deduplicated twin, promoted) are
+-- dropped on the way: the dispatcher would skip them, and until it gets to them they are no backlog.
+local heldFloor = (now + hold / 2) * 0x1000
+local function overCap(pendingKey, most)
+  local live, from = 0, 0
+  while live <= most do
+    local ids = rcall('ZRANGE', pendingKey, from, from + 99)
+    if #ids == 0 then return false end
+    local gone = {}
+    for _, id in ipairs(ids) do
+      local score = rcall('ZSCORE', KEYS[12], id)
+      if score and tonumber(score) >= heldFloor then live = live + 1 else gone[#gone + 1] = id end
+    end
+    if #gone > 0 then rcall('ZREM', pendingKey, unpack(gone)) end
+    from = from + #ids - #gone
+  end
+  return true
+end
+
 -- 2. Backlog caps: a refused batch leaves nothing behind (BullMQ's `added` events stay, followed
 -- by `removed`).
 for i = 1, m do
@@ -70,7 +91,8 @@ for i = 1, m do
     local s = tenantSettings(ARGV[2 + 2 * i], tenantCtl(KEYS[9], tenant), now)
     if s.maxPending > 0 then
       local pending = rcall('ZCARD', KEYS[13 + i])
-      if pending + perTenant[i] > s.maxPending then
+      if pending + perTenant[i] > s.maxPending and overCap(KEYS[13 + i], s.maxPending - perTenant[i]) then
+        pending = rcall('ZCARD', KEYS[13 + i])
         for id, j in pairs(fresh) do
           local jobKey, dedupKey = KEYS[jobKeys + 2 * j - 1], KEYS[jobKeys + 2 * j]
           rcall('ZREM', KEYS[12], id)

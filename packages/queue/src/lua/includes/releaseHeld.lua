@@ -6,9 +6,10 @@
 
   heldGate(metaKey, activeKey)   whether workers get a marker: false when the queue is paused or
                                  at its global concurrency (BullMQ's own check, read once per call)
-  releaseHeld(keys, jobKey, jobId, priority)
+  releaseHeld(keys, jobKey, jobId)
       keys = { delayed, wait, prioritized, pc, events }; returns false (nothing written) when the
-      job is no longer in the delayed set (removed, or promoted by hand).
+      job is no longer in the delayed set (removed, or promoted by hand). The priority is the job
+      hash's, as `promote` reads it (`job.changePriority` of a held job changes only the hash).
 ]]
 local function heldGate(metaKey, activeKey)
   local meta = redis.call('HMGET', metaKey, 'paused', 'concurrency')
@@ -17,8 +18,9 @@ local function heldGate(metaKey, activeKey)
   return true
 end
 
-local function releaseHeld(keys, jobKey, jobId, priority)
+local function releaseHeld(keys, jobKey, jobId)
   if redis.call('ZREM', keys.delayed, jobId) == 0 then return false end
+  local priority = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
   if priority == 0 then
     redis.call('LPUSH', keys.wait, jobId)
   else
