@@ -104,11 +104,35 @@ describe('enqueueBulk when Redis refuses writes part-way', () => {
     await producer.config('SET', 'maxmemory', String(used + 500_000));
     try {
       const payloads = Array.from({ length: 10 }, (_, i) => ({ tenantId: 'acme', text: `${i}`.repeat(200_000) }));
-      await expect(definition.enqueueBulk(payloads)).rejects.toThrow(/OOM|EXECABORT/);
+      await expect(definition.enqueueBulk(payloads)).rejects.toThrow(QueueUnavailableError);
     } finally {
       await producer.config('SET', 'maxmemory', '0');
     }
     expect((await definition.counts()).waiting).toBe(0);
+    await definition.obliterate();
+    await definition.close();
+    await closeConnection(producer);
+  });
+});
+
+describe('Redis refusing writes (maxmemory reached under noeviction)', () => {
+  it('enqueue and enqueueBulk reject with QueueUnavailableError naming the reason, not a raw reply error, and write nothing', async () => {
+    const producer = createRedisConnection(config, { role: 'producer' });
+    const definition = defineQueue({ namespace: 'agent', name: 'oom', schema: z.object({ text: z.string() }), connection: producer });
+    await definition.enqueue({ tenantId: 'acme', text: 'before' });
+    const used = Number(/used_memory:(\d+)/.exec(await producer.info('memory'))![1]);
+    await producer.config('SET', 'maxmemory-policy', 'noeviction');
+    await producer.config('SET', 'maxmemory', String(used - 100_000));
+    try {
+      const one = await definition.enqueue({ tenantId: 'acme', text: 'x' }).catch((error: unknown) => error);
+      expect(one).toBeInstanceOf(QueueUnavailableError);
+      expect((one as Error).message).toMatch(/OOM/);
+      const bulk = await definition.enqueueBulk([{ tenantId: 'acme', text: 'y' }, { tenantId: 'acme', text: 'z' }]).catch((error: unknown) => error);
+      expect(bulk).toBeInstanceOf(QueueUnavailableError);
+    } finally {
+      await producer.config('SET', 'maxmemory', '0');
+    }
+    expect((await definition.counts()).waiting).toBe(1);
     await definition.obliterate();
     await definition.close();
     await closeConnection(producer);

@@ -25,6 +25,23 @@ afterAll(async () => {
   await server.stop();
 });
 
+describe('isConnectionError on replies', () => {
+  it('counts the replies that refuse every command for now (OOM, READONLY, ...; a MULTI discarded for one), not those about the command', async () => {
+    const reply = async (...args: string[]) => (await rejectionOf(() => client.call(args[0]!, ...args.slice(1)))).error as Error;
+    expect(isConnectionError(await reply('XGROUP', 'CREATE', 'no-such-stream', 'g', '$'))).toBe(false);
+    expect(isConnectionError(await reply('INCR', 'k'.repeat(3), 'extra'))).toBe(false);
+    for (const message of ["OOM command not allowed when used memory > 'maxmemory'.", "READONLY You can't write against a read only replica.", 'LOADING Redis is loading the dataset in memory', 'MISCONF Redis is configured to save RDB snapshots', 'MASTERDOWN Link with MASTER is down', 'NOREPLICAS Not enough good replicas to write.', 'BUSY Redis is busy running a script.']) {
+      expect([message, isConnectionError(new Error(message))]).toEqual([message, true]);
+    }
+    for (const message of ['BUSYGROUP Consumer Group name already exists', 'BUSYKEY Target key name already exists.', 'WRONGTYPE Operation against a key holding the wrong kind of value', 'EXECABORT Transaction discarded because of previous errors.']) {
+      expect([message, isConnectionError(new Error(message))]).toEqual([message, false]);
+    }
+    const discarded = Object.assign(new Error('EXECABORT Transaction discarded because of previous errors.'), { previousErrors: [new Error("OOM command not allowed when used memory > 'maxmemory'.")] });
+    expect(isConnectionError(discarded)).toBe(true);
+    expect(toUnavailableError(discarded, 'test call')).toBeInstanceOf(RedisUnavailableError);
+  });
+});
+
 describe('Redis unavailable', () => {
   it('a producer command fails within commandTimeoutMs (+1 s) and becomes a RedisUnavailableError', async () => {
     expect(await client.ping()).toBe('PONG');

@@ -235,12 +235,29 @@ export function toUnavailableError(
 }
 
 /**
- * True for errors that mean "Redis cannot be reached right now" rather than "the command is wrong"
- * (on a cluster also a slot whose master is being failed over: redirections exhausted, CLUSTERDOWN).
+ * Replies with which Redis refuses commands for now, whatever they are: `OOM` (maxmemory reached
+ * under noeviction), `READONLY` (a replica, e.g. a master demoted by a failover), `LOADING`,
+ * `MISCONF` (persistence failing), `MASTERDOWN`, `NOREPLICAS` (min-replicas-to-write) and `BUSY` (a
+ * script running too long). Not `BUSYGROUP` or `BUSYKEY`, which are about the command.
+ */
+const REFUSED_FOR_NOW = /^(?:OOM|READONLY|LOADING|MISCONF|MASTERDOWN|NOREPLICAS|BUSY) /;
+
+/**
+ * True for errors that mean "Redis cannot be reached or cannot serve right now" rather than "the
+ * command is wrong": connection failures and timeouts, a Redis that refuses every write for now
+ * (`OOM` with noeviction, `READONLY`, `LOADING`, `MISCONF`, `MASTERDOWN`, `NOREPLICAS`, `BUSY`; also
+ * a MULTI discarded for one of these, `EXECABORT`), and on a cluster a slot whose master is being
+ * failed over (redirections exhausted, CLUSTERDOWN).
  */
 export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error instanceof RedisUnavailableError) return true;
+  if (REFUSED_FOR_NOW.test(error.message)) return true;
+  // ioredis keeps the errors of the commands queued in a discarded MULTI.
+  const previous = (error as { previousErrors?: unknown }).previousErrors;
+  if (error.message.startsWith('EXECABORT') && Array.isArray(previous)) {
+    return previous.some((cause) => cause instanceof Error && REFUSED_FOR_NOW.test(cause.message));
+  }
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(code)) {
     return true;
