@@ -115,6 +115,27 @@ describe('enqueueBulk when Redis refuses writes part-way', () => {
   });
 });
 
+describe('enqueueBulk of delayed jobs on a fair queue when Redis refuses writes part-way', () => {
+  it('adds all of them or none', async () => {
+    const producer = createRedisConnection(config, { role: 'producer' });
+    const definition = defineQueue({ namespace: 'agent', name: 'bulk-oom-fair', schema: z.object({ text: z.string() }), connection: producer, fairness: 'per-tenant' });
+    const used = Number(/used_memory:(\d+)/.exec(await producer.info('memory'))![1]);
+    await producer.config('SET', 'maxmemory-policy', 'noeviction');
+    await producer.config('SET', 'maxmemory', String(used + 500_000));
+    try {
+      const payloads = Array.from({ length: 10 }, (_, i) => ({ tenantId: 'acme', text: `${i}`.repeat(200_000) }));
+      const options = payloads.map(() => ({ delay: 60_000 }));
+      await expect(definition.enqueueBulk(payloads, options)).rejects.toThrow(QueueUnavailableError);
+    } finally {
+      await producer.config('SET', 'maxmemory', '0');
+    }
+    expect((await definition.counts()).delayed).toBe(0);
+    await definition.obliterate();
+    await definition.close();
+    await closeConnection(producer);
+  });
+});
+
 describe('Redis refusing writes (maxmemory reached under noeviction)', () => {
   it('enqueue and enqueueBulk reject with QueueUnavailableError naming the reason, not a raw reply error, and write nothing', async () => {
     const producer = createRedisConnection(config, { role: 'producer' });

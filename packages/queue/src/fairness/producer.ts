@@ -1,6 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from '@platform/redis';
-import { countJobs, type JobEntry, type Producer } from '../producer/producer';
+import { addAllOrNone, countJobs, type JobEntry, type Producer } from '../producer/producer';
 import { fairBacklog } from './backlog';
 import { fairEnqueueWroteNothing } from './hold';
 import type { FairScheduler, MakeJob } from './scheduler';
@@ -31,7 +31,7 @@ export function fairProducer<T extends { tenantId: string }>(
       fairIndexes.forEach((index, k) => (result[index] = added[k]!));
     }
     if (directIndexes.length > 0) {
-      const added = await getQueue().addBulk(directIndexes.map((i) => jobs[i]) as never);
+      const added = await addAllOrNone(queue(), directIndexes.map((i) => jobs[i]!));
       directIndexes.forEach((index, k) => (result[index] = added[k] as Job<T>));
     }
     return result;

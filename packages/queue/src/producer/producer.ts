@@ -1,4 +1,4 @@
-import { Job, type JobsOptions, type Queue } from 'bullmq';
+import type { Job, JobsOptions, Queue } from 'bullmq';
 
 /** One job to add: BullMQ's name, the validated data and BullMQ's job options. */
 export interface JobEntry<T> {
@@ -69,7 +69,9 @@ export function plainProducer<T>(getQueue: () => Queue<T>): Producer<T> {
  * rejected. The jobs get the queue's default options and ids as with `addBulk`.
  */
 export async function addAllOrNone<T>(queue: Queue, jobs: readonly JobEntry<T>[]): Promise<Job[]> {
-  const added = jobs.map(({ name, data, opts }) => new Job(queue, name, data, { ...queue.jobsOpts, ...opts, jobId: opts?.jobId }, opts?.jobId));
+  // The queue's own Job class, as `addBulk` uses (a fair queue's hands out FairJobs).
+  const JobClass = (queue as unknown as { Job: typeof Job }).Job;
+  const added = jobs.map(({ name, data, opts }) => new JobClass(queue, name, data, { ...queue.jobsOpts, ...opts, jobId: opts?.jobId }, opts?.jobId));
   // The parent options `addBulk` passes (a job with `opts.parent` joins its parent's dependencies).
   const entries = added.map((job) => job.toFlowEntry({ parentKey: job.parentKey, parentDependenciesKey: job.parentKey ? `${job.parentKey}:dependencies` : undefined }));
   const results = await queue.backend.addFlow(entries);
