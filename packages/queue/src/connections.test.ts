@@ -93,69 +93,62 @@ describe('when Redis is down', () => {
   });
 });
 
-describe('enqueueBulk when Redis refuses writes part-way', () => {
-  it('a plain queue adds all of a batch or none: maxmemory reached in the middle of it leaves no job of the batch', async () => {
-    const producer = createRedisConnection(config, { role: 'producer' });
-    const definition = defineQueue({ namespace: 'agent', name: 'bulk-oom', schema: z.object({ text: z.string() }), connection: producer });
-    expect((await definition.counts()).waiting).toBe(0);
+/**
+ * Runs `refused` with Redis's maxmemory set `headroom` bytes above what it uses now (noeviction:
+ * writes past it are refused with OOM), on a queue of its own; then checks what `counts` says was
+ * left, with the limit lifted.
+ */
+async function underMaxmemory(
+  name: string,
+  headroom: number,
+  fairness: 'per-tenant' | undefined,
+  refused: (definition: QueueDefinition<z.ZodObject<{ text: z.ZodString }>>) => Promise<void>,
+): Promise<Awaited<ReturnType<QueueDefinition<z.ZodObject<{ text: z.ZodString }>>['counts']>>> {
+  const producer = createRedisConnection(config, { role: 'producer' });
+  const definition = defineQueue({ namespace: 'agent', name, schema: z.object({ text: z.string() }), connection: producer, ...(fairness ? { fairness } : {}) });
+  try {
     const used = Number(/used_memory:(\d+)/.exec(await producer.info('memory'))![1]);
-    // Room for about two of the ten jobs (noeviction: writes past the limit are refused with OOM).
     await producer.config('SET', 'maxmemory-policy', 'noeviction');
-    await producer.config('SET', 'maxmemory', String(used + 500_000));
+    await producer.config('SET', 'maxmemory', String(used + headroom));
     try {
-      const payloads = Array.from({ length: 10 }, (_, i) => ({ tenantId: 'acme', text: `${i}`.repeat(200_000) }));
-      await expect(definition.enqueueBulk(payloads)).rejects.toThrow(QueueUnavailableError);
+      await refused(definition);
     } finally {
       await producer.config('SET', 'maxmemory', '0');
     }
-    expect((await definition.counts()).waiting).toBe(0);
+    return await definition.counts();
+  } finally {
     await definition.obliterate();
     await definition.close();
     await closeConnection(producer);
-  });
-});
+  }
+}
 
-describe('enqueueBulk of delayed jobs on a fair queue when Redis refuses writes part-way', () => {
-  it('adds all of them or none', async () => {
-    const producer = createRedisConnection(config, { role: 'producer' });
-    const definition = defineQueue({ namespace: 'agent', name: 'bulk-oom-fair', schema: z.object({ text: z.string() }), connection: producer, fairness: 'per-tenant' });
-    const used = Number(/used_memory:(\d+)/.exec(await producer.info('memory'))![1]);
-    await producer.config('SET', 'maxmemory-policy', 'noeviction');
-    await producer.config('SET', 'maxmemory', String(used + 500_000));
-    try {
-      const payloads = Array.from({ length: 10 }, (_, i) => ({ tenantId: 'acme', text: `${i}`.repeat(200_000) }));
-      const options = payloads.map(() => ({ delay: 60_000 }));
-      await expect(definition.enqueueBulk(payloads, options)).rejects.toThrow(QueueUnavailableError);
-    } finally {
-      await producer.config('SET', 'maxmemory', '0');
-    }
-    expect((await definition.counts()).delayed).toBe(0);
-    await definition.obliterate();
-    await definition.close();
-    await closeConnection(producer);
-  });
-});
+/** Ten payloads of about 200 kB each: room for about two of them in 500 kB. */
+const bigPayloads = Array.from({ length: 10 }, (_, i) => ({ tenantId: 'acme', text: `${i}`.repeat(200_000) }));
 
 describe('Redis refusing writes (maxmemory reached under noeviction)', () => {
+  it('a plain queue adds all of a batch or none: maxmemory reached in the middle of it leaves no job of the batch', async () => {
+    const counts = await underMaxmemory('bulk-oom', 500_000, undefined, async (definition) => {
+      await expect(definition.enqueueBulk(bigPayloads)).rejects.toThrow(QueueUnavailableError);
+    });
+    expect(counts.waiting).toBe(0);
+  });
+
+  it('a fair queue adds its delayed jobs of a batch all or none', async () => {
+    const counts = await underMaxmemory('bulk-oom-fair', 500_000, 'per-tenant', async (definition) => {
+      await expect(definition.enqueueBulk(bigPayloads, bigPayloads.map(() => ({ delay: 60_000 })))).rejects.toThrow(QueueUnavailableError);
+    });
+    expect(counts.delayed).toBe(0);
+  });
+
   it('enqueue and enqueueBulk reject with QueueUnavailableError naming the reason, not a raw reply error, and write nothing', async () => {
-    const producer = createRedisConnection(config, { role: 'producer' });
-    const definition = defineQueue({ namespace: 'agent', name: 'oom', schema: z.object({ text: z.string() }), connection: producer });
-    await definition.enqueue({ tenantId: 'acme', text: 'before' });
-    const used = Number(/used_memory:(\d+)/.exec(await producer.info('memory'))![1]);
-    await producer.config('SET', 'maxmemory-policy', 'noeviction');
-    await producer.config('SET', 'maxmemory', String(used - 100_000));
-    try {
+    const counts = await underMaxmemory('oom', -100_000, undefined, async (definition) => {
       const one = await definition.enqueue({ tenantId: 'acme', text: 'x' }).catch((error: unknown) => error);
       expect(one).toBeInstanceOf(QueueUnavailableError);
       expect((one as Error).message).toMatch(/OOM/);
       const bulk = await definition.enqueueBulk([{ tenantId: 'acme', text: 'y' }, { tenantId: 'acme', text: 'z' }]).catch((error: unknown) => error);
       expect(bulk).toBeInstanceOf(QueueUnavailableError);
-    } finally {
-      await producer.config('SET', 'maxmemory', '0');
-    }
-    expect((await definition.counts()).waiting).toBe(1);
-    await definition.obliterate();
-    await definition.close();
-    await closeConnection(producer);
+    });
+    expect(counts.waiting).toBe(0);
   });
 });
