@@ -62,6 +62,17 @@ describe('concurrency limiter', () => {
     await expect(limiter.acquire('a:b')).rejects.toThrow(InvalidArgumentError);
   });
 
+  it('refuses a leaseMs or extension longer than a lease can be at creation, naming the option', async () => {
+    const tooLong = 2 ** 31; // above the lease set's largest TTL (2^31 - 1 ms)
+    expect(() => createConcurrencyLimiter({ redis, prefix, provider: 'long', maxInFlight: 1, leaseMs: tooLong })).toThrow(
+      expect.objectContaining({ name: 'InvalidArgumentError', argument: 'leaseMs' }),
+    );
+    const limiter = createConcurrencyLimiter({ redis, prefix, provider: 'long', maxInFlight: 1, leaseMs: 5000 });
+    const { lease } = await limiter.acquire('t1');
+    await expect(lease!.extend(tooLong)).rejects.toMatchObject({ name: 'InvalidArgumentError', argument: 'ms' });
+    expect(await lease!.release()).toBe(true);
+  });
+
   it("frees a killed holder's lease after its TTL", async () => {
     const limiter = createConcurrencyLimiter({ redis, prefix, provider: 'crash', maxInFlight: 1, leaseMs: 1000 });
     const child = start('hold-lease.js', [prefix, 'crash', 't1', '1', '1000'], ['ignore', 'pipe', 'inherit']);

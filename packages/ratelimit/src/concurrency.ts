@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { assertTenantId, checkInteger, isConnectionError, leases, type LeaseTake, type ScriptClient } from '@platform/redis';
+import { assertTenantId, checkInteger, checkMs, isConnectionError, leases, type LeaseTake, type ScriptClient } from '@platform/redis';
 import { ConcurrencyLimitError, unavailableError } from './errors';
 import { limiterKeys } from './keys';
 import { defaultConcurrencyLimiterOptions, withDefaults } from './options';
@@ -90,7 +90,8 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
   const { redis, provider, maxInFlight, leaseMs, retryAfterMs, prefix, failOpen } = withDefaults(options, defaultConcurrencyLimiterOptions);
   const keyOf = limiterKeys({ redis, provider, prefix, keyPrefix: options.keyPrefix }, 'inflight');
   checkInteger('maxInFlight', maxInFlight, 1);
-  checkInteger('leaseMs', leaseMs, 1);
+  // A lease's TTL is a timer-sized ms value (at most 2^31 - 1): refused here, not on every acquire.
+  checkMs('leaseMs', leaseMs, 1);
   checkInteger('retryAfterMs', retryAfterMs, 0);
 
   const wrap = (error: unknown, key: string): never => {
@@ -109,7 +110,7 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
       }
     },
     async extend(ms = leaseMs) {
-      checkInteger('ms', ms, 1);
+      checkMs('ms', ms, 1);
       if (!recorded) return true;
       try {
         return await leases.refresh(redis, key, id, ms);
