@@ -33,7 +33,11 @@ export interface ConcurrencyLimiterOptions {
    * @defaultValue `REDIS_KEY_PREFIX` (empty: keys are exactly `ratelimit:{tenantId}:{provider}:inflight`)
    */
   keyPrefix?: string;
-  /** When Redis cannot be reached, grant a lease that is not recorded anywhere. @defaultValue `false` */
+  /**
+   * When Redis cannot be reached, grant a lease that is not recorded anywhere (its `extend` does
+   * nothing; its `release` still removes its id, in case the take ran and only its reply was lost).
+   * @defaultValue `false`
+   */
   failOpen?: boolean;
 }
 
@@ -102,7 +106,11 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
     id,
     key,
     async release() {
-      if (!recorded) return true;
+      if (!recorded) {
+        // The take may have run with its reply lost (a timeout): remove the id, without waiting.
+        leases.release(redis, key, id).catch(() => false);
+        return true;
+      }
       try {
         return await leases.release(redis, key, id);
       } catch (error) {
