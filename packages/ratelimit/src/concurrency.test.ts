@@ -62,6 +62,34 @@ describe('concurrency limiter', () => {
     await expect(limiter.acquire('a:b')).rejects.toThrow(InvalidArgumentError);
   });
 
+  it('refuses a leaseMs or extension longer than a lease can be at creation, naming the option', async () => {
+    const tooLong = 2 ** 31; // above the lease set's largest TTL (2^31 - 1 ms)
+    expect(() => createConcurrencyLimiter({ redis, prefix, provider: 'long', maxInFlight: 1, leaseMs: tooLong })).toThrow(
+      expect.objectContaining({ name: 'InvalidArgumentError', argument: 'leaseMs' }),
+    );
+    const limiter = createConcurrencyLimiter({ redis, prefix, provider: 'long', maxInFlight: 1, leaseMs: 5000 });
+    const { lease } = await limiter.acquire('t1');
+    await expect(lease!.extend(tooLong)).rejects.toMatchObject({ name: 'InvalidArgumentError', argument: 'ms' });
+    expect(await lease!.release()).toBe(true);
+  });
+
+  it('with failOpen, a lease whose take ran but whose reply was lost (a timeout) is freed by its release, not held until it expires', async () => {
+    // Every script runs on Redis, then its reply is lost as on a command timeout.
+    const lossy = (run: (...args: never[]) => Promise<unknown>) => (...args: never[]) =>
+      run(...args).then(() => {
+        throw new Error('Command timed out');
+      });
+    const client = { status: 'ready', evalsha: lossy(redis.evalsha.bind(redis) as never), eval: lossy(redis.eval.bind(redis) as never) };
+    const limiter = createConcurrencyLimiter({ redis: client, prefix, provider: 'lossy', maxInFlight: 1, leaseMs: 60_000, failOpen: true });
+    const observer = createConcurrencyLimiter({ redis, prefix, provider: 'lossy', maxInFlight: 1, leaseMs: 60_000 });
+    const result = await limiter.acquire('t1');
+    expect(result.acquired).toBe(true);
+    expect(await observer.inFlight('t1')).toBe(1); // the take ran
+    expect(await result.lease!.release()).toBe(true);
+    await waitFor(async () => ((await observer.inFlight('t1')) === 0 ? true : undefined), 2000, 20);
+    expect((await observer.acquire('t1')).acquired).toBe(true);
+  });
+
   it("frees a killed holder's lease after its TTL", async () => {
     const limiter = createConcurrencyLimiter({ redis, prefix, provider: 'crash', maxInFlight: 1, leaseMs: 1000 });
     const child = start('hold-lease.js', [prefix, 'crash', 't1', '1', '1000'], ['ignore', 'pipe', 'inherit']);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { assertTenantId, checkInteger, isConnectionError, leases, type LeaseTake, type ScriptClient } from '@platform/redis';
+import { assertTenantId, checkInteger, checkMs, isConnectionError, leases, type LeaseTake, type ScriptClient } from '@platform/redis';
 import { ConcurrencyLimitError, unavailableError } from './errors';
 import { limiterKeys } from './keys';
 import { defaultConcurrencyLimiterOptions, withDefaults } from './options';
@@ -33,7 +33,11 @@ export interface ConcurrencyLimiterOptions {
    * @defaultValue `REDIS_KEY_PREFIX` (empty: keys are exactly `ratelimit:{tenantId}:{provider}:inflight`)
    */
   keyPrefix?: string;
-  /** When Redis cannot be reached, grant a lease that is not recorded anywhere. @defaultValue `false` */
+  /**
+   * When Redis cannot be reached, grant a lease that is not recorded anywhere (its `extend` does
+   * nothing; its `release` still removes its id, in case the take ran and only its reply was lost).
+   * @defaultValue `false`
+   */
   failOpen?: boolean;
 }
 
@@ -90,7 +94,8 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
   const { redis, provider, maxInFlight, leaseMs, retryAfterMs, prefix, failOpen } = withDefaults(options, defaultConcurrencyLimiterOptions);
   const keyOf = limiterKeys({ redis, provider, prefix, keyPrefix: options.keyPrefix }, 'inflight');
   checkInteger('maxInFlight', maxInFlight, 1);
-  checkInteger('leaseMs', leaseMs, 1);
+  // A lease's TTL is a timer-sized ms value (at most 2^31 - 1): refused here, not on every acquire.
+  checkMs('leaseMs', leaseMs, 1);
   checkInteger('retryAfterMs', retryAfterMs, 0);
 
   const wrap = (error: unknown, key: string): never => {
@@ -101,7 +106,11 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
     id,
     key,
     async release() {
-      if (!recorded) return true;
+      if (!recorded) {
+        // The take may have run with its reply lost (a timeout): remove the id, without waiting.
+        leases.release(redis, key, id).catch(() => false);
+        return true;
+      }
       try {
         return await leases.release(redis, key, id);
       } catch (error) {
@@ -109,7 +118,7 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
       }
     },
     async extend(ms = leaseMs) {
-      checkInteger('ms', ms, 1);
+      checkMs('ms', ms, 1);
       if (!recorded) return true;
       try {
         return await leases.refresh(redis, key, id, ms);

@@ -52,6 +52,29 @@ describe('defineProviderLimits', () => {
     ).toThrow(/cannot change the algorithm/);
   });
 
+  it('refuses a provider that is not declared, even one named like an Object property, with a rejected promise', async () => {
+    const defined = limits();
+    for (const provider of ['nope', 'toString', 'constructor', '__proto__'] as never[]) {
+      let consumed: Promise<unknown> | undefined;
+      expect(() => (consumed = defined.consume('t1', provider))).not.toThrow();
+      await expect(consumed).rejects.toThrow(InvalidArgumentError);
+      let ran: Promise<unknown> | undefined;
+      expect(() => (ran = defined.withRateLimit('t1', provider, () => 'ok'))).not.toThrow();
+      await expect(ran).rejects.toThrow(InvalidArgumentError);
+      expect(() => defined.limiter(provider)).toThrow(InvalidArgumentError);
+    }
+    expect(() =>
+      defineProviderLimits({ semrush: { limit: 1, windowSeconds: 1 } }, { redis, tiers: { pro: { toString: { limit: 5, windowSeconds: 1 } } as never } }),
+    ).toThrow(/undeclared provider "toString"/);
+    // A declared provider named like an Object property, for a tenant on a tier that leaves it as it is.
+    const named = defineProviderLimits(
+      { constructor: { limit: 1, windowSeconds: 1 }, semrush: { limit: 1, windowSeconds: 1 } },
+      { redis, prefix, tiers: { pro: { semrush: { limit: 2 } } } as never, tierOf: () => 'pro' },
+    );
+    expect(named.limiter('constructor', 't1')).toBe(named.limiters.constructor);
+    expect((await named.consume('t1', 'constructor')).allowed).toBe(true);
+  });
+
   it('names an unknown tier', () => {
     const defined = defineProviderLimits({ semrush: { limit: 1, windowSeconds: 1 } }, { redis, tierOf: () => 'enterprise' });
     expect(() => defined.limiter('semrush', 't1')).toThrow(/unknown tier "enterprise"/);

@@ -86,7 +86,7 @@ export function defineProviderLimits<P extends string>(
   for (const [tier, overrides] of Object.entries(tiers) as [string, Partial<Record<P, Partial<ProviderLimit>>>][]) {
     const built: Partial<Record<P, RateLimiter>> = {};
     for (const provider of Object.keys(overrides) as P[]) {
-      if (!(provider in providers)) {
+      if (!Object.hasOwn(providers, provider)) {
         throw new InvalidArgumentError('tiers', `tier "${tier}" overrides undeclared provider "${provider}"`);
       }
       const override = overrides[provider] ?? {};
@@ -101,7 +101,8 @@ export function defineProviderLimits<P extends string>(
   }
 
   const limiter = (provider: P, tenantId?: string): RateLimiter => {
-    const base = limiters[provider];
+    // Own properties only: a name such as "toString" is not a declared provider.
+    const base = Object.hasOwn(limiters, provider) ? limiters[provider] : undefined;
     if (base === undefined) throw new InvalidArgumentError('provider', `${describeValue(provider)} is not declared (declared: ${names.join(', ')})`);
     if (tenantId === undefined || tierOf === undefined) return base;
     assertTenantId(tenantId);
@@ -109,14 +110,15 @@ export function defineProviderLimits<P extends string>(
     if (tier === undefined) return base;
     const overrides = tierLimiters.get(tier);
     if (overrides === undefined) throw new InvalidArgumentError('tier', `tenant "${tenantId}" is on unknown tier "${tier}"`);
-    return overrides[provider] ?? base;
+    return (Object.hasOwn(overrides, provider) ? overrides[provider] : undefined) ?? base;
   };
 
   return {
     providers: names,
     limiters,
     limiter,
-    consume: (tenantId, provider, consumeOptions) => limiter(provider, tenantId).consume(tenantId, consumeOptions),
-    withRateLimit: (tenantId, provider, fn, consumeOptions) => withRateLimit(limiter(provider, tenantId), tenantId, fn, consumeOptions),
+    // Async: a bad provider, tenant or tier rejects, as the limiter's own calls do, instead of throwing.
+    consume: async (tenantId, provider, consumeOptions) => limiter(provider, tenantId).consume(tenantId, consumeOptions),
+    withRateLimit: async (tenantId, provider, fn, consumeOptions) => withRateLimit(limiter(provider, tenantId), tenantId, fn, consumeOptions),
   };
 }

@@ -8,7 +8,7 @@ import { sleep, testRedis } from './test-helpers';
 const { redis, own } = testRedis();
 
 /** A limiter under its own key prefix, so this test deletes only its own keys. */
-function limiterFor(options: { limit: number; windowSeconds: number; algorithm?: RateLimitAlgorithm; burst?: number; shortCircuit?: boolean; provider?: string }) {
+function limiterFor(options: { limit: number; windowSeconds: number; algorithm?: RateLimitAlgorithm; burst?: number; shortCircuit?: boolean; provider?: string; batching?: boolean }) {
   return createRateLimiter({ redis, provider: 'semrush', prefix: own(uniquePrefix('rl')), ...options });
 }
 
@@ -271,6 +271,18 @@ describe('in-process short-circuit', () => {
     const before = count();
     await limiter.consume('t1');
     expect(count()).toBe(before + 1);
+  });
+
+  it('forgets a refusal whose reply arrives while a reset is under way: after reset, the next call asks Redis', async () => {
+    const limiter = limiterFor({ limit: 1, windowSeconds: 30, batching: false });
+    await limiter.consume('t1');
+    // Sent before the reset (no batching: at once), refused, answered after reset cleared the memory.
+    const refusal = limiter.consume('t1');
+    const reset = limiter.reset('t1');
+    expect((await refusal).allowed).toBe(false);
+    await reset;
+    expect(await redis.exists(limiter.key('t1'))).toBe(0);
+    expect((await limiter.consume('t1')).allowed).toBe(true);
   });
 
   it('never lets more than limit through while many calls race', async () => {

@@ -429,6 +429,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       } catch (error) {
         throw unavailableError(error, key);
       }
+      // A refusal sent before the reset may have been answered (and remembered) since.
+      refusals?.delete(key);
     },
   };
 }
