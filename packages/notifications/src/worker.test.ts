@@ -424,6 +424,28 @@ describe('error classification and backoff', () => {
     expect(parseRetryAfter(null, now)).toBeUndefined();
   });
 
+  it('reads only the HTTP forms of Retry-After: other text is unreadable, asctime is GMT, a huge delay stays a long one', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    // Not delay-seconds and not an HTTP date, though Date.parse takes them (for dates of 2001).
+    for (const value of ['-1', '1,5', 'abc 5', '2026x', '1.5.2']) expect(parseRetryAfter(value, now)).toBeUndefined();
+    // RFC 850 and asctime forms are GMT whatever the process's time zone.
+    const tz = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      expect(parseRetryAfter('Thu Jan  1 00:00:07 2026', now)).toBe(7000);
+      expect(parseRetryAfter('Thursday, 01-Jan-26 00:00:09 GMT', now)).toBe(9000);
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+    // Too many digits for a double: the longest wait, never Infinity (a deferral's wait is finite).
+    const huge = parseRetryAfter('9'.repeat(400), now);
+    expect(Number.isFinite(huge)).toBe(true);
+    expect(huge).toBeGreaterThan(10 * 365 * 86_400_000);
+    // And a throttle asked for longer than a double holds is a long hold, not an immediate retry.
+    expect(new ProviderThrottledError('429', Number.POSITIVE_INFINITY).retryAfterMs).toBeGreaterThan(10 * 365 * 86_400_000);
+  });
+
   it('classifies by status: 429/5xx/network retryable, other 4xx permanent', () => {
     const withStatus = (status: number) => Object.assign(new Error(`HTTP ${status}`), { status });
     expect(classifySendError(withStatus(429)).retryable).toBe(true);
