@@ -51,7 +51,9 @@ export function createSmtpSender(options: SmtpSenderOptions): SmtpSender {
   const port = checkInteger('port', options.port ?? (secure ? 465 : 587), 1, 65_535);
   const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? 10_000, 1);
   const maxConnections = checkInteger('maxConnections', options.maxConnections ?? 1, 1, 100);
-  const secrets = options.auth ? [requiredString('auth.pass', options.auth.pass)] : [];
+  // The password as typed and as the AUTH exchange sends it (LOGIN: its base64; PLAIN: base64 of
+  // "\0user\0pass"), since a server may quote what it got in its reply.
+  const secrets = options.auth ? authSecrets(requiredString('auth.user', options.auth.user), requiredString('auth.pass', options.auth.pass)) : [];
   const transport = createTransport({
     host,
     port,
@@ -76,8 +78,9 @@ export function createSmtpSender(options: SmtpSenderOptions): SmtpSender {
       const sender = message.from ?? from;
       const domain = /@([^>\s]+)>?\s*$/.exec(sender)?.[1] ?? 'localhost';
       const messageId = `<${context.idempotencyKey}@${domain}>`;
+      let info: { messageId?: unknown };
       try {
-        const info = await transport.sendMail({
+        info = await transport.sendMail({
           from: sender,
           to: message.to,
           subject: message.subject,
@@ -87,12 +90,17 @@ export function createSmtpSender(options: SmtpSenderOptions): SmtpSender {
           messageId,
           headers: { 'X-Idempotency-Key': context.idempotencyKey },
         });
-        return { providerMessageId: typeof info.messageId === 'string' && info.messageId !== '' ? info.messageId : messageId };
       } catch (error) {
         throw smtpError(error, secrets);
       }
+      return { providerMessageId: typeof info.messageId === 'string' && info.messageId !== '' ? info.messageId : messageId };
     },
   };
+}
+
+function authSecrets(user: string, pass: string): string[] {
+  const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+  return [pass, base64(pass), base64(`\0${user}\0${pass}`)];
 }
 
 /** The send error for a nodemailer failure (exported for tests). */
