@@ -110,6 +110,16 @@ describe('SMTP over nodemailer against a real SMTP server', () => {
     expect(busy.message).toMatch(/451/);
   });
 
+  it('a message some recipients refused is not reported delivered: the refused ones are named, temporary refusals retried', async () => {
+    const permanent = await failure(() => sender().send({ to: ['ada@example.test', 'unknown@example.test'], subject: 'S', text: 'T' }, context('k-partial-550')));
+    expect(permanent.retryable).toBe(false);
+    expect(permanent.message).toContain('unknown@example.test');
+    expect(permanent.message).toMatch(/550/);
+    const temporary = await failure(() => sender().send({ to: ['ada@example.test', 'busy@example.test'], subject: 'S', text: 'T' }, context('k-partial-451')));
+    expect(temporary.retryable).toBe(true);
+    expect(temporary.message).toContain('busy@example.test');
+  });
+
   it('a server that echoes the AUTH exchange gets no credential into the message, in plain or base64', async () => {
     const pass = 'echo-password-secret';
     const error = await failure(() => sender({ user: 'echo', pass }).send({ to: 'ada@example.test', subject: 'S', text: 'T' }, context('k-echo')));
