@@ -414,6 +414,40 @@ describe('createMemorySender', () => {
   });
 });
 
+describe('status records of jobs whose id does not name their channel', () => {
+  it('two channels may hold one job id (their own ids, or BullMQ\'s counters): each keeps its own status, of its own tenant', async () => {
+    const { options, tenant } = setup();
+    const other = uniquePrefix('tenant');
+    tenants.push(other);
+    const sender = createMemorySender<'sms'>();
+    startWorker(options.keyPrefix, sender);
+    const emails = createMemorySender<'email'>();
+    workers.push(createNotificationWorker('email', emails, { connection: workerConnection, keyPrefix: options.keyPrefix, handleSignals: false }));
+    // The same id on the e-mail queue (tenant `other`, refused payload: fails) and the SMS queue (delivered).
+    await resolveNotificationQueue('email', options).enqueue(
+      { tenantId: other, type: 'receipt', dedupeKey: 'order-7', payload: { to: 'not-an-address', subject: 'Receipt', text: 'x' } },
+      { jobId: 'order-7' },
+    );
+    await waitFor(async () => (await getNotificationStatus('order-7', { ...options, channel: 'email' }))?.state === 'failed');
+    await resolveNotificationQueue('sms', options).enqueue(
+      { tenantId: tenant, type: 'receipt', dedupeKey: 'order-7', payload: { to: '+4915112345678', body: 'Thanks' } },
+      { jobId: 'order-7' },
+    );
+    await waitFor(() => sender.messages.length === 1);
+    const sms = await waitFor(async () => {
+      const status = await getNotificationStatus('order-7', { ...options, channel: 'sms' });
+      return status?.state === 'delivered' ? status : undefined;
+    });
+    expect(sms).toEqual({ state: 'delivered', attempts: 1, providerMessageId: 'memory-1' });
+    const email = await getNotificationStatus('order-7', { ...options, channel: 'email' });
+    expect(email).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(email!.lastError).toMatch(/payload\.to/);
+    // By the id alone it is ambiguous: a typed error, not one channel's (and tenant's) record.
+    await expect(getNotificationStatus('order-7', options)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(emails.messages).toHaveLength(0);
+  });
+});
+
 describe('error classification and backoff', () => {
   it('parses Retry-After in seconds and as an HTTP date', () => {
     const now = Date.parse('2026-01-01T00:00:00Z');

@@ -157,7 +157,7 @@ export function createNotificationWorker<C extends NotificationChannel>(
   // notifyOnce writes none: the first write creates it, kept for the dedupe window the job carries
   // (every handling writes one, so a job a worker took always has one).
   const record = (job: NotificationJob, status: StoredStatus): Promise<void> =>
-    updateStatus(redis, statusKey(keyPrefix, String(job.id)), status, backoffOf(job.opts).statusTtl).catch((error: unknown) =>
+    updateStatus(redis, statusKey(keyPrefix, String(job.id), channel), status, backoffOf(job.opts).statusTtl).catch((error: unknown) =>
       reportError(job, 'could not write the notification status', error),
     );
 
