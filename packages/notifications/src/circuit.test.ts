@@ -49,6 +49,28 @@ describe('circuit breaker transitions (one Lua script each)', () => {
     expect(await getProviderHealth('sms', 'twilio', { connection: redis, keyPrefix: prefix })).toMatchObject({ state: 'closed', consecutiveFailures: 0, trips: 1, probes: 2 });
   });
 
+  it('a failure of a call that started before the breaker opened does not end a running probe: still one probe at a time', async () => {
+    const prefix = keyPrefix();
+    const OPEN_MS = 300;
+    const breaker = createCircuitBreaker(redis, circuitKey(prefix, 'email', 'resend'), resolveCircuitBreaker({ failureThreshold: 1, openMs: OPEN_MS, probeTimeoutMs: 10_000 }));
+    // A call goes out while closed and takes long; another one fails and opens the breaker.
+    expect(await breaker.allow()).toEqual({ allowed: true, probe: false });
+    expect((await breaker.failure('503')).open).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, OPEN_MS + 50));
+    expect(await breaker.allow()).toEqual({ allowed: true, probe: true });
+    // The slow call fails now, while the probe is running: its job is held until the probe's outcome.
+    const stale = await breaker.failure('timeout', false);
+    expect(stale.open).toBe(true);
+    expect(stale.waitMs).toBeGreaterThan(OPEN_MS);
+    expect(await getProviderHealth('email', 'resend', { connection: redis, keyPrefix: prefix })).toMatchObject({ state: 'half-open', probes: 1, trips: 1 });
+    await new Promise((resolve) => setTimeout(resolve, OPEN_MS + 50));
+    // No second probe while the first has neither answered nor timed out.
+    expect((await breaker.allow()).allowed).toBe(false);
+    // The probe's own failure opens it again.
+    expect((await breaker.failure('still down', true)).open).toBe(true);
+    expect(await getProviderHealth('email', 'resend', { connection: redis, keyPrefix: prefix })).toMatchObject({ state: 'open', probes: 1, trips: 1 });
+  });
+
   it('listProviderHealth finds every breaker under the key prefix, sorted, and nothing else', async () => {
     const prefix = keyPrefix();
     const settings = resolveCircuitBreaker({ failureThreshold: 1, openMs: 60_000 });

@@ -32,8 +32,12 @@ export interface CircuitBreaker {
   allow(): Promise<{ allowed: true; probe: boolean } | { allowed: false; waitMs: number }>;
   /** The provider answered (delivered or refused for good). */
   success(): Promise<void>;
-  /** A retryable failure; `open: true` with the time to hold the job when the breaker is open. */
-  failure(reason: string): Promise<{ open: boolean; waitMs: number }>;
+  /**
+   * A retryable failure; `open: true` with the time to hold the job when the breaker is open.
+   * `probe`: whether the call was let through as the probe; only a probe's failure ends a running
+   * probe (a call that started before the breaker opened passes `false`). @defaultValue `true`
+   */
+  failure(reason: string, probe?: boolean): Promise<{ open: boolean; waitMs: number }>;
 }
 
 /** Validates the options and returns them with defaults applied. */
@@ -57,8 +61,8 @@ export function createCircuitBreaker(redis: RedisClient, key: string, settings: 
     async success() {
       await circuitSuccessScript.run(redis, [key], [BREAKER_TTL_MS]);
     },
-    async failure(reason) {
-      const [open, waitMs] = await circuitFailureScript.run(redis, [key], [settings.failureThreshold, settings.openMs, BREAKER_TTL_MS, reason.slice(0, 300)]);
+    async failure(reason, probe = true) {
+      const [open, waitMs] = await circuitFailureScript.run(redis, [key], [settings.failureThreshold, settings.openMs, BREAKER_TTL_MS, reason.slice(0, 300), probe ? '1' : '0']);
       return { open: Number(open) === 1, waitMs: Number(waitMs) };
     },
   };

@@ -16,16 +16,26 @@ const NETWORK_CODES = new Set([
   'UND_ERR_SOCKET',
 ]);
 
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const TIME = '\\d{2}:\\d{2}:\\d{2}';
+// The three HTTP-date forms (IMF-fixdate, RFC 850, asctime), all GMT. Date.parse alone also takes
+// "-1" or "abc 5" (as dates in 2001: a wait of 0) and reads asctime, which has no zone, as local time.
+const IMF_OR_RFC850_DATE = new RegExp(`^[A-Za-z]{3,9}, \\d{1,2}[ -]${MONTH}[ -]\\d{2}(?:\\d{2})? ${TIME} GMT$`, 'i');
+const ASCTIME_DATE = new RegExp(`^[A-Za-z]{3} ${MONTH} [ \\d]?\\d ${TIME} \\d{4}$`, 'i');
+
 /**
  * Parses an HTTP `Retry-After` value (delay in seconds, or an HTTP date) into milliseconds from
- * `now`. Returns `undefined` for a missing or unreadable value.
+ * `now`. Returns `undefined` for a missing or unreadable value; a delay too long for a number is
+ * `Number.MAX_SAFE_INTEGER` (a worker cuts it to its `maxRetryAfterMs`).
  */
 export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
   if (value === null || value === undefined) return undefined;
   const text = value.trim();
   if (text === '') return undefined;
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const at = Date.parse(text);
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.min(Math.round(Number(text) * 1000), Number.MAX_SAFE_INTEGER);
+  let at = Number.NaN;
+  if (IMF_OR_RFC850_DATE.test(text)) at = Date.parse(text);
+  else if (ASCTIME_DATE.test(text)) at = Date.parse(`${text} GMT`);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);
 }

@@ -60,7 +60,8 @@ export class ProviderThrottledError extends NotificationSendError implements Def
   readonly deferralReason: DeferralReason = 'provider-throttled';
 
   constructor(message: string, retryAfterMs: number, options: PlatformErrorOptions & { status?: number } = {}) {
-    const wait = Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? Math.round(retryAfterMs) : 0;
+    // A wait too long for a number is the longest one (the worker cuts it to its maximum), never none.
+    const wait = retryAfterMs >= 0 ? Math.min(Math.round(retryAfterMs), Number.MAX_SAFE_INTEGER) : 0;
     super(message, { ...options, retryable: true, status: options.status ?? 429, retryAfterMs: wait });
     this.retryAfterMs = wait;
   }

@@ -1,4 +1,6 @@
 import { namespacedKey, type RedisClient } from '@platform/redis';
+import type { NotificationChannel } from '@platform/queue';
+import { channelOfJobId } from './keys';
 import { setNotificationStatusScript } from './scripts';
 
 /** Where a notification is in its life (see `getNotificationStatus`). */
@@ -22,9 +24,14 @@ export interface StoredStatus {
 /** How long a status record is kept when its job carries no window of its own (jobs not queued by notifyOnce, or with the default window): 24 h. */
 export const DEFAULT_STATUS_TTL_MS = 86_400_000;
 
-/** The status key of a job: `notify-status:{jobId}` behind the key prefix. */
-export function statusKey(keyPrefix: string, jobId: string): string {
-  return namespacedKey(keyPrefix, 'notify-status', jobId);
+/**
+ * The status key of a job: `notify-status:{jobId}` behind the key prefix for an id that names its
+ * channel (notifyOnce's and digests'); `notify-status:{channel}:{jobId}` for any other id given its
+ * channel, since the queue of another channel (another tenant's job) may hold the same id.
+ */
+export function statusKey(keyPrefix: string, jobId: string, channel?: NotificationChannel): string {
+  if (channel === undefined || channelOfJobId(jobId) !== undefined) return namespacedKey(keyPrefix, 'notify-status', jobId);
+  return namespacedKey(keyPrefix, 'notify-status', channel, jobId);
 }
 
 function pairs(status: StoredStatus): string[] {

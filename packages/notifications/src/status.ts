@@ -1,4 +1,4 @@
-import { InvalidArgumentError, RedisUnavailableError, getSharedConnection, resolveKeyPrefix, toUnavailableError } from '@platform/redis';
+import { InvalidArgumentError, RedisUnavailableError, getSharedConnection, resolveKeyPrefix, toUnavailableError, type RedisClient } from '@platform/redis';
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from '@platform/queue';
 import { channelOfJobId } from './keys';
 import { resolveNotificationQueue, type NotificationQueueOptions } from './queues';
@@ -31,8 +31,9 @@ export interface NotificationStatus {
 /** Options of {@link getNotificationStatus}. */
 export interface NotificationStatusOptions extends NotificationQueueOptions {
   /**
-   * The channel whose queue holds the job, for jobs without a status record whose id does not name
-   * the channel (ids made by `notifyOnce` do). @defaultValue the channel in the job id
+   * The channel whose queue holds the job, for a job whose id does not name the channel (ids made
+   * by `notifyOnce` do): needed while it has no status record, and when several channels' jobs have
+   * that id. @defaultValue the channel in the job id
    */
   channel?: NotificationChannel;
 }
@@ -43,7 +44,8 @@ function unavailable(error: unknown): unknown {
 
 /**
  * The delivery status of a notification by the `jobId` that `notifyOnce` returned. Workers record
- * every step (`notify-status:{jobId}`, created when a worker first takes the job and kept for the
+ * every step (`notify-status:{jobId}`, or `notify-status:{channel}:{jobId}` for an id that does not
+ * name its channel; created when a worker first takes the job and kept for the
  * dedupe window, so the answer outlives the BullMQ job); a job without that record is judged by its
  * state in the queue (`queued` while it waits, in BullMQ or in a fair queue's backlog). Resolves
  * `null` when neither exists. Rejects with `RedisUnavailableError` when Redis cannot be reached.
@@ -52,26 +54,35 @@ export async function getNotificationStatus(jobId: string, options: Notification
   if (typeof jobId !== 'string' || jobId === '') throw new InvalidArgumentError('jobId', 'must be a non-empty string');
   const keyPrefix = resolveKeyPrefix(options.keyPrefix);
   const redis = options.connection ?? getSharedConnection('producer');
-  let stored: Awaited<ReturnType<typeof readStatus>>;
-  try {
-    stored = await readStatus(redis, statusKey(keyPrefix, jobId));
-  } catch (error) {
-    throw unavailable(error);
-  }
+  let stored = await readOwnStatus(redis, keyPrefix, jobId, options.channel);
   if (stored) return fromRecord(stored);
   const fromJob = await statusFromJob(jobId, options);
   if (fromJob) return fromJob;
   // No job either: a worker may have created the record and finished (and BullMQ removed the job)
   // between the two reads.
-  try {
-    stored = await readStatus(redis, statusKey(keyPrefix, jobId));
-  } catch (error) {
-    throw unavailable(error);
-  }
+  stored = await readOwnStatus(redis, keyPrefix, jobId, options.channel);
   return stored ? fromRecord(stored) : null;
 }
 
-function fromRecord(stored: NonNullable<Awaited<ReturnType<typeof readStatus>>>): NotificationStatus {
+/**
+ * The job's status record. An id that does not name its channel has one record per channel that
+ * holds it: read the given channel's, else every channel's, and refuse to pick one of several.
+ */
+async function readOwnStatus(redis: RedisClient, keyPrefix: string, jobId: string, channel: NotificationChannel | undefined): Promise<StoredRecord | null> {
+  const channels = channelOfJobId(jobId) !== undefined || channel !== undefined ? [channel] : NOTIFICATION_CHANNELS;
+  let found: StoredRecord[];
+  try {
+    found = (await Promise.all(channels.map((c) => readStatus(redis, statusKey(keyPrefix, jobId, c))))).filter((s): s is StoredRecord => s !== null);
+  } catch (error) {
+    throw unavailable(error);
+  }
+  if (found.length > 1) throw new InvalidArgumentError('channel', `job id "${jobId}" has a status on more than one channel; pass options.channel`);
+  return found[0] ?? null;
+}
+
+type StoredRecord = NonNullable<Awaited<ReturnType<typeof readStatus>>>;
+
+function fromRecord(stored: StoredRecord): NotificationStatus {
   const { updatedAt: _updatedAt, attempts = 0, ...rest } = stored;
   return { ...rest, attempts };
 }

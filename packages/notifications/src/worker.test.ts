@@ -414,6 +414,40 @@ describe('createMemorySender', () => {
   });
 });
 
+describe('status records of jobs whose id does not name their channel', () => {
+  it('two channels may hold one job id (their own ids, or BullMQ\'s counters): each keeps its own status, of its own tenant', async () => {
+    const { options, tenant } = setup();
+    const other = uniquePrefix('tenant');
+    tenants.push(other);
+    const sender = createMemorySender<'sms'>();
+    startWorker(options.keyPrefix, sender);
+    const emails = createMemorySender<'email'>();
+    workers.push(createNotificationWorker('email', emails, { connection: workerConnection, keyPrefix: options.keyPrefix, handleSignals: false }));
+    // The same id on the e-mail queue (tenant `other`, refused payload: fails) and the SMS queue (delivered).
+    await resolveNotificationQueue('email', options).enqueue(
+      { tenantId: other, type: 'receipt', dedupeKey: 'order-7', payload: { to: 'not-an-address', subject: 'Receipt', text: 'x' } },
+      { jobId: 'order-7' },
+    );
+    await waitFor(async () => (await getNotificationStatus('order-7', { ...options, channel: 'email' }))?.state === 'failed');
+    await resolveNotificationQueue('sms', options).enqueue(
+      { tenantId: tenant, type: 'receipt', dedupeKey: 'order-7', payload: { to: '+4915112345678', body: 'Thanks' } },
+      { jobId: 'order-7' },
+    );
+    await waitFor(() => sender.messages.length === 1);
+    const sms = await waitFor(async () => {
+      const status = await getNotificationStatus('order-7', { ...options, channel: 'sms' });
+      return status?.state === 'delivered' ? status : undefined;
+    });
+    expect(sms).toEqual({ state: 'delivered', attempts: 1, providerMessageId: 'memory-1' });
+    const email = await getNotificationStatus('order-7', { ...options, channel: 'email' });
+    expect(email).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(email!.lastError).toMatch(/payload\.to/);
+    // By the id alone it is ambiguous: a typed error, not one channel's (and tenant's) record.
+    await expect(getNotificationStatus('order-7', options)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(emails.messages).toHaveLength(0);
+  });
+});
+
 describe('error classification and backoff', () => {
   it('parses Retry-After in seconds and as an HTTP date', () => {
     const now = Date.parse('2026-01-01T00:00:00Z');
@@ -422,6 +456,28 @@ describe('error classification and backoff', () => {
     expect(parseRetryAfter('Wed, 31 Dec 2025 23:59:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+
+  it('reads only the HTTP forms of Retry-After: other text is unreadable, asctime is GMT, a huge delay stays a long one', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    // Not delay-seconds and not an HTTP date, though Date.parse takes them (for dates of 2001).
+    for (const value of ['-1', '1,5', 'abc 5', '2026x', '1.5.2']) expect(parseRetryAfter(value, now)).toBeUndefined();
+    // RFC 850 and asctime forms are GMT whatever the process's time zone.
+    const tz = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      expect(parseRetryAfter('Thu Jan  1 00:00:07 2026', now)).toBe(7000);
+      expect(parseRetryAfter('Thursday, 01-Jan-26 00:00:09 GMT', now)).toBe(9000);
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+    // Too many digits for a double: the longest wait, never Infinity (a deferral's wait is finite).
+    const huge = parseRetryAfter('9'.repeat(400), now);
+    expect(Number.isFinite(huge)).toBe(true);
+    expect(huge).toBeGreaterThan(10 * 365 * 86_400_000);
+    // And a throttle asked for longer than a double holds is a long hold, not an immediate retry.
+    expect(new ProviderThrottledError('429', Number.POSITIVE_INFINITY).retryAfterMs).toBeGreaterThan(10 * 365 * 86_400_000);
   });
 
   it('classifies by status: 429/5xx/network retryable, other 4xx permanent', () => {

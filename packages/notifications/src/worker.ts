@@ -157,7 +157,7 @@ export function createNotificationWorker<C extends NotificationChannel>(
   // notifyOnce writes none: the first write creates it, kept for the dedupe window the job carries
   // (every handling writes one, so a job a worker took always has one).
   const record = (job: NotificationJob, status: StoredStatus): Promise<void> =>
-    updateStatus(redis, statusKey(keyPrefix, String(job.id)), status, backoffOf(job.opts).statusTtl).catch((error: unknown) =>
+    updateStatus(redis, statusKey(keyPrefix, String(job.id), channel), status, backoffOf(job.opts).statusTtl).catch((error: unknown) =>
       reportError(job, 'could not write the notification status', error),
     );
 
@@ -227,9 +227,11 @@ export function createNotificationWorker<C extends NotificationChannel>(
       await record(job, { state: 'failed', attempts: job.attemptsMade + 1, lastError: reason });
       throw new UnrecoverableError(reason);
     }
+    let probe = false;
     if (breaker && token) {
       const gate = await breaker.allow();
       if (!gate.allowed) return hold(job, token, gate.waitMs * (1 + Math.random() * 0.2), 'circuit-open');
+      probe = gate.probe;
     }
     await record(job, { state: 'sending', attempts: job.attemptsMade });
     let result: SendResult;
@@ -259,7 +261,7 @@ export function createNotificationWorker<C extends NotificationChannel>(
       }
       if (breaker && token) {
         // A failed breaker write is reported; the job goes on as the provider's answer says.
-        const verdict = await breaker.failure(classified.message).catch((breakerError: unknown) => {
+        const verdict = await breaker.failure(classified.message, probe).catch((breakerError: unknown) => {
           reportError(job, 'could not record the provider failure in the circuit breaker', breakerError);
           return { open: false, waitMs: 0 };
         });

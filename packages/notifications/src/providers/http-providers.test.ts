@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isDeferral } from '@platform/redis';
+import { InvalidArgumentError, isDeferral } from '@platform/redis';
 import { NotificationSendError, ProviderThrottledError } from '../errors';
 import type { SendContext } from '../sender';
 import { FakeHttpServer, closedPort } from './fake-http';
@@ -130,6 +130,12 @@ describe('Twilio', () => {
       expectation(error);
       expect(error.message).not.toContain(authToken);
     }
+  });
+
+  it('refuses an empty from or messagingServiceSid when created (else every SMS would fail at Twilio)', () => {
+    expect(() => createTwilioSender({ accountSid, authToken, from: '' })).toThrow(InvalidArgumentError);
+    expect(() => createTwilioSender({ accountSid, authToken, messagingServiceSid: ' ' })).toThrow(InvalidArgumentError);
+    expect(() => createTwilioSender({ accountSid, authToken, from: '', messagingServiceSid: 'MG0123' })).toThrow(InvalidArgumentError);
   });
 });
 

@@ -31,6 +31,12 @@ beforeAll(async () => {
     allowInsecureAuth: true,
     onAuth(auth, _session, callback) {
       if (auth.username === 'mailer' && auth.password === PASSWORD) return callback(null, { user: 'mailer' });
+      if (auth.username === 'echo') {
+        // A server that quotes what the client sent (AUTH PLAIN's base64, the password's base64).
+        const plain = Buffer.from(`\0${auth.username}\0${auth.password}`).toString('base64');
+        const login = Buffer.from(auth.password ?? '').toString('base64');
+        return callback(rejection(535, `5.7.8 Authentication failed for ${plain} (${login})`));
+      }
       return callback(rejection(535, '5.7.8 Authentication credentials invalid'));
     },
     onRcptTo(address, _session, callback) {
@@ -102,6 +108,25 @@ describe('SMTP over nodemailer against a real SMTP server', () => {
     const busy = await failure(() => sender().send({ to: 'busy@example.test', subject: 'S', text: 'T' }, context('k-451')));
     expect(busy.retryable).toBe(true);
     expect(busy.message).toMatch(/451/);
+  });
+
+  it('a message some recipients refused is not reported delivered: the refused ones are named, temporary refusals retried', async () => {
+    const permanent = await failure(() => sender().send({ to: ['ada@example.test', 'unknown@example.test'], subject: 'S', text: 'T' }, context('k-partial-550')));
+    expect(permanent.retryable).toBe(false);
+    expect(permanent.message).toContain('unknown@example.test');
+    expect(permanent.message).toMatch(/550/);
+    const temporary = await failure(() => sender().send({ to: ['ada@example.test', 'busy@example.test'], subject: 'S', text: 'T' }, context('k-partial-451')));
+    expect(temporary.retryable).toBe(true);
+    expect(temporary.message).toContain('busy@example.test');
+  });
+
+  it('a server that echoes the AUTH exchange gets no credential into the message, in plain or base64', async () => {
+    const pass = 'echo-password-secret';
+    const error = await failure(() => sender({ user: 'echo', pass }).send({ to: 'ada@example.test', subject: 'S', text: 'T' }, context('k-echo')));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/535/);
+    expect(error.message).not.toContain(Buffer.from(`\0echo\0${pass}`).toString('base64'));
+    expect(error.message).not.toContain(Buffer.from(pass).toString('base64'));
   });
 
   it('bad credentials fail for good without the password in the message; no server is retryable', async () => {

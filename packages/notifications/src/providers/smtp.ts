@@ -42,7 +42,8 @@ const TRANSIENT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 
  *
  * Answers: `250` → delivered with the `Message-ID`; a 4xx reply (421, 450, 451, 452, …) and no
  * answer (refused, reset, timeout) → retryable; authentication failure (535, `EAUTH`), a 5xx reply
- * (550 unknown recipient, 554, …) → permanent.
+ * (550 unknown recipient, 554, …) → permanent. A message the server refused for some recipients
+ * is not delivered: retryable when every refusal was a 4xx, else permanent, the refused ones named.
  */
 export function createSmtpSender(options: SmtpSenderOptions): SmtpSender {
   const host = requiredString('host', options.host);
@@ -51,7 +52,9 @@ export function createSmtpSender(options: SmtpSenderOptions): SmtpSender {
   const port = checkInteger('port', options.port ?? (secure ? 465 : 587), 1, 65_535);
   const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? 10_000, 1);
   const maxConnections = checkInteger('maxConnections', options.maxConnections ?? 1, 1, 100);
-  const secrets = options.auth ? [requiredString('auth.pass', options.auth.pass)] : [];
+  // The password as typed and as the AUTH exchange sends it (LOGIN: its base64; PLAIN: base64 of
+  // "\0user\0pass"), since a server may quote what it got in its reply.
+  const secrets = options.auth ? authSecrets(requiredString('auth.user', options.auth.user), requiredString('auth.pass', options.auth.pass)) : [];
   const transport = createTransport({
     host,
     port,
@@ -76,8 +79,9 @@ export function createSmtpSender(options: SmtpSenderOptions): SmtpSender {
       const sender = message.from ?? from;
       const domain = /@([^>\s]+)>?\s*$/.exec(sender)?.[1] ?? 'localhost';
       const messageId = `<${context.idempotencyKey}@${domain}>`;
+      let info: { messageId?: unknown; rejected?: unknown; rejectedErrors?: unknown };
       try {
-        const info = await transport.sendMail({
+        info = await transport.sendMail({
           from: sender,
           to: message.to,
           subject: message.subject,
@@ -87,12 +91,39 @@ export function createSmtpSender(options: SmtpSenderOptions): SmtpSender {
           messageId,
           headers: { 'X-Idempotency-Key': context.idempotencyKey },
         });
-        return { providerMessageId: typeof info.messageId === 'string' && info.messageId !== '' ? info.messageId : messageId };
       } catch (error) {
         throw smtpError(error, secrets);
       }
+      // nodemailer sends to the recipients the server accepted and lists the others: not delivered.
+      if (Array.isArray(info.rejected) && info.rejected.length > 0) throw refusedRecipientsError(info.rejected, info.rejectedErrors, secrets);
+      return { providerMessageId: typeof info.messageId === 'string' && info.messageId !== '' ? info.messageId : messageId };
     },
   };
+}
+
+function authSecrets(user: string, pass: string): string[] {
+  const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+  return [pass, base64(pass), base64(`\0${user}\0${pass}`)];
+}
+
+/**
+ * The send error for a message the server took for some recipients and refused for others (each
+ * named with its reply). Retryable only when every refusal was temporary (4xx): the retry goes to
+ * every recipient again under the same `Message-ID`; a permanent refusal (5xx) fails it for good.
+ */
+function refusedRecipientsError(rejected: unknown[], rejectedErrors: unknown, secrets: readonly string[]): NotificationSendError {
+  const errors = (Array.isArray(rejectedErrors) ? rejectedErrors : []) as { recipient?: unknown; responseCode?: unknown; response?: unknown }[];
+  const reasons = rejected.map((recipient) => {
+    const reply = errors.find((e) => e?.recipient === recipient);
+    return `${String(recipient)}: ${typeof reply?.response === 'string' ? reply.response : 'refused'}`;
+  });
+  const temporary = rejected.every((recipient) => {
+    const code = errors.find((e) => e?.recipient === recipient)?.responseCode;
+    return typeof code === 'number' && code >= 400 && code < 500;
+  });
+  return new NotificationSendError(redact(`smtp refused ${rejected.length} recipient(s), the others accepted the message: ${reasons.join('; ')}`, secrets), {
+    retryable: temporary,
+  });
 }
 
 /** The send error for a nodemailer failure (exported for tests). */

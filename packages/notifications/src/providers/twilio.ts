@@ -34,6 +34,9 @@ export function createTwilioSender(options: TwilioSenderOptions): NotificationSe
   if (options.from === undefined && options.messagingServiceSid === undefined) {
     throw new InvalidArgumentError('from', 'one of from or messagingServiceSid is required');
   }
+  // Either, when given, is sent as is: an empty one would have Twilio refuse every message.
+  if (options.from !== undefined) requiredString('from', options.from);
+  if (options.messagingServiceSid !== undefined) requiredString('messagingServiceSid', options.messagingServiceSid);
   const http = httpSettings(options, 'https://api.twilio.com');
   const authorization = `Basic ${Buffer.from(`${user}:${authToken}`).toString('base64')}`;
   const secrets = [authToken, authorization.slice('Basic '.length)];
