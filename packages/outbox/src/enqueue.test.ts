@@ -108,6 +108,30 @@ test('job options BullMQ would refuse at the relay (a priority that is not an in
   expect(await relay.drain()).toBe(0);
 });
 
+// Each of these is refused by the queue's enqueue or by BullMQ's add, never before the relay's batch.
+const refusedAtAdd: Array<[string, Record<string, unknown>]> = [
+  ['a negative priority', { priority: -1 }],
+  ['fractional attempts', { attempts: 1.5 }],
+  ['a delay that is not a number', { delay: 'soon' }],
+  ['a negative integer job id', { jobId: '-5' }],
+  ['two parent failure policies', { failParentOnFailure: true, removeDependencyOnFailure: true }],
+  ['deduplication without an id', { deduplication: { ttl: 1000 } }],
+  ['the removed debounce option', { debounce: { id: 'd' } }],
+  ['a backoff jitter above 1', { backoff: { type: 'fixed', delay: 10, jitter: 2 } }],
+  ['a sizeLimit the payload exceeds', { sizeLimit: 5 }],
+  ['bad timeouts', { timeouts: { softMs: 0 } }],
+];
+
+test.each(refusedAtAdd)('job options the queue or BullMQ refuse only at add time (%s) are refused with InvalidArgumentError and write no row', async (_, options) => {
+  const { schema, definition, relay } = await setup();
+  await expect(definition.enqueue({ tenantId: 'acme', postId: 'p6' }, options as never)).rejects.toThrow();
+  await expect(
+    context.db.transaction((client) => enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'p6' }, { outboxSchema: schema, ...options })),
+  ).rejects.toBeInstanceOf(InvalidArgumentError);
+  expect((await countRows(context.db.pool, schema)).total).toBe(0);
+  expect(await relay.drain()).toBe(0);
+});
+
 test('bad input throws the same typed errors as enqueue and writes no row; the transaction stays usable', async () => {
   const { schema, definition } = await setup({ maxPayloadBytes: 1024 });
   const client = await context.db.pool.connect();

@@ -52,7 +52,7 @@ export async function enqueueInTransaction<S extends AnyObjectSchema>(
   const data = validateForQueue(definition, payload);
   const json = JSON.stringify(payload);
   checkStoredSize(definition, json);
-  const customJobId = checkJobOptions(jobOptions);
+  const customJobId = checkJobOptions(jobOptions, data);
   const id = newRowId();
   const jobId = customJobId ?? id;
   await traceOutboxWrite(definition.name, data.tenantId, id, async (trace) => {

@@ -56,8 +56,9 @@ async function moveJobs(definition: QueueDefinition, rows: OutboxRow[], moved: M
   const valid: OutboxRow[] = [];
   for (const row of rows) {
     try {
-      validateForQueue(definition, row.payload);
-      checkJobOptions(row.options as EnqueueOptions);
+      const data = validateForQueue(definition, row.payload);
+      // The job id the relay adds with is the row's, whatever its stored options say.
+      checkJobOptions({ ...(row.options as EnqueueOptions), jobId: row.job_id }, data);
       valid.push(row);
     } catch (error) {
       if (!isPermanent(error)) throw error;

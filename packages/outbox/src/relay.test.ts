@@ -120,6 +120,37 @@ test('a row whose stored job options BullMQ refuses is marked failed; it does no
   expect(relay.stats()).toMatchObject({ moved: 2, failed: 1, errors: 0 });
 });
 
+test('stored job options the queue or BullMQ refuse only at add time mark their rows failed; the rows behind them move', async () => {
+  const { schema, start, write, jobIds } = await setup({ listen: false, pollIntervalMs: 60_000 });
+  // As written before enqueueInTransaction checked these options (or by hand).
+  const bad: Array<[string, Record<string, unknown>]> = [
+    ['bad-priority', { priority: -1 }],
+    ['bad-attempts', { attempts: 1.5 }],
+    ['bad-delay', { delay: 'soon' }],
+    ['-5', {}],
+    ['bad-parent', { failParentOnFailure: true, removeDependencyOnFailure: true }],
+    ['bad-dedup', { deduplication: { ttl: 1000 } }],
+    ['bad-debounce', { debounce: { id: 'd' } }],
+    ['bad-jitter', { backoff: { type: 'fixed', delay: 10, jitter: 2 } }],
+    ['bad-size', { sizeLimit: 5 }],
+    ['bad-timeouts', { timeouts: { softMs: 0 } }],
+  ];
+  for (const [jobId, options] of bad) {
+    await context.db.pool.query(
+      `INSERT INTO "${schema}".outbox (id, kind, queue, tenant_id, job_id, payload, options)
+       VALUES (gen_random_uuid(), 'job', 'agent__relayed', 'acme', $1, '{"tenantId":"acme","n":1}', $2)`,
+      [jobId, JSON.stringify(options)],
+    );
+  }
+  const ids = await write(2);
+  const relay = start();
+  await relay.drain();
+  expect(await jobIds()).toEqual([...ids].sort());
+  const failed = await context.db.pool.query(`SELECT job_id FROM "${schema}".outbox WHERE failed_at IS NOT NULL`);
+  expect(failed.rows.map((r) => r.job_id).sort()).toEqual(bad.map(([jobId]) => jobId).sort());
+  expect(relay.stats()).toMatchObject({ moved: 2, failed: bad.length, errors: 0 });
+});
+
 test('rows of queues a relay does not know are left for the relay that does', async () => {
   const { schema, start, write } = await setup({ listen: false, pollIntervalMs: 60_000 });
   await write(3);
