@@ -119,7 +119,12 @@ export function withSendLog<C extends NotificationChannel>(sender: NotificationS
           throw toDatabaseError('send log', error);
         }
         if (logged?.status === 'delivered') {
-          await client.query('COMMIT');
+          try {
+            await client.query('COMMIT');
+          } catch (error) {
+            broken = true;
+            throw toDatabaseError('send log', error);
+          }
           return { providerMessageId: logged.provider_message_id ?? '' };
         }
         let sent: SendResult;
