@@ -7,7 +7,7 @@ import {
   type SendContext,
 } from '@platform/notifications';
 import { notificationQueue } from '@platform/queue';
-import { createRedisConnection, InvalidArgumentError, loadRedisConfig } from '@platform/redis';
+import { createRedisConnection, DeferJobError, InvalidArgumentError, loadRedisConfig } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import type { Worker } from 'bullmq';
 import type { PoolClient } from 'pg';
@@ -83,6 +83,19 @@ test('a failed send is logged as failed with the error and rethrown; a later suc
   expect(await getSendLogEntry(db.pool, key, { schema })).toMatchObject({ status: 'failed', attempts: 1, lastError: 'provider answered 503' });
   await sender.send(message, context({ attempt: 2 }));
   expect(await getSendLogEntry(db.pool, key, { schema })).toMatchObject({ status: 'delivered', attempts: 2, providerMessageId: 'prov-7', lastError: null });
+});
+
+test('a deferred send (rate limit, open circuit) is not a failed attempt: the log keeps it queued and counts no attempt', async () => {
+  const schema = await db.freshSchema();
+  const deferring: NotificationSender<'email'> = {
+    async send() {
+      throw new DeferJobError(5000, 'rate-limit', 'provider busy');
+    },
+  };
+  const sender = withSendLog(deferring, { pool: db.pool, schema });
+  await expect(sender.send(message, context())).rejects.toBeInstanceOf(DeferJobError);
+  const key = { tenantId: 'acme', channel: 'email' as const, type: 'invoice-paid', dedupeKey: 'inv-1' };
+  expect(await getSendLogEntry(db.pool, key, { schema })).toMatchObject({ status: 'queued', attempts: 0, lastError: null });
 });
 
 test('a COMMIT that fails on the already-delivered path throws OutboxDatabaseError and destroys the connection', async () => {
