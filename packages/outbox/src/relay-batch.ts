@@ -141,10 +141,13 @@ export async function relayBatch(context: BatchContext): Promise<BatchResult> {
       else if (byQueue.has(row.queue)) byQueue.get(row.queue)!.push(row);
       else byQueue.set(row.queue, [row]);
     }
-    await Promise.all([
+    // Every move settles before the batch rolls back: a rollback unlocks rows whose adds would still run.
+    const settled = await Promise.allSettled([
       ...[...byQueue].map(([name, list]) => moveJobs(queues.get(name)!, list, moved, failed)),
       ...notifyRows.map((row) => moveNotification(row, notifications ?? {}, moved, failed)),
     ]);
+    const refused = settled.find((result) => result.status === 'rejected');
+    if (refused) throw refused.reason;
 
     if (moved.size > 0) {
       const ids = [...moved.keys()];

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineQueue } from '@platform/queue';
+import { defineQueue, type QueueDefinition } from '@platform/queue';
 import { createRedisConnection, InvalidArgumentError, loadRedisConfig } from '@platform/redis';
 import { startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
 import { Registry } from 'prom-client';
@@ -194,6 +194,27 @@ test('stop() lets the batch in flight commit, then stops listening and polling',
   await write(1, 1000);
   await new Promise((r) => setTimeout(r, 300));
   expect((await countRows(context.db.pool, schema)).moved).toBe(rows.moved);
+});
+
+test('a batch whose move fails rolls back only once every other move of the batch has settled', async () => {
+  const schema = await context.db.freshSchema();
+  let slowDone = false;
+  const fake = (name: string, enqueueBulk: () => Promise<unknown>) =>
+    ({ name, parse: (payload: unknown) => payload, settings: { maxPayloadBytes: 1_000_000 }, enqueueBulk }) as unknown as QueueDefinition;
+  const failing = fake('agent__failing', () => Promise.reject(new Error('Redis went away')));
+  const slow = fake('agent__slow', () => new Promise((r) => setTimeout(() => r((slowDone = true)), 300)));
+  for (const queue of ['agent__failing', 'agent__slow']) {
+    await context.db.pool.query(
+      `INSERT INTO "${schema}".outbox (id, kind, queue, tenant_id, job_id, payload, options)
+       VALUES (gen_random_uuid(), 'job', $1, 'acme', gen_random_uuid()::text, '{"tenantId":"acme","n":1}', '{}')`,
+      [queue],
+    );
+  }
+  const relay = startOutboxRelay({ pool: context.db.pool, schema, queues: [failing, slow], notifications: false, listen: false, pollIntervalMs: 60_000, onError: () => undefined });
+  relays.push(relay);
+  await expect(relay.drain()).rejects.toThrow('Redis went away');
+  // The rows were still locked while the slow queue's add ran: no other relay could move them meanwhile.
+  expect(slowDone).toBe(true);
 });
 
 test('bad relay options are refused', () => {
