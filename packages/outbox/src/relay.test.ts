@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { defineQueue, type QueueDefinition } from '@platform/queue';
 import { createRedisConnection, InvalidArgumentError, loadRedisConfig } from '@platform/redis';
 import { startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
+import type { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { enqueueInTransaction } from './enqueue';
@@ -194,6 +195,20 @@ test('stop() lets the batch in flight commit, then stops listening and polling',
   await write(1, 1000);
   await new Promise((r) => setTimeout(r, 300));
   expect((await countRows(context.db.pool, schema)).moved).toBe(rows.moved);
+});
+
+test('stop() returns while the LISTEN connection still waits for a pool connection (a pool the service has exhausted)', async () => {
+  const schema = await context.db.freshSchema();
+  let calls = 0;
+  // The listener asks first; its connection never comes. The batches get theirs.
+  const pool = {
+    connect: () => (calls++ === 0 ? new Promise<never>(() => undefined) : context.db.pool.connect()),
+    query: (text: string, values?: unknown[]) => context.db.pool.query(text, values),
+  } as unknown as Pool;
+  const relay = startOutboxRelay({ pool, schema, notifications: false, listen: true, pollIntervalMs: 60_000 });
+  await relay.drain();
+  const outcome = await Promise.race([relay.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('hung'), 2000))]);
+  expect(outcome).toBe('stopped');
 });
 
 test('a batch whose move fails rolls back only once every other move of the batch has settled', async () => {
