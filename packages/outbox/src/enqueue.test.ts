@@ -158,6 +158,29 @@ test('bad input throws the same typed errors as enqueue and writes no row; the t
   expect(await definition.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed')).toBe(0);
 });
 
+test('a payload or option with the character U+0000 (which PostgreSQL cannot store) is refused with InvalidArgumentError; the transaction stays usable', async () => {
+  const { schema, definition } = await setup();
+  const client = await context.db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await expect(enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'a\u0000b' }, { outboxSchema: schema })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'x' }, { outboxSchema: schema, jobName: 'w\u0000' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(
+      notifyOnceInTransaction(
+        client,
+        { tenantId: 'acme', type: 'welcome', dedupeKey: 'nul', channel: 'email', payload: { to: 'ada@acme.test', subject: 'Hi', text: 'a\u0000b' } },
+        { outboxSchema: schema },
+      ),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    // A backslash followed by "u0000" is plain text, stored as it is.
+    await enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'a\\u0000b' }, { outboxSchema: schema });
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+  expect((await countRows(context.db.pool, schema)).total).toBe(1);
+});
+
 test('a payload whose stored JSON is over the size limit is refused, even when the schema would strip what makes it large', async () => {
   const { schema, definition, relay } = await setup({ maxPayloadBytes: 1024 });
   // The row keeps the payload as given: unknown keys included, which the relay reads back a batch at a time.

@@ -98,6 +98,17 @@ export function checkJobOptions(options: EnqueueOptions | undefined, data?: unkn
   return jobId as string | undefined;
 }
 
+// JSON's escape of U+0000: a backslash after an even number of backslashes (none included).
+const NUL_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+
+/**
+ * Throws `InvalidArgumentError` when JSON to be stored in a row holds the character U+0000, which
+ * PostgreSQL's `jsonb` and `text` cannot store: the INSERT would fail and abort the caller's transaction.
+ */
+export function checkStorable(argument: string, json: string): void {
+  if (NUL_ESCAPE.test(json)) throw new InvalidArgumentError(argument, 'must not contain the character U+0000 (PostgreSQL cannot store it)');
+}
+
 /** A new outbox row id; also the job id unless the caller gives one. */
 export function newRowId(): string {
   return randomUUID();
