@@ -1,6 +1,7 @@
 import { notifyOnce, type NotificationInput, type NotifyOnceOptions } from '@platform/notifications';
 import type { EnqueueOptions, QueueDefinition } from '@platform/queue';
 import { PlatformError, type RedisClient } from '@platform/redis';
+import { getParentKey } from 'bullmq';
 import type { Pool } from 'pg';
 import type { ResolvedSchema } from './schema';
 import { jobTelemetryOf, traceRelayBatch, traceRelayNotification, type RowTraceContext } from './trace';
@@ -52,8 +53,29 @@ export interface BatchResult {
 const PERMANENT_CODES = new Set(['PAYLOAD_INVALID', 'PAYLOAD_TOO_LARGE', 'NOTIFICATION_INVALID', 'INVALID_ARGUMENT', 'QUEUE_NAME_INVALID']);
 const isPermanent = (error: unknown): boolean => error instanceof PlatformError && PERMANENT_CODES.has(error.code);
 
+/**
+ * The rows whose parent job exists or that have none. BullMQ refuses a child of a missing parent
+ * (code -5) with a plain error that would fail every batch claiming the row, so such rows are marked
+ * failed. A Redis error fails the batch as usual.
+ */
+async function withoutOrphans(definition: QueueDefinition, rows: OutboxRow[], failed: Map<string, string>): Promise<OutboxRow[]> {
+  const parents = rows.map((row) => {
+    const parent = (row.options as EnqueueOptions).parent;
+    return parent ? getParentKey(parent) : undefined;
+  });
+  if (parents.every((key) => key === undefined)) return rows;
+  // BullMQ's own client (ioredis), so the key is read as its scripts would read it.
+  const client = (await definition.queue.backend.client) as unknown as Pick<RedisClient, 'exists'>;
+  const found = await Promise.all(parents.map((key) => (key === undefined ? 1 : client.exists(key))));
+  return rows.filter((row, index) => {
+    if (found[index]) return true;
+    failed.set(row.id, `parent job ${parents[index]} does not exist`);
+    return false;
+  });
+}
+
 async function moveJobs(definition: QueueDefinition, rows: OutboxRow[], moved: Map<string, string>, failed: Map<string, string>): Promise<void> {
-  const valid: OutboxRow[] = [];
+  let valid: OutboxRow[] = [];
   for (const row of rows) {
     try {
       const data = validateForQueue(definition, row.payload);
@@ -65,6 +87,7 @@ async function moveJobs(definition: QueueDefinition, rows: OutboxRow[], moved: M
       failed.set(row.id, (error as Error).message);
     }
   }
+  valid = await withoutOrphans(definition, valid, failed);
   if (valid.length === 0) return;
   // The row's job id makes a repeated move (after a relay died before its commit) a no-op in BullMQ.
   // The job carries the context of the span that wrote the row (kept by the enqueue's own tracing).

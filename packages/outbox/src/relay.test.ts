@@ -152,6 +152,20 @@ test('stored job options the queue or BullMQ refuse only at add time mark their 
   expect(relay.stats()).toMatchObject({ moved: 2, failed: bad.length, errors: 0 });
 });
 
+test('a row whose parent job BullMQ cannot find is marked failed; it does not hold back the rows behind it', async () => {
+  const { prefix, schema, definition, start, write, jobIds } = await setup({ listen: false, pollIntervalMs: 60_000 });
+  await context.db.transaction((client) =>
+    enqueueInTransaction(client, definition, { tenantId: 'acme', n: 1 }, { outboxSchema: schema, jobId: 'orphan', parent: { id: 'gone', queue: `${prefix}:agent__relayed` } }),
+  );
+  const ids = await write(2);
+  const relay = start();
+  await relay.drain();
+  expect(await jobIds()).toEqual([...ids].sort());
+  const failed = await context.db.pool.query(`SELECT job_id, last_error FROM "${schema}".outbox WHERE failed_at IS NOT NULL`);
+  expect(failed.rows).toEqual([{ job_id: 'orphan', last_error: expect.stringMatching(/parent/) }]);
+  expect(relay.stats()).toMatchObject({ moved: 2, failed: 1, errors: 0 });
+});
+
 test('rows of queues a relay does not know are left for the relay that does', async () => {
   const { schema, start, write } = await setup({ listen: false, pollIntervalMs: 60_000 });
   await write(3);
