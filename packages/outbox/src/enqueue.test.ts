@@ -132,6 +132,37 @@ test.each(refusedAtAdd)('job options the queue or BullMQ refuse only at add time
   expect(await relay.drain()).toBe(0);
 });
 
+test('notification job options the notification job would be refused with (sizeLimit below its size, a parent failure pair) are refused and write no row', async () => {
+  const { schema, relay } = await setup();
+  for (const jobOptions of [{ sizeLimit: 5 }, { failParentOnFailure: true, ignoreDependencyOnFailure: true }]) {
+    await expect(
+      context.db.transaction((client) =>
+        notifyOnceInTransaction(
+          client,
+          { tenantId: 'acme', type: 'welcome', dedupeKey: 'p7', channel: 'email', payload: { to: 'ada@acme.test', subject: 'Hi', text: 'Welcome' } },
+          { outboxSchema: schema, jobOptions },
+        ),
+      ),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+  }
+  expect((await countRows(context.db.pool, schema)).total).toBe(0);
+  expect(await relay.drain()).toBe(0);
+});
+
+test('a stored notification row whose jobOptions.sizeLimit is below its job\u2019s size is marked failed; it does not fail the batch', async () => {
+  const { schema, relay } = await setup();
+  const notification = { tenantId: 'acme', type: 'welcome', dedupeKey: 'p8', channel: 'email', payload: { to: 'ada@acme.test', subject: 'Hi', text: 'Welcome' } };
+  // As written before notifyOnceInTransaction checked the size limit (or by hand).
+  await context.db.pool.query(
+    `INSERT INTO "${schema}".outbox (id, kind, queue, tenant_id, job_id, payload, options)
+     VALUES (gen_random_uuid(), 'notify', 'notification__email', 'acme', 'n-8', $1, '{"jobOptions":{"sizeLimit":5}}')`,
+    [JSON.stringify(notification)],
+  );
+  expect(await relay.drain()).toBe(0);
+  expect(await countRows(context.db.pool, schema)).toMatchObject({ total: 1, failed: 1 });
+  expect(relay.stats()).toMatchObject({ failed: 1, errors: 0 });
+});
+
 test('bad input throws the same typed errors as enqueue and writes no row; the transaction stays usable', async () => {
   const { schema, definition } = await setup({ maxPayloadBytes: 1024 });
   const client = await context.db.pool.connect();

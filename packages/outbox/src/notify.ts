@@ -63,10 +63,12 @@ export async function notifyOnceInTransaction(
   const notification = validateNotification(input);
   if (notifyOptions.ttlSeconds !== undefined) checkInteger('ttlSeconds', notifyOptions.ttlSeconds, 1);
   if (notifyOptions.pendingTtlMs !== undefined) checkInteger('pendingTtlMs', notifyOptions.pendingTtlMs, 1);
-  checkJobOptions(notifyOptions.jobOptions);
   const { tenantId, type, dedupeKey, channel, payload } = notification;
+  // The notification job's data, which BullMQ measures against `jobOptions.sizeLimit`.
+  const data = { tenantId, type, dedupeKey, payload };
+  checkJobOptions(notifyOptions.jobOptions, data);
   const definition = notificationQueue(channel);
-  validateForQueue(definition, { tenantId, type, dedupeKey, payload });
+  validateForQueue(definition, data);
   const notificationJson = JSON.stringify(notification);
   const optionsJson = JSON.stringify(notifyOptions);
   checkStorable('notification', notificationJson);

@@ -112,7 +112,8 @@ async function moveNotification(
   failed: Map<string, string>,
 ): Promise<void> {
   try {
-    checkJobOptions((row.options as NotifyOnceOptions).jobOptions);
+    const { tenantId, type, dedupeKey, payload } = (row.payload ?? {}) as NotificationInput;
+    checkJobOptions((row.options as NotifyOnceOptions).jobOptions, { tenantId, type, dedupeKey, payload });
     // notifyOnce's own dedupe makes a repeated move (after a relay died before its commit) a no-op.
     const result = await traceRelayNotification(row.queue, row, () => notifyOnce(row.payload as NotificationInput, { ...(row.options as NotifyOnceOptions), ...notifications }));
     // No job id: a twin holds the claim and its job is not known to be queued. That twin may be a
