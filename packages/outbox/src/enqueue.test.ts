@@ -163,6 +163,21 @@ test('a stored notification row whose jobOptions.sizeLimit is below its job\u201
   expect(relay.stats()).toMatchObject({ failed: 1, errors: 0 });
 });
 
+test('a notification row whose parent job is not in Redis is marked failed, not marked moved with no job', async () => {
+  const { prefix, schema, relay } = await setup();
+  await context.db.transaction((client) =>
+    notifyOnceInTransaction(
+      client,
+      { tenantId: 'acme', type: 'welcome', dedupeKey: 'p9', channel: 'email', payload: { to: 'ada@acme.test', subject: 'Hi', text: 'Welcome' } },
+      { outboxSchema: schema, jobOptions: { parent: { id: 'gone', queue: `${prefix}:agent__writer` } } },
+    ),
+  );
+  // Without the check the row was marked moved with the job id '-5' (BullMQ's refusal code), and no job.
+  expect(await relay.drain()).toBe(0);
+  expect(await countRows(context.db.pool, schema)).toMatchObject({ total: 1, failed: 1 });
+  expect(relay.stats()).toMatchObject({ failed: 1, errors: 0 });
+});
+
 test('bad input throws the same typed errors as enqueue and writes no row; the transaction stays usable', async () => {
   const { schema, definition } = await setup({ maxPayloadBytes: 1024 });
   const client = await context.db.pool.connect();

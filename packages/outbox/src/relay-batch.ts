@@ -1,6 +1,6 @@
 import { notifyOnce, type NotificationInput, type NotifyOnceOptions } from '@platform/notifications';
 import type { EnqueueOptions, QueueDefinition } from '@platform/queue';
-import { PlatformError, type RedisClient } from '@platform/redis';
+import { getSharedConnection, PlatformError, type RedisClient } from '@platform/redis';
 import { getParentKey } from 'bullmq';
 import type { Pool } from 'pg';
 import type { ResolvedSchema } from './schema';
@@ -114,6 +114,14 @@ async function moveNotification(
   try {
     const { tenantId, type, dedupeKey, payload } = (row.payload ?? {}) as NotificationInput;
     checkJobOptions((row.options as NotifyOnceOptions).jobOptions, { tenantId, type, dedupeKey, payload });
+    // BullMQ answers the add of a child of a missing parent with the code -5 as its job id: such a
+    // row would be marked moved with no job, so it is marked failed.
+    const parent = (row.options as NotifyOnceOptions).jobOptions?.parent;
+    const parentKey = parent ? getParentKey(parent) : undefined;
+    if (parentKey !== undefined && !(await (notifications.connection ?? getSharedConnection('producer')).exists(parentKey))) {
+      failed.set(row.id, `parent job ${parentKey} does not exist`);
+      return;
+    }
     // notifyOnce's own dedupe makes a repeated move (after a relay died before its commit) a no-op.
     const result = await traceRelayNotification(row.queue, row, () => notifyOnce(row.payload as NotificationInput, { ...(row.options as NotifyOnceOptions), ...notifications }));
     // No job id: a twin holds the claim and its job is not known to be queued. That twin may be a
