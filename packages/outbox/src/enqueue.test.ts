@@ -108,6 +108,76 @@ test('job options BullMQ would refuse at the relay (a priority that is not an in
   expect(await relay.drain()).toBe(0);
 });
 
+// Each of these is refused by the queue's enqueue or by BullMQ's add, never before the relay's batch.
+const refusedAtAdd: Array<[string, Record<string, unknown>]> = [
+  ['a negative priority', { priority: -1 }],
+  ['fractional attempts', { attempts: 1.5 }],
+  ['a delay that is not a number', { delay: 'soon' }],
+  ['a negative integer job id', { jobId: '-5' }],
+  ['two parent failure policies', { failParentOnFailure: true, removeDependencyOnFailure: true }],
+  ['deduplication without an id', { deduplication: { ttl: 1000 } }],
+  ['the removed debounce option', { debounce: { id: 'd' } }],
+  ['a backoff jitter above 1', { backoff: { type: 'fixed', delay: 10, jitter: 2 } }],
+  ['a sizeLimit the payload exceeds', { sizeLimit: 5 }],
+  ['bad timeouts', { timeouts: { softMs: 0 } }],
+];
+
+test.each(refusedAtAdd)('job options the queue or BullMQ refuse only at add time (%s) are refused with InvalidArgumentError and write no row', async (_, options) => {
+  const { schema, definition, relay } = await setup();
+  await expect(definition.enqueue({ tenantId: 'acme', postId: 'p6' }, options as never)).rejects.toThrow();
+  await expect(
+    context.db.transaction((client) => enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'p6' }, { outboxSchema: schema, ...options })),
+  ).rejects.toBeInstanceOf(InvalidArgumentError);
+  expect((await countRows(context.db.pool, schema)).total).toBe(0);
+  expect(await relay.drain()).toBe(0);
+});
+
+test('notification job options the notification job would be refused with (sizeLimit below its size, a parent failure pair) are refused and write no row', async () => {
+  const { schema, relay } = await setup();
+  for (const jobOptions of [{ sizeLimit: 5 }, { failParentOnFailure: true, ignoreDependencyOnFailure: true }]) {
+    await expect(
+      context.db.transaction((client) =>
+        notifyOnceInTransaction(
+          client,
+          { tenantId: 'acme', type: 'welcome', dedupeKey: 'p7', channel: 'email', payload: { to: 'ada@acme.test', subject: 'Hi', text: 'Welcome' } },
+          { outboxSchema: schema, jobOptions },
+        ),
+      ),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+  }
+  expect((await countRows(context.db.pool, schema)).total).toBe(0);
+  expect(await relay.drain()).toBe(0);
+});
+
+test('a stored notification row whose jobOptions.sizeLimit is below its job\u2019s size is marked failed; it does not fail the batch', async () => {
+  const { schema, relay } = await setup();
+  const notification = { tenantId: 'acme', type: 'welcome', dedupeKey: 'p8', channel: 'email', payload: { to: 'ada@acme.test', subject: 'Hi', text: 'Welcome' } };
+  // As written before notifyOnceInTransaction checked the size limit (or by hand).
+  await context.db.pool.query(
+    `INSERT INTO "${schema}".outbox (id, kind, queue, tenant_id, job_id, payload, options)
+     VALUES (gen_random_uuid(), 'notify', 'notification__email', 'acme', 'n-8', $1, '{"jobOptions":{"sizeLimit":5}}')`,
+    [JSON.stringify(notification)],
+  );
+  expect(await relay.drain()).toBe(0);
+  expect(await countRows(context.db.pool, schema)).toMatchObject({ total: 1, failed: 1 });
+  expect(relay.stats()).toMatchObject({ failed: 1, errors: 0 });
+});
+
+test('a notification row whose parent job is not in Redis is marked failed, not marked moved with no job', async () => {
+  const { prefix, schema, relay } = await setup();
+  await context.db.transaction((client) =>
+    notifyOnceInTransaction(
+      client,
+      { tenantId: 'acme', type: 'welcome', dedupeKey: 'p9', channel: 'email', payload: { to: 'ada@acme.test', subject: 'Hi', text: 'Welcome' } },
+      { outboxSchema: schema, jobOptions: { parent: { id: 'gone', queue: `${prefix}:agent__writer` } } },
+    ),
+  );
+  // Without the check the row was marked moved with the job id '-5' (BullMQ's refusal code), and no job.
+  expect(await relay.drain()).toBe(0);
+  expect(await countRows(context.db.pool, schema)).toMatchObject({ total: 1, failed: 1 });
+  expect(relay.stats()).toMatchObject({ failed: 1, errors: 0 });
+});
+
 test('bad input throws the same typed errors as enqueue and writes no row; the transaction stays usable', async () => {
   const { schema, definition } = await setup({ maxPayloadBytes: 1024 });
   const client = await context.db.pool.connect();
@@ -132,6 +202,29 @@ test('bad input throws the same typed errors as enqueue and writes no row; the t
   }
   expect((await countRows(context.db.pool, schema)).total).toBe(0);
   expect(await definition.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed')).toBe(0);
+});
+
+test('a payload or option with the character U+0000 (which PostgreSQL cannot store) is refused with InvalidArgumentError; the transaction stays usable', async () => {
+  const { schema, definition } = await setup();
+  const client = await context.db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await expect(enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'a\u0000b' }, { outboxSchema: schema })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'x' }, { outboxSchema: schema, jobName: 'w\u0000' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(
+      notifyOnceInTransaction(
+        client,
+        { tenantId: 'acme', type: 'welcome', dedupeKey: 'nul', channel: 'email', payload: { to: 'ada@acme.test', subject: 'Hi', text: 'a\u0000b' } },
+        { outboxSchema: schema },
+      ),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    // A backslash followed by "u0000" is plain text, stored as it is.
+    await enqueueInTransaction(client, definition, { tenantId: 'acme', postId: 'a\\u0000b' }, { outboxSchema: schema });
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+  expect((await countRows(context.db.pool, schema)).total).toBe(1);
 });
 
 test('a payload whose stored JSON is over the size limit is refused, even when the schema would strip what makes it large', async () => {

@@ -3,7 +3,7 @@ import type { ClientBase } from 'pg';
 import { toDatabaseError } from './errors';
 import { resolveSchema } from './schema';
 import { traceOutboxWrite } from './trace';
-import { checkJobOptions, checkStoredSize, newRowId, validateForQueue } from './validate';
+import { checkJobOptions, checkStorable, checkStoredSize, newRowId, validateForQueue } from './validate';
 
 /** A `pg` client (a `PoolClient` or `Client`) with a transaction open, or any object with its `query`. */
 export type OutboxClient = Pick<ClientBase, 'query'>;
@@ -28,8 +28,9 @@ export interface OutboxEnqueueResult {
  * never when it rolls back.
  *
  * The payload is validated exactly as `definition.enqueue` validates it: a bad one throws
- * `PayloadValidationError`, one over the size limit `PayloadTooLargeError`, and bad options an
- * `InvalidArgumentError`, each before any statement is sent. The relay calls `definition.enqueue`
+ * `PayloadValidationError`, one over the size limit `PayloadTooLargeError`, and bad options (or a
+ * character U+0000, which PostgreSQL cannot store) an `InvalidArgumentError`, each before any
+ * statement is sent. The relay calls `definition.enqueue`
  * with the same payload and options, so fairness, defaults and job options apply as usual.
  * Called outside a transaction, the row is committed at once (still enqueued exactly once).
  * With tracing on, the write is a `create <queue>` span whose context is stored in the row: the
@@ -52,7 +53,10 @@ export async function enqueueInTransaction<S extends AnyObjectSchema>(
   const data = validateForQueue(definition, payload);
   const json = JSON.stringify(payload);
   checkStoredSize(definition, json);
-  const customJobId = checkJobOptions(jobOptions);
+  const customJobId = checkJobOptions(jobOptions, data);
+  const optionsJson = JSON.stringify(jobOptions);
+  checkStorable('payload', json);
+  checkStorable('options', optionsJson);
   const id = newRowId();
   const jobId = customJobId ?? id;
   await traceOutboxWrite(definition.name, data.tenantId, id, async (trace) => {
@@ -60,7 +64,7 @@ export async function enqueueInTransaction<S extends AnyObjectSchema>(
       await client.query(
         `INSERT INTO ${schema.outbox} (id, kind, queue, tenant_id, job_id, payload, options, traceparent, tracestate)
          VALUES ($1, 'job', $2, $3, $4, $5, $6, $7, $8)`,
-        [id, definition.name, data.tenantId, jobId, json, JSON.stringify(jobOptions), trace.traceparent, trace.tracestate],
+        [id, definition.name, data.tenantId, jobId, json, optionsJson, trace.traceparent, trace.tracestate],
       );
     } catch (error) {
       throw toDatabaseError('enqueueInTransaction', error);

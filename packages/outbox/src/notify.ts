@@ -5,7 +5,7 @@ import type { OutboxClient } from './enqueue';
 import { toDatabaseError } from './errors';
 import { resolveSchema } from './schema';
 import { traceOutboxWrite } from './trace';
-import { checkJobOptions, newRowId, validateForQueue } from './validate';
+import { checkJobOptions, checkStorable, newRowId, validateForQueue } from './validate';
 
 /**
  * Options of {@link notifyOnceInTransaction}: `notifyOnce`'s options that can be stored in a row
@@ -63,10 +63,16 @@ export async function notifyOnceInTransaction(
   const notification = validateNotification(input);
   if (notifyOptions.ttlSeconds !== undefined) checkInteger('ttlSeconds', notifyOptions.ttlSeconds, 1);
   if (notifyOptions.pendingTtlMs !== undefined) checkInteger('pendingTtlMs', notifyOptions.pendingTtlMs, 1);
-  checkJobOptions(notifyOptions.jobOptions);
   const { tenantId, type, dedupeKey, channel, payload } = notification;
+  // The notification job's data, which BullMQ measures against `jobOptions.sizeLimit`.
+  const data = { tenantId, type, dedupeKey, payload };
+  checkJobOptions(notifyOptions.jobOptions, data);
   const definition = notificationQueue(channel);
-  validateForQueue(definition, { tenantId, type, dedupeKey, payload });
+  validateForQueue(definition, data);
+  const notificationJson = JSON.stringify(notification);
+  const optionsJson = JSON.stringify(notifyOptions);
+  checkStorable('notification', notificationJson);
+  checkStorable('options', optionsJson);
 
   const id = newRowId();
   return traceOutboxWrite(definition.name, tenantId, id, async (trace): Promise<OutboxNotifyResult> => {
@@ -92,7 +98,7 @@ export async function notifyOnceInTransaction(
       await client.query(
         `INSERT INTO ${schema.outbox} (id, kind, queue, tenant_id, job_id, payload, options, traceparent, tracestate)
          VALUES ($1::uuid, 'notify', $2, $3, $1::text, $4, $5, $6, $7)`,
-        [id, definition.name, tenantId, JSON.stringify(notification), JSON.stringify(notifyOptions), trace.traceparent, trace.tracestate],
+        [id, definition.name, tenantId, notificationJson, optionsJson, trace.traceparent, trace.tracestate],
       );
     } catch (error) {
       throw toDatabaseError('notifyOnceInTransaction', error);

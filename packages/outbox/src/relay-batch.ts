@@ -1,6 +1,7 @@
 import { notifyOnce, type NotificationInput, type NotifyOnceOptions } from '@platform/notifications';
 import type { EnqueueOptions, QueueDefinition } from '@platform/queue';
-import { PlatformError, type RedisClient } from '@platform/redis';
+import { getSharedConnection, PlatformError, type RedisClient } from '@platform/redis';
+import { getParentKey } from 'bullmq';
 import type { Pool } from 'pg';
 import type { ResolvedSchema } from './schema';
 import { jobTelemetryOf, traceRelayBatch, traceRelayNotification, type RowTraceContext } from './trace';
@@ -52,18 +53,41 @@ export interface BatchResult {
 const PERMANENT_CODES = new Set(['PAYLOAD_INVALID', 'PAYLOAD_TOO_LARGE', 'NOTIFICATION_INVALID', 'INVALID_ARGUMENT', 'QUEUE_NAME_INVALID']);
 const isPermanent = (error: unknown): boolean => error instanceof PlatformError && PERMANENT_CODES.has(error.code);
 
+/**
+ * The rows whose parent job exists or that have none. BullMQ refuses a child of a missing parent
+ * (code -5) with a plain error that would fail every batch claiming the row, so such rows are marked
+ * failed. A Redis error fails the batch as usual.
+ */
+async function withoutOrphans(definition: QueueDefinition, rows: OutboxRow[], failed: Map<string, string>): Promise<OutboxRow[]> {
+  const parents = rows.map((row) => {
+    const parent = (row.options as EnqueueOptions).parent;
+    return parent ? getParentKey(parent) : undefined;
+  });
+  if (parents.every((key) => key === undefined)) return rows;
+  // BullMQ's own client (ioredis), so the key is read as its scripts would read it.
+  const client = (await definition.queue.backend.client) as unknown as Pick<RedisClient, 'exists'>;
+  const found = await Promise.all(parents.map((key) => (key === undefined ? 1 : client.exists(key))));
+  return rows.filter((row, index) => {
+    if (found[index]) return true;
+    failed.set(row.id, `parent job ${parents[index]} does not exist`);
+    return false;
+  });
+}
+
 async function moveJobs(definition: QueueDefinition, rows: OutboxRow[], moved: Map<string, string>, failed: Map<string, string>): Promise<void> {
-  const valid: OutboxRow[] = [];
+  let valid: OutboxRow[] = [];
   for (const row of rows) {
     try {
-      validateForQueue(definition, row.payload);
-      checkJobOptions(row.options as EnqueueOptions);
+      const data = validateForQueue(definition, row.payload);
+      // The job id the relay adds with is the row's, whatever its stored options say.
+      checkJobOptions({ ...(row.options as EnqueueOptions), jobId: row.job_id }, data);
       valid.push(row);
     } catch (error) {
       if (!isPermanent(error)) throw error;
       failed.set(row.id, (error as Error).message);
     }
   }
+  valid = await withoutOrphans(definition, valid, failed);
   if (valid.length === 0) return;
   // The row's job id makes a repeated move (after a relay died before its commit) a no-op in BullMQ.
   // The job carries the context of the span that wrote the row (kept by the enqueue's own tracing).
@@ -88,7 +112,16 @@ async function moveNotification(
   failed: Map<string, string>,
 ): Promise<void> {
   try {
-    checkJobOptions((row.options as NotifyOnceOptions).jobOptions);
+    const { tenantId, type, dedupeKey, payload } = (row.payload ?? {}) as NotificationInput;
+    checkJobOptions((row.options as NotifyOnceOptions).jobOptions, { tenantId, type, dedupeKey, payload });
+    // BullMQ answers the add of a child of a missing parent with the code -5 as its job id: such a
+    // row would be marked moved with no job, so it is marked failed.
+    const parent = (row.options as NotifyOnceOptions).jobOptions?.parent;
+    const parentKey = parent ? getParentKey(parent) : undefined;
+    if (parentKey !== undefined && !(await (notifications.connection ?? getSharedConnection('producer')).exists(parentKey))) {
+      failed.set(row.id, `parent job ${parentKey} does not exist`);
+      return;
+    }
     // notifyOnce's own dedupe makes a repeated move (after a relay died before its commit) a no-op.
     const result = await traceRelayNotification(row.queue, row, () => notifyOnce(row.payload as NotificationInput, { ...(row.options as NotifyOnceOptions), ...notifications }));
     // No job id: a twin holds the claim and its job is not known to be queued. That twin may be a
@@ -140,10 +173,13 @@ export async function relayBatch(context: BatchContext): Promise<BatchResult> {
       else if (byQueue.has(row.queue)) byQueue.get(row.queue)!.push(row);
       else byQueue.set(row.queue, [row]);
     }
-    await Promise.all([
+    // Every move settles before the batch rolls back: a rollback unlocks rows whose adds would still run.
+    const settled = await Promise.allSettled([
       ...[...byQueue].map(([name, list]) => moveJobs(queues.get(name)!, list, moved, failed)),
       ...notifyRows.map((row) => moveNotification(row, notifications ?? {}, moved, failed)),
     ]);
+    const refused = settled.find((result) => result.status === 'rejected');
+    if (refused) throw refused.reason;
 
     if (moved.size > 0) {
       const ids = [...moved.keys()];

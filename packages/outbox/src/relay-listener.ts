@@ -49,10 +49,21 @@ export function startListener(options: ListenerOptions): Listener {
       scheduleRetry();
     }
   }
+  // While the pool has no connection to give, close() does not wait for one (the pool may be full for long).
+  let waitingForPool = false;
   const connect = async (): Promise<void> => {
     let candidate: PoolClient | undefined;
     try {
-      candidate = await options.pool.connect();
+      waitingForPool = true;
+      try {
+        candidate = await options.pool.connect();
+      } finally {
+        waitingForPool = false;
+      }
+      if (closed) {
+        candidate.release();
+        return;
+      }
       candidate.on('notification', onNotification);
       candidate.on('error', onConnectionError);
       await candidate.query(`LISTEN ${quoted}`);
@@ -64,6 +75,7 @@ export function startListener(options: ListenerOptions): Listener {
       options.onNotify();
     } catch (error) {
       if (candidate) giveBack(candidate, true);
+      if (closed) return;
       options.onError(toDatabaseError('relay LISTEN', error));
       scheduleRetry();
     }
@@ -77,7 +89,8 @@ export function startListener(options: ListenerOptions): Listener {
     async close() {
       closed = true;
       if (retry) clearTimeout(retry);
-      await attempt;
+      // A connection the pool hands out later goes straight back (connect() sees `closed`).
+      if (!waitingForPool) await attempt;
       const own = client;
       client = undefined;
       if (own) {

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineQueue } from '@platform/queue';
+import { defineQueue, type QueueDefinition } from '@platform/queue';
 import { createRedisConnection, InvalidArgumentError, loadRedisConfig } from '@platform/redis';
 import { startRedisServer, uniquePrefix, waitFor } from '@platform/testing';
+import type { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { enqueueInTransaction } from './enqueue';
@@ -120,6 +121,51 @@ test('a row whose stored job options BullMQ refuses is marked failed; it does no
   expect(relay.stats()).toMatchObject({ moved: 2, failed: 1, errors: 0 });
 });
 
+test('stored job options the queue or BullMQ refuse only at add time mark their rows failed; the rows behind them move', async () => {
+  const { schema, start, write, jobIds } = await setup({ listen: false, pollIntervalMs: 60_000 });
+  // As written before enqueueInTransaction checked these options (or by hand).
+  const bad: Array<[string, Record<string, unknown>]> = [
+    ['bad-priority', { priority: -1 }],
+    ['bad-attempts', { attempts: 1.5 }],
+    ['bad-delay', { delay: 'soon' }],
+    ['-5', {}],
+    ['bad-parent', { failParentOnFailure: true, removeDependencyOnFailure: true }],
+    ['bad-dedup', { deduplication: { ttl: 1000 } }],
+    ['bad-debounce', { debounce: { id: 'd' } }],
+    ['bad-jitter', { backoff: { type: 'fixed', delay: 10, jitter: 2 } }],
+    ['bad-size', { sizeLimit: 5 }],
+    ['bad-timeouts', { timeouts: { softMs: 0 } }],
+  ];
+  for (const [jobId, options] of bad) {
+    await context.db.pool.query(
+      `INSERT INTO "${schema}".outbox (id, kind, queue, tenant_id, job_id, payload, options)
+       VALUES (gen_random_uuid(), 'job', 'agent__relayed', 'acme', $1, '{"tenantId":"acme","n":1}', $2)`,
+      [jobId, JSON.stringify(options)],
+    );
+  }
+  const ids = await write(2);
+  const relay = start();
+  await relay.drain();
+  expect(await jobIds()).toEqual([...ids].sort());
+  const failed = await context.db.pool.query(`SELECT job_id FROM "${schema}".outbox WHERE failed_at IS NOT NULL`);
+  expect(failed.rows.map((r) => r.job_id).sort()).toEqual(bad.map(([jobId]) => jobId).sort());
+  expect(relay.stats()).toMatchObject({ moved: 2, failed: bad.length, errors: 0 });
+});
+
+test('a row whose parent job BullMQ cannot find is marked failed; it does not hold back the rows behind it', async () => {
+  const { prefix, schema, definition, start, write, jobIds } = await setup({ listen: false, pollIntervalMs: 60_000 });
+  await context.db.transaction((client) =>
+    enqueueInTransaction(client, definition, { tenantId: 'acme', n: 1 }, { outboxSchema: schema, jobId: 'orphan', parent: { id: 'gone', queue: `${prefix}:agent__relayed` } }),
+  );
+  const ids = await write(2);
+  const relay = start();
+  await relay.drain();
+  expect(await jobIds()).toEqual([...ids].sort());
+  const failed = await context.db.pool.query(`SELECT job_id, last_error FROM "${schema}".outbox WHERE failed_at IS NOT NULL`);
+  expect(failed.rows).toEqual([{ job_id: 'orphan', last_error: expect.stringMatching(/parent/) }]);
+  expect(relay.stats()).toMatchObject({ moved: 2, failed: 1, errors: 0 });
+});
+
 test('rows of queues a relay does not know are left for the relay that does', async () => {
   const { schema, start, write } = await setup({ listen: false, pollIntervalMs: 60_000 });
   await write(3);
@@ -163,6 +209,41 @@ test('stop() lets the batch in flight commit, then stops listening and polling',
   await write(1, 1000);
   await new Promise((r) => setTimeout(r, 300));
   expect((await countRows(context.db.pool, schema)).moved).toBe(rows.moved);
+});
+
+test('stop() returns while the LISTEN connection still waits for a pool connection (a pool the service has exhausted)', async () => {
+  const schema = await context.db.freshSchema();
+  let calls = 0;
+  // The listener asks first; its connection never comes. The batches get theirs.
+  const pool = {
+    connect: () => (calls++ === 0 ? new Promise<never>(() => undefined) : context.db.pool.connect()),
+    query: (text: string, values?: unknown[]) => context.db.pool.query(text, values),
+  } as unknown as Pool;
+  const relay = startOutboxRelay({ pool, schema, notifications: false, listen: true, pollIntervalMs: 60_000 });
+  await relay.drain();
+  const outcome = await Promise.race([relay.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('hung'), 2000))]);
+  expect(outcome).toBe('stopped');
+});
+
+test('a batch whose move fails rolls back only once every other move of the batch has settled', async () => {
+  const schema = await context.db.freshSchema();
+  let slowDone = false;
+  const fake = (name: string, enqueueBulk: () => Promise<unknown>) =>
+    ({ name, parse: (payload: unknown) => payload, settings: { maxPayloadBytes: 1_000_000 }, enqueueBulk }) as unknown as QueueDefinition;
+  const failing = fake('agent__failing', () => Promise.reject(new Error('Redis went away')));
+  const slow = fake('agent__slow', () => new Promise((r) => setTimeout(() => r((slowDone = true)), 300)));
+  for (const queue of ['agent__failing', 'agent__slow']) {
+    await context.db.pool.query(
+      `INSERT INTO "${schema}".outbox (id, kind, queue, tenant_id, job_id, payload, options)
+       VALUES (gen_random_uuid(), 'job', $1, 'acme', gen_random_uuid()::text, '{"tenantId":"acme","n":1}', '{}')`,
+      [queue],
+    );
+  }
+  const relay = startOutboxRelay({ pool: context.db.pool, schema, queues: [failing, slow], notifications: false, listen: false, pollIntervalMs: 60_000, onError: () => undefined });
+  relays.push(relay);
+  await expect(relay.drain()).rejects.toThrow('Redis went away');
+  // The rows were still locked while the slow queue's add ran: no other relay could move them meanwhile.
+  expect(slowDone).toBe(true);
 });
 
 test('bad relay options are refused', () => {

@@ -7,9 +7,11 @@ import {
   type SendContext,
 } from '@platform/notifications';
 import { notificationQueue } from '@platform/queue';
-import { createRedisConnection, InvalidArgumentError, loadRedisConfig } from '@platform/redis';
+import { createRedisConnection, DeferJobError, InvalidArgumentError, loadRedisConfig } from '@platform/redis';
 import { deleteKeysByPrefix, uniquePrefix, waitFor } from '@platform/testing';
 import type { Worker } from 'bullmq';
+import type { PoolClient } from 'pg';
+import { OutboxDatabaseError } from './errors';
 import { notifyOnceInTransaction } from './notify';
 import { startOutboxRelay, type OutboxRelay } from './relay';
 import { expireSendLog, getSendLogEntry, listSendLog, withSendLog } from './send-log';
@@ -81,6 +83,42 @@ test('a failed send is logged as failed with the error and rethrown; a later suc
   expect(await getSendLogEntry(db.pool, key, { schema })).toMatchObject({ status: 'failed', attempts: 1, lastError: 'provider answered 503' });
   await sender.send(message, context({ attempt: 2 }));
   expect(await getSendLogEntry(db.pool, key, { schema })).toMatchObject({ status: 'delivered', attempts: 2, providerMessageId: 'prov-7', lastError: null });
+});
+
+test('a deferred send (rate limit, open circuit) is not a failed attempt: the log keeps it queued and counts no attempt', async () => {
+  const schema = await db.freshSchema();
+  const deferring: NotificationSender<'email'> = {
+    async send() {
+      throw new DeferJobError(5000, 'rate-limit', 'provider busy');
+    },
+  };
+  const sender = withSendLog(deferring, { pool: db.pool, schema });
+  await expect(sender.send(message, context())).rejects.toBeInstanceOf(DeferJobError);
+  const key = { tenantId: 'acme', channel: 'email' as const, type: 'invoice-paid', dedupeKey: 'inv-1' };
+  expect(await getSendLogEntry(db.pool, key, { schema })).toMatchObject({ status: 'queued', attempts: 0, lastError: null });
+});
+
+test('a COMMIT that fails on the already-delivered path throws OutboxDatabaseError and destroys the connection', async () => {
+  const schema = await db.freshSchema();
+  await withSendLog(createMemorySender<'email'>(), { pool: db.pool, schema }).send(message, context());
+  const released: Array<boolean | Error | undefined> = [];
+  const pool = {
+    async connect() {
+      const client = await db.pool.connect();
+      const query = client.query.bind(client) as (text: string, values?: unknown[]) => Promise<unknown>;
+      return Object.assign(Object.create(client) as PoolClient, {
+        query: (text: string, values?: unknown[]) => (text === 'COMMIT' ? Promise.reject(new Error('connection terminated')) : query(text, values)),
+        release: (destroy?: boolean | Error) => {
+          released.push(destroy);
+          client.release(true);
+        },
+      });
+    },
+  };
+  const provider = createMemorySender<'email'>();
+  await expect(withSendLog(provider, { pool, schema }).send(message, context())).rejects.toBeInstanceOf(OutboxDatabaseError);
+  expect(provider.messages).toHaveLength(0);
+  expect(released).toEqual([true]);
 });
 
 test('two workers sending the same notification at once call the provider once', async () => {

@@ -1,5 +1,5 @@
 import type { NotificationChannel, NotificationSender, SendContext, SendResult } from '@platform/notifications';
-import { checkInteger, InvalidArgumentError } from '@platform/redis';
+import { checkInteger, InvalidArgumentError, isDeferral } from '@platform/redis';
 import type { Pool, PoolClient } from 'pg';
 import { toDatabaseError } from './errors';
 import { resolveSchema, type OutboxSchemaOptions } from './schema';
@@ -76,7 +76,8 @@ const toEntry = (row: Row): SendLogEntry => ({
  * (tenant, channel, type, dedupe key) and, if the log has it as `delivered`, returns the logged
  * provider id without calling the provider, however long ago that was (the Redis dedupe window
  * does not matter). Otherwise it sends and records `delivered` (with the provider id) or `failed`
- * (with the error, which is then rethrown for the worker's retry rules) in the same transaction.
+ * (with the error, which is then rethrown for the worker's retry rules) in the same transaction; a
+ * deferral (`isDeferral`: a rate limit, an open circuit) is rethrown and leaves the entry as it was.
  * Two workers sending the same notification at once are serialized by the row lock.
  *
  * @example
@@ -119,19 +120,27 @@ export function withSendLog<C extends NotificationChannel>(sender: NotificationS
           throw toDatabaseError('send log', error);
         }
         if (logged?.status === 'delivered') {
-          await client.query('COMMIT');
+          try {
+            await client.query('COMMIT');
+          } catch (error) {
+            broken = true;
+            throw toDatabaseError('send log', error);
+          }
           return { providerMessageId: logged.provider_message_id ?? '' };
         }
         let sent: SendResult;
         try {
           sent = await sender.send(message, context);
         } catch (error) {
-          await client
-            .query(
-              `UPDATE ${schema.sendLog} SET status = 'failed', attempts = attempts + 1, job_id = $5, last_error = $6, updated_at = clock_timestamp()
-                WHERE tenant_id = $1 AND channel = $2 AND type = $3 AND dedupe_key = $4`,
-              [...key, context.jobId, error instanceof Error ? error.message : String(error)],
-            )
+          // A deferral (rate limit, open circuit) is no attempt: the worker runs the job later without spending one.
+          const recorded = isDeferral(error)
+            ? Promise.resolve()
+            : client.query(
+                `UPDATE ${schema.sendLog} SET status = 'failed', attempts = attempts + 1, job_id = $5, last_error = $6, updated_at = clock_timestamp()
+                  WHERE tenant_id = $1 AND channel = $2 AND type = $3 AND dedupe_key = $4`,
+                [...key, context.jobId, error instanceof Error ? error.message : String(error)],
+              );
+          await recorded
             .then(() => client.query('COMMIT'))
             .catch((logError: unknown) => {
               broken = true;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PayloadTooLargeError, type AnyObjectSchema, type EnqueueOptions, type QueueDefinition } from '@platform/queue';
-import { describeValue, InvalidArgumentError } from '@platform/redis';
+import { checkInteger, checkMs, describeValue, InvalidArgumentError } from '@platform/redis';
 import { PRIORITY_LIMIT } from 'bullmq';
 
 /**
@@ -30,24 +30,65 @@ export function checkStoredSize(definition: QueueDefinition, json: string): void
   if (size > maxBytes) throw new PayloadTooLargeError(definition.name, size, maxBytes);
 }
 
+// BullMQ accepts at most one of these per job (how a child's failure reaches its parent).
+const PARENT_FAILURE_OPTIONS = ['removeDependencyOnFailure', 'failParentOnFailure', 'continueParentOnFailure', 'ignoreDependencyOnFailure'] as const;
+
 /**
- * Checks a custom job id the way BullMQ needs it (a non-empty string, not an integer, no `:`),
- * a priority the way BullMQ's add checks it (an integer up to `PRIORITY_LIMIT`), and that the
- * options survive JSON, since they are stored in the outbox row. The relay checks stored rows
- * again: an option BullMQ refuses would otherwise fail every batch that claims the row.
+ * Checks job options the way the queue's enqueue and BullMQ's add check them, since the relay adds
+ * the job long after the row is written: a custom job id (a non-empty string, not an integer, no
+ * `:`), `priority` (an integer from 0 to `PRIORITY_LIMIT`), `attempts`, `delay`, `timeouts`, at most
+ * one parent failure option, a `deduplication` id, no `debounce`, a backoff `jitter` from 0 to 1,
+ * and `sizeLimit` against `data` (the payload as enqueued) when given; and that the options survive
+ * JSON, since they are stored in the outbox row. The relay checks stored rows again: an option
+ * BullMQ refuses would otherwise fail every batch that claims the row.
  */
-export function checkJobOptions(options: EnqueueOptions | undefined): string | undefined {
+export function checkJobOptions(options: EnqueueOptions | undefined, data?: unknown): string | undefined {
   if (options === undefined) return undefined;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidArgumentError('options', `must be an object, got ${describeValue(options)}`);
   }
   const jobId: unknown = options.jobId;
-  if (jobId !== undefined && (typeof jobId !== 'string' || jobId === '' || /^\d+$/.test(jobId) || jobId.includes(':'))) {
+  if (jobId !== undefined && (typeof jobId !== 'string' || jobId === '' || /^\d+$/.test(jobId) || `${parseInt(jobId, 10)}` === jobId || jobId.includes(':'))) {
     throw new InvalidArgumentError('options.jobId', `must be a non-empty string that is not an integer and has no ":", got ${describeValue(jobId)}`);
   }
-  const priority: unknown = options.priority;
-  if (priority !== undefined && priority !== null && priority !== 0 && !(Number.isInteger(priority) && (priority as number) <= PRIORITY_LIMIT)) {
-    throw new InvalidArgumentError('options.priority', `must be an integer up to ${PRIORITY_LIMIT}, got ${describeValue(priority)}`);
+  const { priority, attempts, delay, timeouts } = options as { priority?: unknown; attempts?: unknown; delay?: unknown; timeouts?: unknown };
+  if (priority !== undefined) checkInteger('options.priority', priority, 0, PRIORITY_LIMIT);
+  if (attempts !== undefined) checkInteger('options.attempts', attempts, 0);
+  if (delay !== undefined && (typeof delay !== 'number' || !Number.isFinite(delay))) {
+    throw new InvalidArgumentError('options.delay', `must be a finite number of ms, got ${describeValue(delay)}`);
+  }
+  if (timeouts !== undefined) {
+    if (typeof timeouts !== 'object' || timeouts === null || Array.isArray(timeouts)) {
+      throw new InvalidArgumentError('options.timeouts', 'must be an object { softMs?, hardMs? }');
+    }
+    const { softMs, hardMs } = timeouts as { softMs?: unknown; hardMs?: unknown };
+    if (softMs !== undefined) checkMs('options.timeouts.softMs', softMs, 1);
+    if (hardMs !== undefined) checkMs('options.timeouts.hardMs', hardMs, 1);
+    if (softMs !== undefined && hardMs !== undefined && (softMs as number) >= (hardMs as number)) {
+      throw new InvalidArgumentError('options.timeouts', `softMs (${String(softMs)}) must be below hardMs (${String(hardMs)})`);
+    }
+  }
+  const parentFailure = PARENT_FAILURE_OPTIONS.filter((name) => options[name]);
+  if (parentFailure.length > 1) {
+    throw new InvalidArgumentError('options', `${parentFailure.join(', ')} cannot be used together`);
+  }
+  if (options.deduplication) {
+    if (!options.deduplication.id) throw new InvalidArgumentError('options.deduplication.id', 'must be given');
+    if (options.parent) throw new InvalidArgumentError('options.deduplication', 'cannot be used with parent');
+  }
+  if (Object.prototype.hasOwnProperty.call(options, 'debounce')) {
+    throw new InvalidArgumentError('options.debounce', 'was removed from BullMQ; use deduplication');
+  }
+  const backoff: unknown = options.backoff;
+  if (typeof backoff === 'object' && backoff !== null) {
+    const jitter: unknown = (backoff as { jitter?: unknown }).jitter;
+    if (typeof jitter === 'number' && (jitter < 0 || jitter > 1)) {
+      throw new InvalidArgumentError('options.backoff.jitter', `must be from 0 to 1, got ${jitter}`);
+    }
+  }
+  if (options.sizeLimit && data !== undefined) {
+    const size = Buffer.byteLength(JSON.stringify(data), 'utf8');
+    if (size > options.sizeLimit) throw new InvalidArgumentError('options.sizeLimit', `the payload has ${size} bytes, over the limit of ${options.sizeLimit}`);
   }
   try {
     JSON.stringify(options);
@@ -55,6 +96,17 @@ export function checkJobOptions(options: EnqueueOptions | undefined): string | u
     throw new InvalidArgumentError('options', 'must be JSON-serializable (they are stored in the outbox row)', { cause: error });
   }
   return jobId as string | undefined;
+}
+
+// JSON's escape of U+0000: a backslash after an even number of backslashes (none included).
+const NUL_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+
+/**
+ * Throws `InvalidArgumentError` when JSON to be stored in a row holds the character U+0000, which
+ * PostgreSQL's `jsonb` and `text` cannot store: the INSERT would fail and abort the caller's transaction.
+ */
+export function checkStorable(argument: string, json: string): void {
+  if (NUL_ESCAPE.test(json)) throw new InvalidArgumentError(argument, 'must not contain the character U+0000 (PostgreSQL cannot store it)');
 }
 
 /** A new outbox row id; also the job id unless the caller gives one. */
