@@ -386,3 +386,20 @@ describe('bad input never escapes as a TypeError', () => {
     expect(() => queueName('agent', value as unknown as string)).toThrow(QueueNameError);
   });
 });
+
+describe('a parent that does not exist', () => {
+  it.each([['a plain queue', undefined], ['a fair queue', 'per-tenant' as const]])(
+    '%s refuses the job with InvalidArgumentError instead of answering a job that is not there',
+    async (_label, fairness) => {
+      const prefix = uniquePrefix('q');
+      prefixes.push(prefix);
+      const schema = z.object({ n: z.number() });
+      const definition = defineQueue({ namespace: 'agent', name: 'orphan', schema, prefix, connection: redis, ...(fairness ? { fairness } : {}) });
+      const parent = { id: 'no-such-parent', queue: `${prefix}:agent__orphan` };
+      await expect(definition.enqueue({ tenantId: 'acme', n: 1 }, { parent })).rejects.toThrow(InvalidArgumentError);
+      const counts = await definition.counts();
+      expect(Object.values(counts).reduce((sum, n) => sum + n, 0)).toBe(0);
+      await definition.close();
+    },
+  );
+});

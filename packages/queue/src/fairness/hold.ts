@@ -2,6 +2,7 @@ import { isConnectionError, type RedisClient } from '@platform/redis';
 import type { Job, Queue } from 'bullmq';
 import { fairScripts } from './scripts';
 import { TenantBacklogFullError } from '../errors';
+import { addRefusedError } from '../producer/producer';
 
 /**
  * The hold: a fair job enters BullMQ at its enqueue as a delayed job this far in the future (its
@@ -144,5 +145,10 @@ export async function holdAndRecord(
   }
   if (failed) throw failed[0];
   if (scriptError) throw scriptError;
-  return { ids: results.slice(0, jobs.length).map(([, id]) => String(id)), reply };
+  const ids = results.slice(0, jobs.length).map(([, id]) => id);
+  // Inside a MULTI BullMQ's add answers an impossible add (a missing parent) with a negative code,
+  // not an error; the script recorded no such job, so it is not enqueued and must not be answered as one.
+  const refused = ids.findIndex((id) => typeof id === 'number' && id < 0);
+  if (refused >= 0) throw addRefusedError(ids[refused] as number, jobs[refused]!.parentKey);
+  return { ids: ids.map(String), reply };
 }

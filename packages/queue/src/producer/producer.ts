@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '@platform/redis';
 import type { Job, JobsOptions, Queue } from 'bullmq';
 
 /** One job to add: BullMQ's name, the validated data and BullMQ's job options. */
@@ -52,7 +53,12 @@ export async function countJobs(queue: Queue, pending: number): Promise<QueueJob
 export function plainProducer<T>(getQueue: () => Queue<T>): Producer<T> {
   // The casts are sound: BullMQ's add() types its name parameter through a conditional type.
   return {
-    add: ({ name, data, opts }) => getQueue().add(name as never, data as never, opts) as Promise<Job<T>>,
+    add: ({ name, data, opts }) =>
+      (getQueue().add(name as never, data as never, opts) as Promise<Job<T>>).catch((error: unknown) => {
+        // BullMQ's refusal of a child whose parent is missing ('Missing key for parent job <key>. addJob').
+        const parentKey = error instanceof Error ? /^Missing key for parent job (\S+)\. /.exec(error.message)?.[1] : undefined;
+        throw parentKey === undefined ? error : addRefusedError(PARENT_MISSING, parentKey, error);
+      }),
     addBulk: (jobs) => addAllOrNone(getQueue() as Queue, jobs) as Promise<Job<T>[]>,
     counts: () => countJobs(getQueue() as Queue, 0),
     getJob: async (id) => (await getQueue().getJob(id)) ?? undefined,
@@ -78,8 +84,23 @@ export async function addAllOrNone<T>(queue: Queue, jobs: readonly JobEntry<T>[]
   results.forEach(([error, id], i) => {
     if (error) throw error;
     // A negative number is a BullMQ error code (its scripts' answer to an impossible add).
-    if (typeof id === 'number' && id < 0) throw new Error(`BullMQ refused job #${i} of the batch (code ${id})`);
+    if (typeof id === 'number' && id < 0) throw addRefusedError(id, added[i]!.parentKey);
     added[i]!.id = String(id);
   });
   return added;
+}
+
+/** BullMQ's code for an add whose parent job does not exist (its scripts' `ParentJobNotExist`). */
+const PARENT_MISSING = -5;
+
+/**
+ * The error for an add BullMQ's script answered with the error code `code` (a negative number)
+ * instead of a job id: a missing parent is the caller's input, an {@link InvalidArgumentError} on
+ * `parent`; any other code is reported as it is.
+ */
+export function addRefusedError(code: number, parentKey: string | undefined, cause?: unknown): Error {
+  if (code === PARENT_MISSING) {
+    return new InvalidArgumentError('parent', `the parent job ${parentKey ?? '(unknown)'} does not exist; nothing was added`, { cause });
+  }
+  return new Error(`BullMQ refused the add (error code ${code}); nothing was added`, { cause });
 }
