@@ -160,4 +160,25 @@ export class LazyJobSignal {
     if (this.hardLimit) listener(this.hardLimit);
     else this.hardLimitListener = listener;
   }
+
+  private forceClosed = false;
+  private forceCloseListener: (() => void) | undefined;
+
+  /**
+   * The worker is force-closed: aborts the signal with {@link FORCE_CLOSED_REASON} (a no-op when
+   * the soft limit or a cancel aborted it already, whose reason the signal keeps) and tells the
+   * {@link onForceClose} listener, which an aborted signal alone cannot.
+   */
+  forceClose(): void {
+    this.abort(FORCE_CLOSED_REASON);
+    if (this.forceClosed) return;
+    this.forceClosed = true;
+    this.forceCloseListener?.();
+  }
+
+  /** Calls `listener` when the worker is force-closed (at once when it was already); one listener per job. */
+  onForceClose(listener: () => void): void {
+    if (this.forceClosed) listener();
+    else this.forceCloseListener = listener;
+  }
 }

@@ -11,7 +11,7 @@ import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemet
 import { withPools } from './pools/pool';
 import { createSandboxedWorker } from './sandbox';
 import { recordDeferral, timeLimitReporter, traceAttempt } from './telemetry';
-import { FORCE_CLOSED_REASON, LazyJobSignal, runWithTimeouts, timeoutsOf } from './timeouts';
+import { LazyJobSignal, runWithTimeouts, timeoutsOf } from './timeouts';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
 /** What a handler gets besides the job. */
@@ -255,7 +255,13 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
           (runner) =>
             makeProcessor(
               (job, context) =>
-                runner(job, context.token, context.signal, (listener) => (context as ContextWithSignal)[JOB_SIGNAL]?.onHardLimit(listener)) as Promise<R>,
+                runner(
+                  job,
+                  context.token,
+                  context.signal,
+                  (listener) => (context as ContextWithSignal)[JOB_SIGNAL]?.onHardLimit(listener),
+                  (listener) => (context as ContextWithSignal)[JOB_SIGNAL]?.onForceClose(listener),
+                ) as Promise<R>,
             ) as never,
           bullOptions,
         );
@@ -270,10 +276,11 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     for (const jobSignal of activeSignals.values()) jobSignal.abort(reason);
   };
   // A force close aborts the running jobs' signals (BullMQ's aborts only the controllers it makes
-  // for processors taking a signal), so their handlers, locks and requests can stop.
+  // for processors taking a signal), so their handlers, locks and requests can stop, and kills the
+  // children of sandboxed jobs, also those whose signal a soft limit or a cancel aborted before.
   const close = worker.close.bind(worker);
   worker.close = (force = false): Promise<void> => {
-    if (force) worker.cancelAllJobs(FORCE_CLOSED_REASON);
+    if (force) for (const jobSignal of activeSignals.values()) jobSignal.forceClose();
     return close(force);
   };
   // Without a listener, an 'error' event (e.g. Redis down) would crash the process.
