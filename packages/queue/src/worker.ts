@@ -215,7 +215,11 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
         const result = await run(job, context);
         record(job, data.tenantId, startedAt, {});
         return result;
-      } catch (error) {
+      } catch (thrown) {
+        // BullMQ reads `message` and `name` of what a processor throws: an undefined or null would
+        // break its failure handling (the job left active for the stalled-job check), a string or
+        // number would fail the job without a reason.
+        const error = typeof thrown === 'object' && thrown !== null ? thrown : new Error(String(thrown));
         record(job, data.tenantId, startedAt, { error });
         if (isDeferral(error) && token) {
           recordDeferral(error.deferralReason, error.retryAfterMs);

@@ -1,0 +1,47 @@
+import { uniquePrefix, waitFor } from '@platform/testing';
+import { z } from 'zod';
+import { defineQueue } from './define-queue';
+import { createWorker } from './worker';
+import { useQueueTestContext } from './test-support';
+
+const { redis, workerConnection, prefixes } = useQueueTestContext();
+const schema = z.object({ n: z.number() });
+
+function testQueue() {
+  const prefix = uniquePrefix('qw');
+  prefixes.push(prefix);
+  return defineQueue({ namespace: 'agent', name: 'worker-test', schema, prefix, connection: redis });
+}
+
+describe('a handler that throws something other than an Error', () => {
+  it.each([
+    ['a string', 'boom', 'boom'],
+    ['undefined', undefined, 'undefined'],
+    ['null', null, 'null'],
+    ['a number', 42, '42'],
+  ])('throwing %s spends the attempt and fails the job like an Error, its value as failedReason', async (_label, thrown, reason) => {
+    const definition = testQueue();
+    const errors: Error[] = [];
+    let calls = 0;
+    const worker = createWorker(
+      definition,
+      async () => {
+        calls++;
+        throw thrown;
+      },
+      { connection: workerConnection, handleSignals: false, onError: (error) => errors.push(error) },
+    );
+    try {
+      const { id } = await definition.enqueue({ tenantId: 'acme', n: 1 }, { attempts: 2, backoff: 0 });
+      await waitFor(async () => (await definition.queue.getJobState(id!)) === 'failed', 8000);
+      const job = await definition.queue.getJob(id!);
+      expect(calls).toBe(2);
+      expect(job?.attemptsMade).toBe(2);
+      expect(job?.failedReason).toBe(reason);
+      expect(errors).toEqual([]);
+    } finally {
+      await worker.close();
+      await definition.close();
+    }
+  });
+});
