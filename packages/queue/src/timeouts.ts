@@ -176,6 +176,11 @@ export class LazyJobSignal {
     this.forceCloseListener?.();
   }
 
+  /** Whether the worker was force-closed while the job ran. */
+  get isForceClosed(): boolean {
+    return this.forceClosed;
+  }
+
   /** Calls `listener` when the worker is force-closed (at once when it was already); one listener per job. */
   onForceClose(listener: () => void): void {
     if (this.forceClosed) listener();

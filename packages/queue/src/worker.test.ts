@@ -45,3 +45,34 @@ describe('a handler that throws something other than an Error', () => {
     }
   });
 });
+
+describe('worker.close(true)', () => {
+  it('leaves a job whose handler honours its aborted signal active for the stalled-job check, its attempt not spent: another worker runs it', async () => {
+    const definition = testQueue();
+    let started = 0;
+    const first = createWorker(
+      definition,
+      async (_job, { signal }) => {
+        started++;
+        // A well-behaved handler: it stops with an error as soon as its signal aborts.
+        await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error(String(signal.reason))), { once: true }));
+      },
+      { connection: workerConnection, handleSignals: false, lockDuration: 1000, stalledInterval: 500 },
+    );
+    const { id } = await definition.enqueue({ tenantId: 'acme', n: 1 }, { attempts: 1 });
+    await waitFor(() => started === 1);
+    await first.close(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const left = await definition.queue.getJob(id!);
+    expect(await left?.getState()).toBe('active');
+    expect(left?.attemptsMade).toBe(0);
+    const second = createWorker(definition, async () => 'done', { connection: workerConnection, handleSignals: false, stalledInterval: 500 });
+    try {
+      await waitFor(async () => (await definition.queue.getJobState(id!)) === 'completed', 10_000);
+      expect((await definition.queue.getJob(id!))?.attemptsMade).toBe(1);
+    } finally {
+      await second.close();
+      await definition.close();
+    }
+  });
+});

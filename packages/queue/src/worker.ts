@@ -220,6 +220,11 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
         // break its failure handling (the job left active for the stalled-job check), a string or
         // number would fail the job without a reason.
         const error = typeof thrown === 'object' && thrown !== null ? thrown : new Error(String(thrown));
+        const deferred = isDeferral(error) && token !== undefined;
+        // Force-closed: a handler that honoured its aborted signal must not fail its job (for good on
+        // its last attempt). DelayedError makes BullMQ leave the job active and locked for the
+        // stalled-job check, as documented; the attempt did not end, so it is not counted.
+        if (!deferred && jobSignal.isForceClosed) throw new DelayedError();
         record(job, data.tenantId, startedAt, { error });
         if (isDeferral(error) && token) {
           recordDeferral(error.deferralReason, error.retryAfterMs);
