@@ -18,7 +18,8 @@ export interface JobTimeouts {
    * After this many ms the job fails with a {@link JobTimeoutError} (`limit: 'hard'`) whether or not
    * the handler has returned: the attempt is spent, the worker's slot is free for the next job, and
    * the signal aborts (so locks linked to it are released). A handler that ignores its signal keeps
-   * running in the background of the process; run such code as a sandboxed processor.
+   * running in the background of the process, also while the job's retry runs (the job then runs
+   * twice at once); run such code as a sandboxed processor.
    * @defaultValue `undefined`: no hard limit
    */
   hardMs?: number;
