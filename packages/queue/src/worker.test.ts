@@ -1,3 +1,4 @@
+import { DeferJobError } from '@platform/redis';
 import { uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
 import { defineQueue } from './define-queue';
@@ -72,6 +73,32 @@ describe('worker.close(true)', () => {
       expect((await definition.queue.getJob(id!))?.attemptsMade).toBe(1);
     } finally {
       await second.close();
+      await definition.close();
+    }
+  });
+});
+
+describe('deferrals', () => {
+  it('a job deferred on every run is never failed by the platform; BullMQ\'s maxStartedAttempts bounds it (as documented)', async () => {
+    const definition = testQueue();
+    let runs = 0;
+    const worker = createWorker(
+      definition,
+      async () => {
+        runs++;
+        throw new DeferJobError(1, 'provider-throttled');
+      },
+      { connection: workerConnection, handleSignals: false, maxStartedAttempts: 4 },
+    );
+    try {
+      const { id } = await definition.enqueue({ tenantId: 'acme', n: 1 }, { attempts: 1 });
+      await waitFor(async () => (await definition.queue.getJobState(id!)) === 'failed', 8000);
+      const job = await definition.queue.getJob(id!);
+      expect(runs).toBe(4);
+      expect(job?.attemptsMade).toBe(1);
+      expect(job?.failedReason).toBe('job started more than allowable limit');
+    } finally {
+      await worker.close();
       await definition.close();
     }
   });

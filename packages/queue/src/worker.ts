@@ -121,7 +121,8 @@ function installSignalHandlers(): void {
  * invalid one fails the job at once (no retries) with the issues in `failedReason`. A handler that
  * throws a deferral (`isDeferral(error)` from `@platform/redis`: `delayJob: true` and a finite
  * `retryAfterMs >= 0`, e.g. `RateLimitError`, a busy activity lock, `DeferJobError`) has its job
- * delayed by `retryAfterMs` without spending an attempt. No error is recognised by its name.
+ * delayed by `retryAfterMs` without spending an attempt, with no bound of its own (BullMQ's
+ * `maxStartedAttempts` option bounds the runs, deferred or not). No error is recognised by its name.
  * Jobs run under their time limits (`timeouts`): the handler's signal aborts at the soft limit, and
  * at the hard limit the job fails with `JobTimeoutError` and the worker takes its next job.
  *
