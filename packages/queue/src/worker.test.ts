@@ -2,6 +2,7 @@ import { DeferJobError } from '@platform/redis';
 import { uniquePrefix, waitFor } from '@platform/testing';
 import { z } from 'zod';
 import { defineQueue } from './define-queue';
+import { readJobStats } from './job-stats';
 import { createWorker } from './worker';
 import { useQueueTestContext } from './test-support';
 
@@ -101,5 +102,38 @@ describe('deferrals', () => {
       await worker.close();
       await definition.close();
     }
+  });
+});
+
+describe('statistics', () => {
+  it('count a job once when an attempt lost its lock (BullMQ refused its outcome) and the stalled-job check ran it again', async () => {
+    const definition = testQueue();
+    let calls = 0;
+    const worker = createWorker(
+      definition,
+      async (job) => {
+        // As when the worker was blocked longer than lockDuration: the lock is gone, so BullMQ
+        // cannot complete the job, which the stalled-job check hands out again.
+        if (++calls === 1) await redis.del(`${definition.settings.prefix}:${definition.name}:${job.id}:lock`);
+        return 'done';
+      },
+      { connection: workerConnection, handleSignals: false, stalledInterval: 300, onError: () => undefined },
+    );
+    const completed = async () => {
+      let sum = 0;
+      for (const slot of await readJobStats(redis, definition.name, { prefix: definition.settings.prefix })) sum += slot.tenants.get('acme')?.completed ?? 0;
+      return sum;
+    };
+    try {
+      const { id } = await definition.enqueue({ tenantId: 'acme', n: 1 });
+      await waitFor(async () => (await definition.queue.getJobState(id!)) === 'completed', 10_000);
+      expect(calls).toBe(2);
+    } finally {
+      await worker.close();
+      await definition.close();
+    }
+    await waitFor(async () => (await completed()) > 0, 5000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await completed()).toBe(1);
   });
 });

@@ -156,10 +156,26 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   // defineQueue); closed with the worker. Statistics keep the Cluster client (flushed at close).
   const slotConnection = queueSlotConnection(workerConnection, definition.settings.prefix, definition.name, 'worker');
   const stats = recordStats ? createStatsRecorder(() => workerConnection, definition.settings.prefix, definition.name) : undefined;
-  const record = (job: Job, tenantId: string, startedAt: number, outcome: { error?: unknown }): void => {
+  type Counted = Pick<Job, 'timestamp' | 'attemptsMade' | 'opts'>;
+  const record = (job: Counted, tenantId: string, startedAt: number, outcome: { error?: unknown }, now = Date.now()): void => {
     if (!stats) return;
-    const now = Date.now();
     forEachAttemptIncrement(job, startedAt, now, outcome, (series, by) => stats.increment(tenantId, series, by, now));
+  };
+  // A completed or failed attempt is counted once BullMQ has moved its job (its 'completed' and
+  // 'failed' events): one that lost its lock is not, as the stalled-job check runs the job again.
+  // The job as it was when the attempt ended (BullMQ's move adds to its attemptsMade).
+  const outcomes = new WeakMap<Job, () => void>();
+  const recordWhenMoved = (job: Job, tenantId: string, startedAt: number, outcome: { error?: unknown }): void => {
+    if (!stats) return;
+    const endedAt = Date.now();
+    const counted: Counted = { timestamp: job.timestamp, attemptsMade: job.attemptsMade, opts: job.opts };
+    outcomes.set(job, () => record(counted, tenantId, startedAt, outcome, endedAt));
+  };
+  const recordMoved = (job: Job | undefined): void => {
+    const pending = job && outcomes.get(job);
+    if (!pending) return;
+    outcomes.delete(job);
+    pending();
   };
 
   // Fair queues: slot/rate check and lease around the handler, dispatch loop in `attach`.
@@ -194,7 +210,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
         if (!(error instanceof PayloadValidationError)) throw error;
         const invalid = new UnrecoverableError(error.message);
         const raw = (job.data as { tenantId?: unknown } | undefined)?.tenantId;
-        record(job, typeof raw === 'string' && /^[A-Za-z0-9_.@-]{1,128}$/.test(raw) ? raw : 'unknown', startedAt, { error: invalid });
+        recordWhenMoved(job, typeof raw === 'string' && /^[A-Za-z0-9_.@-]{1,128}$/.test(raw) ? raw : 'unknown', startedAt, { error: invalid });
         throw invalid;
       }
       job.data = data;
@@ -214,7 +230,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
       running++;
       try {
         const result = await run(job, context);
-        record(job, data.tenantId, startedAt, {});
+        recordWhenMoved(job, data.tenantId, startedAt, {});
         return result;
       } catch (thrown) {
         // BullMQ reads `message` and `name` of what a processor throws: an undefined or null would
@@ -226,12 +242,18 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
         // its last attempt). DelayedError makes BullMQ leave the job active and locked for the
         // stalled-job check, as documented; the attempt did not end, so it is not counted.
         if (!deferred && jobSignal.isForceClosed) throw new DelayedError();
-        record(job, data.tenantId, startedAt, { error });
         if (isDeferral(error) && token) {
           recordDeferral(error.deferralReason, error.retryAfterMs);
-          await job.moveToDelayed(Date.now() + Math.max(error.retryAfterMs, 1), token);
+          try {
+            await job.moveToDelayed(Date.now() + Math.max(error.retryAfterMs, 1), token);
+          } catch (moveError) {
+            recordWhenMoved(job, data.tenantId, startedAt, { error: moveError });
+            throw moveError;
+          }
+          record(job, data.tenantId, startedAt, { error });
           throw new DelayedError();
         }
+        recordWhenMoved(job, data.tenantId, startedAt, { error });
         throw error;
       } finally {
         if (id !== undefined && activeSignals.get(id) === jobSignal) activeSignals.delete(id);
@@ -295,6 +317,10 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   };
   // Without a listener, an 'error' event (e.g. Redis down) would crash the process.
   worker.on('error', onError);
+  if (stats) {
+    worker.on('completed', recordMoved);
+    worker.on('failed', recordMoved);
+  }
   fair?.attach(worker as unknown as Worker, onError);
   liveWorkers.set(worker, { timeoutMs: shutdownTimeoutMs, idle });
   worker.on('closed', () => {
