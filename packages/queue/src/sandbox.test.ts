@@ -70,6 +70,34 @@ describe('sandboxed processors', () => {
     }
   });
 
+  it.each([
+    ['after its soft limit aborted the signal', 'sandboxed-force-soft', { softMs: 300, hardMs: 120_000 }, false],
+    ['after worker.cancelJob aborted the signal', 'sandboxed-force-cancel', undefined, true],
+  ])('worker.close(true) kills the child of a sandboxed job stuck in a loop also %s (the signal keeps its first reason)', async (_label, name, timeouts, cancel) => {
+    const definition = defineQueue({
+      namespace: 'agent',
+      name,
+      schema: z.object({ activityId: z.string(), loop: z.boolean() }),
+      prefix,
+      connection: redis,
+      defaultJobOptions: { attempts: 1 },
+      timeouts,
+    });
+    const worker = createWorker(definition, processorFile, { connection: workerConnection, handleSignals: false });
+    try {
+      const looping = await definition.enqueue({ tenantId: 'acme', activityId: 's1', loop: true });
+      const line = await waitFor(async () => (await definition.queue.getJobLogs(looping.id!)).logs.find((l) => l.startsWith('pid ')), 30_000);
+      const pid = Number(line.slice('pid '.length));
+      if (cancel) expect(worker.cancelJob(looping.id!, 'not needed')).toBe(true);
+      else await waitFor(async () => (await definition.queue.getJobLogs(looping.id!)).logs.some((l) => l.includes('soft time limit')), 10_000);
+      const closed = await Promise.race([worker.close(true).then(() => 'closed'), new Promise((resolve) => setTimeout(resolve, 15_000, 'still closing after 15 s'))]);
+      expect(closed).toBe('closed');
+      await waitFor(() => !isProcessAlive(pid), 10_000);
+    } finally {
+      await definition.close();
+    }
+  });
+
   it('worker.close(true) with a sandboxed job running kills its child at once, with no unhandled rejection', async () => {
     const definition = defineQueue({
       namespace: 'agent',

@@ -16,13 +16,15 @@ interface ChildPoolLike {
 
 /**
  * Runs the sandboxed processor for one job; the child running it is killed at the job's hard limit,
- * which `onHardLimit` reports (also after the soft limit aborted the signal first).
+ * which `onHardLimit` reports (also after the soft limit aborted the signal first), and when the
+ * worker is force-closed, which `onForceClose` reports (also after the signal was aborted before).
  */
 export type SandboxRunner = (
   job: Job,
   token: string | undefined,
   signal: AbortSignal,
   onHardLimit: (listener: (reason: JobTimeoutError) => void) => void,
+  onForceClose: (listener: () => void) => void,
 ) => Promise<unknown>;
 
 type WrapSandbox = (runner: SandboxRunner) => Processor;
@@ -56,10 +58,10 @@ class SandboxedWorker<D, R> extends Worker<D, R> {
       return child;
     };
 
-    const runner: SandboxRunner = (job, token, signal, onHardLimit) => {
+    const runner: SandboxRunner = (job, token, signal, onHardLimit, onForceClose) => {
       let child: PoolChild | undefined;
       let killed = false;
-      let hardLimitReached = false;
+      let stopRequested = false;
       // The hard limit and a force close of the worker stop the child at once (BullMQ's own close
       // sends its children SIGTERM, which a child stuck in a loop never handles, then waits 30 s).
       const stopsChild = () =>
@@ -74,14 +76,16 @@ class SandboxedWorker<D, R> extends Worker<D, R> {
       };
       claim = (retained) => {
         child = retained;
-        if (hardLimitReached) kill();
+        if (stopRequested) kill();
       };
-      // The signal aborts once: after a soft limit it keeps the soft reason, so the hard limit comes
-      // through this listener.
-      onHardLimit(() => {
-        hardLimitReached = true;
+      // The signal aborts once: after a soft limit (or a cancel) it keeps that reason, so the hard
+      // limit and a force close come through these listeners.
+      const stop = () => {
+        stopRequested = true;
         kill();
-      });
+      };
+      onHardLimit(stop);
+      onForceClose(stop);
       // BullMQ's sandbox sends the child a cancel message when the signal it gets aborts, without
       // handling that send's rejection: where the child is killed, it would race the kill (an
       // unhandled EPIPE). So the child's signal follows every abort but those.

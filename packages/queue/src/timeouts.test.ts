@@ -99,6 +99,33 @@ describe('job time limits', () => {
     }
   });
 
+  it('a handler that ignores its signal still runs when the retry after its hard limit starts: the job runs twice at once (as documented)', async () => {
+    const definition = testQueue();
+    let running = 0;
+    let most = 0;
+    const worker = createWorker(
+      definition,
+      async () => {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        running--;
+      },
+      { connection: workerConnection, handleSignals: false },
+    );
+    try {
+      const job = await definition.enqueue(
+        { tenantId: 'acme', activityId: 'a1', hang: true },
+        { timeouts: { hardMs: 300 }, attempts: 2, backoff: { type: 'fixed', delay: 10 } },
+      );
+      await waitFor(async () => (await definition.queue.getJobState(job.id!)) === 'failed', 5000);
+      expect(most).toBe(2);
+      await waitFor(() => running === 0, 5000);
+    } finally {
+      await worker.close(true);
+      await definition.close();
+    }
+  });
+
   it('aborts the signal at the soft limit with a reason naming it and logs it; a handler that honours it ends cleanly', async () => {
     const definition = testQueue({ timeouts: { softMs: 200, hardMs: 10_000 } });
     let reason: unknown;

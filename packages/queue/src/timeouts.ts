@@ -18,7 +18,8 @@ export interface JobTimeouts {
    * After this many ms the job fails with a {@link JobTimeoutError} (`limit: 'hard'`) whether or not
    * the handler has returned: the attempt is spent, the worker's slot is free for the next job, and
    * the signal aborts (so locks linked to it are released). A handler that ignores its signal keeps
-   * running in the background of the process; run such code as a sandboxed processor.
+   * running in the background of the process, also while the job's retry runs (the job then runs
+   * twice at once); run such code as a sandboxed processor.
    * @defaultValue `undefined`: no hard limit
    */
   hardMs?: number;
@@ -159,5 +160,31 @@ export class LazyJobSignal {
   onHardLimit(listener: (reason: JobTimeoutError) => void): void {
     if (this.hardLimit) listener(this.hardLimit);
     else this.hardLimitListener = listener;
+  }
+
+  private forceClosed = false;
+  private forceCloseListener: (() => void) | undefined;
+
+  /**
+   * The worker is force-closed: aborts the signal with {@link FORCE_CLOSED_REASON} (a no-op when
+   * the soft limit or a cancel aborted it already, whose reason the signal keeps) and tells the
+   * {@link onForceClose} listener, which an aborted signal alone cannot.
+   */
+  forceClose(): void {
+    this.abort(FORCE_CLOSED_REASON);
+    if (this.forceClosed) return;
+    this.forceClosed = true;
+    this.forceCloseListener?.();
+  }
+
+  /** Whether the worker was force-closed while the job ran. */
+  get isForceClosed(): boolean {
+    return this.forceClosed;
+  }
+
+  /** Calls `listener` when the worker is force-closed (at once when it was already); one listener per job. */
+  onForceClose(listener: () => void): void {
+    if (this.forceClosed) listener();
+    else this.forceCloseListener = listener;
   }
 }

@@ -11,7 +11,7 @@ import { resolveLogger, throttledErrorLog, type Logger } from '@platform/telemet
 import { withPools } from './pools/pool';
 import { createSandboxedWorker } from './sandbox';
 import { recordDeferral, timeLimitReporter, traceAttempt } from './telemetry';
-import { FORCE_CLOSED_REASON, LazyJobSignal, runWithTimeouts, timeoutsOf } from './timeouts';
+import { LazyJobSignal, runWithTimeouts, timeoutsOf } from './timeouts';
 import type { AnyObjectSchema, TenantPayload } from './payload';
 
 /** What a handler gets besides the job. */
@@ -121,7 +121,8 @@ function installSignalHandlers(): void {
  * invalid one fails the job at once (no retries) with the issues in `failedReason`. A handler that
  * throws a deferral (`isDeferral(error)` from `@platform/redis`: `delayJob: true` and a finite
  * `retryAfterMs >= 0`, e.g. `RateLimitError`, a busy activity lock, `DeferJobError`) has its job
- * delayed by `retryAfterMs` without spending an attempt. No error is recognised by its name.
+ * delayed by `retryAfterMs` without spending an attempt, with no bound of its own (BullMQ's
+ * `maxStartedAttempts` option bounds the runs, deferred or not). No error is recognised by its name.
  * Jobs run under their time limits (`timeouts`): the handler's signal aborts at the soft limit, and
  * at the hard limit the job fails with `JobTimeoutError` and the worker takes its next job.
  *
@@ -155,10 +156,26 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   // defineQueue); closed with the worker. Statistics keep the Cluster client (flushed at close).
   const slotConnection = queueSlotConnection(workerConnection, definition.settings.prefix, definition.name, 'worker');
   const stats = recordStats ? createStatsRecorder(() => workerConnection, definition.settings.prefix, definition.name) : undefined;
-  const record = (job: Job, tenantId: string, startedAt: number, outcome: { error?: unknown }): void => {
+  type Counted = Pick<Job, 'timestamp' | 'attemptsMade' | 'opts'>;
+  const record = (job: Counted, tenantId: string, startedAt: number, outcome: { error?: unknown }, now = Date.now()): void => {
     if (!stats) return;
-    const now = Date.now();
     forEachAttemptIncrement(job, startedAt, now, outcome, (series, by) => stats.increment(tenantId, series, by, now));
+  };
+  // A completed or failed attempt is counted once BullMQ has moved its job (its 'completed' and
+  // 'failed' events): one that lost its lock is not, as the stalled-job check runs the job again.
+  // The job as it was when the attempt ended (BullMQ's move adds to its attemptsMade).
+  const outcomes = new WeakMap<Job, () => void>();
+  const recordWhenMoved = (job: Job, tenantId: string, startedAt: number, outcome: { error?: unknown }): void => {
+    if (!stats) return;
+    const endedAt = Date.now();
+    const counted: Counted = { timestamp: job.timestamp, attemptsMade: job.attemptsMade, opts: job.opts };
+    outcomes.set(job, () => record(counted, tenantId, startedAt, outcome, endedAt));
+  };
+  const recordMoved = (job: Job | undefined): void => {
+    const pending = job && outcomes.get(job);
+    if (!pending) return;
+    outcomes.delete(job);
+    pending();
   };
 
   // Fair queues: slot/rate check and lease around the handler, dispatch loop in `attach`.
@@ -193,7 +210,7 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
         if (!(error instanceof PayloadValidationError)) throw error;
         const invalid = new UnrecoverableError(error.message);
         const raw = (job.data as { tenantId?: unknown } | undefined)?.tenantId;
-        record(job, typeof raw === 'string' && /^[A-Za-z0-9_.@-]{1,128}$/.test(raw) ? raw : 'unknown', startedAt, { error: invalid });
+        recordWhenMoved(job, typeof raw === 'string' && /^[A-Za-z0-9_.@-]{1,128}$/.test(raw) ? raw : 'unknown', startedAt, { error: invalid });
         throw invalid;
       }
       job.data = data;
@@ -213,15 +230,30 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
       running++;
       try {
         const result = await run(job, context);
-        record(job, data.tenantId, startedAt, {});
+        recordWhenMoved(job, data.tenantId, startedAt, {});
         return result;
-      } catch (error) {
-        record(job, data.tenantId, startedAt, { error });
+      } catch (thrown) {
+        // BullMQ reads `message` and `name` of what a processor throws: an undefined or null would
+        // break its failure handling (the job left active for the stalled-job check), a string or
+        // number would fail the job without a reason.
+        const error = typeof thrown === 'object' && thrown !== null ? thrown : new Error(String(thrown));
+        const deferred = isDeferral(error) && token !== undefined;
+        // Force-closed: a handler that honoured its aborted signal must not fail its job (for good on
+        // its last attempt). DelayedError makes BullMQ leave the job active and locked for the
+        // stalled-job check, as documented; the attempt did not end, so it is not counted.
+        if (!deferred && jobSignal.isForceClosed) throw new DelayedError();
         if (isDeferral(error) && token) {
           recordDeferral(error.deferralReason, error.retryAfterMs);
-          await job.moveToDelayed(Date.now() + Math.max(error.retryAfterMs, 1), token);
+          try {
+            await job.moveToDelayed(Date.now() + Math.max(error.retryAfterMs, 1), token);
+          } catch (moveError) {
+            recordWhenMoved(job, data.tenantId, startedAt, { error: moveError });
+            throw moveError;
+          }
+          record(job, data.tenantId, startedAt, { error });
           throw new DelayedError();
         }
+        recordWhenMoved(job, data.tenantId, startedAt, { error });
         throw error;
       } finally {
         if (id !== undefined && activeSignals.get(id) === jobSignal) activeSignals.delete(id);
@@ -255,7 +287,13 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
           (runner) =>
             makeProcessor(
               (job, context) =>
-                runner(job, context.token, context.signal, (listener) => (context as ContextWithSignal)[JOB_SIGNAL]?.onHardLimit(listener)) as Promise<R>,
+                runner(
+                  job,
+                  context.token,
+                  context.signal,
+                  (listener) => (context as ContextWithSignal)[JOB_SIGNAL]?.onHardLimit(listener),
+                  (listener) => (context as ContextWithSignal)[JOB_SIGNAL]?.onForceClose(listener),
+                ) as Promise<R>,
             ) as never,
           bullOptions,
         );
@@ -270,14 +308,19 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
     for (const jobSignal of activeSignals.values()) jobSignal.abort(reason);
   };
   // A force close aborts the running jobs' signals (BullMQ's aborts only the controllers it makes
-  // for processors taking a signal), so their handlers, locks and requests can stop.
+  // for processors taking a signal), so their handlers, locks and requests can stop, and kills the
+  // children of sandboxed jobs, also those whose signal a soft limit or a cancel aborted before.
   const close = worker.close.bind(worker);
   worker.close = (force = false): Promise<void> => {
-    if (force) worker.cancelAllJobs(FORCE_CLOSED_REASON);
+    if (force) for (const jobSignal of activeSignals.values()) jobSignal.forceClose();
     return close(force);
   };
   // Without a listener, an 'error' event (e.g. Redis down) would crash the process.
   worker.on('error', onError);
+  if (stats) {
+    worker.on('completed', recordMoved);
+    worker.on('failed', recordMoved);
+  }
   fair?.attach(worker as unknown as Worker, onError);
   liveWorkers.set(worker, { timeoutMs: shutdownTimeoutMs, idle });
   worker.on('closed', () => {
