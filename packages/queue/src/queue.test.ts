@@ -395,7 +395,8 @@ describe('a parent that does not exist', () => {
       prefixes.push(prefix);
       const schema = z.object({ n: z.number() });
       const definition = defineQueue({ namespace: 'agent', name: 'orphan', schema, prefix, connection: redis, ...(fairness ? { fairness } : {}) });
-      const parent = { id: 'no-such-parent', queue: `${prefix}:agent__orphan` };
+      // The parent's queue key as BullMQ writes it (on a cluster the prefix carries the queue's hash tag).
+      const parent = { id: 'no-such-parent', queue: `${definition.queue.opts.prefix}:agent__orphan` };
       await expect(definition.enqueue({ tenantId: 'acme', n: 1 }, { parent })).rejects.toThrow(InvalidArgumentError);
       const counts = await definition.counts();
       expect(Object.values(counts).reduce((sum, n) => sum + n, 0)).toBe(0);
