@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { defineQueue } from './define-queue';
 import { JobTimeoutError } from './errors';
+import type { JobTimeouts } from './timeouts';
 import { createWorker } from './worker';
 
 const redis = createRedisConnection(loadRedisConfig(), { role: 'producer' });
@@ -18,21 +19,26 @@ afterAll(async () => {
   await closeSharedConnections();
 });
 
+/** A queue of the sandboxed processor's jobs (no retries), named `name`. */
+function sandboxQueue(name: string, timeouts?: JobTimeouts) {
+  return defineQueue({
+    namespace: 'agent',
+    name,
+    schema: z.object({ activityId: z.string(), loop: z.boolean() }),
+    prefix,
+    connection: redis,
+    defaultJobOptions: { attempts: 1 },
+    timeouts,
+  });
+}
+
 describe('sandboxed processors', () => {
   it.each([
     ['a hard limit', { hardMs: 3000 }, 'sandboxed'],
     // The soft limit aborts the signal first; the signal aborts once, and the hard limit must still kill.
     ['a soft limit, then a hard limit', { softMs: 1000, hardMs: 3000 }, 'sandboxed-soft'],
   ])('kills a child stuck in an endless loop at the hard limit (%s), fails the job with JobTimeoutError and runs the next job', async (_label, timeouts, name) => {
-    const definition = defineQueue({
-      namespace: 'agent',
-      name,
-      schema: z.object({ activityId: z.string(), loop: z.boolean() }),
-      prefix,
-      connection: redis,
-      defaultJobOptions: { attempts: 1 },
-      timeouts,
-    });
+    const definition = sandboxQueue(name, timeouts);
     const failures: unknown[] = [];
     const worker = createWorker(definition, processorFile, { connection: workerConnection, handleSignals: false });
     worker.on('failed', (_job, error) => failures.push(error));
@@ -71,50 +77,21 @@ describe('sandboxed processors', () => {
   });
 
   it.each([
-    ['after its soft limit aborted the signal', 'sandboxed-force-soft', { softMs: 300, hardMs: 120_000 }, false],
-    ['after worker.cancelJob aborted the signal', 'sandboxed-force-cancel', undefined, true],
-  ])('worker.close(true) kills the child of a sandboxed job stuck in a loop also %s (the signal keeps its first reason)', async (_label, name, timeouts, cancel) => {
-    const definition = defineQueue({
-      namespace: 'agent',
-      name,
-      schema: z.object({ activityId: z.string(), loop: z.boolean() }),
-      prefix,
-      connection: redis,
-      defaultJobOptions: { attempts: 1 },
-      timeouts,
-    });
-    const worker = createWorker(definition, processorFile, { connection: workerConnection, handleSignals: false });
-    try {
-      const looping = await definition.enqueue({ tenantId: 'acme', activityId: 's1', loop: true });
-      const line = await waitFor(async () => (await definition.queue.getJobLogs(looping.id!)).logs.find((l) => l.startsWith('pid ')), 30_000);
-      const pid = Number(line.slice('pid '.length));
-      if (cancel) expect(worker.cancelJob(looping.id!, 'not needed')).toBe(true);
-      else await waitFor(async () => (await definition.queue.getJobLogs(looping.id!)).logs.some((l) => l.includes('soft time limit')), 10_000);
-      const closed = await Promise.race([worker.close(true).then(() => 'closed'), new Promise((resolve) => setTimeout(resolve, 15_000, 'still closing after 15 s'))]);
-      expect(closed).toBe('closed');
-      await waitFor(() => !isProcessAlive(pid), 10_000);
-    } finally {
-      await definition.close();
-    }
-  });
-
-  it('worker.close(true) with a sandboxed job running kills its child at once, with no unhandled rejection', async () => {
-    const definition = defineQueue({
-      namespace: 'agent',
-      name: 'sandboxed-force',
-      schema: z.object({ activityId: z.string(), loop: z.boolean() }),
-      prefix,
-      connection: redis,
-      defaultJobOptions: { attempts: 1 },
-    });
+    ['with its signal not aborted before', 'sandboxed-force', undefined, 'none'],
+    ['after its soft limit aborted the signal', 'sandboxed-force-soft', { softMs: 300, hardMs: 120_000 }, 'soft'],
+    ['after worker.cancelJob aborted the signal', 'sandboxed-force-cancel', undefined, 'cancel'],
+  ] as const)('worker.close(true) kills the child of a sandboxed job stuck in a loop at once, %s (the signal keeps its first reason), with no unhandled rejection', async (_label, name, timeouts, before) => {
+    const definition = sandboxQueue(name, timeouts);
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     const worker = createWorker(definition, processorFile, { connection: workerConnection, handleSignals: false });
     try {
-      const looping = await definition.enqueue({ tenantId: 'acme', activityId: 'f1', loop: true });
+      const looping = await definition.enqueue({ tenantId: 'acme', activityId: 's1', loop: true });
       const line = await waitFor(async () => (await definition.queue.getJobLogs(looping.id!)).logs.find((l) => l.startsWith('pid ')), 30_000);
       const pid = Number(line.slice('pid '.length));
+      if (before === 'cancel') expect(worker.cancelJob(looping.id!, 'not needed')).toBe(true);
+      if (before === 'soft') await waitFor(async () => (await definition.queue.getJobLogs(looping.id!)).logs.some((l) => l.includes('soft time limit')), 10_000);
       // At once, not after BullMQ's 30 s wait for a child that never handles its SIGTERM.
       const closed = await Promise.race([worker.close(true).then(() => 'closed'), new Promise((resolve) => setTimeout(resolve, 15_000, 'still closing after 15 s'))]);
       expect(closed).toBe('closed');
