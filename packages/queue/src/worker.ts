@@ -75,6 +75,11 @@ export interface CreateWorkerOptions extends Omit<WorkerOptions, 'connection' | 
 const liveWorkers = new Map<Worker, { timeoutMs: number; idle: () => Promise<void> }>();
 /** Where a handler context keeps the abort side of its signal (the time limits abort it): a symbol, not a WeakMap entry per job. */
 const JOB_SIGNAL = Symbol('jobSignal');
+/** Where an attempt's outcome waits for BullMQ to move its job (then it is counted): a symbol, not a WeakMap entry per job. */
+const ATTEMPT_OUTCOME = Symbol('attemptOutcome');
+type JobWithOutcome = Job & {
+  [ATTEMPT_OUTCOME]?: Pick<Job, 'timestamp' | 'attemptsMade' | 'opts'> & { tenantId: string; startedAt: number; endedAt: number; outcome: { error?: unknown } };
+};
 type ContextWithSignal = JobContext & { [JOB_SIGNAL]?: LazyJobSignal };
 let signalsInstalled = false;
 
@@ -164,18 +169,15 @@ export function createWorker<S extends AnyObjectSchema, R = unknown>(
   // A completed or failed attempt is counted once BullMQ has moved its job (its 'completed' and
   // 'failed' events): one that lost its lock is not, as the stalled-job check runs the job again.
   // The job as it was when the attempt ended (BullMQ's move adds to its attemptsMade).
-  const outcomes = new WeakMap<Job, () => void>();
   const recordWhenMoved = (job: Job, tenantId: string, startedAt: number, outcome: { error?: unknown }): void => {
     if (!stats) return;
-    const endedAt = Date.now();
-    const counted: Counted = { timestamp: job.timestamp, attemptsMade: job.attemptsMade, opts: job.opts };
-    outcomes.set(job, () => record(counted, tenantId, startedAt, outcome, endedAt));
+    (job as JobWithOutcome)[ATTEMPT_OUTCOME] = { tenantId, startedAt, endedAt: Date.now(), outcome, timestamp: job.timestamp, attemptsMade: job.attemptsMade, opts: job.opts };
   };
   const recordMoved = (job: Job | undefined): void => {
-    const pending = job && outcomes.get(job);
+    const pending = (job as JobWithOutcome | undefined)?.[ATTEMPT_OUTCOME];
     if (!pending) return;
-    outcomes.delete(job);
-    pending();
+    (job as JobWithOutcome)[ATTEMPT_OUTCOME] = undefined;
+    record(pending, pending.tenantId, pending.startedAt, pending.outcome, pending.endedAt);
   };
 
   // Fair queues: slot/rate check and lease around the handler, dispatch loop in `attach`.
