@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PayloadTooLargeError, type AnyObjectSchema, type EnqueueOptions, type QueueDefinition } from '@platform/queue';
-import { checkInteger, checkMs, describeValue, InvalidArgumentError } from '@platform/redis';
-import { PRIORITY_LIMIT } from 'bullmq';
+import { checkEnqueueOptions } from '@platform/queue/internal';
+import { describeValue, InvalidArgumentError } from '@platform/redis';
 
 /**
  * Validates a payload the way the definition's `enqueue` does: its `parse` (schema plus
@@ -36,7 +36,7 @@ const PARENT_FAILURE_OPTIONS = ['removeDependencyOnFailure', 'failParentOnFailur
 /**
  * Checks job options the way the queue's enqueue and BullMQ's add check them, since the relay adds
  * the job long after the row is written: a custom job id (a non-empty string, not an integer, no
- * `:`), `priority` (an integer from 0 to `PRIORITY_LIMIT`), `attempts`, `delay`, `timeouts`, at most
+ * `:`), `priority`, `attempts`, `delay` and `timeouts` (the queue's own `checkEnqueueOptions`), at most
  * one parent failure option, a `deduplication` id, no `debounce`, a backoff `jitter` from 0 to 1,
  * and `sizeLimit` against `data` (the payload as enqueued) when given; and that the options survive
  * JSON, since they are stored in the outbox row. The relay checks stored rows again: an option
@@ -51,23 +51,8 @@ export function checkJobOptions(options: EnqueueOptions | undefined, data?: unkn
   if (jobId !== undefined && (typeof jobId !== 'string' || jobId === '' || /^\d+$/.test(jobId) || `${parseInt(jobId, 10)}` === jobId || jobId.includes(':'))) {
     throw new InvalidArgumentError('options.jobId', `must be a non-empty string that is not an integer and has no ":", got ${describeValue(jobId)}`);
   }
-  const { priority, attempts, delay, timeouts } = options as { priority?: unknown; attempts?: unknown; delay?: unknown; timeouts?: unknown };
-  if (priority !== undefined) checkInteger('options.priority', priority, 0, PRIORITY_LIMIT);
-  if (attempts !== undefined) checkInteger('options.attempts', attempts, 0);
-  if (delay !== undefined && (typeof delay !== 'number' || !Number.isFinite(delay))) {
-    throw new InvalidArgumentError('options.delay', `must be a finite number of ms, got ${describeValue(delay)}`);
-  }
-  if (timeouts !== undefined) {
-    if (typeof timeouts !== 'object' || timeouts === null || Array.isArray(timeouts)) {
-      throw new InvalidArgumentError('options.timeouts', 'must be an object { softMs?, hardMs? }');
-    }
-    const { softMs, hardMs } = timeouts as { softMs?: unknown; hardMs?: unknown };
-    if (softMs !== undefined) checkMs('options.timeouts.softMs', softMs, 1);
-    if (hardMs !== undefined) checkMs('options.timeouts.hardMs', hardMs, 1);
-    if (softMs !== undefined && hardMs !== undefined && (softMs as number) >= (hardMs as number)) {
-      throw new InvalidArgumentError('options.timeouts', `softMs (${String(softMs)}) must be below hardMs (${String(hardMs)})`);
-    }
-  }
+  // The queue's own checks of the numbers and timeouts, which its enqueue runs at the relay.
+  checkEnqueueOptions(options);
   const parentFailure = PARENT_FAILURE_OPTIONS.filter((name) => options[name]);
   if (parentFailure.length > 1) {
     throw new InvalidArgumentError('options', `${parentFailure.join(', ')} cannot be used together`);

@@ -406,13 +406,22 @@ function checkJobNumbers(argument: string, opts: DefaultJobOptions): void {
   if (attempts !== undefined) checkInteger(`${argument}attempts`, attempts, 0);
 }
 
-/** BullMQ's options of a job: `opts` without `jobName`, with `timeouts` checked (kept in the job, where the worker reads them). */
-function jobOptionsOf(opts: EnqueueOptions): JobsOptions {
+/**
+ * Throws `InvalidArgumentError` for enqueue options the queue or BullMQ would refuse: a custom
+ * `jobId`, the numbers (`delay`, `priority`, `attempts`) and `timeouts`. Returns the checked copy
+ * of `timeouts`. Also for siblings that store options to enqueue later (the outbox).
+ */
+export function checkEnqueueOptions(opts: EnqueueOptions): JobTimeouts | undefined {
   if (opts.jobId !== undefined) checkJobId(opts.jobId);
   checkJobNumbers('', opts);
+  return checkTimeouts('timeouts', opts.timeouts);
+}
+
+/** BullMQ's options of a job: `opts` without `jobName`, checked, `timeouts` kept in the job (where the worker reads them). */
+function jobOptionsOf(opts: EnqueueOptions): JobsOptions {
+  const checked = checkEnqueueOptions(opts);
   if (!('jobName' in opts) && !('timeouts' in opts)) return opts;
-  const { jobName: _jobName, timeouts, ...jobOptions } = opts;
-  const checked = checkTimeouts('timeouts', timeouts);
+  const { jobName: _jobName, timeouts: _timeouts, ...jobOptions } = opts;
   if (checked) (jobOptions as EnqueueOptions).timeouts = checked;
   return jobOptions;
 }
